@@ -1,0 +1,42 @@
+# Lockstep. The two commands a newcomer needs: `make dev` and `make test`.
+SHELL := /usr/bin/env bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/lockstep-dev/lockstep/internal/version.Version=$(VERSION)
+BIN := bin/lockstep
+# Test packages run two at a time (one per core); each starts its own control plane.
+TEST_FLAGS ?= -count=1 -timeout 20m
+
+.PHONY: all dev test build lint deps kube clean
+
+all: build
+
+## deps: install missing Debian packages (git, openssh-client, gnupg)
+deps:
+	@hack/deps.sh
+
+## build: build bin/lockstep
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lockstep
+
+## kube: build the Kubernetes binaries once per machine (cached under ~/.cache/lockstep)
+kube: build
+	@$(BIN) dev prepare >/dev/null
+
+## dev: run the local control plane, Git server and example repository until Ctrl-C
+dev: deps kube
+	$(BIN) dev
+
+## test: run every test against the real local control plane and Git server
+test: deps kube
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+clean:
+	rm -rf bin .lockstep
