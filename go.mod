@@ -1,10 +1,11 @@
 module github.com/lockstep-dev/lockstep
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/go-git/go-git/v5 v5.19.3
+	github.com/google/go-cmp v0.7.0
 	github.com/hiddeco/sshsig v0.2.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.58.0
