@@ -1,0 +1,56 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lockstep-dev/lockstep/internal/cli"
+)
+
+// lockedWriter lets a command write from its goroutine while the test reads.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := cli.NewRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err := cmd.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, "version")
+	if err != nil || !strings.HasPrefix(out, "lockstep ") {
+		t.Errorf("version: %q, %v", out, err)
+	}
+	out, err = run(t, "version", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]string
+	if err := json.Unmarshal([]byte(out), &info); err != nil || info["version"] == "" || info["goVersion"] == "" {
+		t.Errorf("version -o json = %q (%v)", out, err)
+	}
+	if _, err := run(t, "version", "-o", "yaml"); err == nil || !strings.Contains(err.Error(), `unknown output format "yaml"`) {
+		t.Errorf("version -o yaml: err = %v, want an unknown-format error", err)
+	}
+	if _, err := run(t, "version", "extra"); err == nil {
+		t.Error("version with an argument succeeded")
+	}
+}

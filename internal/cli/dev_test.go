@@ -1,0 +1,180 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lockstep-dev/lockstep/internal/cli"
+)
+
+// TestDevEnvironmentEndToEnd runs `lockstep dev` as a person would: wait for the
+// ready line, source the env file, use kubectl's kubeconfig and git with the printed
+// credentials (HTTPS and SSH, clone and push), then interrupt it and check that
+// nothing it started is left running.
+func TestDevEnvironmentEndToEnd(t *testing.T) {
+	stateDir := filepath.Join(t.TempDir(), "state")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, outW := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		cmd := cli.NewRootCommand()
+		cmd.SetArgs([]string{"dev", "--state-dir", stateDir})
+		cmd.SetOut(outW)
+		cmd.SetErr(&lockedWriter{w: &stderr})
+		done <- cmd.ExecuteContext(ctx)
+		outW.Close()
+	}()
+
+	ready := make(chan string, 1)
+	go func() {
+		var printed strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			printed.WriteString(sc.Text() + "\n")
+			if sc.Text() == cli.ReadyLine {
+				ready <- printed.String()
+			}
+		}
+	}()
+	var printed string
+	select {
+	case printed = <-ready:
+	case err := <-done:
+		t.Fatalf("lockstep dev returned before it was ready: %v\n%s", err, stderr.String())
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("no %q line after 3 minutes\n%s", cli.ReadyLine, stderr.String())
+	}
+	envFile := filepath.Join(stateDir, "env")
+	if !strings.Contains(printed, "source "+envFile) {
+		t.Errorf("instructions do not say how to use the env file:\n%s", printed)
+	}
+	vars := sourceEnv(t, envFile)
+	for _, name := range []string{"KUBECONFIG", "GIT_URL", "GIT_CA", "GIT_USERNAME", "GIT_PASSWORD"} {
+		if vars[name] == "" {
+			t.Errorf("env file lacks %s", name)
+		}
+	}
+	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("env file holds a password; mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
+	}
+
+	// The kubeconfig reaches the cluster, whose nodes are Ready.
+	cfg, err := clientcmd.BuildConfigFromFlags("", vars["KUBECONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Fatalf("listing nodes with the dev kubeconfig: %d nodes, err %v", len(nodes.Items), err)
+	}
+
+	// Clone the example over HTTPS with the printed credentials, change it, push it,
+	// and see the change over SSH.
+	gitEnv := []string{"GIT_SSL_CAINFO=" + vars["GIT_CA"], "GIT_SSH_COMMAND=" + vars["GIT_SSH_COMMAND"]}
+	work := t.TempDir()
+	url := strings.Replace(vars["GIT_URL"], "https://", "https://"+vars["GIT_USERNAME"]+":"+vars["GIT_PASSWORD"]+"@", 1)
+	git(t, work, gitEnv, "clone", "-q", url, "webapp")
+	repo := filepath.Join(work, "webapp")
+	for _, f := range []string{"base/kustomization.yaml", "overlays/prod/kustomization.yaml", "chart/Chart.yaml", "chart/templates/deployment.yaml"} {
+		if _, err := os.Stat(filepath.Join(repo, f)); err != nil {
+			t.Errorf("example repository lacks %s", f)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "base", "configmap.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: webapp-config\ndata:\n  GREETING: changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, gitEnv, "commit", "-qam", "Change the greeting")
+	git(t, repo, gitEnv, "push", "-q", "origin", "HEAD:main")
+	pushed := strings.TrimSpace(git(t, repo, nil, "rev-parse", "HEAD"))
+	git(t, work, gitEnv, "clone", "-q", vars["GIT_SSH_URL"], "over-ssh")
+	if head := strings.TrimSpace(git(t, filepath.Join(work, "over-ssh"), nil, "rev-parse", "HEAD")); head != pushed {
+		t.Errorf("SSH clone HEAD = %s, want the pushed %s", head, pushed)
+	}
+
+	// Ctrl-C: everything it started goes away.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("lockstep dev exited with %v after interrupt", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("lockstep dev did not stop within a minute of the interrupt")
+	}
+	if left := processesMentioning(stateDir); len(left) > 0 {
+		t.Errorf("processes still running after teardown: %v", left)
+	}
+}
+
+func git(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@lockstep.invalid",
+		"GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@lockstep.invalid")
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// sourceEnv sources the env file in a real shell and reads the variables back.
+func sourceEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "sh", "-c", ". "+path+" && env").Output()
+	if err != nil {
+		t.Fatalf("sourcing %s: %v", path, err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// processesMentioning lists running processes whose command line contains s.
+func processesMentioning(s string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var found []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(s)) {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue // exited, waiting to be reaped
+		}
+		found = append(found, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+	}
+	return found
+}
