@@ -7,7 +7,7 @@ BIN := bin/lockstep
 # Test packages run two at a time (one per core); each starts its own control plane.
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all dev test build lint deps kube clean
+.PHONY: all dev test build lint deps kube bench clean
 
 all: build
 
@@ -40,3 +40,7 @@ lint:
 
 clean:
 	rm -rf bin .lockstep
+
+## bench: control-plane start time and memory per component (numbers for BENCHMARKS.md)
+bench: deps kube
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./internal/testenv/cluster/

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,12 +81,13 @@ In another shell:
 }
 
 func newDevPrepareCommand() *cobra.Command {
-	return &cobra.Command{
+	var dir string
+	cmd := &cobra.Command{
 		Use:   "prepare",
 		Short: "Build (once) the Kubernetes binaries that dev and the tests use, and print their folder",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := kubebin.Ensure(cmd.Context(), kubebin.Options{Progress: os.Stderr})
+			set, err := kubebin.Ensure(cmd.Context(), kubebin.Options{Dir: dir, Progress: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -95,4 +95,6 @@ func newDevPrepareCommand() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&dir, "dir", "", "build into this folder instead of ${XDG_CACHE_HOME:-~/.cache}/lockstep/kube/<version>")
+	return cmd
 }

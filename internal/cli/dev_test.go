@@ -88,6 +88,15 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		t.Fatalf("listing nodes with the dev kubeconfig: %d nodes, err %v", len(nodes.Items), err)
 	}
 
+	// kubectl from the env file's PATH is the one built with the server.
+	kubectl := exec.CommandContext(ctx, "sh", "-c", "command -v kubectl && kubectl get nodes -o name")
+	kubectl.Env = append(os.Environ(), "PATH="+vars["PATH"], "KUBECONFIG="+vars["KUBECONFIG"])
+	kout, err := kubectl.CombinedOutput()
+	binDir, _, _ := strings.Cut(vars["PATH"], ":")
+	if err != nil || !strings.HasPrefix(string(kout), filepath.Join(binDir, "kubectl")) || !strings.Contains(string(kout), "node/kwok-node-0") {
+		t.Errorf("kubectl get nodes with the env file (want kubectl from %s): %v\n%s", binDir, err, kout)
+	}
+
 	// Clone the example over HTTPS with the printed credentials, change it, push it,
 	// and see the change over SSH.
 	gitEnv := []string{"GIT_SSL_CAINFO=" + vars["GIT_CA"], "GIT_SSH_COMMAND=" + vars["GIT_SSH_COMMAND"]}

@@ -45,6 +45,8 @@ type Env struct {
 	Git          *gitserver.Server
 	// Vars are the variables written to EnvFile, in order.
 	Vars [][2]string
+	// BinDir holds kubectl (matching the server) and is put first on PATH by EnvFile.
+	BinDir string
 
 	unlock func()
 }
@@ -122,7 +124,8 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		{"GIT_SSH_URL", env.Git.SSHURL(ExampleRepo)},
 		{"GIT_SSH_COMMAND", fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", sshKeyFile, knownHostsFile)},
 	}
-	if err := writeEnvFile(env.EnvFile, env.Vars); err != nil {
+	env.BinDir = bins.Dir
+	if err := writeEnvFile(env.EnvFile, env.Vars, env.BinDir); err != nil {
 		return env, err
 	}
 	return env, nil
@@ -188,13 +191,16 @@ func writeSSHIdentity(env *Env, user string) (keyFile, knownHostsFile string, er
 	return keyFile, knownHostsFile, nil
 }
 
-// writeEnvFile writes `export NAME='value'` lines, quoted for any POSIX shell, readable
-// by the owner only (it holds a password).
-func writeEnvFile(path string, vars [][2]string) error {
+// writeEnvFile writes `export NAME='value'` lines, quoted for any POSIX shell, and
+// puts binDir first on PATH. Only the owner can read it: it holds a password.
+func writeEnvFile(path string, vars [][2]string, binDir string) error {
 	var b strings.Builder
 	b.WriteString("# Written by `lockstep dev`. Use: source " + path + "\n")
 	for _, kv := range vars {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	if binDir != "" {
+		fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(binDir))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }

@@ -18,7 +18,7 @@ func TestEnvFileQuotesHostileValues(t *testing.T) {
 		{"EMPTY", ""},
 	}
 	path := filepath.Join(t.TempDir(), "env")
-	if err := writeEnvFile(path, vars); err != nil {
+	if err := writeEnvFile(path, vars, "/opt/it's bin"); err != nil {
 		t.Fatal(err)
 	}
 	for _, kv := range vars {
@@ -29,6 +29,10 @@ func TestEnvFileQuotesHostileValues(t *testing.T) {
 		if string(out) != kv[1] {
 			t.Errorf("%s = %q after sourcing, want %q", kv[0], out, kv[1])
 		}
+	}
+	out, err := exec.CommandContext(t.Context(), "sh", "-c", `PATH=/usr/bin:/bin; . "$1" && printf %s "$PATH"`, "sh", path).Output()
+	if err != nil || string(out) != "/opt/it's bin:/usr/bin:/bin" {
+		t.Errorf("PATH after sourcing = %q (%v), want the bin dir first", out, err)
 	}
 }
 

@@ -59,7 +59,9 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "testenv: tests failed; component logs:\n%s\n", shared.LogTails(3000))
+		shared.KeepDir()
+		fmt.Fprintf(os.Stderr, "testenv: tests failed; component logs (full logs kept in %s/logs):\n%s\n",
+			shared.Dir, shared.LogTails(3000))
 	}
 	shared.Stop()
 	return code

@@ -144,6 +144,9 @@ func (cp *ControlPlane) Stop() {
 	}
 }
 
+// KeepDir makes Stop leave Dir in place, so the logs of a failed run can be read.
+func (cp *ControlPlane) KeepDir() { cp.ownsDir = false }
+
 // PIDs returns the process id of every component, by name.
 func (cp *ControlPlane) PIDs() map[string]int {
 	pids := make(map[string]int, len(cp.procs))

@@ -23,7 +23,7 @@ import (
 // These tests start control planes of their own (rather than sharing one from
 // testenv.Main) because what they check is starting and stopping one.
 
-func binaries(t *testing.T) kubebin.Set {
+func binaries(t testing.TB) kubebin.Set {
 	t.Helper()
 	set, err := kubebin.Ensure(t.Context(), kubebin.Options{Progress: os.Stderr})
 	if err != nil {

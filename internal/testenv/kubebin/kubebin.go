@@ -1,5 +1,5 @@
 // Package kubebin builds the Kubernetes control-plane binaries (kube-apiserver,
-// kube-controller-manager, kube-scheduler, etcd) and KWOK from Go modules into a
+// kube-controller-manager, kube-scheduler, etcd), kubectl and KWOK from Go modules into a
 // per-machine cache, and finds them there afterwards.
 //
 // Nothing is downloaded but Go modules: the machines Lockstep is developed on reach
@@ -37,10 +37,13 @@ const (
 	Scheduler         = "kube-scheduler"
 	Etcd              = "etcd"
 	KWOK              = "kwok"
+	// Kubectl is built too, so `make dev` users have a kubectl that matches the
+	// server (Debian's is years older) without installing one.
+	Kubectl = "kubectl"
 )
 
 // All lists every binary a Set holds.
-var All = []string{APIServer, ControllerManager, Scheduler, Etcd, KWOK}
+var All = []string{APIServer, ControllerManager, Scheduler, Etcd, KWOK, Kubectl}
 
 // module holds the build module: k8s.io/kubernetes points its staging modules at
 // ./staging with replace directives that only work inside its own repository, so a
@@ -190,7 +193,7 @@ func build(ctx context.Context, opts Options) error {
 	}
 
 	start := time.Now()
-	fmt.Fprintf(opts.Progress, "kubebin: building Kubernetes %s, etcd %s and KWOK %s into %s\n", KubernetesVersion, EtcdVersion, KWOKVersion, opts.Dir)
+	fmt.Fprintf(opts.Progress, "kubebin: building Kubernetes %s (with kubectl), etcd %s and KWOK %s into %s\n", KubernetesVersion, EtcdVersion, KWOKVersion, opts.Dir)
 	fmt.Fprintf(opts.Progress, "kubebin: this happens once per machine and takes about 10 minutes on 2 cores\n")
 	steps := []struct {
 		what string
@@ -198,9 +201,9 @@ func build(ctx context.Context, opts Options) error {
 		env  []string
 		args []string
 	}{
-		{"kube-apiserver, kube-controller-manager, kube-scheduler", work, nil,
+		{"kube-apiserver, kube-controller-manager, kube-scheduler, kubectl", work, nil,
 			[]string{"build", "-ldflags", versionLDFlags(time.Now()), "-o", stage + "/",
-				"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler"}},
+				"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler", "k8s.io/kubernetes/cmd/kubectl"}},
 		{"etcd", work, nil, []string{"build", "-o", filepath.Join(stage, Etcd), "go.etcd.io/etcd/server/v3"}},
 		// KWOK is built from its own module (go install pkg@version, run outside any
 		// module) so its dependencies are the ones it was released with.
@@ -212,7 +215,9 @@ func build(ctx context.Context, opts Options) error {
 		cmd := exec.CommandContext(ctx, opts.GoCommand, step.args...)
 		cmd.Dir = step.dir
 		cmd.Env = append(os.Environ(), step.env...)
-		out, err := cmd.CombinedOutput()
+		out, err := runWithHeartbeat(cmd, func(elapsed time.Duration) {
+			fmt.Fprintf(opts.Progress, "kubebin: [%d/%d] still building %s (%s so far)\n", i+1, len(steps), step.what, elapsed.Round(time.Second))
+		})
 		if err != nil {
 			return fmt.Errorf("building %s: %w\n%s", step.what, err, tail(out, 4000))
 		}
@@ -237,6 +242,30 @@ func versionLDFlags(now time.Time) string {
 			pkg, KubernetesVersion, pkg, pkg, minor, pkg, pkg, now.UTC().Format(time.RFC3339))
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// heartbeatEvery is how often a long build step says it is still going.
+const heartbeatEvery = 30 * time.Second
+
+// runWithHeartbeat runs cmd, calling beat every heartbeatEvery until it finishes,
+// so a person watching a ten-minute build knows it has not hung.
+func runWithHeartbeat(cmd *exec.Cmd, beat func(elapsed time.Duration)) ([]byte, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t0 := time.Now()
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				beat(time.Since(t0))
+			}
+		}
+	}()
+	return cmd.CombinedOutput()
 }
 
 func tail(b []byte, n int) string {
