@@ -39,7 +39,7 @@ func TestEnsureReusesACompleteCacheWithoutBuilding(t *testing.T) {
 }
 
 func TestEnsureBuildsWhenABinaryIsMissingAndReportsBuildFailures(t *testing.T) {
-	dir := fakeSet(t, APIServer, Etcd) // the rest are missing
+	dir := fakeSet(t, APIServer, Etcd)                                // the rest are missing
 	if err := os.Chmod(filepath.Join(dir, Etcd), 0o644); err != nil { // not executable: counts as missing
 		t.Fatal(err)
 	}
