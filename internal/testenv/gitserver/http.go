@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/cgi"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -26,6 +27,12 @@ func (s *Server) httpHandler() http.Handler {
 		if !ok || !s.checkPassword(name, password) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="lockstep-git"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		// A path that cleaning would change ("..", ".", "//") is never one git sends;
+		// refusing it keeps http-backend from resolving anything outside the repository.
+		if path.Clean(r.URL.Path) != r.URL.Path {
+			http.Error(w, "invalid path", http.StatusBadRequest)
 			return
 		}
 		repo, _, found := strings.Cut(r.URL.Path, ".git/")

@@ -160,6 +160,9 @@ func TestHTTPSRefusesPathsOutsideTheRepositories(t *testing.T) {
 		"/missing.git/info/refs?service=git-upload-pack",
 		"/team/app/info/refs", // no .git: not a repository URL
 		"/.git/info/refs",
+		"/team/app.git/../../../../etc/HEAD",
+		"/team/app.git/./info/refs",
+		"//team/app.git/info/refs",
 	} {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
 		if err != nil {
