@@ -78,10 +78,9 @@ func fakeNode(name string) *corev1.Node {
 			Allocatable: capacity,
 			Phase:       corev1.NodeRunning,
 			NodeInfo: corev1.NodeSystemInfo{
-				Architecture:     "amd64",
-				OperatingSystem:  "linux",
-				KubeletVersion:   "fake",
-				KubeProxyVersion: "fake",
+				Architecture:    "amd64",
+				OperatingSystem: "linux",
+				KubeletVersion:  "fake",
 			},
 		},
 	}
