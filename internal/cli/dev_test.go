@@ -109,6 +109,18 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 			t.Errorf("example repository lacks %s", f)
 		}
 	}
+	// Every overlay of the example renders with kustomize and passes the API server's
+	// validation (a server-side dry run), so the example is a real configuration.
+	for _, env := range []string{"dev", "stage", "prod"} {
+		script := fmt.Sprintf("kubectl create namespace webapp-%[1]s >/dev/null && kubectl kustomize %[2]s/overlays/%[1]s | kubectl apply --server-side --dry-run=server -f -", env, repo)
+		check := exec.CommandContext(ctx, "sh", "-c", script)
+		check.Env = kubectl.Env
+		out, err := check.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "deployment.apps/webapp serverside-applied (server dry run)") {
+			t.Errorf("overlay %s does not render and validate: %v\n%s", env, err, out)
+		}
+	}
+
 	if err := os.WriteFile(filepath.Join(repo, "base", "configmap.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: webapp-config\ndata:\n  GREETING: changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,8 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	step := func(format string, args ...any) {
 		fmt.Fprintf(opts.Progress, "cluster: [+%.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
 	}
-	for _, c := range components(opts.Binaries, cp.Dir, cp.Ports, files) {
+	comps := components(opts.Binaries, cp.Dir, cp.Ports, files)
+	for _, c := range comps {
 		p, err := proc.Start(c.spec)
 		if err != nil {
 			return cp, err
@@ -116,7 +117,7 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 			step("%s ready", c.spec.Name)
 		}
 	}
-	for _, c := range components(opts.Binaries, cp.Dir, cp.Ports, files) {
+	for _, c := range comps {
 		if c.waitAfterAll != nil {
 			if err := waitHealthy(ctx, cp.process(c.spec.Name), c.waitAfterAll); err != nil {
 				return cp, err
