@@ -1,0 +1,50 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+)
+
+// reader reads files from the snapshot within the limits, refusing symlinks: a
+// link could point outside the repository, and following one is never needed for
+// configuration.
+type reader struct {
+	fsys   fs.FS
+	limits Limits
+	total  int64 // bytes read so far
+}
+
+func (r *reader) readFile(name string) ([]byte, error) {
+	fi, err := fs.Lstat(r.fsys, name)
+	if err != nil {
+		return nil, &Error{File: name, Err: err}
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, &Error{File: name, Err: fmt.Errorf("is a symbolic link; links are refused because they can point outside the repository")}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &Error{File: name, Err: fmt.Errorf("is not a regular file")}
+	}
+	if fi.Size() > r.limits.MaxFileSize {
+		return nil, &Error{File: name, Err: fmt.Errorf("file of %d bytes is %w of %d bytes", fi.Size(), ErrLimit, r.limits.MaxFileSize)}
+	}
+	f, err := r.fsys.Open(name)
+	if err != nil {
+		return nil, &Error{File: name, Err: err}
+	}
+	defer f.Close()
+	// Read one byte past the limit so a file whose Stat lied is still caught.
+	data, err := io.ReadAll(io.LimitReader(f, r.limits.MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: name, Err: err}
+	}
+	if int64(len(data)) > r.limits.MaxFileSize {
+		return nil, &Error{File: name, Err: fmt.Errorf("file is %w of %d bytes", ErrLimit, r.limits.MaxFileSize)}
+	}
+	r.total += int64(len(data))
+	if r.total > r.limits.MaxTotalSize {
+		return nil, &Error{File: name, Err: fmt.Errorf("reading it brings the total to %d bytes, %w of %d", r.total, ErrLimit, r.limits.MaxTotalSize)}
+	}
+	return data, nil
+}
