@@ -43,6 +43,8 @@ type CommitOptions struct {
 	// Files maps slash-separated paths to contents. A nil content deletes the file.
 	// Files not named keep their content from the parent.
 	Files map[string][]byte
+	// Symlinks maps paths to link targets, for tests of how links are handled.
+	Symlinks map[string]string
 	// Message is the full commit message, trailers included.
 	Message string
 	// Author and Committer; a fixed test identity when zero. Committer defaults to
@@ -108,6 +110,13 @@ func (r *Repo) Commit(opts CommitOptions) (string, error) {
 			return "", err
 		}
 		files[name] = treeFile{hash: h, mode: filemode.Regular}
+	}
+	for name, target := range opts.Symlinks {
+		h, err := r.writeObject(plumbing.BlobObject, []byte(target))
+		if err != nil {
+			return "", err
+		}
+		files[path.Clean(name)] = treeFile{hash: h, mode: filemode.Symlink}
 	}
 	tree, err := r.writeTree(files, "")
 	if err != nil {

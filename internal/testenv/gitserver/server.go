@@ -11,6 +11,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -204,6 +206,8 @@ func (s *Server) startHTTPS() error {
 	s.httpServer = &http.Server{
 		Handler:           s.httpHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		// Refused handshakes are what the tests provoke; they need no log line.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	s.httpServer.TLSConfig = tlsConfig(cert)
 	go func() { _ = s.httpServer.ServeTLS(l, "", "") }()

@@ -1,0 +1,174 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Cache holds one bare repository per URL under its folder.
+type Cache struct {
+	dir string
+	now func() time.Time
+
+	mu    sync.Mutex             // guards repos
+	repos map[string]*cachedRepo // by URL
+}
+
+// cachedRepo is one repository of the cache.
+type cachedRepo struct {
+	mu       sync.Mutex // serialises fetches and reads of this repository
+	repo     *git.Repository
+	resolved map[Ref]resolution // guarded by mu
+	fetches  int                // network fetches so far; guarded by mu
+}
+
+type resolution struct {
+	hash plumbing.Hash
+	ref  plumbing.ReferenceName
+	at   time.Time
+}
+
+// CacheOption configures a Cache.
+type CacheOption func(*Cache)
+
+// WithClock sets the clock that decides whether a resolution is fresh.
+func WithClock(now func() time.Time) CacheOption { return func(c *Cache) { c.now = now } }
+
+// NewCache returns a cache keeping its repositories under dir.
+func NewCache(dir string, opts ...CacheOption) *Cache {
+	c := &Cache{dir: dir, now: time.Now, repos: map[string]*cachedRepo{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// FetchOptions control one Fetch.
+type FetchOptions struct {
+	// MaxAge is how old a previous resolution of the same URL and ref may be to be
+	// reused without asking the server; 0 always asks.
+	MaxAge time.Duration
+}
+
+// Fetch resolves req.Ref, fetches the commit when the cache lacks it, and returns
+// its snapshot.
+func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Snapshot, error) {
+	fail := func(transient bool, err error) (*Snapshot, error) {
+		return nil, &Error{URL: req.URL, Ref: req.Ref, Transient: transient, Err: err}
+	}
+	if err := validateURL(req.URL); err != nil {
+		return fail(false, err)
+	}
+	if err := req.Ref.validate(); err != nil {
+		return fail(false, err)
+	}
+	r, err := c.repo(req.URL)
+	if err != nil {
+		return fail(true, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	res, fresh := r.resolved[req.Ref]
+	if !fresh || c.now().Sub(res.at) >= opts.MaxAge {
+		t, err := newTransport(req)
+		if err != nil {
+			return fail(false, err)
+		}
+		defer t.close()
+		if res, err = r.resolveAndFetch(ctx, req, t); err != nil {
+			return fail(isTransient(err), err)
+		}
+		res.at = c.now()
+		r.resolved[req.Ref] = res
+	}
+	commit, err := r.repo.CommitObject(res.hash)
+	if err != nil {
+		return fail(false, fmt.Errorf("reading commit %s: %w", res.hash, err))
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return fail(false, fmt.Errorf("reading the tree of %s: %w", res.hash, err))
+	}
+	meta, err := commitFromObject(commit, res.ref)
+	if err != nil {
+		return fail(false, err)
+	}
+	return &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When)}, nil
+}
+
+// Fetches returns how many times the repository at url was fetched from its
+// server; for tests and metrics.
+func (c *Cache) Fetches(url string) int {
+	c.mu.Lock()
+	r := c.repos[url]
+	c.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fetches
+}
+
+// repo returns the cached repository for url, creating it on first use.
+func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.repos[rawURL]; ok {
+		return r, nil
+	}
+	sum := sha256.Sum256([]byte(rawURL))
+	dir := filepath.Join(c.dir, hex.EncodeToString(sum[:12]))
+	repo, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		repo, err = git.PlainInit(dir, true)
+		if err == nil {
+			_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{rawURL}})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening cache %s: %w", dir, err)
+	}
+	r := &cachedRepo{repo: repo, resolved: map[Ref]resolution{}}
+	c.repos[rawURL] = r
+	return r, nil
+}
+
+// validateURL accepts https:// and ssh:// URLs only: no local paths, no file://,
+// no plain http (credentials would cross the network in clear text).
+func validateURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("invalid repository URL: %w", err)
+	}
+	switch u.Scheme {
+	case "https", "ssh":
+	default:
+		return fmt.Errorf("repository URL must start with https:// or ssh://, not %q", u.Scheme+"://")
+	}
+	if u.Host == "" {
+		return errors.New("repository URL has no host")
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			return errors.New("repository URL must not hold a password; put credentials in the secretRef Secret")
+		}
+	}
+	return nil
+}

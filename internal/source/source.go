@@ -1,0 +1,133 @@
+// Package source is the first stage of the pipeline: it fetches a Git repository at
+// a ref over HTTPS or SSH into a per-repository cache and returns a Snapshot, the
+// commit's metadata and its files as a read-only fs.FS.
+//
+// One Cache serves every Application: fetches of one repository are serialised,
+// and a ref resolved less than MaxAge ago is reused without touching the network,
+// so a hundred Applications on one repository fetch it once per interval.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// Ref selects a commit. At most one field is set; none means the remote's default
+// branch.
+type Ref struct {
+	Branch string
+	Tag    string
+	// Semver is a range over tags ("^1.2", ">=1.0.0 <2.0.0"); the highest match wins.
+	Semver string
+	// Commit is a full 40-character hash.
+	Commit string
+}
+
+// String describes the ref for messages: "branch main", "tag v1", ...
+func (r Ref) String() string {
+	switch {
+	case r.Branch != "":
+		return "branch " + r.Branch
+	case r.Tag != "":
+		return "tag " + r.Tag
+	case r.Semver != "":
+		return "semver " + r.Semver
+	case r.Commit != "":
+		return "commit " + r.Commit
+	default:
+		return "the default branch"
+	}
+}
+
+func (r Ref) validate() error {
+	set := 0
+	for _, v := range []string{r.Branch, r.Tag, r.Semver, r.Commit} {
+		if v != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return errors.New("set at most one of branch, tag, semver and commit")
+	}
+	if r.Commit != "" && !isFullHash(r.Commit) {
+		return fmt.Errorf("commit %q is not a full 40-character hash", r.Commit)
+	}
+	for _, name := range []string{r.Branch, r.Tag} {
+		if strings.ContainsAny(name, " ~^:?*[\\") || strings.Contains(name, "..") || strings.HasPrefix(name, "-") {
+			return fmt.Errorf("%q is not a valid Git ref name", name)
+		}
+	}
+	return nil
+}
+
+func isFullHash(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Auth holds the credentials for one repository. Its String method never prints
+// a secret.
+type Auth struct {
+	// Username and Password (or a token as the password) for HTTPS.
+	Username, Password string
+	// SSHPrivateKey (PEM or OpenSSH format) and KnownHosts (known_hosts lines) for
+	// SSH. KnownHosts is required: host keys are never accepted blindly.
+	SSHPrivateKey, KnownHosts []byte
+	// CABundle (PEM) trusted for HTTPS in addition to nothing else.
+	CABundle []byte
+}
+
+// String says which kinds of credentials are present, never their values.
+func (a Auth) String() string {
+	var kinds []string
+	if a.Username != "" || a.Password != "" {
+		kinds = append(kinds, "basic")
+	}
+	if len(a.SSHPrivateKey) > 0 {
+		kinds = append(kinds, "ssh-key")
+	}
+	if len(a.CABundle) > 0 {
+		kinds = append(kinds, "ca")
+	}
+	return "Auth{" + strings.Join(kinds, ",") + "}"
+}
+
+// Request names what to fetch.
+type Request struct {
+	URL  string
+	Ref  Ref
+	Auth Auth
+}
+
+// Snapshot is a commit and its files.
+type Snapshot struct {
+	Commit Commit
+	// Files is the commit's whole tree, read-only; symbolic links are reported as
+	// such and never followed.
+	Files fs.FS
+}
+
+// Error is a fetch failure. Transient errors (the server is down, a timeout) are
+// worth retrying as they are; others need a change to the spec, the credentials or
+// the repository.
+type Error struct {
+	URL       string
+	Ref       Ref
+	Transient bool
+	Err       error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("fetching %s of %s: %v", e.Ref, e.URL, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
