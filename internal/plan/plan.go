@@ -1,0 +1,203 @@
+// Package plan decides what a sync does: which desired objects are created,
+// updated (and which fields change) or left alone, and which objects of the
+// previous inventory are pruned or kept. It is pure: the caller supplies the live
+// state (what the server would make of each desired object, from a server-side
+// dry run or a cache), and gets back a Plan it can print, show, test or apply.
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Action is what a step does to an object.
+type Action string
+
+// Actions, in the vocabulary of the Application status.
+const (
+	Create    Action = "Create"
+	Update    Action = "Update"
+	Unchanged Action = "Unchanged"
+	Prune     Action = "Prune"
+	// Keep is an object no longer desired that stays: prune is off, or the object
+	// opts out with the annotation lockstep.dev/prune: disabled.
+	Keep Action = "Keep"
+)
+
+// PruneAnnotation set to PruneDisabled on a live object keeps it when Git drops it.
+const (
+	PruneAnnotation = "lockstep.dev/prune"
+	PruneDisabled   = "disabled"
+)
+
+// Key identifies an object independent of its API version.
+type Key struct {
+	Group     string
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// KeyOf returns the key of an object.
+func KeyOf(o *unstructured.Unstructured) Key {
+	gvk := o.GroupVersionKind()
+	return Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// String renders the key as errors and logs name objects: Kind/namespace/name,
+// with the group for non-core kinds (Deployment.apps/prod/web).
+func (k Key) String() string {
+	kind := schema.GroupKind{Group: k.Group, Kind: k.Kind}.String()
+	if k.Namespace == "" {
+		return kind + "/" + k.Name
+	}
+	return kind + "/" + k.Namespace + "/" + k.Name
+}
+
+// InventoryEntry is an object a previous sync applied, with the version it was
+// applied as (needed to address it for pruning).
+type InventoryEntry struct {
+	Key
+	Version string
+}
+
+// Input is everything a plan is computed from.
+type Input struct {
+	// Desired objects, as rendered (namespaces already defaulted).
+	Desired []*unstructured.Unstructured
+	// DryRun holds, per desired object, what the server would hold after applying
+	// it: the result of a server-side dry run. Missing or nil means the object does
+	// not exist yet.
+	DryRun map[Key]*unstructured.Unstructured
+	// Current holds the live objects as they are now, for desired objects and for
+	// inventory entries; missing or nil means not found.
+	Current map[Key]*unstructured.Unstructured
+	// Inventory is what the previous successful sync applied.
+	Inventory []InventoryEntry
+	// Prune allows deleting inventory objects that are no longer desired.
+	Prune bool
+}
+
+// Step is one object's part in a plan.
+type Step struct {
+	Action Action
+	Key    Key
+	// Version is the API version to address the object with.
+	Version string
+	// Desired is the object to apply (nil for Prune and Keep).
+	Desired *unstructured.Unstructured
+	// ChangedFields are the field paths an Update changes, sorted.
+	ChangedFields []string
+	// Reason explains a Keep.
+	Reason string
+}
+
+// Plan is an ordered list of steps: applies in dependency order, then prunes in
+// reverse dependency order.
+type Plan struct {
+	Steps []Step
+}
+
+// Counts returns how many steps of each action the plan has.
+func (p Plan) Counts() map[Action]int {
+	n := map[Action]int{}
+	for _, s := range p.Steps {
+		n[s.Action]++
+	}
+	return n
+}
+
+// InSync reports whether the plan changes nothing.
+func (p Plan) InSync() bool {
+	for _, s := range p.Steps {
+		if s.Action == Create || s.Action == Update || s.Action == Prune {
+			return false
+		}
+	}
+	return true
+}
+
+// Compute builds the plan. It fails only on inconsistent input (an object
+// desired twice).
+func Compute(in Input) (Plan, error) {
+	desired := map[Key]bool{}
+	var applies, prunes []Step
+	for _, o := range in.Desired {
+		k := KeyOf(o)
+		if desired[k] {
+			return Plan{}, fmt.Errorf("%s is desired twice", k)
+		}
+		desired[k] = true
+		step := Step{Key: k, Version: o.GroupVersionKind().Version, Desired: o}
+		current, dry := in.Current[k], in.DryRun[k]
+		switch {
+		case current == nil:
+			step.Action = Create
+		default:
+			if dry == nil {
+				dry = o // no dry run available: compare with what we would send
+			}
+			step.ChangedFields = ChangedFields(current, dry)
+			step.Action = Unchanged
+			if len(step.ChangedFields) > 0 {
+				step.Action = Update
+			}
+		}
+		applies = append(applies, step)
+	}
+	for _, e := range in.Inventory {
+		if desired[e.Key] {
+			continue
+		}
+		step := Step{Key: e.Key, Version: e.Version, Action: Prune}
+		current, exists := in.Current[e.Key]
+		switch {
+		case exists && current == nil:
+			continue // already gone: nothing to prune
+		case !in.Prune:
+			step.Action, step.Reason = Keep, "no longer in Git; kept because prune is off"
+		case current != nil && current.GetAnnotations()[PruneAnnotation] == PruneDisabled:
+			step.Action, step.Reason = Keep, "no longer in Git; kept because it is annotated "+PruneAnnotation+": "+PruneDisabled
+		}
+		prunes = append(prunes, step)
+	}
+	sortForApply(applies)
+	sortForApply(prunes)
+	for i, j := 0, len(prunes)-1; i < j; i, j = i+1, j-1 { // delete dependents first
+		prunes[i], prunes[j] = prunes[j], prunes[i]
+	}
+	return Plan{Steps: append(applies, prunes...)}, nil
+}
+
+// Inventory lists the objects a successful sync of the plan leaves under
+// management: every desired object, and every kept one.
+func (p Plan) Inventory() []InventoryEntry {
+	var inv []InventoryEntry
+	for _, s := range p.Steps {
+		if s.Action != Prune {
+			inv = append(inv, InventoryEntry{Key: s.Key, Version: s.Version})
+		}
+	}
+	sort.Slice(inv, func(i, j int) bool { return inv[i].String() < inv[j].String() })
+	return inv
+}
+
+// String renders the plan one step a line, for logs and the CLI.
+func (p Plan) String() string {
+	var b strings.Builder
+	for _, s := range p.Steps {
+		fmt.Fprintf(&b, "%-9s %s", s.Action, s.Key)
+		if len(s.ChangedFields) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(s.ChangedFields, ", "))
+		}
+		if s.Reason != "" {
+			fmt.Fprintf(&b, ": %s", s.Reason)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
