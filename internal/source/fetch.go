@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -17,8 +18,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // transportAuth is the go-git authentication for one fetch, and what to clean up.
@@ -54,45 +53,55 @@ func newTransport(req Request) (*transportAuth, error) {
 		return nil, errors.New("an ssh:// URL needs known_hosts (key 'known_hosts' of the secretRef Secret); host keys are never accepted blindly")
 	}
 	user := "git"
-	if i := strings.Index(strings.TrimPrefix(req.URL, "ssh://"), "@"); i > 0 {
-		user = strings.TrimPrefix(req.URL, "ssh://")[:i]
+	if u, err := url.Parse(req.URL); err == nil && u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
 	}
 	keys, err := gitssh.NewPublicKeys(user, req.Auth.SSHPrivateKey, "")
 	if err != nil {
 		return nil, fmt.Errorf("parsing the SSH private key: %w", err)
 	}
-	callback, cleanup, err := knownHostsCallback(req.Auth.KnownHosts)
+	u, err := url.Parse(req.URL)
 	if err != nil {
 		return nil, err
 	}
-	keys.HostKeyCallback = callback
+	hostPort := u.Host
+	if u.Port() == "" {
+		hostPort += ":22"
+	}
+	cleanup, err := knownHosts(keys, req.Auth.KnownHosts, hostPort)
+	if err != nil {
+		return nil, err
+	}
 	t.auth, t.cleanup = keys, cleanup
 	return t, nil
 }
 
-// knownHostsCallback checks host keys against known_hosts content. The
-// knownhosts package reads files only, so the content goes to a private temporary
-// file for the duration of the fetch.
-func knownHostsCallback(content []byte) (ssh.HostKeyCallback, func(), error) {
+// knownHosts configures keys to check host keys against known_hosts content, and
+// to offer only the host key algorithms known_hosts holds for the host (go-git
+// does that only for its default ~/.ssh database). The knownhosts package reads
+// files only, so the content goes to a private temporary file for the fetch.
+func knownHosts(keys *gitssh.PublicKeys, content []byte, hostPort string) (cleanup func(), err error) {
 	f, err := os.CreateTemp("", "lockstep-known-hosts-")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cleanup := func() { _ = os.Remove(f.Name()) }
+	cleanup = func() { _ = os.Remove(f.Name()) }
 	_, werr := f.Write(content)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
 		cleanup()
-		return nil, nil, werr
+		return nil, werr
 	}
-	cb, err := knownhosts.New(f.Name())
+	db, err := gitssh.NewKnownHostsDb(f.Name())
 	if err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("parsing known_hosts: %w", err)
+		return nil, fmt.Errorf("parsing known_hosts: %w", err)
 	}
-	return cb, cleanup, nil
+	keys.HostKeyCallback = db.HostKeyCallback()
+	keys.HostKeyAlgorithms = db.HostKeyAlgorithms(hostPort)
+	return cleanup, nil
 }
 
 // resolveAndFetch lists the remote's refs, picks the commit req.Ref names, and

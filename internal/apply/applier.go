@@ -1,0 +1,98 @@
+// Package apply carries out a plan against the API server with server-side apply:
+// it observes the live state a plan needs (current objects and a server-side dry
+// run of each desired object), applies steps in order, waits for new CRDs to be
+// established before their custom resources, and prunes. It returns what it did
+// as a ChangeSet and never logs: the caller reports.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/lockstep-dev/lockstep/internal/plan"
+)
+
+// FieldManager is the name server-side apply records for Lockstep's fields.
+const FieldManager = "lockstep"
+
+// Applier talks to one cluster as one identity.
+type Applier struct {
+	dynamic dynamic.Interface
+	mapper  meta.ResettableRESTMapper
+}
+
+// New returns an Applier for cfg. Impersonation, when wanted, is set on cfg.
+func New(cfg *rest.Config) (*Applier, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}, nil
+}
+
+// ObjectError is a failure about one object.
+type ObjectError struct {
+	Key plan.Key
+	Err error
+}
+
+func (e *ObjectError) Error() string { return e.Key.String() + ": " + e.Err.Error() }
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+// ErrUnknownKind is wrapped when the cluster serves no such kind and no CRD in the
+// same sync defines it.
+var ErrUnknownKind = errors.New("the cluster has no such kind")
+
+// resource finds the REST resource of a kind, asking discovery again once when the
+// kind is unknown (a CRD may have just been established).
+func (a *Applier) resource(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		a.mapper.Reset()
+		m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if meta.IsNoMatchError(err) {
+		return nil, fmt.Errorf("%w: %s (install its CustomResourceDefinition first, or add it to the same folder)", ErrUnknownKind, gvk)
+	}
+	return m, err
+}
+
+// client returns the dynamic client for an object's resource and namespace.
+func (a *Applier) client(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
+	m, err := a.resource(gvk)
+	if err != nil {
+		return nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return a.dynamic.Resource(m.Resource).Namespace(namespace), nil
+	}
+	return a.dynamic.Resource(m.Resource), nil
+}
+
+// get returns the live object, or nil when it does not exist.
+func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k plan.Key) (*unstructured.Unstructured, error) {
+	c, err := a.client(gvk, k.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	live, err := c.Get(ctx, k.Name, metav1GetOptions)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return live, err
+}

@@ -1,0 +1,159 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/lockstep-dev/lockstep/internal/plan"
+)
+
+// Options control Apply.
+type Options struct {
+	// CRDTimeout bounds the wait for a new CustomResourceDefinition to be
+	// established before its custom resources are applied.
+	CRDTimeout time.Duration
+}
+
+// DefaultOptions are the options Apply uses when given the zero value.
+func DefaultOptions() Options { return Options{CRDTimeout: time.Minute} }
+
+// ChangeSet is what Apply did.
+type ChangeSet struct {
+	// Applied are the Create and Update steps that succeeded.
+	Applied []plan.Step
+	// Pruned are the Prune steps that succeeded.
+	Pruned []plan.Step
+	// Failed are the steps that failed, with why.
+	Failed []*ObjectError
+	// PruneSkipped is true when prune steps were not run because an apply failed.
+	PruneSkipped bool
+}
+
+// Apply carries out the plan's Create and Update steps in order, then its Prune
+// steps. Unchanged and Keep steps write nothing. An apply failure does not stop
+// the other applies, but it cancels every prune: never make things worse.
+func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeSet, error) {
+	if opts == (Options{}) {
+		opts = DefaultOptions()
+	}
+	var cs ChangeSet
+	var pendingCRDs []string
+	for _, step := range p.Steps {
+		if step.Action != plan.Create && step.Action != plan.Update {
+			continue
+		}
+		if _, err := a.resource(step.Desired.GroupVersionKind()); errors.Is(err, ErrUnknownKind) && len(pendingCRDs) > 0 {
+			if err := a.waitEstablished(ctx, pendingCRDs, opts.CRDTimeout); err != nil {
+				cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
+				continue
+			}
+			pendingCRDs = nil
+		}
+		if _, err := a.serverSideApply(ctx, step.Desired, false); err != nil {
+			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
+			continue
+		}
+		cs.Applied = append(cs.Applied, step)
+		if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
+			pendingCRDs = append(pendingCRDs, step.Key.Name)
+		}
+	}
+	if len(cs.Failed) > 0 {
+		for _, step := range p.Steps {
+			cs.PruneSkipped = cs.PruneSkipped || step.Action == plan.Prune
+		}
+		return cs, cs.err()
+	}
+	for _, step := range p.Steps {
+		if step.Action != plan.Prune {
+			continue
+		}
+		if err := a.delete(ctx, step); err != nil {
+			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: fmt.Errorf("pruning: %w", err)})
+			continue
+		}
+		cs.Pruned = append(cs.Pruned, step)
+	}
+	return cs, cs.err()
+}
+
+func (cs ChangeSet) err() error {
+	errs := make([]error, len(cs.Failed))
+	for i, e := range cs.Failed {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Applier) delete(ctx context.Context, step plan.Step) error {
+	gvk := schema.GroupVersionKind{Group: step.Key.Group, Version: step.Version, Kind: step.Key.Kind}
+	c, err := a.client(gvk, step.Key.Namespace)
+	if errors.Is(err, ErrUnknownKind) {
+		return nil // the kind is gone, so is the object
+	}
+	if err != nil {
+		return err
+	}
+	background := metav1.DeletePropagationBackground
+	err = c.Delete(ctx, step.Key.Name, metav1.DeleteOptions{PropagationPolicy: &background})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// waitEstablished polls the named CRDs until each reports Established, then makes
+// the REST mapper forget what it knew so their kinds resolve.
+func (a *Applier) waitEstablished(ctx context.Context, names []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	crds := a.dynamic.Resource(schema.GroupVersionResource{Group: crdGroupKind.Group, Version: "v1", Resource: "customresourcedefinitions"})
+	for _, name := range names {
+		for {
+			crd, err := crds.Get(ctx, name, metav1.GetOptions{})
+			if err == nil && established(crd) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("CustomResourceDefinition %s not established after %s", name, timeout)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	a.mapper.Reset()
+	return nil
+}
+
+func established(crd *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// EnsureNamespace creates the namespace when it does not exist. It is not part
+// of any inventory, so it is never pruned.
+func (a *Applier) EnsureNamespace(ctx context.Context, name string) (created bool, err error) {
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(name)
+	c := a.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	_, err = c.Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	return err == nil, err
+}

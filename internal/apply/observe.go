@@ -1,0 +1,123 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/lockstep-dev/lockstep/internal/plan"
+)
+
+var metav1GetOptions = metav1.GetOptions{}
+
+// Normalize gives namespaced objects that name no namespace the destination
+// namespace, and drops the namespace of cluster-scoped ones. Kinds the cluster
+// does not serve yet are scoped by a CustomResourceDefinition among objs.
+func (a *Applier) Normalize(objs []*unstructured.Unstructured, namespace string) error {
+	crdScopes := map[schema.GroupKind]string{}
+	for _, o := range objs {
+		if o.GroupVersionKind().GroupKind() == crdGroupKind {
+			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+			scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+			crdScopes[schema.GroupKind{Group: group, Kind: kind}] = scope
+		}
+	}
+	var errs []error
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		namespaced := false
+		if m, err := a.resource(gvk); err == nil {
+			namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
+		} else if scope, ok := crdScopes[gvk.GroupKind()]; ok {
+			namespaced = scope == "Namespaced"
+		} else {
+			errs = append(errs, &ObjectError{Key: plan.KeyOf(o), Err: err})
+			continue
+		}
+		switch {
+		case namespaced && o.GetNamespace() == "":
+			o.SetNamespace(namespace)
+		case !namespaced:
+			o.SetNamespace("")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var crdGroupKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+
+// Observation is the live state a plan is computed from.
+type Observation struct {
+	// Current objects by key; nil for objects that do not exist.
+	Current map[plan.Key]*unstructured.Unstructured
+	// DryRun holds, for desired objects that exist, what a server-side apply
+	// would make of them.
+	DryRun map[plan.Key]*unstructured.Unstructured
+}
+
+// Observe reads the current state of every desired and inventory object, and
+// dry-runs the apply of every desired object that exists: the server's own
+// defaulting and merging decide whether an object would change, so values the
+// server normalises (resource quantities, defaults) are not mistaken for changes.
+func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructured, inventory []plan.InventoryEntry) (Observation, error) {
+	obs := Observation{Current: map[plan.Key]*unstructured.Unstructured{}, DryRun: map[plan.Key]*unstructured.Unstructured{}}
+	var errs []error
+	for _, o := range desired {
+		k := plan.KeyOf(o)
+		live, err := a.get(ctx, o.GroupVersionKind(), k)
+		if errors.Is(err, ErrUnknownKind) {
+			obs.Current[k] = nil // its CRD is part of this sync: it will be created
+			continue
+		}
+		if err != nil {
+			errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)})
+			continue
+		}
+		obs.Current[k] = live
+		if live == nil {
+			continue
+		}
+		dry, err := a.serverSideApply(ctx, o, true)
+		if err != nil {
+			errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("dry run: %w", err)})
+			continue
+		}
+		obs.DryRun[k] = dry
+	}
+	for _, e := range inventory {
+		if _, seen := obs.Current[e.Key]; seen {
+			continue
+		}
+		gvk := schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}
+		live, err := a.get(ctx, gvk, e.Key)
+		if errors.Is(err, ErrUnknownKind) || apierrors.IsNotFound(err) {
+			obs.Current[e.Key] = nil // its kind is gone, and it with it
+			continue
+		}
+		if err != nil {
+			errs = append(errs, &ObjectError{Key: e.Key, Err: fmt.Errorf("reading: %w", err)})
+			continue
+		}
+		obs.Current[e.Key] = live
+	}
+	return obs, errors.Join(errs...)
+}
+
+func (a *Applier) serverSideApply(ctx context.Context, o *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	c, err := a.client(o.GroupVersionKind(), o.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	return c.Apply(ctx, o.GetName(), o, opts)
+}
