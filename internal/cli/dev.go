@@ -58,7 +58,7 @@ In another shell:
   source %s
   kubectl get nodes
   git clone "$GIT_URL" webapp          # asks for GIT_USERNAME / GIT_PASSWORD
-  git clone "$GIT_SSH_URL" webapp-ssh  # uses the generated SSH key
+  GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL" webapp-ssh
 
 %s
 `, env.ControlPlane.Config.Host, env.ControlPlane.Kubeconfig,

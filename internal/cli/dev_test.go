@@ -74,6 +74,13 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		t.Errorf("env file holds a password; mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
 	}
 
+	if fi, err := os.Stat(filepath.Join(stateDir, "git", "id_ed25519")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("SSH private key mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
+	}
+	if strings.Contains(printed, vars["GIT_PASSWORD"]) {
+		t.Error("lockstep dev printed the Git password; it belongs in the env file only")
+	}
+
 	// The kubeconfig reaches the cluster, whose nodes are Ready.
 	cfg, err := clientcmd.BuildConfigFromFlags("", vars["KUBECONFIG"])
 	if err != nil {
@@ -99,7 +106,9 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 
 	// Clone the example over HTTPS with the printed credentials, change it, push it,
 	// and see the change over SSH.
-	gitEnv := []string{"GIT_SSL_CAINFO=" + vars["GIT_CA"], "GIT_SSH_COMMAND=" + vars["GIT_SSH_COMMAND"]}
+	// Only what the env file sets: its scoped CA config and the SSH command.
+	gitEnv := []string{"GIT_CONFIG_COUNT=" + vars["GIT_CONFIG_COUNT"], "GIT_CONFIG_KEY_0=" + vars["GIT_CONFIG_KEY_0"],
+		"GIT_CONFIG_VALUE_0=" + vars["GIT_CONFIG_VALUE_0"], "GIT_SSH_COMMAND=" + vars["LOCKSTEP_GIT_SSH_COMMAND"]}
 	work := t.TempDir()
 	url := strings.Replace(vars["GIT_URL"], "https://", "https://"+vars["GIT_USERNAME"]+":"+vars["GIT_PASSWORD"]+"@", 1)
 	git(t, work, gitEnv, "clone", "-q", url, "webapp")
@@ -151,7 +160,7 @@ func git(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "git", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+	cmd.Env = append(withoutGitVars(os.Environ()), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
 		"GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@lockstep.invalid",
 		"GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@lockstep.invalid")
 	cmd.Env = append(cmd.Env, env...)
@@ -160,6 +169,18 @@ func git(t *testing.T, dir string, env []string, args ...string) string {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// withoutGitVars drops GIT_* variables of the developer's shell (GIT_ASKPASS,
+// GIT_DIR, ...) so they cannot change what the test sees.
+func withoutGitVars(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GIT_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // sourceEnv sources the env file in a real shell and reads the variables back.

@@ -119,10 +119,15 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		{"GIT_CA", env.Git.CAFile},
 		{"GIT_USERNAME", DevUser},
 		{"GIT_PASSWORD", password},
-		// git reads GIT_SSL_CAINFO itself, so a plain `git clone $GIT_URL` trusts the CA.
-		{"GIT_SSL_CAINFO", env.Git.CAFile},
+		// Trust the CA for this server only (a global GIT_SSL_CAINFO would break every
+		// other HTTPS remote in the shell): git reads config from GIT_CONFIG_* too.
+		{"GIT_CONFIG_COUNT", "1"},
+		{"GIT_CONFIG_KEY_0", "http." + strings.TrimSuffix(env.Git.HTTPSURL(ExampleRepo), ExampleRepo+".git") + ".sslCAInfo"},
+		{"GIT_CONFIG_VALUE_0", env.Git.CAFile},
 		{"GIT_SSH_URL", env.Git.SSHURL(ExampleRepo)},
-		{"GIT_SSH_COMMAND", fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", sshKeyFile, knownHostsFile)},
+		// Not GIT_SSH_COMMAND: that would apply to every SSH remote. Use it per command:
+		// GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL".
+		{"LOCKSTEP_GIT_SSH_COMMAND", fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", shellQuote(sshKeyFile), shellQuote(knownHostsFile))},
 	}
 	env.BinDir = bins.Dir
 	if err := writeEnvFile(env.EnvFile, env.Vars, env.BinDir); err != nil {

@@ -162,7 +162,7 @@ func (cp *ControlPlane) Exited() error {
 	for _, p := range cp.procs {
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("%s exited: %v", p.Name, p.Err())
+			return fmt.Errorf("%s exited: %w", p.Name, p.Err())
 		default:
 		}
 	}
@@ -196,7 +196,7 @@ func waitHealthy(ctx context.Context, p *proc.Process, check func(context.Contex
 		}
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("%s: %w before it became ready: %v", p.Name, proc.ErrExited, p.Err())
+			return fmt.Errorf("%s: %w before it became ready: %w", p.Name, proc.ErrExited, p.Err())
 		case <-ctx.Done():
 			return fmt.Errorf("%s: not ready in time: %w", p.Name, errors.Join(ctx.Err(), last))
 		case <-time.After(200 * time.Millisecond):

@@ -87,7 +87,8 @@ func TestKilledParentLeavesNoProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKilledParentLeavesNoProcess$")
-	cmd.Env = append(os.Environ(), "LOCKSTEP_TEST_CHILD=start-and-wait")
+	// The child is killed before it can clean up, so its state lives in our temp dir.
+	cmd.Env = append(os.Environ(), "LOCKSTEP_TEST_CHILD=start-and-wait", "LOCKSTEP_TEST_CHILD_DIR="+t.TempDir())
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -137,7 +138,7 @@ func childStartAndWait() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	cp, err := cluster.Start(context.Background(), cluster.Options{Binaries: set, Nodes: 1})
+	cp, err := cluster.Start(context.Background(), cluster.Options{Binaries: set, Nodes: 1, Dir: os.Getenv("LOCKSTEP_TEST_CHILD_DIR")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -44,6 +44,10 @@ func (s *Server) httpHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
 		}
+		if len(r.URL.Query()["service"]) > 1 {
+			http.Error(w, "more than one service parameter", http.StatusBadRequest)
+			return
+		}
 		if isPush(r) {
 			if err := s.authorize(name, ReadWrite); err != nil {
 				http.Error(w, err.Error(), http.StatusForbidden)
@@ -51,6 +55,9 @@ func (s *Server) httpHandler() http.Handler {
 			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+		// net/http/cgi passes every header to the child as HTTP_*; the password must
+		// not reach git or its hooks.
+		r.Header.Del("Authorization")
 		h := &cgi.Handler{
 			Path: backend,
 			Env: []string{

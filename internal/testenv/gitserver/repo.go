@@ -83,6 +83,9 @@ func (r *Repo) Commit(opts CommitOptions) (string, error) {
 	if opts.Branch == "" {
 		opts.Branch = "main"
 	}
+	if err := r.reopen(); err != nil {
+		return "", err
+	}
 	ref := plumbing.NewBranchReferenceName(opts.Branch)
 	files := map[string]treeFile{}
 	var parents []plumbing.Hash
@@ -97,9 +100,9 @@ func (r *Repo) Commit(opts CommitOptions) (string, error) {
 		return "", fmt.Errorf("reading branch %s: %w", opts.Branch, err)
 	}
 	for name, content := range opts.Files {
-		name = path.Clean(strings.TrimPrefix(name, "/"))
-		if name == "." || strings.HasPrefix(name, "../") {
-			return "", fmt.Errorf("invalid file path %q", name)
+		name, err := cleanPath(name)
+		if err != nil {
+			return "", err
 		}
 		if content == nil {
 			delete(files, name)
@@ -112,11 +115,15 @@ func (r *Repo) Commit(opts CommitOptions) (string, error) {
 		files[name] = treeFile{hash: h, mode: filemode.Regular}
 	}
 	for name, target := range opts.Symlinks {
+		name, err := cleanPath(name)
+		if err != nil {
+			return "", err
+		}
 		h, err := r.writeObject(plumbing.BlobObject, []byte(target))
 		if err != nil {
 			return "", err
 		}
-		files[path.Clean(name)] = treeFile{hash: h, mode: filemode.Symlink}
+		files[name] = treeFile{hash: h, mode: filemode.Symlink}
 	}
 	tree, err := r.writeTree(files, "")
 	if err != nil {
@@ -138,8 +145,9 @@ func (r *Repo) Commit(opts CommitOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(ref, h)); err != nil {
-		return "", err
+	// Move the branch only if nobody pushed to it since it was read.
+	if err := r.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(ref, h), head); err != nil {
+		return "", fmt.Errorf("moving %s (a concurrent push?): %w", opts.Branch, err)
 	}
 	return h.String(), nil
 }
@@ -157,6 +165,9 @@ type TagOptions struct {
 func (r *Repo) Tag(name, commit string, opts TagOptions) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.reopen(); err != nil {
+		return err
+	}
 	if opts.Message == "" {
 		opts.Message = name
 	}
@@ -186,11 +197,39 @@ func (r *Repo) Tag(name, commit string, opts TagOptions) error {
 
 // Head returns the commit a branch points at.
 func (r *Repo) Head(branch string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	ref, err := r.repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	if err != nil {
 		return "", fmt.Errorf("branch %s: %w", branch, err)
 	}
 	return ref.Hash().String(), nil
+}
+
+// reopen reads the repository afresh: go-git caches pack indexes, so packs that
+// clients pushed since the last write would otherwise be invisible.
+func (r *Repo) reopen() error {
+	repo, err := git.PlainOpen(r.Path)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", r.Path, err)
+	}
+	r.repo = repo
+	return nil
+}
+
+// cleanPath normalises a file path of a commit and refuses paths that leave the
+// tree or touch .git.
+func cleanPath(name string) (string, error) {
+	clean := path.Clean(strings.TrimPrefix(name, "/"))
+	if clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("invalid file path %q", name)
+	}
+	for _, seg := range strings.Split(clean, "/") {
+		if strings.EqualFold(seg, ".git") {
+			return "", fmt.Errorf("invalid file path %q: .git is reserved", name)
+		}
+	}
+	return clean, nil
 }
 
 type treeFile struct {

@@ -1,6 +1,7 @@
 package gitserver_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestCommitAddsChangesAndDeletesNestedFiles(t *testing.T) {
 
 func TestCommitRefusesPathsOutsideTheTree(t *testing.T) {
 	f := newFixture(t)
-	for _, p := range []string{"../escape.yaml", "/", ".", "a/../../b"} {
+	for _, p := range []string{"../escape.yaml", "/", ".", "..", "a/../../b", ".git/config", "sub/.GIT/hooks/post-update"} {
 		if _, err := f.repo.Commit(gitserver.CommitOptions{Files: map[string][]byte{p: []byte("x")}, Message: "bad"}); err == nil {
 			t.Errorf("Commit with path %q succeeded, want an error", p)
 		}
@@ -131,5 +132,36 @@ func TestPGPSignedCommitVerifiesWithGPG(t *testing.T) {
 	}
 	if out, err := gitCmd(t, work, env, "verify-commit", f.head); err == nil {
 		t.Errorf("verify-commit accepted an unsigned commit:\n%s", out)
+	}
+}
+
+// A push of many objects arrives as a pack of its own; helper commits after it
+// must still see the pushed history.
+func TestCommitAfterALargePush(t *testing.T) {
+	f := newFixture(t)
+	work := t.TempDir()
+	env := []string{"GIT_SSL_CAINFO=" + f.server.CAFile}
+	mustGit(t, work, env, "clone", "-q", withCredentials(f.server.HTTPSURL("team/app"), "writer", writerPassword), "app")
+	dir := filepath.Join(work, "app")
+	for i := range 150 { // more than git's receive.unpackLimit of 100 objects
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.yaml", i)), []byte(fmt.Sprintf("n: %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustGit(t, dir, nil, "add", ".")
+	mustGit(t, dir, nil, "commit", "-qm", "many files")
+	mustGit(t, dir, env, "push", "-q", "origin", "HEAD:main")
+	pushed := strings.TrimSpace(mustGit(t, dir, nil, "rev-parse", "HEAD"))
+
+	next, err := f.repo.Commit(gitserver.CommitOptions{Files: map[string][]byte{"after.yaml": []byte("x")}, Message: "after the push"})
+	if err != nil {
+		t.Fatalf("Commit after a large push: %v", err)
+	}
+	mustGit(t, dir, env, "pull", "-q", "origin", "main")
+	if parent := strings.TrimSpace(mustGit(t, dir, nil, "rev-parse", "HEAD^")); parent != pushed || strings.TrimSpace(mustGit(t, dir, nil, "rev-parse", "HEAD")) != next {
+		t.Errorf("helper commit %s does not sit on the pushed %s (HEAD^ = %s)", next, pushed, parent)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f149.yaml")); err != nil {
+		t.Errorf("pushed files lost by the helper commit: %v", err)
 	}
 }

@@ -65,12 +65,13 @@ type Server struct {
 	httpServer         *http.Server
 	sshListener        net.Listener
 	sshConfig          *ssh.ServerConfig
-	conns              sync.WaitGroup // open SSH connections
+	sshWork            sync.WaitGroup // SSH connections and sessions being served
 
-	mu       sync.Mutex               // guards users and keys
-	users    map[string]user          // by user name
-	keys     map[string]string        // marshalled public key → user name
-	sshConns map[*ssh.ServerConn]bool // open SSH connections, closed by Close
+	mu       sync.Mutex        // guards the fields below
+	users    map[string]user   // by user name
+	keys     map[string]string // marshalled public key → user name
+	sshConns map[net.Conn]bool // accepted SSH connections, closed by Close
+	closed   bool              // set by Close; nothing is accepted after
 }
 
 type user struct {
@@ -80,7 +81,7 @@ type user struct {
 
 // Start starts the HTTPS and SSH listeners on free loopback ports.
 func Start(ctx context.Context, opts Options) (_ *Server, err error) {
-	s := &Server{Dir: opts.Dir, users: map[string]user{}, keys: map[string]string{}, sshConns: map[*ssh.ServerConn]bool{}}
+	s := &Server{Dir: opts.Dir, users: map[string]user{}, keys: map[string]string{}, sshConns: map[net.Conn]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", "lockstep-git-"); err != nil {
@@ -115,19 +116,22 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 func (s *Server) Close() {
 	if s.httpServer != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
-		_ = s.httpServer.Shutdown(ctx)
+		if err := s.httpServer.Shutdown(ctx); err != nil {
+			_ = s.httpServer.Close() // requests still running after the grace period
+		}
 		cancel()
 	}
 	s.cancel() // ends git processes of open SSH sessions
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.sshConns {
+		_ = c.Close() // also ends handshakes in progress
+	}
+	s.mu.Unlock()
 	if s.sshListener != nil {
 		_ = s.sshListener.Close()
-		s.mu.Lock()
-		for c := range s.sshConns {
-			_ = c.Close()
-		}
-		s.mu.Unlock()
-		s.conns.Wait()
 	}
+	s.sshWork.Wait()
 	if s.ownsDir {
 		_ = os.RemoveAll(s.Dir)
 		s.ownsDir = false
@@ -206,6 +210,8 @@ func (s *Server) startHTTPS() error {
 	s.httpServer = &http.Server{
 		Handler:           s.httpHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Minute, // a whole push; a stalled client is cut off
+		IdleTimeout:       time.Minute,
 		// Refused handshakes are what the tests provoke; they need no log line.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}

@@ -54,7 +54,13 @@ func gitCmd(t *testing.T, dir string, env []string, args ...string) (string, err
 	home := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), "git", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	var inherited []string
+	for _, kv := range os.Environ() { // the developer's GIT_* settings must not leak in
+		if !strings.HasPrefix(kv, "GIT_") {
+			inherited = append(inherited, kv)
+		}
+	}
+	cmd.Env = append(inherited,
 		"HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
 		"GIT_AUTHOR_NAME=Tester", "GIT_AUTHOR_EMAIL=tester@lockstep.invalid",
 		"GIT_COMMITTER_NAME=Tester", "GIT_COMMITTER_EMAIL=tester@lockstep.invalid")

@@ -11,48 +11,74 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// Bounds on what one SSH client can hold open.
+const (
+	sshHandshakeTimeout = 30 * time.Second
+	sshExecTimeout      = 30 * time.Second // from opening a session to asking for a command
+	sshMaxSessions      = 4                // open sessions per connection
+	sshMaxEnv           = 8                // env requests per session
+)
+
 func (s *Server) acceptSSH() {
 	for {
 		nc, err := s.sshListener.Accept()
 		if err != nil {
 			return // listener closed
 		}
-		s.conns.Add(1)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		s.sshConns[nc] = true
+		s.sshWork.Add(1)
+		s.mu.Unlock()
 		go func() {
-			defer s.conns.Done()
+			defer s.sshWork.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.sshConns, nc)
+				s.mu.Unlock()
+				_ = nc.Close()
+			}()
 			s.serveSSH(nc)
 		}()
 	}
 }
 
 func (s *Server) serveSSH(nc net.Conn) {
-	_ = nc.SetDeadline(time.Now().Add(30 * time.Second)) // handshake only
+	_ = nc.SetDeadline(time.Now().Add(sshHandshakeTimeout))
 	conn, chans, reqs, err := ssh.NewServerConn(nc, s.sshConfig)
 	if err != nil {
-		_ = nc.Close()
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
-	s.mu.Lock()
-	s.sshConns[conn] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.sshConns, conn)
-		s.mu.Unlock()
-		_ = conn.Close()
-	}()
 	go ssh.DiscardRequests(reqs)
+	sessions := make(chan struct{}, sshMaxSessions)
 	for nch := range chans {
 		if nch.ChannelType() != "session" {
 			_ = nch.Reject(ssh.UnknownChannelType, "only session channels are served")
 			continue
 		}
-		ch, chReqs, err := nch.Accept()
-		if err != nil {
+		select {
+		case sessions <- struct{}{}:
+		default:
+			_ = nch.Reject(ssh.ResourceShortage, "too many open sessions")
 			continue
 		}
-		go s.serveSession(conn.Permissions.Extensions["user"], ch, chReqs)
+		ch, chReqs, err := nch.Accept()
+		if err != nil {
+			<-sessions
+			continue
+		}
+		// Counted while the connection's own count is held, so Add never races Wait.
+		s.sshWork.Add(1)
+		go func() {
+			defer s.sshWork.Done()
+			defer func() { <-sessions }()
+			s.serveSession(conn.Permissions.Extensions["user"], ch, chReqs)
+		}()
 	}
 }
 
@@ -60,12 +86,14 @@ func (s *Server) serveSSH(nc net.Conn) {
 // GIT_PROTOCOL (so protocol v2 works) and one "exec" are accepted; there is no shell.
 func (s *Server) serveSession(user string, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
+	idle := time.AfterFunc(sshExecTimeout, func() { _ = ch.Close() })
+	defer idle.Stop()
 	var env []string
 	for req := range reqs {
 		switch req.Type {
 		case "env":
 			var kv struct{ Name, Value string }
-			ok := ssh.Unmarshal(req.Payload, &kv) == nil && kv.Name == "GIT_PROTOCOL"
+			ok := len(env) < sshMaxEnv && ssh.Unmarshal(req.Payload, &kv) == nil && kv.Name == "GIT_PROTOCOL"
 			if ok {
 				env = append(env, "GIT_PROTOCOL="+kv.Value)
 			}
@@ -76,7 +104,11 @@ func (s *Server) serveSession(user string, ch ssh.Channel, reqs <-chan *ssh.Requ
 				_ = req.Reply(false, nil)
 				return
 			}
+			if !idle.Stop() {
+				return // timed out just now
+			}
 			_ = req.Reply(true, nil)
+			go ssh.DiscardRequests(reqs) // nothing more is honoured, but nothing may block
 			code := s.runGit(user, cmd.Command, env, ch)
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{code}))
 			return

@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -133,5 +135,38 @@ func TestSSHRefusesUnknownKeyAndHostileCommands(t *testing.T) {
 	sess.Stdin = strings.NewReader("0000")
 	if out, err := sess.CombinedOutput("git-upload-pack '/team/app.git'"); err != nil || !strings.Contains(string(out), f.head) {
 		t.Errorf("git-upload-pack after refusals: err = %v, ref advertisement %q lacks %s", err, out, f.head)
+	}
+}
+
+// Close returns promptly even with clients that stall: one mid-handshake (TCP only)
+// and one logged in with a session that never asks for a command.
+func TestCloseEndsStalledConnections(t *testing.T) {
+	s, err := gitserver.Start(t.Context(), gitserver.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	s.AddUser("reader", "pw", gitserver.Read)
+	s.AuthorizeKey("reader", key.Signer.PublicKey())
+	addr := strings.TrimSuffix(strings.TrimPrefix(s.SSHURL("x"), "ssh://git@"), "/x.git")
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	client, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "git", Auth: []ssh.AuthMethod{ssh.PublicKeys(key.Signer)}, HostKeyCallback: ssh.FixedHostKey(s.HostKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s with stalled clients")
 	}
 }

@@ -123,12 +123,21 @@ func Ensure(ctx context.Context, opts Options) (Set, error) {
 		return Set{}, err
 	}
 	if !set.complete() {
-		return Set{}, fmt.Errorf("build finished but %s is still missing binaries %v", opts.Dir, set.missing())
+		return Set{}, fmt.Errorf("build finished but %s is incomplete (missing %v)", opts.Dir, set.missing())
 	}
 	return set, nil
 }
 
-func (s Set) complete() bool { return len(s.missing()) == 0 }
+// stamp names every version in a Set; a folder whose stamp differs is rebuilt, so
+// bumping etcd or KWOK alone never reuses old binaries.
+const stamp = KubernetesVersion + " etcd " + EtcdVersion + " kwok " + KWOKVersion + "\n"
+
+const stampFile = ".versions"
+
+func (s Set) complete() bool {
+	got, err := os.ReadFile(filepath.Join(s.Dir, stampFile))
+	return err == nil && string(got) == stamp && len(s.missing()) == 0
+}
 
 func (s Set) missing() []string {
 	var missing []string
@@ -173,7 +182,13 @@ func lock(ctx context.Context, path string, progress io.Writer) (func(), error) 
 // Binaries are built into a staging folder and renamed into place, so an
 // interrupted build never leaves a half-written binary that looks complete.
 func build(ctx context.Context, opts Options) error {
-	work, err := os.MkdirTemp("", "lockstep-kubebuild-")
+	// Work inside the cache folder: the final rename must not cross file systems
+	// (/tmp is often a tmpfs).
+	stale, _ := filepath.Glob(filepath.Join(opts.Dir, ".build-*")) // left by a killed build
+	for _, dir := range stale {
+		_ = os.RemoveAll(dir)
+	}
+	work, err := os.MkdirTemp(opts.Dir, ".build-")
 	if err != nil {
 		return err
 	}
@@ -214,7 +229,9 @@ func build(ctx context.Context, opts Options) error {
 		fmt.Fprintf(opts.Progress, "kubebin: [%d/%d] building %s ...\n", i+1, len(steps), step.what)
 		cmd := exec.CommandContext(ctx, opts.GoCommand, step.args...)
 		cmd.Dir = step.dir
-		cmd.Env = append(os.Environ(), step.env...)
+		// The caller's workspace or module flags (GOWORK, GOFLAGS=-mod=vendor) must not
+		// leak into a module that has neither.
+		cmd.Env = append(os.Environ(), append([]string{"GOWORK=off", "GOFLAGS="}, step.env...)...)
 		out, err := runWithHeartbeat(cmd, func(elapsed time.Duration) {
 			fmt.Fprintf(opts.Progress, "kubebin: [%d/%d] still building %s (%s so far)\n", i+1, len(steps), step.what, elapsed.Round(time.Second))
 		})
@@ -227,6 +244,9 @@ func build(ctx context.Context, opts Options) error {
 		if err := os.Rename(filepath.Join(stage, name), filepath.Join(opts.Dir, name)); err != nil {
 			return fmt.Errorf("installing %s: %w", name, err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(opts.Dir, stampFile), []byte(stamp), 0o644); err != nil {
+		return err
 	}
 	fmt.Fprintf(opts.Progress, "kubebin: done in %s\n", time.Since(start).Round(time.Second))
 	return nil

@@ -15,6 +15,9 @@ import (
 func fakeSet(t *testing.T, names ...string) string {
 	t.Helper()
 	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, stampFile), []byte(stamp), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range names {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
@@ -35,6 +38,18 @@ func TestEnsureReusesACompleteCacheWithoutBuilding(t *testing.T) {
 	}
 	if progress.Len() != 0 {
 		t.Errorf("a cached Ensure printed %q; it should be silent", progress.String())
+	}
+}
+
+func TestEnsureRebuildsWhenTheVersionsChanged(t *testing.T) {
+	dir := fakeSet(t, All...)
+	if err := os.WriteFile(filepath.Join(dir, stampFile), []byte("v1.0.0 etcd v3.0.0 kwok v0.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	_, err := Ensure(t.Context(), Options{Dir: dir, Progress: &progress, GoCommand: "/nonexistent/go"})
+	if err == nil || !strings.Contains(progress.String(), "this happens once per machine") {
+		t.Errorf("a cache of other versions was reused (err %v, progress %q)", err, progress.String())
 	}
 }
 

@@ -75,8 +75,21 @@ func (p *Process) PID() int { return p.cmd.Process.Pid }
 // Exited returns a channel closed once the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.done }
 
-// Err returns why the process exited; only meaningful after Exited is closed.
-func (p *Process) Err() error { return p.err }
+// Err returns why the process exited, never nil once Exited is closed (a clean
+// exit is reported as "exit status 0": components are not meant to exit at all).
+func (p *Process) Err() error {
+	select {
+	case <-p.done:
+		if p.err == nil {
+			return errExitedCleanly
+		}
+		return p.err
+	default:
+		return nil
+	}
+}
+
+var errExitedCleanly = errors.New("exit status 0")
 
 // Stop sends SIGTERM to the process group, waits up to grace for the process to
 // exit, then sends SIGKILL. It returns once the process has been reaped. Stopping

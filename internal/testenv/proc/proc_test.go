@@ -90,6 +90,12 @@ func TestChildrenDieWithTheirParent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The child waits for a line on stdin before it dies, so the parent sees
+			// its sleep alive first.
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -107,6 +113,7 @@ func TestChildrenDieWithTheirParent(t *testing.T) {
 			if mode == "sigkill" {
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 			}
+			_, _ = in.Write([]byte("go\n"))
 			go func() { _, _ = bufio.NewReader(out).WriteTo(devNull{}) }()
 			_ = cmd.Wait()
 			waitGone(t, "sleep started by a "+mode+" parent", pid)
@@ -121,6 +128,7 @@ func (devNull) Write(p []byte) (int, error) { return len(p), nil }
 func childMain(t *testing.T, mode string) {
 	p := start(t, "exec sleep 300")
 	fmt.Printf("SLEEP %d\n", p.PID())
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the parent has looked
 	switch mode {
 	case "panic":
 		panic("deliberate panic in a test child")
