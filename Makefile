@@ -7,7 +7,7 @@ BIN := bin/lockstep
 # Test packages run two at a time (one per core); each starts its own control plane.
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all dev test build lint deps kube bench clean
+.PHONY: all dev test build lint deps kube bench generate clean
 
 all: build
 
@@ -44,3 +44,10 @@ clean:
 ## bench: control-plane start time and memory per component (numbers for BENCHMARKS.md)
 bench: deps kube
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./internal/testenv/cluster/
+
+CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+## generate: deepcopy functions and CRD YAML from api/ (commit the result)
+generate:
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./api/... output:crd:artifacts:config=config/crd/bases

@@ -1,0 +1,197 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types, following the conventions kstatus and `kubectl wait` understand.
+const (
+	// ConditionReady is True when the last sync of the wanted revision succeeded.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while a sync is in progress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the Application cannot progress without a
+	// change (a bad spec, a render error, a denied policy).
+	ConditionStalled = "Stalled"
+)
+
+// Reasons of the Ready condition; each pipeline stage has its own failure reason.
+const (
+	ReasonSucceeded      = "Succeeded"
+	ReasonProgressing    = "Progressing"
+	ReasonSuspended      = "Suspended"
+	ReasonOutOfSync      = "OutOfSync"
+	ReasonSourceFailed   = "SourceFailed"
+	ReasonRenderFailed   = "RenderFailed"
+	ReasonPlanFailed     = "PlanFailed"
+	ReasonApplyFailed    = "ApplyFailed"
+	ReasonPruneFailed    = "PruneFailed"
+	ReasonInvalidSpec    = "InvalidSpec"
+	ReasonPolicyDenied   = "PolicyDenied"
+	ReasonDependencyWait = "DependencyNotReady"
+)
+
+// SyncState says whether the cluster matches Git.
+// +kubebuilder:validation:Enum=Synced;OutOfSync;Unknown
+type SyncState string
+
+// Sync states.
+const (
+	Synced    SyncState = "Synced"
+	OutOfSync SyncState = "OutOfSync"
+	Unknown   SyncState = "Unknown"
+)
+
+// ApplicationStatus is what the controller observed and did.
+type ApplicationStatus struct {
+	// ObservedGeneration is the generation of the spec the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Sync compares the cluster with the wanted revision.
+	// +optional
+	Sync SyncStatus `json:"sync,omitempty"`
+	// LastAppliedRevision is the last revision applied successfully.
+	// +optional
+	LastAppliedRevision *Revision `json:"lastAppliedRevision,omitempty"`
+	// LastAttemptedRevision is the last revision a sync was attempted for.
+	// +optional
+	LastAttemptedRevision *Revision `json:"lastAttemptedRevision,omitempty"`
+	// Inventory lists every object the last successful sync applied; pruning
+	// works from it.
+	// +optional
+	Inventory []ObjectReference `json:"inventory,omitempty"`
+	// Resources is the state of each desired object after the last sync or plan.
+	// +optional
+	Resources []ResourceStatus `json:"resources,omitempty"`
+	// History holds the last 10 syncs, newest first.
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	History []SyncRecord `json:"history,omitempty"`
+}
+
+// SyncStatus compares the cluster with Git.
+type SyncStatus struct {
+	// +optional
+	Status SyncState `json:"status,omitempty"`
+	// Revision is the commit the comparison was made against.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+}
+
+// Revision is a commit and what Git says about it.
+type Revision struct {
+	// Commit hash.
+	Commit string `json:"commit"`
+	// Ref that resolved to it (refs/heads/main, refs/tags/v1.2.0).
+	// +optional
+	Ref string `json:"ref,omitempty"`
+	// Author and Committer as "Name <email>".
+	// +optional
+	Author string `json:"author,omitempty"`
+	// +optional
+	Committer string `json:"committer,omitempty"`
+	// CommitTime is the committer's time.
+	// +optional
+	CommitTime *metav1.Time `json:"commitTime,omitempty"`
+	// Subject is the first line of the message.
+	// +optional
+	Subject string `json:"subject,omitempty"`
+	// Trailers of the message (Approved-by, Reviewed-by, ...).
+	// +optional
+	Trailers []Trailer `json:"trailers,omitempty"`
+}
+
+// Trailer is one "Key: value" line at the end of a commit message.
+type Trailer struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// ObjectReference identifies an object.
+type ObjectReference struct {
+	// +optional
+	Group   string `json:"group,omitempty"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// Action is what a sync does, or would do, to an object.
+// +kubebuilder:validation:Enum=Create;Update;Prune;Unchanged;Keep
+type Action string
+
+// Actions of a plan.
+const (
+	ActionCreate    Action = "Create"
+	ActionUpdate    Action = "Update"
+	ActionPrune     Action = "Prune"
+	ActionUnchanged Action = "Unchanged"
+	// ActionKeep is an object no longer in Git that is kept: prune is off, or the
+	// object opts out with lockstep.dev/prune: disabled.
+	ActionKeep Action = "Keep"
+)
+
+// ResourceStatus is one object's part in the last sync or plan.
+type ResourceStatus struct {
+	ObjectReference `json:",inline"`
+	// Action taken (or planned, when not automated).
+	// +optional
+	Action Action `json:"action,omitempty"`
+	// ChangedFields are the field paths an update changes.
+	// +optional
+	ChangedFields []string `json:"changedFields,omitempty"`
+	// Message explains a failure or a kept object.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// SyncResult is how a sync ended.
+// +kubebuilder:validation:Enum=Succeeded;Failed
+type SyncResult string
+
+// Sync results.
+const (
+	SyncSucceeded SyncResult = "Succeeded"
+	SyncFailed    SyncResult = "Failed"
+)
+
+// SyncRecord is one entry of the history.
+type SyncRecord struct {
+	Revision   string      `json:"revision"`
+	StartedAt  metav1.Time `json:"startedAt"`
+	FinishedAt metav1.Time `json:"finishedAt"`
+	Result     SyncResult  `json:"result"`
+	// Initiator is "controller" for automated syncs, else who asked.
+	// +optional
+	Initiator string `json:"initiator,omitempty"`
+	// Counts of created, updated and pruned objects.
+	// +optional
+	Created int32 `json:"created,omitempty"`
+	// +optional
+	Updated int32 `json:"updated,omitempty"`
+	// +optional
+	Pruned int32 `json:"pruned,omitempty"`
+	// Message of a failed sync.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// Annotations Lockstep reads on Applications and on managed objects.
+const (
+	// AnnotationReconcileRequestedAt on an Application asks for an immediate
+	// reconcile (any new value triggers one).
+	AnnotationReconcileRequestedAt = "lockstep.dev/reconcile-requested-at"
+	// AnnotationSyncRequestedBy on an Application asks for a manual sync and
+	// records who asked; `lockstep sync` sets it.
+	AnnotationSyncRequestedBy = "lockstep.dev/sync-requested-by"
+	// AnnotationPrune set to "disabled" on a managed object keeps it when it is
+	// removed from Git.
+	AnnotationPrune = "lockstep.dev/prune"
+)
