@@ -130,6 +130,8 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 	switch renderer {
 	case Plain:
 		objs, err = renderPlain(ctx, r, dir)
+	case Kustomize:
+		objs, err = renderKustomize(ctx, r, dir)
 	default:
 		err = &Error{File: dir, Err: fmt.Errorf("%s rendering is not available yet", renderer)}
 	}

@@ -1,0 +1,179 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// renderKustomize builds the kustomization in dir the way `kustomize build` does,
+// from an in-memory copy of the repository. Kustomize fetches remote bases with
+// git and HTTP whenever a reference is not a local path, and has no switch to
+// stop it, so every reference of every reachable kustomization is checked first:
+// one that is not a file or folder of the repository is refused.
+func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructured.Unstructured, error) {
+	mem, err := copyToMemory(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	root := "/" + dir
+	if err := checkLocalOnly(mem, root, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	opts := krusty.MakeDefaultOptions() // plugins off; files load only from below their kustomization
+	res, err := krusty.MakeKustomizer(opts).Run(mem, root)
+	if err != nil {
+		return nil, &Error{File: dir, Err: fmt.Errorf("kustomize: %w", err)}
+	}
+	var objs []*unstructured.Unstructured
+	for _, rs := range res.Resources() {
+		// Through JSON, so numbers become the int64/float64 that unstructured
+		// objects hold (Map() would give ints, which DeepCopy cannot copy).
+		data, err := rs.MarshalJSON()
+		if err != nil {
+			return nil, &Error{File: dir, Err: err}
+		}
+		o := &unstructured.Unstructured{}
+		if err := o.UnmarshalJSON(data); err != nil {
+			return nil, &Error{File: dir, Err: err}
+		}
+		if err := checkObject(o); err != nil {
+			return nil, &Error{File: dir, Err: err}
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// copyToMemory copies every regular file of the repository into an in-memory
+// file system rooted at "/". Symbolic links are left out, so a kustomization that
+// names one finds nothing there.
+func copyToMemory(ctx context.Context, r *reader) (filesys.FileSystem, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(r.fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return &Error{File: name, Err: err}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := r.readFile(name)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile("/"+name, data)
+	})
+	return mem, err
+}
+
+// checkLocalOnly refuses any reference of the kustomization in dir, and of the
+// kustomizations it reaches, that is not a path inside the repository.
+func checkLocalOnly(mem filesys.FileSystem, dir string, seen map[string]bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	var file string
+	var data []byte
+	for _, name := range konfig.RecognizedKustomizationFileNames() {
+		if b, err := mem.ReadFile(path.Join(dir, name)); err == nil {
+			file, data = path.Join(dir, name), b
+			break
+		}
+	}
+	if data == nil {
+		return nil // a plain folder of manifests
+	}
+	rel := strings.TrimPrefix(file, "/")
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
+		return &Error{File: rel, Err: fmt.Errorf("invalid kustomization: %w", err)}
+	}
+	k.FixKustomization()
+	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 {
+		return &Error{File: rel, Err: errors.New("helmCharts are not supported inside a kustomization; point the Application at the chart folder instead")}
+	}
+	for _, ref := range references(&k) {
+		target := path.Join(dir, ref)
+		if !strings.HasPrefix(target+"/", "/") || !mem.Exists(target) {
+			return &Error{File: rel, Err: fmt.Errorf("%q is not a file or folder of this repository; remote bases and files are refused because nothing may be fetched from outside", ref)}
+		}
+		if mem.IsDir(target) {
+			if err := checkLocalOnly(mem, target, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// references lists every path a kustomization names.
+func references(k *types.Kustomization) []string {
+	var refs []string
+	add := func(rs ...string) {
+		for _, r := range rs {
+			if r != "" {
+				refs = append(refs, r)
+			}
+		}
+	}
+	add(k.Resources...)
+	add(k.Components...)
+	add(k.Crds...)
+	add(k.Configurations...)
+	add(k.Generators...)
+	add(k.Transformers...)
+	add(k.Validators...)
+	add(k.OpenAPI["path"])
+	for _, p := range k.Patches {
+		add(p.Path)
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		if !strings.Contains(string(p), "\n") { // an inline patch is not a path
+			add(string(p))
+		}
+	}
+	for _, r := range k.Replacements {
+		add(r.Path)
+	}
+	generators := append(append([]types.GeneratorArgs{}, configMapArgs(k)...), secretArgs(k)...)
+	for _, g := range generators {
+		for _, f := range g.FileSources {
+			if _, p, ok := strings.Cut(f, "="); ok { // key=path
+				f = p
+			}
+			add(f)
+		}
+		add(g.EnvSources...)
+		add(g.EnvSource)
+	}
+	return refs
+}
+
+func configMapArgs(k *types.Kustomization) []types.GeneratorArgs {
+	var out []types.GeneratorArgs
+	for _, g := range k.ConfigMapGenerator {
+		out = append(out, g.GeneratorArgs)
+	}
+	return out
+}
+
+func secretArgs(k *types.Kustomization) []types.GeneratorArgs {
+	var out []types.GeneratorArgs
+	for _, g := range k.SecretGenerator {
+		out = append(out, g.GeneratorArgs)
+	}
+	return out
+}
