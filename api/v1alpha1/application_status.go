@@ -68,6 +68,14 @@ type ApplicationStatus struct {
 	// Resources is the state of each desired object after the last sync or plan.
 	// +optional
 	Resources []ResourceStatus `json:"resources,omitempty"`
+	// LastHandledReconcileAt is the value of the reconcile-requested-at
+	// annotation last acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+	// LastHandledSyncRequest is the value of the sync-requested-by annotation
+	// last acted on.
+	// +optional
+	LastHandledSyncRequest string `json:"lastHandledSyncRequest,omitempty"`
 	// History holds the last 10 syncs, newest first.
 	// +kubebuilder:validation:MaxItems=10
 	// +optional

@@ -17,6 +17,6 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newDevCommand())
+	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand())
 	return root
 }

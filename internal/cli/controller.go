@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"log/slog"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+)
+
+func newControllerCommand() *cobra.Command {
+	opts := reconcile.DefaultOptions()
+	var kubeconfig string
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller that keeps Applications in sync with Git",
+		Long: `Runs the Lockstep controller. Inside a cluster it uses the pod's service account;
+outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rules := clientcmd.NewDefaultClientConfigLoadingRules()
+			rules.ExplicitPath = kubeconfig
+			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+			if err != nil {
+				return err
+			}
+			cfg.QPS, cfg.Burst = 50, 100
+			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			return reconcile.Run(cmd.Context(), cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	f.BoolVar(&opts.InstallCRDs, "install-crds", false, "install or upgrade the CustomResourceDefinitions at start")
+	f.IntVar(&opts.Concurrency, "concurrency", opts.Concurrency, "Applications reconciled at once")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader among replicas with a Lease")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "namespace of the leader election Lease")
+	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache")
+	f.StringVar(&opts.MetricsAddress, "metrics-address", opts.MetricsAddress, "address for Prometheus metrics, e.g. :8080 (0 disables)")
+	return cmd
+}

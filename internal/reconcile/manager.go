@@ -1,0 +1,115 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/config/crd"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// Options configure the controller.
+type Options struct {
+	// Concurrency is how many Applications reconcile at once.
+	Concurrency int
+	// LeaderElection makes only one of several replicas act.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the Lease; created when missing.
+	LeaderElectionNamespace string
+	// InstallCRDs installs or upgrades the CRDs at start.
+	InstallCRDs bool
+	// DataDir holds the repository cache.
+	DataDir string
+	// MetricsAddress serves Prometheus metrics; "0" disables them.
+	MetricsAddress string
+	// Logger receives the controller's structured logs.
+	Logger logr.Logger
+}
+
+// DefaultOptions are sensible for a single replica.
+func DefaultOptions() Options {
+	return Options{Concurrency: 4, LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
+}
+
+// Run runs the controller until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	ctrl.SetLogger(opts.Logger)
+	if opts.InstallCRDs {
+		if err := crd.Install(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	version, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("reaching the API server: %w", err)
+	}
+	if opts.LeaderElection {
+		if err := ensureNamespace(ctx, cs, opts.LeaderElectionNamespace); err != nil {
+			return err
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  opts.Logger,
+		LeaderElection:          opts.LeaderElection,
+		LeaderElectionID:        "lockstep-controller",
+		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
+		HealthProbeBindAddress:  "0",
+	})
+	if err != nil {
+		return err
+	}
+	applier, err := apply.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return err
+	}
+	r := &Reconciler{
+		Client:      mgr.GetClient(),
+		Sources:     source.NewCache(filepath.Join(opts.DataDir, "repositories")),
+		Applier:     applier,
+		Events:      mgr.GetEventRecorder("lockstep"),
+		KubeVersion: version.GitVersion,
+	}
+	if err := r.SetupWithManager(mgr, opts.Concurrency); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) error {
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s for the leader election lease: %w", name, err)
+	}
+	return nil
+}

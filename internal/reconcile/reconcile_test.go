@@ -1,0 +1,390 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
+	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var (
+	controllerOnce sync.Once
+	sharedGit      *gitserver.Server
+)
+
+const gitPassword = "controller-reads"
+
+// env starts, once per test binary, the controller (CRDs installed) and a Git
+// server, and returns a client that knows Applications.
+func env(t *testing.T) client.Client {
+	t.Helper()
+	controllerOnce.Do(func() {
+		var err error
+		// Lives as long as the test binary; the process exit ends it.
+		sharedGit, err = gitserver.Start(context.Background(), gitserver.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedGit.AddUser("lockstep", gitPassword, gitserver.Read)
+		opts := reconcile.DefaultOptions()
+		opts.InstallCRDs = true
+		opts.DataDir = t.TempDir() + "-controller"
+		opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(io.Discard, nil))
+		if os.Getenv("LOCKSTEP_TEST_LOGS") != "" {
+			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
+		}
+		go func() {
+			if err := reconcile.Run(context.Background(), testenv.ControlPlane(t).Config, opts); err != nil {
+				fmt.Fprintln(os.Stderr, "controller stopped:", err)
+			}
+		}()
+	})
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	c, err := client.New(testenv.Config(t), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CRD is installed by the controller as it starts.
+	eventually(t, 30*time.Second, "the Application CRD is served", func(ctx context.Context) (bool, error) {
+		err := c.List(ctx, &v1.ApplicationList{})
+		return err == nil, err
+	})
+	return c
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	ctx := testenv.Context(t)
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		ok, err := cond(ctx)
+		if ok {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %s (last error: %v)", what, timeout, last)
+}
+
+// repoFixture is a repository on the shared Git server and the namespace its
+// Application lives in, with the credential Secrets in place.
+type repoFixture struct {
+	repo *gitserver.Repo
+	ns   string
+	c    client.Client
+}
+
+func newRepo(t *testing.T) *repoFixture {
+	t.Helper()
+	c := env(t)
+	ns := testenv.Namespace(t)
+	repo, err := sharedGit.CreateRepo(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(sharedGit.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testenv.Context(t)
+	for _, s := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: ns}, Data: map[string][]byte{"username": []byte("lockstep"), "password": []byte(gitPassword)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "git-ca", Namespace: ns}, Data: map[string][]byte{"ca.crt": ca}},
+	} {
+		if err := c.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &repoFixture{repo: repo, ns: ns, c: c}
+}
+
+func (f *repoFixture) commit(t *testing.T, message string, files map[string]string) string {
+	t.Helper()
+	data := map[string][]byte{}
+	for k, v := range files {
+		if v == "" {
+			data[k] = nil
+			continue
+		}
+		data[k] = []byte(v)
+	}
+	h, err := f.repo.Commit(gitserver.CommitOptions{Files: data, Message: message, Author: gitserver.Person{Name: "Ada", Email: "ada@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (f *repoFixture) application(name, path string, mutate func(*v1.Application)) *v1.Application {
+	automated := true
+	app := &v1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		Spec: v1.ApplicationSpec{
+			Source: v1.Source{
+				Git: v1.GitSource{URL: sharedGit.HTTPSURL(f.repo.Name), Ref: v1.GitRef{Branch: "main"},
+					SecretRef: &v1.LocalObjectReference{Name: "git-auth"}, CASecretRef: &v1.LocalObjectReference{Name: "git-ca"}},
+				Path: path,
+			},
+			Destination: v1.Destination{Namespace: f.ns},
+			Sync:        v1.SyncPolicy{Automated: &automated, Prune: true, Interval: &metav1.Duration{Duration: time.Hour}},
+		},
+	}
+	if mutate != nil {
+		mutate(app)
+	}
+	return app
+}
+
+func (f *repoFixture) create(t *testing.T, app *v1.Application) {
+	t.Helper()
+	if err := f.c.Create(testenv.Context(t), app); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// refresh asks for an immediate reconcile, as a webhook or `lockstep refresh` does.
+func (f *repoFixture) refresh(t *testing.T, name string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1.AnnotationReconcileRequestedAt, time.Now().Format(time.RFC3339Nano))
+	app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}}
+	if err := f.c.Patch(testenv.Context(t), app, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *repoFixture) get(t *testing.T, name string) *v1.Application {
+	t.Helper()
+	app := &v1.Application{}
+	if err := f.c.Get(testenv.Context(t), types.NamespacedName{Namespace: f.ns, Name: name}, app); err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// waitFor waits until the Application's Ready condition has the given status and
+// reason for the given revision (any revision when empty).
+func (f *repoFixture) waitFor(t *testing.T, name string, status metav1.ConditionStatus, reason, revision string) *v1.Application {
+	t.Helper()
+	var app *v1.Application
+	eventually(t, 45*time.Second, fmt.Sprintf("Application %s Ready=%s/%s at %.12s", name, status, reason, revision), func(ctx context.Context) (bool, error) {
+		app = &v1.Application{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: name}, app); err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady)
+		if c == nil || c.Status != status || c.Reason != reason {
+			return false, fmt.Errorf("conditions %+v", app.Status.Conditions)
+		}
+		if revision != "" && (app.Status.LastAttemptedRevision == nil || app.Status.LastAttemptedRevision.Commit != revision) {
+			return false, fmt.Errorf("attempted revision %+v", app.Status.LastAttemptedRevision)
+		}
+		return app.Status.ObservedGeneration == app.Generation, nil
+	})
+	return app
+}
+
+func deploymentYAML(image, level string) string {
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: ` + image + `
+        env: [{name: LOG_LEVEL, value: ` + level + `}]
+`
+}
+
+const configMapYAML = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {GREETING: hello}\n"
+
+func TestSyncFollowsGitAndPrunes(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	first := f.commit(t, "First version\n\nApproved-by: Bob <bob@example.com>\n", map[string]string{
+		"app/deploy.yaml": deploymentYAML("registry.internal/web:1.0", "info"),
+		"app/cm.yaml":     configMapYAML,
+	})
+	f.create(t, f.application("web", "app", nil))
+	app := f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+	if app.Status.Sync.Status != v1.Synced || app.Status.LastAppliedRevision.Subject != "First version" ||
+		len(app.Status.LastAppliedRevision.Trailers) != 1 || app.Status.LastAppliedRevision.Author != "Ada <ada@example.com>" {
+		t.Errorf("status after the first sync: %+v", app.Status)
+	}
+	if len(app.Status.Inventory) != 2 || len(app.Status.History) != 1 || app.Status.History[0].Created != 2 || app.Status.History[0].Initiator != "controller" {
+		t.Errorf("inventory %v, history %+v", app.Status.Inventory, app.Status.History)
+	}
+
+	// A commit changing the image and an env var, and removing the ConfigMap.
+	second := f.commit(t, "Release 1.1", map[string]string{
+		"app/deploy.yaml": deploymentYAML("registry.internal/web:1.1", "debug"),
+		"app/cm.yaml":     "",
+	})
+	f.refresh(t, "web")
+	app = f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, second)
+	d := &appsv1.Deployment{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "web"}, d); err != nil {
+		t.Fatal(err)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.Image != "registry.internal/web:1.1" || c.Env[0].Value != "debug" {
+		t.Errorf("Deployment not updated: image %s, LOG_LEVEL %s", c.Image, c.Env[0].Value)
+	}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "settings"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap removed from Git is still there (err %v)", err)
+	}
+	if h := app.Status.History[0]; h.Revision != second || h.Updated != 1 || h.Pruned != 1 {
+		t.Errorf("newest history entry %+v", h)
+	}
+
+	// A periodic pass of an unchanged revision writes nothing.
+	rv := app.ResourceVersion
+	f.refresh(t, "web")
+	time.Sleep(2 * time.Second)
+	after := f.get(t, "web")
+	if after.Status.LastHandledReconcileAt == app.Status.LastHandledReconcileAt {
+		t.Fatalf("the refresh was not handled")
+	}
+	if len(after.Status.History) != len(app.Status.History) {
+		t.Errorf("a no-op pass added history: %d → %d entries (resourceVersion %s → %s)", len(app.Status.History), len(after.Status.History), rv, after.ResourceVersion)
+	}
+}
+
+func TestRenderErrorLeavesTheClusterUntouched(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	first := f.commit(t, "good", map[string]string{"app/cm.yaml": configMapYAML, "app/deploy.yaml": deploymentYAML("registry.internal/web:1.0", "info")})
+	f.create(t, f.application("web", "app", nil))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+
+	broken := f.commit(t, "broken", map[string]string{"app/cm.yaml": "", "app/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n   oops: 1\n"})
+	f.refresh(t, "web")
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonRenderFailed, broken)
+	ready := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady)
+	if !strings.Contains(ready.Message, "app/deploy.yaml:5") {
+		t.Errorf("Ready message %q does not name the file and line", ready.Message)
+	}
+	if !meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionStalled) {
+		t.Error("a render error should stall the Application until Git changes")
+	}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "settings"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("a failed render pruned ConfigMap/settings: %v", err)
+	}
+	if app.Status.LastAppliedRevision.Commit != first {
+		t.Errorf("last applied = %s, want still %s", app.Status.LastAppliedRevision.Commit, first)
+	}
+}
+
+func TestGitServerDownLeavesTheClusterUntouched(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	first := f.commit(t, "good", map[string]string{"app/cm.yaml": configMapYAML})
+	f.create(t, f.application("web", "app", func(a *v1.Application) {
+		a.Spec.Sync.Retry = &v1.RetryPolicy{Backoff: &metav1.Duration{Duration: time.Second}}
+	}))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+
+	// Point the Application at a server that does not answer.
+	app := f.get(t, "web")
+	app.Spec.Source.Git.URL = "https://127.0.0.1:1/" + f.repo.Name + ".git"
+	if err := f.c.Update(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	app = f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonSourceFailed, "")
+	ready := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady)
+	if !strings.Contains(ready.Message, "connection refused") {
+		t.Errorf("Ready message %q does not say the server refused the connection", ready.Message)
+	}
+	if meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionStalled) {
+		t.Error("an unreachable server is transient; the Application should not be Stalled")
+	}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "settings"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("a failed fetch pruned ConfigMap/settings: %v", err)
+	}
+}
+
+func TestManualSyncWhenNotAutomated(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	head := f.commit(t, "one", map[string]string{"app/cm.yaml": configMapYAML})
+	f.create(t, f.application("web", "app", func(a *v1.Application) {
+		off := false
+		a.Spec.Sync.Automated = &off
+	}))
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, head)
+	if app.Status.Sync.Status != v1.OutOfSync || len(app.Status.Resources) != 1 || app.Status.Resources[0].Action != v1.ActionCreate {
+		t.Errorf("out-of-sync status: %+v", app.Status)
+	}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "settings"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a non-automated Application applied without being asked (err %v)", err)
+	}
+
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"alice at %s"}}}`, v1.AnnotationSyncRequestedBy, time.Now().Format(time.RFC3339))
+	if err := f.c.Patch(ctx, app, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+	app = f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, head)
+	if len(app.Status.History) == 0 || app.Status.History[0].Initiator != "alice" {
+		t.Errorf("history %+v, want the sync recorded as asked by alice", app.Status.History)
+	}
+}
+
+func TestPruneOffAndCreateNamespace(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	target := f.ns + "-dest"
+	first := f.commit(t, "one", map[string]string{"app/a.yaml": configMapYAML, "app/b.yaml": strings.Replace(configMapYAML, "settings", "other", 1)})
+	f.create(t, f.application("web", "app", func(a *v1.Application) {
+		a.Spec.Destination.Namespace = target
+		a.Spec.Sync.CreateNamespace = true
+		a.Spec.Sync.Prune = false
+	}))
+	t.Cleanup(func() {
+		_ = f.c.Delete(context.WithoutCancel(ctx), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}})
+	})
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+	second := f.commit(t, "drop b", map[string]string{"app/b.yaml": ""})
+	f.refresh(t, "web")
+	app := f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, second)
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: target, Name: "other"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("prune is off, yet ConfigMap/other is gone: %v", err)
+	}
+	kept := false
+	for _, r := range app.Status.Resources {
+		kept = kept || (r.Name == "other" && r.Action == v1.ActionKeep)
+	}
+	if !kept {
+		t.Errorf("resources %+v do not show ConfigMap/other as kept", app.Status.Resources)
+	}
+}

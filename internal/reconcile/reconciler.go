@@ -1,0 +1,252 @@
+// Package reconcile is the controller: it wires the pipeline stages (source →
+// render → plan → apply) for one Application at a time and reports what happened
+// in the Application's status, in events and in logs. It does no stage's work
+// itself.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// Reconciler keeps Applications in sync.
+type Reconciler struct {
+	// Client reads Applications and Secrets and writes Application status.
+	Client client.Client
+	// Sources is the shared repository cache.
+	Sources *source.Cache
+	// Applier applies to the destination cluster.
+	Applier *apply.Applier
+	// Events records Kubernetes events on Applications.
+	Events events.EventRecorder
+	// KubeVersion is what Helm charts see as .Capabilities.KubeVersion.
+	KubeVersion string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	renders renderCache
+}
+
+// SetupWithManager registers the controller: it reconciles on spec changes
+// (generation), on the reconcile-requested-at and sync-requested-by annotations,
+// and on each Application's interval.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Named("application").
+		Complete(r)
+}
+
+// Reconcile runs one pass of the pipeline for one Application.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	app := &v1.Application{}
+	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	logger := log.FromContext(ctx).WithValues("application", req.NamespacedName)
+	before := app.Status.DeepCopy()
+	st := newStatus(app, r.Now())
+
+	if app.Spec.Suspend {
+		st.suspended()
+		return ctrl.Result{}, r.writeStatus(ctx, app, before, st)
+	}
+	outcome := r.sync(ctx, app, st)
+	if outcome.err != nil {
+		logger.Info("sync failed", "reason", outcome.reason, "error", outcome.err.Error())
+		r.Events.Eventf(app, nil, "Warning", outcome.reason, "Sync", "%s", truncate(outcome.err.Error(), 1024))
+	} else if outcome.changed {
+		logger.Info("synced", "revision", st.app.Status.Sync.Revision, "summary", outcome.summary)
+		r.Events.Eventf(app, nil, "Normal", v1.ReasonSucceeded, "Sync", "Synced %s: %s", shortHash(st.app.Status.Sync.Revision), outcome.summary)
+	}
+	if err := r.writeStatus(ctx, app, before, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: outcome.requeueAfter(app)}, nil
+}
+
+// outcome is what one sync pass came to.
+type outcome struct {
+	err       error
+	reason    string
+	transient bool // retry soon: the cause may go away by itself
+	changed   bool // something was applied or pruned
+	summary   string
+}
+
+func (o outcome) requeueAfter(app *v1.Application) time.Duration {
+	interval := 3 * time.Minute
+	if app.Spec.Sync.Interval != nil && app.Spec.Sync.Interval.Duration > 0 {
+		interval = app.Spec.Sync.Interval.Duration
+	}
+	if o.err != nil && o.transient {
+		return min(interval, retryDelay(app))
+	}
+	return interval
+}
+
+func retryDelay(app *v1.Application) time.Duration {
+	if app.Spec.Sync.Retry != nil && app.Spec.Sync.Retry.Backoff != nil {
+		return app.Spec.Sync.Retry.Backoff.Duration
+	}
+	return 10 * time.Second
+}
+
+// sync walks the pipeline. Every stage's failure stops it before anything is
+// applied or pruned, and says which stage failed.
+func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) outcome {
+	timeout := 5 * time.Minute
+	if app.Spec.Sync.Timeout != nil && app.Spec.Sync.Timeout.Duration > 0 {
+		timeout = app.Spec.Sync.Timeout.Duration
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	// source
+	auth, err := r.credentials(ctx, app)
+	if err != nil {
+		return st.failed(v1.ReasonSourceFailed, err, false)
+	}
+	snap, err := r.Sources.Fetch(ctx, source.Request{URL: app.Spec.Source.Git.URL, Ref: sourceRef(app.Spec.Source.Git.Ref), Auth: auth},
+		source.FetchOptions{MaxAge: st.sourceMaxAge()})
+	if err != nil {
+		var se *source.Error
+		return st.failed(v1.ReasonSourceFailed, err, errors.As(err, &se) && se.Transient)
+	}
+	st.attempted(snap.Commit)
+
+	// render
+	objs, err := r.renders.render(ctx, snap, app, r.renderOptions(ctx, app))
+	if err != nil {
+		return st.failed(v1.ReasonRenderFailed, err, false)
+	}
+
+	// plan
+	if app.Spec.Sync.CreateNamespace {
+		if _, err := r.Applier.EnsureNamespace(ctx, app.Spec.Destination.Namespace); err != nil {
+			return st.failed(v1.ReasonApplyFailed, fmt.Errorf("creating namespace %s: %w", app.Spec.Destination.Namespace, err), true)
+		}
+	}
+	if err := r.Applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
+		return st.failed(v1.ReasonPlanFailed, err, false)
+	}
+	inventory := inventoryFrom(app.Status.Inventory)
+	obs, err := r.Applier.Observe(ctx, objs, inventory)
+	if err != nil {
+		return st.failed(v1.ReasonPlanFailed, err, isTransientAPIError(err))
+	}
+	p, err := plan.Compute(plan.Input{Desired: objs, DryRun: obs.DryRun, Current: obs.Current, Inventory: inventory, Prune: app.Spec.Sync.Prune})
+	if err != nil {
+		return st.failed(v1.ReasonPlanFailed, err, false)
+	}
+	if !p.InSync() && !st.syncAllowed() {
+		st.outOfSync(snap.Commit, p)
+		return outcome{}
+	}
+
+	// apply
+	started := r.Now()
+	cs, err := r.Applier.Apply(ctx, p, apply.Options{})
+	if err != nil {
+		st.recordSync(snap.Commit, p, cs, started, err)
+		return st.failed(v1.ReasonApplyFailed, err, isTransientAPIError(err))
+	}
+	changed := len(cs.Applied)+len(cs.Pruned) > 0
+	st.synced(snap.Commit, p, cs, started, changed)
+	return outcome{changed: changed, summary: summary(cs)}
+}
+
+func (r *Reconciler) renderOptions(ctx context.Context, app *v1.Application) render.Options {
+	opts := render.Options{Namespace: app.Spec.Destination.Namespace, Substitute: app.Spec.Source.Substitute}
+	opts.Helm.KubeVersion = r.KubeVersion
+	opts.Helm.ReleaseName = app.Name
+	if h := app.Spec.Source.Helm; h != nil {
+		if h.ReleaseName != "" {
+			opts.Helm.ReleaseName = h.ReleaseName
+		}
+		opts.Helm.ValuesFiles = h.ValuesFiles
+	}
+	if j := app.Spec.Source.Jsonnet; j != nil {
+		opts.Jsonnet = render.JsonnetOptions{TLAs: j.TLAs, ExtVars: j.ExtVars}
+	}
+	return opts
+}
+
+func (r *Reconciler) writeStatus(ctx context.Context, app *v1.Application, before *v1.ApplicationStatus, st *status) error {
+	if st.unchangedFrom(before) {
+		return nil // doing nothing costs nothing: no write when nothing changed
+	}
+	app.Status = st.app.Status
+	if err := r.Client.Status().Update(ctx, app); err != nil {
+		if apierrors.IsConflict(err) {
+			return nil // the Application changed meanwhile; the watch brings it back
+		}
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+func sourceRef(r v1.GitRef) source.Ref {
+	return source.Ref{Branch: r.Branch, Tag: r.Tag, Semver: r.Semver, Commit: r.Commit}
+}
+
+func inventoryFrom(refs []v1.ObjectReference) []plan.InventoryEntry {
+	inv := make([]plan.InventoryEntry, len(refs))
+	for i, r := range refs {
+		inv[i] = plan.InventoryEntry{Key: plan.Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}, Version: r.Version}
+	}
+	return inv
+}
+
+func summary(cs apply.ChangeSet) string {
+	created, updated := 0, 0
+	for _, s := range cs.Applied {
+		if s.Action == plan.Create {
+			created++
+		} else {
+			updated++
+		}
+	}
+	return fmt.Sprintf("%d created, %d updated, %d pruned", created, updated, len(cs.Pruned))
+}
+
+func isTransientAPIError(err error) bool {
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
