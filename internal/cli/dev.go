@@ -54,16 +54,22 @@ Lockstep dev environment
   Git (SSH)       %s
   State and logs  %s
 
+  Controller      in this process, log in %s/controller.log
+  Applications    webapp-dev, webapp-stage, webapp-prod in namespace %s (poll every %s)
+
 In another shell:
   source %s
-  kubectl get nodes
-  git clone "$GIT_URL" webapp          # asks for GIT_USERNAME / GIT_PASSWORD
-  GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL" webapp-ssh
+  kubectl get applications -n %s -w     # sync status, revision, readiness
+  git clone "$GIT_URL" webapp           # asks for GIT_USERNAME / GIT_PASSWORD
+  cd webapp && $EDITOR overlays/prod/kustomization.yaml && git commit -am "..." && git push
+  kubectl get deploy -n webapp-prod     # the change, applied within %s
+  GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL" webapp-ssh   # or over SSH
 
 %s
 `, env.ControlPlane.Config.Host, env.ControlPlane.Kubeconfig,
 		env.Git.HTTPSURL(devenv.ExampleRepo), devenv.DevUser,
-		env.Git.SSHURL(devenv.ExampleRepo), env.StateDir, env.EnvFile, ReadyLine)
+		env.Git.SSHURL(devenv.ExampleRepo), env.StateDir, env.StateDir, devenv.AppNamespace, devenv.PollInterval,
+		env.EnvFile, devenv.AppNamespace, devenv.PollInterval, ReadyLine)
 
 	// Run until interrupted, or until a component dies (then say which).
 	tick := time.NewTicker(2 * time.Second)

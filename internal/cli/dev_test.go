@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lockstep-dev/lockstep/internal/cli"
+	"github.com/lockstep-dev/lockstep/internal/devenv"
 )
 
 // TestDevEnvironmentEndToEnd runs `lockstep dev` as a person would: wait for the
@@ -121,7 +122,8 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	// Every overlay of the example renders with kustomize and passes the API server's
 	// validation (a server-side dry run), so the example is a real configuration.
 	for _, env := range []string{"dev", "stage", "prod"} {
-		script := fmt.Sprintf("kubectl create namespace webapp-%[1]s >/dev/null && kubectl kustomize %[2]s/overlays/%[1]s | kubectl apply --server-side --dry-run=server -f -", env, repo)
+		// (the namespaces exist: the example Applications created them)
+		script := fmt.Sprintf("kubectl kustomize %[2]s/overlays/%[1]s | kubectl apply --server-side --dry-run=server -f -", env, repo)
 		check := exec.CommandContext(ctx, "sh", "-c", script)
 		check.Env = kubectl.Env
 		out, err := check.CombinedOutput()
@@ -130,7 +132,7 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		}
 	}
 
-	if err := os.WriteFile(filepath.Join(repo, "base", "configmap.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: webapp-config\ndata:\n  GREETING: changed\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(repo, "base", "configmap.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: webapp-config\ndata:\n  GREETING: changed\n  LOG_LEVEL: info\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	git(t, repo, gitEnv, "commit", "-qam", "Change the greeting")
@@ -139,6 +141,26 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	git(t, work, gitEnv, "clone", "-q", vars["GIT_SSH_URL"], "over-ssh")
 	if head := strings.TrimSpace(git(t, filepath.Join(work, "over-ssh"), nil, "rev-parse", "HEAD")); head != pushed {
 		t.Errorf("SSH clone HEAD = %s, want the pushed %s", head, pushed)
+	}
+
+	// The example Applications were Ready before the ready line, and the push is
+	// applied without anything else being done.
+	apps := exec.CommandContext(ctx, "sh", "-c", "kubectl get applications -n lockstep -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'")
+	apps.Env = kubectl.Env
+	out2, err := apps.CombinedOutput()
+	if err != nil || strings.Count(string(out2), "=True") != 3 {
+		t.Errorf("example Applications not all Ready: %s (%v)", out2, err)
+	}
+	deadline := time.Now().Add(devenv.PollInterval + 20*time.Second)
+	for {
+		cm, err := cs.CoreV1().ConfigMaps("webapp-prod").Get(ctx, "webapp-config", metav1.GetOptions{})
+		if err == nil && cm.Data["GREETING"] == "changed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pushed change did not reach webapp-prod within %s (ConfigMap: %v, err %v)", devenv.PollInterval+20*time.Second, cm.Data, err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 
 	// Ctrl-C: everything it started goes away.

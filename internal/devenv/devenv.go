@@ -48,7 +48,8 @@ type Env struct {
 	// BinDir holds kubectl (matching the server) and is put first on PATH by EnvFile.
 	BinDir string
 
-	unlock func()
+	unlock         func()
+	stopController func() // nil until the controller runs
 }
 
 // Start builds or finds the Kubernetes binaries, starts the control plane and the
@@ -112,6 +113,10 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		return env, err
 	}
 	fmt.Fprintf(opts.Progress, "dev: Git server up, example repository %q seeded\n", ExampleRepo)
+	if err := env.startController(ctx, opts.Progress); err != nil {
+		return env, err
+	}
+	fmt.Fprintf(opts.Progress, "dev: example Applications synced\n")
 
 	env.Vars = [][2]string{
 		{"KUBECONFIG", env.ControlPlane.Kubeconfig},
@@ -138,6 +143,10 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 
 // Stop tears everything down; the state dir stays for inspection of logs.
 func (e *Env) Stop() {
+	if e.stopController != nil {
+		e.stopController()
+		e.stopController = nil
+	}
 	if e.Git != nil {
 		e.Git.Close()
 	}

@@ -1,0 +1,149 @@
+package devenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
+)
+
+// AppNamespace holds the example Applications and their Git credentials.
+const AppNamespace = "lockstep"
+
+// PollInterval is how often the example Applications look for new commits; short,
+// so a push shows up quickly without a webhook.
+const PollInterval = 10 * time.Second
+
+// exampleApps are the Applications `lockstep dev` creates: one per overlay.
+var exampleApps = []struct{ name, path, namespace string }{
+	{"webapp-dev", "overlays/dev", "webapp-dev"},
+	{"webapp-stage", "overlays/stage", "webapp-stage"},
+	{"webapp-prod", "overlays/prod", "webapp-prod"},
+}
+
+// startController runs the controller in this process, logging to
+// StateDir/controller.log, and creates the example Applications.
+func (e *Env) startController(ctx context.Context, progress io.Writer) error {
+	logFile, err := os.OpenFile(filepath.Join(e.StateDir, "controller.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	finished := make(chan struct{}) // closed when the controller has stopped
+	var runErr error
+	opts := reconcile.DefaultOptions()
+	opts.InstallCRDs = true
+	opts.DataDir = filepath.Join(e.StateDir, "controller")
+	opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(logFile, nil))
+	go func() {
+		runErr = reconcile.Run(ctx, e.ControlPlane.Config, opts)
+		close(finished)
+	}()
+	e.stopController = func() {
+		cancel()
+		<-finished
+		_ = logFile.Close()
+	}
+	stopped := func() error { return fmt.Errorf("the controller stopped: %w (see controller.log)", runErr) }
+
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	c, err := client.New(e.ControlPlane.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, finished, stopped, time.Minute, "the Application CRD", func() bool { return c.List(ctx, &v1.ApplicationList{}) == nil }); err != nil {
+		return err
+	}
+	if err := e.createExampleApps(ctx, c); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "dev: controller running; waiting for %d example Applications to sync\n", len(exampleApps))
+	return waitFor(ctx, finished, stopped, 2*time.Minute, "the example Applications to become Ready", func() bool {
+		for _, a := range exampleApps {
+			app := &v1.Application{}
+			if c.Get(ctx, client.ObjectKey{Namespace: AppNamespace, Name: a.name}, app) != nil ||
+				!meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionReady) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// createExampleApps creates the namespace, a read-only Git user's credentials
+// and CA as Secrets, and one Application per overlay.
+func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
+	password, err := randomToken()
+	if err != nil {
+		return err
+	}
+	e.Git.AddUser("lockstep", password, gitserver.Read)
+	ca, err := os.ReadFile(e.Git.CAFile)
+	if err != nil {
+		return err
+	}
+	automated := true
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: AppNamespace}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: AppNamespace},
+			Data: map[string][]byte{"username": []byte("lockstep"), "password": []byte(password)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-ca", Namespace: AppNamespace},
+			Data: map[string][]byte{"ca.crt": ca}},
+	}
+	for _, a := range exampleApps {
+		objs = append(objs, &v1.Application{
+			ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: AppNamespace},
+			Spec: v1.ApplicationSpec{
+				Source: v1.Source{
+					Git: v1.GitSource{URL: e.Git.HTTPSURL(ExampleRepo), Ref: v1.GitRef{Branch: "main"},
+						SecretRef: &v1.LocalObjectReference{Name: "git-auth"}, CASecretRef: &v1.LocalObjectReference{Name: "git-ca"}},
+					Path: a.path,
+				},
+				Destination: v1.Destination{Namespace: a.namespace},
+				Sync: v1.SyncPolicy{Automated: &automated, Prune: true, CreateNamespace: true,
+					Interval: &metav1.Duration{Duration: PollInterval}},
+			},
+		})
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds, the controller stops, or timeout passes.
+func waitFor(ctx context.Context, finished <-chan struct{}, stopped func() error, timeout time.Duration, what string, cond func() bool) error {
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-finished:
+			return fmt.Errorf("waiting for %s: %w", what, stopped())
+		case <-deadline:
+			return fmt.Errorf("timed out after %s waiting for %s; see controller.log", timeout, what)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
