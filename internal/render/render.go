@@ -132,6 +132,8 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		objs, err = renderPlain(ctx, r, dir)
 	case Kustomize:
 		objs, err = renderKustomize(ctx, r, dir)
+	case Helm:
+		objs, err = renderHelm(ctx, r, dir, opts)
 	default:
 		err = &Error{File: dir, Err: fmt.Errorf("%s rendering is not available yet", renderer)}
 	}
