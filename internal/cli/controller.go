@@ -26,7 +26,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 			if err != nil {
 				return err
 			}
-			cfg.QPS, cfg.Burst = 50, 100
+			cfg.QPS, cfg.Burst = 100, 200 // one sync of a large Application is hundreds of requests
 			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			return reconcile.Run(cmd.Context(), cfg, opts)
 		},

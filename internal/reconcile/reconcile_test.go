@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -386,5 +387,105 @@ func TestPruneOffAndCreateNamespace(t *testing.T) {
 	}
 	if !kept {
 		t.Errorf("resources %+v do not show ConfigMap/other as kept", app.Status.Resources)
+	}
+}
+
+func TestHelmChartWithValuesFromAndInlineValues(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	head := f.commit(t, "chart", map[string]string{
+		"chart/Chart.yaml":       "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"chart/values.yaml":      "replicas: 1\nlevel: info\ncolour: blue\n",
+		"chart/values-prod.yaml": "replicas: 2\n",
+		"chart/templates/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: {{ .Release.Name }}-settings}
+data:
+  replicas: {{ .Values.replicas | quote }}
+  level: {{ .Values.level | quote }}
+  colour: {{ .Values.colour | quote }}
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+`,
+	})
+	if err := f.c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-values", Namespace: f.ns}, Data: map[string]string{"values.yaml": "level: debug\ncolour: green\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.create(t, f.application("web", "chart", func(a *v1.Application) {
+		a.Spec.Source.Helm = &v1.HelmOptions{
+			ReleaseName: "rel",
+			ValuesFiles: []string{"values-prod.yaml"},
+			ValuesFrom:  []v1.ValuesReference{{Kind: "ConfigMap", Name: "web-values"}, {Kind: "Secret", Name: "absent", Optional: true}},
+			Values:      &apiextensionsv1.JSON{Raw: []byte(`{"colour":"red"}`)},
+		}
+	}))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, head)
+	cm := &corev1.ConfigMap{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "rel-settings"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"replicas": "2", "level": "debug", "colour": "red", "kube": "v1.34.3"}
+	for k, v := range want {
+		if cm.Data[k] != v {
+			t.Errorf("%s = %q, want %q (values files, then valuesFrom, then inline values)", k, cm.Data[k], v)
+		}
+	}
+}
+
+// An Application whose folder holds Applications deploys them, and the controller
+// then syncs those too (app of apps).
+func TestAppOfApps(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	child := fmt.Sprintf(`apiVersion: lockstep.dev/v1alpha1
+kind: Application
+metadata: {name: child}
+spec:
+  source:
+    git: {url: %q, ref: {branch: main}, secretRef: {name: git-auth}, caSecretRef: {name: git-ca}}
+    path: app
+  destination: {namespace: %s}
+  sync: {prune: true}
+`, sharedGit.HTTPSURL(f.repo.Name), f.ns)
+	head := f.commit(t, "apps", map[string]string{"apps/child.yaml": child, "app/cm.yaml": configMapYAML})
+	f.create(t, f.application("parent", "apps", nil))
+	f.waitFor(t, "parent", metav1.ConditionTrue, v1.ReasonSucceeded, head)
+	f.waitFor(t, "child", metav1.ConditionTrue, v1.ReasonSucceeded, head)
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "settings"}, &corev1.ConfigMap{}); err != nil {
+		t.Errorf("the child Application's ConfigMap: %v", err)
+	}
+}
+
+func TestFiveHundredObjects(t *testing.T) {
+	f := newRepo(t)
+	var b strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%03d}\ndata: {n: \"%d\"}\n---\n", i, i)
+	}
+	head := f.commit(t, "many", map[string]string{"app/many.yaml": b.String()})
+	start := time.Now()
+	f.create(t, f.application("many", "app", nil))
+	eventually(t, 2*time.Minute, "500 objects synced", func(ctx context.Context) (bool, error) {
+		app := &v1.Application{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "many"}, app); err != nil {
+			return false, err
+		}
+		return meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionReady) && app.Status.Sync.Revision == head, nil
+	})
+	t.Logf("500 objects synced in %s", time.Since(start).Round(time.Millisecond))
+	list := &corev1.ConfigMapList{}
+	if err := f.c.List(testenv.Context(t), list, client.InNamespace(f.ns), client.MatchingLabels{}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, cm := range list.Items {
+		if strings.HasPrefix(cm.Name, "cm-") {
+			n++
+		}
+	}
+	if n != 500 {
+		t.Errorf("%d ConfigMaps in the cluster, want 500", n)
+	}
+	if app := f.get(t, "many"); len(app.Status.Inventory) != 500 {
+		t.Errorf("inventory holds %d objects, want 500", len(app.Status.Inventory))
 	}
 }

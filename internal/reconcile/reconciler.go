@@ -138,7 +138,11 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	st.attempted(snap.Commit)
 
 	// render
-	objs, err := r.renders.render(ctx, snap, app, r.renderOptions(ctx, app))
+	opts := r.renderOptions(app)
+	if opts.Helm.Values, err = r.helmValues(ctx, app); err != nil {
+		return st.failed(v1.ReasonRenderFailed, err, isTransientAPIError(err))
+	}
+	objs, err := r.renders.render(ctx, snap, app, opts)
 	if err != nil {
 		return st.failed(v1.ReasonRenderFailed, err, false)
 	}
@@ -178,7 +182,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	return outcome{changed: changed, summary: summary(cs)}
 }
 
-func (r *Reconciler) renderOptions(ctx context.Context, app *v1.Application) render.Options {
+func (r *Reconciler) renderOptions(app *v1.Application) render.Options {
 	opts := render.Options{Namespace: app.Spec.Destination.Namespace, Substitute: app.Spec.Source.Substitute}
 	opts.Helm.KubeVersion = r.KubeVersion
 	opts.Helm.ReleaseName = app.Name
