@@ -124,49 +124,23 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	// source
-	auth, err := r.credentials(ctx, app)
-	if err != nil {
-		return st.failed(v1.ReasonSourceFailed, err, false)
-	}
-	snap, err := r.Sources.Fetch(ctx, source.Request{URL: app.Spec.Source.Git.URL, Ref: sourceRef(app.Spec.Source.Git.Ref), Auth: auth},
-		source.FetchOptions{MaxAge: st.sourceMaxAge()})
-	if err != nil {
-		var se *source.Error
-		return st.failed(v1.ReasonSourceFailed, err, errors.As(err, &se) && se.Transient)
-	}
-	st.attempted(snap.Commit)
-
-	// render
-	opts := r.renderOptions(app)
-	if opts.Helm.Values, err = r.helmValues(ctx, app); err != nil {
-		return st.failed(v1.ReasonRenderFailed, err, isTransientAPIError(err))
-	}
-	objs, err := r.renders.render(ctx, snap, app, opts)
-	if err != nil {
-		return st.failed(v1.ReasonRenderFailed, err, false)
-	}
-
-	// plan
 	if app.Spec.Sync.CreateNamespace {
 		if _, err := r.Applier.EnsureNamespace(ctx, app.Spec.Destination.Namespace); err != nil {
 			return st.failed(v1.ReasonApplyFailed, fmt.Errorf("creating namespace %s: %w", app.Spec.Destination.Namespace, err), true)
 		}
 	}
-	if err := r.Applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
-		return st.failed(v1.ReasonPlanFailed, err, false)
+	pv, err := r.Preview(ctx, app, st.sourceMaxAge())
+	if pv.Commit != nil {
+		st.attempted(*pv.Commit)
 	}
-	inventory := inventoryFrom(app.Status.Inventory)
-	obs, err := r.Applier.Observe(ctx, objs, inventory)
 	if err != nil {
-		return st.failed(v1.ReasonPlanFailed, err, isTransientAPIError(err))
+		se := &StageError{Reason: v1.ReasonPlanFailed, Err: err}
+		errors.As(err, &se)
+		return st.failed(se.Reason, se.Err, se.Transient)
 	}
-	p, err := plan.Compute(plan.Input{Desired: objs, DryRun: obs.DryRun, Current: obs.Current, Inventory: inventory, Prune: app.Spec.Sync.Prune})
-	if err != nil {
-		return st.failed(v1.ReasonPlanFailed, err, false)
-	}
+	p := pv.Plan
 	if !p.InSync() && !st.syncAllowed() {
-		st.outOfSync(snap.Commit, p)
+		st.outOfSync(*pv.Commit, p)
 		return outcome{}
 	}
 
@@ -174,11 +148,11 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	started := r.Now()
 	cs, err := r.Applier.Apply(ctx, p, apply.Options{})
 	if err != nil {
-		st.recordSync(snap.Commit, p, cs, started, err)
+		st.recordSync(*pv.Commit, p, cs, started, err)
 		return st.failed(v1.ReasonApplyFailed, err, isTransientAPIError(err))
 	}
 	changed := len(cs.Applied)+len(cs.Pruned) > 0
-	st.synced(snap.Commit, p, cs, started, changed)
+	st.synced(*pv.Commit, p, cs, started, changed)
 	return outcome{changed: changed, summary: summary(cs)}
 }
 
