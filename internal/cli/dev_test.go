@@ -163,6 +163,8 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
+	exerciseCLI(t, vars, kubectl.Env, repo, gitEnv)
+
 	// Ctrl-C: everything it started goes away.
 	cancel()
 	select {
@@ -241,4 +243,58 @@ func processesMentioning(s string) []string {
 		found = append(found, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
 	}
 	return found
+}
+
+// exerciseCLI drives get, diff and sync against the dev environment: turn off
+// automated sync of webapp-dev, push a change, see it as a diff, sync it by hand.
+func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo string, gitEnv []string) {
+	kc := "--kubeconfig=" + vars["KUBECONFIG"]
+	out, err := run(t, "get", "apps", "-n", "lockstep", kc)
+	if err != nil || strings.Count(out, "Synced") != 3 || !strings.Contains(out, "webapp-prod") {
+		t.Fatalf("get apps: %v\n%s", err, out)
+	}
+	sh := func(script string) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), "sh", "-c", script)
+		cmd.Env = kubectlEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+	}
+	sh(`kubectl -n lockstep patch application webapp-dev --type merge -p '{"spec":{"sync":{"automated":false}}}'`)
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: webapp-config\ndata:\n  GREETING: changed-again\n  LOG_LEVEL: info\n"
+	if err := os.WriteFile(filepath.Join(repo, "base", "configmap.yaml"), []byte(cm), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, gitEnv, "commit", "-qam", "Greet again")
+	git(t, repo, gitEnv, "push", "-q", "origin", "HEAD:main")
+	head := strings.TrimSpace(git(t, repo, nil, "rev-parse", "HEAD"))
+	sh(`kubectl -n lockstep annotate application webapp-dev --overwrite lockstep.dev/reconcile-requested-at="$(date +%s%N)"`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _ = run(t, "get", "app", "webapp-dev", "-n", "lockstep", kc, "-o", "json")
+		if strings.Contains(out, `"status": "OutOfSync"`) && strings.Contains(out, head) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webapp-dev did not turn OutOfSync at %s:\n%s", head, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	out, err = run(t, "diff", "webapp-dev", "-n", "lockstep", kc)
+	if err != nil || !strings.Contains(out, "-  GREETING: changed\n") || !strings.Contains(out, "+  GREETING: changed-again\n") {
+		t.Errorf("diff: %v\n%s", err, out)
+	}
+	out, err = run(t, "sync", "webapp-dev", "-n", "lockstep", kc, "--timeout=30s")
+	if err != nil || !strings.Contains(out, "requested by kubernetes-admin") || !strings.Contains(out, "synced "+head[:12]) {
+		t.Errorf("sync: %v\n%s", err, out)
+	}
+	out, err = run(t, "get", "app", "webapp-dev", "-n", "lockstep", kc)
+	if err != nil || !strings.Contains(out, "kubernetes-admin") || !strings.Contains(out, "Greet again") {
+		t.Errorf("get app after a manual sync does not show who synced what: %v\n%s", err, out)
+	}
+	out, err = run(t, "diff", "webapp-dev", "-n", "lockstep", kc)
+	if err != nil || !strings.Contains(out, "in sync") {
+		t.Errorf("diff after the sync: %v\n%s", err, out)
+	}
 }

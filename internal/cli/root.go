@@ -17,6 +17,7 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand())
+	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand(),
+		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand())
 	return root
 }

@@ -18,14 +18,16 @@ var ignoredMetadata = []string{"managedFields", "resourceVersion", "generation",
 // sorted. Status and server-owned metadata are ignored. Paths use dots and [i] for
 // list items; a Secret's data keys are reported but never its values.
 func ChangedFields(live, wouldBe *unstructured.Unstructured) []string {
-	a, b := comparable(live), comparable(wouldBe)
+	a, b := Comparable(live).Object, Comparable(wouldBe).Object
 	var paths []string
 	diffValues("", a, b, &paths)
 	sort.Strings(paths)
 	return paths
 }
 
-func comparable(o *unstructured.Unstructured) map[string]any {
+// Comparable returns a copy of o without status and server-owned metadata: the
+// part of an object that Git decides, for comparing and for showing diffs.
+func Comparable(o *unstructured.Unstructured) *unstructured.Unstructured {
 	c := o.DeepCopy().Object
 	delete(c, "status")
 	if md, ok := c["metadata"].(map[string]any); ok {
@@ -40,7 +42,7 @@ func comparable(o *unstructured.Unstructured) map[string]any {
 			}
 		}
 	}
-	return c
+	return &unstructured.Unstructured{Object: c}
 }
 
 func diffValues(path string, a, b any, out *[]string) {

@@ -16,21 +16,22 @@ import (
 )
 
 // renderKustomize builds the kustomization in dir the way `kustomize build` does,
-// from an in-memory copy of the repository. Kustomize fetches remote bases with
-// git and HTTP whenever a reference is not a local path, and has no switch to
+// from an in-memory copy of the files it needs. Kustomize fetches remote bases
+// with git and HTTP whenever a reference is not a local path, and has no switch to
 // stop it, so every reference of every reachable kustomization is checked first:
-// one that is not a file or folder of the repository is refused.
+// one that is not a file or folder of the repository is refused. Only what the
+// kustomizations reach is read, so the rest of the repository costs nothing.
 func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructured.Unstructured, error) {
-	mem, err := copyToMemory(ctx, r)
+	need := map[string]bool{} // folders whose files kustomize may read, and referenced files
+	if err := checkLocalOnly(r, dir, need); err != nil {
+		return nil, err
+	}
+	mem, err := copyToMemory(ctx, r, need)
 	if err != nil {
 		return nil, err
 	}
-	root := "/" + dir
-	if err := checkLocalOnly(mem, root, map[string]bool{}); err != nil {
-		return nil, err
-	}
 	opts := krusty.MakeDefaultOptions() // plugins off; files load only from below their kustomization
-	res, err := krusty.MakeKustomizer(opts).Run(mem, root)
+	res, err := krusty.MakeKustomizer(opts).Run(mem, "/"+dir)
 	if err != nil {
 		return nil, &Error{File: dir, Err: fmt.Errorf("kustomize: %w", err)}
 	}
@@ -54,19 +55,17 @@ func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructure
 	return objs, nil
 }
 
-// copyToMemory copies every regular file of the repository into an in-memory
-// file system rooted at "/". Symbolic links are left out, so a kustomization that
-// names one finds nothing there.
-func copyToMemory(ctx context.Context, r *reader) (filesys.FileSystem, error) {
+// copyToMemory copies the needed files into an in-memory file system rooted at
+// "/": each needed folder's own regular files (not its subfolders) and each needed
+// file. Symbolic links are left out, so a kustomization that names one finds
+// nothing there.
+func copyToMemory(ctx context.Context, r *reader, need map[string]bool) (filesys.FileSystem, error) {
 	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(r.fsys, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return &Error{File: name, Err: err}
-		}
+	copyFile := func(name string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if mem.Exists("/" + name) {
 			return nil
 		}
 		data, err := r.readFile(name)
@@ -74,21 +73,48 @@ func copyToMemory(ctx context.Context, r *reader) (filesys.FileSystem, error) {
 			return err
 		}
 		return mem.WriteFile("/"+name, data)
-	})
-	return mem, err
+	}
+	for name := range need {
+		fi, err := fs.Stat(r.fsys, name)
+		if err != nil {
+			return nil, &Error{File: name, Err: err}
+		}
+		if !fi.IsDir() {
+			if err := copyFile(name); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := mem.MkdirAll("/" + name); err != nil {
+			return nil, err
+		}
+		entries, err := fs.ReadDir(r.fsys, name)
+		if err != nil {
+			return nil, &Error{File: name, Err: err}
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				if err := copyFile(path.Join(name, e.Name())); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return mem, nil
 }
 
 // checkLocalOnly refuses any reference of the kustomization in dir, and of the
-// kustomizations it reaches, that is not a path inside the repository.
-func checkLocalOnly(mem filesys.FileSystem, dir string, seen map[string]bool) error {
-	if seen[dir] {
+// kustomizations it reaches, that is not a path inside the repository, and
+// records in need every folder and file they reach.
+func checkLocalOnly(r *reader, dir string, need map[string]bool) error {
+	if need[dir] {
 		return nil
 	}
-	seen[dir] = true
+	need[dir] = true
 	var file string
 	var data []byte
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
-		if b, err := mem.ReadFile(path.Join(dir, name)); err == nil {
+		if b, err := r.readFile(path.Join(dir, name)); err == nil {
 			file, data = path.Join(dir, name), b
 			break
 		}
@@ -96,24 +122,29 @@ func checkLocalOnly(mem filesys.FileSystem, dir string, seen map[string]bool) er
 	if data == nil {
 		return nil // a plain folder of manifests
 	}
-	rel := strings.TrimPrefix(file, "/")
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
-		return &Error{File: rel, Err: fmt.Errorf("invalid kustomization: %w", err)}
+		return &Error{File: file, Err: fmt.Errorf("invalid kustomization: %w", err)}
 	}
 	k.FixKustomization()
 	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 {
-		return &Error{File: rel, Err: errors.New("helmCharts are not supported inside a kustomization; point the Application at the chart folder instead")}
+		return &Error{File: file, Err: errors.New("helmCharts are not supported inside a kustomization; point the Application at the chart folder instead")}
 	}
 	for _, ref := range references(&k) {
 		target := path.Join(dir, ref)
-		if !strings.HasPrefix(target+"/", "/") || !mem.Exists(target) {
-			return &Error{File: rel, Err: fmt.Errorf("%q is not a file or folder of this repository; remote bases and files are refused because nothing may be fetched from outside", ref)}
+		fi, err := fs.Lstat(r.fsys, target)
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return &Error{File: file, Err: fmt.Errorf("%q is a symbolic link; links are refused because they can point outside the repository", ref)}
 		}
-		if mem.IsDir(target) {
-			if err := checkLocalOnly(mem, target, seen); err != nil {
-				return err
-			}
+		if strings.HasPrefix(ref, "/") || target == ".." || strings.HasPrefix(target, "../") || err != nil {
+			return &Error{File: file, Err: fmt.Errorf("%q is not a file or folder of this repository; remote bases and files are refused because nothing may be fetched from outside", ref)}
+		}
+		if !fi.IsDir() {
+			need[target] = true
+			continue
+		}
+		if err := checkLocalOnly(r, target, need); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+func newDiffCommand() *cobra.Command {
+	var kf kubeFlags
+	cmd := &cobra.Command{
+		Use:   "diff APP",
+		Short: "Show what a sync of APP would change now, as a diff (Secret values masked)",
+		Long: `Fetches APP's source, renders it and compares it with the cluster exactly as the
+controller does (server-side dry runs), then prints a unified diff per object that
+would be created, updated or pruned. Secret values are never printed. Needs read access
+to the Application, its credential Secrets and the objects it manages.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, cfg, ns, err := kf.client()
+			if err != nil {
+				return err
+			}
+			app := &v1.Application{}
+			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, app); err != nil {
+				return err
+			}
+			applier, err := apply.New(cfg)
+			if err != nil {
+				return err
+			}
+			cache, err := os.MkdirTemp("", "lockstep-diff-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(cache)
+			r := &reconcile.Reconciler{Client: c, Sources: source.NewCache(cache), Applier: applier}
+			pv, err := r.Preview(cmd.Context(), app, 0)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "# %s/%s at %s %q\n", ns, app.Name, short(pv.Commit.Hash), pv.Commit.Subject)
+			if pv.Plan.InSync() {
+				fmt.Fprintln(out, "# in sync: a sync would change nothing")
+				return nil
+			}
+			return printPlanDiff(out, pv)
+		},
+	}
+	kf.add(cmd)
+	return cmd
+}
+
+func printPlanDiff(out io.Writer, pv *reconcile.Preview) error {
+	for _, step := range pv.Plan.Steps {
+		var before, after *unstructured.Unstructured
+		switch step.Action {
+		case plan.Create:
+			after = step.Desired
+		case plan.Update:
+			before, after = pv.Observed.Current[step.Key], pv.Observed.DryRun[step.Key]
+			if after == nil {
+				after = step.Desired
+			}
+		case plan.Prune:
+			before = pv.Observed.Current[step.Key]
+		case plan.Keep:
+			fmt.Fprintf(out, "# %s: kept (%s)\n", step.Key, step.Reason)
+			continue
+		default:
+			continue
+		}
+		before, after = maskSecrets(before, after)
+		a, err := asYAML(before)
+		if err != nil {
+			return err
+		}
+		b, err := asYAML(after)
+		if err != nil {
+			return err
+		}
+		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+			FromFile: step.Key.String() + " (live)", ToFile: step.Key.String() + " (" + string(step.Action) + ")", Context: 3,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(out, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func asYAML(o *unstructured.Unstructured) (string, error) {
+	if o == nil {
+		return "", nil
+	}
+	data, err := yaml.Marshal(plan.Comparable(o).Object)
+	return string(data), err
+}
+
+// maskSecrets replaces every value of a Secret's data and stringData: a value
+// that is the same on both sides reads "***", one that differs reads
+// "*** (before)" and "*** (after)", so the diff shows which keys change and
+// nothing of what they hold.
+func maskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
+	isSecret := func(o *unstructured.Unstructured) bool {
+		return o != nil && o.GetKind() == "Secret" && o.GroupVersionKind().Group == ""
+	}
+	if !isSecret(before) && !isSecret(after) {
+		return before, after
+	}
+	if before != nil {
+		before = before.DeepCopy()
+	}
+	if after != nil {
+		after = after.DeepCopy()
+	}
+	for _, field := range []string{"data", "stringData"} {
+		var b, a map[string]any
+		if before != nil {
+			b, _, _ = unstructured.NestedMap(before.Object, field)
+		}
+		if after != nil {
+			a, _, _ = unstructured.NestedMap(after.Object, field)
+		}
+		mask := func(m, other map[string]any, side string) map[string]any {
+			out := map[string]any{}
+			for k, v := range m {
+				if ov, ok := other[k]; ok && ov == v {
+					out[k] = "***"
+				} else {
+					out[k] = "*** (" + side + ")"
+				}
+			}
+			return out
+		}
+		if b != nil {
+			_ = unstructured.SetNestedMap(before.Object, mask(b, a, "before"), field)
+		}
+		if a != nil {
+			_ = unstructured.SetNestedMap(after.Object, mask(a, b, "after"), field)
+		}
+	}
+	return before, after
+}

@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+func newGetCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get",
+		Short: "Show Applications",
+	}
+	cmd.AddCommand(newGetAppsCommand(), newGetAppCommand())
+	return cmd
+}
+
+func newGetAppsCommand() *cobra.Command {
+	var kf kubeFlags
+	var output string
+	var all bool
+	cmd := &cobra.Command{
+		Use:     "apps",
+		Aliases: []string{"applications"},
+		Short:   "List Applications: revision, sync status, readiness, age",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, _, ns, err := kf.client()
+			if err != nil {
+				return err
+			}
+			list := &v1.ApplicationList{}
+			var opts []client.ListOption
+			if !all {
+				opts = append(opts, client.InNamespace(ns))
+			}
+			if err := c.List(cmd.Context(), list, opts...); err != nil {
+				return err
+			}
+			if output != "" {
+				return printObject(cmd.OutOrStdout(), output, list)
+			}
+			return printAppTable(cmd.OutOrStdout(), list.Items, all)
+		},
+	}
+	kf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a table)")
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list Applications of every namespace")
+	return cmd
+}
+
+func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if withNamespace {
+		fmt.Fprint(w, "NAMESPACE\t")
+	}
+	fmt.Fprintln(w, "NAME\tREVISION\tSYNC\tREADY\tREASON\tAGE")
+	for _, a := range apps {
+		if withNamespace {
+			fmt.Fprintf(w, "%s\t", a.Namespace)
+		}
+		ready, reason := "Unknown", ""
+		if c := meta.FindStatusCondition(a.Status.Conditions, v1.ConditionReady); c != nil {
+			ready, reason = string(c.Status), c.Reason
+		}
+		sync := string(a.Status.Sync.Status)
+		if sync == "" {
+			sync = "Unknown"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(short(a.Status.Sync.Revision)), sync, ready, orDash(reason), age(a.CreationTimestamp.Time))
+	}
+	return w.Flush()
+}
+
+func newGetAppCommand() *cobra.Command {
+	var kf kubeFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:     "app NAME",
+		Aliases: []string{"application"},
+		Short:   "Show one Application: source, revision, conditions, resources, history",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, ns, err := kf.client()
+			if err != nil {
+				return err
+			}
+			app := &v1.Application{}
+			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, app); err != nil {
+				return err
+			}
+			if output != "" {
+				return printObject(cmd.OutOrStdout(), output, app)
+			}
+			return describeApp(cmd.OutOrStdout(), app)
+		},
+	}
+	kf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a description)")
+	return cmd
+}
+
+func describeApp(out io.Writer, a *v1.Application) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	src := a.Spec.Source
+	ref := src.Git.Ref
+	fmt.Fprintf(w, "Name:\t%s/%s\n", a.Namespace, a.Name)
+	fmt.Fprintf(w, "Source:\t%s %s path %s\n", src.Git.URL, refString(ref), orDash(src.Path))
+	fmt.Fprintf(w, "Destination:\t%s namespace %s\n", orDash(a.Spec.Destination.Cluster), a.Spec.Destination.Namespace)
+	fmt.Fprintf(w, "Sync:\t%s at %s\n", orDash(string(a.Status.Sync.Status)), orDash(short(a.Status.Sync.Revision)))
+	if r := a.Status.LastAppliedRevision; r != nil {
+		fmt.Fprintf(w, "Applied:\t%s %q by %s\n", short(r.Commit), r.Subject, r.Author)
+		for _, t := range r.Trailers {
+			fmt.Fprintf(w, "\t%s: %s\n", t.Key, t.Value)
+		}
+	}
+	for _, c := range a.Status.Conditions {
+		fmt.Fprintf(w, "%s:\t%s %s: %s\n", c.Type, c.Status, c.Reason, c.Message)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(a.Status.Resources) > 0 {
+		fmt.Fprintln(out, "\nResources:")
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "  KIND\tNAMESPACE\tNAME\tLAST ACTION\tCHANGED FIELDS")
+		for _, r := range a.Status.Resources {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", r.Kind, orDash(r.Namespace), r.Name, r.Action, orDash(strings.Join(r.ChangedFields, ", ")))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(a.Status.History) > 0 {
+		fmt.Fprintln(out, "\nHistory:")
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "  FINISHED\tREVISION\tRESULT\tBY\tCREATED\tUPDATED\tPRUNED\tMESSAGE")
+		for _, h := range a.Status.History {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", h.FinishedAt.UTC().Format(time.RFC3339), short(h.Revision), h.Result, h.Initiator, h.Created, h.Updated, h.Pruned, orDash(h.Message))
+		}
+		return w.Flush()
+	}
+	return nil
+}
+
+func printObject(out io.Writer, format string, obj any) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(obj)
+	case "yaml":
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(data)
+		return err
+	default:
+		return fmt.Errorf("unknown output format %q (want yaml or json)", format)
+	}
+}
+
+func refString(r v1.GitRef) string {
+	switch {
+	case r.Branch != "":
+		return "branch " + r.Branch
+	case r.Tag != "":
+		return "tag " + r.Tag
+	case r.Semver != "":
+		return "semver " + r.Semver
+	case r.Commit != "":
+		return "commit " + short(r.Commit)
+	}
+	return "default branch"
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func age(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

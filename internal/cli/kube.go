@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+// kubeFlags are the connection flags of commands that talk to a cluster.
+type kubeFlags struct {
+	kubeconfig string
+	namespace  string
+}
+
+func (k *kubeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+	cmd.Flags().StringVarP(&k.namespace, "namespace", "n", "", "namespace of the Application (default: the kubeconfig context's)")
+}
+
+func (k *kubeFlags) loader() clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = k.kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+}
+
+// config returns the client configuration and the namespace to use.
+func (k *kubeFlags) config() (*rest.Config, string, error) {
+	loader := k.loader()
+	cfg, err := loader.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	ns := k.namespace
+	if ns == "" {
+		if ns, _, err = loader.Namespace(); err != nil {
+			return nil, "", err
+		}
+	}
+	return cfg, ns, nil
+}
+
+// client returns a client that knows Applications.
+func (k *kubeFlags) client() (client.Client, *rest.Config, string, error) {
+	cfg, ns, err := k.config()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, nil, "", err
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		return nil, nil, "", err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	return c, cfg, ns, err
+}

@@ -1,0 +1,80 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// Preview is what syncing an Application would do now.
+type Preview struct {
+	// Commit is the revision the plan is for; nil when the source failed.
+	Commit *source.Commit
+	// Plan is what a sync would do.
+	Plan plan.Plan
+	// Observed is the live state the plan was computed from.
+	Observed apply.Observation
+}
+
+// StageError is the failure of one pipeline stage: Reason is the stage's
+// condition reason (SourceFailed, RenderFailed, PlanFailed, ...).
+type StageError struct {
+	Reason    string
+	Transient bool
+	Err       error
+}
+
+func (e *StageError) Error() string { return e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Preview runs source → render → plan for app and applies nothing; the
+// controller syncs from it and `lockstep diff` shows it. A fresh resolution of
+// the repository up to sourceMaxAge old is reused.
+func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMaxAge time.Duration) (*Preview, error) {
+	pv := &Preview{}
+	fail := func(reason string, transient bool, err error) (*Preview, error) {
+		return pv, &StageError{Reason: reason, Transient: transient, Err: err}
+	}
+
+	// source
+	auth, err := r.credentials(ctx, app)
+	if err != nil {
+		return fail(v1.ReasonSourceFailed, isTransientAPIError(err), err)
+	}
+	snap, err := r.Sources.Fetch(ctx, source.Request{URL: app.Spec.Source.Git.URL, Ref: sourceRef(app.Spec.Source.Git.Ref), Auth: auth},
+		source.FetchOptions{MaxAge: sourceMaxAge})
+	if err != nil {
+		var se *source.Error
+		return fail(v1.ReasonSourceFailed, errors.As(err, &se) && se.Transient, err)
+	}
+	pv.Commit = &snap.Commit
+
+	// render
+	opts := r.renderOptions(app)
+	if opts.Helm.Values, err = r.helmValues(ctx, app); err != nil {
+		return fail(v1.ReasonRenderFailed, isTransientAPIError(err), err)
+	}
+	objs, err := r.renders.render(ctx, snap, app, opts)
+	if err != nil {
+		return fail(v1.ReasonRenderFailed, false, err)
+	}
+
+	// plan
+	if err := r.Applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
+		return fail(v1.ReasonPlanFailed, false, err)
+	}
+	inventory := inventoryFrom(app.Status.Inventory)
+	if pv.Observed, err = r.Applier.Observe(ctx, objs, inventory); err != nil {
+		return fail(v1.ReasonPlanFailed, isTransientAPIError(err), err)
+	}
+	pv.Plan, err = plan.Compute(plan.Input{Desired: objs, DryRun: pv.Observed.DryRun, Current: pv.Observed.Current, Inventory: inventory, Prune: app.Spec.Sync.Prune})
+	if err != nil {
+		return fail(v1.ReasonPlanFailed, false, err)
+	}
+	return pv, nil
+}
