@@ -1,0 +1,40 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBuildRendersLikeTheController(t *testing.T) {
+	out, err := run(t, "build", "../../examples/webapp/overlays/stage")
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, want := range []string{"kind: Deployment", "namespace: webapp-stage", "replicas: 2", "LOG_LEVEL: info"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = run(t, "build", "../../examples/webapp/chart", "-n", "team", "--release-name", "rel")
+	if err != nil || !strings.Contains(out, "name: rel-config") {
+		t.Errorf("build of the chart: %v\n%s", err, out)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "build", dir); err == nil || !strings.Contains(err.Error(), "bad.yaml:4") {
+		t.Errorf("build of malformed YAML: err = %v, want file:line", err)
+	}
+	if _, err := run(t, "build", filepath.Join(dir, "missing")); err == nil {
+		t.Error("build of a missing folder succeeded")
+	}
+	if _, err := run(t, "build", dir, "--substitute", "NOEQUALS"); err == nil || !strings.Contains(err.Error(), "want NAME=VALUE") {
+		t.Errorf("bad --substitute: err = %v", err)
+	}
+}

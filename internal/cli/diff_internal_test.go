@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func secret(data map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"}, "data": data,
+	}}
+}
+
+// A Secret's values never reach the diff: unchanged keys read ***, changed ones
+// say so, and the caller's objects are left alone.
+func TestMaskSecretsHidesEveryValue(t *testing.T) {
+	before := secret(map[string]any{"same": "c2VjcmV0MQ==", "changed": "b2xkLXZhbHVl", "gone": "Z29uZQ=="})
+	after := secret(map[string]any{"same": "c2VjcmV0MQ==", "changed": "bmV3LXZhbHVl", "added": "YWRkZWQ="})
+	mb, ma := maskSecrets(before, after)
+	a, _ := asYAML(mb)
+	b, _ := asYAML(ma)
+	for _, secretValue := range []string{"c2VjcmV0MQ==", "b2xkLXZhbHVl", "bmV3LXZhbHVl", "Z29uZQ==", "YWRkZWQ="} {
+		if strings.Contains(a+b, secretValue) {
+			t.Errorf("masked output contains %q:\n%s\n%s", secretValue, a, b)
+		}
+	}
+	for _, want := range []string{"same: '***'", "changed: '*** (before)'", "gone: '*** (before)'"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("before lacks %q:\n%s", want, a)
+		}
+	}
+	if !strings.Contains(b, "changed: '*** (after)'") || !strings.Contains(b, "added: '*** (after)'") {
+		t.Errorf("after:\n%s", b)
+	}
+	if v, _, _ := unstructured.NestedString(before.Object, "data", "same"); v != "c2VjcmV0MQ==" {
+		t.Error("maskSecrets changed the caller's object")
+	}
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"k": "v"}}}
+	if got, _ := maskSecrets(cm, nil); got != cm {
+		t.Error("a ConfigMap was masked")
+	}
+}
