@@ -134,8 +134,8 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		objs, err = renderKustomize(ctx, r, dir)
 	case Helm:
 		objs, err = renderHelm(ctx, r, dir, opts)
-	default:
-		err = &Error{File: dir, Err: fmt.Errorf("%s rendering is not available yet", renderer)}
+	case Jsonnet:
+		objs, err = renderJsonnet(ctx, r, dir, opts.Jsonnet)
 	}
 	if err != nil {
 		return nil, err
