@@ -55,7 +55,8 @@ Lockstep dev environment
   State and logs  %s
 
   Controller      in this process, log in %s/controller.log
-  Applications    webapp-dev, webapp-stage, webapp-prod in namespace %s (poll every %s)
+  Applications    webapp-dev, webapp-stage, webapp-prod (Kustomize), webapp-helm (Helm)
+                  in namespace %s, polling every %s
 
 In another shell:
   source %s

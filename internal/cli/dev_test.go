@@ -148,7 +148,7 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	apps := exec.CommandContext(ctx, "sh", "-c", "kubectl get applications -n lockstep -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'")
 	apps.Env = kubectl.Env
 	out2, err := apps.CombinedOutput()
-	if err != nil || strings.Count(string(out2), "=True") != 3 {
+	if err != nil || strings.Count(string(out2), "=True") != 4 {
 		t.Errorf("example Applications not all Ready: %s (%v)", out2, err)
 	}
 	deadline := time.Now().Add(devenv.PollInterval + 20*time.Second)
@@ -250,7 +250,7 @@ func processesMentioning(s string) []string {
 func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo string, gitEnv []string) {
 	kc := "--kubeconfig=" + vars["KUBECONFIG"]
 	out, err := run(t, "get", "apps", "-n", "lockstep", kc)
-	if err != nil || strings.Count(out, "Synced") != 3 || !strings.Contains(out, "webapp-prod") {
+	if err != nil || strings.Count(out, "Synced") != 4 || !strings.Contains(out, "webapp-helm") {
 		t.Fatalf("get apps: %v\n%s", err, out)
 	}
 	sh := func(script string) {

@@ -30,11 +30,13 @@ const AppNamespace = "lockstep"
 // so a push shows up quickly without a webhook.
 const PollInterval = 10 * time.Second
 
-// exampleApps are the Applications `lockstep dev` creates: one per overlay.
+// exampleApps are the Applications `lockstep dev` creates: one per overlay, and
+// the Helm chart.
 var exampleApps = []struct{ name, path, namespace string }{
 	{"webapp-dev", "overlays/dev", "webapp-dev"},
 	{"webapp-stage", "overlays/stage", "webapp-stage"},
 	{"webapp-prod", "overlays/prod", "webapp-prod"},
+	{"webapp-helm", "chart", "webapp-helm"},
 }
 
 // startController runs the controller in this process, logging to
