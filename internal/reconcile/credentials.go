@@ -33,7 +33,7 @@ func (r *Reconciler) credentials(ctx context.Context, app *v1.Application) (sour
 		auth.Username, auth.Password = string(s.Data[keyUsername]), string(s.Data[keyPassword])
 		auth.SSHPrivateKey, auth.KnownHosts = s.Data[keyIdentity], s.Data[keyKnownHosts]
 		if auth.Password == "" && len(auth.SSHPrivateKey) == 0 {
-			return auth, fmt.Errorf("Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", app.Namespace, s.Name, keyPassword, keyIdentity)
+			return auth, fmt.Errorf("the Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", app.Namespace, s.Name, keyPassword, keyIdentity)
 		}
 	}
 	if git.CASecretRef != nil {
@@ -42,7 +42,7 @@ func (r *Reconciler) credentials(ctx context.Context, app *v1.Application) (sour
 			return auth, err
 		}
 		if auth.CABundle = s.Data[keyCA]; len(auth.CABundle) == 0 {
-			return auth, fmt.Errorf("Secret %s/%s has no %q", app.Namespace, s.Name, keyCA)
+			return auth, fmt.Errorf("the Secret %s/%s has no %q", app.Namespace, s.Name, keyCA)
 		}
 	}
 	return auth, nil

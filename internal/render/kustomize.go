@@ -171,6 +171,8 @@ func references(k *types.Kustomization) []string {
 	for _, p := range k.Patches {
 		add(p.Path)
 	}
+	// Deprecated in kustomize, but still honoured by it, so still checked here.
+	//lint:ignore SA1019 the field is read to refuse remote paths in it
 	for _, p := range k.PatchesStrategicMerge {
 		if !strings.Contains(string(p), "\n") { // an inline patch is not a path
 			add(string(p))
