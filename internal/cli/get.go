@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 func newGetCommand() *cobra.Command {
@@ -173,17 +174,7 @@ func printObject(out io.Writer, format string, obj any) error {
 }
 
 func refString(r v1.GitRef) string {
-	switch {
-	case r.Branch != "":
-		return "branch " + r.Branch
-	case r.Tag != "":
-		return "tag " + r.Tag
-	case r.Semver != "":
-		return "semver " + r.Semver
-	case r.Commit != "":
-		return "commit " + short(r.Commit)
-	}
-	return "default branch"
+	return source.Ref{Branch: r.Branch, Tag: r.Tag, Semver: r.Semver, Commit: r.Commit}.String()
 }
 
 func short(hash string) string {

@@ -80,18 +80,7 @@ func env(t *testing.T) client.Client {
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	ctx := testenv.Context(t)
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		ok, err := cond(ctx)
-		if ok {
-			return
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s (last error: %v)", what, timeout, last)
+	testenv.Eventually(t, timeout, what, cond)
 }
 
 // repoFixture is a repository on the shared Git server and the namespace its

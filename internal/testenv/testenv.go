@@ -147,6 +147,24 @@ func ServiceAccountConfig(t testing.TB, namespace, name string) *rest.Config {
 	return cfg
 }
 
+// Eventually polls cond every 100ms until it returns true, failing the test with
+// the last error after timeout.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	ctx := Context(t)
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		ok, err := cond(ctx)
+		if ok {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %s (last error: %v)", what, timeout, last)
+}
+
 // GitServer starts a Git server for this test, closed when the test ends.
 func GitServer(t testing.TB) *gitserver.Server {
 	t.Helper()

@@ -21,21 +21,9 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// eventually polls cond every 100ms until it returns true or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	ctx := testenv.Context(t)
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := cond(ctx)
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s (last error: %v)", what, timeout, lastErr)
+	testenv.Eventually(t, timeout, what, cond)
 }
 
 func deployment(ns, name string, replicas int32) *appsv1.Deployment {
