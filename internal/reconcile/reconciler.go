@@ -41,7 +41,8 @@ type Reconciler struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	renders renderCache
+	renders  renderCache
+	failures failureCounter
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes
@@ -84,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, app, before, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: outcome.requeueAfter(app)}, nil
+	return ctrl.Result{RequeueAfter: outcome.requeueAfter(app, r.failures.record(req.NamespacedName, outcome.err != nil && outcome.transient))}, nil
 }
 
 // outcome is what one sync pass came to.
@@ -96,22 +97,44 @@ type outcome struct {
 	summary   string
 }
 
-func (o outcome) requeueAfter(app *v1.Application) time.Duration {
+// requeueAfter is the Application's interval, or sooner after a transient
+// failure: the retry backoff for the given attempt (1 for the first failure).
+func (o outcome) requeueAfter(app *v1.Application, attempt int) time.Duration {
 	interval := 3 * time.Minute
 	if app.Spec.Sync.Interval != nil && app.Spec.Sync.Interval.Duration > 0 {
 		interval = app.Spec.Sync.Interval.Duration
 	}
-	if o.err != nil && o.transient {
-		return min(interval, retryDelay(app))
+	if o.err == nil || !o.transient {
+		return interval
 	}
-	return interval
+	delay, ok := retryDelay(app.Spec.Sync.Retry, attempt)
+	if !ok {
+		return interval // retries used up: wait for the next interval or a change
+	}
+	return min(interval, delay)
 }
 
-func retryDelay(app *v1.Application) time.Duration {
-	if app.Spec.Sync.Retry != nil && app.Spec.Sync.Retry.Backoff != nil {
-		return app.Spec.Sync.Retry.Backoff.Duration
+// retryDelay is the exponential backoff before retry number attempt (doubling from
+// retry.backoff, capped at retry.maxBackoff); ok is false past retry.limit.
+func retryDelay(p *v1.RetryPolicy, attempt int) (delay time.Duration, ok bool) {
+	first, ceiling, limit := 5*time.Second, 5*time.Minute, 0
+	if p != nil {
+		if p.Backoff != nil && p.Backoff.Duration > 0 {
+			first = p.Backoff.Duration
+		}
+		if p.MaxBackoff != nil && p.MaxBackoff.Duration > 0 {
+			ceiling = p.MaxBackoff.Duration
+		}
+		limit = int(p.Limit)
 	}
-	return 10 * time.Second
+	if limit > 0 && attempt > limit {
+		return 0, false
+	}
+	delay = first
+	for i := 1; i < attempt && delay < ceiling; i++ {
+		delay *= 2
+	}
+	return min(delay, ceiling), true
 }
 
 // sync walks the pipeline. Every stage's failure stops it before anything is
