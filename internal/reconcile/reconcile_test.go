@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -477,4 +478,46 @@ func TestFiveHundredObjects(t *testing.T) {
 	if app := f.get(t, "many"); len(app.Status.Inventory) != 500 {
 		t.Errorf("inventory holds %d objects, want 500", len(app.Status.Inventory))
 	}
+}
+
+// A tag and a semver range are followed, and every sync and failure leaves a
+// Kubernetes Event on the Application.
+func TestTagsSemverAndEvents(t *testing.T) {
+	f := newRepo(t)
+	v1Hash := f.commit(t, "v1", map[string]string{"app/cm.yaml": configMapYAML})
+	if err := f.repo.Tag("v1.0.0", v1Hash, gitserver.TagOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v2Hash := f.commit(t, "v2", map[string]string{"app/cm.yaml": strings.Replace(configMapYAML, "hello", "hello-2", 1)})
+	if err := f.repo.Tag("v1.1.0", v2Hash, gitserver.TagOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(t, "unreleased", map[string]string{"app/cm.yaml": "kind: [broken"})
+	f.create(t, f.application("pinned", "app", func(a *v1.Application) { a.Spec.Source.Git.Ref = v1.GitRef{Tag: "v1.0.0"} }))
+	f.create(t, f.application("ranged", "app", func(a *v1.Application) {
+		a.Spec.Source.Git.Ref = v1.GitRef{Semver: "~1.1"}
+		a.Spec.Destination.Namespace = f.ns + "-ranged" // its own copy of ConfigMap/settings
+		a.Spec.Sync.CreateNamespace = true
+	}))
+	t.Cleanup(func() {
+		_ = f.c.Delete(context.WithoutCancel(testenv.Context(t)), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns + "-ranged"}})
+	})
+	f.waitFor(t, "pinned", metav1.ConditionTrue, v1.ReasonSucceeded, v1Hash)
+	ranged := f.waitFor(t, "ranged", metav1.ConditionTrue, v1.ReasonSucceeded, v2Hash)
+	if ranged.Status.LastAppliedRevision.Ref != "refs/tags/v1.1.0" {
+		t.Errorf("semver ~1.1 applied %q, want refs/tags/v1.1.0", ranged.Status.LastAppliedRevision.Ref)
+	}
+
+	eventually(t, 10*time.Second, "a Succeeded event on Application/pinned", func(ctx context.Context) (bool, error) {
+		list := &eventsv1.EventList{}
+		if err := f.c.List(ctx, list, client.InNamespace(f.ns)); err != nil {
+			return false, err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "Application" && e.Regarding.Name == "pinned" && e.Reason == v1.ReasonSucceeded && strings.Contains(e.Note, v1Hash[:12]) {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%d events, none a Succeeded sync of pinned", len(list.Items))
+	})
 }
