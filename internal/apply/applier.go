@@ -12,6 +12,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -90,7 +91,7 @@ func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k plan.K
 	if err != nil {
 		return nil, err
 	}
-	live, err := c.Get(ctx, k.Name, metav1GetOptions)
+	live, err := c.Get(ctx, k.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

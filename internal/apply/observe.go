@@ -14,8 +14,6 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
-var metav1GetOptions = metav1.GetOptions{}
-
 // Normalize gives namespaced objects that name no namespace the destination
 // namespace, and drops the namespace of cluster-scoped ones. Kinds the cluster
 // does not serve yet are scoped by a CustomResourceDefinition among objs.

@@ -147,11 +147,6 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if app.Spec.Sync.CreateNamespace {
-		if _, err := r.Applier.EnsureNamespace(ctx, app.Spec.Destination.Namespace); err != nil {
-			return st.failed(v1.ReasonApplyFailed, fmt.Errorf("creating namespace %s: %w", app.Spec.Destination.Namespace, err), true)
-		}
-	}
 	pv, err := r.Preview(ctx, app, st.sourceMaxAge())
 	if pv.Commit != nil {
 		st.attempted(*pv.Commit)
@@ -167,7 +162,13 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 		return outcome{}
 	}
 
-	// apply
+	// apply (the namespace is created only when there is something to apply, so a
+	// converged Application makes no request for it)
+	if app.Spec.Sync.CreateNamespace && !p.InSync() {
+		if _, err := r.Applier.EnsureNamespace(ctx, app.Spec.Destination.Namespace); err != nil {
+			return st.failed(v1.ReasonApplyFailed, fmt.Errorf("creating namespace %s: %w", app.Spec.Destination.Namespace, err), true)
+		}
+	}
 	started := r.Now()
 	cs, err := r.Applier.Apply(ctx, p, apply.Options{})
 	if err != nil {

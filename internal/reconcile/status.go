@@ -72,7 +72,7 @@ func (s *status) outOfSync(c source.Commit, p plan.Plan) {
 	meta.RemoveStatusCondition(&s.app.Status.Conditions, v1.ConditionStalled)
 	n := p.Counts()
 	s.set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonOutOfSync,
-		strings.Join([]string{itoa(n[plan.Create]) + " to create", itoa(n[plan.Update]) + " to update", itoa(n[plan.Prune]) + " to prune"}, ", ")+
+		strings.Join([]string{strconv.Itoa(n[plan.Create]) + " to create", strconv.Itoa(n[plan.Update]) + " to update", strconv.Itoa(n[plan.Prune]) + " to prune"}, ", ")+
 			"; automated sync is off: run `lockstep sync "+s.app.Name+"` to apply")
 	s.app.Status.Sync = v1.SyncStatus{Status: v1.OutOfSync, Revision: c.Hash}
 	s.app.Status.Resources = resources(p)
@@ -189,5 +189,3 @@ func revision(c source.Commit) *v1.Revision {
 	}
 	return r
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -22,8 +22,8 @@ import (
 	"time"
 )
 
-// Versions of what is built. Changing one changes the cache folder, so a machine
-// never mixes binaries of two versions.
+// Versions of what is built. The cache folder is named by the Kubernetes version
+// and stamped with all three, so a machine never reuses binaries of other versions.
 const (
 	KubernetesVersion = "v1.34.3"
 	EtcdVersion       = "v3.6.4" // pinned by module/go.mod.txt
