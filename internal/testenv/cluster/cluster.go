@@ -55,9 +55,10 @@ type ControlPlane struct {
 
 // Start brings up the control plane and returns once the API server is ready, the
 // controller manager, scheduler and KWOK are healthy and every fake node is Ready.
-// On error, whatever was started is stopped again.
-func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
-	t0 := time.Now()
+// On error, whatever was started is stopped again. When another process takes one
+// of the chosen ports before its component binds it, Start tries again with new
+// ports, up to startAttempts times.
+func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 2
 	}
@@ -67,6 +68,25 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
 	}
+	for attempt := 1; ; attempt++ {
+		cp, err := start(ctx, opts)
+		if !isPortConflict(err) || attempt == startAttempts || ctx.Err() != nil {
+			return cp, err
+		}
+		fmt.Fprintf(opts.Progress, "cluster: a port was taken by another process while starting; trying again with new ports (%d/%d)\n", attempt+1, startAttempts)
+		if opts.Dir != "" {
+			// The failed attempt's etcd member was advertised on the old ports.
+			if err := os.RemoveAll(filepath.Join(opts.Dir, "etcd-data")); err != nil {
+				return cp, err
+			}
+		}
+	}
+}
+
+const startAttempts = 3
+
+func start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
+	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
 
 	"path/filepath"
@@ -152,28 +151,6 @@ options:
   enableDebuggingHandlers: false
   enableProfilingHandler: false
 `
-
-// freePorts asks the kernel for one free loopback port per name. The listeners are
-// closed before the components bind, which leaves a small window for another
-// process to take a port; the component then fails to start and says so.
-func freePorts(names ...string) (map[string]int, error) {
-	ports := make(map[string]int, len(names))
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	for _, name := range names {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free port for %s: %w", name, err)
-		}
-		listeners = append(listeners, l)
-		ports[name] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
-}
 
 func httpOK(client *http.Client, url string) func(context.Context) error {
 	return func(ctx context.Context) error {
