@@ -48,6 +48,20 @@ func (r *Reconciler) credentials(ctx context.Context, app *v1.Application) (sour
 	return auth, nil
 }
 
+// credentialsID names the Secrets the credentials come from, so that a fresh
+// resolution of the repository is shared only by Applications that read it with
+// the same Secrets (and is answered without reading them again).
+func credentialsID(app *v1.Application) string {
+	id := ""
+	if ref := app.Spec.Source.Git.SecretRef; ref != nil {
+		id += "secret=" + app.Namespace + "/" + ref.Name
+	}
+	if ref := app.Spec.Source.Git.CASecretRef; ref != nil {
+		id += ";ca=" + app.Namespace + "/" + ref.Name
+	}
+	return id
+}
+
 func (r *Reconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {

@@ -30,8 +30,14 @@ type Cache struct {
 type cachedRepo struct {
 	mu       sync.Mutex // serialises fetches and reads of this repository
 	repo     *git.Repository
-	resolved map[Ref]resolution // guarded by mu
-	fetches  int                // network fetches so far; guarded by mu
+	resolved map[resolutionKey]resolution // guarded by mu
+	fetches  int                          // network fetches so far; guarded by mu
+}
+
+// resolutionKey scopes a resolution to the credentials that made it.
+type resolutionKey struct {
+	ref           Ref
+	credentialsID string
 }
 
 type resolution struct {
@@ -81,8 +87,17 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
-	res, fresh := r.resolved[req.Ref]
+	key := resolutionKey{ref: req.Ref, credentialsID: req.CredentialsID}
+	if req.Credentials == nil && req.CredentialsID == "" {
+		key.credentialsID = req.Auth.id()
+	}
+	res, fresh := r.resolved[key]
 	if !fresh || c.now().Sub(res.at) >= opts.MaxAge {
+		auth, err := req.credentials(ctx)
+		if err != nil {
+			return fail(true, err)
+		}
+		req.Auth = auth
 		t, err := newTransport(req)
 		if err != nil {
 			return fail(false, err)
@@ -92,7 +107,7 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 			return fail(isTransient(err), err)
 		}
 		res.at = c.now()
-		r.resolved[req.Ref] = res
+		r.resolved[key] = res
 	}
 	commit, err := r.repo.CommitObject(res.hash)
 	if err != nil {
@@ -145,7 +160,7 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening cache %s: %w", dir, err)
 	}
-	r := &cachedRepo{repo: repo, resolved: map[Ref]resolution{}}
+	r := &cachedRepo{repo: repo, resolved: map[resolutionKey]resolution{}}
 	c.repos[rawURL] = r
 	return r, nil
 }

@@ -8,6 +8,9 @@
 package source
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -86,6 +89,16 @@ type Auth struct {
 	CABundle []byte
 }
 
+// id is a digest of the credentials, to scope resolutions made with them.
+func (a Auth) id() string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(a.Username), []byte(a.Password), a.SSHPrivateKey, a.KnownHosts, a.CABundle} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
 // String says which kinds of credentials are present, never their values.
 func (a Auth) String() string {
 	var kinds []string
@@ -103,9 +116,24 @@ func (a Auth) String() string {
 
 // Request names what to fetch.
 type Request struct {
-	URL  string
-	Ref  Ref
+	URL string
+	Ref Ref
+	// Auth is used when Credentials is nil.
 	Auth Auth
+	// Credentials, when set, supplies the credentials, and is called only when the
+	// server must be asked: a fresh resolution is answered without reading them.
+	Credentials func(context.Context) (Auth, error)
+	// CredentialsID names where the credentials come from (a Secret's namespace
+	// and name). Resolutions are shared only between requests with the same ID,
+	// so a request never sees what another's credentials were allowed to read.
+	CredentialsID string
+}
+
+func (r Request) credentials(ctx context.Context) (Auth, error) {
+	if r.Credentials == nil {
+		return r.Auth, nil
+	}
+	return r.Credentials(ctx)
 }
 
 // Snapshot is a commit and its files.
