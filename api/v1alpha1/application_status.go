@@ -21,6 +21,8 @@ const (
 	ReasonProgressing    = "Progressing"
 	ReasonSuspended      = "Suspended"
 	ReasonOutOfSync      = "OutOfSync"
+	ReasonDriftDetected  = "DriftDetected"
+	ReasonDriftReverted  = "DriftReverted"
 	ReasonSourceFailed   = "SourceFailed"
 	ReasonRenderFailed   = "RenderFailed"
 	ReasonPlanFailed     = "PlanFailed"
@@ -61,6 +63,11 @@ type ApplicationStatus struct {
 	// LastAttemptedRevision is the last revision a sync was attempted for.
 	// +optional
 	LastAttemptedRevision *Revision `json:"lastAttemptedRevision,omitempty"`
+	// LastAppliedDigest is the SHA-256 of everything the last successful sync
+	// applied. While a render still gives the same digest, a difference in the
+	// cluster is drift, not a change from Git or from the spec.
+	// +optional
+	LastAppliedDigest string `json:"lastAppliedDigest,omitempty"`
 	// Inventory lists every object the last successful sync applied; pruning
 	// works from it.
 	// +optional
@@ -158,6 +165,25 @@ type ResourceStatus struct {
 	// Message explains a failure or a kept object.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// DriftedBy is, for an object changed or deleted in the cluster while Git
+	// stayed the same, the last other writer its managedFields name.
+	// +optional
+	DriftedBy *Writer `json:"driftedBy,omitempty"`
+}
+
+// Writer is a field manager that wrote an object.
+type Writer struct {
+	// Manager is the field manager (kubectl-edit, kubectl-scale, a controller).
+	Manager string `json:"manager"`
+	// Operation is Apply or Update.
+	// +optional
+	Operation string `json:"operation,omitempty"`
+	// Subresource is set when the write went to one (scale).
+	// +optional
+	Subresource string `json:"subresource,omitempty"`
+	// Time of the write, to the second.
+	// +optional
+	Time string `json:"time,omitempty"`
 }
 
 // SyncResult is how a sync ended.
@@ -170,6 +196,13 @@ const (
 	SyncFailed    SyncResult = "Failed"
 )
 
+// Triggers of a sync, as the history records them.
+const (
+	TriggerGit    = "Git"
+	TriggerDrift  = "Drift"
+	TriggerManual = "Manual"
+)
+
 // SyncRecord is one entry of the history.
 type SyncRecord struct {
 	Revision   string      `json:"revision"`
@@ -179,6 +212,10 @@ type SyncRecord struct {
 	// Initiator is "controller" for automated syncs, else who asked.
 	// +optional
 	Initiator string `json:"initiator,omitempty"`
+	// Trigger is why the sync ran: Git (a new revision or spec), Drift (self-heal
+	// reverting a change made in the cluster) or Manual.
+	// +optional
+	Trigger string `json:"trigger,omitempty"`
 	// Counts of created, updated and pruned objects.
 	// +optional
 	Created int32 `json:"created,omitempty"`

@@ -204,10 +204,43 @@ type SyncPolicy struct {
 	// Retry after a failed sync.
 	// +optional
 	Retry *RetryPolicy `json:"retry,omitempty"`
+	// SelfHeal reverts changes made in the cluster to what Lockstep applied (an
+	// edit, a scale, a deleted object) as soon as the watch reports them. Without
+	// it, such drift turns the Application OutOfSync and is shown, not reverted,
+	// until the next change from Git or a manual sync.
+	// +optional
+	SelfHeal bool `json:"selfHeal,omitempty"`
+	// IgnoreDifferences lists fields that are not compared and that a sync leaves
+	// as they are in the cluster (for example replicas owned by an autoscaler).
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	IgnoreDifferences []IgnoreDifference `json:"ignoreDifferences,omitempty"`
 	// Timeout of one sync.
 	// +kubebuilder:default="5m"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// IgnoreDifference selects objects by group and kind (and optionally name and
+// namespace) and names fields of them by JSON pointer (RFC 6901).
+// +kubebuilder:validation:XValidation:rule="self.jsonPointers.all(p, p.startsWith('/'))",message="every jsonPointer starts with / (for example /spec/replicas)"
+type IgnoreDifference struct {
+	// Group of the kind; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind, for example Deployment.
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+	// Name of the object; every object of the kind when empty.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Namespace of the object; every namespace when empty.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// JSONPointers to ignore, for example /spec/replicas.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	JSONPointers []string `json:"jsonPointers"`
 }
 
 // RetryPolicy is an exponential backoff.

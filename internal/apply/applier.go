@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -29,12 +30,22 @@ const FieldManager = "lockstep"
 
 // Applier talks to one cluster as one identity.
 type Applier struct {
-	dynamic dynamic.Interface
-	mapper  meta.ResettableRESTMapper
+	dynamic  dynamic.Interface
+	mapper   meta.ResettableRESTMapper
+	live     *kube.Cache // nil: read live objects with GETs
+	verified verified
 }
 
+// Option configures an Applier.
+type Option func(*Applier)
+
+// WithLiveCache reads live objects from a watch cache instead of the API server,
+// and skips the dry run of objects whose manifest and live state are what an
+// earlier apply or dry run left them as.
+func WithLiveCache(c *kube.Cache) Option { return func(a *Applier) { a.live = c } }
+
 // New returns an Applier for cfg. Impersonation, when wanted, is set on cfg.
-func New(cfg *rest.Config) (*Applier, error) {
+func New(cfg *rest.Config, opts ...Option) (*Applier, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -43,7 +54,17 @@ func New(cfg *rest.Config) (*Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Applier{dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}, nil
+	a := &Applier{dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
+}
+
+// Unaffected reports whether a watch event about o can be ignored: o is exactly
+// what Lockstep last applied or verified, so nothing about it needs a look.
+func (a *Applier) Unaffected(o *unstructured.Unstructured) bool {
+	return a.verified.knownLive(plan.KeyOf(o), o)
 }
 
 // ObjectError is a failure about one object.
@@ -85,8 +106,23 @@ func (a *Applier) client(gvk schema.GroupVersionKind, namespace string) (dynamic
 	return a.dynamic.Resource(m.Resource), nil
 }
 
-// get returns the live object, or nil when it does not exist.
+// get returns the live object, or nil when it does not exist. With a watch
+// cache, it reads the cache, and asks the server only when the cache lacks an
+// object Lockstep applied (just created, or deleted: the server says which).
 func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k plan.Key) (*unstructured.Unstructured, error) {
+	if a.live != nil {
+		m, err := a.resource(gvk)
+		if err != nil {
+			return nil, err
+		}
+		live, err := a.live.Get(ctx, m, k.Namespace, k.Name)
+		switch {
+		case errors.Is(err, kube.ErrNotWatchable):
+			// Read it directly: slower, but the sync goes on while watching is denied.
+		case err != nil || live != nil || !a.verified.has(k):
+			return live, err
+		}
+	}
 	c, err := a.client(gvk, k.Namespace)
 	if err != nil {
 		return nil, err

@@ -56,10 +56,13 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 			}
 			pendingCRDs = nil
 		}
-		if _, err := a.serverSideApply(ctx, step.Desired, false); err != nil {
+		applied, err := a.serverSideApply(ctx, step.Desired, false)
+		if err != nil {
+			a.verified.forget(step.Key)
 			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
 			continue
 		}
+		a.verified.remember(step.Key, step.Desired, applied)
 		cs.Applied = append(cs.Applied, step)
 		if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
 			pendingCRDs = append(pendingCRDs, step.Key.Name)
@@ -79,6 +82,7 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: fmt.Errorf("pruning: %w", err)})
 			continue
 		}
+		a.verified.forget(step.Key)
 		cs.Pruned = append(cs.Pruned, step)
 	}
 	return cs, cs.err()

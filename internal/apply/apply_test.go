@@ -60,7 +60,7 @@ func (s *syncer) plan(desired []*unstructured.Unstructured) plan.Plan {
 	if err := s.applier.Normalize(desired, s.namespace); err != nil {
 		s.t.Fatalf("Normalize: %v", err)
 	}
-	obs, err := s.applier.Observe(ctx, desired, s.inventory)
+	obs, err := s.applier.Observe(ctx, desired, s.inventory, nil)
 	if err != nil {
 		s.t.Fatalf("Observe: %v", err)
 	}
@@ -274,7 +274,7 @@ func TestApplierIsBoundByRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reading is refused already, so the sync stops before any write...
-	_, err := s.applier.Observe(ctx, role, nil)
+	_, err := s.applier.Observe(ctx, role, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), `cannot get resource "clusterroles"`) {
 		t.Errorf("observing a ClusterRole as a namespaced deployer: err = %v, want Forbidden naming clusterroles", err)
 	}

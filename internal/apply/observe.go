@@ -64,10 +64,14 @@ type Observation struct {
 // dry-runs the apply of every desired object that exists: the server's own
 // defaulting and merging decide whether an object would change, so values the
 // server normalises (resource quantities, defaults) are not mistaken for changes.
-func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructured, inventory []plan.InventoryEntry) (Observation, error) {
+//
+// A desired object with fields the ignore rules name is replaced in the slice by
+// a copy holding the live values of those fields (plan.RespectIgnored), so that
+// what is dry-run is what a sync would apply.
+func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructured, inventory []plan.InventoryEntry, ignore []plan.IgnoreRule) (Observation, error) {
 	obs := Observation{Current: map[plan.Key]*unstructured.Unstructured{}, DryRun: map[plan.Key]*unstructured.Unstructured{}}
 	var errs []error
-	for _, o := range desired {
+	for i, o := range desired {
 		k := plan.KeyOf(o)
 		live, err := a.get(ctx, o.GroupVersionKind(), k)
 		if errors.Is(err, ErrUnknownKind) {
@@ -80,6 +84,13 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 		}
 		obs.Current[k] = live
 		if live == nil {
+			a.verified.forget(k)
+			continue
+		}
+		o = plan.RespectIgnored(o, live, ignore)
+		desired[i] = o
+		if a.verified.matches(k, o, live) {
+			obs.DryRun[k] = live // applying again would change nothing
 			continue
 		}
 		dry, err := a.serverSideApply(ctx, o, true)
@@ -88,6 +99,9 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 			continue
 		}
 		obs.DryRun[k] = dry
+		if len(plan.ChangedFields(live, dry)) == 0 {
+			a.verified.remember(k, o, live)
+		}
 	}
 	for _, e := range inventory {
 		if _, seen := obs.Current[e.Key]; seen {

@@ -11,7 +11,7 @@ var clients = []string{
 	"k8s.io/client-go/kubernetes", "k8s.io/client-go/rest", "k8s.io/client-go/dynamic",
 	"sigs.k8s.io/controller-runtime", "github.com/go-git/go-git/v5/plumbing/transport",
 	"github.com/lockstep-dev/lockstep/internal/apply", "github.com/lockstep-dev/lockstep/internal/source",
-	"github.com/lockstep-dev/lockstep/internal/reconcile",
+	"github.com/lockstep-dev/lockstep/internal/reconcile", "github.com/lockstep-dev/lockstep/internal/kube",
 }
 
 func goList(t *testing.T, args ...string) []string {

@@ -80,6 +80,11 @@ type Input struct {
 	Inventory []InventoryEntry
 	// Prune allows deleting inventory objects that are no longer desired.
 	Prune bool
+	// Ignore lists fields that are not compared once an object exists.
+	Ignore []IgnoreRule
+	// Owner is the Application the plan is for ("namespace/name"): an object no
+	// longer desired that another Application now owns is kept.
+	Owner string
 }
 
 // Step is one object's part in a plan.
@@ -141,7 +146,8 @@ func Compute(in Input) (Plan, error) {
 			if dry == nil {
 				dry = o // no dry run available: compare with what we would send
 			}
-			step.ChangedFields = ChangedFields(current, dry)
+			ignored := ignoredPointers(in.Ignore, k)
+			step.ChangedFields = ChangedFields(withoutIgnored(current, ignored), withoutIgnored(dry, ignored))
 			step.Action = Unchanged
 			if len(step.ChangedFields) > 0 {
 				step.Action = Update
@@ -160,6 +166,8 @@ func Compute(in Input) (Plan, error) {
 			continue // already gone: nothing to prune
 		case !in.Prune:
 			step.Action, step.Reason = Keep, "no longer in Git; kept because prune is off"
+		case current != nil && in.Owner != "" && Owner(current) != "" && Owner(current) != in.Owner:
+			continue // moved to another Application: not ours to prune or keep
 		case current != nil && current.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 			step.Action, step.Reason = Keep, "no longer in Git; kept because it is annotated "+PruneAnnotation+": "+PruneDisabled
 		}

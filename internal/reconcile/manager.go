@@ -11,15 +11,18 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/config/crd"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -82,14 +85,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
 		HealthProbeBindAddress:  "0",
+		// Secrets and ConfigMaps are read when needed (credentials only when the
+		// repository must be asked, values only when rendering), never watched
+		// cluster-wide: that would keep every Secret of the cluster in memory.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
 	})
 	if err != nil {
 		return err
 	}
-	applier, err := apply.New(cfg)
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
+	events := &liveEvents{}
+	live := kube.NewCache(dyn, events.handle)
+	defer live.Stop()
+	applier, err := apply.New(cfg, apply.WithLiveCache(live))
+	if err != nil {
+		return err
+	}
+	events.applier = applier
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return err
 	}
@@ -100,7 +115,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Events:      mgr.GetEventRecorder("lockstep"),
 		KubeVersion: version.GitVersion,
 	}
-	if err := r.SetupWithManager(mgr, opts.Concurrency); err != nil {
+	if err := r.SetupWithManager(mgr, opts.Concurrency, events.source()); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

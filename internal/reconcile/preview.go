@@ -19,6 +19,17 @@ type Preview struct {
 	Plan plan.Plan
 	// Observed is the live state the plan was computed from.
 	Observed apply.Observation
+	// Digest identifies the desired objects (plan.Digest).
+	Digest string
+}
+
+func ignoreRules(app *v1.Application) []plan.IgnoreRule {
+	var rules []plan.IgnoreRule
+	for _, d := range app.Spec.Sync.IgnoreDifferences {
+		ns := d.Namespace
+		rules = append(rules, plan.IgnoreRule{Group: d.Group, Kind: d.Kind, Namespace: ns, Name: d.Name, Pointers: d.JSONPointers})
+	}
+	return rules
 }
 
 // StageError is the failure of one pipeline stage: Reason is the stage's
@@ -42,12 +53,12 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 	}
 
 	// source
-	auth, err := r.credentials(ctx, app)
-	if err != nil {
-		return fail(v1.ReasonSourceFailed, isTransientAPIError(err), err)
+	req := source.Request{
+		URL: app.Spec.Source.Git.URL, Ref: sourceRef(app.Spec.Source.Git.Ref),
+		Credentials:   func(ctx context.Context) (source.Auth, error) { return r.credentials(ctx, app) },
+		CredentialsID: credentialsID(app),
 	}
-	snap, err := r.Sources.Fetch(ctx, source.Request{URL: app.Spec.Source.Git.URL, Ref: sourceRef(app.Spec.Source.Git.Ref), Auth: auth},
-		source.FetchOptions{MaxAge: sourceMaxAge})
+	snap, err := r.Sources.Fetch(ctx, req, source.FetchOptions{MaxAge: sourceMaxAge})
 	if err != nil {
 		var se *source.Error
 		return fail(v1.ReasonSourceFailed, errors.As(err, &se) && se.Transient, err)
@@ -68,11 +79,19 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 	if err := r.Applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
 		return fail(v1.ReasonPlanFailed, false, err)
 	}
+	owner := app.Namespace + "/" + app.Name
+	plan.Track(objs, owner)
+	pv.Digest = plan.Digest(objs)
+	ignore := ignoreRules(app)
+	if err := plan.ValidateIgnoreRules(ignore); err != nil {
+		return fail(v1.ReasonInvalidSpec, false, err)
+	}
 	inventory := inventoryFrom(app.Status.Inventory)
-	if pv.Observed, err = r.Applier.Observe(ctx, objs, inventory); err != nil {
+	if pv.Observed, err = r.Applier.Observe(ctx, objs, inventory, ignore); err != nil {
 		return fail(v1.ReasonPlanFailed, isTransientAPIError(err), err)
 	}
-	pv.Plan, err = plan.Compute(plan.Input{Desired: objs, DryRun: pv.Observed.DryRun, Current: pv.Observed.Current, Inventory: inventory, Prune: app.Spec.Sync.Prune})
+	pv.Plan, err = plan.Compute(plan.Input{Desired: objs, DryRun: pv.Observed.DryRun, Current: pv.Observed.Current,
+		Inventory: inventory, Prune: app.Spec.Sync.Prune, Ignore: ignore, Owner: owner})
 	if err != nil {
 		return fail(v1.ReasonPlanFailed, false, err)
 	}

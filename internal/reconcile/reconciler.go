@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	ctrlsource "sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
@@ -48,16 +49,20 @@ type Reconciler struct {
 // SetupWithManager registers the controller: it reconciles on spec changes
 // (generation), on the reconcile-requested-at and sync-requested-by annotations,
 // and on each Application's interval.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+// Further sources (watch events on managed objects) may be given.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, sources ...ctrlsource.Source) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
-		Named("application").
-		Complete(r)
+		Named("application")
+	for _, src := range sources {
+		b = b.WatchesRawSource(src)
+	}
+	return b.Complete(r)
 }
 
 // Reconcile runs one pass of the pipeline for one Application.
@@ -78,9 +83,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if outcome.err != nil {
 		logger.Info("sync failed", "reason", outcome.reason, "error", outcome.err.Error())
 		r.Events.Eventf(app, nil, "Warning", outcome.reason, "Sync", "%s", truncate(outcome.err.Error(), 1024))
+	} else if outcome.reverted != "" {
+		logger.Info("drift reverted", "revision", st.app.Status.Sync.Revision, "drift", outcome.reverted)
+		r.Events.Eventf(app, nil, "Normal", v1.ReasonDriftReverted, "SelfHeal", "Reverted drift: %s", truncate(outcome.reverted, 1024))
 	} else if outcome.changed {
 		logger.Info("synced", "revision", st.app.Status.Sync.Revision, "summary", outcome.summary)
 		r.Events.Eventf(app, nil, "Normal", v1.ReasonSucceeded, "Sync", "Synced %s: %s", shortHash(st.app.Status.Sync.Revision), outcome.summary)
+	} else if outcome.drift != "" && !st.unchangedFrom(before) {
+		logger.Info("drift detected", "revision", st.app.Status.Sync.Revision, "drift", outcome.drift)
+		r.Events.Eventf(app, nil, "Warning", v1.ReasonDriftDetected, "Compare", "Drift detected: %s", truncate(outcome.drift, 1024))
 	}
 	if err := r.writeStatus(ctx, app, before, st); err != nil {
 		return ctrl.Result{}, err
@@ -95,6 +106,8 @@ type outcome struct {
 	transient bool // retry soon: the cause may go away by itself
 	changed   bool // something was applied or pruned
 	summary   string
+	drift     string // drift seen and left (no self-heal), described
+	reverted  string // drift reverted by self-heal, described
 }
 
 // requeueAfter is the Application's interval, or sooner after a transient
@@ -157,7 +170,20 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 		return st.failed(se.Reason, se.Err, se.Transient)
 	}
 	p := pv.Plan
-	if !p.InSync() && !st.syncAllowed() {
+	// Drift: the cluster differs from what the last successful sync applied, and
+	// neither Git nor the spec changed since. Only self-heal or a manual sync
+	// reverts it.
+	drift := !p.InSync() && app.Status.LastAppliedDigest == pv.Digest && !st.manualSyncPending()
+	trigger := v1.TriggerGit
+	switch {
+	case st.manualSyncPending():
+		trigger = v1.TriggerManual
+	case drift && st.automated() && app.Spec.Sync.SelfHeal:
+		trigger = v1.TriggerDrift
+	case drift:
+		st.drifted(*pv.Commit, p, pv.Observed)
+		return outcome{drift: describeDrift(p, pv.Observed)}
+	case !p.InSync() && !st.syncAllowed():
 		st.outOfSync(*pv.Commit, p)
 		return outcome{}
 	}
@@ -172,12 +198,16 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	started := r.Now()
 	cs, err := r.Applier.Apply(ctx, p, apply.Options{})
 	if err != nil {
-		st.recordSync(*pv.Commit, p, cs, started, err)
+		st.recordSync(*pv.Commit, p, cs, started, err, trigger)
 		return st.failed(v1.ReasonApplyFailed, err, isTransientAPIError(err))
 	}
 	changed := len(cs.Applied)+len(cs.Pruned) > 0
-	st.synced(*pv.Commit, p, cs, started, changed)
-	return outcome{changed: changed, summary: summary(cs)}
+	st.synced(*pv.Commit, pv.Digest, p, cs, started, changed, trigger)
+	o := outcome{changed: changed, summary: summary(cs)}
+	if trigger == v1.TriggerDrift {
+		o.reverted = describeDrift(p, pv.Observed)
+	}
+	return o
 }
 
 func (r *Reconciler) renderOptions(app *v1.Application) render.Options {

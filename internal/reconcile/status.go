@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
@@ -78,7 +79,30 @@ func (s *status) outOfSync(c source.Commit, p plan.Plan) {
 	s.app.Status.Resources = resources(p)
 }
 
-func (s *status) synced(c source.Commit, p plan.Plan, cs apply.ChangeSet, started time.Time, changed bool) {
+// drifted records objects changed or deleted in the cluster while Git stayed the
+// same, and who changed them, without reverting anything.
+func (s *status) drifted(c source.Commit, p plan.Plan, obs apply.Observation) {
+	s.settled()
+	meta.RemoveStatusCondition(&s.app.Status.Conditions, v1.ConditionStalled)
+	fix := "set sync.selfHeal: true to revert drift automatically, or run `lockstep sync " + s.app.Name + "`"
+	s.set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonDriftDetected, truncate(describeDrift(p, obs), 1536)+"; "+fix)
+	s.app.Status.Sync = v1.SyncStatus{Status: v1.OutOfSync, Revision: c.Hash}
+	s.app.Status.Resources = resources(p)
+	for i := range s.app.Status.Resources {
+		rs := &s.app.Status.Resources[i]
+		if rs.Action != v1.Action(plan.Update) {
+			continue
+		}
+		key := plan.Key{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}
+		if live := obs.Current[key]; live != nil {
+			if w, ok := kube.LastWriter(live, apply.FieldManager); ok {
+				rs.DriftedBy = &v1.Writer{Manager: w.Manager, Operation: w.Operation, Subresource: w.Subresource, Time: w.Time}
+			}
+		}
+	}
+}
+
+func (s *status) synced(c source.Commit, digest string, p plan.Plan, cs apply.ChangeSet, started time.Time, changed bool, trigger string) {
 	s.settled()
 	meta.RemoveStatusCondition(&s.app.Status.Conditions, v1.ConditionStalled)
 	s.set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSucceeded, "Applied revision "+shortHash(c.Hash))
@@ -95,16 +119,17 @@ func (s *status) synced(c source.Commit, p plan.Plan, cs apply.ChangeSet, starte
 	}
 	s.app.Status.Inventory = inv
 	s.app.Status.Resources = resources(p)
+	s.app.Status.LastAppliedDigest = digest
 	if changed || previous == nil || previous.Commit != c.Hash || s.manualSyncPending() {
-		s.recordSync(c, p, cs, started, nil)
+		s.recordSync(c, p, cs, started, nil, trigger)
 	}
 	s.app.Status.LastHandledSyncRequest = s.app.Annotations[v1.AnnotationSyncRequestedBy]
 }
 
 // recordSync prepends a history entry. A failure identical to the newest entry
 // (same revision, same message) is not repeated on every retry.
-func (s *status) recordSync(c source.Commit, p plan.Plan, cs apply.ChangeSet, started time.Time, err error) {
-	rec := v1.SyncRecord{Revision: c.Hash, StartedAt: metav1.NewTime(started), FinishedAt: s.now, Result: v1.SyncSucceeded, Initiator: s.initiator()}
+func (s *status) recordSync(c source.Commit, p plan.Plan, cs apply.ChangeSet, started time.Time, err error, trigger string) {
+	rec := v1.SyncRecord{Revision: c.Hash, StartedAt: metav1.NewTime(started), FinishedAt: s.now, Result: v1.SyncSucceeded, Initiator: s.initiator(), Trigger: trigger}
 	for _, step := range cs.Applied {
 		if step.Action == plan.Create {
 			rec.Created++
@@ -143,8 +168,11 @@ func (s *status) manualSyncPending() bool {
 // syncAllowed says whether changes may be applied now: automated sync is on (the
 // default), or someone asked for this sync.
 func (s *status) syncAllowed() bool {
-	automated := s.app.Spec.Sync.Automated == nil || *s.app.Spec.Sync.Automated
-	return automated || s.manualSyncPending()
+	return s.automated() || s.manualSyncPending()
+}
+
+func (s *status) automated() bool {
+	return s.app.Spec.Sync.Automated == nil || *s.app.Spec.Sync.Automated
 }
 
 // sourceMaxAge lets a fresh resolution of the repository be reused, unless a
