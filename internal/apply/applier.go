@@ -123,6 +123,11 @@ func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k plan.K
 			return live, err
 		}
 	}
+	return a.getFromServer(ctx, gvk, k)
+}
+
+// getFromServer reads the object from the API server, nil when it does not exist.
+func (a *Applier) getFromServer(ctx context.Context, gvk schema.GroupVersionKind, k plan.Key) (*unstructured.Unstructured, error) {
 	c, err := a.client(gvk, k.Namespace)
 	if err != nil {
 		return nil, err

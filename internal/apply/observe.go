@@ -98,6 +98,15 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 			errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("dry run: %w", err)})
 			continue
 		}
+		if dry.GetResourceVersion() != live.GetResourceVersion() {
+			// The cache has not caught up with the server (a dry run answers from
+			// the object as stored now): compare with the stored object instead.
+			if live, err = a.getFromServer(ctx, o.GroupVersionKind(), k); err != nil || live == nil {
+				errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)})
+				continue
+			}
+			obs.Current[k] = live
+		}
 		obs.DryRun[k] = dry
 		if len(plan.ChangedFields(live, dry)) == 0 {
 			a.verified.remember(k, o, live)

@@ -20,7 +20,10 @@ func describeDrift(p plan.Plan, obs apply.Observation) string {
 			d := s.Key.String() + " changed (" + strings.Join(s.ChangedFields, ", ") + ")"
 			if live := obs.Current[s.Key]; live != nil {
 				if w, ok := kube.LastWriter(live, apply.FieldManager); ok {
-					d += " by " + w.Manager + " at " + w.Time
+					d += " by " + w.Manager
+					if w.Time != "" {
+						d += " at " + w.Time
+					}
 				}
 			}
 			parts = append(parts, d)
