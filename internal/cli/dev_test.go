@@ -163,6 +163,29 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
+	// The README's drift demo: a `kubectl scale` is undone from the watch.
+	before, err := cs.AppsV1().Deployments("webapp-prod").Get(ctx, "webapp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := exec.CommandContext(ctx, "sh", "-c", "kubectl scale deploy/webapp -n webapp-prod --replicas=9")
+	scale.Env = kubectl.Env
+	if out, err := scale.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl scale: %v\n%s", err, out)
+	}
+	scaled := time.Now()
+	for {
+		d, err := cs.AppsV1().Deployments("webapp-prod").Get(ctx, "webapp", metav1.GetOptions{})
+		if err == nil && *d.Spec.Replicas == *before.Spec.Replicas {
+			t.Logf("kubectl scale undone in %s", time.Since(scaled).Round(time.Millisecond))
+			break
+		}
+		if time.Since(scaled) > 10*time.Second {
+			t.Fatalf("kubectl scale --replicas=9 not undone within 10s (replicas %d, want %d; err %v)", *d.Spec.Replicas, *before.Spec.Replicas, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	exerciseCLI(t, vars, kubectl.Env, repo, gitEnv)
 
 	// Ctrl-C: everything it started goes away.

@@ -120,7 +120,7 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 					Path: a.path,
 				},
 				Destination: v1.Destination{Namespace: a.namespace},
-				Sync: v1.SyncPolicy{Automated: &automated, Prune: true, CreateNamespace: true,
+				Sync: v1.SyncPolicy{Automated: &automated, Prune: true, CreateNamespace: true, SelfHeal: true,
 					Interval: &metav1.Duration{Duration: PollInterval}},
 			},
 		})
