@@ -1,0 +1,455 @@
+package reconcile_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
+	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
+)
+
+// The benchmarks run the controller as its own process (`lockstep controller`),
+// so its CPU, memory and API requests are its own, read from /proc and from its
+// Prometheus metrics. Run them with `make bench`.
+
+const (
+	benchInterval    = 10 * time.Second
+	benchConcurrency = 4
+	benchQPS         = 100 // the controller's client-side rate limit, given to the floor too
+	benchBurst       = 200
+)
+
+// BenchmarkConverge measures, for N Applications of 4 objects each (all from one
+// repository): time from creating them to all Ready; the same objects applied by
+// a plain parallel server-side-apply client (the floor); then, converged, the
+// controller's API requests, CPU and memory over a minute; then how fast a
+// `kubectl scale` of a managed Deployment is reverted.
+func BenchmarkConverge(b *testing.B) {
+	bin := buildLockstep(b)
+	for _, n := range []int{100, 500} {
+		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
+			for range b.N {
+				benchConverge(b, bin, n)
+			}
+		})
+	}
+}
+
+func benchConverge(b *testing.B, bin string, n int) {
+	ctx := b.Context() // no deadline: N = 500 takes minutes
+	ns, floorNS := testenv.Namespace(b), testenv.Namespace(b)
+	git, repo, files := benchRepo(b, n)
+	ctrl := startController(b, bin)
+	c := benchClient(b)
+	benchSecrets(b, c, ns, git)
+
+	// converge
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			app := benchApp(git, repo.Name, ns, i)
+			if err := c.Create(ctx, app); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	waitAllReady(b, c, ns, n)
+	converge := time.Since(start)
+
+	floor := applyFloor(b, files, floorNS)
+	b.ReportMetric(converge.Seconds(), "converge-s")
+	b.ReportMetric(floor.Seconds(), "floor-s")
+	b.ReportMetric(converge.Seconds()/floor.Seconds(), "converge/floor")
+
+	// steady state
+	time.Sleep(2 * benchInterval) // let the first periodic passes and the watch events settle
+	before, cpuBefore := ctrl.requests(b), ctrl.cpuSeconds(b)
+	const window = time.Minute
+	time.Sleep(window)
+	after, cpuAfter := ctrl.requests(b), ctrl.cpuSeconds(b)
+	total, writes := 0.0, 0.0
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		d := after[method] - before[method]
+		total += d
+		if method != "GET" {
+			writes += d
+		}
+		b.ReportMetric(d/window.Minutes(), "steady-"+method+"/min")
+	}
+	passes := float64(n) * window.Seconds() / benchInterval.Seconds()
+	b.ReportMetric(total/passes, "requests/app/interval")
+	b.ReportMetric(writes/window.Minutes(), "steady-writes/min")
+	b.ReportMetric((cpuAfter-cpuBefore)/window.Minutes(), "controller-CPU-s/min")
+	b.ReportMetric(ctrl.rssMiB(b), "controller-RSS-MiB")
+
+	// drift → reverted
+	cs := kubernetes.NewForConfigOrDie(benchConfig(b))
+	var latencies []time.Duration
+	for i := range 20 {
+		name := fmt.Sprintf("app-%03d", i%n)
+		if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, name,
+			&autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 3}},
+			metav1.UpdateOptions{FieldManager: "kubectl-scale"}); err != nil {
+			b.Fatal(err)
+		}
+		scaled := time.Now()
+		for {
+			d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if err == nil && *d.Spec.Replicas == 1 {
+				break
+			}
+			if time.Since(scaled) > 30*time.Second {
+				b.Fatalf("scale of %s not reverted in 30s", name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		latencies = append(latencies, time.Since(scaled))
+	}
+	b.ReportMetric(percentile(latencies, 50).Seconds(), "drift-revert-p50-s")
+	b.ReportMetric(percentile(latencies, 95).Seconds(), "drift-revert-p95-s")
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))]
+}
+
+// benchRepo commits apps/app-NNN/{sa,cm,svc,deploy}.yaml for n apps in one commit.
+func benchRepo(b *testing.B, n int) (*gitserver.Server, *gitserver.Repo, map[string][]byte) {
+	b.Helper()
+	git, err := gitserver.Start(testenv.Context(b), gitserver.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(git.Close)
+	git.AddUser("lockstep", gitPassword, gitserver.Read)
+	repo, err := git.CreateRepo("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for i := range n {
+		name := fmt.Sprintf("app-%03d", i)
+		dir := "apps/" + name + "/"
+		files[dir+"sa.yaml"] = fmt.Appendf(nil, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: %s}\n", name)
+		files[dir+"cm.yaml"] = fmt.Appendf(nil, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {GREETING: hello, INDEX: %q}\n", name, strconv.Itoa(i))
+		files[dir+"svc.yaml"] = fmt.Appendf(nil, "apiVersion: v1\nkind: Service\nmetadata: {name: %s}\nspec:\n  selector: {app: %s}\n  ports: [{port: 80, targetPort: 8080}]\n", name, name)
+		files[dir+"deploy.yaml"] = fmt.Appendf(nil, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      serviceAccountName: %[1]s
+      containers:
+      - name: web
+        image: registry.internal/web@sha256:4b4e1c2a3f0d9e8b7c6a5f4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0
+        envFrom: [{configMapRef: {name: %[1]s}}]
+        resources: {requests: {cpu: 10m, memory: 16Mi}}
+`, name)
+	}
+	if _, err := repo.Commit(gitserver.CommitOptions{Files: files, Message: "bench", Author: gitserver.Person{Name: "Ada", Email: "ada@example.com"}}); err != nil {
+		b.Fatal(err)
+	}
+	return git, repo, files
+}
+
+func benchApp(git *gitserver.Server, repo, ns string, i int) *v1.Application {
+	automated := true
+	return &v1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%03d", i), Namespace: ns},
+		Spec: v1.ApplicationSpec{
+			Source: v1.Source{
+				Git: v1.GitSource{URL: git.HTTPSURL(repo), Ref: v1.GitRef{Branch: "main"},
+					SecretRef: &v1.LocalObjectReference{Name: "git-auth"}, CASecretRef: &v1.LocalObjectReference{Name: "git-ca"}},
+				Path: fmt.Sprintf("apps/app-%03d", i),
+			},
+			Destination: v1.Destination{Namespace: ns},
+			Sync:        v1.SyncPolicy{Automated: &automated, Prune: true, SelfHeal: true, Interval: &metav1.Duration{Duration: benchInterval}},
+		},
+	}
+}
+
+func benchSecrets(b *testing.B, c client.Client, ns string, git *gitserver.Server) {
+	b.Helper()
+	ca, err := os.ReadFile(git.CAFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: ns}, Data: map[string][]byte{"username": []byte("lockstep"), "password": []byte(gitPassword)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "git-ca", Namespace: ns}, Data: map[string][]byte{"ca.crt": ca}},
+	} {
+		if err := c.Create(testenv.Context(b), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchConfig(b *testing.B) *rest.Config {
+	cfg := rest.CopyConfig(testenv.Config(b))
+	cfg.QPS, cfg.Burst = benchQPS, benchBurst
+	return cfg
+}
+
+func benchClient(b *testing.B) client.Client {
+	b.Helper()
+	c, err := client.New(benchConfig(b), client.Options{Scheme: benchScheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func waitAllReady(b *testing.B, c client.Client, ns string, n int) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		list := &v1.ApplicationList{}
+		if err := c.List(testenv.Context(b), list, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		ready := 0
+		for _, app := range list.Items {
+			if meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionReady) {
+				ready++
+			}
+		}
+		if ready == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d Applications Ready after 10 minutes", ready, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// applyFloor server-side applies the same objects with benchConcurrency workers
+// and the controller's rate limits: the time no GitOps engine can beat.
+func applyFloor(b *testing.B, files map[string][]byte, ns string) time.Duration {
+	b.Helper()
+	dyn := dynamic.NewForConfigOrDie(benchConfig(b))
+	mapper := testenvMapper(b)
+	var objs []*unstructured.Unstructured
+	for _, data := range files {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(data, &u.Object); err != nil {
+			b.Fatal(err)
+		}
+		u.SetNamespace(ns)
+		objs = append(objs, u)
+	}
+	ctx := b.Context()
+	work := make(chan *unstructured.Unstructured)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				m, err := mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				if _, err := dyn.Resource(m.Resource).Namespace(ns).Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "floor", Force: true}); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for _, o := range objs {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	return time.Since(start)
+}
+
+// controllerProcess is `lockstep controller` running as a child process.
+type controllerProcess struct {
+	cmd     *exec.Cmd
+	metrics string
+}
+
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "lockstep-bench-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "lockstep")
+	_, here, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/lockstep")
+	cmd.Dir = filepath.Join(filepath.Dir(here), "..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func buildLockstep(b *testing.B) string {
+	b.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bin
+}
+
+func startController(b *testing.B, bin string) *controllerProcess {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
+		"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--data-dir", b.TempDir())
+	logs, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logs.Close() })
+	p := &controllerProcess{cmd: cmd, metrics: "http://" + addr + "/metrics"}
+	testenv.Eventually(b, time.Minute, "the controller serves metrics", func(ctx context.Context) (bool, error) {
+		_, err := p.scrape(ctx)
+		return err == nil, err
+	})
+	return p
+}
+
+func (p *controllerProcess) scrape(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metrics, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	byMethod := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		_, rest, _ := strings.Cut(line, `method="`)
+		method, _, _ := strings.Cut(rest, `"`)
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return nil, err
+		}
+		byMethod[method] += v
+	}
+	return byMethod, sc.Err()
+}
+
+func (p *controllerProcess) requests(b *testing.B) map[string]float64 {
+	b.Helper()
+	m, err := p.scrape(testenv.Context(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// cpuSeconds reads utime+stime of the controller from /proc/PID/stat.
+func (p *controllerProcess) cpuSeconds(b *testing.B) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, after, _ := strings.Cut(string(data), ") ") // the command name may hold spaces
+	f := strings.Fields(after)
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ is 100 on Linux
+}
+
+func (p *controllerProcess) rssMiB(b *testing.B) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+func benchScheme() *k8sruntime.Scheme {
+	scheme := k8sruntime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	return scheme
+}
+
+func testenvMapper(b *testing.B) meta.RESTMapper {
+	b.Helper()
+	disco, err := discovery.NewDiscoveryClientForConfig(testenv.Config(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	groups, err := restmapper.GetAPIGroupResources(disco)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return restmapper.NewDiscoveryRESTMapper(groups)
+}
