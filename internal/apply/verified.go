@@ -12,32 +12,37 @@ import (
 
 // verified remembers, per object, a desired manifest and the live object that
 // was known to match it: the response of its apply, or a live object whose
-// server-side dry run changed nothing. While both are the same, applying again
-// would change nothing, so no dry run is needed: that is what makes a converged
-// reconcile cost no request. Anything else about the object (a new manifest, an
-// edit, a controller's write) misses, and the server is asked again.
+// server-side dry run changed nothing. While the manifest is the same and the
+// live object still holds the same values in the fields the manifest sets,
+// applying again would change nothing, so no dry run is needed: that is what
+// makes a converged reconcile cost no request. Fields the manifest does not set
+// (a revision annotation, replicas owned by an autoscaler, defaults, status)
+// are not looked at: server-side apply leaves them alone, so they cannot be
+// drift. Anything else (a new manifest, a changed or removed field, a list that
+// changed length) misses, and the server is asked again.
 type verified struct {
 	mu sync.Mutex
-	m  map[plan.Key]fingerprint
+	m  map[plan.Key]verifiedEntry
 }
 
-type fingerprint struct {
-	desired, live [sha256.Size]byte
+type verifiedEntry struct {
+	desired       *unstructured.Unstructured
+	desiredDigest [sha256.Size]byte
+	liveDigest    [sha256.Size]byte
 }
 
 func (v *verified) remember(k plan.Key, desired, live *unstructured.Unstructured) {
 	d, ok1 := digest(desired.Object)
-	l, ok2 := digest(plan.Comparable(live).Object)
+	l, ok2 := digest(project(live.Object, desired.Object))
 	if !ok1 || !ok2 {
 		return
 	}
-	fp := fingerprint{desired: d, live: l}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
-		v.m = map[plan.Key]fingerprint{}
+		v.m = map[plan.Key]verifiedEntry{}
 	}
-	v.m[k] = fp
+	v.m[k] = verifiedEntry{desired: desired, desiredDigest: d, liveDigest: l}
 }
 
 func (v *verified) forget(k plan.Key) {
@@ -46,37 +51,77 @@ func (v *verified) forget(k plan.Key) {
 	delete(v.m, k)
 }
 
-// matches reports whether live is still what desired was verified against.
-func (v *verified) matches(k plan.Key, desired, live *unstructured.Unstructured) bool {
+func (v *verified) entry(k plan.Key) (verifiedEntry, bool) {
 	v.mu.Lock()
-	fp, ok := v.m[k]
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	e, ok := v.m[k]
+	return e, ok
+}
+
+// matches reports whether desired is the verified manifest and live still holds
+// the verified values in the fields it sets.
+func (v *verified) matches(k plan.Key, desired, live *unstructured.Unstructured) bool {
+	e, ok := v.entry(k)
 	if !ok {
 		return false
 	}
 	d, ok1 := digest(desired.Object)
-	l, ok2 := digest(plan.Comparable(live).Object)
-	return ok1 && ok2 && fp.desired == d && fp.live == l
+	l, ok2 := digest(project(live.Object, desired.Object))
+	return ok1 && ok2 && e.desiredDigest == d && e.liveDigest == l
 }
 
-// knownLive reports whether live is the object last verified under its key,
-// whatever the desired manifest: a watch event carrying it changes nothing.
+// knownLive reports whether live still holds the verified values in the fields
+// the verified manifest sets: a watch event carrying it changes nothing.
 func (v *verified) knownLive(k plan.Key, live *unstructured.Unstructured) bool {
-	v.mu.Lock()
-	fp, ok := v.m[k]
-	v.mu.Unlock()
+	e, ok := v.entry(k)
 	if !ok {
 		return false
 	}
-	l, ok := digest(plan.Comparable(live).Object)
-	return ok && fp.live == l
+	l, ok := digest(project(live.Object, e.desired.Object))
+	return ok && e.liveDigest == l
 }
 
 func (v *verified) has(k plan.Key) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	_, ok := v.m[k]
+	_, ok := v.entry(k)
 	return ok
+}
+
+// project returns the part of live in the shape of desired: for maps, only the
+// keys desired sets (absent ones stay absent); for lists, every item projected
+// on the desired item at the same index, and the live length, so an added or
+// removed item always misses; scalars as live has them.
+func project(live, desired any) any {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return live
+		}
+		out := make(map[string]any, len(d))
+		for k, dv := range d {
+			if lv, ok := l[k]; ok {
+				out[k] = project(lv, dv)
+			}
+		}
+		return out
+	case []any:
+		l, ok := live.([]any)
+		if !ok {
+			return live
+		}
+		out := make([]any, 0, len(l)+1)
+		out = append(out, len(l))
+		for i, lv := range l {
+			if i < len(d) {
+				out = append(out, project(lv, d[i]))
+			} else {
+				out = append(out, lv)
+			}
+		}
+		return out
+	default:
+		return live
+	}
 }
 
 // digest hashes a JSON-like value; encoding/json sorts map keys, so equal values

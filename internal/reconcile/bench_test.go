@@ -73,6 +73,7 @@ func benchConverge(b *testing.B, bin string, n int) {
 	benchSecrets(b, c, ns, git)
 
 	// converge
+	startRequests := ctrl.requests(b)
 	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -90,6 +91,12 @@ func benchConverge(b *testing.B, bin string, n int) {
 	wg.Wait()
 	waitAllReady(b, c, ns, n)
 	converge := time.Since(start)
+	convergeRequests := 0.0
+	for method, v := range ctrl.requests(b) {
+		convergeRequests += v - startRequests[method]
+		b.ReportMetric((v-startRequests[method])/float64(n), "converge-"+method+"/app")
+	}
+	b.ReportMetric(convergeRequests/float64(n), "converge-requests/app")
 
 	floor := applyFloor(b, files, floorNS)
 	b.ReportMetric(converge.Seconds(), "converge-s")

@@ -118,7 +118,11 @@ func (s *status) synced(c source.Commit, digest string, p plan.Plan, cs apply.Ch
 		inv = append(inv, v1.ObjectReference{Group: e.Group, Version: e.Version, Kind: e.Kind, Namespace: e.Namespace, Name: e.Name})
 	}
 	s.app.Status.Inventory = inv
-	s.app.Status.Resources = resources(p)
+	if changed || !sameResources(s.app.Status.Resources, p) {
+		// A pass that changed nothing keeps the entries of the sync that did, so
+		// the status is not rewritten just to turn Create into Unchanged.
+		s.app.Status.Resources = resources(p)
+	}
 	s.app.Status.LastAppliedDigest = digest
 	if changed || previous == nil || previous.Commit != c.Hash || s.manualSyncPending() {
 		s.recordSync(c, p, cs, started, nil, trigger)
@@ -175,12 +179,20 @@ func (s *status) automated() bool {
 	return s.app.Spec.Sync.Automated == nil || *s.app.Spec.Sync.Automated
 }
 
+// specChangeMaxAge is how old a resolution may be for an Application whose spec
+// just changed (or that was just created): fresh enough to see what was pushed
+// before the change, old enough that 500 Applications created at once share one
+// look at the repository instead of asking 500 times.
+const specChangeMaxAge = 5 * time.Second
+
 // sourceMaxAge lets a fresh resolution of the repository be reused, unless a
-// reconcile was explicitly requested or the spec changed.
+// reconcile or sync was explicitly requested or the spec changed.
 func (s *status) sourceMaxAge() time.Duration {
-	if s.app.Annotations[v1.AnnotationReconcileRequestedAt] != s.app.Status.LastHandledReconcileAt ||
-		s.app.Generation != s.app.Status.ObservedGeneration || s.manualSyncPending() {
+	if s.app.Annotations[v1.AnnotationReconcileRequestedAt] != s.app.Status.LastHandledReconcileAt || s.manualSyncPending() {
 		return 0
+	}
+	if s.app.Generation != s.app.Status.ObservedGeneration {
+		return specChangeMaxAge
 	}
 	if s.app.Spec.Sync.Interval != nil {
 		return s.app.Spec.Sync.Interval.Duration
@@ -191,6 +203,22 @@ func (s *status) sourceMaxAge() time.Duration {
 // unchangedFrom reports whether the new status equals the old one.
 func (s *status) unchangedFrom(before *v1.ApplicationStatus) bool {
 	return equality.Semantic.DeepEqual(before, &s.app.Status)
+}
+
+// sameResources reports whether the entries name the plan's objects, in order,
+// with no drift recorded on them.
+func sameResources(entries []v1.ResourceStatus, p plan.Plan) bool {
+	if len(entries) != len(p.Steps) {
+		return false
+	}
+	for i, step := range p.Steps {
+		e := entries[i]
+		if e.DriftedBy != nil || e.Group != step.Key.Group || e.Kind != step.Key.Kind || e.Namespace != step.Key.Namespace ||
+			e.Name != step.Key.Name || step.Action == plan.Keep || e.Action == v1.Action(plan.Keep) {
+			return false
+		}
+	}
+	return true
 }
 
 func resources(p plan.Plan) []v1.ResourceStatus {

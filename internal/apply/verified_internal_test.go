@@ -1,0 +1,107 @@
+package apply
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/lockstep-dev/lockstep/internal/plan"
+)
+
+func object(t *testing.T, y string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+const verifiedDesired = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod, labels: {lockstep.dev/managed: "true"}}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers: [{name: web, image: web:1, args: [a, b]}]
+`
+
+const verifiedLive = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+  resourceVersion: "10"
+  labels: {lockstep.dev/managed: "true"}
+  annotations: {deployment.kubernetes.io/revision: "1"}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 600
+  template:
+    spec:
+      containers: [{name: web, image: web:1, args: [a, b], imagePullPolicy: IfNotPresent}]
+status: {replicas: 2}
+`
+
+func TestVerifiedLooksOnlyAtFieldsTheManifestSets(t *testing.T) {
+	desired, live := object(t, verifiedDesired), object(t, verifiedLive)
+	var v verified
+	k := plan.KeyOf(desired)
+	v.remember(k, desired, live)
+
+	for _, tc := range []struct {
+		name    string
+		edit    func(u *unstructured.Unstructured)
+		matches bool
+	}{
+		{"unchanged", func(*unstructured.Unstructured) {}, true},
+		{"status, resourceVersion and a controller's annotation", func(u *unstructured.Unstructured) {
+			u.Object["status"] = map[string]any{"replicas": int64(3)}
+			u.SetResourceVersion("11")
+			u.SetAnnotations(map[string]string{"deployment.kubernetes.io/revision": "2"})
+		}, true},
+		{"a defaulted field the manifest does not set", func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, int64(300), "spec", "progressDeadlineSeconds")
+		}, true},
+		{"a managed field", func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas")
+		}, false},
+		{"a managed field removed", func(u *unstructured.Unstructured) {
+			unstructured.RemoveNestedField(u.Object, "spec", "replicas")
+		}, false},
+		{"a managed label removed", func(u *unstructured.Unstructured) { u.SetLabels(nil) }, false},
+		{"an item added to a list", func(u *unstructured.Unstructured) {
+			c, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+			c0 := c[0].(map[string]any)
+			c0["args"] = []any{"a", "b", "c"}
+			_ = unstructured.SetNestedSlice(u.Object, c, "spec", "template", "spec", "containers")
+		}, false},
+		{"a field inside a list item", func(u *unstructured.Unstructured) {
+			c, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+			c[0].(map[string]any)["image"] = "web:2"
+			_ = unstructured.SetNestedSlice(u.Object, c, "spec", "template", "spec", "containers")
+		}, false},
+	} {
+		changed := object(t, verifiedLive)
+		tc.edit(changed)
+		if got := v.matches(k, desired, changed); got != tc.matches {
+			t.Errorf("%s: matches = %v, want %v", tc.name, got, tc.matches)
+		}
+		if got := v.knownLive(k, changed); got != tc.matches {
+			t.Errorf("%s: knownLive = %v, want %v", tc.name, got, tc.matches)
+		}
+	}
+
+	// A new manifest never matches, whatever the live object.
+	next := object(t, verifiedDesired)
+	_ = unstructured.SetNestedField(next.Object, int64(3), "spec", "replicas")
+	if v.matches(k, next, live) {
+		t.Error("a changed manifest matched")
+	}
+	v.forget(k)
+	if v.matches(k, desired, live) || v.has(k) {
+		t.Error("a forgotten object still matches")
+	}
+}
