@@ -17,20 +17,21 @@ const (
 
 // Reasons of the Ready condition; each pipeline stage has its own failure reason.
 const (
-	ReasonSucceeded      = "Succeeded"
-	ReasonProgressing    = "Progressing"
-	ReasonSuspended      = "Suspended"
-	ReasonOutOfSync      = "OutOfSync"
-	ReasonDriftDetected  = "DriftDetected"
-	ReasonDriftReverted  = "DriftReverted"
-	ReasonSourceFailed   = "SourceFailed"
-	ReasonRenderFailed   = "RenderFailed"
-	ReasonPlanFailed     = "PlanFailed"
-	ReasonApplyFailed    = "ApplyFailed"
-	ReasonPruneFailed    = "PruneFailed"
-	ReasonInvalidSpec    = "InvalidSpec"
-	ReasonPolicyDenied   = "PolicyDenied"
-	ReasonDependencyWait = "DependencyNotReady"
+	ReasonSucceeded         = "Succeeded"
+	ReasonProgressing       = "Progressing"
+	ReasonSuspended         = "Suspended"
+	ReasonOutOfSync         = "OutOfSync"
+	ReasonDriftDetected     = "DriftDetected"
+	ReasonDriftReverted     = "DriftReverted"
+	ReasonHealthCheckFailed = "HealthCheckFailed"
+	ReasonSourceFailed      = "SourceFailed"
+	ReasonRenderFailed      = "RenderFailed"
+	ReasonPlanFailed        = "PlanFailed"
+	ReasonApplyFailed       = "ApplyFailed"
+	ReasonPruneFailed       = "PruneFailed"
+	ReasonInvalidSpec       = "InvalidSpec"
+	ReasonPolicyDenied      = "PolicyDenied"
+	ReasonDependencyWait    = "DependencyNotReady"
 )
 
 // SyncState says whether the cluster matches Git.
@@ -57,6 +58,9 @@ type ApplicationStatus struct {
 	// Sync compares the cluster with the wanted revision.
 	// +optional
 	Sync SyncStatus `json:"sync,omitempty"`
+	// Health is the worst health of the Application's objects.
+	// +optional
+	Health *HealthStatus `json:"health,omitempty"`
 	// LastAppliedRevision is the last revision applied successfully.
 	// +optional
 	LastAppliedRevision *Revision `json:"lastAppliedRevision,omitempty"`
@@ -165,10 +169,30 @@ type ResourceStatus struct {
 	// Message explains a failure or a kept object.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Health of the object in the cluster.
+	// +optional
+	Health string `json:"health,omitempty"`
+	// HealthMessage says why the object is not Healthy.
+	// +optional
+	HealthMessage string `json:"healthMessage,omitempty"`
 	// DriftedBy is, for an object changed or deleted in the cluster while Git
 	// stayed the same, the last other writer its managedFields name.
 	// +optional
 	DriftedBy *Writer `json:"driftedBy,omitempty"`
+}
+
+// HealthStatus is an Application's health.
+type HealthStatus struct {
+	// Status is Healthy, Suspended, Progressing, Missing or Degraded: the worst of
+	// the Application's objects.
+	// +kubebuilder:validation:Enum=Healthy;Suspended;Progressing;Missing;Degraded
+	Status string `json:"status"`
+	// Object is the first object at that status (Kind/namespace/name).
+	// +optional
+	Object string `json:"object,omitempty"`
+	// Message says why that object is not Healthy.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // Writer is a field manager that wrote an object.

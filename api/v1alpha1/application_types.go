@@ -210,6 +210,11 @@ type SyncPolicy struct {
 	// until the next change from Git or a manual sync.
 	// +optional
 	SelfHeal bool `json:"selfHeal,omitempty"`
+	// Wait makes a sync wait until every object is Healthy, up to the timeout,
+	// before the Application is Ready; a Degraded object fails it at once, and
+	// the condition names the object and says why.
+	// +optional
+	Wait bool `json:"wait,omitempty"`
 	// IgnoreDifferences lists fields that are not compared and that a sync leaves
 	// as they are in the cluster (for example replicas owned by an autoscaler).
 	// +kubebuilder:validation:MaxItems=100

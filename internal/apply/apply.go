@@ -34,6 +34,8 @@ type ChangeSet struct {
 	Failed []*ObjectError
 	// PruneSkipped is true when prune steps were not run because an apply failed.
 	PruneSkipped bool
+	// Live holds what the server returned for each applied object.
+	Live map[plan.Key]*unstructured.Unstructured
 }
 
 // Apply carries out the plan's Create and Update steps in order, then its Prune
@@ -63,6 +65,10 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 			continue
 		}
 		a.verified.remember(step.Key, step.Desired, applied)
+		if cs.Live == nil {
+			cs.Live = map[plan.Key]*unstructured.Unstructured{}
+		}
+		cs.Live[step.Key] = applied
 		cs.Applied = append(cs.Applied, step)
 		if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
 			pendingCRDs = append(pendingCRDs, step.Key.Name)

@@ -41,6 +41,8 @@ func TestPureStagesDoNotImportClients(t *testing.T) {
 	const prefix = "github.com/lockstep-dev/lockstep/internal/"
 	// plan is pure all the way down.
 	check(t, "plan", goList(t, "-deps", prefix+"plan"))
+	// health too: live objects in, verdicts out.
+	check(t, "health", goList(t, "-deps", prefix+"health"))
 	// render is checked on its own imports: the Helm SDK it uses for charts links
 	// client-go for features render never calls (it renders with a client-only dry
 	// run and no cluster configuration), so its transitive closure includes clients.

@@ -6,6 +6,8 @@
 package health
 
 import (
+	"fmt"
+
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -50,6 +52,12 @@ func Of(o *unstructured.Unstructured) Result {
 }
 
 func fromKstatus(r *status.Result) Result {
+	if r.Message == "" {
+		r.Message = "kstatus: " + string(r.Status)
+		for _, c := range r.Conditions {
+			r.Message += fmt.Sprintf(", %s %s", c.Type, c.Reason)
+		}
+	}
 	switch r.Status {
 	case status.CurrentStatus:
 		return Result{Status: Healthy, Message: r.Message}

@@ -21,9 +21,7 @@ func builtIn(o *unstructured.Unstructured) (Result, bool) {
 		}
 		return Result{Status: Healthy, Message: "scheduled"}, true
 	case "batch/Job":
-		if suspended, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspended {
-			return Result{Status: Suspended, Message: "the Job is suspended (spec.suspend)"}, true
-		}
+		return job(o), true
 	case "/PersistentVolumeClaim":
 		if phase, _, _ := unstructured.NestedString(o.Object, "status", "phase"); phase == "Lost" {
 			return Result{Status: Degraded, Message: "the claim lost its volume (status.phase Lost)"}, true
@@ -51,4 +49,31 @@ func loadBalanced(o *unstructured.Unstructured, who string) (Result, bool) {
 		}
 	}
 	return Result{Status: Progressing, Message: fmt.Sprintf("waiting for %s to assign an address (status.loadBalancer.ingress)", who)}, true
+}
+
+// job is Healthy once complete and Degraded once failed; kstatus calls a running
+// Job current, but a sync waiting on a Job (a hook, a wave) needs it finished.
+func job(o *unstructured.Unstructured) Result {
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["status"] != "True" {
+			continue
+		}
+		msg, _ := m["message"].(string)
+		switch m["type"] {
+		case "Complete", "SuccessCriteriaMet":
+			return Result{Status: Healthy, Message: "completed"}
+		case "Failed", "FailureTarget":
+			reason, _ := m["reason"].(string)
+			return Result{Status: Degraded, Message: fmt.Sprintf("failed: %s %s", reason, msg)}
+		}
+	}
+	if suspended, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspended {
+		return Result{Status: Suspended, Message: "the Job is suspended (spec.suspend)"}
+	}
+	active, _, _ := unstructured.NestedInt64(o.Object, "status", "active")
+	succeeded, _, _ := unstructured.NestedInt64(o.Object, "status", "succeeded")
+	failed, _, _ := unstructured.NestedInt64(o.Object, "status", "failed")
+	return Result{Status: Progressing, Message: fmt.Sprintf("running: %d active, %d succeeded, %d failed", active, succeeded, failed)}
 }

@@ -108,6 +108,7 @@ type outcome struct {
 	summary   string
 	drift     string // drift seen and left (no self-heal), described
 	reverted  string // drift reverted by self-heal, described
+	waitFor   time.Duration // sync.wait: how long health may still take
 }
 
 // requeueAfter is the Application's interval, or sooner after a transient
@@ -116,6 +117,10 @@ func (o outcome) requeueAfter(app *v1.Application, attempt int) time.Duration {
 	interval := 3 * time.Minute
 	if app.Spec.Sync.Interval != nil && app.Spec.Sync.Interval.Duration > 0 {
 		interval = app.Spec.Sync.Interval.Duration
+	}
+	if o.waitFor > 0 {
+		// Health changes arrive from the watch; this wakes the wait at its deadline.
+		return min(interval, o.waitFor)
 	}
 	if o.err == nil || !o.transient {
 		return interval
@@ -182,9 +187,11 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 		trigger = v1.TriggerDrift
 	case drift:
 		st.drifted(*pv.Commit, p, pv.Observed)
+		st.setHealth(healthOf(p, pv.Observed, apply.ChangeSet{}))
 		return outcome{drift: describeDrift(p, pv.Observed)}
 	case !p.InSync() && !st.syncAllowed():
 		st.outOfSync(*pv.Commit, p)
+		st.setHealth(healthOf(p, pv.Observed, apply.ChangeSet{}))
 		return outcome{}
 	}
 
@@ -203,9 +210,14 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	}
 	changed := len(cs.Applied)+len(cs.Pruned) > 0
 	st.synced(*pv.Commit, pv.Digest, p, cs, started, changed, trigger)
+	byKey, sum := healthOf(p, pv.Observed, cs)
+	st.setHealth(byKey, sum)
 	o := outcome{changed: changed, summary: summary(cs)}
 	if trigger == v1.TriggerDrift {
 		o.reverted = describeDrift(p, pv.Observed)
+	}
+	if app.Spec.Sync.Wait {
+		o.waitFor = st.waitHealthy(sum, timeout)
 	}
 	return o
 }
