@@ -273,8 +273,17 @@ func processesMentioning(s string) []string {
 func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo string, gitEnv []string) {
 	kc := "--kubeconfig=" + vars["KUBECONFIG"]
 	out, err := run(t, "get", "apps", "-n", "lockstep", kc)
-	if err != nil || strings.Count(out, "Synced") != 4 || !strings.Contains(out, "webapp-helm") {
+	if err != nil || strings.Count(out, "Synced") != 4 || !strings.Contains(out, "webapp-helm") || !strings.Contains(out, "HEALTH") {
 		t.Fatalf("get apps: %v\n%s", err, out)
+	}
+	// KWOK runs the example's pods, so every example Application turns Healthy.
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out, "Healthy") != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("example Applications not all Healthy:\n%s", out)
+		}
+		time.Sleep(250 * time.Millisecond)
+		out, _ = run(t, "get", "apps", "-n", "lockstep", kc)
 	}
 	sh := func(script string) {
 		t.Helper()
@@ -293,7 +302,7 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 	git(t, repo, gitEnv, "push", "-q", "origin", "HEAD:main")
 	head := strings.TrimSpace(git(t, repo, nil, "rev-parse", "HEAD"))
 	sh(`kubectl -n lockstep annotate application webapp-dev --overwrite lockstep.dev/reconcile-requested-at="$(date +%s%N)"`)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		out, _ = run(t, "get", "app", "webapp-dev", "-n", "lockstep", kc, "-o", "json")
 		if strings.Contains(out, `"status": "OutOfSync"`) && strings.Contains(out, head) {
@@ -313,7 +322,7 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 		t.Errorf("sync: %v\n%s", err, out)
 	}
 	out, err = run(t, "get", "app", "webapp-dev", "-n", "lockstep", kc)
-	if err != nil || !strings.Contains(out, "kubernetes-admin") || !strings.Contains(out, "Greet again") {
+	if err != nil || !strings.Contains(out, "kubernetes-admin") || !strings.Contains(out, "Greet again") || !strings.Contains(out, "Health:") {
 		t.Errorf("get app after a manual sync does not show who synced what: %v\n%s", err, out)
 	}
 	out, err = run(t, "diff", "webapp-dev", "-n", "lockstep", kc)

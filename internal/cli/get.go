@@ -66,7 +66,7 @@ func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) err
 	if withNamespace {
 		fmt.Fprint(w, "NAMESPACE\t")
 	}
-	fmt.Fprintln(w, "NAME\tREVISION\tSYNC\tREADY\tREASON\tAGE")
+	fmt.Fprintln(w, "NAME\tREVISION\tSYNC\tHEALTH\tREADY\tREASON\tAGE")
 	for _, a := range apps {
 		if withNamespace {
 			fmt.Fprintf(w, "%s\t", a.Namespace)
@@ -79,7 +79,11 @@ func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) err
 		if sync == "" {
 			sync = "Unknown"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(short(a.Status.Sync.Revision)), sync, ready, orDash(reason), age(a.CreationTimestamp.Time))
+		health := "Unknown"
+		if a.Status.Health != nil {
+			health = a.Status.Health.Status
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(short(a.Status.Sync.Revision)), sync, health, ready, orDash(reason), age(a.CreationTimestamp.Time))
 	}
 	return w.Flush()
 }
@@ -120,6 +124,13 @@ func describeApp(out io.Writer, a *v1.Application) error {
 	fmt.Fprintf(w, "Source:\t%s %s path %s\n", src.Git.URL, refString(ref), orDash(src.Path))
 	fmt.Fprintf(w, "Destination:\t%s namespace %s\n", orDash(a.Spec.Destination.Cluster), a.Spec.Destination.Namespace)
 	fmt.Fprintf(w, "Sync:\t%s at %s\n", orDash(string(a.Status.Sync.Status)), orDash(short(a.Status.Sync.Revision)))
+	if h := a.Status.Health; h != nil {
+		if h.Object == "" {
+			fmt.Fprintf(w, "Health:\t%s\n", h.Status)
+		} else {
+			fmt.Fprintf(w, "Health:\t%s: %s %s\n", h.Status, h.Object, h.Message)
+		}
+	}
 	if r := a.Status.LastAppliedRevision; r != nil {
 		fmt.Fprintf(w, "Applied:\t%s %q by %s\n", short(r.Commit), r.Subject, r.Author)
 		for _, t := range r.Trailers {
@@ -135,9 +146,9 @@ func describeApp(out io.Writer, a *v1.Application) error {
 	if len(a.Status.Resources) > 0 {
 		fmt.Fprintln(out, "\nResources:")
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "  KIND\tNAMESPACE\tNAME\tLAST ACTION\tCHANGED FIELDS")
+		fmt.Fprintln(w, "  KIND\tNAMESPACE\tNAME\tHEALTH\tLAST ACTION\tCHANGED FIELDS")
 		for _, r := range a.Status.Resources {
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", r.Kind, orDash(r.Namespace), r.Name, r.Action, orDash(strings.Join(r.ChangedFields, ", ")))
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", r.Kind, orDash(r.Namespace), r.Name, orDash(r.Health), r.Action, orDash(strings.Join(r.ChangedFields, ", ")))
 		}
 		if err := w.Flush(); err != nil {
 			return err
