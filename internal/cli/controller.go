@@ -39,5 +39,6 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "namespace of the leader election Lease")
 	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache")
 	f.StringVar(&opts.MetricsAddress, "metrics-address", opts.MetricsAddress, "address for Prometheus metrics, e.g. :8080 (0 disables)")
+	f.BoolVar(&opts.Profiling, "profiling", false, "serve Go's /debug/pprof/ on the metrics address, for diagnosing CPU and memory")
 	return cmd
 }

@@ -108,7 +108,7 @@ func TestMovedObjectIsNotPrunedByItsFormerOwner(t *testing.T) {
 	moved := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: x, annotations: {lockstep.dev/application: team/other}}")
 	mine := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: x, annotations: {lockstep.dev/application: team/web}}")
 	p, err := plan.Compute(plan.Input{
-		Current: map[plan.Key]*unstructured.Unstructured{plan.KeyOf(moved): moved, plan.KeyOf(mine): mine},
+		Current:   map[plan.Key]*unstructured.Unstructured{plan.KeyOf(moved): moved, plan.KeyOf(mine): mine},
 		Inventory: []plan.InventoryEntry{{Key: plan.KeyOf(moved), Version: "v1"}, {Key: plan.KeyOf(mine), Version: "v1"}},
 		Prune:     true, Owner: "team/web",
 	})

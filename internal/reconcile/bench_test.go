@@ -2,8 +2,10 @@ package reconcile_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -103,8 +105,13 @@ func benchConverge(b *testing.B, bin string, n int) {
 	b.ReportMetric(floor.Seconds(), "floor-s")
 	b.ReportMetric(converge.Seconds()/floor.Seconds(), "converge/floor")
 
-	// steady state
-	time.Sleep(2 * benchInterval) // let the first periodic passes and the watch events settle
+	// steady state, once every rollout has finished (status writes for health
+	// changes are real changes, not steady-state cost)
+	waitAll(b, c, ns, n, "Healthy", func(app *v1.Application) bool {
+		return app.Status.Health != nil && app.Status.Health.Status == "Healthy"
+	})
+	b.ReportMetric(time.Since(start).Seconds(), "create-to-healthy-s")
+	time.Sleep(benchInterval) // let a periodic pass of every Application go by
 	before, cpuBefore := ctrl.requests(b), ctrl.cpuSeconds(b)
 	const window = time.Minute
 	time.Sleep(window)
@@ -122,7 +129,13 @@ func benchConverge(b *testing.B, bin string, n int) {
 	b.ReportMetric(total/passes, "requests/app/interval")
 	b.ReportMetric(writes/window.Minutes(), "steady-writes/min")
 	b.ReportMetric((cpuAfter-cpuBefore)/window.Minutes(), "controller-CPU-s/min")
-	b.ReportMetric(ctrl.rssMiB(b), "controller-RSS-MiB")
+	rss := ctrl.memoryMiB(b)
+	b.ReportMetric(rss["VmRSS"], "controller-RSS-MiB")
+	b.ReportMetric(rss["RssAnon"], "controller-RSS-anon-MiB")
+	b.ReportMetric(rss["RssFile"], "controller-RSS-file-MiB")
+	if dir := os.Getenv("LOCKSTEP_BENCH_PROFILES"); dir != "" {
+		ctrl.saveHeapProfile(b, filepath.Join(dir, fmt.Sprintf("heap-apps-%d.pprof", n)))
+	}
 
 	// drift → reverted
 	cs := kubernetes.NewForConfigOrDie(benchConfig(b))
@@ -250,6 +263,13 @@ func benchClient(b *testing.B) client.Client {
 
 func waitAllReady(b *testing.B, c client.Client, ns string, n int) {
 	b.Helper()
+	waitAll(b, c, ns, n, "Ready", func(app *v1.Application) bool {
+		return meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionReady)
+	})
+}
+
+func waitAll(b *testing.B, c client.Client, ns string, n int, what string, ok func(*v1.Application) bool) {
+	b.Helper()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		list := &v1.ApplicationList{}
@@ -257,8 +277,8 @@ func waitAllReady(b *testing.B, c client.Client, ns string, n int) {
 			b.Fatal(err)
 		}
 		ready := 0
-		for _, app := range list.Items {
-			if meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionReady) {
+		for i := range list.Items {
+			if ok(&list.Items[i]) {
 				ready++
 			}
 		}
@@ -266,7 +286,7 @@ func waitAllReady(b *testing.B, c client.Client, ns string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d Applications Ready after 10 minutes", ready, n)
+			b.Fatalf("%d of %d Applications %s after 10 minutes", ready, n, what)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -354,8 +374,8 @@ func startController(b *testing.B, bin string) *controllerProcess {
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(bin, "controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
-		"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--data-dir", b.TempDir())
-	logs, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
+		"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir())
+	logs, err := os.Create(filepath.Join(cmp.Or(os.Getenv("LOCKSTEP_BENCH_LOGS"), b.TempDir()), "controller.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -411,6 +431,24 @@ func (p *controllerProcess) requests(b *testing.B) map[string]float64 {
 	return m
 }
 
+// saveHeapProfile fetches the controller's heap profile (it runs with --profiling).
+func (p *controllerProcess) saveHeapProfile(b *testing.B, path string) {
+	b.Helper()
+	resp, err := http.Get(strings.TrimSuffix(p.metrics, "/metrics") + "/debug/pprof/heap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // cpuSeconds reads utime+stime of the controller from /proc/PID/stat.
 func (p *controllerProcess) cpuSeconds(b *testing.B) float64 {
 	b.Helper()
@@ -425,20 +463,24 @@ func (p *controllerProcess) cpuSeconds(b *testing.B) float64 {
 	return (utime + stime) / 100 // USER_HZ is 100 on Linux
 }
 
-func (p *controllerProcess) rssMiB(b *testing.B) float64 {
+// memoryMiB reads the resident-memory lines of /proc/PID/status: VmRSS in all,
+// RssAnon (the Go heap, stacks) and RssFile (the binary's pages in memory).
+func (p *controllerProcess) memoryMiB(b *testing.B) map[string]float64 {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		b.Fatal(err)
 	}
+	out := map[string]float64{}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "RssAnon" && name != "RssFile") {
+			continue
 		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+		out[name] = kb / 1024
 	}
-	b.Fatal("no VmRSS")
-	return 0
+	return out
 }
 
 func benchScheme() *k8sruntime.Scheme {

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 
@@ -40,6 +42,8 @@ type Options struct {
 	DataDir string
 	// MetricsAddress serves Prometheus metrics; "0" disables them.
 	MetricsAddress string
+	// Profiling adds Go's /debug/pprof/ handlers to the metrics address.
+	Profiling bool
 	// Logger receives the controller's structured logs.
 	Logger logr.Logger
 }
@@ -83,7 +87,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "lockstep-controller",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress, ExtraHandlers: profilingHandlers(opts.Profiling)},
 		HealthProbeBindAddress:  "0",
 		// Secrets and ConfigMaps are read when needed (credentials only when the
 		// repository must be asked, values only when rendering), never watched
@@ -127,4 +131,16 @@ func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) 
 		return fmt.Errorf("creating namespace %s for the leader election lease: %w", name, err)
 	}
 	return nil
+}
+
+func profilingHandlers(on bool) map[string]http.Handler {
+	if !on {
+		return nil
+	}
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/heap":    pprof.Handler("heap"),
+		"/debug/pprof/allocs":  pprof.Handler("allocs"),
+	}
 }

@@ -106,8 +106,8 @@ type outcome struct {
 	transient bool // retry soon: the cause may go away by itself
 	changed   bool // something was applied or pruned
 	summary   string
-	drift     string // drift seen and left (no self-heal), described
-	reverted  string // drift reverted by self-heal, described
+	drift     string        // drift seen and left (no self-heal), described
+	reverted  string        // drift reverted by self-heal, described
 	waitFor   time.Duration // sync.wait: how long health may still take
 }
 
