@@ -13,9 +13,11 @@ import (
 // +kubebuilder:resource:shortName=app;apps,categories=lockstep
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.sync.revision`,description="Git commit the cluster is synced to"
 // +kubebuilder:printcolumn:name="Sync",type=string,JSONPath=`.status.sync.status`
+// +kubebuilder:printcolumn:name="Health",type=string,JSONPath=`.status.health.status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.dependsOn) || !self.spec.dependsOn.exists(d, d.name == self.metadata.name)",message="an Application cannot depend on itself"
 type Application struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -43,6 +45,13 @@ type ApplicationSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Sync SyncPolicy `json:"sync,omitempty"`
+	// DependsOn names Applications in the same namespace that must be Ready
+	// before this one syncs. It starts the moment they are.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	DependsOn []LocalObjectReference `json:"dependsOn,omitempty"`
 	// Suspend stops all reconciliation, including drift correction, until unset.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`

@@ -38,40 +38,54 @@ type ChangeSet struct {
 	Live map[plan.Key]*unstructured.Unstructured
 }
 
-// Apply carries out the plan's Create and Update steps in order, then its Prune
-// steps. Unchanged and Keep steps write nothing. An apply failure does not stop
-// the other applies, but it cancels every prune: never make things worse.
+// Apply carries out the plan's Create and Update steps wave by wave, in order
+// within a wave, then its Prune steps. Before a wave is applied, every object of
+// the waves before it must be healthy (when a later wave has something to
+// apply). Unchanged and Keep steps write nothing. An apply failure stops at the
+// end of its wave and cancels every prune: never make things worse.
 func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeSet, error) {
 	if opts == (Options{}) {
 		opts = DefaultOptions()
 	}
 	var cs ChangeSet
 	var pendingCRDs []string
-	for _, step := range p.Steps {
-		if step.Action != plan.Create && step.Action != plan.Update {
-			continue
+	waves := p.Waves()
+	for i, wave := range waves {
+		if i > 0 && changes(wave) {
+			if err := a.waitHealthy(ctx, waves[i-1], cs.Live); err != nil {
+				cs.Failed = append(cs.Failed, err)
+				break
+			}
 		}
-		if _, err := a.resource(step.Desired.GroupVersionKind()); errors.Is(err, ErrUnknownKind) && len(pendingCRDs) > 0 {
-			if err := a.waitEstablished(ctx, pendingCRDs, opts.CRDTimeout); err != nil {
+		for _, step := range wave {
+			if step.Action != plan.Create && step.Action != plan.Update {
+				continue
+			}
+			if _, err := a.resource(step.Desired.GroupVersionKind()); errors.Is(err, ErrUnknownKind) && len(pendingCRDs) > 0 {
+				if err := a.waitEstablished(ctx, pendingCRDs, opts.CRDTimeout); err != nil {
+					cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
+					continue
+				}
+				pendingCRDs = nil
+			}
+			applied, err := a.serverSideApply(ctx, step.Desired, false)
+			if err != nil {
+				a.verified.forget(step.Key)
 				cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
 				continue
 			}
-			pendingCRDs = nil
+			a.verified.remember(step.Key, step.Desired, applied)
+			if cs.Live == nil {
+				cs.Live = map[plan.Key]*unstructured.Unstructured{}
+			}
+			cs.Live[step.Key] = applied
+			cs.Applied = append(cs.Applied, step)
+			if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
+				pendingCRDs = append(pendingCRDs, step.Key.Name)
+			}
 		}
-		applied, err := a.serverSideApply(ctx, step.Desired, false)
-		if err != nil {
-			a.verified.forget(step.Key)
-			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
-			continue
-		}
-		a.verified.remember(step.Key, step.Desired, applied)
-		if cs.Live == nil {
-			cs.Live = map[plan.Key]*unstructured.Unstructured{}
-		}
-		cs.Live[step.Key] = applied
-		cs.Applied = append(cs.Applied, step)
-		if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
-			pendingCRDs = append(pendingCRDs, step.Key.Name)
+		if len(cs.Failed) > 0 {
+			break // later waves wait for this one, which failed
 		}
 	}
 	if len(cs.Failed) > 0 {
@@ -92,6 +106,15 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 		cs.Pruned = append(cs.Pruned, step)
 	}
 	return cs, cs.err()
+}
+
+func changes(steps []plan.Step) bool {
+	for _, s := range steps {
+		if s.Action == plan.Create || s.Action == plan.Update {
+			return true
+		}
+	}
+	return false
 }
 
 func (cs ChangeSet) err() error {

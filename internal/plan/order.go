@@ -1,6 +1,13 @@
 package plan
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
 
 // kindOrder ranks kinds so that what others depend on is applied first: namespaces
 // and CRDs before anything that lives in them or is one of them, then identities,
@@ -30,13 +37,59 @@ func rank(k Key) int {
 	return len(kindOrder)
 }
 
-// sortForApply orders steps by kind rank, then by key, so plans are deterministic.
+// sortForApply orders steps by sync wave, then kind rank, then key, so plans are
+// deterministic.
 func sortForApply(steps []Step) {
 	sort.SliceStable(steps, func(i, j int) bool {
+		if steps[i].Wave != steps[j].Wave {
+			return steps[i].Wave < steps[j].Wave
+		}
 		a, b := steps[i].Key, steps[j].Key
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra < rb
 		}
 		return a.String() < b.String()
 	})
+}
+
+// Sync waves, in the meaning Argo CD users know: objects of a lower wave are
+// applied, and healthy, before those of a higher one. Argo CD's own annotation is
+// read too, so repositories written for it move over unchanged; Lockstep's wins
+// when both are set.
+const (
+	WaveAnnotation     = "lockstep.dev/sync-wave"
+	ArgoWaveAnnotation = "argocd.argoproj.io/sync-wave"
+)
+
+// waveOf reads an object's sync wave; 0 when it has none.
+func waveOf(o *unstructured.Unstructured) (int, error) {
+	ann := o.GetAnnotations()
+	for _, name := range []string{WaveAnnotation, ArgoWaveAnnotation} {
+		v, ok := ann[name]
+		if !ok {
+			continue
+		}
+		w, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return 0, fmt.Errorf("%s: annotation %s is %q, not a whole number", KeyOf(o), name, v)
+		}
+		return w, nil
+	}
+	return 0, nil
+}
+
+// Waves splits the plan's Create, Update and Unchanged steps into their waves,
+// lowest first.
+func (p Plan) Waves() [][]Step {
+	var waves [][]Step
+	for _, s := range p.Steps {
+		if s.Action == Prune || s.Action == Keep {
+			continue
+		}
+		if n := len(waves); n == 0 || waves[n-1][0].Wave != s.Wave {
+			waves = append(waves, nil)
+		}
+		waves[len(waves)-1] = append(waves[len(waves)-1], s)
+	}
+	return waves
 }

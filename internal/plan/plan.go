@@ -99,6 +99,8 @@ type Step struct {
 	ChangedFields []string
 	// Reason explains a Keep.
 	Reason string
+	// Wave is the object's sync wave (WaveAnnotation); lower waves go first.
+	Wave int
 }
 
 // Plan is an ordered list of steps: applies in dependency order, then prunes in
@@ -126,8 +128,8 @@ func (p Plan) InSync() bool {
 	return true
 }
 
-// Compute builds the plan. It fails only on inconsistent input (an object
-// desired twice).
+// Compute builds the plan. It fails on inconsistent input (an object desired
+// twice) and on a sync-wave annotation that is not a whole number.
 func Compute(in Input) (Plan, error) {
 	desired := map[Key]bool{}
 	var applies, prunes []Step
@@ -137,7 +139,11 @@ func Compute(in Input) (Plan, error) {
 			return Plan{}, fmt.Errorf("%s is desired twice", k)
 		}
 		desired[k] = true
-		step := Step{Key: k, Version: o.GroupVersionKind().Version, Desired: o}
+		wave, err := waveOf(o)
+		if err != nil {
+			return Plan{}, err
+		}
+		step := Step{Key: k, Version: o.GroupVersionKind().Version, Desired: o, Wave: wave}
 		current, dry := in.Current[k], in.DryRun[k]
 		switch {
 		case current == nil:
@@ -161,6 +167,9 @@ func Compute(in Input) (Plan, error) {
 		}
 		step := Step{Key: e.Key, Version: e.Version, Action: Prune}
 		current, exists := in.Current[e.Key]
+		if current != nil {
+			step.Wave, _ = waveOf(current) // pruned in reverse wave order; a bad value counts as 0
+		}
 		switch {
 		case exists && current == nil:
 			continue // already gone: nothing to prune

@@ -90,6 +90,9 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 	if pv.Observed, err = r.Applier.Observe(ctx, objs, inventory, ignore); err != nil {
 		return fail(v1.ReasonPlanFailed, isTransientAPIError(err), err)
 	}
+	if err := r.checkOwnership(ctx, app, objs, pv.Observed.Current); err != nil {
+		return fail(v1.ReasonPlanFailed, false, err)
+	}
 	pv.Plan, err = plan.Compute(plan.Input{Desired: objs, DryRun: pv.Observed.DryRun, Current: pv.Observed.Current,
 		Inventory: inventory, Prune: app.Spec.Sync.Prune, Ignore: ignore, Owner: owner})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	ctrlsource "sigs.k8s.io/controller-runtime/pkg/source"
@@ -54,9 +55,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, sources
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.Application{}, dependsOnIndex, indexDependsOn); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&v1.Application{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readinessChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("application")
 	for _, src := range sources {
@@ -65,8 +70,21 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, sources
 	return b.Complete(r)
 }
 
-// Reconcile runs one pass of the pipeline for one Application.
+// Reconcile runs one pass of the pipeline for one Application. A status write
+// that lost a race with another write (often the previous pass's own, not yet in
+// the cache) is retried at once: status-only changes are not watched, so nothing
+// else would bring the Application back.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	if errors.Is(err, errStatusConflict) {
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	return res, err
+}
+
+var errStatusConflict = errors.New("the Application changed while its status was written")
+
+func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	app := &v1.Application{}
 	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -78,6 +96,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if app.Spec.Suspend {
 		st.suspended()
 		return ctrl.Result{}, r.writeStatus(ctx, app, before, st)
+	}
+	if wait, err := r.dependencyWait(ctx, app); err != nil || wait != "" {
+		var cycle errDependencyCycle
+		if errors.As(err, &cycle) {
+			st.failed(v1.ReasonInvalidSpec, err, false)
+			return ctrl.Result{}, r.writeStatus(ctx, app, before, st)
+		}
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		st.waiting(wait)
+		// The dependency turning Ready wakes this one; the interval is a fallback.
+		return ctrl.Result{RequeueAfter: outcome{}.requeueAfter(app, 0)}, r.writeStatus(ctx, app, before, st)
 	}
 	outcome := r.sync(ctx, app, st)
 	if outcome.err != nil {
@@ -245,7 +276,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, app *v1.Application, befor
 	app.Status = st.app.Status
 	if err := r.Client.Status().Update(ctx, app); err != nil {
 		if apierrors.IsConflict(err) {
-			return nil // the Application changed meanwhile; the watch brings it back
+			return errStatusConflict
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}

@@ -52,12 +52,14 @@ func countReady(nodes []corev1.Node) int {
 }
 
 // fakeNode is a node KWOK manages (it carries the annotation KWOK selects on). A
-// kubelet registers its node with capacity in the status, and so do we.
+// kubelet registers its node with capacity in the status, and so do we. The pod
+// capacity is far above a kubelet's default 110: fake pods cost nothing, and the
+// benchmarks run 500 Deployments on two nodes.
 func fakeNode(name string) *corev1.Node {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
-		corev1.ResourcePods:   resource.MustParse("110"),
+		corev1.ResourcePods:   resource.MustParse("1000"),
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
