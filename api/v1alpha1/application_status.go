@@ -24,6 +24,7 @@ const (
 	ReasonDriftDetected     = "DriftDetected"
 	ReasonDriftReverted     = "DriftReverted"
 	ReasonHealthCheckFailed = "HealthCheckFailed"
+	ReasonHookFailed        = "HookFailed"
 	ReasonSourceFailed      = "SourceFailed"
 	ReasonRenderFailed      = "RenderFailed"
 	ReasonPlanFailed        = "PlanFailed"

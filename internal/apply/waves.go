@@ -58,3 +58,19 @@ func (a *Applier) firstUnhealthy(ctx context.Context, wave []plan.Step, applied 
 	}
 	return plan.Key{}, health.Result{}, nil
 }
+
+// WaitHealthy waits until every object the plan applies or keeps unchanged is
+// Healthy: PostSync hooks run only then.
+func (a *Applier) WaitHealthy(ctx context.Context, p plan.Plan, cs ChangeSet) error {
+	var all []plan.Step
+	for _, w := range p.Waves() {
+		all = append(all, w...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	if err := a.waitHealthy(ctx, all, cs.Live); err != nil {
+		return err
+	}
+	return nil
+}

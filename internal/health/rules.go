@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -76,4 +77,34 @@ func job(o *unstructured.Unstructured) Result {
 	succeeded, _, _ := unstructured.NestedInt64(o.Object, "status", "succeeded")
 	failed, _, _ := unstructured.NestedInt64(o.Object, "status", "failed")
 	return Result{Status: Progressing, Message: fmt.Sprintf("running: %d active, %d succeeded, %d failed", active, succeeded, failed)}
+}
+
+// Completion says whether a run-to-completion object (a Job or a Pod, as hooks
+// are) has finished: done once it has, failed when it did not succeed, with why.
+func Completion(o *unstructured.Unstructured) (done, failed bool, message string) {
+	if o == nil {
+		return false, false, "not created yet"
+	}
+	switch o.GetKind() {
+	case "Job":
+		r := job(o)
+		switch r.Status {
+		case Healthy:
+			return true, false, r.Message
+		case Degraded:
+			return true, true, r.Message
+		}
+		return false, false, r.Message
+	case "Pod":
+		phase, _, _ := unstructured.NestedString(o.Object, "status", "phase")
+		msg, _, _ := unstructured.NestedString(o.Object, "status", "message")
+		switch phase {
+		case "Succeeded":
+			return true, false, "succeeded"
+		case "Failed":
+			return true, true, strings.TrimSpace("failed " + msg)
+		}
+		return false, false, "phase " + phase
+	}
+	return true, false, "" // anything else is done once created
 }

@@ -107,6 +107,8 @@ type Step struct {
 // reverse dependency order.
 type Plan struct {
 	Steps []Step
+	// Hooks run around a sync that applies something; in wave order.
+	Hooks []Hook
 }
 
 // Counts returns how many steps of each action the plan has.
@@ -133,8 +135,20 @@ func (p Plan) InSync() bool {
 func Compute(in Input) (Plan, error) {
 	desired := map[Key]bool{}
 	var applies, prunes []Step
+	var hooks []Hook
 	for _, o := range in.Desired {
 		k := KeyOf(o)
+		hook, isHook, skip, err := hookOf(o)
+		if err != nil {
+			return Plan{}, err
+		}
+		if skip {
+			continue
+		}
+		if isHook {
+			hooks = append(hooks, hook)
+			continue
+		}
 		if desired[k] {
 			return Plan{}, fmt.Errorf("%s is desired twice", k)
 		}
@@ -187,7 +201,13 @@ func Compute(in Input) (Plan, error) {
 	for i, j := 0, len(prunes)-1; i < j; i, j = i+1, j-1 { // delete dependents first
 		prunes[i], prunes[j] = prunes[j], prunes[i]
 	}
-	return Plan{Steps: append(applies, prunes...)}, nil
+	sort.SliceStable(hooks, func(i, j int) bool {
+		if hooks[i].Wave != hooks[j].Wave {
+			return hooks[i].Wave < hooks[j].Wave
+		}
+		return hooks[i].Key.String() < hooks[j].Key.String()
+	})
+	return Plan{Steps: append(applies, prunes...), Hooks: hooks}, nil
 }
 
 // Inventory lists the objects a successful sync of the plan leaves under

@@ -37,6 +37,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
+	"github.com/lockstep-dev/lockstep/internal/testenv/proc"
 )
 
 // The benchmarks run the controller as its own process (`lockstep controller`),
@@ -337,7 +338,7 @@ func applyFloor(b *testing.B, files map[string][]byte, ns string) time.Duration 
 
 // controllerProcess is `lockstep controller` running as a child process.
 type controllerProcess struct {
-	cmd     *exec.Cmd
+	pid     int
 	metrics string
 }
 
@@ -373,18 +374,16 @@ func startController(b *testing.B, bin string) *controllerProcess {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
-		"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir())
-	logs, err := os.Create(filepath.Join(cmp.Or(os.Getenv("LOCKSTEP_BENCH_LOGS"), b.TempDir()), "controller.log"))
+	// Through proc, so the controller dies with the test binary however it ends.
+	cp, err := proc.Start(proc.Spec{Name: "lockstep-controller", Path: bin,
+		Args: []string{"controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
+			"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir()},
+		LogPath: filepath.Join(cmp.Or(os.Getenv("LOCKSTEP_BENCH_LOGS"), b.TempDir()), "controller.log")})
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logs.Close() })
-	p := &controllerProcess{cmd: cmd, metrics: "http://" + addr + "/metrics"}
+	b.Cleanup(func() { cp.Stop(5 * time.Second) })
+	p := &controllerProcess{pid: cp.PID(), metrics: "http://" + addr + "/metrics"}
 	testenv.Eventually(b, time.Minute, "the controller serves metrics", func(ctx context.Context) (bool, error) {
 		_, err := p.scrape(ctx)
 		return err == nil, err
@@ -452,7 +451,7 @@ func (p *controllerProcess) saveHeapProfile(b *testing.B, path string) {
 // cpuSeconds reads utime+stime of the controller from /proc/PID/stat.
 func (p *controllerProcess) cpuSeconds(b *testing.B) float64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -467,7 +466,7 @@ func (p *controllerProcess) cpuSeconds(b *testing.B) float64 {
 // RssAnon (the Go heap, stacks) and RssFile (the binary's pages in memory).
 func (p *controllerProcess) memoryMiB(b *testing.B) map[string]float64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -234,10 +234,29 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 		}
 	}
 	started := r.Now()
+	// Hooks run only when the sync applies something.
+	hooks := !p.InSync()
+	if hooks {
+		if _, err := r.Applier.RunHooks(ctx, p.HooksOf(plan.PreSync)); err != nil {
+			return r.hookFailed(ctx, st, pv, started, trigger, err)
+		}
+	}
 	cs, err := r.Applier.Apply(ctx, p, apply.Options{})
 	if err != nil {
 		st.recordSync(*pv.Commit, p, cs, started, err, trigger)
+		if hooks {
+			r.runSyncFailedHooks(ctx, app, p)
+		}
 		return st.failed(v1.ReasonApplyFailed, err, isTransientAPIError(err))
+	}
+	if post := p.HooksOf(plan.PostSync); hooks && len(post) > 0 {
+		err := r.Applier.WaitHealthy(ctx, p, cs)
+		if err == nil {
+			_, err = r.Applier.RunHooks(ctx, post)
+		}
+		if err != nil {
+			return r.hookFailed(ctx, st, pv, started, trigger, err)
+		}
 	}
 	changed := len(cs.Applied)+len(cs.Pruned) > 0
 	st.synced(*pv.Commit, pv.Digest, p, cs, started, changed, trigger)

@@ -1,0 +1,107 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
+)
+
+// hookJob is a Job hook; KWOK completes its pod, unless the pod cannot be
+// scheduled, in which case activeDeadlineSeconds fails the Job.
+func hookJob(name, annotations string, schedulable bool) string {
+	spec := ""
+	if !schedulable {
+		spec = "      nodeSelector: {lockstep.dev/no-such-node: \"true\"}\n"
+	}
+	return fmt.Sprintf(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: %s
+  annotations: {%s}
+spec:
+  backoffLimit: 0
+  activeDeadlineSeconds: 3
+  template:
+    spec:
+      restartPolicy: Never
+%s      containers: [{name: run, image: registry.internal/tools:1}]
+`, name, annotations, spec)
+}
+
+func TestPreSyncAndPostSyncHooksRunAroundTheSync(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	rev := f.commit(t, "with hooks", map[string]string{
+		"app/cm.yaml":      configMapYAML,
+		"app/migrate.yaml": hookJob("migrate", `lockstep.dev/hook: PreSync`, true),
+		// Argo CD's spelling, deleted once it succeeded
+		"app/smoke.yaml": hookJob("smoke", `argocd.argoproj.io/hook: PostSync, argocd.argoproj.io/hook-delete-policy: HookSucceeded`, true),
+	})
+	f.create(t, f.application("web", "app", nil))
+	app := f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
+
+	migrate := &batchv1.Job{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "migrate"}, migrate); err != nil {
+		t.Fatalf("the PreSync hook (kept by the default BeforeHookCreation policy): %v", err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "settings"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	var completed time.Time
+	if migrate.Status.CompletionTime != nil {
+		completed = migrate.Status.CompletionTime.Time
+	}
+	if completed.IsZero() || cm.CreationTimestamp.Time.Before(completed.Truncate(time.Second)) {
+		t.Errorf("ConfigMap created at %s, PreSync hook completed at %v: want it after", cm.CreationTimestamp, completed)
+	}
+	err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "smoke"}, &batchv1.Job{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the PostSync hook with HookSucceeded is still there (err %v)", err)
+	}
+	for _, e := range app.Status.Inventory {
+		if e.Kind == "Job" {
+			t.Errorf("hook %s is in the inventory", e.Name)
+		}
+	}
+}
+
+func TestFailingPreSyncHookStopsTheSyncAndRunsSyncFailed(t *testing.T) {
+	f := newRepo(t)
+	rev := f.commit(t, "failing hook", map[string]string{
+		"app/cm.yaml":      configMapYAML,
+		"app/migrate.yaml": hookJob("migrate", `lockstep.dev/hook: PreSync`, false),
+		"app/cleanup.yaml": hookJob("cleanup", `lockstep.dev/hook: SyncFailed`, true),
+	})
+	f.create(t, f.application("web", "app", func(app *v1.Application) {
+		app.Spec.Sync.Timeout = &metav1.Duration{Duration: 30 * time.Second}
+	}))
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonHookFailed, rev)
+	msg := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady).Message
+	if !strings.Contains(msg, "Job.batch/"+f.ns+"/migrate: PreSync hook failed") {
+		t.Errorf("Ready message %q does not name the hook", msg)
+	}
+	err := f.c.Get(testenv.Context(t), types.NamespacedName{Namespace: f.ns, Name: "settings"}, &corev1.ConfigMap{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the ConfigMap was applied although the PreSync hook failed (err %v)", err)
+	}
+	eventually(t, 30*time.Second, "the SyncFailed hook ran to completion", func(ctx context.Context) (bool, error) {
+		j := &batchv1.Job{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "cleanup"}, j); err != nil {
+			return false, err
+		}
+		return j.Status.Succeeded == 1, fmt.Errorf("succeeded %d", j.Status.Succeeded)
+	})
+}
