@@ -2,6 +2,8 @@ package cli
 
 import (
 	"log/slog"
+	"os"
+	"runtime/debug"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -27,6 +29,12 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 				return err
 			}
 			cfg.QPS, cfg.Burst = 100, 200 // one sync of a large Application is hundreds of requests
+			if os.Getenv("GOGC") == "" {
+				// The live heap is small (~30 MiB at 500 Applications); Go's default
+				// lets the heap double before collecting. Collect sooner: less memory
+				// for a little CPU. GOGC in the environment overrides this.
+				debug.SetGCPercent(controllerGCPercent)
+			}
 			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			return reconcile.Run(cmd.Context(), cfg, opts)
 		},
@@ -42,3 +50,6 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.BoolVar(&opts.Profiling, "profiling", false, "serve Go's /debug/pprof/ on the metrics address, for diagnosing CPU and memory")
 	return cmd
 }
+
+// controllerGCPercent is the controller's GOGC unless the environment sets one.
+const controllerGCPercent = 50

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,6 +33,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -255,6 +257,7 @@ func benchConfig(b *testing.B) *rest.Config {
 
 func benchClient(b *testing.B) client.Client {
 	b.Helper()
+	ctrllog.SetLogger(logr.Discard()) // the controller under test is another process
 	c, err := client.New(benchConfig(b), client.Options{Scheme: benchScheme()})
 	if err != nil {
 		b.Fatal(err)
