@@ -255,6 +255,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 			_, err = r.Applier.RunHooks(ctx, post)
 		}
 		if err != nil {
+			st.recordInventory(p) // the objects were applied: they are ours to prune later
 			return r.hookFailed(ctx, st, pv, started, trigger, err)
 		}
 	}

@@ -113,11 +113,7 @@ func (s *status) synced(c source.Commit, digest string, p plan.Plan, cs apply.Ch
 		// Same revision: keep the recorded metadata so the status does not churn.
 		s.app.Status.LastAppliedRevision = previous
 	}
-	var inv []v1.ObjectReference
-	for _, e := range p.Inventory() {
-		inv = append(inv, v1.ObjectReference{Group: e.Group, Version: e.Version, Kind: e.Kind, Namespace: e.Namespace, Name: e.Name})
-	}
-	s.app.Status.Inventory = inv
+	s.recordInventory(p)
 	if changed || !sameResources(s.app.Status.Resources, p) {
 		// A pass that changed nothing keeps the entries of the sync that did, so
 		// the status is not rewritten just to turn Create into Unchanged.
@@ -128,6 +124,16 @@ func (s *status) synced(c source.Commit, digest string, p plan.Plan, cs apply.Ch
 		s.recordSync(c, p, cs, started, nil, trigger)
 	}
 	s.app.Status.LastHandledSyncRequest = s.app.Annotations[v1.AnnotationSyncRequestedBy]
+}
+
+// recordInventory records what the plan leaves under management, for pruning
+// later: everything it applied or kept.
+func (s *status) recordInventory(p plan.Plan) {
+	var inv []v1.ObjectReference
+	for _, e := range p.Inventory() {
+		inv = append(inv, v1.ObjectReference{Group: e.Group, Version: e.Version, Kind: e.Kind, Namespace: e.Namespace, Name: e.Name})
+	}
+	s.app.Status.Inventory = inv
 }
 
 // recordSync prepends a history entry. A failure identical to the newest entry
