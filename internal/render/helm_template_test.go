@@ -17,11 +17,7 @@ import (
 // version as the SDK the renderer uses, so the reference is `helm template` itself.
 func helmTemplate(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
-	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gocmd); err != nil {
-		gocmd = "go"
-	}
-	cmd := exec.CommandContext(t.Context(), gocmd, append([]string{"tool", "helm", "template"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), "go", append([]string{"tool", "helm", "template"}, args...)...)
 	// Helm keeps its caches and repository config under HOME; nothing is fetched.
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	out, err := cmd.Output()
