@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -17,16 +18,14 @@ import (
 const hookPoll = 250 * time.Millisecond
 
 // RunHooks runs hooks one after the other: each is (re)created and waited for
-// until it completes. The first failure stops the rest. It returns the hooks
-// that ran, for the caller to report.
-func (a *Applier) RunHooks(ctx context.Context, hooks []plan.Hook) (ran []plan.Key, err error) {
+// until it completes. The first failure stops the rest.
+func (a *Applier) RunHooks(ctx context.Context, hooks []plan.Hook) error {
 	for _, h := range hooks {
 		if err := a.runHook(ctx, h); err != nil {
-			return ran, &ObjectError{Key: h.Key, Err: err}
+			return &ObjectError{Key: h.Key, Err: err}
 		}
-		ran = append(ran, h.Key)
 	}
-	return ran, nil
+	return nil
 }
 
 func (a *Applier) runHook(ctx context.Context, h plan.Hook) error {
@@ -53,7 +52,7 @@ func (a *Applier) runHook(ctx context.Context, h plan.Hook) error {
 				}
 			}
 			if failed {
-				return fmt.Errorf("%s hook failed: %s", h.Phase, msg)
+				return fmt.Errorf("%s hook failed (%s); its pods' logs say why, and the fix goes to Git", h.Phase, strings.TrimPrefix(msg, "failed: "))
 			}
 			return nil
 		}

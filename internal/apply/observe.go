@@ -101,11 +101,15 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 		if dry.GetResourceVersion() != live.GetResourceVersion() {
 			// The cache has not caught up with the server (a dry run answers from
 			// the object as stored now): compare with the stored object instead.
-			if live, err = a.getFromServer(ctx, o.GroupVersionKind(), k); err != nil || live == nil {
+			if live, err = a.getFromServer(ctx, o.GroupVersionKind(), k); err != nil {
 				errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)})
 				continue
 			}
 			obs.Current[k] = live
+			if live == nil { // deleted meanwhile: it will be created
+				a.verified.forget(k)
+				continue
+			}
 		}
 		obs.DryRun[k] = dry
 		if len(plan.ChangedFields(live, dry)) == 0 {

@@ -70,7 +70,7 @@ func (a *Applier) WaitHealthy(ctx context.Context, p plan.Plan, cs ChangeSet) er
 		return nil
 	}
 	if err := a.waitHealthy(ctx, all, cs.Live); err != nil {
-		return err
+		return err // not returned directly: a nil *ObjectError is not a nil error
 	}
 	return nil
 }

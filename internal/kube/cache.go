@@ -82,13 +82,6 @@ func (c *Cache) Get(ctx context.Context, m *meta.RESTMapping, namespace, name st
 	return item.(*unstructured.Unstructured).DeepCopy(), nil
 }
 
-// Kinds returns how many kinds are watched.
-func (c *Cache) Kinds() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.kinds)
-}
-
 // Stop ends every watch.
 func (c *Cache) Stop() {
 	c.mu.Lock()

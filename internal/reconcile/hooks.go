@@ -32,7 +32,7 @@ func (r *Reconciler) runSyncFailedHooks(ctx context.Context, app *v1.Application
 	// The sync's own deadline may be what failed it: the hooks get their own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncFailedHookTimeout)
 	defer cancel()
-	if _, err := r.Applier.RunHooks(ctx, hooks); err != nil {
+	if err := r.Applier.RunHooks(ctx, hooks); err != nil {
 		log.FromContext(ctx).Info("a SyncFailed hook failed", "application", app.Namespace+"/"+app.Name, "error", err.Error())
 	}
 }

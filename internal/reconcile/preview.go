@@ -26,8 +26,7 @@ type Preview struct {
 func ignoreRules(app *v1.Application) []plan.IgnoreRule {
 	var rules []plan.IgnoreRule
 	for _, d := range app.Spec.Sync.IgnoreDifferences {
-		ns := d.Namespace
-		rules = append(rules, plan.IgnoreRule{Group: d.Group, Kind: d.Kind, Namespace: ns, Name: d.Name, Pointers: d.JSONPointers})
+		rules = append(rules, plan.IgnoreRule{Group: d.Group, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, Pointers: d.JSONPointers})
 	}
 	return rules
 }

@@ -237,7 +237,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	// Hooks run only when the sync applies something.
 	hooks := !p.InSync()
 	if hooks {
-		if _, err := r.Applier.RunHooks(ctx, p.HooksOf(plan.PreSync)); err != nil {
+		if err := r.Applier.RunHooks(ctx, p.HooksOf(plan.PreSync)); err != nil {
 			return r.hookFailed(ctx, st, pv, started, trigger, err)
 		}
 	}
@@ -252,7 +252,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	if post := p.HooksOf(plan.PostSync); hooks && len(post) > 0 {
 		err := r.Applier.WaitHealthy(ctx, p, cs)
 		if err == nil {
-			_, err = r.Applier.RunHooks(ctx, post)
+			err = r.Applier.RunHooks(ctx, post)
 		}
 		if err != nil {
 			st.recordInventory(p) // the objects were applied: they are ours to prune later
