@@ -43,6 +43,8 @@ func TestPureStagesDoNotImportClients(t *testing.T) {
 	check(t, "plan", goList(t, "-deps", prefix+"plan"))
 	// health too: live objects in, verdicts out.
 	check(t, "health", goList(t, "-deps", prefix+"health"))
+	// audit: records, chain and blame are values; storage is behind its Store.
+	check(t, "audit", goList(t, "-deps", prefix+"audit"))
 	// render is checked on its own imports: the Helm SDK it uses for charts links
 	// client-go for features render never calls (it renders with a client-only dry
 	// run and no cluster configuration), so its transitive closure includes clients.

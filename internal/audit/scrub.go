@@ -1,0 +1,75 @@
+package audit
+
+import (
+	"encoding/base64"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Redacted replaces a Secret's value found in a message.
+const Redacted = "(redacted)"
+
+// MinSecretLen is the shortest Secret value a Scrubber hides: shorter values
+// ("1", "true") are too common to find in text without destroying it.
+const MinSecretLen = 4
+
+// Scrubber removes the values of Secrets from text that is about to be logged,
+// recorded or shown: API server errors may quote a rejected value, and a message
+// that reached a record can never be taken back.
+type Scrubber struct {
+	r *strings.Replacer
+}
+
+// NewScrubber hides the values (as written and base64-encoded) of the Secrets
+// among objs.
+func NewScrubber(objs []*unstructured.Unstructured) Scrubber {
+	seen := map[string]bool{}
+	add := func(v string) {
+		if len(v) >= MinSecretLen {
+			seen[v] = true
+		}
+	}
+	for _, o := range objs {
+		if !IsSecret(o) {
+			continue
+		}
+		data, _, _ := unstructured.NestedMap(o.Object, "data")
+		for _, v := range data {
+			s, _ := v.(string)
+			add(s)
+			if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
+				add(string(raw))
+			}
+		}
+		stringData, _, _ := unstructured.NestedMap(o.Object, "stringData")
+		for _, v := range stringData {
+			s, _ := v.(string)
+			add(s)
+			add(base64.StdEncoding.EncodeToString([]byte(s)))
+		}
+	}
+	if len(seen) == 0 {
+		return Scrubber{}
+	}
+	values := make([]string, 0, len(seen))
+	for v := range seen {
+		values = append(values, v)
+	}
+	// Longest first, so a value that contains another is hidden whole.
+	sort.Slice(values, func(i, j int) bool { return len(values[i]) > len(values[j]) })
+	pairs := make([]string, 0, 2*len(values))
+	for _, v := range values {
+		pairs = append(pairs, v, Redacted)
+	}
+	return Scrubber{r: strings.NewReplacer(pairs...)}
+}
+
+// Scrub returns s with every known Secret value replaced by Redacted.
+func (s Scrubber) Scrub(text string) string {
+	if s.r == nil {
+		return text
+	}
+	return s.r.Replace(text)
+}
