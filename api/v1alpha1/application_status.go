@@ -17,22 +17,23 @@ const (
 
 // Reasons of the Ready condition; each pipeline stage has its own failure reason.
 const (
-	ReasonSucceeded         = "Succeeded"
-	ReasonProgressing       = "Progressing"
-	ReasonSuspended         = "Suspended"
-	ReasonOutOfSync         = "OutOfSync"
-	ReasonDriftDetected     = "DriftDetected"
-	ReasonDriftReverted     = "DriftReverted"
-	ReasonHealthCheckFailed = "HealthCheckFailed"
-	ReasonHookFailed        = "HookFailed"
-	ReasonSourceFailed      = "SourceFailed"
-	ReasonRenderFailed      = "RenderFailed"
-	ReasonPlanFailed        = "PlanFailed"
-	ReasonApplyFailed       = "ApplyFailed"
-	ReasonPruneFailed       = "PruneFailed"
-	ReasonInvalidSpec       = "InvalidSpec"
-	ReasonPolicyDenied      = "PolicyDenied"
-	ReasonDependencyWait    = "DependencyNotReady"
+	ReasonSucceeded          = "Succeeded"
+	ReasonProgressing        = "Progressing"
+	ReasonSuspended          = "Suspended"
+	ReasonOutOfSync          = "OutOfSync"
+	ReasonDriftDetected      = "DriftDetected"
+	ReasonDriftReverted      = "DriftReverted"
+	ReasonHealthCheckFailed  = "HealthCheckFailed"
+	ReasonHookFailed         = "HookFailed"
+	ReasonSourceFailed       = "SourceFailed"
+	ReasonRenderFailed       = "RenderFailed"
+	ReasonPlanFailed         = "PlanFailed"
+	ReasonApplyFailed        = "ApplyFailed"
+	ReasonPruneFailed        = "PruneFailed"
+	ReasonInvalidSpec        = "InvalidSpec"
+	ReasonPolicyDenied       = "PolicyDenied"
+	ReasonVerificationFailed = "VerificationFailed"
+	ReasonDependencyWait     = "DependencyNotReady"
 )
 
 // SyncState says whether the cluster matches Git.
@@ -88,6 +89,10 @@ type ApplicationStatus struct {
 	// last acted on.
 	// +optional
 	LastHandledSyncRequest string `json:"lastHandledSyncRequest,omitempty"`
+	// LastHandledActionRequest is the value of the action-requested-by
+	// annotation last recorded in the audit ledger.
+	// +optional
+	LastHandledActionRequest string `json:"lastHandledActionRequest,omitempty"`
 	// History holds the last 10 syncs, newest first.
 	// +kubebuilder:validation:MaxItems=10
 	// +optional
@@ -261,6 +266,10 @@ const (
 	// AnnotationSyncRequestedBy on an Application asks for a manual sync and
 	// records who asked; `lockstep sync` sets it.
 	AnnotationSyncRequestedBy = "lockstep.dev/sync-requested-by"
+	// AnnotationActionRequestedBy records who asked for a manual action
+	// ("refresh by alice at 2026-11-23T10:00:00Z"; also suspend, resume) so
+	// that the audit ledger names them; `lockstep refresh|suspend|resume` set it.
+	AnnotationActionRequestedBy = "lockstep.dev/action-requested-by"
 	// AnnotationPrune set to "disabled" on a managed object keeps it when it is
 	// removed from Git.
 	AnnotationPrune = "lockstep.dev/prune"

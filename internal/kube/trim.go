@@ -1,6 +1,7 @@
 package kube
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -51,7 +52,7 @@ type Writer struct {
 // Lockstep applies. ok is false when there is none. The API server records no
 // time for writes through the scale subresource; such an entry is returned only
 // when no other writer has a time.
-func LastWriter(o *unstructured.Unstructured, except string) (w Writer, ok bool) {
+func LastWriter(o metav1.Object, except string) (w Writer, ok bool) {
 	for _, f := range o.GetManagedFields() {
 		if f.Manager == except || f.Subresource == "status" {
 			continue

@@ -238,3 +238,18 @@ func (p Plan) String() string {
 	}
 	return b.String()
 }
+
+// DesiredObjects returns every object the plan would apply: its steps' and its
+// hooks'.
+func (p Plan) DesiredObjects() []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, s := range p.Steps {
+		if s.Desired != nil {
+			out = append(out, s.Desired)
+		}
+	}
+	for _, h := range p.Hooks {
+		out = append(out, h.Object)
+	}
+	return out
+}

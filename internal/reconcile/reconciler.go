@@ -23,6 +23,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/source"
@@ -42,7 +43,11 @@ type Reconciler struct {
 	KubeVersion string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Ledger records every sync, drift, prune, denial and manual action; none
+	// are recorded when nil.
+	Ledger *audit.Ledger
 
+	journal  journal
 	renders  renderCache
 	failures failureCounter
 }
@@ -55,6 +60,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, sources
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	r.journal.ledger = r.Ledger
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.Application{}, dependsOnIndex, indexDependsOn); err != nil {
 		return err
 	}
@@ -92,10 +98,18 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	logger := log.FromContext(ctx).WithValues("application", req.NamespacedName)
 	before := app.Status.DeepCopy()
 	st := newStatus(app, r.Now())
+	actions := actionRecords(app, before)
+	st.app.Status.LastHandledActionRequest = app.Annotations[v1.AnnotationActionRequestedBy]
 
 	if app.Spec.Suspend {
 		st.suspended()
+		if err := r.record(ctx, app, actions); err != nil {
+			return ctrl.Result{}, err
+		}
 		return ctrl.Result{}, r.writeStatus(ctx, app, before, st)
+	}
+	if err := r.record(ctx, app, actions); err != nil {
+		return ctrl.Result{}, err
 	}
 	if wait, err := r.dependencyWait(ctx, app); err != nil || wait != "" {
 		var cycle errDependencyCycle
@@ -112,8 +126,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	outcome := r.sync(ctx, app, st)
 	if outcome.err != nil {
-		logger.Info("sync failed", "reason", outcome.reason, "error", outcome.err.Error())
-		r.Events.Eventf(app, nil, "Warning", outcome.reason, "Sync", "%s", truncate(outcome.err.Error(), 1024))
+		msg := st.scrub.Scrub(outcome.err.Error())
+		logger.Info("sync failed", "reason", outcome.reason, "error", msg)
+		r.Events.Eventf(app, nil, "Warning", outcome.reason, "Sync", "%s", truncate(msg, 1024))
 	} else if outcome.reverted != "" {
 		logger.Info("drift reverted", "revision", st.app.Status.Sync.Revision, "drift", outcome.reverted)
 		r.Events.Eventf(app, nil, "Normal", v1.ReasonDriftReverted, "SelfHeal", "Reverted drift: %s", truncate(outcome.reverted, 1024))
@@ -124,6 +139,11 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		logger.Info("drift detected", "revision", st.app.Status.Sync.Revision, "drift", outcome.drift)
 		r.Events.Eventf(app, nil, "Warning", v1.ReasonDriftDetected, "Compare", "Drift detected: %s", truncate(outcome.drift, 1024))
 	}
+	// The ledger first: a record written and a status lost is retried without
+	// a duplicate (see journal); a status written and a record lost is not.
+	if err := r.record(ctx, app, passRecords(app, before, st, outcome, r.Now())); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.writeStatus(ctx, app, before, st); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -132,6 +152,12 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // outcome is what one sync pass came to.
 type outcome struct {
+	// What the pass saw and did, for the ledger.
+	pv      *Preview
+	cs      apply.ChangeSet
+	trigger string
+	started time.Time
+
 	err       error
 	reason    string
 	transient bool // retry soon: the cause may go away by itself
@@ -188,7 +214,14 @@ func retryDelay(p *v1.RetryPolicy, attempt int) (delay time.Duration, ok bool) {
 
 // sync walks the pipeline. Every stage's failure stops it before anything is
 // applied or pruned, and says which stage failed.
-func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) outcome {
+func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) (o outcome) {
+	var (
+		pv      *Preview
+		cs      apply.ChangeSet
+		trigger string
+		started = r.Now()
+	)
+	defer func() { o.pv, o.cs, o.trigger, o.started = pv, cs, trigger, started }()
 	timeout := 5 * time.Minute
 	if app.Spec.Sync.Timeout != nil && app.Spec.Sync.Timeout.Duration > 0 {
 		timeout = app.Spec.Sync.Timeout.Duration
@@ -197,6 +230,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	defer cancel()
 
 	pv, err := r.Preview(ctx, app, st.sourceMaxAge())
+	st.scrub = audit.NewScrubber(pv.Plan.DesiredObjects())
 	if pv.Commit != nil {
 		st.attempted(*pv.Commit)
 	}
@@ -210,7 +244,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	// neither Git nor the spec changed since. Only self-heal or a manual sync
 	// reverts it.
 	drift := !p.InSync() && app.Status.LastAppliedDigest == pv.Digest && !st.manualSyncPending()
-	trigger := v1.TriggerGit
+	trigger = v1.TriggerGit
 	switch {
 	case st.manualSyncPending():
 		trigger = v1.TriggerManual
@@ -233,7 +267,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 			return st.failed(v1.ReasonApplyFailed, fmt.Errorf("creating namespace %s: %w", app.Spec.Destination.Namespace, err), true)
 		}
 	}
-	started := r.Now()
+	started = r.Now()
 	// Hooks run only when the sync applies something.
 	hooks := !p.InSync()
 	if hooks {
@@ -241,7 +275,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 			return r.hookFailed(ctx, st, pv, started, trigger, err)
 		}
 	}
-	cs, err := r.Applier.Apply(ctx, p, apply.Options{})
+	cs, err = r.Applier.Apply(ctx, p, apply.Options{})
 	if err != nil {
 		st.recordSync(*pv.Commit, p, cs, started, err, trigger)
 		if hooks {
@@ -263,7 +297,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	st.synced(*pv.Commit, pv.Digest, p, cs, started, changed, trigger)
 	byKey, sum := healthOf(p, pv.Observed, cs)
 	st.setHealth(byKey, sum)
-	o := outcome{changed: changed, summary: summary(cs)}
+	o = outcome{changed: changed, summary: summary(cs)}
 	if trigger == v1.TriggerDrift {
 		o.reverted = describeDrift(p, pv.Observed)
 	}

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/source"
@@ -24,6 +25,8 @@ const maxHistory = 10
 type status struct {
 	app *v1.Application
 	now metav1.Time
+	// scrub hides the values of the desired Secrets in failure messages.
+	scrub audit.Scrubber
 }
 
 func newStatus(app *v1.Application, now time.Time) *status {
@@ -53,7 +56,7 @@ func (s *status) suspended() {
 // other is Stalled until the spec, a credential or the repository changes.
 func (s *status) failed(reason string, err error, transient bool) outcome {
 	s.settled()
-	msg := truncate(err.Error(), 2048)
+	msg := truncate(s.scrub.Scrub(err.Error()), 2048)
 	s.set(v1.ConditionReady, metav1.ConditionFalse, reason, msg)
 	if transient {
 		meta.RemoveStatusCondition(&s.app.Status.Conditions, v1.ConditionStalled)
@@ -149,7 +152,7 @@ func (s *status) recordSync(c source.Commit, p plan.Plan, cs apply.ChangeSet, st
 	}
 	rec.Pruned = int32(len(cs.Pruned))
 	if err != nil {
-		rec.Result, rec.Message = v1.SyncFailed, truncate(err.Error(), 512)
+		rec.Result, rec.Message = v1.SyncFailed, truncate(s.scrub.Scrub(err.Error()), 512)
 		if h := s.app.Status.History; len(h) > 0 && h[0].Result == v1.SyncFailed && h[0].Revision == rec.Revision && h[0].Message == rec.Message {
 			return
 		}
