@@ -86,12 +86,20 @@ func MarshalKey(key ed25519.PrivateKey) (private, public []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pubDER, err := x509.MarshalPKIXPublicKey(key.Public())
+	public, err = MarshalPublicKey(key.Public().(ed25519.PublicKey))
 	if err != nil {
 		return nil, nil, err
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), nil
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), public, nil
+}
+
+// MarshalPublicKey encodes a public key as PKIX PEM.
+func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
 // ParseKey reads a PKCS#8 PEM ed25519 private key.

@@ -66,7 +66,7 @@ type Record struct {
 	Seq uint64 `json:"seq"`
 	// PrevHash is the hex SHA-256 of the previous record's canonical form; empty
 	// only for the first record ever written.
-	PrevHash string `json:"prevHash,omitempty"`
+	PrevHash string    `json:"prevHash,omitempty"`
 	Time     time.Time `json:"time"`
 	Event    Event     `json:"event"`
 	// Application is "namespace/name".

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -19,12 +20,15 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/config/crd"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -38,8 +42,20 @@ type Options struct {
 	LeaderElectionNamespace string
 	// InstallCRDs installs or upgrades the CRDs at start.
 	InstallCRDs bool
-	// DataDir holds the repository cache.
+	// Namespace is the controller's own: the Secrets of the ledger key and the
+	// API token live there. Created when missing.
+	Namespace string
+	// DataDir holds the repository cache and the audit ledger (ledger.db).
 	DataDir string
+	// LedgerRetention drops old records (with a signed cut); zero keeps all.
+	LedgerRetention audit.Retention
+	// APIAddress serves the HTTP API (ledger, blame); "" or "0" disables it.
+	APIAddress string
+	// APIToken is the API's bearer token; when empty, the token in the Secret
+	// lockstep-api-token (generated on first start).
+	APIToken string
+	// APITLSCert and APITLSKey serve the API over TLS when set.
+	APITLSCert, APITLSKey string
 	// MetricsAddress serves Prometheus metrics; "0" disables them.
 	MetricsAddress string
 	// Profiling adds Go's /debug/pprof/ handlers to the metrics address.
@@ -50,7 +66,7 @@ type Options struct {
 
 // DefaultOptions are sensible for a single replica.
 func DefaultOptions() Options {
-	return Options{Concurrency: 4, LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
+	return Options{Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
 }
 
 // Run runs the controller until ctx ends.
@@ -112,15 +128,46 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return err
 	}
+	ledger, store, err := openLedger(ctx, cs, opts)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	r := &Reconciler{
 		Client:      mgr.GetClient(),
 		Sources:     source.NewCache(filepath.Join(opts.DataDir, "repositories")),
 		Applier:     applier,
 		Events:      mgr.GetEventRecorder("lockstep"),
 		KubeVersion: version.GitVersion,
+		Ledger:      ledger,
 	}
 	if err := r.SetupWithManager(mgr, opts.Concurrency, events.source()); err != nil {
 		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		retain(ctx, ledger, opts.LedgerRetention, opts.Logger)
+		return nil
+	})); err != nil {
+		return err
+	}
+	if opts.APIAddress != "" && opts.APIAddress != "0" {
+		token, err := apiToken(ctx, cs, opts)
+		if err != nil {
+			return err
+		}
+		live, err := server.NewKubeLive(cfg)
+		if err != nil {
+			return err
+		}
+		svc := &server.Service{Store: store, Live: live, FieldManager: apply.FieldManager}
+		h := server.Handler(svc, token, ledger.PublicKey(), slog.New(logr.ToSlogHandler(opts.Logger)))
+		// Only the leader serves: the ledger is the leader's (a PostgreSQL store
+		// would let every replica answer).
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return server.Serve(ctx, opts.APIAddress, h, opts.APITLSCert, opts.APITLSKey)
+		})); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }
@@ -128,7 +175,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) error {
 	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s for the leader election lease: %w", name, err)
+		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	return nil
 }

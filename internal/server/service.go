@@ -1,0 +1,119 @@
+// Package server is the controller's HTTP API: the audit ledger (records,
+// verification, export) and blame, read-only, behind a bearer token. The CLI
+// talks to it with Client, or with the same Service over a database file.
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/lockstep-dev/lockstep/internal/audit"
+)
+
+// API is what the CLI asks of a ledger, remote (Client) or local (Service).
+type API interface {
+	// Records returns the records the filter selects, newest first (unless
+	// the filter says OldestFirst).
+	Records(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+	// Verify checks the whole chain; trusted may be nil (see audit.Verify).
+	Verify(ctx context.Context, trusted ed25519.PublicKey) (audit.Report, error)
+	// Export writes every record after seq as JSON Lines and returns how many.
+	Export(ctx context.Context, after uint64, w io.Writer) (int, error)
+	// Blame blames the fields of one live object.
+	Blame(ctx context.Context, req BlameRequest) (audit.Blame, error)
+}
+
+// BlameRequest names a live object: Kind as kubectl takes it (deployment,
+// Deployment, deployments.apps, deploy).
+type BlameRequest struct {
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// LiveReader reads one live object, with its managedFields.
+type LiveReader interface {
+	Get(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error)
+}
+
+// Service answers API calls from a Store (and the cluster, for blame).
+type Service struct {
+	Store audit.Store
+	// Live reads objects for blame; blame fails without it.
+	Live LiveReader
+	// FieldManager is the controller's field manager, whose fields blame walks.
+	FieldManager string
+}
+
+var _ API = (*Service)(nil)
+
+// Records implements API.
+func (s *Service) Records(ctx context.Context, f audit.Filter) ([]audit.Record, error) {
+	return s.Store.Query(ctx, f)
+}
+
+// Verify implements API.
+func (s *Service) Verify(ctx context.Context, trusted ed25519.PublicKey) (audit.Report, error) {
+	return audit.Verify(ctx, s.Store, trusted)
+}
+
+// Export implements API. Each line is a record's canonical form with its hash
+// appended as a last field: the SHA-256 of the line without `,"hash":"…"` is
+// that hash, so a SIEM can check lines on its own.
+func (s *Service) Export(ctx context.Context, after uint64, w io.Writer) (int, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	n := 0
+	err := s.Store.Scan(ctx, after, func(seq uint64, body []byte) error {
+		line, err := ExportLine(body)
+		if err != nil {
+			return fmt.Errorf("record #%d: %w", seq, err)
+		}
+		n++
+		_, err = bw.Write(line)
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// ExportLine is one exported record: its canonical body, with the hash of that
+// body added as the last field, and a newline.
+func ExportLine(body []byte) ([]byte, error) {
+	rec, err := audit.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	line := make([]byte, 0, len(body)+80)
+	line = append(line, body[:len(body)-1]...)
+	line = append(line, `,"hash":"`...)
+	line = append(line, rec.Hash...)
+	return append(line, "\"}\n"...), nil
+}
+
+// blameRecords bounds how far back blame reads an object's records.
+const blameRecords = audit.MaxLimit
+
+// Blame implements API.
+func (s *Service) Blame(ctx context.Context, req BlameRequest) (audit.Blame, error) {
+	if s.Live == nil {
+		return audit.Blame{}, fmt.Errorf("blame reads the live object from the cluster, and no cluster is configured (set --kubeconfig or $KUBECONFIG)")
+	}
+	live, err := s.Live.Get(ctx, req.Kind, req.Namespace, req.Name)
+	if err != nil {
+		return audit.Blame{}, err
+	}
+	gvk := live.GroupVersionKind()
+	ref := audit.ObjectRef{Group: gvk.Group, Kind: gvk.Kind, Namespace: live.GetNamespace(), Name: live.GetName()}
+	recs, err := s.Store.Query(ctx, audit.Filter{Object: &ref, Events: []audit.Event{audit.EventSync, audit.EventDrift}, Limit: blameRecords})
+	if err != nil {
+		return audit.Blame{}, err
+	}
+	return audit.BlameObject(live, s.FieldManager, recs)
+}
