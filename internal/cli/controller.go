@@ -35,6 +35,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 				// for a little CPU. GOGC in the environment overrides this.
 				debug.SetGCPercent(controllerGCPercent)
 			}
+			opts.APIToken = os.Getenv("LOCKSTEP_API_TOKEN")
 			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			return reconcile.Run(cmd.Context(), cfg, opts)
 		},
@@ -45,7 +46,13 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.IntVar(&opts.Concurrency, "concurrency", opts.Concurrency, "Applications reconciled at once")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader among replicas with a Lease")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "namespace of the leader election Lease")
-	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache")
+	f.StringVar(&opts.Namespace, "namespace", opts.Namespace, "the controller's namespace, holding the Secrets lockstep-ledger-key and lockstep-api-token")
+	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")
+	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the HTTP API the CLI reads the ledger from, e.g. :8443 (empty disables); token from $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")
+	f.StringVar(&opts.APITLSCert, "api-tls-cert", "", "TLS certificate file for the API (PEM)")
+	f.StringVar(&opts.APITLSKey, "api-tls-key", "", "TLS key file for the API (PEM)")
+	f.DurationVar(&opts.LedgerRetention.MaxAge, "ledger-retention-age", 0, "drop ledger records older than this, e.g. 8760h (0 keeps all); the cut is signed")
+	f.Uint64Var(&opts.LedgerRetention.MaxRecords, "ledger-retention-records", 0, "keep at most this many ledger records (0 keeps all)")
 	f.StringVar(&opts.MetricsAddress, "metrics-address", opts.MetricsAddress, "address for Prometheus metrics, e.g. :8080 (0 disables)")
 	f.BoolVar(&opts.Profiling, "profiling", false, "serve Go's /debug/pprof/ on the metrics address, for diagnosing CPU and memory")
 	return cmd

@@ -18,6 +18,8 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand(),
-		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand())
+		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(),
+		newHistoryCommand(), newAuditCommand(), newBlameCommand())
+	root.AddCommand(newManualActionCommands()...)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -46,10 +47,17 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opts := reconcile.DefaultOptions()
+	if opts.APIAddress, err = freeLocalAddress(); err != nil {
+		return err
+	}
+	if opts.APIToken, err = randomToken(); err != nil {
+		return err
+	}
+	e.APIURL, e.APIToken = "http://"+opts.APIAddress, opts.APIToken
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	finished := make(chan struct{}) // closed when the controller has stopped
 	var runErr error
-	opts := reconcile.DefaultOptions()
 	opts.InstallCRDs = true
 	opts.DataDir = filepath.Join(e.StateDir, "controller")
 	opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(logFile, nil))
@@ -131,6 +139,16 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 		}
 	}
 	return nil
+}
+
+// freeLocalAddress is a loopback address with a port free now.
+func freeLocalAddress() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // waitFor polls cond until it holds, the controller stops, or timeout passes.

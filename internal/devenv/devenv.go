@@ -47,6 +47,8 @@ type Env struct {
 	Vars [][2]string
 	// BinDir holds kubectl (matching the server) and is put first on PATH by EnvFile.
 	BinDir string
+	// APIURL and APIToken reach the controller's API (the ledger, blame).
+	APIURL, APIToken string
 
 	unlock         func()
 	stopController func() // nil until the controller runs
@@ -132,6 +134,9 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		{"GIT_SSH_URL", env.Git.SSHURL(ExampleRepo)},
 		// Not GIT_SSH_COMMAND: that would apply to every SSH remote. Use it per command:
 		// GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL".
+		// The CLI reads the audit ledger through the controller's API.
+		{"LOCKSTEP_SERVER", env.APIURL},
+		{"LOCKSTEP_TOKEN", env.APIToken},
 		{"LOCKSTEP_GIT_SSH_COMMAND", fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", shellQuote(sshKeyFile), shellQuote(knownHostsFile))},
 	}
 	env.BinDir = bins.Dir

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+// manualAction is a command that changes an Application and records who did it,
+// for the audit ledger.
+type manualAction struct {
+	name, short, long string
+	// patch is what the action changes, besides the annotation naming who.
+	patch func(now string) map[string]any
+}
+
+var manualActions = []manualAction{
+	{
+		name: "refresh", short: "Ask the controller to look at Git and the cluster now",
+		long: `Asks the controller to reconcile APP now instead of at its next interval: fetch
+Git, compare with the cluster, and apply if automated sync is on. Recorded in the audit
+ledger with your name.`,
+		patch: func(now string) map[string]any {
+			return map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationReconcileRequestedAt: now}}}
+		},
+	},
+	{
+		name: "suspend", short: "Stop reconciling an Application (nothing is applied, pruned or reverted)",
+		long: `Sets spec.suspend on APP: the controller stops applying, pruning and reverting drift
+until it is resumed. Recorded in the audit ledger with your name. Note that if the
+Application itself is managed from Git, Git's value wins at the next sync.`,
+		patch: func(string) map[string]any { return map[string]any{"spec": map[string]any{"suspend": true}} },
+	},
+	{
+		name: "resume", short: "Resume reconciling a suspended Application",
+		long:  `Unsets spec.suspend on APP. Recorded in the audit ledger with your name.`,
+		patch: func(string) map[string]any { return map[string]any{"spec": map[string]any{"suspend": false}} },
+	},
+}
+
+func newManualActionCommands() []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, a := range manualActions {
+		cmds = append(cmds, a.command())
+	}
+	return cmds
+}
+
+func (a manualAction) command() *cobra.Command {
+	var kf kubeFlags
+	cmd := &cobra.Command{
+		Use:   a.name + " APP",
+		Short: a.short,
+		Long:  a.long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, cfg, ns, err := kf.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			who, err := whoAmI(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			now := time.Now().UTC().Format(time.RFC3339Nano)
+			patch := a.patch(now)
+			md, _ := patch["metadata"].(map[string]any)
+			if md == nil {
+				md = map[string]any{}
+				patch["metadata"] = md
+			}
+			ann, _ := md["annotations"].(map[string]any)
+			if ann == nil {
+				ann = map[string]any{}
+				md["annotations"] = ann
+			}
+			ann[v1.AnnotationActionRequestedBy] = a.name + " by " + who + " at " + now
+			body, err := json.Marshal(patch)
+			if err != nil {
+				return err
+			}
+			app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
+			if err := c.Patch(ctx, app, client.RawPatch(types.MergePatchType, body)); err != nil {
+				return fmt.Errorf("%s %s/%s: %w", a.name, ns, args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s of %s/%s requested by %s\n", a.name, ns, args[0], who)
+			return nil
+		},
+	}
+	kf.add(cmd)
+	return cmd
+}

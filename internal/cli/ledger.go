@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
+	"github.com/lockstep-dev/lockstep/internal/server"
+)
+
+// ledgerFlags say where the ledger is: the controller's API (the default, from
+// $LOCKSTEP_SERVER and $LOCKSTEP_TOKEN), or a database file for offline work.
+type ledgerFlags struct {
+	server, token, db string
+	kube              kubeFlags
+}
+
+func (l *ledgerFlags) add(cmd *cobra.Command, withNamespace bool) {
+	f := cmd.Flags()
+	f.StringVar(&l.server, "server", "", "the controller's API, http(s)://host:port (default $LOCKSTEP_SERVER)")
+	f.StringVar(&l.token, "token", "", "the API's read-only bearer token (default $LOCKSTEP_TOKEN)")
+	f.StringVar(&l.db, "db", "", "read this ledger database file instead of the API (offline investigation)")
+	f.StringVar(&l.kube.kubeconfig, "kubeconfig", "", "kubeconfig, for blame with --db (default $KUBECONFIG)")
+	if withNamespace {
+		f.StringVarP(&l.kube.namespace, "namespace", "n", "", "namespace (default: the kubeconfig context's, else default)")
+	}
+}
+
+// open returns the ledger to read and a function that closes it.
+func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
+	if l.db != "" {
+		if _, err := os.Stat(l.db); err != nil {
+			return nil, nil, fmt.Errorf("ledger database: %w", err)
+		}
+		store, err := sqlite.Open(ctx, l.db, sqlite.Options{MustExist: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		svc := &server.Service{Store: store, FieldManager: apply.FieldManager}
+		// Blame needs the live object: from the cluster when one is configured.
+		if cfg, _, err := l.kube.config(); err == nil {
+			if svc.Live, err = server.NewKubeLive(cfg); err != nil {
+				return nil, nil, err
+			}
+		}
+		return svc, func() { _ = store.Close() }, nil
+	}
+	addr := firstOf(l.server, os.Getenv("LOCKSTEP_SERVER"))
+	if addr == "" {
+		return nil, nil, errors.New("no ledger to read: set $LOCKSTEP_SERVER and $LOCKSTEP_TOKEN (make dev writes both to its env file), pass --server and --token, or --db FILE")
+	}
+	c, err := server.NewClient(addr, firstOf(l.token, os.Getenv("LOCKSTEP_TOKEN")))
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() {}, nil
+}
+
+// namespace is -n, else the kubeconfig context's, else "default": the ledger
+// commands work without a cluster.
+func (l *ledgerFlags) namespace() string {
+	if l.kube.namespace != "" {
+		return l.kube.namespace
+	}
+	if ns, _, err := l.kube.loader().Namespace(); err == nil && ns != "" {
+		return ns
+	}
+	return "default"
+}
+
+// appName turns APP or NAMESPACE/APP into the ledger's "namespace/name".
+func (l *ledgerFlags) appName(arg string) (string, error) {
+	if strings.Count(arg, "/") > 1 || strings.HasPrefix(arg, "/") || strings.HasSuffix(arg, "/") {
+		return "", fmt.Errorf("application %q: want NAME or NAMESPACE/NAME", arg)
+	}
+	if strings.Contains(arg, "/") {
+		return arg, nil
+	}
+	return l.namespace() + "/" + arg, nil
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
