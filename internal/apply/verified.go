@@ -33,7 +33,7 @@ type verifiedEntry struct {
 
 func (v *verified) remember(k plan.Key, desired, live *unstructured.Unstructured) {
 	d, ok1 := digest(desired.Object)
-	l, ok2 := digest(project(live.Object, desired.Object))
+	l, ok2 := digest(project(live.Object, shapeOf(desired)))
 	if !ok1 || !ok2 {
 		return
 	}
@@ -66,7 +66,7 @@ func (v *verified) matches(k plan.Key, desired, live *unstructured.Unstructured)
 		return false
 	}
 	d, ok1 := digest(desired.Object)
-	l, ok2 := digest(project(live.Object, desired.Object))
+	l, ok2 := digest(project(live.Object, shapeOf(desired)))
 	return ok1 && ok2 && e.desiredDigest == d && e.liveDigest == l
 }
 
@@ -77,13 +77,40 @@ func (v *verified) knownLive(k plan.Key, live *unstructured.Unstructured) bool {
 	if !ok {
 		return false
 	}
-	l, ok := digest(project(live.Object, e.desired.Object))
+	l, ok := digest(project(live.Object, shapeOf(e.desired)))
 	return ok && e.liveDigest == l
 }
 
 func (v *verified) has(k plan.Key) bool {
 	_, ok := v.entry(k)
 	return ok
+}
+
+// shapeOf is the shape of the live fields a manifest sets. A Secret's
+// stringData is never stored: the server writes it into data, so data's keys
+// are where its values live (without this, an edit to a Secret written with
+// stringData would never be seen as drift).
+func shapeOf(desired *unstructured.Unstructured) any {
+	sd, ok := desired.Object["stringData"].(map[string]any)
+	if !ok || desired.GetKind() != "Secret" || desired.GroupVersionKind().Group != "" {
+		return desired.Object
+	}
+	shape := make(map[string]any, len(desired.Object))
+	for k, v := range desired.Object {
+		shape[k] = v
+	}
+	delete(shape, "stringData")
+	data := map[string]any{}
+	if d, ok := desired.Object["data"].(map[string]any); ok {
+		for k, v := range d {
+			data[k] = v
+		}
+	}
+	for k := range sd {
+		data[k] = ""
+	}
+	shape["data"] = data
+	return shape
 }
 
 // project returns the part of live in the shape of desired: for maps, only the

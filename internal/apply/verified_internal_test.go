@@ -105,3 +105,25 @@ func TestVerifiedLooksOnlyAtFieldsTheManifestSets(t *testing.T) {
 		t.Error("a forgotten object still matches")
 	}
 }
+
+// A Secret written with stringData is stored as data: an edit of data is drift.
+func TestVerifiedSeesAnEditedSecretWrittenWithStringData(t *testing.T) {
+	desired := object(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\nstringData: {password: one}\n")
+	live := object(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\ndata: {password: b25l, other: eA==}\ntype: Opaque\n")
+	var v verified
+	k := plan.KeyOf(desired)
+	v.remember(k, desired, live)
+	if !v.matches(k, desired, live) {
+		t.Fatal("the unchanged Secret does not match")
+	}
+	other := live.DeepCopy()
+	_ = unstructured.SetNestedField(other.Object, "eQ==", "data", "other")
+	if !v.matches(k, desired, other) {
+		t.Error("a key the manifest does not set counted as drift")
+	}
+	edited := live.DeepCopy()
+	_ = unstructured.SetNestedField(edited.Object, "dHdv", "data", "password")
+	if v.matches(k, desired, edited) || v.knownLive(k, edited) {
+		t.Error("an edited password still matches: drift on a stringData Secret would go unseen")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
@@ -143,12 +143,8 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 
 // freeLocalAddress is a loopback address with a port free now.
 func freeLocalAddress() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	port, err := cluster.FreePort()
+	return fmt.Sprintf("127.0.0.1:%d", port), err
 }
 
 // waitFor polls cond until it holds, the controller stops, or timeout passes.

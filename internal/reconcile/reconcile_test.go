@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
+	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
@@ -35,12 +37,43 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 var (
 	controllerOnce sync.Once
 	sharedGit      *gitserver.Server
+	shared         sharedController
 )
 
 const gitPassword = "controller-reads"
 
-// env starts, once per test binary, the controller (CRDs installed) and a Git
-// server, and returns a client that knows Applications.
+// sharedController is the controller every test in this package talks to: one
+// per test binary, restartable (to test what survives a restart).
+type sharedController struct {
+	opts   reconcile.Options
+	stop   context.CancelFunc
+	done   chan struct{}
+	logs   string // the controller's log file
+	apiURL string
+}
+
+func (c *sharedController) start(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stop, c.done = cancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		if err := reconcile.Run(ctx, testenv.ControlPlane(t).Config, c.opts); err != nil {
+			fmt.Fprintln(os.Stderr, "controller stopped:", err)
+		}
+	}()
+}
+
+// restartController stops the shared controller and starts it again with the
+// same data directory and namespace.
+func restartController(t *testing.T) {
+	t.Helper()
+	shared.stop()
+	<-shared.done
+	shared.start(t)
+}
+
+// env starts, once per test binary, the controller (CRDs installed, API on) and
+// a Git server, and returns a client that knows Applications.
 func env(t *testing.T) client.Client {
 	t.Helper()
 	controllerOnce.Do(func() {
@@ -53,16 +86,30 @@ func env(t *testing.T) client.Client {
 		sharedGit.AddUser("lockstep", gitPassword, gitserver.Read)
 		opts := reconcile.DefaultOptions()
 		opts.InstallCRDs = true
-		opts.DataDir = t.TempDir() + "-controller"
-		opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(io.Discard, nil))
-		if os.Getenv("LOCKSTEP_TEST_LOGS") != "" {
-			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
+		// Not t.TempDir: that goes with the first test, and the controller
+		// outlives it (a restart must find its ledger again). The control
+		// plane's folder goes when the test binary ends, or stays for a look
+		// when a test failed.
+		opts.DataDir = filepath.Join(testenv.ControlPlane(t).Dir, "controller")
+		port, err := cluster.FreePort()
+		if err != nil {
+			t.Fatal(err)
 		}
-		go func() {
-			if err := reconcile.Run(context.Background(), testenv.ControlPlane(t).Config, opts); err != nil {
-				fmt.Fprintln(os.Stderr, "controller stopped:", err)
-			}
-		}()
+		opts.APIAddress = fmt.Sprintf("127.0.0.1:%d", port)
+		opts.APIToken = apiToken
+		shared.apiURL = "http://" + opts.APIAddress
+		shared.logs = opts.DataDir + ".log"
+		logFile, err := os.Create(shared.logs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs io.Writer = logFile
+		if os.Getenv("LOCKSTEP_TEST_LOGS") != "" {
+			logs = io.MultiWriter(logFile, os.Stderr)
+		}
+		opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(logs, nil))
+		shared.opts = opts
+		shared.start(t)
 	})
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)

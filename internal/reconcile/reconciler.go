@@ -12,6 +12,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,7 +69,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, sources
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&v1.Application{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readinessChanged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		// Run may start more than once in a process (tests restart it; so may a
+		// program embedding Lockstep): the name is ours, a repeat is not a clash.
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, SkipNameValidation: ptr.To(true)}).
 		Named("application")
 	for _, src := range sources {
 		b = b.WatchesRawSource(src)

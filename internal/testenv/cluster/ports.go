@@ -84,3 +84,10 @@ func ephemeralLow() int {
 func isPortConflict(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "address already in use")
 }
+
+// FreePort is a free loopback port below the ephemeral range, for another
+// local server (the controller's API in `lockstep dev` and in tests).
+func FreePort() (int, error) {
+	ports, err := freePorts("port")
+	return ports["port"], err
+}
