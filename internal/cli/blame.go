@@ -97,11 +97,21 @@ func printBlame(out io.Writer, b audit.Blame) error {
 		} else {
 			fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t-\t(not in the ledger)\n", f.Path, trim(f.Value, 40))
 		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	// Flags below the table: as table rows they would widen its columns.
+	for _, f := range b.Fields {
+		if len(f.Flags) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "\n%s may not be what Git says:\n", f.Path)
 		for _, flag := range f.Flags {
-			fmt.Fprintf(w, "  ! %s\t\t\t\t\t\t\t\n", flag)
+			fmt.Fprintf(out, "  ! %s\n", flag)
 		}
 	}
-	return w.Flush()
+	return nil
 }
 
 func printFieldDetail(out io.Writer, b audit.Blame) {
