@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
 )
@@ -37,6 +38,9 @@ func FilterFromQuery(q url.Values, now time.Time) (audit.Filter, error) {
 		for _, v := range vs {
 			if len(v) > maxParam {
 				return f, fmt.Errorf("parameter %q is longer than %d characters", k, maxParam)
+			}
+			if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+				return f, fmt.Errorf("parameter %q holds control characters", k)
 			}
 		}
 	}

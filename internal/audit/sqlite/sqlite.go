@@ -241,6 +241,10 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) ([]audit.Record, erro
 	if !f.Until.IsZero() {
 		where, args = append(where, "r.time < ?"), append(args, f.Until.UnixNano())
 	}
+	if strings.ContainsRune(f.Author, 0) {
+		// SQLite ends the pattern at a NUL, which would match everything.
+		return nil, errors.New("author: NUL character")
+	}
 	if f.Author != "" {
 		where, args = append(where, `r.author LIKE ? ESCAPE '\'`), append(args, "%"+escapeLike(f.Author)+"%")
 	}
