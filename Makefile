@@ -41,10 +41,11 @@ lint:
 clean:
 	rm -rf bin .lockstep
 
-## bench: control-plane start and memory; N Applications converging, steady-state cost, drift latency (numbers for BENCHMARKS.md)
+## bench: control-plane start and memory; N Applications converging, steady-state cost, drift latency; ledger append rate and size (numbers for BENCHMARKS.md)
 bench: deps kube
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./internal/testenv/cluster/
 	$(GO) test -run '^$$' -bench Converge -benchtime 1x -timeout 40m ./internal/reconcile/
+	$(GO) test -run '^$$' -bench Ledger -benchtime 2s ./internal/audit/sqlite/
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
