@@ -81,7 +81,7 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 // record writes recs (when there is a ledger) and reports each written record
 // in the log and as an Event on its Application.
 func (r *Reconciler) record(ctx context.Context, app *v1.Application, recs []audit.Record) error {
-	if r.Ledger == nil || len(recs) == 0 {
+	if r.Ledger == nil {
 		return nil
 	}
 	written, err := r.journal.write(ctx, app, recs)
