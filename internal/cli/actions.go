@@ -61,40 +61,49 @@ func (a manualAction) command() *cobra.Command {
 		Long:  a.long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, cfg, ns, err := kf.client()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			who, err := whoAmI(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			now := time.Now().UTC().Format(time.RFC3339Nano)
-			patch := a.patch(now)
-			md, _ := patch["metadata"].(map[string]any)
-			if md == nil {
-				md = map[string]any{}
-				patch["metadata"] = md
-			}
-			ann, _ := md["annotations"].(map[string]any)
-			if ann == nil {
-				ann = map[string]any{}
-				md["annotations"] = ann
-			}
-			ann[v1.AnnotationActionRequestedBy] = a.name + " by " + who + " at " + now
-			body, err := json.Marshal(patch)
-			if err != nil {
-				return err
-			}
-			app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
-			if err := c.Patch(ctx, app, client.RawPatch(types.MergePatchType, body)); err != nil {
-				return fmt.Errorf("%s %s/%s: %w", a.name, ns, args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s of %s/%s requested by %s\n", a.name, ns, args[0], who)
-			return nil
+			_, _, err := requestAsUser(cmd, &kf, args[0], a.name, func(who, now string) map[string]any {
+				patch := a.patch(now)
+				md, _ := patch["metadata"].(map[string]any)
+				if md == nil {
+					md = map[string]any{}
+					patch["metadata"] = md
+				}
+				ann, _ := md["annotations"].(map[string]any)
+				if ann == nil {
+					ann = map[string]any{}
+					md["annotations"] = ann
+				}
+				ann[v1.AnnotationActionRequestedBy] = a.name + " by " + who + " at " + now
+				return patch
+			})
+			return err
 		},
 	}
 	kf.add(cmd)
 	return cmd
+}
+
+// requestAsUser asks the API server who the caller is, patches the Application
+// with what build makes of that name and the time (a merge patch), and says so.
+// It returns the client and the patched Application.
+func requestAsUser(cmd *cobra.Command, kf *kubeFlags, name, what string, build func(who, now string) map[string]any) (client.Client, *v1.Application, error) {
+	c, cfg, ns, err := kf.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := cmd.Context()
+	who, err := whoAmI(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := json.Marshal(build(who, time.Now().UTC().Format(time.RFC3339Nano)))
+	if err != nil {
+		return nil, nil, err
+	}
+	app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	if err := c.Patch(ctx, app, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return nil, nil, fmt.Errorf("requesting a %s of %s/%s: %w", what, ns, name, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s of %s/%s requested by %s\n", what, ns, name, who)
+	return c, app, nil
 }

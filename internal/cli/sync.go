@@ -9,7 +9,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,26 +29,18 @@ API server knows you by, and shows in the Application's history. Lockstep still 
 only what Git says.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, cfg, ns, err := kf.client()
+			var request string
+			c, app, err := requestAsUser(cmd, &kf, args[0], "sync", func(who, now string) map[string]any {
+				request = who + " at " + now
+				return map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationSyncRequestedBy: request}}}
+			})
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			who, err := whoAmI(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			request := who + " at " + time.Now().UTC().Format(time.RFC3339Nano)
-			app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
-			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1.AnnotationSyncRequestedBy, request)
-			if err := c.Patch(ctx, app, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-				return fmt.Errorf("requesting a sync of %s/%s: %w", ns, args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sync of %s/%s requested by %s\n", ns, args[0], who)
 			if !wait {
 				return nil
 			}
-			return waitForSync(ctx, cmd, c, app, request, timeout)
+			return waitForSync(cmd.Context(), cmd, c, app, request, timeout)
 		},
 	}
 	kf.add(cmd)
