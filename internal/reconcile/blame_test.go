@@ -192,4 +192,3 @@ func fieldOf(t *testing.T, b audit.Blame, path string) audit.FieldBlame {
 	t.Fatalf("no blame for %s; fields: %s", path, strings.Join(paths, ", "))
 	return audit.FieldBlame{}
 }
-

@@ -71,4 +71,3 @@ func fingerprint(rec audit.Record) string {
 	b, _ := rec.Canonical()
 	return string(b)
 }
-
