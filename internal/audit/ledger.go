@@ -5,18 +5,35 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
 
 // Ledger appends records to a Store as a hash chain and signs its head after
-// every append. It is safe for concurrent use: appends are serialized.
+// every append. It is safe for concurrent use: appends that arrive while one is
+// being written are written together in the next transaction (group commit), so
+// many Applications syncing at once share fsyncs instead of queueing for them.
 type Ledger struct {
 	store Store
 	key   ed25519.PrivateKey
 	now   func() time.Time
 
-	mu sync.Mutex // serializes appends and cuts
+	mu sync.Mutex // serializes writes to the store: appends and cuts
+
+	queueMu  sync.Mutex
+	queue    []*appendRequest
+	flushing bool // a caller is writing the queue
+}
+
+type appendRequest struct {
+	records []Record
+	done    chan appendResult
+}
+
+type appendResult struct {
+	records []Record
+	err     error
 }
 
 // Option configures a Ledger.
@@ -42,22 +59,74 @@ func (l *Ledger) PublicKey() ed25519.PublicKey { return l.key.Public().(ed25519.
 
 // maxAppendAttempts bounds retries when another writer (another replica sharing a
 // store) moves the head between reading it and appending.
-const maxAppendAttempts = 5
+const maxAppendAttempts = 20
 
 // Append chains the records after the current head, stores them with a new
 // signed head checkpoint, and returns them with Seq, PrevHash and Hash set. A
 // record's Time is set when zero. Either every record is stored or none is.
+//
+// The first caller to find no write in progress writes the queue, batch after
+// batch, until it is empty; the others wait for their batch. A batch that fails
+// fails for every caller in it.
 func (l *Ledger) Append(ctx context.Context, records ...Record) ([]Record, error) {
 	if len(records) == 0 {
 		return nil, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for attempt := 1; ; attempt++ {
-		out, err := l.append(ctx, records)
-		if !errors.Is(err, ErrHeadMoved) || attempt == maxAppendAttempts {
-			return out, err
+	req := &appendRequest{records: records, done: make(chan appendResult, 1)}
+	l.queueMu.Lock()
+	l.queue = append(l.queue, req)
+	if l.flushing {
+		l.queueMu.Unlock()
+		res := <-req.done // not ctx: the batch may already be written
+		return res.records, res.err
+	}
+	l.flushing = true
+	l.queueMu.Unlock()
+	// Followers' records are written with the leader's context, minus its
+	// cancellation: a caller giving up must not fail the others.
+	ctx = context.WithoutCancel(ctx)
+	for {
+		l.queueMu.Lock()
+		batch := l.queue
+		l.queue = nil
+		if len(batch) == 0 {
+			l.flushing = false
+			l.queueMu.Unlock()
+			break
 		}
+		l.queueMu.Unlock()
+		l.writeBatch(ctx, batch)
+	}
+	res := <-req.done
+	return res.records, res.err
+}
+
+// writeBatch writes the records of every request in one transaction and tells
+// each request its own records.
+func (l *Ledger) writeBatch(ctx context.Context, batch []*appendRequest) {
+	var all []Record
+	for _, r := range batch {
+		all = append(all, r.records...)
+	}
+	l.mu.Lock()
+	var out []Record
+	var err error
+	for attempt := 1; ; attempt++ {
+		out, err = l.append(ctx, all)
+		if !errors.Is(err, ErrHeadMoved) || attempt == maxAppendAttempts {
+			break
+		}
+		// The other writer is mid-append: let it finish, then chain after it.
+		time.Sleep(time.Duration(attempt) * time.Duration(1+rand.IntN(3)) * time.Millisecond)
+	}
+	l.mu.Unlock()
+	for _, r := range batch {
+		if err != nil {
+			r.done <- appendResult{err: err}
+			continue
+		}
+		r.done <- appendResult{records: out[:len(r.records):len(r.records)]}
+		out = out[len(r.records):]
 	}
 }
 

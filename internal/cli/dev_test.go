@@ -66,7 +66,7 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		t.Errorf("instructions do not say how to use the env file:\n%s", printed)
 	}
 	vars := sourceEnv(t, envFile)
-	for _, name := range []string{"KUBECONFIG", "GIT_URL", "GIT_CA", "GIT_USERNAME", "GIT_PASSWORD"} {
+	for _, name := range []string{"KUBECONFIG", "GIT_URL", "GIT_CA", "GIT_USERNAME", "GIT_PASSWORD", "LOCKSTEP_SERVER", "LOCKSTEP_TOKEN"} {
 		if vars[name] == "" {
 			t.Errorf("env file lacks %s", name)
 		}
@@ -328,5 +328,21 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 	out, err = run(t, "diff", "webapp-dev", "-n", "lockstep", kc)
 	if err != nil || !strings.Contains(out, "in sync") {
 		t.Errorf("diff after the sync: %v\n%s", err, out)
+	}
+
+	// The ledger, with nothing but the env file's LOCKSTEP_SERVER and LOCKSTEP_TOKEN.
+	t.Setenv("LOCKSTEP_SERVER", vars["LOCKSTEP_SERVER"])
+	t.Setenv("LOCKSTEP_TOKEN", vars["LOCKSTEP_TOKEN"])
+	out, err = run(t, "history", "webapp-dev", "-n", "lockstep")
+	if err != nil || !strings.Contains(out, head[:12]) || !strings.Contains(out, "kubernetes-admin") || !strings.Contains(out, "Manual") {
+		t.Errorf("history after a manual sync: %v\n%s", err, out)
+	}
+	out, err = run(t, "audit", "verify")
+	if err != nil || !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("audit verify: %v\n%s", err, out)
+	}
+	out, err = run(t, "blame", "deployment/webapp", "-n", "webapp-prod")
+	if err != nil || !strings.Contains(out, "spec.replicas") {
+		t.Errorf("blame: %v\n%s", err, out)
 	}
 }

@@ -368,3 +368,37 @@ func TestOpenRefusesWhatIsNotALedger(t *testing.T) {
 		t.Errorf("junk file: %v", err)
 	}
 }
+
+// Appends that arrive together are written together (group commit); each
+// caller still gets back its own records, numbered.
+func TestGroupCommitReturnsEachCallerItsOwnRecords(t *testing.T) {
+	f := newFixture(t)
+	const callers = 40
+	var wg sync.WaitGroup
+	seqs := make(chan uint64, 2*callers)
+	for i := range callers {
+		wg.Go(func() {
+			a, b := record(1), record(2)
+			a.Actor, b.Actor = fmt.Sprintf("caller-%d", i), fmt.Sprintf("caller-%d", i)
+			out, err := f.ledger.Append(context.Background(), a, b)
+			if err != nil || len(out) != 2 || out[0].Actor != a.Actor || out[1].Actor != a.Actor || out[1].Seq != out[0].Seq+1 {
+				t.Errorf("caller %d got %+v, %v", i, out, err)
+				return
+			}
+			seqs <- out[0].Seq
+			seqs <- out[1].Seq
+		})
+	}
+	wg.Wait()
+	close(seqs)
+	seen := map[uint64]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("seq %d given twice", s)
+		}
+		seen[s] = true
+	}
+	if rep := f.verify(t); !rep.OK() || rep.Records != 2*callers {
+		t.Fatalf("%+v", rep)
+	}
+}
