@@ -22,24 +22,53 @@ import (
 // recorded as Denied.
 var deniedReasons = []string{v1.ReasonPolicyDenied, v1.ReasonVerificationFailed}
 
-// record writes recs (when there is a ledger) and reports each written record
-// in the log and as an Event on its Application.
-func (r *Reconciler) record(ctx context.Context, app *v1.Application, recs []audit.Record) error {
+// record writes recs (when there is a ledger), logs each written record as a
+// JSON line, and returns them with their numbers.
+func (r *Reconciler) record(ctx context.Context, app *v1.Application, recs []audit.Record) ([]audit.Record, error) {
 	if r.Ledger == nil {
-		return nil
+		return nil, nil
 	}
 	written, err := r.journal.write(ctx, app, recs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger := log.FromContext(ctx)
 	for _, rec := range written {
 		logger.Info("audit record", "seq", rec.Seq, "hash", rec.Hash, "record", rec)
-		if rec.Application == app.Namespace+"/"+app.Name {
-			r.Events.Eventf(app, nil, "Normal", "Recorded", string(rec.Event), "Ledger #%d: %s", rec.Seq, describeRecord(rec))
-		}
 	}
-	return nil
+	return written, nil
+}
+
+// recordAndReport records and reports the records in an Event of their own.
+func (r *Reconciler) recordAndReport(ctx context.Context, app *v1.Application, recs []audit.Record) error {
+	written, err := r.record(ctx, app, recs)
+	r.reportRecords(app, written)
+	return err
+}
+
+// reportRecords emits one Event for records that no other Event of the pass
+// names.
+func (r *Reconciler) reportRecords(app *v1.Application, written []audit.Record) {
+	if len(written) == 0 {
+		return
+	}
+	parts := make([]string, len(written))
+	for i, rec := range written {
+		parts[i] = fmt.Sprintf("#%d %s", rec.Seq, describeRecord(rec))
+	}
+	r.Events.Eventf(app, nil, "Normal", "Recorded", string(written[0].Event), "Ledger %s", truncate(strings.Join(parts, "; "), 1024))
+}
+
+// ledgerRef names the records of a pass at the end of its Event: " (ledger #12, #13)".
+func ledgerRef(written []audit.Record) string {
+	if len(written) == 0 {
+		return ""
+	}
+	seqs := make([]string, len(written))
+	for i, rec := range written {
+		seqs[i] = fmt.Sprintf("#%d", rec.Seq)
+	}
+	return " (ledger " + strings.Join(seqs, ", ") + ")"
 }
 
 func describeRecord(rec audit.Record) string {
@@ -61,7 +90,7 @@ func describeRecord(rec audit.Record) string {
 func passRecords(app *v1.Application, before *v1.ApplicationStatus, st *status, o outcome, now time.Time) []audit.Record {
 	var recs []audit.Record
 	base := baseRecord(app, before, st, o.pv)
-	if o.reverted != "" || (o.drift != "" && !st.unchangedFrom(before)) {
+	if o.reverted != "" || (o.drift != "" && readyChanged(before, st)) {
 		d := base
 		d.Event, d.Result, d.Actor, d.Message = audit.EventDrift, audit.Detected, audit.ActorController, o.drift
 		if o.reverted != "" {
@@ -70,7 +99,7 @@ func passRecords(app *v1.Application, before *v1.ApplicationStatus, st *status, 
 		d.Changes = driftChanges(o.pv)
 		recs = append(recs, d)
 	}
-	failed := o.err != nil && newFailure(before, st)
+	failed := o.err != nil && readyChanged(before, st)
 	manual := st.app.Status.LastHandledSyncRequest != before.LastHandledSyncRequest
 	if !failed && !o.changed && !manual {
 		return recs
@@ -100,9 +129,10 @@ func passRecords(app *v1.Application, before *v1.ApplicationStatus, st *status, 
 	return recs
 }
 
-// newFailure reports whether this pass's failure differs from the one the
-// status already shows (a retry of the same failure is not a new record).
-func newFailure(before *v1.ApplicationStatus, st *status) bool {
+// readyChanged reports whether this pass's failure or drift differs from the
+// one the status already shows: a retry of the same failure, or the same drift
+// seen again, is not a new record.
+func readyChanged(before *v1.ApplicationStatus, st *status) bool {
 	was := meta.FindStatusCondition(before.Conditions, v1.ConditionReady)
 	now := meta.FindStatusCondition(st.app.Status.Conditions, v1.ConditionReady)
 	return was == nil || now == nil || was.Reason != now.Reason || was.Message != now.Message ||

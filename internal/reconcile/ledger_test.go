@@ -234,9 +234,12 @@ func TestLedgerRecordsEveryKindOfEvent(t *testing.T) {
 		t.Errorf("a retry of the same failure wrote another record: %d sync records", n)
 	}
 
-	// Every record is also an Event naming its number.
-	eventually(t, 10*time.Second, "an event per record", func(ctx context.Context) (bool, error) {
-		return hasEvent(ctx, f, "rec", "Recorded", fmt.Sprintf("Ledger #%d: Sync Failed", failed.Seq))
+	// Every record is named by an Event: the pass's own, or one of its own.
+	eventually(t, 10*time.Second, "the failure's event names its record", func(ctx context.Context) (bool, error) {
+		return hasEvent(ctx, f, "rec", v1.ReasonRenderFailed, "(ledger ", fmt.Sprintf("#%d", failed.Seq))
+	})
+	eventually(t, 10*time.Second, "an event for the suspend record", func(ctx context.Context) (bool, error) {
+		return hasEvent(ctx, f, "rec", "Recorded", "Suspend Succeeded by alice")
 	})
 	verifyLedger(t)
 }

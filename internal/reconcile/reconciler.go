@@ -104,17 +104,20 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	actions := actionRecords(app, before)
 	st.app.Status.LastHandledActionRequest = app.Annotations[v1.AnnotationActionRequestedBy]
 
+	// Records are written before the status: a record written and a status
+	// lost is retried without a duplicate (see journal); the reverse would lose
+	// the record.
 	if app.Spec.Suspend {
 		st.suspended()
-		if err := r.record(ctx, app, actions); err != nil {
+		if err := r.recordAndReport(ctx, app, actions); err != nil {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, r.writeStatus(ctx, app, before, st)
 	}
-	if err := r.record(ctx, app, actions); err != nil {
-		return ctrl.Result{}, err
-	}
 	if wait, err := r.dependencyWait(ctx, app); err != nil || wait != "" {
+		if err := r.recordAndReport(ctx, app, actions); err != nil {
+			return ctrl.Result{}, err
+		}
 		var cycle errDependencyCycle
 		if errors.As(err, &cycle) {
 			st.failed(v1.ReasonInvalidSpec, err, false)
@@ -128,24 +131,29 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: outcome{}.requeueAfter(app, 0)}, r.writeStatus(ctx, app, before, st)
 	}
 	outcome := r.sync(ctx, app, st)
-	if outcome.err != nil {
+	written, err := r.record(ctx, app, append(actions, passRecords(app, before, st, outcome, r.Now())...))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// The pass's event names the ledger records it wrote; a pass with records
+	// and no event of its own (a manual action) reports them alone.
+	ref := ledgerRef(written)
+	switch {
+	case outcome.err != nil:
 		msg := st.scrub.Scrub(outcome.err.Error())
 		logger.Info("sync failed", "reason", outcome.reason, "error", msg)
-		r.Events.Eventf(app, nil, "Warning", outcome.reason, "Sync", "%s", truncate(msg, 1024))
-	} else if outcome.reverted != "" {
+		r.Events.Eventf(app, nil, "Warning", outcome.reason, "Sync", "%s%s", truncate(msg, 1024), ref)
+	case outcome.reverted != "":
 		logger.Info("drift reverted", "revision", st.app.Status.Sync.Revision, "drift", outcome.reverted)
-		r.Events.Eventf(app, nil, "Normal", v1.ReasonDriftReverted, "SelfHeal", "Reverted drift: %s", truncate(outcome.reverted, 1024))
-	} else if outcome.changed {
+		r.Events.Eventf(app, nil, "Normal", v1.ReasonDriftReverted, "SelfHeal", "Reverted drift: %s%s", truncate(outcome.reverted, 1024), ref)
+	case outcome.changed:
 		logger.Info("synced", "revision", st.app.Status.Sync.Revision, "summary", outcome.summary)
-		r.Events.Eventf(app, nil, "Normal", v1.ReasonSucceeded, "Sync", "Synced %s: %s", shortHash(st.app.Status.Sync.Revision), outcome.summary)
-	} else if outcome.drift != "" && !st.unchangedFrom(before) {
+		r.Events.Eventf(app, nil, "Normal", v1.ReasonSucceeded, "Sync", "Synced %s: %s%s", shortHash(st.app.Status.Sync.Revision), outcome.summary, ref)
+	case outcome.drift != "" && !st.unchangedFrom(before):
 		logger.Info("drift detected", "revision", st.app.Status.Sync.Revision, "drift", outcome.drift)
-		r.Events.Eventf(app, nil, "Warning", v1.ReasonDriftDetected, "Compare", "Drift detected: %s", truncate(outcome.drift, 1024))
-	}
-	// The ledger first: a record written and a status lost is retried without
-	// a duplicate (see journal); a status written and a record lost is not.
-	if err := r.record(ctx, app, passRecords(app, before, st, outcome, r.Now())); err != nil {
-		return ctrl.Result{}, err
+		r.Events.Eventf(app, nil, "Warning", v1.ReasonDriftDetected, "Compare", "Drift detected: %s%s", truncate(outcome.drift, 1024), ref)
+	default:
+		r.reportRecords(app, written)
 	}
 	if err := r.writeStatus(ctx, app, before, st); err != nil {
 		return ctrl.Result{}, err
