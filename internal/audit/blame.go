@@ -173,7 +173,7 @@ func fieldOwners(live *unstructured.Unstructured) (map[string][]Writer, error) {
 			continue
 		}
 		var set fieldpath.Set
-		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
 			return nil, fmt.Errorf("reading the managed fields of %s: %w", e.Manager, err)
 		}
 		w := writerOf(e)

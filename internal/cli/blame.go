@@ -49,7 +49,7 @@ approvers and tickets, and which objects the same sync changed and whose Pods it
 			if field != "" {
 				b.Fields = fieldsUnder(b.Fields, field)
 				if len(b.Fields) == 0 {
-					return fmt.Errorf("Lockstep manages no field at or under %s on %s (run without --field to list them)", field, server.FormatObjectRef(b.Object))
+					return fmt.Errorf("no field at or under %s on %s is managed by Lockstep (run without --field to list them)", field, server.FormatObjectRef(b.Object))
 				}
 			}
 			switch {

@@ -46,7 +46,7 @@ func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*au
 	}
 	key, err := audit.ParseKey(data["ed25519.key"])
 	if err != nil {
-		return nil, nil, fmt.Errorf("Secret %s/%s: %w", opts.Namespace, LedgerKeySecret, err)
+		return nil, nil, fmt.Errorf("the ledger key in Secret %s/%s: %w", opts.Namespace, LedgerKeySecret, err)
 	}
 	store, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, LedgerFile), sqlite.Options{})
 	if err != nil {
@@ -72,7 +72,7 @@ func apiToken(ctx context.Context, cs kubernetes.Interface, opts Options) (strin
 		return "", err
 	}
 	if len(data["token"]) < 16 {
-		return "", fmt.Errorf("Secret %s/%s: key \"token\" is missing or shorter than 16 characters", opts.Namespace, APITokenSecret)
+		return "", fmt.Errorf("the API token in Secret %s/%s: key \"token\" is missing or shorter than 16 characters", opts.Namespace, APITokenSecret)
 	}
 	return string(data["token"]), nil
 }
