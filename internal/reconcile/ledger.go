@@ -107,7 +107,9 @@ func passRecords(app *v1.Application, before *v1.ApplicationStatus, st *status, 
 	s := base
 	s.Event, s.Result, s.Trigger = audit.EventSync, audit.Succeeded, o.trigger
 	s.Actor = initiatorOf(app, before)
-	s.DurationMS = now.Sub(o.started).Milliseconds()
+	if !o.started.IsZero() {
+		s.DurationMS = now.Sub(o.started).Milliseconds()
+	}
 	if o.err != nil {
 		s.Result, s.Reason, s.Message = audit.Failed, o.reason, st.scrub.Scrub(truncate(o.err.Error(), 2048))
 		if slices.Contains(deniedReasons, o.reason) {
