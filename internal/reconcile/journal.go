@@ -34,6 +34,30 @@ type writtenFrom struct {
 }
 
 func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.Record) ([]audit.Record, error) {
+	pending := j.take(app, recs)
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	// Not under j.mu: passes that write at the same time must reach the
+	// ledger together, for its group commit to batch them.
+	started := time.Now()
+	written, err := j.ledger.Append(ctx, pending...)
+	ledgerAppendSeconds.Observe(time.Since(started).Seconds())
+	if err != nil {
+		j.mu.Lock()
+		j.backlog = append(pending, j.backlog...)
+		j.mu.Unlock()
+		return nil, fmt.Errorf("writing %d record(s) to the audit ledger: %w", len(pending), err)
+	}
+	for _, r := range written {
+		ledgerRecords.WithLabelValues(string(r.Event)).Inc()
+	}
+	return written, nil
+}
+
+// take returns the backlog and the records of recs not already written from
+// this version of the Application, and empties the backlog.
+func (j *journal) take(app *v1.Application, recs []audit.Record) []audit.Record {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	key := app.Namespace + "/" + app.Name
@@ -41,28 +65,19 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 	if memo.resourceVersion != app.ResourceVersion || memo.prints == nil {
 		memo = writtenFrom{resourceVersion: app.ResourceVersion, prints: map[string]bool{}}
 	}
-	var fresh []audit.Record
+	pending := j.backlog
+	j.backlog = nil
 	for _, rec := range recs {
 		if p := fingerprint(rec); !memo.prints[p] {
 			memo.prints[p] = true
-			fresh = append(fresh, rec)
+			pending = append(pending, rec)
 		}
 	}
 	if j.written == nil {
 		j.written = map[string]writtenFrom{}
 	}
 	j.written[key] = memo
-	pending := append(j.backlog, fresh...)
-	if len(pending) == 0 {
-		return nil, nil
-	}
-	written, err := j.ledger.Append(ctx, pending...)
-	if err != nil {
-		j.backlog = pending
-		return nil, fmt.Errorf("writing %d record(s) to the audit ledger: %w", len(pending), err)
-	}
-	j.backlog = nil
-	return written, nil
+	return pending
 }
 
 // fingerprint identifies what a record says, apart from when it was written.
