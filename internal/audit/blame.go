@@ -83,7 +83,7 @@ func BlameObject(live *unstructured.Unstructured, manager string, records []Reco
 		if !secret {
 			fb.Value = valueAt(live, p)
 		}
-		fb.SetBy, fb.Flags = history(p, changes, manager, fb.Value)
+		fb.SetBy, fb.Flags = history(p, changes, fb.Value)
 		for _, w := range fb.Owners {
 			if w.Manager != manager {
 				fb.Flags = append(fb.Flags, fmt.Sprintf("owned by %s (%s) since %s", w.Manager, w.Operation, w.Time))
@@ -115,7 +115,7 @@ func objectChanges(ref ObjectRef, records []Record) []objectChange {
 
 // history walks the object's changes newest first to the sync that set path,
 // flagging drifts met on the way that were not reverted.
-func history(path string, changes []objectChange, manager, live string) (*Record, []string) {
+func history(path string, changes []objectChange, live string) (*Record, []string) {
 	var flags []string
 	for _, c := range changes {
 		if c.change.Error != "" {

@@ -127,3 +127,12 @@ func TestAuditCommandsSayWhatIsWrong(t *testing.T) {
 		t.Error("a junk file was read as a ledger")
 	}
 }
+
+func TestOfflineBlameWithoutAClusterSaysSo(t *testing.T) {
+	db, _ := offlineLedger(t, 1)
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	out, err := run(t, "blame", "deployment/web", "-n", "team", "--db", db, "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
+	if err == nil || !strings.Contains(err.Error(), "blame reads the live object from the cluster") || !strings.Contains(err.Error(), "--kubeconfig") {
+		t.Fatalf("blame offline without a cluster: %v\n%s", err, out)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/source"
@@ -119,10 +120,7 @@ func asYAML(o *unstructured.Unstructured) (string, error) {
 // "*** (before)" and "*** (after)", so the diff shows which keys change and
 // nothing of what they hold.
 func maskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
-	isSecret := func(o *unstructured.Unstructured) bool {
-		return o != nil && o.GetKind() == "Secret" && o.GroupVersionKind().Group == ""
-	}
-	if !isSecret(before) && !isSecret(after) {
+	if !audit.IsSecret(before) && !audit.IsSecret(after) {
 		return before, after
 	}
 	if before != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
@@ -43,11 +44,14 @@ func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
 			return nil, nil, err
 		}
 		svc := &server.Service{Store: store, FieldManager: apply.FieldManager}
-		// Blame needs the live object: from the cluster when one is configured.
+		// Blame needs the live object: from the cluster when one is configured;
+		// otherwise blame says why it cannot read it (the rest works offline).
 		if cfg, _, err := l.kube.config(); err == nil {
 			if svc.Live, err = server.NewKubeLive(cfg); err != nil {
 				return nil, nil, err
 			}
+		} else {
+			svc.Live = noCluster{err}
 		}
 		return svc, func() { _ = store.Close() }, nil
 	}
@@ -92,4 +96,11 @@ func firstOf(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// noCluster is the live reader of an offline session without a usable kubeconfig.
+type noCluster struct{ err error }
+
+func (n noCluster) Get(context.Context, string, string, string) (*unstructured.Unstructured, error) {
+	return nil, fmt.Errorf("blame reads the live object from the cluster: %w (give --kubeconfig or set $KUBECONFIG)", n.err)
 }

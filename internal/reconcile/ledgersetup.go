@@ -97,7 +97,11 @@ func secretData(ctx context.Context, cs kubernetes.Interface, namespace, name st
 	}
 	s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "lockstep"}}, Data: data}
 	if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		return secretData(ctx, cs, namespace, name, generate)
+		// Another replica created it first: use theirs.
+		if s, err = secrets.Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
+		}
+		return s.Data, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("creating Secret %s/%s: %w", namespace, name, err)
 	}

@@ -166,11 +166,7 @@ func (s *status) recordSync(c source.Commit, p plan.Plan, cs apply.ChangeSet, st
 // initiator is who asked for this sync: the user of a pending manual request, or
 // the controller.
 func (s *status) initiator() string {
-	if s.manualSyncPending() {
-		who, _, _ := strings.Cut(s.app.Annotations[v1.AnnotationSyncRequestedBy], " at ")
-		return who
-	}
-	return "controller"
+	return initiatorOf(s.app, &s.app.Status)
 }
 
 func (s *status) manualSyncPending() bool {
