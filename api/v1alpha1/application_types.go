@@ -37,6 +37,10 @@ type ApplicationList struct {
 
 // ApplicationSpec is what the Application should keep in sync.
 type ApplicationSpec struct {
+	// Project whose rules the Application follows; "default" when empty.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Project string `json:"project,omitempty"`
 	// Source is where the desired state comes from.
 	Source Source `json:"source"`
 	// Destination is where it is applied.
@@ -99,6 +103,10 @@ type GitSource struct {
 	// Git server's certificate.
 	// +optional
 	CASecretRef *LocalObjectReference `json:"caSecretRef,omitempty"`
+	// Verify requires signatures by trusted keys (in this namespace) when the
+	// Project asks for none; a Project's verification replaces it.
+	// +optional
+	Verify *Verification `json:"verify,omitempty"`
 }
 
 // GitRef selects a commit. At most one field may be set.
@@ -190,6 +198,12 @@ type Destination struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Namespace string `json:"namespace"`
+	// ServiceAccountName is the service account, in the Application's
+	// namespace, to apply, prune and read as; the Project's when empty, else
+	// the install's default.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // SyncPolicy says when and how changes are applied.

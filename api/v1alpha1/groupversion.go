@@ -1,5 +1,6 @@
 // Package v1alpha1 holds the lockstep.dev/v1alpha1 API: Application (a path in a Git
-// repository kept in sync with a namespace of a cluster) and, later, Project.
+// repository kept in sync with a namespace of a cluster) and Project (the
+// guardrails of the Applications that name it).
 //
 // +kubebuilder:object:generate=true
 // +groupName=lockstep.dev
@@ -21,7 +22,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Application{}, &ApplicationList{})
+	s.AddKnownTypes(GroupVersion, &Application{}, &ApplicationList{}, &Project{}, &ProjectList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -43,6 +43,8 @@ func TestPureStagesDoNotImportClients(t *testing.T) {
 	check(t, "plan", goList(t, "-deps", prefix+"plan"))
 	// health too: live objects in, verdicts out.
 	check(t, "health", goList(t, "-deps", prefix+"health"))
+	// policy: rules and rendered objects in, violations out.
+	check(t, "policy", goList(t, "-deps", prefix+"policy"))
 	// audit: records, chain and blame are values; storage is behind its Store.
 	check(t, "audit", goList(t, "-deps", prefix+"audit"))
 	// render is checked on its own imports: the Helm SDK it uses for charts links

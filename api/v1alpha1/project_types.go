@@ -1,0 +1,208 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DefaultProject is the Project an Application belongs to when it names none.
+// When no Project of that name exists, the install's built-in default applies:
+// every repository, destination and kind is allowed, nothing is verified.
+const DefaultProject = "default"
+
+// Project is a set of guardrails for the Applications that name it: which
+// repositories, destinations and kinds they may use, the identity they apply
+// as, which signatures and approvals a commit needs, and which images and
+// Secrets may reach the cluster. A violation stops the sync before anything is
+// applied. Projects are cluster-scoped: the platform team owns them, the teams
+// whose Applications they constrain do not.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=proj,categories=lockstep
+// +kubebuilder:printcolumn:name="Service Account",type=string,JSONPath=`.spec.serviceAccountName`
+// +kubebuilder:printcolumn:name="Approvals",type=integer,JSONPath=`.spec.approvals.required`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Project struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec ProjectSpec `json:"spec"`
+}
+
+// ProjectList is a list of Projects.
+//
+// +kubebuilder:object:root=true
+type ProjectList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Project `json:"items"`
+}
+
+// ProjectSpec holds a Project's rules. Lists that say what is allowed allow
+// nothing when empty: a new Project is closed until it is opened.
+type ProjectSpec struct {
+	// Description for people.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Description string `json:"description,omitempty"`
+	// SourceRepos are the repository URLs the Project's Applications may use, as
+	// globs: * matches within one path segment, ** across segments
+	// (https://git.internal/team-a/**). A trailing .git and / are ignored.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	SourceRepos []string `json:"sourceRepos,omitempty"`
+	// Destinations are the clusters and namespaces the Project's objects may
+	// land in. Every namespaced object is checked, not only the Application's
+	// destination namespace.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Destinations []ProjectDestination `json:"destinations,omitempty"`
+	// ClusterResources are the cluster-scoped kinds allowed; none when empty.
+	// +optional
+	ClusterResources ResourceRules `json:"clusterResources,omitempty"`
+	// NamespacedResources are the namespaced kinds allowed (every kind when
+	// allow is empty) and denied (for example RoleBindings).
+	// +optional
+	NamespacedResources ResourceRules `json:"namespacedResources,omitempty"`
+	// ServiceAccountName is the service account, in each Application's
+	// namespace, that the Project's Applications apply, prune and read as,
+	// unless an Application names its own (spec.destination.serviceAccountName).
+	// Kubernetes RBAC then decides what they may touch.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// Verification requires every synced revision to be signed by one of its
+	// trusted keys. It replaces any verification the Application asks for.
+	// +optional
+	Verification *Verification `json:"verification,omitempty"`
+	// Approvals requires a number of distinct approvers on every synced commit.
+	// +optional
+	Approvals *ApprovalPolicy `json:"approvals,omitempty"`
+	// Images restricts the container images workloads may run.
+	// +optional
+	Images *ImagePolicy `json:"images,omitempty"`
+	// Secrets restricts Secret manifests.
+	// +optional
+	Secrets *SecretPolicy `json:"secrets,omitempty"`
+}
+
+// ProjectDestination is a cluster and a namespace, as globs.
+type ProjectDestination struct {
+	// Cluster glob; in-cluster when empty.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Cluster string `json:"cluster,omitempty"`
+	// Namespace glob, for example team-a-*.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Namespace string `json:"namespace"`
+}
+
+// ResourceRules allow and deny kinds. A kind is allowed when it matches an
+// allow entry and no deny entry.
+type ResourceRules struct {
+	// Allow lists kinds allowed.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Allow []GroupKind `json:"allow,omitempty"`
+	// Deny lists kinds refused even when allowed.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Deny []GroupKind `json:"deny,omitempty"`
+}
+
+// GroupKind names kinds by API group and kind; * matches any.
+type GroupKind struct {
+	// Group, empty for the core group, * for any.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Group string `json:"group"`
+	// Kind, for example RoleBinding, * for any.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+}
+
+// VerificationMode says what must carry a trusted signature.
+// +kubebuilder:validation:Enum=HEAD;Tag;TagAndHEAD
+type VerificationMode string
+
+// Verification modes.
+const (
+	// VerifyHead checks the commit being synced.
+	VerifyHead VerificationMode = "HEAD"
+	// VerifyTag checks the annotated tag being followed (tag or semver refs).
+	VerifyTag VerificationMode = "Tag"
+	// VerifyTagAndHead checks both.
+	VerifyTagAndHead VerificationMode = "TagAndHEAD"
+)
+
+// Verification requires signatures by trusted keys.
+type Verification struct {
+	// Mode says what must be signed; HEAD (the commit) by default.
+	// +kubebuilder:default=HEAD
+	// +optional
+	Mode VerificationMode `json:"mode,omitempty"`
+	// KeysFrom are Secrets or ConfigMaps holding the trusted public keys. Each
+	// entry may be an ASCII-armored PGP public key block (any number of keys),
+	// or an allowed_signers file for SSH signatures, as `git` uses.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	KeysFrom []KeySource `json:"keysFrom"`
+}
+
+// KeySource is a Secret or ConfigMap holding public keys.
+type KeySource struct {
+	// +kubebuilder:validation:Enum=Secret;ConfigMap
+	// +kubebuilder:default=Secret
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Namespace of the object. For a Project, the controller's namespace when
+	// empty; an Application may only read its own namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ApprovalPolicy is the two-person rule: a commit needs approvals from people
+// other than its author, recorded as trailers of a commit signed by a key that
+// only the merge process holds, so that an author cannot write them.
+type ApprovalPolicy struct {
+	// Required is the number of distinct approvers, none of them the author.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Required int32 `json:"required"`
+	// Trailer is the commit-message trailer naming an approver.
+	// +kubebuilder:default=Approved-by
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9-]*$`
+	// +optional
+	Trailer string `json:"trailer,omitempty"`
+	// KeysFrom are the keys that may sign a commit carrying approvals (for
+	// example the Git server's merge key); the verification keys when empty.
+	// Trailers on a commit not signed by one of them are ignored.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	KeysFrom []KeySource `json:"keysFrom,omitempty"`
+}
+
+// ImagePolicy restricts container images.
+type ImagePolicy struct {
+	// Registries are the registries (host[:port], optionally with a path
+	// prefix: registry.internal/team-a) images may come from. Images without a
+	// registry are docker.io's.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Registries []string `json:"registries"`
+	// RequireDigest refuses images not pinned by digest (image@sha256:...).
+	// +optional
+	RequireDigest bool `json:"requireDigest,omitempty"`
+}
+
+// SecretPolicy restricts Secret manifests.
+type SecretPolicy struct {
+	// RefusePlain refuses Secrets that were not SOPS-encrypted in Git.
+	// +optional
+	RefusePlain bool `json:"refusePlain,omitempty"`
+}

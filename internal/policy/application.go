@@ -1,0 +1,74 @@
+package policy
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+// CheckApplication checks what an Application asks for before anything is
+// fetched: its repository and its destination.
+func (r *Rules) CheckApplication(app *v1.Application) error {
+	var vs []Violation
+	if !r.RepoAllowed(app.Spec.Source.Git.URL) {
+		vs = append(vs, Violation{Rule: "spec.sourceRepos",
+			Message: fmt.Sprintf("repository %s is not one of the project's source repositories", app.Spec.Source.Git.URL)})
+	}
+	cluster := clusterOf(app)
+	if !r.DestinationAllowed(cluster, app.Spec.Destination.Namespace) {
+		vs = append(vs, Violation{Rule: "spec.destinations",
+			Message: fmt.Sprintf("destination %s/%s is not one of the project's destinations", cluster, app.Spec.Destination.Namespace)})
+	}
+	return r.verdict(vs)
+}
+
+// RepoAllowed reports whether a repository URL matches spec.sourceRepos.
+func (r *Rules) RepoAllowed(repoURL string) bool {
+	u := normalizeURL(repoURL)
+	for _, g := range r.repos {
+		if g.Match(u) {
+			return true
+		}
+	}
+	return false
+}
+
+// DestinationAllowed reports whether a cluster and namespace match
+// spec.destinations.
+func (r *Rules) DestinationAllowed(cluster, namespace string) bool {
+	for _, d := range r.dests {
+		if d.cluster.Match(cluster) && d.namespace.Match(namespace) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeURL makes equal URLs compare equal: the scheme and host are
+// lower-cased, a trailing / or .git and the user are dropped. A pattern goes
+// through the same steps; its glob characters are left alone.
+func normalizeURL(s string) string {
+	s = strings.TrimSpace(s)
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		host = host[at+1:]
+	}
+	if u, err := url.PathUnescape(path); err == nil {
+		path = u
+	}
+	path = strings.TrimSuffix(strings.TrimSuffix(path, "/"), ".git")
+	return strings.ToLower(scheme) + "://" + strings.ToLower(host) + "/" + path
+}
+
+func clusterOf(app *v1.Application) string {
+	if app.Spec.Destination.Cluster == "" {
+		return v1.InCluster
+	}
+	return app.Spec.Destination.Cluster
+}

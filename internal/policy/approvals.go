@@ -1,0 +1,84 @@
+package policy
+
+import (
+	"fmt"
+	"net/mail"
+	"sort"
+	"strings"
+)
+
+// Approval is what the two-person rule reads from the commit being synced.
+type Approval struct {
+	// Author of the commit, "Name <email>".
+	Author string
+	// Approvers are the values of the approval trailers, "Name <email>".
+	Approvers []string
+	// TrustedSignature is true when the commit carrying the trailers is signed
+	// by one of the approval keys; trailers on any other commit are ignored,
+	// since whoever wrote the commit could have written them.
+	TrustedSignature bool
+	// Signer names the key that signed it, for messages.
+	Signer string
+}
+
+// CheckApprovals applies spec.approvals: the commit needs Required distinct
+// approvers, none of them its author, on a commit signed by a trusted key.
+// It returns the approvers counted.
+func (r *Rules) CheckApprovals(a Approval) ([]string, error) {
+	p := r.spec.Approvals
+	if p == nil {
+		return nil, nil
+	}
+	trailer := p.Trailer
+	if trailer == "" {
+		trailer = "Approved-by"
+	}
+	deny := func(format string, args ...any) ([]string, error) {
+		return nil, r.verdict([]Violation{{Rule: "spec.approvals", Message: fmt.Sprintf(format, args...)}})
+	}
+	if !a.TrustedSignature {
+		return deny("needs %d approvals, and its %s trailers count only on a commit signed by an approval key; this commit is not", p.Required, trailer)
+	}
+	author := personKey(a.Author)
+	seen := map[string]string{}
+	var self []string
+	for _, v := range a.Approvers {
+		k := personKey(v)
+		switch {
+		case k == "":
+		case k == author:
+			self = append(self, v)
+		case seen[k] == "":
+			seen[k] = strings.TrimSpace(v)
+		}
+	}
+	counted := make([]string, 0, len(seen))
+	for _, v := range seen {
+		counted = append(counted, v)
+	}
+	sort.Strings(counted)
+	if len(counted) < int(p.Required) {
+		msg := fmt.Sprintf("needs %d distinct approvers other than the author, has %d", p.Required, len(counted))
+		if len(counted) > 0 {
+			msg += " (" + strings.Join(counted, ", ") + ")"
+		}
+		if len(self) > 0 {
+			msg += "; the author's own approval does not count"
+		}
+		return deny("%s", msg)
+	}
+	return counted, nil
+}
+
+// personKey identifies a person: the email address, lower-cased, when the
+// value has one; otherwise the name, lower-cased and with spaces collapsed.
+func personKey(v string) string {
+	v = strings.TrimSpace(v)
+	if addr, err := mail.ParseAddress(v); err == nil {
+		return strings.ToLower(addr.Address)
+	}
+	if open, end := strings.LastIndex(v, "<"), strings.LastIndex(v, ">"); open >= 0 && end > open {
+		return strings.ToLower(strings.TrimSpace(v[open+1 : end]))
+	}
+	return strings.ToLower(strings.Join(strings.Fields(v), " "))
+}

@@ -1,0 +1,83 @@
+package policy
+
+import (
+	"strings"
+
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+// podSpecPaths are where workloads keep their pod spec: a Pod's own spec; the
+// template of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
+// ReplicationControllers (and custom kinds shaped the same); a CronJob's job
+// template. Every object is searched at every path, so a custom workload with
+// the usual shape is checked too.
+var podSpecPaths = [][]string{
+	{"spec"},
+	{"spec", "template", "spec"},
+	{"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// containerFields are the pod spec's container lists, as the message names them.
+var containerFields = []struct{ list, name string }{
+	{"initContainers", "init container"},
+	{"containers", "container"},
+	{"ephemeralContainers", "ephemeral container"},
+}
+
+type container struct {
+	field, name, image string
+}
+
+// containers lists every container of o's pod specs.
+func containers(o *unstructured.Unstructured) []container {
+	var out []container
+	for _, p := range podSpecPaths {
+		spec, ok, _ := unstructured.NestedMap(o.Object, p...)
+		if !ok {
+			continue
+		}
+		for _, f := range containerFields {
+			list, _ := spec[f.list].([]any)
+			for _, item := range list {
+				c, _ := item.(map[string]any)
+				name, _ := c["name"].(string)
+				image, _ := c["image"].(string)
+				out = append(out, container{field: f.name, name: name, image: image})
+			}
+		}
+	}
+	return out
+}
+
+// checkImage returns the rule an image breaks and why, or "" when it is allowed.
+func checkImage(p *v1.ImagePolicy, image string) (rule, msg string) {
+	if image == "" {
+		return "spec.images", "is empty"
+	}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "spec.images", "is not a valid image reference: " + err.Error()
+	}
+	if !fromRegistry(named.Name(), p.Registries) {
+		return "spec.images.registries", "is not from an allowed registry (" + strings.Join(p.Registries, ", ") + ")"
+	}
+	if _, pinned := named.(reference.Digested); p.RequireDigest && !pinned {
+		return "spec.images.requireDigest", "is not pinned by digest (name@sha256:...)"
+	}
+	return "", ""
+}
+
+// fromRegistry reports whether a normalised repository name (registry/path) is
+// one of the registries or under one of their path prefixes.
+func fromRegistry(name string, registries []string) bool {
+	for _, reg := range registries {
+		reg = strings.TrimSuffix(reg, "/")
+		if strings.EqualFold(name, reg) || strings.HasPrefix(strings.ToLower(name), strings.ToLower(reg)+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,77 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+// CheckObjects checks every rendered object against the kind, destination,
+// image and Secret rules. Objects must be normalised first: a namespaced
+// object carries its namespace, a cluster-scoped one none.
+func (r *Rules) CheckObjects(cluster string, objs []Object) error {
+	var vs []Violation
+	for _, o := range objs {
+		vs = append(vs, r.checkObject(cluster, o)...)
+	}
+	return r.verdict(vs)
+}
+
+func (r *Rules) checkObject(cluster string, o Object) []Violation {
+	gvk := o.GroupVersionKind()
+	violation := func(rule, format string, args ...any) Violation {
+		return Violation{Object: identity(o), File: o.File, Rule: rule, Message: fmt.Sprintf(format, args...)}
+	}
+	var vs []Violation
+	kind := kindName(gvk.Group, gvk.Kind)
+	if ns := o.GetNamespace(); ns == "" {
+		if !matchesAny(r.spec.ClusterResources.Allow, gvk.Group, gvk.Kind) || matchesAny(r.spec.ClusterResources.Deny, gvk.Group, gvk.Kind) {
+			vs = append(vs, violation("spec.clusterResources", "cluster-scoped kind %s is not allowed", kind))
+		}
+	} else {
+		allow := r.spec.NamespacedResources.Allow
+		if (len(allow) > 0 && !matchesAny(allow, gvk.Group, gvk.Kind)) || matchesAny(r.spec.NamespacedResources.Deny, gvk.Group, gvk.Kind) {
+			vs = append(vs, violation("spec.namespacedResources", "kind %s is not allowed", kind))
+		}
+		if !r.DestinationAllowed(cluster, ns) {
+			vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", ns))
+		}
+	}
+	if gvk.Group == "" && gvk.Kind == "Secret" && r.spec.Secrets != nil && r.spec.Secrets.RefusePlain && !o.Encrypted {
+		vs = append(vs, violation("spec.secrets.refusePlain", "the Secret is not SOPS-encrypted in Git"))
+	}
+	if r.spec.Images != nil {
+		for _, c := range containers(o.Unstructured) {
+			if rule, msg := checkImage(r.spec.Images, c.image); msg != "" {
+				vs = append(vs, violation(rule, "%s %q: image %s %s", c.field, c.name, c.image, msg))
+			}
+		}
+	}
+	return vs
+}
+
+// matchesAny reports whether group and kind match one of the rules; * matches
+// any group or kind.
+func matchesAny(rules []v1.GroupKind, group, kind string) bool {
+	for _, gk := range rules {
+		if (gk.Group == "*" || gk.Group == group) && (gk.Kind == "*" || strings.EqualFold(gk.Kind, kind)) {
+			return true
+		}
+	}
+	return false
+}
+
+func kindName(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
+}
+
+func identity(o Object) string {
+	if ns := o.GetNamespace(); ns != "" {
+		return o.GetKind() + "/" + ns + "/" + o.GetName()
+	}
+	return o.GetKind() + "/" + o.GetName()
+}
