@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -79,8 +80,37 @@ func renderHelm(ctx context.Context, r *reader, dir string, opts Options) ([]*un
 	if !ok {
 		return nil, &Error{File: dir, Err: fmt.Errorf("helm returned an unexpected release type %T", rel)}
 	}
-	return decodeManifests(dir+" (rendered by Helm)", []byte(release.Manifest))
+	return decodeHelmManifest(r, dir, release.Manifest)
 }
+
+// decodeHelmManifest decodes Helm's output document by document, attributing
+// each object to the template its "# Source:" comment names.
+func decodeHelmManifest(r *reader, dir, manifest string) ([]*unstructured.Unstructured, error) {
+	docs, serr := splitDocuments([]byte(manifest))
+	if serr != nil {
+		return nil, &Error{File: dir + " (rendered by Helm)", Line: serr.line, Err: serr}
+	}
+	var objs []*unstructured.Unstructured
+	for _, doc := range docs {
+		file := dir
+		if m := helmSource.FindSubmatch(doc.data); m != nil {
+			// "chart/templates/x.yaml": the chart's own name comes first.
+			if _, rest, ok := strings.Cut(string(m[1]), "/"); ok {
+				file = path.Join(dir, rest)
+			}
+		}
+		found, err := decodeManifests(file+" (rendered by Helm)", doc.data)
+		if err != nil {
+			return nil, err
+		}
+		r.place(found, file)
+		objs = append(objs, found...)
+	}
+	return objs, nil
+}
+
+// helmSource is the comment Helm writes above each rendered template.
+var helmSource = regexp.MustCompile(`(?m)^# Source: (\S+)\s*$`)
 
 // chartFiles reads the chart folder, honouring .helmignore.
 func chartFiles(ctx context.Context, r *reader, dir string) ([]*archive.BufferedFile, error) {

@@ -59,6 +59,7 @@ func renderJsonnet(ctx context.Context, r *reader, dir string, opts JsonnetOptio
 		if err != nil {
 			return nil, &Error{File: name, Err: err}
 		}
+		r.place(found, name)
 		objs = append(objs, found...)
 	}
 	return objs, nil

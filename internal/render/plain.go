@@ -49,6 +49,7 @@ func renderPlain(ctx context.Context, r *reader, dir string) ([]*unstructured.Un
 			}
 			seen[id] = name
 		}
+		r.place(docs, name)
 		objs = append(objs, docs...)
 		return nil
 	})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // reader reads files from the snapshot within the limits, refusing symlinks: a
@@ -13,6 +15,18 @@ type reader struct {
 	fsys   fs.FS
 	limits Limits
 	total  int64 // bytes read so far
+	// origins maps each rendered object to where it came from.
+	origins map[*unstructured.Unstructured]Origin
+}
+
+// place records the file objs were rendered from.
+func (r *reader) place(objs []*unstructured.Unstructured, file string) {
+	if r.origins == nil {
+		r.origins = map[*unstructured.Unstructured]Origin{}
+	}
+	for _, o := range objs {
+		r.origins[o] = Origin{File: file}
+	}
 }
 
 func (r *reader) readFile(name string) ([]byte, error) {

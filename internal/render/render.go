@@ -81,6 +81,17 @@ type Result struct {
 	Renderer Renderer
 	// Objects in a deterministic order (group, kind, namespace, name).
 	Objects []*unstructured.Unstructured
+	// Origins[i] says where Objects[i] came from.
+	Origins []Origin
+}
+
+// Origin is where a rendered object came from.
+type Origin struct {
+	// File is the manifest, template or jsonnet file, slash-separated and
+	// relative to the repository root; for Kustomize, the kustomization file.
+	File string
+	// Encrypted is true when the file was SOPS-encrypted in Git.
+	Encrypted bool
 }
 
 // Error is a render failure located in a file, and when known a line.
@@ -132,6 +143,7 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		objs, err = renderPlain(ctx, r, dir)
 	case Kustomize:
 		objs, err = renderKustomize(ctx, r, dir)
+		r.place(objs, kustomizationFile(fsys, dir))
 	case Helm:
 		objs, err = renderHelm(ctx, r, dir, opts)
 	case Jsonnet:
@@ -147,7 +159,22 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		return nil, err
 	}
 	sortObjects(objs)
-	return &Result{Renderer: renderer, Objects: objs}, nil
+	origins := make([]Origin, len(objs))
+	for i, o := range objs {
+		origins[i] = r.origins[o]
+	}
+	return &Result{Renderer: renderer, Objects: objs, Origins: origins}, nil
+}
+
+// kustomizationFile names the folder's kustomization file, which the
+// objects Kustomize builds are attributed to.
+func kustomizationFile(fsys fs.FS, dir string) string {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := fs.Stat(fsys, path.Join(dir, name)); err == nil {
+			return path.Join(dir, name)
+		}
+	}
+	return dir
 }
 
 // detect chooses the renderer from the folder's own files (not its subfolders).

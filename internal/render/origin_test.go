@@ -1,0 +1,45 @@
+package render_test
+
+import (
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lockstep-dev/lockstep/internal/render"
+)
+
+// Each object says which file it came from, so a policy denial can name it.
+func TestOriginsNameTheFileOfEachObject(t *testing.T) {
+	origins := func(res *render.Result) map[string]string {
+		out := map[string]string{}
+		for i, id := range ids(res.Objects) {
+			out[id] = res.Origins[i].File
+		}
+		return out
+	}
+	plain := fstest.MapFS{
+		"app/b.yaml":     file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: a}\n"),
+		"app/sub/a.yaml": file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"),
+	}
+	if diff := cmp.Diff(map[string]string{"ConfigMap/a": "app/sub/a.yaml", "ConfigMap/b": "app/b.yaml", "Secret/a": "app/b.yaml"},
+		origins(renderOK(t, plain, "app", render.Options{}))); diff != "" {
+		t.Errorf("plain (-want +got):\n%s", diff)
+	}
+	kustomize := fstest.MapFS{
+		"k/kustomization.yaml": file("resources: [cm.yaml]\n"),
+		"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k}\n"),
+	}
+	if diff := cmp.Diff(map[string]string{"ConfigMap/k": "k/kustomization.yaml"}, origins(renderOK(t, kustomize, "k", render.Options{}))); diff != "" {
+		t.Errorf("kustomize (-want +got):\n%s", diff)
+	}
+	helm := chart(fstest.MapFS{"c/templates/sa.yaml": file("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n")})
+	if diff := cmp.Diff(map[string]string{"ConfigMap/web-cm": "c/templates/cm.yaml", "ServiceAccount/sa": "c/templates/sa.yaml"},
+		origins(renderOK(t, helm, "c", helmOpts()))); diff != "" {
+		t.Errorf("helm (-want +got):\n%s", diff)
+	}
+	jsonnet := fstest.MapFS{"j/main.jsonnet": file(`{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "j"}}`)}
+	if diff := cmp.Diff(map[string]string{"ConfigMap/j": "j/main.jsonnet"}, origins(renderOK(t, jsonnet, "j", render.Options{}))); diff != "" {
+		t.Errorf("jsonnet (-want +got):\n%s", diff)
+	}
+}
