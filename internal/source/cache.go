@@ -43,6 +43,7 @@ type resolutionKey struct {
 type resolution struct {
 	hash plumbing.Hash
 	ref  plumbing.ReferenceName
+	tag  plumbing.Hash // the annotated tag object the ref points at; zero for others
 	at   time.Time
 }
 
@@ -121,7 +122,17 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if err != nil {
 		return fail(false, err)
 	}
-	return &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When)}, nil
+	snap := &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When)}
+	if !res.tag.IsZero() {
+		tag, err := r.repo.TagObject(res.tag)
+		if err != nil {
+			return fail(false, fmt.Errorf("reading tag %s: %w", res.ref, err))
+		}
+		if snap.Tag, err = tagFromObject(tag); err != nil {
+			return fail(false, err)
+		}
+	}
+	return snap, nil
 }
 
 // Fetches returns how many times the repository at url was fetched from its

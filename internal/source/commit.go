@@ -77,6 +77,34 @@ func commitFromObject(c *object.Commit, ref plumbing.ReferenceName) (Commit, err
 	return out, nil
 }
 
+// Tag is an annotated tag: who tagged, and the signature over it.
+type Tag struct {
+	Name   string
+	Tagger string
+	// Signature is the armored PGP or SSH signature, empty when unsigned.
+	Signature string
+	// SignedPayload is what Signature signs: the tag encoded without it.
+	SignedPayload []byte
+}
+
+func tagFromObject(t *object.Tag) (*Tag, error) {
+	out := &Tag{Name: t.Name, Tagger: t.Tagger.Name + " <" + t.Tagger.Email + ">", Signature: t.PGPSignature}
+	if t.PGPSignature != "" {
+		var payload plumbing.MemoryObject
+		if err := t.EncodeWithoutSignature(&payload); err != nil {
+			return nil, err
+		}
+		rd, err := payload.Reader()
+		if err != nil {
+			return nil, err
+		}
+		if out.SignedPayload, err = io.ReadAll(rd); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func subject(message string) string {
 	first, _, _ := strings.Cut(strings.TrimLeft(message, "\n"), "\n")
 	return strings.TrimSpace(first)

@@ -141,7 +141,11 @@ func (r *cachedRepo) resolveAndFetch(ctx context.Context, req Request, t *transp
 	if err != nil {
 		return resolution{}, err
 	}
-	return resolution{hash: commit, ref: name}, nil
+	res := resolution{hash: commit, ref: name}
+	if commit != hash {
+		res.tag = hash
+	}
+	return res, nil
 }
 
 // pickRef chooses the ref and hash req names from the remote's refs.

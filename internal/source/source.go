@@ -139,6 +139,9 @@ func (r Request) credentials(ctx context.Context) (Auth, error) {
 // Snapshot is a commit and its files.
 type Snapshot struct {
 	Commit Commit
+	// Tag is the annotated tag the ref names; nil for a branch, a commit or a
+	// lightweight tag.
+	Tag *Tag
 	// Files is the commit's whole tree, read-only; symbolic links are reported as
 	// such and never followed.
 	Files fs.FS

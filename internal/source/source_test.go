@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
@@ -283,5 +284,38 @@ func TestSnapshotShowsSymlinksWithoutFollowingThem(t *testing.T) {
 		if e.Name() != "cm.yaml" && e.Type()&fs.ModeSymlink == 0 {
 			t.Errorf("ReadDir reports %s as %v, want a symlink", e.Name(), e.Type())
 		}
+	}
+}
+
+// A followed annotated tag comes with its signature and the bytes it signs,
+// which verify against the signing key; a branch has no tag.
+func TestFetchReturnsTheSignedTag(t *testing.T) {
+	f := newFixture(t)
+	key, err := gitserver.NewSSHKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := f.commit(t, map[string]string{"v": "1"}, "release")
+	if err := f.repo.Tag("v1.0.0", head, gitserver.TagOptions{Signer: key, Tagger: gitserver.Person{Name: "Rel", Email: "rel@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	req := f.req
+	req.Ref = source.Ref{Semver: "^1"}
+	snap := f.fetch(t, req, 0)
+	if snap.Tag == nil || snap.Tag.Name != "v1.0.0" || snap.Tag.Tagger != "Rel <rel@example.com>" || snap.Commit.Hash != head {
+		t.Fatalf("tag = %+v, commit %s", snap.Tag, snap.Commit.Hash)
+	}
+	keys := &verify.KeyRing{}
+	if err := keys.Add("allowed_signers", []byte("rel@example.com "+key.AuthorizedKey())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Verify(snap.Tag.SignedPayload, snap.Tag.Signature); err != nil {
+		t.Errorf("the tag's signature does not verify: %v", err)
+	}
+	if _, err := keys.Verify(snap.Commit.SignedPayload, snap.Commit.Signature); err == nil {
+		t.Error("the unsigned commit verified")
+	}
+	if snap := f.fetch(t, f.req, 0); snap.Tag != nil {
+		t.Errorf("branch has tag %+v", snap.Tag)
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 var payload = []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1700000000 +0000\ncommitter A <a@x> 1700000000 +0000\n\nrelease\n")
 
-
 func pgpKey(t *testing.T, email string) (*gitserver.PGPKey, string) {
 	t.Helper()
 	k, err := gitserver.NewPGPKey("Merge Bot", email)
