@@ -106,8 +106,10 @@ type Commit struct {
 	Tickets    []string `json:"tickets,omitempty"`
 	ApprovedBy []string `json:"approvedBy,omitempty"`
 	ReviewedBy []string `json:"reviewedBy,omitempty"`
-	// SignatureKey is the fingerprint of the key the commit's signature names;
-	// TrustedKey is set only when the signature was verified against it.
+	// SignatureKey is the fingerprint of the key the commit's signature names,
+	// unverified. TrustedKey is the trusted key that verified the revision (the
+	// commit's signature, or the tag's when only the tag is verified); empty
+	// when the Application needs no signature.
 	SignatureKey string `json:"signatureKey,omitempty"`
 	TrustedKey   string `json:"trustedKey,omitempty"`
 }

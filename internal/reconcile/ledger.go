@@ -168,9 +168,15 @@ func baseRecord(app *v1.Application, before *v1.ApplicationStatus, st *status, p
 	if before.LastAppliedRevision != nil {
 		rec.PreviousRevision = before.LastAppliedRevision.Commit
 	}
+	if pv != nil {
+		rec.Project = pv.Project
+	}
 	if pv != nil && pv.Commit != nil {
 		rec.Revision = pv.Commit.Hash
 		rec.Commit = commitOf(*pv.Commit)
+		if pv.Verified != nil {
+			rec.Commit.TrustedKey = pv.Verified.Key
+		}
 	}
 	if h := st.app.Status.Health; h != nil {
 		rec.Health = h.Status

@@ -140,6 +140,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Events:      mgr.GetEventRecorder("lockstep"),
 		KubeVersion: version.GitVersion,
 		Ledger:      ledger,
+		Namespace:   opts.Namespace,
 	}
 	if err := r.SetupWithManager(mgr, opts.Concurrency, events.source()); err != nil {
 		return err

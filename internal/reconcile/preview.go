@@ -8,7 +8,10 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/policy"
+	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
 )
 
 // Preview is what syncing an Application would do now.
@@ -21,6 +24,28 @@ type Preview struct {
 	Observed apply.Observation
 	// Digest identifies the desired objects (plan.Digest).
 	Digest string
+	// Project is the name of the Project whose rules were applied.
+	Project string
+	// Verified names the trusted key that signed the revision; nil when the
+	// Application needs no signature.
+	Verified *verify.Result
+	// Approvers are the approvals the two-person rule counted.
+	Approvers []string
+}
+
+func policyObjects(res *render.Result) []policy.Object {
+	out := make([]policy.Object, len(res.Objects))
+	for i, o := range res.Objects {
+		out[i] = policy.Object{Unstructured: o, File: res.Origins[i].File, Encrypted: res.Origins[i].Encrypted}
+	}
+	return out
+}
+
+func clusterOf(app *v1.Application) string {
+	if app.Spec.Destination.Cluster == "" {
+		return v1.InCluster
+	}
+	return app.Spec.Destination.Cluster
 }
 
 func ignoreRules(app *v1.Application) []plan.IgnoreRule {
@@ -46,9 +71,19 @@ func (e *StageError) Unwrap() error { return e.Err }
 // controller syncs from it and `lockstep diff` shows it. A fresh resolution of
 // the repository up to sourceMaxAge old is reused.
 func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMaxAge time.Duration) (*Preview, error) {
-	pv := &Preview{}
+	pv := &Preview{Project: projectName(app)}
 	fail := func(reason string, transient bool, err error) (*Preview, error) {
 		return pv, &StageError{Reason: reason, Transient: transient, Err: err}
+	}
+	failed := func(err error) (*Preview, error) { return pv, err }
+
+	// policy: the repository and destination, before anything is fetched
+	rules, err := r.projectRules(ctx, app)
+	if err != nil {
+		return failed(err)
+	}
+	if err := rules.CheckApplication(app); err != nil {
+		return fail(v1.ReasonPolicyDenied, false, err)
 	}
 
 	// source
@@ -64,20 +99,34 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 	}
 	pv.Commit = &snap.Commit
 
+	// verify: signatures, then the approvals they vouch for
+	if pv.Verified, err = r.verifyRevision(ctx, app, rules, snap); err != nil {
+		return failed(err)
+	}
+	if pv.Approvers, err = r.checkApprovals(ctx, rules, snap.Commit); err != nil {
+		return failed(err)
+	}
+
 	// render
 	opts := r.renderOptions(app)
 	if opts.Helm.Values, err = r.helmValues(ctx, app); err != nil {
 		return fail(v1.ReasonRenderFailed, isTransientAPIError(err), err)
 	}
-	objs, err := r.renders.render(ctx, snap, app, opts)
+	rendered, err := r.renders.render(ctx, snap, app, opts)
 	if err != nil {
 		return fail(v1.ReasonRenderFailed, false, err)
 	}
-
-	// plan
+	objs := rendered.Objects
 	if err := r.Applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
 		return fail(v1.ReasonPlanFailed, false, err)
 	}
+
+	// policy: every object, before anything is read from or applied to the cluster
+	if err := rules.CheckObjects(clusterOf(app), policyObjects(rendered)); err != nil {
+		return fail(v1.ReasonPolicyDenied, false, err)
+	}
+
+	// plan
 	owner := app.Namespace + "/" + app.Name
 	plan.Track(objs, owner)
 	pv.Digest = plan.Digest(objs)

@@ -47,8 +47,12 @@ type Reconciler struct {
 	// Ledger records every sync, drift, prune, denial and manual action; none
 	// are recorded when nil.
 	Ledger *audit.Ledger
+	// Namespace is the controller's own: a Project's trusted keys are read
+	// from it unless the Project names another.
+	Namespace string
 
 	journal  journal
+	keys     keyRings
 	renders  renderCache
 	failures failureCounter
 }
@@ -65,10 +69,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int, sources
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.Application{}, dependsOnIndex, indexDependsOn); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.Application{}, projectIndex, indexProject); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&v1.Application{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(readinessChanged)).
+		Watches(&v1.Project{}, handler.EnqueueRequestsFromMapFunc(r.projectApplications), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// Run may start more than once in a process (tests restart it; so may a
 		// program embedding Lockstep): the name is ours, a repeat is not a clash.
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, SkipNameValidation: ptr.To(true)}).

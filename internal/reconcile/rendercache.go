@@ -22,10 +22,10 @@ const maxCachedRenders = 2048
 // later stages set namespaces on the objects.
 type renderCache struct {
 	mu      sync.Mutex // guards entries
-	entries map[string][]*unstructured.Unstructured
+	entries map[string]*render.Result
 }
 
-func (c *renderCache) render(ctx context.Context, snap *source.Snapshot, app *v1.Application, opts render.Options) ([]*unstructured.Unstructured, error) {
+func (c *renderCache) render(ctx context.Context, snap *source.Snapshot, app *v1.Application, opts render.Options) (*render.Result, error) {
 	key, err := renderKey(snap.Commit.Hash, app.Spec.Source.Path, opts)
 	if err != nil {
 		return nil, err
@@ -38,17 +38,17 @@ func (c *renderCache) render(ctx context.Context, snap *source.Snapshot, app *v1
 		if err != nil {
 			return nil, err
 		}
-		cached = res.Objects
+		cached = res
 		c.mu.Lock()
 		if c.entries == nil || len(c.entries) >= maxCachedRenders {
-			c.entries = map[string][]*unstructured.Unstructured{} // crude, but bounded
+			c.entries = map[string]*render.Result{} // crude, but bounded
 		}
 		c.entries[key] = cached
 		c.mu.Unlock()
 	}
-	out := make([]*unstructured.Unstructured, len(cached))
-	for i, o := range cached {
-		out[i] = o.DeepCopy()
+	out := &render.Result{Renderer: cached.Renderer, Objects: make([]*unstructured.Unstructured, len(cached.Objects)), Origins: cached.Origins}
+	for i, o := range cached.Objects {
+		out.Objects[i] = o.DeepCopy()
 	}
 	return out, nil
 }
