@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,12 +29,17 @@ import (
 // FieldManager is the name server-side apply records for Lockstep's fields.
 const FieldManager = "lockstep"
 
-// Applier talks to one cluster as one identity.
+// Applier talks to one cluster as one identity; As derives the Applier of
+// another identity.
 type Applier struct {
+	cfg      *rest.Config
 	dynamic  dynamic.Interface
 	mapper   meta.ResettableRESTMapper
 	live     *kube.Cache // nil: read live objects with GETs
-	verified verified
+	verified *verified   // shared by every identity's Applier
+
+	mu         sync.Mutex          // guards identities
+	identities map[string]*Applier // by impersonated user
 }
 
 // Option configures an Applier.
@@ -54,11 +60,41 @@ func New(cfg *rest.Config, opts ...Option) (*Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Applier{dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
+	a := &Applier{cfg: cfg, dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
+		verified: &verified{}, identities: map[string]*Applier{}}
 	for _, o := range opts {
 		o(a)
 	}
 	return a, nil
+}
+
+// As returns the Applier that acts as user through impersonation (for a
+// service account, system:serviceaccount:NAMESPACE:NAME): every read, dry
+// run, apply, prune and hook is that user's, so Kubernetes RBAC decides what
+// it may touch, and a refusal names the permission missing. It shares
+// discovery and the memory of verified objects with a; its live cache watches
+// per namespace, as the user is allowed to. An empty user is a itself.
+func (a *Applier) As(user string) (*Applier, error) {
+	if user == "" {
+		return a, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d, ok := a.identities[user]; ok {
+		return d, nil
+	}
+	cfg := rest.CopyConfig(a.cfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Applier{cfg: cfg, dynamic: dyn, mapper: a.mapper, verified: a.verified, identities: map[string]*Applier{}}
+	if a.live != nil {
+		d.live = a.live.As(user, dyn)
+	}
+	a.identities[user] = d
+	return d, nil
 }
 
 // Unaffected reports whether a watch event about o can be ignored: o is exactly

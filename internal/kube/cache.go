@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,16 +38,28 @@ type Cache struct {
 	dynamic     dynamic.Interface
 	onEvent     func(Event)
 	syncTimeout time.Duration
+	// perNamespace watches namespaced kinds one namespace at a time: an
+	// impersonated identity is usually allowed to list only some namespaces.
+	perNamespace bool
 
-	mu    sync.Mutex
-	kinds map[schema.GroupVersionResource]*watch
-	stop  chan struct{}
+	mu         sync.Mutex
+	kinds      map[watchKey]*watch
+	identities map[string]*Cache // caches of impersonated identities, by user
+	stop       chan struct{}
+}
+
+// watchKey is one informer's scope: a kind, and a namespace when the cache
+// watches per namespace.
+type watchKey struct {
+	gvr       schema.GroupVersionResource
+	namespace string
 }
 
 // watch is one kind's informer.
 type watch struct {
 	informer cache.SharedIndexInformer
 	stop     chan struct{}
+	denied   chan struct{} // closed when the API server refuses the list or watch
 	synced   bool
 	mu       sync.Mutex
 	lastErr  error // the latest list or watch failure, for a clear error
@@ -57,7 +70,23 @@ type watch struct {
 // block.
 func NewCache(dyn dynamic.Interface, onEvent func(Event)) *Cache {
 	return &Cache{dynamic: dyn, onEvent: onEvent, syncTimeout: 30 * time.Second,
-		kinds: map[schema.GroupVersionResource]*watch{}, stop: make(chan struct{})}
+		kinds: map[watchKey]*watch{}, identities: map[string]*Cache{}, stop: make(chan struct{})}
+}
+
+// As returns the cache of an impersonated identity, reading through dyn (a
+// client that impersonates user). It watches namespaced kinds per namespace,
+// hands its events to the same handler, and stops with c. The same user gets
+// the same cache.
+func (c *Cache) As(user string, dyn dynamic.Interface) *Cache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if child, ok := c.identities[user]; ok {
+		return child
+	}
+	child := NewCache(dyn, c.onEvent)
+	child.syncTimeout, child.perNamespace, child.stop = c.syncTimeout, true, c.stop
+	c.identities[user] = child
+	return child
 }
 
 // ErrNotWatchable is wrapped when a kind's informer cannot list or watch it.
@@ -67,13 +96,17 @@ var ErrNotWatchable = errors.New("cannot watch")
 // first Get of a kind starts watching it and waits for the first list. The
 // returned object is a copy.
 func (c *Cache) Get(ctx context.Context, m *meta.RESTMapping, namespace, name string) (*unstructured.Unstructured, error) {
-	w, err := c.watch(ctx, m.Resource)
-	if err != nil {
-		return nil, err
-	}
+	wk := watchKey{gvr: m.Resource}
 	key := name
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		key = namespace + "/" + name
+		if c.perNamespace {
+			wk.namespace = namespace
+		}
+	}
+	w, err := c.watch(ctx, wk)
+	if err != nil {
+		return nil, err
 	}
 	item, exists, err := w.informer.GetIndexer().GetByKey(key)
 	if err != nil || !exists {
@@ -93,13 +126,14 @@ func (c *Cache) Stop() {
 	}
 }
 
-// watch returns the kind's informer once it has listed, starting it when needed.
-func (c *Cache) watch(ctx context.Context, gvr schema.GroupVersionResource) (*watch, error) {
+// watch returns the informer of a kind (in a namespace) once it has listed,
+// starting it when needed. A list the API server refuses fails at once.
+func (c *Cache) watch(ctx context.Context, wk watchKey) (*watch, error) {
 	c.mu.Lock()
-	w, ok := c.kinds[gvr]
+	w, ok := c.kinds[wk]
 	if !ok {
-		w = c.start(gvr)
-		c.kinds[gvr] = w
+		w = c.start(wk)
+		c.kinds[wk] = w
 	}
 	c.mu.Unlock()
 	if w.isSynced() {
@@ -107,26 +141,37 @@ func (c *Cache) watch(ctx context.Context, gvr schema.GroupVersionResource) (*wa
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.syncTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-w.denied:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if cache.WaitForCacheSync(ctx.Done(), w.informer.HasSynced) {
 		w.markSynced()
 		return w, nil
 	}
 	// Forget the informer so that a later Get tries again (RBAC may be fixed).
 	c.mu.Lock()
-	if c.kinds[gvr] == w {
-		delete(c.kinds, gvr)
+	if c.kinds[wk] == w {
+		delete(c.kinds, wk)
 		close(w.stop)
 	}
 	c.mu.Unlock()
 	if err := w.err(); err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrNotWatchable, gvr.GroupResource(), err)
+		return nil, fmt.Errorf("%w %s: %w", ErrNotWatchable, wk.gvr.GroupResource(), err)
 	}
-	return nil, fmt.Errorf("%w %s: the first list did not finish: %w", ErrNotWatchable, gvr.GroupResource(), ctx.Err())
+	return nil, fmt.Errorf("%w %s: the first list did not finish: %w", ErrNotWatchable, wk.gvr.GroupResource(), ctx.Err())
 }
 
-func (c *Cache) start(gvr schema.GroupVersionResource) *watch {
-	w := &watch{stop: make(chan struct{})}
-	w.informer = dynamicinformer.NewFilteredDynamicInformer(c.dynamic, gvr, metav1.NamespaceAll, 0,
+func (c *Cache) start(wk watchKey) *watch {
+	w := &watch{stop: make(chan struct{}), denied: make(chan struct{})}
+	namespace := metav1.NamespaceAll
+	if wk.namespace != "" {
+		namespace = wk.namespace
+	}
+	w.informer = dynamicinformer.NewFilteredDynamicInformer(c.dynamic, wk.gvr, namespace, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 		func(o *metav1.ListOptions) { o.LabelSelector = plan.TrackingLabel + "=" + plan.TrackingLabelValue },
 	).Informer()
@@ -180,8 +225,15 @@ func (w *watch) markSynced() {
 
 func (w *watch) setErr(err error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.lastErr = err
-	w.mu.Unlock()
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		select {
+		case <-w.denied:
+		default:
+			close(w.denied) // retrying will not help until RBAC changes
+		}
+	}
 }
 
 func (w *watch) err() error {

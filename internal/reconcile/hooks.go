@@ -16,7 +16,7 @@ import (
 // hook is not retried before the next interval or a change.
 func (r *Reconciler) hookFailed(ctx context.Context, st *status, pv *Preview, started time.Time, trigger string, err error) outcome {
 	st.recordSync(*pv.Commit, pv.Plan, apply.ChangeSet{}, started, err, trigger)
-	r.runSyncFailedHooks(ctx, st.app, pv.Plan)
+	r.runSyncFailedHooks(ctx, pv.applier, st.app, pv.Plan)
 	return st.failed(v1.ReasonHookFailed, err, false)
 }
 
@@ -24,7 +24,7 @@ const syncFailedHookTimeout = 2 * time.Minute
 
 // runSyncFailedHooks runs the SyncFailed hooks; their own failure is logged, as
 // the sync has failed already.
-func (r *Reconciler) runSyncFailedHooks(ctx context.Context, app *v1.Application, p plan.Plan) {
+func (r *Reconciler) runSyncFailedHooks(ctx context.Context, a *apply.Applier, app *v1.Application, p plan.Plan) {
 	hooks := p.HooksOf(plan.SyncFailed)
 	if len(hooks) == 0 {
 		return
@@ -32,7 +32,7 @@ func (r *Reconciler) runSyncFailedHooks(ctx context.Context, app *v1.Application
 	// The sync's own deadline may be what failed it: the hooks get their own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncFailedHookTimeout)
 	defer cancel()
-	if err := r.Applier.RunHooks(ctx, hooks); err != nil {
+	if err := a.RunHooks(ctx, hooks); err != nil {
 		log.FromContext(ctx).Info("a SyncFailed hook failed", "application", app.Namespace+"/"+app.Name, "error", err.Error())
 	}
 }

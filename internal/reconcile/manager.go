@@ -43,8 +43,13 @@ type Options struct {
 	// InstallCRDs installs or upgrades the CRDs at start.
 	InstallCRDs bool
 	// Namespace is the controller's own: the Secrets of the ledger key and the
-	// API token live there. Created when missing.
+	// API token live there, and a Project's trusted keys unless it names
+	// another namespace. Created when missing (and allowed).
 	Namespace string
+	// DefaultServiceAccount is the service account, in each Application's
+	// namespace, that Applications act as when neither they nor their Project
+	// name one. Empty: they act as the controller itself.
+	DefaultServiceAccount string
 	// DataDir holds the repository cache and the audit ledger (ledger.db).
 	DataDir string
 	// LedgerRetention drops old records (with a signed cut); zero keeps all.
@@ -141,6 +146,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		KubeVersion: version.GitVersion,
 		Ledger:      ledger,
 		Namespace:   opts.Namespace,
+
+		DefaultServiceAccount: opts.DefaultServiceAccount,
 	}
 	if err := r.SetupWithManager(mgr, opts.Concurrency, events.source()); err != nil {
 		return err
@@ -175,7 +182,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 
 func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) error {
 	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	// A controller with least privilege may not create namespaces: the
+	// install made its own, and a missing one is named by the next error.
+	if err != nil && !apierrors.IsAlreadyExists(err) && !apierrors.IsForbidden(err) {
 		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	return nil

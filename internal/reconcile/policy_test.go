@@ -76,7 +76,7 @@ func TestProjectRulesStopTheSyncBeforeAnythingIsApplied(t *testing.T) {
 		Secrets:             &v1.SecretPolicy{RefusePlain: true},
 	})
 	bad := f.commit(t, "everything wrong", map[string]string{
-		"app/settings.yaml": configMapYAML,
+		"app/settings.yaml":  configMapYAML,
 		"app/elsewhere.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sneaky, namespace: kube-system}\ndata: {a: b}\n",
 		"app/crb.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: " + f.ns + "-admin}\n" +
 			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: default, namespace: " + f.ns + "}]\n",

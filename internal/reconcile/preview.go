@@ -31,6 +31,9 @@ type Preview struct {
 	Verified *verify.Result
 	// Approvers are the approvals the two-person rule counted.
 	Approvers []string
+
+	// applier acts as the Application's service account.
+	applier *apply.Applier
 }
 
 func policyObjects(res *render.Result) []policy.Object {
@@ -85,6 +88,9 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 	if err := rules.CheckApplication(app); err != nil {
 		return fail(v1.ReasonPolicyDenied, false, err)
 	}
+	if pv.applier, err = r.applierFor(app, rules); err != nil {
+		return failed(err)
+	}
 
 	// source
 	req := source.Request{
@@ -117,7 +123,7 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 		return fail(v1.ReasonRenderFailed, false, err)
 	}
 	objs := rendered.Objects
-	if err := r.Applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
+	if err := pv.applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
 		return fail(v1.ReasonPlanFailed, false, err)
 	}
 
@@ -135,7 +141,7 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 		return fail(v1.ReasonInvalidSpec, false, err)
 	}
 	inventory := inventoryFrom(app.Status.Inventory)
-	if pv.Observed, err = r.Applier.Observe(ctx, objs, inventory, ignore); err != nil {
+	if pv.Observed, err = pv.applier.Observe(ctx, objs, inventory, ignore); err != nil {
 		return fail(v1.ReasonPlanFailed, isTransientAPIError(err), err)
 	}
 	if err := r.checkOwnership(ctx, app, objs, pv.Observed.Current); err != nil {

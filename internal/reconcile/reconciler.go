@@ -50,6 +50,10 @@ type Reconciler struct {
 	// Namespace is the controller's own: a Project's trusted keys are read
 	// from it unless the Project names another.
 	Namespace string
+	// DefaultServiceAccount is the service account (in each Application's
+	// namespace) to act as when neither the Application nor its Project names
+	// one; "" acts as the controller itself.
+	DefaultServiceAccount string
 
 	journal  journal
 	keys     keyRings
@@ -282,7 +286,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	// apply (the namespace is created only when there is something to apply, so a
 	// converged Application makes no request for it)
 	if app.Spec.Sync.CreateNamespace && !p.InSync() {
-		if _, err := r.Applier.EnsureNamespace(ctx, app.Spec.Destination.Namespace); err != nil {
+		if _, err := pv.applier.EnsureNamespace(ctx, app.Spec.Destination.Namespace); err != nil {
 			return st.failed(v1.ReasonApplyFailed, fmt.Errorf("creating namespace %s: %w", app.Spec.Destination.Namespace, err), true)
 		}
 	}
@@ -290,22 +294,22 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	// Hooks run only when the sync applies something.
 	hooks := !p.InSync()
 	if hooks {
-		if err := r.Applier.RunHooks(ctx, p.HooksOf(plan.PreSync)); err != nil {
+		if err := pv.applier.RunHooks(ctx, p.HooksOf(plan.PreSync)); err != nil {
 			return r.hookFailed(ctx, st, pv, started, trigger, err)
 		}
 	}
-	cs, err = r.Applier.Apply(ctx, p, apply.Options{})
+	cs, err = pv.applier.Apply(ctx, p, apply.Options{})
 	if err != nil {
 		st.recordSync(*pv.Commit, p, cs, started, err, trigger)
 		if hooks {
-			r.runSyncFailedHooks(ctx, app, p)
+			r.runSyncFailedHooks(ctx, pv.applier, app, p)
 		}
 		return st.failed(v1.ReasonApplyFailed, err, isTransientAPIError(err))
 	}
 	if post := p.HooksOf(plan.PostSync); hooks && len(post) > 0 {
-		err := r.Applier.WaitHealthy(ctx, p, cs)
+		err := pv.applier.WaitHealthy(ctx, p, cs)
 		if err == nil {
-			err = r.Applier.RunHooks(ctx, post)
+			err = pv.applier.RunHooks(ctx, post)
 		}
 		if err != nil {
 			st.recordInventory(p) // the objects were applied: they are ours to prune later
