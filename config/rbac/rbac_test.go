@@ -1,0 +1,171 @@
+package rbac_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/config/crd"
+	"github.com/lockstep-dev/lockstep/config/rbac"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
+	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// The controller runs with nothing but controller.yaml's permissions: it syncs
+// an Application as the default service account, and that account's RBAC,
+// not the controller's, decides what reaches the cluster.
+func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
+	ctx := testenv.Context(t)
+	admin := testenv.Config(t)
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	c, err := client.New(admin, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The installer's part: the namespace, the CRDs, controller.yaml.
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: rbac.Namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if err := crd.Install(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := rbac.Controller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if err := c.Patch(ctx, o, client.Apply, client.FieldOwner("installer"), client.ForceOwnership); err != nil {
+			t.Fatalf("installing %s/%s: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+	controllerCfg := testenv.ServiceAccountConfig(t, rbac.Namespace, rbac.ServiceAccount)
+
+	// A team: its namespace, and a deployer allowed ConfigMaps there only.
+	ns := testenv.Namespace(t)
+	for _, o := range []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}},
+		}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "deployer"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "deployer", Namespace: ns}}},
+	} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := testenv.GitServer(t)
+	git.AddUser("lockstep", "reads-repos", gitserver.Read)
+	repo, err := git.CreateRepo("team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(git.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: ns}, Data: map[string][]byte{"username": []byte("lockstep"), "password": []byte("reads-repos")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "git-ca", Namespace: ns}, Data: map[string][]byte{"ca.crt": ca}},
+	} {
+		if err := c.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := repo.Commit(gitserver.CommitOptions{Message: "settings", Files: map[string][]byte{
+		"ok/cm.yaml":   []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"),
+		"deny/sa.yaml": []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sneaky}\n"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := reconcile.DefaultOptions()
+	opts.DataDir = filepath.Join(t.TempDir(), "controller")
+	opts.DefaultServiceAccount = "deployer"
+	opts.Logger = logr.Discard()
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- reconcile.Run(runCtx, controllerCfg, opts) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("the controller stopped with: %v", err)
+		}
+	})
+
+	application := func(name, path string) {
+		app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: v1.ApplicationSpec{
+			Source: v1.Source{Git: v1.GitSource{URL: git.HTTPSURL("team"), SecretRef: &v1.LocalObjectReference{Name: "git-auth"},
+				CASecretRef: &v1.LocalObjectReference{Name: "git-ca"}}, Path: path},
+			Destination: v1.Destination{Namespace: ns},
+		}}
+		if err := c.Create(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := func(name string, status metav1.ConditionStatus) *metav1.Condition {
+		var cond *metav1.Condition
+		testenv.Eventually(t, 60*time.Second, fmt.Sprintf("%s Ready=%s", name, status), func(ctx context.Context) (bool, error) {
+			app := &v1.Application{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, app); err != nil {
+				return false, err
+			}
+			cond = meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady)
+			if cond == nil || cond.Status != status || app.Status.LastAttemptedRevision == nil || app.Status.LastAttemptedRevision.Commit != head {
+				return false, fmt.Errorf("status %+v", app.Status.Conditions)
+			}
+			return true, nil
+		})
+		return cond
+	}
+	application("ok", "ok")
+	application("deny", "deny")
+	ready("ok", metav1.ConditionTrue)
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	if managers := managersOf(cm); !strings.Contains(managers, apply.FieldManager) {
+		t.Errorf("managers %s lack %s", managers, apply.FieldManager)
+	}
+	cond := ready("deny", metav1.ConditionFalse)
+	want := `User "system:serviceaccount:` + ns + `:deployer" cannot get resource "serviceaccounts"`
+	if !strings.Contains(cond.Message, want) {
+		t.Errorf("message %q lacks %q", cond.Message, want)
+	}
+	// The ledger was written with the controller's own namespace Secrets.
+	if _, err := os.Stat(filepath.Join(opts.DataDir, "ledger.db")); err != nil {
+		t.Errorf("no ledger: %v", err)
+	}
+}
+
+func managersOf(o metav1.Object) string {
+	var names []string
+	for _, m := range o.GetManagedFields() {
+		names = append(names, m.Manager)
+	}
+	return strings.Join(names, ",")
+}
