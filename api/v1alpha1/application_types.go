@@ -83,6 +83,18 @@ type Source struct {
 	// reference to a name not listed is an error; write $${NAME} for a literal.
 	// +optional
 	Substitute map[string]string `json:"substitute,omitempty"`
+	// Decryption decrypts SOPS-encrypted YAML and JSON files in memory while
+	// rendering (plain YAML and Kustomize). Decrypted values never reach logs,
+	// events, the status, diffs or the ledger.
+	// +optional
+	Decryption *Decryption `json:"decryption,omitempty"`
+}
+
+// Decryption names the age keys that decrypt SOPS files.
+type Decryption struct {
+	// SecretRef names a Secret in the Application's namespace whose entries
+	// ending in .agekey hold age identities (AGE-SECRET-KEY-1...).
+	SecretRef LocalObjectReference `json:"secretRef"`
 }
 
 // GitSource is a Git repository and the ref to follow.

@@ -46,7 +46,7 @@ func TestTheServiceAccountDecidesWhatAnApplicationMayTouch(t *testing.T) {
 		"app/settings.yaml": configMapYAML,
 		"app/crb.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: " + f.ns + "-escalate}\n" +
 			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: deployer, namespace: " + f.ns + "}]\n",
-		"app/other.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: reach, namespace: " + other + "}\n",
+		"app/other.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: reach, namespace: " + other + "}\n",
 		"own/settings.yaml": configMapYAML,
 		"secret/s.yaml":     "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: value-of-s}\n",
 	})

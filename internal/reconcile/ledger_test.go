@@ -279,12 +279,23 @@ func TestSecretValuesNeverReachTheLedgerLogsOrEvents(t *testing.T) {
 	if c := drift.Changes; len(c) != 1 || c[0].Fields[0].To != audit.SecretValue {
 		t.Fatalf("drift of a Secret: %+v", c)
 	}
+	places := f.everywhere(t, "sec")
+	if !bytes.Contains(places["export"], []byte(second)) || !bytes.Contains(places["controller logs"], []byte(second)) {
+		t.Fatal("the search would find nothing: the export or the logs lack the revision")
+	}
+	assertNowhere(t, places, v1Value, v2Value, v3Value)
+}
+
+// everywhere gathers every place a value could end up: the ledger's export and
+// database files, the controller's logs, the namespace's events, the
+// Application's status.
+func (f *repoFixture) everywhere(t *testing.T, app string) map[string][]byte {
+	t.Helper()
+	ctx := testenv.Context(t)
 	var export bytes.Buffer
 	if _, err := apiClient(t).Export(ctx, 0, &export); err != nil {
 		t.Fatal(err)
 	}
-
-	// Search every place a value could end up, raw and base64-encoded.
 	places := map[string][]byte{"export": export.Bytes()}
 	for _, name := range []string{reconcile.LedgerFile, reconcile.LedgerFile + "-wal"} {
 		if b, err := os.ReadFile(shared.opts.DataDir + "/" + name); err == nil {
@@ -303,15 +314,15 @@ func TestSecretValuesNeverReachTheLedgerLogsOrEvents(t *testing.T) {
 	if err := f.c.List(ctx, events, client.InNamespace(f.ns)); err != nil {
 		t.Fatal(err)
 	}
-	eventsJSON, _ := json.Marshal(events)
-	places["events"] = eventsJSON
-	app := f.get(t, "sec")
-	statusJSON, _ := json.Marshal(app.Status)
-	places["status"] = statusJSON
-	if !bytes.Contains(export.Bytes(), []byte(second)) || !bytes.Contains(logs, []byte(second)) {
-		t.Fatal("the search would find nothing: the export or the logs lack the revision")
-	}
-	for _, v := range []string{v1Value, v2Value, v3Value} {
+	places["events"], _ = json.Marshal(events)
+	places["status"], _ = json.Marshal(f.get(t, app).Status)
+	return places
+}
+
+// assertNowhere fails for each value found, raw or base64-encoded, in places.
+func assertNowhere(t *testing.T, places map[string][]byte, values ...string) {
+	t.Helper()
+	for _, v := range values {
 		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
 			for place, b := range places {
 				if bytes.Contains(b, []byte(form)) {

@@ -118,6 +118,9 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 	if opts.Helm.Values, err = r.helmValues(ctx, app); err != nil {
 		return fail(v1.ReasonRenderFailed, isTransientAPIError(err), err)
 	}
+	if opts.AgeIdentities, err = r.ageIdentities(ctx, app); err != nil {
+		return fail(v1.ReasonRenderFailed, isTransientAPIError(err), err)
+	}
 	rendered, err := r.renders.render(ctx, snap, app, opts)
 	if err != nil {
 		return fail(v1.ReasonRenderFailed, false, err)

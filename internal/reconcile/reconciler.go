@@ -28,6 +28,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
 )
 
 // Reconciler keeps Applications in sync.
@@ -55,10 +56,11 @@ type Reconciler struct {
 	// one; "" acts as the controller itself.
 	DefaultServiceAccount string
 
-	journal  journal
-	keys     keyRings
-	renders  renderCache
-	failures failureCounter
+	journal     journal
+	keys        ttlCache[*verify.KeyRing]
+	decryptKeys ttlCache[string]
+	renders     renderCache
+	failures    failureCounter
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes

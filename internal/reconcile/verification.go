@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -132,55 +131,33 @@ func refName(c source.Commit) string {
 	return c.Ref
 }
 
-// keyRings caches trusted keys by where they come from.
-type keyRings struct {
-	mu      sync.Mutex // guards entries
-	entries map[string]keyRingEntry
-}
-
-type keyRingEntry struct {
-	keys *verify.KeyRing
-	at   time.Time
-}
-
 // keyRing reads the trusted keys of the sources (namespace is the default for
 // sources that name none), reusing a reading younger than keyRingTTL.
 func (r *Reconciler) keyRing(ctx context.Context, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
-	id := keySourcesID(namespace, sources)
-	r.keys.mu.Lock()
-	e, ok := r.keys.entries[id]
-	r.keys.mu.Unlock()
-	if ok && r.Now().Sub(e.at) < keyRingTTL {
-		return e.keys, nil
-	}
-	keys := &verify.KeyRing{}
-	for _, src := range sources {
-		ns := src.Namespace
-		if ns == "" {
-			ns = namespace
-		}
-		data, err := r.keyData(ctx, src.Kind, ns, src.Name)
-		if err != nil {
-			return nil, err
-		}
-		names := make([]string, 0, len(data))
-		for k := range data {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			if err := keys.Add(fmt.Sprintf("%s %s/%s key %q", kindOrSecret(src.Kind), ns, src.Name, k), data[k]); err != nil {
+	return r.keys.get(keySourcesID(namespace, sources), r.Now(), keyRingTTL, func() (*verify.KeyRing, error) {
+		keys := &verify.KeyRing{}
+		for _, src := range sources {
+			ns := src.Namespace
+			if ns == "" {
+				ns = namespace
+			}
+			data, err := r.keyData(ctx, src.Kind, ns, src.Name)
+			if err != nil {
 				return nil, err
 			}
+			names := make([]string, 0, len(data))
+			for k := range data {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				if err := keys.Add(fmt.Sprintf("%s %s/%s key %q", kindOrSecret(src.Kind), ns, src.Name, k), data[k]); err != nil {
+					return nil, err
+				}
+			}
 		}
-	}
-	r.keys.mu.Lock()
-	if r.keys.entries == nil || len(r.keys.entries) > 1024 {
-		r.keys.entries = map[string]keyRingEntry{}
-	}
-	r.keys.entries[id] = keyRingEntry{keys: keys, at: r.Now()}
-	r.keys.mu.Unlock()
-	return keys, nil
+		return keys, nil
+	})
 }
 
 // keyData reads every entry of a Secret or ConfigMap of keys.

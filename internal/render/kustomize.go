@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
 // renderKustomize builds the kustomization in dir the way `kustomize build` does,
@@ -27,6 +28,11 @@ func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructure
 		return nil, err
 	}
 	mem, err := copyToMemory(ctx, r, need)
+	if err != nil {
+		return nil, err
+	}
+	kfile := kustomizationFile(r.fsys, dir)
+	addedOrigins, err := recordOrigins(mem, kfile)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +56,7 @@ func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructure
 		if err := checkObject(o); err != nil {
 			return nil, &Error{File: dir, Err: err}
 		}
+		r.place([]*unstructured.Unstructured{o}, originOf(o, dir, kfile, addedOrigins))
 		objs = append(objs, o)
 	}
 	return objs, nil
@@ -209,4 +216,62 @@ func secretArgs(k *types.Kustomization) []types.GeneratorArgs {
 		out = append(out, g.GeneratorArgs)
 	}
 	return out
+}
+
+// originAnnotation is where Kustomize records the file each resource came from
+// when buildMetadata lists originAnnotations.
+const originAnnotation = "config.kubernetes.io/origin"
+
+// recordOrigins asks Kustomize to annotate each resource with the file it came
+// from (buildMetadata: [originAnnotations]) in the in-memory copy of the root
+// kustomization, so a policy denial and the SOPS marking name the right file.
+// It reports whether it added the request (and so must remove the annotations).
+func recordOrigins(mem filesys.FileSystem, kfile string) (bool, error) {
+	data, err := mem.ReadFile("/" + kfile)
+	if err != nil {
+		return false, &Error{File: kfile, Err: err}
+	}
+	k := map[string]any{}
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		return false, &Error{File: kfile, Err: fmt.Errorf("invalid kustomization: %w", err)}
+	}
+	meta, _ := k["buildMetadata"].([]any)
+	for _, m := range meta {
+		if m == "originAnnotations" {
+			return false, nil
+		}
+	}
+	k["buildMetadata"] = append(meta, "originAnnotations")
+	out, err := yaml.Marshal(k)
+	if err != nil {
+		return false, &Error{File: kfile, Err: err}
+	}
+	return true, mem.WriteFile("/"+kfile, out)
+}
+
+// originOf is the repository file a built resource came from: the file its
+// origin annotation names, else the kustomization (for generated objects). The
+// annotation is removed when Lockstep asked for it.
+func originOf(o *unstructured.Unstructured, dir, kfile string, remove bool) string {
+	annotations := o.GetAnnotations()
+	origin, ok := annotations[originAnnotation]
+	if remove && ok {
+		delete(annotations, originAnnotation)
+		if len(annotations) == 0 {
+			annotations = nil
+		}
+		o.SetAnnotations(annotations)
+	}
+	var fields struct {
+		Path string `json:"path"`
+		Repo string `json:"repo"`
+	}
+	if !ok || yaml.Unmarshal([]byte(origin), &fields) != nil || fields.Path == "" || fields.Repo != "" {
+		return kfile
+	}
+	file := path.Join(dir, fields.Path)
+	if file == ".." || strings.HasPrefix(file, "../") {
+		return kfile
+	}
+	return file
 }

@@ -27,11 +27,24 @@ func TestOriginsNameTheFileOfEachObject(t *testing.T) {
 		t.Errorf("plain (-want +got):\n%s", diff)
 	}
 	kustomize := fstest.MapFS{
-		"k/kustomization.yaml": file("resources: [cm.yaml]\n"),
-		"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k}\n"),
+		"k/kustomization.yaml": file("resources: [cm.yaml, ../base]\nnamePrefix: p-\nconfigMapGenerator: [{name: gen, literals: [a=b]}]\n"),
+		"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k, annotations: {keep: me}}\n"),
+		"base/kustomization.yaml": file("resources: [sa.yaml]\n"),
+		"base/sa.yaml":            file("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b}\n"),
 	}
-	if diff := cmp.Diff(map[string]string{"ConfigMap/k": "k/kustomization.yaml"}, origins(renderOK(t, kustomize, "k", render.Options{}))); diff != "" {
+	res := renderOK(t, kustomize, "k", render.Options{})
+	if diff := cmp.Diff(map[string]string{"ConfigMap/p-k": "k/cm.yaml", "ConfigMap/p-gen-4h2mbtbbt6": "k/kustomization.yaml", "ServiceAccount/p-b": "base/sa.yaml"},
+		origins(res)); diff != "" {
 		t.Errorf("kustomize (-want +got):\n%s", diff)
+	}
+	// The origin annotation Lockstep asked Kustomize for does not reach the cluster.
+	for _, o := range res.Objects {
+		if _, ok := o.GetAnnotations()["config.kubernetes.io/origin"]; ok {
+			t.Errorf("%s keeps the origin annotation", o.GetName())
+		}
+		if o.GetName() == "p-k" && o.GetAnnotations()["keep"] != "me" {
+			t.Errorf("p-k lost its own annotation: %v", o.GetAnnotations())
+		}
 	}
 	helm := chart(fstest.MapFS{"c/templates/sa.yaml": file("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n")})
 	if diff := cmp.Diff(map[string]string{"ConfigMap/web-cm": "c/templates/cm.yaml", "ServiceAccount/sa": "c/templates/sa.yaml"},

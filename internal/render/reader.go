@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 
+	sopsage "github.com/getsops/sops/v3/age"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -17,6 +18,9 @@ type reader struct {
 	total  int64 // bytes read so far
 	// origins maps each rendered object to where it came from.
 	origins map[*unstructured.Unstructured]Origin
+	// identities decrypt SOPS files; decrypted names the files they did.
+	identities sopsage.ParsedIdentities
+	decrypted  map[string]bool
 }
 
 // place records the file objs were rendered from.
@@ -25,7 +29,7 @@ func (r *reader) place(objs []*unstructured.Unstructured, file string) {
 		r.origins = map[*unstructured.Unstructured]Origin{}
 	}
 	for _, o := range objs {
-		r.origins[o] = Origin{File: file}
+		r.origins[o] = Origin{File: file, Encrypted: r.decrypted[file]}
 	}
 }
 
@@ -60,5 +64,17 @@ func (r *reader) readFile(name string) ([]byte, error) {
 	if r.total > r.limits.MaxTotalSize {
 		return nil, &Error{File: name, Err: fmt.Errorf("reading it brings the total to %d bytes, %w of %d", r.total, ErrLimit, r.limits.MaxTotalSize)}
 	}
-	return data, nil
+	// SOPS files are decrypted here, in memory, so every renderer sees
+	// plaintext and nothing decrypted is ever written anywhere.
+	plain, encrypted, err := decryptSOPS(name, data, r.identities)
+	if err != nil {
+		return nil, err
+	}
+	if encrypted {
+		if r.decrypted == nil {
+			r.decrypted = map[string]bool{}
+		}
+		r.decrypted[name] = true
+	}
+	return plain, nil
 }

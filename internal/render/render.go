@@ -55,6 +55,9 @@ type Options struct {
 	Jsonnet JsonnetOptions
 	// Limits; DefaultLimits() when zero.
 	Limits Limits
+	// AgeIdentities decrypt SOPS-encrypted YAML and JSON files (AGE-SECRET-KEY-1...
+	// lines). Secret: never log Options.
+	AgeIdentities string
 }
 
 // HelmOptions control chart rendering.
@@ -133,6 +136,13 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		return nil, &Error{File: dir, Err: errors.New("path is not a folder")}
 	}
 	r := &reader{fsys: fsys, limits: opts.Limits}
+	if opts.AgeIdentities != "" {
+		ids, err := ParseAgeIdentities(opts.AgeIdentities)
+		if err != nil {
+			return nil, &Error{Err: fmt.Errorf("the SOPS decryption key: %w", err)}
+		}
+		r.identities = ids
+	}
 	renderer, err := detect(fsys, dir)
 	if err != nil {
 		return nil, err
@@ -143,7 +153,6 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		objs, err = renderPlain(ctx, r, dir)
 	case Kustomize:
 		objs, err = renderKustomize(ctx, r, dir)
-		r.place(objs, kustomizationFile(fsys, dir))
 	case Helm:
 		objs, err = renderHelm(ctx, r, dir, opts)
 	case Jsonnet:
@@ -162,6 +171,11 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 	origins := make([]Origin, len(objs))
 	for i, o := range objs {
 		origins[i] = r.origins[o]
+		// Only a Secret's values are hidden from diffs, events and the ledger:
+		// decrypted values in any other kind would be shown to everyone.
+		if origins[i].Encrypted && (o.GetKind() != "Secret" || o.GroupVersionKind().Group != "") {
+			return nil, &Error{File: origins[i].File, Err: fmt.Errorf("%s: SOPS-encrypted files may hold Secrets only (other kinds' values are shown in diffs and the ledger)", identity(o))}
+		}
 	}
 	return &Result{Renderer: renderer, Objects: objs, Origins: origins}, nil
 }

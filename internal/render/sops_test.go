@@ -1,0 +1,121 @@
+package render_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/testenv/sopsfile"
+)
+
+const plainSecret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: s3cr3t-horse-battery\n"
+
+func encrypted(t *testing.T, name, plain, recipient string) *fstest.MapFile {
+	t.Helper()
+	data, err := sopsfile.Encrypt(name, []byte(plain), recipient, "^(data|stringData)$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "s3cr3t-horse-battery") {
+		t.Fatal("the encrypted file holds the plaintext")
+	}
+	return &fstest.MapFile{Data: data}
+}
+
+func ageKey(t *testing.T) sopsfile.Key {
+	t.Helper()
+	k, err := sopsfile.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func password(t *testing.T, res *render.Result, name string) (string, render.Origin) {
+	t.Helper()
+	for i, o := range res.Objects {
+		if o.GetKind() == "Secret" && o.GetName() == name {
+			v, _, _ := unstructured.NestedString(o.Object, "stringData", "password")
+			if _, ok := o.Object["sops"]; ok {
+				t.Errorf("%s keeps its sops metadata", name)
+			}
+			return v, res.Origins[i]
+		}
+	}
+	t.Fatalf("no Secret %s in %v", name, ids(res.Objects))
+	return "", render.Origin{}
+}
+
+// SOPS files are decrypted in memory for plain YAML and Kustomize, and marked
+// as encrypted; a plain file next to them is not.
+func TestSOPSFilesAreDecrypted(t *testing.T) {
+	key, other := ageKey(t), ageKey(t)
+	opts := render.Options{AgeIdentities: "# the team's key\n" + other.Identity + "\n" + key.Identity + "\n"}
+	plain := fstest.MapFS{
+		"app/db.sops.yaml": encrypted(t, "db.sops.yaml", plainSecret, key.Recipient),
+		"app/cm.yaml":      file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+	}
+	res := renderOK(t, plain, "app", opts)
+	if got, origin := password(t, res, "db"); got != "s3cr3t-horse-battery" || !origin.Encrypted || origin.File != "app/db.sops.yaml" {
+		t.Errorf("password %q, origin %+v", got, origin)
+	}
+	for i, o := range res.Objects {
+		if o.GetKind() == "ConfigMap" && res.Origins[i].Encrypted {
+			t.Error("the plain ConfigMap is marked encrypted")
+		}
+	}
+	json := fstest.MapFS{"app/db.json": encrypted(t, "db.json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"stringData":{"password":"s3cr3t-horse-battery"}}`, key.Recipient)}
+	if got, _ := password(t, renderOK(t, json, "app", opts), "db"); got != "s3cr3t-horse-battery" {
+		t.Errorf("JSON: password %q", got)
+	}
+	kustomize := fstest.MapFS{
+		"k/kustomization.yaml": file("resources: [db.sops.yaml]\nnamePrefix: team-\n"),
+		"k/db.sops.yaml":       encrypted(t, "db.sops.yaml", plainSecret, key.Recipient),
+	}
+	if got, origin := password(t, renderOK(t, kustomize, "k", opts), "team-db"); got != "s3cr3t-horse-battery" || !origin.Encrypted || origin.File != "k/db.sops.yaml" {
+		t.Errorf("Kustomize: password %q, origin %+v", got, origin)
+	}
+}
+
+// Every failure names the file and says what is wrong, and never holds a value.
+func TestSOPSFailuresAreClearAndLeakNothing(t *testing.T) {
+	key, stranger := ageKey(t), ageKey(t)
+	good := encrypted(t, "db.sops.yaml", plainSecret, key.Recipient)
+	tampered := strings.Replace(string(good.Data), "name: db", "name: dbx", 1)
+	for _, tc := range []struct {
+		name       string
+		data       string
+		identities string
+		want       string
+	}{
+		{"no key", string(good.Data), "", "no age key is configured"},
+		{"wrong key", string(good.Data), stranger.Identity, "no configured age key decrypts the SOPS file (recipients " + key.Recipient + ")"},
+		{"tampered", tampered, key.Identity, "MAC does not match"},
+		{"damaged value", strings.Replace(string(good.Data), "ENC[AES256_GCM,data:", "ENC[AES256_GCM,data:AAAA", 1), key.Identity, "app/db.sops.yaml"},
+		{"bad identity", string(good.Data), "AGE-SECRET-KEY-1NOTAKEY", "not a valid age identity"},
+		{"not a Secret", string(encrypted(t, "cm.sops.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {password: s3cr3t-horse-battery}\n", key.Recipient).Data), key.Identity, "ConfigMap/c: SOPS-encrypted files may hold Secrets only"},
+		{"truncated metadata", strings.Split(string(good.Data), "    lastmodified")[0], key.Identity, "app/db.sops.yaml"},
+	} {
+		fsys := fstest.MapFS{"app/db.sops.yaml": file(tc.data)}
+		_, err := render.Render(t.Context(), fsys, "app", render.Options{AgeIdentities: tc.identities})
+		if err == nil {
+			t.Errorf("%s: rendered", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %q lacks %q", tc.name, err, tc.want)
+		}
+		if tc.name == "no key" && !errors.Is(err, render.ErrNoDecryptionKey) {
+			t.Errorf("no key: %v is not ErrNoDecryptionKey", err)
+		}
+		for _, secret := range []string{"s3cr3t-horse-battery", key.Identity, stranger.Identity} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: the error holds a secret: %v", tc.name, err)
+			}
+		}
+	}
+}
