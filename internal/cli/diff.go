@@ -20,14 +20,20 @@ import (
 )
 
 func newDiffCommand() *cobra.Command {
-	var kf kubeFlags
+	var (
+		kf             kubeFlags
+		controllerNS   string
+		serviceAccount string
+	)
 	cmd := &cobra.Command{
 		Use:   "diff APP",
 		Short: "Show what a sync of APP would change now, as a diff (Secret values masked)",
 		Long: `Fetches APP's source, renders it and compares it with the cluster exactly as the
 controller does (server-side dry runs), then prints a unified diff per object that
-would be created, updated or pruned. Secret values are never printed. Needs read access
-to the Application, its credential Secrets and the objects it manages.`,
+would be created, updated or pruned. Secret values are never printed. The Project's
+rules and signature checks apply as in the controller; a denial is the error. Needs read
+access to the Application, its Project, its credential and key Secrets, and to act as
+(impersonate) its service account when it has one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, cfg, ns, err := kf.client()
@@ -47,7 +53,8 @@ to the Application, its credential Secrets and the objects it manages.`,
 				return err
 			}
 			defer os.RemoveAll(cache)
-			r := &reconcile.Reconciler{Client: c, Sources: source.NewCache(cache), Applier: applier}
+			r := &reconcile.Reconciler{Client: c, Sources: source.NewCache(cache), Applier: applier,
+				Namespace: controllerNS, DefaultServiceAccount: serviceAccount}
 			pv, err := r.Preview(cmd.Context(), app, 0)
 			if err != nil {
 				return err
@@ -62,6 +69,8 @@ to the Application, its credential Secrets and the objects it manages.`,
 		},
 	}
 	kf.add(cmd)
+	cmd.Flags().StringVar(&controllerNS, "controller-namespace", reconcile.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
+	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
 	return cmd
 }
 

@@ -24,7 +24,7 @@ func (r *Reconciler) ageIdentities(ctx context.Context, app *v1.Application) (st
 	if d == nil {
 		return "", nil
 	}
-	return r.decryptKeys.get(app.Namespace+"/"+d.SecretRef.Name, r.Now(), decryptionKeyTTL, func() (string, error) {
+	return r.decryptKeys.get(app.Namespace+"/"+d.SecretRef.Name, r.now(), decryptionKeyTTL, func() (string, error) {
 		s, err := r.secret(ctx, app.Namespace, d.SecretRef.Name)
 		if err != nil {
 			return "", err

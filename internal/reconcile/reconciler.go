@@ -332,6 +332,15 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	return o
 }
 
+// now is the clock, time.Now when none is set (a Reconciler used only for
+// Preview, as `lockstep diff` does).
+func (r *Reconciler) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
 func (r *Reconciler) renderOptions(app *v1.Application) render.Options {
 	opts := render.Options{Namespace: app.Spec.Destination.Namespace, Substitute: app.Spec.Source.Substitute}
 	opts.Helm.KubeVersion = r.KubeVersion

@@ -134,7 +134,7 @@ func refName(c source.Commit) string {
 // keyRing reads the trusted keys of the sources (namespace is the default for
 // sources that name none), reusing a reading younger than keyRingTTL.
 func (r *Reconciler) keyRing(ctx context.Context, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
-	return r.keys.get(keySourcesID(namespace, sources), r.Now(), keyRingTTL, func() (*verify.KeyRing, error) {
+	return r.keys.get(keySourcesID(namespace, sources), r.now(), keyRingTTL, func() (*verify.KeyRing, error) {
 		keys := &verify.KeyRing{}
 		for _, src := range sources {
 			ns := src.Namespace
