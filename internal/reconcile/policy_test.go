@@ -180,3 +180,44 @@ func TestRepositoryDestinationAndMissingProject(t *testing.T) {
 	t.Cleanup(func() { _ = f.c.Delete(context.Background(), missing) })
 	f.waitFor(t, "orphan", metav1.ConditionTrue, v1.ReasonSucceeded, head)
 }
+
+// Helm output is checked like any other: an image from another registry or not
+// pinned by digest is refused, and the message names the chart's template.
+func TestImagePolicyAppliesToHelmOutput(t *testing.T) {
+	f := newRepo(t)
+	f.project(t, v1.ProjectSpec{
+		SourceRepos:  []string{"**"},
+		Destinations: []v1.ProjectDestination{{Namespace: f.ns}},
+		Images:       &v1.ImagePolicy{Registries: []string{"registry.internal"}, RequireDigest: true},
+	})
+	head := f.commit(t, "a chart", map[string]string{
+		"chart/Chart.yaml":  "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"chart/values.yaml": "image: registry.internal/web:1.0\ninitImage: quay.io/tools/init@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+		"chart/templates/deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      initContainers: [{name: init, image: {{ .Values.initImage | quote }}}]
+      containers: [{name: web, image: {{ .Values.image | quote }}}]
+`,
+	})
+	f.create(t, f.application("charted", "chart", f.inProject))
+	app := f.waitFor(t, "charted", metav1.ConditionFalse, v1.ReasonPolicyDenied, head)
+	msg := readyMessage(app)
+	for _, want := range []string{
+		`Deployment/` + f.ns + `/charted (chart/templates/deploy.yaml): init container "init": image quay.io/tools/init@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef is not from an allowed registry (registry.internal) [spec.images.registries]`,
+		`Deployment/` + f.ns + `/charted (chart/templates/deploy.yaml): container "web": image registry.internal/web:1.0 is not pinned by digest (name@sha256:...) [spec.images.requireDigest]`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	// Pinned images from the registry pass.
+	fixed := f.commit(t, "pinned", map[string]string{"chart/values.yaml": "image: " + pinned + "\ninitImage: " + pinned + "\n"})
+	f.refresh(t, "charted")
+	f.waitFor(t, "charted", metav1.ConditionTrue, v1.ReasonSucceeded, fixed)
+}
