@@ -129,6 +129,11 @@ type Revision struct {
 	// Trailers of the message (Approved-by, Reviewed-by, ...).
 	// +optional
 	Trailers []Trailer `json:"trailers,omitempty"`
+	// VerifiedBy is the trusted key that verified the revision's signature
+	// (PGP:<fingerprint> or SSH:SHA256:<fingerprint>, and whose it is); empty
+	// when the Application needs no signature.
+	// +optional
+	VerifiedBy string `json:"verifiedBy,omitempty"`
 }
 
 // Trailer is one "Key: value" line at the end of a commit message.

@@ -123,6 +123,15 @@ func describeApp(out io.Writer, a *v1.Application) error {
 	fmt.Fprintf(w, "Name:\t%s/%s\n", a.Namespace, a.Name)
 	fmt.Fprintf(w, "Source:\t%s %s path %s\n", src.Git.URL, refString(ref), orDash(src.Path))
 	fmt.Fprintf(w, "Destination:\t%s namespace %s\n", orDash(a.Spec.Destination.Cluster), a.Spec.Destination.Namespace)
+	project := a.Spec.Project
+	if project == "" {
+		project = v1.DefaultProject
+	}
+	if sa := a.Spec.Destination.ServiceAccountName; sa != "" {
+		fmt.Fprintf(w, "Project:\t%s, acting as service account %s\n", project, sa)
+	} else {
+		fmt.Fprintf(w, "Project:\t%s\n", project)
+	}
 	fmt.Fprintf(w, "Sync:\t%s at %s\n", orDash(string(a.Status.Sync.Status)), orDash(short(a.Status.Sync.Revision)))
 	if h := a.Status.Health; h != nil {
 		if h.Object == "" {
@@ -135,6 +144,9 @@ func describeApp(out io.Writer, a *v1.Application) error {
 		fmt.Fprintf(w, "Applied:\t%s %q by %s\n", short(r.Commit), r.Subject, r.Author)
 		for _, t := range r.Trailers {
 			fmt.Fprintf(w, "\t%s: %s\n", t.Key, t.Value)
+		}
+		if r.VerifiedBy != "" {
+			fmt.Fprintf(w, "\tsigned, verified with %s\n", r.VerifiedBy)
 		}
 	}
 	for _, c := range a.Status.Conditions {

@@ -101,7 +101,7 @@ func TestAPolicyDenialIsRecordedAsDenied(t *testing.T) {
 	st.scrub = audit.NewScrubber([]*unstructured.Unstructured{secret})
 	commit := source.Commit{Hash: "abc123", Message: "Add db\n\nApproved-by: Lead <lead@example.com>\n",
 		Trailers: []source.Trailer{{Key: "Approved-by", Value: "Lead <lead@example.com>"}}}
-	st.attempted(commit)
+	st.attempted(commit, nil)
 	o := st.failed(v1.ReasonPolicyDenied, errors.New(`Secret/db: plain Secrets are refused (value "hunter2-long")`), false)
 	o.pv = &Preview{Commit: &commit}
 	recs := passRecords(app, before, st, o, time.Now())
@@ -120,7 +120,7 @@ func TestAPolicyDenialIsRecordedAsDenied(t *testing.T) {
 	before = st.app.Status.DeepCopy()
 	st2 := newStatus(st.app, time.Now())
 	st2.scrub = st.scrub
-	st2.attempted(commit)
+	st2.attempted(commit, nil)
 	o2 := st2.failed(v1.ReasonPolicyDenied, errors.New(`Secret/db: plain Secrets are refused (value "hunter2-long")`), false)
 	o2.pv = o.pv
 	if recs := passRecords(st.app, before, st2, o2, time.Now()); len(recs) != 0 {

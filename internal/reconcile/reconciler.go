@@ -257,7 +257,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	pv, err := r.Preview(ctx, app, st.sourceMaxAge())
 	st.scrub = audit.NewScrubber(pv.Plan.DesiredObjects())
 	if pv.Commit != nil {
-		st.attempted(*pv.Commit)
+		st.attempted(*pv.Commit, pv.Verified)
 	}
 	if err != nil {
 		se := &StageError{Reason: v1.ReasonPlanFailed, Err: err}

@@ -15,6 +15,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
 )
 
 // maxHistory is how many syncs the status keeps; the audit ledger keeps them all.
@@ -66,8 +67,11 @@ func (s *status) failed(reason string, err error, transient bool) outcome {
 	return outcome{err: err, reason: reason, transient: transient}
 }
 
-func (s *status) attempted(c source.Commit) {
+func (s *status) attempted(c source.Commit, verified *verify.Result) {
 	s.app.Status.LastAttemptedRevision = revision(c)
+	if verified != nil {
+		s.app.Status.LastAttemptedRevision.VerifiedBy = verified.String()
+	}
 }
 
 // outOfSync records a plan that waits for a manual sync.
@@ -112,7 +116,10 @@ func (s *status) synced(c source.Commit, digest string, p plan.Plan, cs apply.Ch
 	s.app.Status.Sync = v1.SyncStatus{Status: v1.Synced, Revision: c.Hash}
 	previous := s.app.Status.LastAppliedRevision
 	s.app.Status.LastAppliedRevision = revision(c)
-	if previous != nil && previous.Commit == c.Hash {
+	if a := s.app.Status.LastAttemptedRevision; a != nil && a.Commit == c.Hash {
+		s.app.Status.LastAppliedRevision.VerifiedBy = a.VerifiedBy
+	}
+	if previous != nil && previous.Commit == c.Hash && previous.VerifiedBy == s.app.Status.LastAppliedRevision.VerifiedBy {
 		// Same revision: keep the recorded metadata so the status does not churn.
 		s.app.Status.LastAppliedRevision = previous
 	}

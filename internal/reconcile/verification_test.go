@@ -104,6 +104,9 @@ func TestSSHSignedCommitsAreRequired(t *testing.T) {
 	signed := f.signedCommit(t, merge, ada, "info level", settings("info"))
 	f.create(t, f.application("signed", "app", f.inProject))
 	app := f.waitFor(t, "signed", metav1.ConditionTrue, v1.ReasonSucceeded, signed)
+	if r := app.Status.LastAppliedRevision; r == nil || !strings.HasPrefix(r.VerifiedBy, "SSH:SHA256:") || !strings.HasSuffix(r.VerifiedBy, "(merge@git.internal)") {
+		t.Errorf("status does not say which key verified the revision: %+v", r)
+	}
 	recs := f.waitRecords(t, "signed", 1, audit.EventSync)
 	if k := recs[0].Commit.TrustedKey; !strings.HasPrefix(k, "SSH:SHA256:") || k != recs[0].Commit.SignatureKey {
 		t.Errorf("record's trusted key %q, signature key %q", k, recs[0].Commit.SignatureKey)

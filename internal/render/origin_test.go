@@ -27,8 +27,8 @@ func TestOriginsNameTheFileOfEachObject(t *testing.T) {
 		t.Errorf("plain (-want +got):\n%s", diff)
 	}
 	kustomize := fstest.MapFS{
-		"k/kustomization.yaml": file("resources: [cm.yaml, ../base]\nnamePrefix: p-\nconfigMapGenerator: [{name: gen, literals: [a=b]}]\n"),
-		"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k, annotations: {keep: me}}\n"),
+		"k/kustomization.yaml":    file("resources: [cm.yaml, ../base]\nnamePrefix: p-\nconfigMapGenerator: [{name: gen, literals: [a=b]}]\n"),
+		"k/cm.yaml":               file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k, annotations: {keep: me}}\n"),
 		"base/kustomization.yaml": file("resources: [sa.yaml]\n"),
 		"base/sa.yaml":            file("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b}\n"),
 	}
