@@ -117,6 +117,7 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 			Data: map[string][]byte{"username": []byte("lockstep"), "password": []byte(password)}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-ca", Namespace: AppNamespace},
 			Data: map[string][]byte{"ca.crt": ca}},
+		exampleProject(e.Git.HTTPSURL(ExampleRepo)),
 	}
 	for _, a := range exampleApps {
 		objs = append(objs, &v1.Application{
@@ -127,6 +128,7 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 						SecretRef: &v1.LocalObjectReference{Name: "git-auth"}, CASecretRef: &v1.LocalObjectReference{Name: "git-ca"}},
 					Path: a.path,
 				},
+				Project:     ExampleProject,
 				Destination: v1.Destination{Namespace: a.namespace},
 				Sync: v1.SyncPolicy{Automated: &automated, Prune: true, CreateNamespace: true, SelfHeal: true,
 					Interval: &metav1.Duration{Duration: PollInterval}},
@@ -139,6 +141,26 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 		}
 	}
 	return nil
+}
+
+// ExampleProject holds the example Applications' guardrails.
+const ExampleProject = "webapp"
+
+// exampleProject lets the example Applications use their repository and the
+// webapp-* namespaces only, no RBAC objects and no cluster-scoped kinds, and
+// images from the example's internal registry pinned by digest: push an
+// image from docker.io and watch the sync stop.
+func exampleProject(repoURL string) *v1.Project {
+	return &v1.Project{
+		ObjectMeta: metav1.ObjectMeta{Name: ExampleProject},
+		Spec: v1.ProjectSpec{
+			Description:         "The example webapp: its repository, its namespaces, images from the internal registry pinned by digest.",
+			SourceRepos:         []string{repoURL},
+			Destinations:        []v1.ProjectDestination{{Namespace: "webapp-*"}},
+			NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}},
+			Images:              &v1.ImagePolicy{Registries: []string{"registry.internal.example"}, RequireDigest: true},
+		},
+	}
 }
 
 // freeLocalAddress is a loopback address with a port free now.

@@ -1,7 +1,8 @@
 // Package reconcile is the controller: it wires the pipeline stages (source →
-// render → plan → apply) for one Application at a time and reports what happened
-// in the Application's status, in events and in logs. It does no stage's work
-// itself.
+// verify → render → policy → plan → apply → health → audit) for one Application
+// at a time, as the Application's service account, and reports what happened in
+// the Application's status, in events, in logs and in the ledger. It does no
+// stage's work itself.
 package reconcile
 
 import (
