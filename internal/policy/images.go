@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -35,8 +36,10 @@ type container struct {
 func containers(o *unstructured.Unstructured) []container {
 	var out []container
 	for _, p := range podSpecPaths {
-		spec, ok, _ := unstructured.NestedMap(o.Object, p...)
-		if !ok {
+		// No copy: only read, and a pod spec can be large.
+		field, ok, _ := unstructured.NestedFieldNoCopy(o.Object, p...)
+		spec, isMap := field.(map[string]any)
+		if !ok || !isMap {
 			continue
 		}
 		for _, f := range containerFields {
@@ -57,17 +60,63 @@ func checkImage(p *v1.ImagePolicy, image string) (rule, msg string) {
 	if image == "" {
 		return "spec.images", "is empty"
 	}
-	named, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return "spec.images", "is not a valid image reference: " + err.Error()
+	ref := parseImage(image)
+	if ref.err != "" {
+		return "spec.images", "is not a valid image reference: " + ref.err
 	}
-	if !fromRegistry(named.Name(), p.Registries) {
+	if !fromRegistry(ref.name, p.Registries) {
 		return "spec.images.registries", "is not from an allowed registry (" + strings.Join(p.Registries, ", ") + ")"
 	}
-	if _, pinned := named.(reference.Digested); p.RequireDigest && !pinned {
+	if p.RequireDigest && !ref.pinned {
 		return "spec.images.requireDigest", "is not pinned by digest (name@sha256:...)"
 	}
 	return "", ""
+}
+
+// imageRef is what the policy needs of a parsed image reference.
+type imageRef struct {
+	name   string // normalised: registry/path
+	pinned bool   // by digest
+	err    string
+}
+
+// parsedImages remembers parses: the reference grammar is a large regular
+// expression, the gate runs on every pass, and a cluster runs few distinct
+// images. Bounded; cleared when full.
+var parsedImages = struct {
+	sync.Mutex
+	m map[string]imageRef
+}{m: map[string]imageRef{}}
+
+const (
+	maxParsedImages   = 8192
+	maxCachedImageLen = 512
+)
+
+func parseImage(image string) imageRef {
+	parsedImages.Lock()
+	ref, ok := parsedImages.m[image]
+	parsedImages.Unlock()
+	if ok {
+		return ref
+	}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		ref = imageRef{err: err.Error()}
+	} else {
+		_, pinned := named.(reference.Digested)
+		ref = imageRef{name: named.Name(), pinned: pinned}
+	}
+	if len(image) > maxCachedImageLen {
+		return ref // a hostile reference must not pin memory
+	}
+	parsedImages.Lock()
+	if len(parsedImages.m) >= maxParsedImages {
+		parsedImages.m = map[string]imageRef{}
+	}
+	parsedImages.m[image] = ref
+	parsedImages.Unlock()
+	return ref
 }
 
 // fromRegistry reports whether a normalised repository name (registry/path) is
