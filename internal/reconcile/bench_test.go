@@ -22,6 +22,7 @@ import (
 	"github.com/go-logr/logr"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -57,25 +58,42 @@ const (
 // repository): time from creating them to all Ready; the same objects applied by
 // a plain parallel server-side-apply client (the floor); then, converged, the
 // controller's API requests, CPU and memory over a minute; then how fast a
-// `kubectl scale` of a managed Deployment is reverted.
+// `kubectl scale` of a managed Deployment is reverted. The guarded variant puts
+// the Applications in a Project with every object rule on and applies as a
+// service account (impersonation): the cost of the perimeter rules.
 func BenchmarkConverge(b *testing.B) {
 	bin := buildLockstep(b)
-	for _, n := range []int{100, 500} {
-		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
+	for _, v := range []struct {
+		n       int
+		guarded bool
+	}{{100, false}, {500, false}, {500, true}} {
+		name := fmt.Sprintf("apps=%d", v.n)
+		if v.guarded {
+			name += ",guarded"
+		}
+		b.Run(name, func(b *testing.B) {
 			for range b.N {
-				benchConverge(b, bin, n)
+				benchConverge(b, bin, v.n, v.guarded)
 			}
 		})
 	}
 }
 
-func benchConverge(b *testing.B, bin string, n int) {
+func benchConverge(b *testing.B, bin string, n int, guarded bool) {
 	ctx := b.Context() // no deadline: N = 500 takes minutes
 	ns, floorNS := testenv.Namespace(b), testenv.Namespace(b)
 	git, repo, files := benchRepo(b, n)
-	ctrl := startController(b, bin)
+	var extra []string
+	if guarded {
+		extra = []string{"--default-service-account", "deployer"}
+	}
+	ctrl := startController(b, bin, extra...)
 	c := benchClient(b)
 	benchSecrets(b, c, ns, git)
+	project := ""
+	if guarded {
+		project = benchProject(b, c, ns)
+	}
 
 	// converge
 	startRequests := ctrl.requests(b)
@@ -88,6 +106,7 @@ func benchConverge(b *testing.B, bin string, n int) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			app := benchApp(git, repo.Name, ns, i)
+			app.Spec.Project = project
 			if err := c.Create(ctx, app); err != nil {
 				b.Error(err)
 			}
@@ -233,6 +252,32 @@ func benchApp(git *gitserver.Server, repo, ns string, i int) *v1.Application {
 	}
 }
 
+// benchProject creates a Project with every object rule on and a service
+// account "deployer" allowed what the namespace's admin is, and returns the
+// Project's name.
+func benchProject(b *testing.B, c client.Client, ns string) string {
+	b.Helper()
+	ctx := testenv.Context(b)
+	for _, o := range []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "deployer", Namespace: ns}}},
+		&v1.Project{ObjectMeta: metav1.ObjectMeta{Name: ns}, Spec: v1.ProjectSpec{
+			SourceRepos:         []string{"**"},
+			Destinations:        []v1.ProjectDestination{{Namespace: ns}},
+			NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}},
+			Images:              &v1.ImagePolicy{Registries: []string{"registry.internal"}, RequireDigest: true},
+			Secrets:             &v1.SecretPolicy{RefusePlain: true},
+		}},
+	} {
+		if err := c.Create(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ns
+}
+
 func benchSecrets(b *testing.B, c client.Client, ns string, git *gitserver.Server) {
 	b.Helper()
 	ca, err := os.ReadFile(git.CAFile)
@@ -369,7 +414,7 @@ func buildLockstep(b *testing.B) string {
 	return bin
 }
 
-func startController(b *testing.B, bin string) *controllerProcess {
+func startController(b *testing.B, bin string, args ...string) *controllerProcess {
 	b.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -379,8 +424,8 @@ func startController(b *testing.B, bin string) *controllerProcess {
 	l.Close()
 	// Through proc, so the controller dies with the test binary however it ends.
 	cp, err := proc.Start(proc.Spec{Name: "lockstep-controller", Path: bin,
-		Args: []string{"controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
-			"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir()},
+		Args: append([]string{"controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
+			"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir()}, args...),
 		LogPath: filepath.Join(cmp.Or(os.Getenv("LOCKSTEP_BENCH_LOGS"), b.TempDir()), "controller.log")})
 	if err != nil {
 		b.Fatal(err)

@@ -42,8 +42,13 @@ func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreco
 		log.FromContext(ctx).Error(err, "listing the Applications that depend on this one", "application", o.GetNamespace()+"/"+o.GetName())
 		return nil
 	}
-	reqs := make([]ctrlreconcile.Request, len(list.Items))
-	for i, app := range list.Items {
+	return requestsOf(list.Items)
+}
+
+// requestsOf is a reconcile request for each Application.
+func requestsOf(apps []v1.Application) []ctrlreconcile.Request {
+	reqs := make([]ctrlreconcile.Request, len(apps))
+	for i, app := range apps {
 		reqs[i] = ctrlreconcile.Request{NamespacedName: types.NamespacedName{Namespace: app.Namespace, Name: app.Name}}
 	}
 	return reqs

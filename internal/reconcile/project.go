@@ -64,9 +64,5 @@ func (r *Reconciler) projectApplications(ctx context.Context, o client.Object) [
 		log.FromContext(ctx).Error(err, "listing the Applications of a project", "project", o.GetName())
 		return nil
 	}
-	reqs := make([]ctrlreconcile.Request, len(list.Items))
-	for i, app := range list.Items {
-		reqs[i] = ctrlreconcile.Request{NamespacedName: types.NamespacedName{Namespace: app.Namespace, Name: app.Name}}
-	}
-	return reqs
+	return requestsOf(list.Items)
 }
