@@ -55,7 +55,7 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if err := c.Patch(ctx, o, client.Apply, client.FieldOwner("installer"), client.ForceOwnership); err != nil {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("installer"), client.ForceOwnership); err != nil {
 			t.Fatalf("installing %s/%s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}

@@ -14,15 +14,23 @@ import (
 )
 
 func newBuildCommand() *cobra.Command {
-	var opts render.Options
-	var substitute []string
+	var (
+		opts        render.Options
+		substitute  []string
+		ageKeyFile  string
+		showSecrets bool
+	)
 	cmd := &cobra.Command{
 		Use:   "build PATH",
 		Short: "Render a local folder exactly as the controller would, and print the objects",
 		Long: `Renders PATH (plain YAML, Kustomize, Helm or Jsonnet, chosen by what it holds) with
 the controller's own renderer and limits, and prints the objects as YAML. The enclosing
 Git working tree is the repository root, so overlays may use ../base as in the cluster;
-nothing outside it is read.`,
+nothing outside it is read.
+
+SOPS-encrypted files are decrypted with the age identities in --age-key-file (by
+default $SOPS_AGE_KEY_FILE, as sops itself reads). The values of Secrets that were
+encrypted in Git print as *** unless --show-secrets is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, dir, err := repositoryRoot(args[0])
@@ -36,6 +44,13 @@ nothing outside it is read.`,
 					return fmt.Errorf("--substitute %q: want NAME=VALUE", kv)
 				}
 				opts.Substitute[k] = v
+			}
+			if ageKeyFile != "" {
+				keys, err := os.ReadFile(ageKeyFile)
+				if err != nil {
+					return fmt.Errorf("--age-key-file: %w", err)
+				}
+				opts.AgeIdentities = string(keys)
 			}
 			if opts.Helm.ReleaseName == "" {
 				opts.Helm.ReleaseName = filepath.Base(filepath.Join(root, dir))
@@ -52,6 +67,9 @@ nothing outside it is read.`,
 			}
 			out := cmd.OutOrStdout()
 			for i, o := range res.Objects {
+				if !showSecrets && i < len(res.Origins) && res.Origins[i].Encrypted {
+					o, _ = maskSecrets(o, o) // the same on both sides: every value reads ***
+				}
 				data, err := yaml.Marshal(o.Object)
 				if err != nil {
 					return err
@@ -73,6 +91,8 @@ nothing outside it is read.`,
 	f.StringVar(&opts.Helm.ReleaseName, "release-name", "", "Helm release name (default: the folder's name)")
 	f.StringArrayVar(&opts.Helm.ValuesFiles, "values", nil, "Helm values file, relative to the chart (repeatable)")
 	f.StringVar(&opts.Helm.KubeVersion, "kube-version", "v1.34.3", "Kubernetes version Helm charts see")
+	f.StringVar(&ageKeyFile, "age-key-file", os.Getenv("SOPS_AGE_KEY_FILE"), "file of age identities (AGE-SECRET-KEY-1...) that decrypt SOPS-encrypted files")
+	f.BoolVar(&showSecrets, "show-secrets", false, "print the decrypted values of Secrets that are encrypted in Git")
 	return cmd
 }
 

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lockstep-dev/lockstep/internal/testenv/sopsfile"
 )
 
 func TestBuildRendersLikeTheController(t *testing.T) {
@@ -36,5 +38,43 @@ func TestBuildErrors(t *testing.T) {
 	}
 	if _, err := run(t, "build", dir, "--substitute", "NOEQUALS"); err == nil || !strings.Contains(err.Error(), "want NAME=VALUE") {
 		t.Errorf("bad --substitute: err = %v", err)
+	}
+}
+
+func TestBuildDecryptsSOPSAndMasksTheValues(t *testing.T) {
+	key, err := sopsfile.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-plaintext\n")
+	enc, err := sopsfile.Encrypt("secret.yaml", plain, key.Recipient, "^(data|stringData)$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile := filepath.Join(t.TempDir(), "keys.txt")
+	if err := os.WriteFile(filepath.Join(dir, "secret.yaml"), enc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte("# test key\n"+key.Identity+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := run(t, "build", dir, "--age-key-file", ""); err == nil {
+		t.Error("build of an encrypted file without a key succeeded")
+	}
+	out, err := run(t, "build", dir, "--age-key-file", keyFile)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "hunter2") || !strings.Contains(out, "password: '***'") {
+		t.Errorf("decrypted value not masked:\n%s", out)
+	}
+	out, err = run(t, "build", dir, "--age-key-file", keyFile, "--show-secrets")
+	if err != nil || !strings.Contains(out, "password: hunter2-plaintext") {
+		t.Errorf("--show-secrets: %v\n%s", err, out)
+	}
+	if _, err := run(t, "build", dir, "--age-key-file", filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "--age-key-file") {
+		t.Errorf("missing key file: err = %v", err)
 	}
 }

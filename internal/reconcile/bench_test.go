@@ -66,7 +66,7 @@ func BenchmarkConverge(b *testing.B) {
 	for _, v := range []struct {
 		n       int
 		guarded bool
-	}{{100, false}, {500, false}, {500, true}} {
+	}{{100, false}, {100, true}, {500, false}, {500, true}} {
 		name := fmt.Sprintf("apps=%d", v.n)
 		if v.guarded {
 			name += ",guarded"
