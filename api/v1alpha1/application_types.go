@@ -212,7 +212,8 @@ type Destination struct {
 	Namespace string `json:"namespace"`
 	// ServiceAccountName is the service account, in the Application's
 	// namespace, to apply, prune and read as; the Project's when empty, else
-	// the install's default.
+	// the install's default. A Project that names a service account allows
+	// no other.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`

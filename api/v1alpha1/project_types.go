@@ -64,9 +64,10 @@ type ProjectSpec struct {
 	// +optional
 	NamespacedResources ResourceRules `json:"namespacedResources,omitempty"`
 	// ServiceAccountName is the service account, in each Application's
-	// namespace, that the Project's Applications apply, prune and read as,
-	// unless an Application names its own (spec.destination.serviceAccountName).
-	// Kubernetes RBAC then decides what they may touch.
+	// namespace, that the Project's Applications apply, prune and read as.
+	// Kubernetes RBAC then decides what they may touch. When it is set, an
+	// Application may not name another (spec.destination.serviceAccountName):
+	// the Project, not the team, chooses the identity.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`

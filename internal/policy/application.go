@@ -9,7 +9,7 @@ import (
 )
 
 // CheckApplication checks what an Application asks for before anything is
-// fetched: its repository and its destination.
+// fetched: its repository, its destination and the identity it applies as.
 func (r *Rules) CheckApplication(app *v1.Application) error {
 	var vs []Violation
 	if !r.RepoAllowed(app.Spec.Source.Git.URL) {
@@ -20,6 +20,10 @@ func (r *Rules) CheckApplication(app *v1.Application) error {
 	if !r.DestinationAllowed(cluster, app.Spec.Destination.Namespace) {
 		vs = append(vs, Violation{Rule: "spec.destinations",
 			Message: fmt.Sprintf("destination %s/%s is not one of the project's destinations", cluster, app.Spec.Destination.Namespace)})
+	}
+	if want, got := r.spec.ServiceAccountName, app.Spec.Destination.ServiceAccountName; want != "" && got != "" && got != want {
+		vs = append(vs, Violation{Rule: "spec.serviceAccountName",
+			Message: fmt.Sprintf("service account %s: the project applies as %s and allows no other", got, want)})
 	}
 	return r.verdict(vs)
 }

@@ -285,3 +285,33 @@ func TestManyViolationsAreCountedNotAllListed(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestAProjectServiceAccountAllowsNoOther(t *testing.T) {
+	app := func(sa string) *v1.Application {
+		return &v1.Application{Spec: v1.ApplicationSpec{
+			Source:      v1.Source{Git: v1.GitSource{URL: "https://git.internal/team-a/app"}},
+			Destination: v1.Destination{Namespace: "team-a", ServiceAccountName: sa},
+		}}
+	}
+	open := compile(t, v1.ProjectSpec{SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}})
+	pinned := compile(t, v1.ProjectSpec{SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}, ServiceAccountName: "deployer"})
+	for _, tc := range []struct {
+		rules *policy.Rules
+		sa    string
+		want  []string
+	}{
+		{open, "", nil},
+		{open, "anything", nil},
+		{pinned, "", nil},
+		{pinned, "deployer", nil},
+		{pinned, "admin", []string{"spec.serviceAccountName"}},
+	} {
+		err := tc.rules.CheckApplication(app(tc.sa))
+		if diff := cmp.Diff(tc.want, violations(t, err)); diff != "" {
+			t.Errorf("project SA %q, app SA %q (-want +got):\n%s", tc.rules.Spec().ServiceAccountName, tc.sa, diff)
+		}
+		if tc.want != nil && !strings.Contains(err.Error(), "service account admin: the project applies as deployer") {
+			t.Errorf("message: %v", err)
+		}
+	}
+}

@@ -82,4 +82,13 @@ func TestTheServiceAccountDecidesWhatAnApplicationMayTouch(t *testing.T) {
 	if !f.configMapExists(t, f.ns, "settings") {
 		t.Error("the allowed ConfigMap was not applied")
 	}
+	// A Project that names a service account allows no other.
+	f.create(t, f.application("own-choice", "own", func(a *v1.Application) {
+		f.inProject(a)
+		a.Spec.Destination.ServiceAccountName = "default"
+	}))
+	app = f.waitFor(t, "own-choice", metav1.ConditionFalse, v1.ReasonPolicyDenied, "")
+	if msg := readyMessage(app); !strings.Contains(msg, "service account default: the project applies as deployer and allows no other [spec.serviceAccountName]") {
+		t.Errorf("message = %q", msg)
+	}
 }
