@@ -13,10 +13,11 @@ import (
 // podSpecPaths are where workloads keep their pod spec: a Pod's own spec; the
 // template of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
 // ReplicationControllers (and custom kinds shaped the same); a CronJob's job
-// template. Every object is searched at every path, so a custom workload with
-// the usual shape is checked too.
+// template; a PodTemplate's template. Every object is searched at every path,
+// so a custom workload with the usual shape is checked too.
 var podSpecPaths = [][]string{
 	{"spec"},
+	{"template", "spec"},
 	{"spec", "template", "spec"},
 	{"spec", "jobTemplate", "spec", "template", "spec"},
 }

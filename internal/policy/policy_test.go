@@ -164,6 +164,7 @@ spec:
 		apiVersion, k, _ := strings.Cut(kind, " ")
 		objs = append(objs, object(t, "w.yaml", "apiVersion: "+apiVersion+"\nkind: "+k+"\nmetadata: {name: w, namespace: team-a}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: registry.internal/app:1.0}]\n"))
 	}
+	objs = append(objs, object(t, "tpl.yaml", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t, namespace: team-a}\ntemplate:\n  spec:\n    containers: [{name: app, image: quay.io/app"+digest+"}]\n"))
 	err := r.CheckObjects("in-cluster", objs)
 	want := []string{
 		"Pod/team-a/p spec.images.registries",
@@ -175,6 +176,7 @@ spec:
 		"ReplicaSet/team-a/w spec.images.requireDigest",
 		"Job/team-a/w spec.images.requireDigest",
 		"ReplicationController/team-a/w spec.images.requireDigest",
+		"PodTemplate/team-a/t spec.images.registries",
 	}
 	if diff := cmp.Diff(want, violations(t, err)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
