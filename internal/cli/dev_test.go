@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -284,6 +285,23 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 		}
 		time.Sleep(250 * time.Millisecond)
 		out, _ = run(t, "get", "apps", "-n", "lockstep", kc)
+	}
+	out, err = run(t, "get", "projects", kc)
+	if err != nil || !regexp.MustCompile(`(?m)^webapp\s+4\s+-\s+-\s+-\s+registry\.internal\.example @digest\s`).MatchString(out) {
+		t.Errorf("get projects: %v\n%s", err, out)
+	}
+	out, err = run(t, "get", "project", "webapp", kc)
+	for _, want := range []string{"Destinations:          in-cluster/webapp-*", "denied: *.rbac.authorization.k8s.io",
+		"Images:                from registry.internal.example, pinned by digest", "Applications (4):", "lockstep   webapp-helm"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("get project webapp lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	if out, err = run(t, "get", "project", "default", kc); err != nil || !strings.Contains(out, "built-in default applies") || !strings.Contains(out, "Applications (0)") {
+		t.Errorf("get project default: %v\n%s", err, out)
+	}
+	if _, err = run(t, "get", "project", "missing", kc); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("get project missing: err = %v", err)
 	}
 	sh := func(script string) {
 		t.Helper()

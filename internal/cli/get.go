@@ -21,9 +21,9 @@ import (
 func newGetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get",
-		Short: "Show Applications",
+		Short: "Show Applications and Projects",
 	}
-	cmd.AddCommand(newGetAppsCommand(), newGetAppCommand())
+	cmd.AddCommand(newGetAppsCommand(), newGetAppCommand(), newGetProjectsCommand(), newGetProjectCommand())
 	return cmd
 }
 
