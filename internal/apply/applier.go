@@ -130,6 +130,17 @@ func (a *Applier) resource(gvk schema.GroupVersionKind) (*meta.RESTMapping, erro
 	return m, err
 }
 
+// Read returns an object straight from the API server (no watch), as this
+// Applier's identity: for data an Application names, such as Helm values, that
+// its service account, not the controller, must be allowed to see.
+func (a *Applier) Read(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	c, err := a.client(gvk, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return c.Get(ctx, name, metav1.GetOptions{})
+}
+
 // client returns the dynamic client for an object's resource and namespace.
 func (a *Applier) client(gvk schema.GroupVersionKind, namespace string) (dynamic.ResourceInterface, error) {
 	m, err := a.resource(gvk)

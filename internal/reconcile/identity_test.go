@@ -92,3 +92,47 @@ func TestTheServiceAccountDecidesWhatAnApplicationMayTouch(t *testing.T) {
 		t.Errorf("message = %q", msg)
 	}
 }
+
+// Helm values an Application names are read as its service account: one that
+// may read ConfigMaps but not Secrets gets the first and is refused the second,
+// so an Application cannot read a namespace's Secrets through the controller.
+func TestHelmValuesAreReadAsTheServiceAccount(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	f.deployer(t, "deployer")
+	head := f.commit(t, "chart", map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"chart/values.yaml":       "level: info\n",
+		"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}-settings}\ndata: {level: {{ .Values.level | quote }}}\n",
+	})
+	for _, o := range []client.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-values", Namespace: f.ns}, Data: map[string]string{"values.yaml": "level: debug\n"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "web-secret", Namespace: f.ns}, StringData: map[string]string{"values.yaml": "level: level-from-the-secret\n"}},
+	} {
+		if err := f.c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	values := func(kind, name string) func(*v1.Application) {
+		return func(a *v1.Application) {
+			a.Spec.Destination.ServiceAccountName = "deployer"
+			a.Spec.Source.Helm = &v1.HelmOptions{ReleaseName: a.Name, ValuesFrom: []v1.ValuesReference{{Kind: kind, Name: name}}}
+		}
+	}
+	f.create(t, f.application("from-configmap", "chart", values("ConfigMap", "web-values")))
+	f.waitFor(t, "from-configmap", metav1.ConditionTrue, v1.ReasonSucceeded, head)
+	cm := &corev1.ConfigMap{}
+	if err := f.c.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "from-configmap-settings"}, cm); err != nil || cm.Data["level"] != "debug" {
+		t.Errorf("values from the ConfigMap: %v, data %v", err, cm.Data)
+	}
+
+	f.create(t, f.application("from-secret", "chart", values("Secret", "web-secret")))
+	app := f.waitFor(t, "from-secret", metav1.ConditionFalse, v1.ReasonRenderFailed, head)
+	msg := readyMessage(app)
+	if !strings.Contains(msg, `User "system:serviceaccount:`+f.ns+`:deployer" cannot get resource "secrets"`) || strings.Contains(msg, "level-from-the-secret") {
+		t.Errorf("message = %q", msg)
+	}
+	if err := f.c.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "from-secret-settings"}, &corev1.ConfigMap{}); err == nil {
+		t.Error("rendered with values the service account may not read")
+	}
+}

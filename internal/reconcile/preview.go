@@ -115,7 +115,7 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 
 	// render
 	opts := r.renderOptions(app)
-	if opts.Helm.Values, err = r.helmValues(ctx, app); err != nil {
+	if opts.Helm.Values, err = r.helmValues(ctx, app, pv.applier); err != nil {
 		return fail(v1.ReasonRenderFailed, isTransientAPIError(err), err)
 	}
 	if opts.AgeIdentities, err = r.ageIdentities(ctx, app); err != nil {

@@ -7,16 +7,20 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
 )
 
 // helmValues gathers the Helm values that do not live in the chart folder: each
 // valuesFrom ConfigMap or Secret of the destination namespace, in order, then the
-// inline values. Errors name the object and key; a value is never quoted.
-func (r *Reconciler) helmValues(ctx context.Context, app *v1.Application) ([]map[string]any, error) {
+// inline values. They are read as the Application's identity (as), so its
+// service account must be allowed to get them: the controller does not read a
+// namespace's Secrets on a team's behalf. Errors name the object and key; a
+// value is never quoted.
+func (r *Reconciler) helmValues(ctx context.Context, app *v1.Application, as *apply.Applier) ([]map[string]any, error) {
 	h := app.Spec.Source.Helm
 	if h == nil {
 		return nil, nil
@@ -32,22 +36,12 @@ func (r *Reconciler) helmValues(ctx context.Context, app *v1.Application) ([]map
 		var data []byte
 		var found bool
 		switch ref.Kind {
-		case "ConfigMap":
-			cm := &corev1.ConfigMap{}
-			err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, cm)
+		case "ConfigMap", "Secret":
+			var err error
+			data, found, err = readValues(ctx, as, ref.Kind, ns, ref.Name, key)
 			if err != nil && !(apierrors.IsNotFound(err) && ref.Optional) {
 				return nil, fmt.Errorf("helm.valuesFrom: reading %s: %w", what, err)
 			}
-			var s string
-			s, found = cm.Data[key]
-			data = []byte(s)
-		case "Secret":
-			s := &corev1.Secret{}
-			err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s)
-			if err != nil && !(apierrors.IsNotFound(err) && ref.Optional) {
-				return nil, fmt.Errorf("helm.valuesFrom: reading %s: %w", what, err)
-			}
-			data, found = s.Data[key]
 		default:
 			return nil, fmt.Errorf("helm.valuesFrom: kind %q is neither ConfigMap nor Secret", ref.Kind)
 		}
@@ -71,4 +65,27 @@ func (r *Reconciler) helmValues(ctx context.Context, app *v1.Application) ([]map
 		out = append(out, values)
 	}
 	return out, nil
+}
+
+// readValues returns one key of a ConfigMap or Secret, read as the identity.
+func readValues(ctx context.Context, as *apply.Applier, kind, namespace, name, key string) (data []byte, found bool, err error) {
+	u, err := as.Read(ctx, corev1.SchemeGroupVersion.WithKind(kind), namespace, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if kind == "ConfigMap" {
+		cm := &corev1.ConfigMap{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, cm); err != nil {
+			return nil, false, err
+		}
+		s, ok := cm.Data[key]
+		return []byte(s), ok, nil
+	}
+	secret := &corev1.Secret{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, secret); err != nil {
+		// Never the converter's message: it could quote a value.
+		return nil, false, fmt.Errorf("the Secret %s/%s is malformed", namespace, name)
+	}
+	data, ok := secret.Data[key]
+	return data, ok, nil
 }
