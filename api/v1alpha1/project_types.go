@@ -44,6 +44,13 @@ type ProjectSpec struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Description string `json:"description,omitempty"`
+	// SourceNamespaces are the namespaces (globs: team-a-*) whose Applications
+	// may name this Project; none when empty. spec.project is written by the
+	// team, so without this a team could pick whichever Project is loosest.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=253
+	// +optional
+	SourceNamespaces []string `json:"sourceNamespaces,omitempty"`
 	// SourceRepos are the repository URLs the Project's Applications may use, as
 	// globs: * matches within one path segment, ** across segments
 	// (https://git.internal/team-a/**). A trailing .git and / are ignored.
@@ -181,11 +188,13 @@ type ApprovalPolicy struct {
 	// +optional
 	Trailer string `json:"trailer,omitempty"`
 	// KeysFrom are the keys that may sign a commit carrying approvals (for
-	// example the Git server's merge key); the verification keys when empty.
-	// Trailers on a commit not signed by one of them are ignored.
+	// example the Git server's merge key). Trailers on a commit not signed by
+	// one of them are ignored. They are never the verification keys: a
+	// developer who may sign commits could otherwise sign trailers naming
+	// anyone.
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +optional
-	KeysFrom []KeySource `json:"keysFrom,omitempty"`
+	KeysFrom []KeySource `json:"keysFrom"`
 }
 
 // ImagePolicy restricts container images.

@@ -121,13 +121,14 @@ func TestProjectSchemaDefaultsAndValidates(t *testing.T) {
 	}
 	api := dynamic.NewForConfigOrDie(testenv.Config(t)).Resource(projects)
 	suffix := strings.ToLower(testenv.Namespace(t))
-	created, err := api.Create(ctx, project(t, "valid-"+suffix, `  sourceRepos: ["https://git.internal/team-a/**"]
+	created, err := api.Create(ctx, project(t, "valid-"+suffix, `  sourceNamespaces: [team-a]
+  sourceRepos: ["https://git.internal/team-a/**"]
   destinations: [{namespace: "team-a-*"}]
   clusterResources: {allow: [{group: "", kind: Namespace}]}
   namespacedResources: {deny: [{group: rbac.authorization.k8s.io, kind: RoleBinding}]}
   serviceAccountName: deployer
   verification: {keysFrom: [{name: merge-keys}]}
-  approvals: {required: 2}
+  approvals: {required: 2, keysFrom: [{name: merge-key}]}
   images: {registries: [registry.internal], requireDigest: true}
   secrets: {refusePlain: true}
 `), metav1.CreateOptions{})
@@ -151,9 +152,11 @@ func TestProjectSchemaDefaultsAndValidates(t *testing.T) {
 		t.Errorf("keysFrom[0].kind defaulted to %v, want Secret", kind[0])
 	}
 	for _, tc := range []struct{ name, spec, want string }{
-		{"no approvals", "  approvals: {required: 0}\n", "spec.approvals.required"},
-		{"too many approvals", "  approvals: {required: 11}\n", "spec.approvals.required"},
-		{"bad trailer", "  approvals: {required: 1, trailer: \"Approved by\"}\n", "spec.approvals.trailer"},
+		{"no approvals", "  approvals: {required: 0, keysFrom: [{name: k}]}\n", "spec.approvals.required"},
+		{"too many approvals", "  approvals: {required: 11, keysFrom: [{name: k}]}\n", "spec.approvals.required"},
+		{"bad trailer", "  approvals: {required: 1, trailer: \"Approved by\", keysFrom: [{name: k}]}\n", "spec.approvals.trailer"},
+		{"approvals without their own keys", "  approvals: {required: 1}\n", "spec.approvals.keysFrom"},
+		{"approvals with no keys", "  approvals: {required: 1, keysFrom: []}\n", "spec.approvals.keysFrom"},
 		{"verification without keys", "  verification: {mode: HEAD}\n", "spec.verification.keysFrom"},
 		{"bad mode", "  verification: {mode: Branch, keysFrom: [{name: k}]}\n", "spec.verification.mode"},
 		{"bad key kind", "  verification: {keysFrom: [{kind: Pod, name: k}]}\n", "spec.verification.keysFrom[0].kind"},

@@ -291,7 +291,7 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 		t.Errorf("get projects: %v\n%s", err, out)
 	}
 	out, err = run(t, "get", "project", "webapp", kc)
-	for _, want := range []string{"Destinations:          in-cluster/webapp-*", "denied: *.rbac.authorization.k8s.io",
+	for _, want := range []string{"Used from namespaces:  lockstep", "Destinations:          in-cluster/webapp-*", "denied: *.rbac.authorization.k8s.io",
 		"Images:                from registry.internal.example, pinned by digest", "Applications (4):", "lockstep   webapp-helm"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("get project webapp lacks %q: %v\n%s", want, err, out)

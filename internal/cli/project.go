@@ -134,6 +134,7 @@ func printProjectRules(out io.Writer, p *v1.Project) {
 	if s.Description != "" {
 		line("Description", s.Description)
 	}
+	line("Used from namespaces", listOrNone(s.SourceNamespaces))
 	line("Source repositories", listOrNone(s.SourceRepos))
 	var dests []string
 	for _, d := range s.Destinations {

@@ -156,6 +156,7 @@ func exampleProject(repoURL string) *v1.Project {
 		Spec: v1.ProjectSpec{
 			Description:         "The example webapp: its repository, its namespaces, images from the internal registry pinned by digest.",
 			SourceRepos:         []string{repoURL},
+			SourceNamespaces:    []string{AppNamespace},
 			Destinations:        []v1.ProjectDestination{{Namespace: "webapp-*"}},
 			NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}},
 			Images:              &v1.ImagePolicy{Registries: []string{"registry.internal.example"}, RequireDigest: true},

@@ -12,6 +12,10 @@ import (
 // fetched: its repository, its destination and the identity it applies as.
 func (r *Rules) CheckApplication(app *v1.Application) error {
 	var vs []Violation
+	if !r.sourceNamespaceAllowed(app.Namespace) {
+		vs = append(vs, Violation{Rule: "spec.sourceNamespaces",
+			Message: fmt.Sprintf("Applications in namespace %s may not use this project", app.Namespace)})
+	}
 	if !r.RepoAllowed(app.Spec.Source.Git.URL) {
 		vs = append(vs, Violation{Rule: "spec.sourceRepos",
 			Message: fmt.Sprintf("repository %s is not one of the project's source repositories", app.Spec.Source.Git.URL)})
@@ -26,6 +30,15 @@ func (r *Rules) CheckApplication(app *v1.Application) error {
 			Message: fmt.Sprintf("service account %s: the project applies as %s and allows no other", got, want)})
 	}
 	return r.verdict(vs)
+}
+
+func (r *Rules) sourceNamespaceAllowed(namespace string) bool {
+	for _, g := range r.sources {
+		if g.Match(namespace) {
+			return true
+		}
+	}
+	return false
 }
 
 // RepoAllowed reports whether a repository URL matches spec.sourceRepos.

@@ -22,6 +22,7 @@ type Rules struct {
 	spec    v1.ProjectSpec
 	repos   []glob.Glob
 	dests   []destination
+	sources []glob.Glob
 }
 
 type destination struct {
@@ -40,6 +41,14 @@ func Compile(p *v1.Project) (*Rules, error) {
 			continue
 		}
 		r.repos = append(r.repos, g)
+	}
+	for i, pattern := range p.Spec.SourceNamespaces {
+		g, err := glob.Compile(pattern)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.sourceNamespaces[%d] %q: %w", i, pattern, err))
+			continue
+		}
+		r.sources = append(r.sources, g)
 	}
 	for i, d := range p.Spec.Destinations {
 		cluster := d.Cluster
@@ -72,6 +81,7 @@ func Compile(p *v1.Project) (*Rules, error) {
 func Permissive() *Rules {
 	r, err := Compile(&v1.Project{
 		Spec: v1.ProjectSpec{
+			SourceNamespaces: []string{"*"},
 			SourceRepos:      []string{"**"},
 			Destinations:     []v1.ProjectDestination{{Cluster: "*", Namespace: "*"}},
 			ClusterResources: v1.ResourceRules{Allow: []v1.GroupKind{{Group: "*", Kind: "*"}}},

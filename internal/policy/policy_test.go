@@ -51,8 +51,9 @@ func violations(t *testing.T, err error) []string {
 
 func TestSourceReposAndDestinations(t *testing.T) {
 	r := compile(t, v1.ProjectSpec{
-		SourceRepos:  []string{"https://git.internal/team-a/*", "ssh://git@git.internal:2222/shared/**"},
-		Destinations: []v1.ProjectDestination{{Namespace: "team-a-*"}, {Cluster: "in-cluster", Namespace: "shared"}},
+		SourceNamespaces: []string{"*"},
+		SourceRepos:      []string{"https://git.internal/team-a/*", "ssh://git@git.internal:2222/shared/**"},
+		Destinations:     []v1.ProjectDestination{{Namespace: "team-a-*"}, {Cluster: "in-cluster", Namespace: "shared"}},
 	})
 	for _, tc := range []struct {
 		url, ns string
@@ -82,8 +83,10 @@ func TestAnEmptyProjectAllowsNothingAndTheBuiltInDefaultEverything(t *testing.T)
 	app := &v1.Application{Spec: v1.ApplicationSpec{
 		Source: v1.Source{Git: v1.GitSource{URL: "https://git.internal/x"}}, Destination: v1.Destination{Namespace: "x"},
 	}}
-	if got := violations(t, compile(t, v1.ProjectSpec{}).CheckApplication(app)); len(got) != 2 {
-		t.Errorf("empty project: got %v, want repository and destination refused", got)
+	app.Namespace = "team-a"
+	want := []string{"spec.sourceNamespaces", "spec.sourceRepos", "spec.destinations"}
+	if diff := cmp.Diff(want, violations(t, compile(t, v1.ProjectSpec{}).CheckApplication(app))); diff != "" {
+		t.Errorf("empty project (-want +got):\n%s", diff)
 	}
 	if err := policy.Permissive().CheckApplication(app); err != nil {
 		t.Errorf("built-in default: %v", err)
@@ -295,8 +298,8 @@ func TestAProjectServiceAccountAllowsNoOther(t *testing.T) {
 			Destination: v1.Destination{Namespace: "team-a", ServiceAccountName: sa},
 		}}
 	}
-	open := compile(t, v1.ProjectSpec{SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}})
-	pinned := compile(t, v1.ProjectSpec{SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}, ServiceAccountName: "deployer"})
+	open := compile(t, v1.ProjectSpec{SourceNamespaces: []string{"*"}, SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}})
+	pinned := compile(t, v1.ProjectSpec{SourceNamespaces: []string{"*"}, SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}, ServiceAccountName: "deployer"})
 	for _, tc := range []struct {
 		rules *policy.Rules
 		sa    string
@@ -315,5 +318,29 @@ func TestAProjectServiceAccountAllowsNoOther(t *testing.T) {
 		if tc.want != nil && !strings.Contains(err.Error(), "service account admin: the project applies as deployer") {
 			t.Errorf("message: %v", err)
 		}
+	}
+}
+
+func TestOnlyTheSourceNamespacesMayUseAProject(t *testing.T) {
+	r := compile(t, v1.ProjectSpec{SourceNamespaces: []string{"team-a", "team-a-*"}, SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}})
+	for ns, want := range map[string][]string{
+		"team-a":      nil,
+		"team-a-prod": nil,
+		"team-b":      {"spec.sourceNamespaces"},
+		"team-ab":     {"spec.sourceNamespaces"},
+		"":            {"spec.sourceNamespaces"},
+	} {
+		app := &v1.Application{Spec: v1.ApplicationSpec{Source: v1.Source{Git: v1.GitSource{URL: "https://git.internal/a"}}, Destination: v1.Destination{Namespace: "x"}}}
+		app.Namespace = ns
+		err := r.CheckApplication(app)
+		if diff := cmp.Diff(want, violations(t, err)); diff != "" {
+			t.Errorf("namespace %q (-want +got):\n%s", ns, diff)
+		}
+		if want != nil && !strings.Contains(err.Error(), "Applications in namespace "+ns+" may not use this project") {
+			t.Errorf("message: %v", err)
+		}
+	}
+	if _, err := policy.Compile(&v1.Project{Spec: v1.ProjectSpec{SourceNamespaces: []string{"team-[a"}}}); err == nil || !strings.Contains(err.Error(), "spec.sourceNamespaces[0]") {
+		t.Errorf("bad pattern: err = %v", err)
 	}
 }

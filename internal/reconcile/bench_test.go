@@ -264,6 +264,7 @@ func benchProject(b *testing.B, c client.Client, ns string) string {
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "admin"},
 			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "deployer", Namespace: ns}}},
 		&v1.Project{ObjectMeta: metav1.ObjectMeta{Name: ns}, Spec: v1.ProjectSpec{
+			SourceNamespaces:    []string{ns},
 			SourceRepos:         []string{"**"},
 			Destinations:        []v1.ProjectDestination{{Namespace: ns}},
 			NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}},

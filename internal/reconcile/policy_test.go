@@ -2,14 +2,17 @@ package reconcile_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
@@ -20,6 +23,9 @@ import (
 // (Projects are shared by every test of the binary) and deletes it afterwards.
 func (f *repoFixture) project(t *testing.T, spec v1.ProjectSpec) *v1.Project {
 	t.Helper()
+	if spec.SourceNamespaces == nil {
+		spec.SourceNamespaces = []string{f.ns}
+	}
 	p := &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: f.ns}, Spec: spec}
 	if err := f.c.Create(testenv.Context(t), p); err != nil {
 		t.Fatal(err)
@@ -170,14 +176,29 @@ func TestRepositoryDestinationAndMissingProject(t *testing.T) {
 	if !strings.Contains(readyMessage(app), "project "+f.ns+"-missing does not exist") {
 		t.Errorf("message = %q", readyMessage(app))
 	}
-	// Creating the Project lets it sync, without waiting for the interval.
+	// Creating the Project for other namespaces only: a team cannot join a
+	// Project by naming it.
 	missing := &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: f.ns + "-missing"}, Spec: v1.ProjectSpec{
-		SourceRepos: []string{sharedGit.HTTPSURL(f.repo.Name)}, Destinations: []v1.ProjectDestination{{Namespace: f.ns}},
+		SourceNamespaces: []string{"team-*"},
+		SourceRepos:      []string{sharedGit.HTTPSURL(f.repo.Name)}, Destinations: []v1.ProjectDestination{{Namespace: f.ns}},
 	}}
 	if err := f.c.Create(testenv.Context(t), missing); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.c.Delete(context.Background(), missing) })
+	eventually(t, 30*time.Second, "the orphan denied for its namespace", func(ctx context.Context) (bool, error) {
+		app := &v1.Application{}
+		if err := f.c.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "orphan"}, app); err != nil {
+			return false, err
+		}
+		msg := readyMessage(app)
+		return strings.Contains(msg, "Applications in namespace "+f.ns+" may not use this project [spec.sourceNamespaces]"), errors.New(msg)
+	})
+	// Letting the namespace in lets it sync, without waiting for the interval.
+	missing.Spec.SourceNamespaces = append(missing.Spec.SourceNamespaces, f.ns)
+	if err := f.c.Update(testenv.Context(t), missing); err != nil {
+		t.Fatal(err)
+	}
 	f.waitFor(t, "orphan", metav1.ConditionTrue, v1.ReasonSucceeded, head)
 }
 

@@ -88,22 +88,18 @@ func (r *Reconciler) verifyRevision(ctx context.Context, app *v1.Application, ru
 }
 
 // checkApprovals applies the Project's two-person rule to the commit. The
-// trailers count only when the commit is signed by an approval key: the
-// approval keys when the Project names them, else its verification keys.
+// trailers count only when the commit is signed by one of the approval keys
+// (never merely by a verification key, which a developer may hold).
 func (r *Reconciler) checkApprovals(ctx context.Context, rules *policy.Rules, commit source.Commit) ([]string, error) {
 	a := rules.Spec().Approvals
 	if a == nil {
 		return nil, nil
 	}
-	sources := a.KeysFrom
-	if len(sources) == 0 && rules.Spec().Verification != nil {
-		sources = rules.Spec().Verification.KeysFrom
-	}
-	if len(sources) == 0 {
+	if len(a.KeysFrom) == 0 {
 		return nil, &StageError{Reason: v1.ReasonPolicyDenied,
-			Err: fmt.Errorf("project %s: spec.approvals needs keys to trust the approvals' commit: set spec.approvals.keysFrom or spec.verification", rules.Project)}
+			Err: fmt.Errorf("project %s: spec.approvals needs spec.approvals.keysFrom, the keys that sign approved commits", rules.Project)}
 	}
-	keys, err := r.keyRing(ctx, r.Namespace, sources)
+	keys, err := r.keyRing(ctx, r.Namespace, a.KeysFrom)
 	if err != nil {
 		return nil, &StageError{Reason: v1.ReasonPolicyDenied, Err: err}
 	}
