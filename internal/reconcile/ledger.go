@@ -111,7 +111,7 @@ func passRecords(app *v1.Application, before *v1.ApplicationStatus, st *status, 
 		s.DurationMS = now.Sub(o.started).Milliseconds()
 	}
 	if o.err != nil {
-		s.Result, s.Reason, s.Message = audit.Failed, o.reason, st.scrub.Scrub(truncate(o.err.Error(), 2048))
+		s.Result, s.Reason, s.Message = audit.Failed, o.reason, truncate(st.scrub.Scrub(o.err.Error()), 2048)
 		if slices.Contains(deniedReasons, o.reason) {
 			s.Event = audit.EventDenied
 		}
@@ -207,7 +207,7 @@ func planChanges(pv *Preview, cs apply.ChangeSet, failed bool, scrub audit.Scrub
 	}
 	errs := map[plan.Key]string{}
 	for _, e := range cs.Failed {
-		errs[e.Key] = scrub.Scrub(truncate(e.Err.Error(), 512))
+		errs[e.Key] = truncate(scrub.Scrub(e.Err.Error()), 512)
 	}
 	var out []audit.Change
 	for _, step := range pv.Plan.Steps {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/plan"
@@ -34,6 +36,9 @@ type Preview struct {
 
 	// applier acts as the Application's service account.
 	applier *apply.Applier
+	// rendered are the objects rendered, also when planning failed: their
+	// Secrets' values are scrubbed from every message.
+	rendered []*unstructured.Unstructured
 }
 
 func policyObjects(res *render.Result) []policy.Object {
@@ -126,6 +131,7 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 		return fail(v1.ReasonRenderFailed, false, err)
 	}
 	objs := rendered.Objects
+	pv.rendered = objs
 	if err := pv.applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
 		return fail(v1.ReasonPlanFailed, false, err)
 	}

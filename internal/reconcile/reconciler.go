@@ -256,7 +256,7 @@ func (r *Reconciler) sync(ctx context.Context, app *v1.Application, st *status) 
 	defer cancel()
 
 	pv, err := r.Preview(ctx, app, st.sourceMaxAge())
-	st.scrub = audit.NewScrubber(pv.Plan.DesiredObjects())
+	st.scrub = audit.NewScrubber(append(pv.Plan.DesiredObjects(), pv.rendered...))
 	if pv.Commit != nil {
 		st.attempted(*pv.Commit, pv.Verified)
 	}

@@ -18,9 +18,12 @@ type reader struct {
 	total  int64 // bytes read so far
 	// origins maps each rendered object to where it came from.
 	origins map[*unstructured.Unstructured]Origin
-	// identities decrypt SOPS files; decrypted names the files they did.
+	// identities decrypt SOPS files when decrypt is set (plain YAML and
+	// Kustomize); decrypted holds, per file they decrypted, the values that
+	// were ciphertext in Git.
 	identities sopsage.ParsedIdentities
-	decrypted  map[string]bool
+	decrypt    bool
+	decrypted  map[string][]string
 }
 
 // place records the file objs were rendered from.
@@ -29,7 +32,7 @@ func (r *reader) place(objs []*unstructured.Unstructured, file string) {
 		r.origins = map[*unstructured.Unstructured]Origin{}
 	}
 	for _, o := range objs {
-		r.origins[o] = Origin{File: file, Encrypted: r.decrypted[file]}
+		r.origins[o] = Origin{File: file}
 	}
 }
 
@@ -64,17 +67,23 @@ func (r *reader) readFile(name string) ([]byte, error) {
 	if r.total > r.limits.MaxTotalSize {
 		return nil, &Error{File: name, Err: fmt.Errorf("reading it brings the total to %d bytes, %w of %d", r.total, ErrLimit, r.limits.MaxTotalSize)}
 	}
-	// SOPS files are decrypted here, in memory, so every renderer sees
-	// plaintext and nothing decrypted is ever written anywhere.
-	plain, encrypted, err := decryptSOPS(name, data, r.identities)
+	if !r.decrypt {
+		if storeFor(name) != nil && looksEncrypted(data) {
+			return nil, &Error{File: name, Err: ErrDecryptionNotHere}
+		}
+		return data, nil
+	}
+	// SOPS files are decrypted here, in memory, and nothing decrypted is ever
+	// written anywhere.
+	plain, secrets, encrypted, err := decryptSOPS(name, data, r.identities)
 	if err != nil {
 		return nil, err
 	}
 	if encrypted {
 		if r.decrypted == nil {
-			r.decrypted = map[string]bool{}
+			r.decrypted = map[string][]string{}
 		}
-		r.decrypted[name] = true
+		r.decrypted[name] = secrets
 	}
 	return plain, nil
 }

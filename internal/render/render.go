@@ -147,7 +147,30 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	var objs []*unstructured.Unstructured
+	// Templates and programs could transform a decrypted value past any check,
+	// so only manifests are decrypted.
+	r.decrypt = renderer == Plain || renderer == Kustomize
+	objs, err := r.render(ctx, renderer, dir, opts)
+	if err != nil {
+		return nil, r.scrub(err)
+	}
+	origins := make([]Origin, len(objs))
+	for i, o := range objs {
+		origins[i] = r.origins[o]
+	}
+	if err := r.markEncrypted(objs, origins); err != nil {
+		return nil, err
+	}
+	return &Result{Renderer: renderer, Objects: objs, Origins: origins}, nil
+}
+
+// render runs the renderer, applies the object limit and substitution, and
+// sorts the objects.
+func (r *reader) render(ctx context.Context, renderer Renderer, dir string, opts Options) ([]*unstructured.Unstructured, error) {
+	var (
+		objs []*unstructured.Unstructured
+		err  error
+	)
 	switch renderer {
 	case Plain:
 		objs, err = renderPlain(ctx, r, dir)
@@ -168,16 +191,7 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		return nil, err
 	}
 	sortObjects(objs)
-	origins := make([]Origin, len(objs))
-	for i, o := range objs {
-		origins[i] = r.origins[o]
-		// Only a Secret's values are hidden from diffs, events and the ledger:
-		// decrypted values in any other kind would be shown to everyone.
-		if origins[i].Encrypted && (o.GetKind() != "Secret" || o.GroupVersionKind().Group != "") {
-			return nil, &Error{File: origins[i].File, Err: fmt.Errorf("%s: SOPS-encrypted files may hold Secrets only (other kinds' values are shown in diffs and the ledger)", identity(o))}
-		}
-	}
-	return &Result{Renderer: renderer, Objects: objs, Origins: origins}, nil
+	return objs, nil
 }
 
 // kustomizationFile names the folder's kustomization file, which the

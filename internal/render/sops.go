@@ -29,6 +29,11 @@ func init() {
 // was given.
 var ErrNoDecryptionKey = errors.New("the file is SOPS-encrypted and no age key is configured (spec.decryption.secretRef)")
 
+// ErrDecryptionNotHere is wrapped when a Helm chart or Jsonnet program holds a
+// SOPS-encrypted file: templates and programs can transform a value past any
+// check, so decrypted values are only handed to manifests.
+var ErrDecryptionNotHere = errors.New("SOPS-encrypted files are decrypted in plain YAML and Kustomize folders only, not in Helm charts or Jsonnet (give a chart its secrets through helm.valuesFrom Secrets)")
+
 // sopsStore is the SOPS store for a file, by extension; nil for files SOPS
 // decryption does not apply to.
 type sopsStore interface {
@@ -56,47 +61,81 @@ const encryptedValue = "ENC[AES256_GCM,"
 
 var sopsKey = regexp.MustCompile(`(?m)^(sops:|\s*"sops"\s*:)`)
 
-// decryptSOPS returns the plaintext of a SOPS-encrypted YAML or JSON file,
-// and whether it was encrypted. Only age keys are used: no KMS, no keyservice,
+// decryptSOPS returns the plaintext of a SOPS-encrypted YAML or JSON file, the
+// values that were ciphertext in Git (to find them should they reappear), and
+// whether it was encrypted. Only age keys are used: no KMS, no keyservice,
 // no environment, no files outside the repository. The MAC is checked, so a
 // file changed after encryption is refused. Errors never carry values.
-func decryptSOPS(name string, data []byte, identities sopsage.ParsedIdentities) ([]byte, bool, error) {
+func decryptSOPS(name string, data []byte, identities sopsage.ParsedIdentities) (plain []byte, secrets []string, encrypted bool, err error) {
 	store := storeFor(name)
 	if store == nil || !looksEncrypted(data) {
-		return data, false, nil
+		return data, nil, false, nil
 	}
 	tree, err := store.LoadEncryptedFile(data)
 	if errors.Is(err, sops.MetadataNotFound) {
 		if bytes.Contains(data, []byte(encryptedValue)) {
 			// Applying ciphertext as values would be wrong, and silent.
-			return nil, true, &Error{File: name, Err: errors.New("holds SOPS-encrypted values but no sops metadata")}
+			return nil, nil, true, &Error{File: name, Err: errors.New("holds SOPS-encrypted values but no sops metadata")}
 		}
-		return data, false, nil
+		return data, nil, false, nil
 	}
 	if err != nil {
-		return nil, true, &Error{File: name, Err: fmt.Errorf("reading the SOPS file: %w", err)}
+		return nil, nil, true, &Error{File: name, Err: fmt.Errorf("reading the SOPS file: %w", err)}
 	}
 	if len(identities) == 0 {
-		return nil, true, &Error{File: name, Err: ErrNoDecryptionKey}
+		return nil, nil, true, &Error{File: name, Err: ErrNoDecryptionKey}
 	}
 	dataKey, err := dataKeyOf(tree.Metadata, identities)
 	if err != nil {
-		return nil, true, &Error{File: name, Err: err}
+		return nil, nil, true, &Error{File: name, Err: err}
 	}
+	before := leaves(tree.Branches)
 	cipher := aes.NewCipher()
 	mac, err := tree.Decrypt(dataKey, cipher)
 	if err != nil {
-		return nil, true, &Error{File: name, Err: errors.New("decrypting the SOPS file failed (a value is damaged)")}
+		return nil, nil, true, &Error{File: name, Err: errors.New("decrypting the SOPS file failed (a value is damaged)")}
 	}
 	fileMAC, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, dataKey, tree.Metadata.LastModified.Format(time.RFC3339))
 	if err != nil || fileMAC != mac {
-		return nil, true, &Error{File: name, Err: errors.New("the SOPS file's MAC does not match: it was changed after it was encrypted")}
+		return nil, nil, true, &Error{File: name, Err: errors.New("the SOPS file's MAC does not match: it was changed after it was encrypted")}
 	}
-	plain, err := store.EmitPlainFile(tree.Branches)
+	after := leaves(tree.Branches)
+	for i, v := range before {
+		if s, ok := v.(string); ok && strings.HasPrefix(s, "ENC[") && i < len(after) {
+			secrets = append(secrets, fmt.Sprint(after[i]))
+		}
+	}
+	plain, err = store.EmitPlainFile(tree.Branches)
 	if err != nil {
-		return nil, true, &Error{File: name, Err: errors.New("writing the decrypted SOPS file failed")}
+		return nil, nil, true, &Error{File: name, Err: errors.New("writing the decrypted SOPS file failed")}
 	}
-	return plain, true, nil
+	return plain, secrets, true, nil
+}
+
+// leaves lists a SOPS tree's leaf values in document order; decryption keeps
+// the shape, so the lists before and after pair up.
+func leaves(branches sops.TreeBranches) []any {
+	var out []any
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case sops.TreeBranch:
+			for _, item := range v {
+				walk(item.Value)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case nil:
+		default:
+			out = append(out, v)
+		}
+	}
+	for _, b := range branches {
+		walk(b)
+	}
+	return out
 }
 
 // dataKeyOf decrypts the file's data key with the first age key that can.

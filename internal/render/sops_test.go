@@ -119,3 +119,86 @@ func TestSOPSFailuresAreClearAndLeakNothing(t *testing.T) {
 		}
 	}
 }
+
+// Decrypted values may reach the cluster only as the values of their own
+// file's Secrets: Kustomize copying one into a ConfigMap (replacements, a
+// generator reading the file) fails the render, naming the object, the field
+// and the file, never the value.
+func TestDecryptedValuesCannotBeCopiedOutOfTheirSecrets(t *testing.T) {
+	key := ageKey(t)
+	opts := render.Options{AgeIdentities: key.Identity}
+	db := encrypted(t, "db.sops.yaml", plainSecret, key.Recipient)
+	for name, kustomization := range map[string]string{
+		"replacement": `resources: [db.sops.yaml, cm.yaml]
+replacements:
+- source: {kind: Secret, name: db, fieldPath: stringData.password}
+  targets: [{select: {kind: ConfigMap, name: c}, fieldPaths: [data.copied]}]
+`,
+		"generator": "resources: [db.sops.yaml]\nconfigMapGenerator: [{name: leak, files: [db.sops.yaml]}]\n",
+	} {
+		fsys := fstest.MapFS{
+			"k/kustomization.yaml": file(kustomization),
+			"k/db.sops.yaml":       db,
+			"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {copied: placeholder}\n"),
+		}
+		_, err := render.Render(t.Context(), fsys, "k", opts)
+		if err == nil || !strings.Contains(err.Error(), "holds a value decrypted from k/db.sops.yaml") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+// A Secret counts as encrypted only when every value of it was ciphertext in
+// Git: not when the file's encryption matched none of its values, nor when a
+// generator claims the encrypted file as its origin.
+func TestOnlyCiphertextValuesMakeAnEncryptedSecret(t *testing.T) {
+	key := ageKey(t)
+	opts := render.Options{AgeIdentities: key.Identity}
+	partly, err := sopsfile.Encrypt("db.sops.yaml", []byte(plainSecret), key.Recipient, "^metadata$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, origin := password(t, renderOK(t, fstest.MapFS{"app/db.sops.yaml": file(string(partly))}, "app", opts), "db"); origin.Encrypted {
+		t.Error("a Secret whose values were plain text in Git is marked encrypted")
+	}
+	spoof := fstest.MapFS{
+		"k/kustomization.yaml": file(`resources: [db.sops.yaml]
+secretGenerator:
+- name: plain
+  literals: [password=in-clear-text]
+  options: {disableNameSuffixHash: true, annotations: {config.kubernetes.io/origin: "path: db.sops.yaml"}}
+`),
+		"k/db.sops.yaml": encrypted(t, "db.sops.yaml", plainSecret, key.Recipient),
+	}
+	res := renderOK(t, spoof, "k", opts)
+	for i, o := range res.Objects {
+		if want := o.GetName() == "db"; res.Origins[i].Encrypted != want {
+			t.Errorf("%s: encrypted = %v, want %v", o.GetName(), res.Origins[i].Encrypted, want)
+		}
+	}
+}
+
+// Helm charts and Jsonnet are not decrypted (a template can transform a value
+// past any check); a render error quoting a decrypted document is scrubbed.
+func TestSOPSOnlyInManifestsAndErrorsScrubbed(t *testing.T) {
+	key := ageKey(t)
+	opts := render.Options{AgeIdentities: key.Identity}
+	values, err := sopsfile.Encrypt("secrets.sops.yaml", []byte("password: s3cr3t-horse-battery\n"), key.Recipient, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := fstest.MapFS{
+		"c/Chart.yaml":        file("apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+		"c/secrets.sops.yaml": file(string(values)),
+		"c/templates/cm.yaml": file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+	}
+	if _, err := render.Render(t.Context(), chart, "c", opts); !errors.Is(err, render.ErrDecryptionNotHere) {
+		t.Errorf("a chart with a SOPS file: err = %v", err)
+	}
+	noKind := "apiVersion: v1\nmetadata: {name: db}\nstringData: {password: s3cr3t-horse-battery}\n"
+	fsys := fstest.MapFS{"app/db.sops.yaml": encrypted(t, "db.sops.yaml", noKind, key.Recipient)}
+	_, err = render.Render(t.Context(), fsys, "app", opts)
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "app/db.sops.yaml") {
+		t.Errorf("a decrypted document that is not an object: err = %v", err)
+	}
+}
