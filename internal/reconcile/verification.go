@@ -75,6 +75,12 @@ func (r *Reconciler) verifyRevision(ctx context.Context, app *v1.Application, ru
 		if err != nil {
 			return fail(fmt.Errorf("tag %s: %w", snap.Tag.Name, err))
 		}
+		// The signature covers the name inside the tag object, not the ref
+		// it is published under: a signed v1.0.0 pushed again as v9.0.0
+		// would otherwise roll back whoever follows the newest tag.
+		if published := strings.TrimPrefix(snap.Commit.Ref, "refs/tags/"); snap.Tag.Name != published {
+			return fail(fmt.Errorf("tag %s is the signed tag %s published under another name; refused", published, snap.Tag.Name))
+		}
 		res = &got
 	}
 	if mode == v1.VerifyHead || mode == v1.VerifyTagAndHead {

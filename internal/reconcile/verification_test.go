@@ -189,6 +189,18 @@ func TestPGPSignedCommitsAndTags(t *testing.T) {
 	if msg := readyMessage(app); !strings.Contains(msg, "tag v1.1.0: not signed") {
 		t.Errorf("message = %q", msg)
 	}
+	// A signed tag pushed again under another name is refused.
+	if err := f.repo.CopyTag("v1.0.0", "v2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	f.create(t, f.application("replayed", "t1", func(a *v1.Application) {
+		a.Spec.Source.Git.Ref = v1.GitRef{Tag: "v2.0.0"}
+		a.Spec.Source.Git.Verify = &v1.Verification{Mode: v1.VerifyTag, KeysFrom: []v1.KeySource{{Kind: "ConfigMap", Name: "release-keys"}}}
+	}))
+	app = f.waitFor(t, "replayed", metav1.ConditionFalse, v1.ReasonVerificationFailed, unsigned)
+	if msg := readyMessage(app); !strings.Contains(msg, "tag v2.0.0 is the signed tag v1.0.0 published under another name") {
+		t.Errorf("message = %q", msg)
+	}
 	// An Application may not read keys from another namespace.
 	f.create(t, f.application("foreign-keys", "app", func(a *v1.Application) {
 		a.Spec.Source.Git.Verify = &v1.Verification{KeysFrom: []v1.KeySource{{Name: "keys", Namespace: "kube-system"}}}

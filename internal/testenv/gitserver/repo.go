@@ -195,6 +195,21 @@ func (r *Repo) Tag(name, commit string, opts TagOptions) error {
 	return r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewTagReferenceName(name), h))
 }
 
+// CopyTag points tag to at the annotated tag object of from, as pushing a
+// signed tag under another name would: for tests of a replayed tag.
+func (r *Repo) CopyTag(from, to string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.reopen(); err != nil {
+		return err
+	}
+	ref, err := r.repo.Reference(plumbing.NewTagReferenceName(from), false)
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", from, err)
+	}
+	return r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewTagReferenceName(to), ref.Hash()))
+}
+
 // Head returns the commit a branch points at.
 func (r *Repo) Head(branch string) (string, error) {
 	r.mu.Lock()
