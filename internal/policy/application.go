@@ -16,9 +16,13 @@ func (r *Rules) CheckApplication(app *v1.Application) error {
 		vs = append(vs, Violation{Rule: "spec.sourceNamespaces",
 			Message: fmt.Sprintf("Applications in namespace %s may not use this project", app.Namespace)})
 	}
-	if !r.RepoAllowed(app.Spec.Source.Git.URL) {
+	switch url := app.Spec.Source.Git.URL; {
+	case hasDotSegment(url):
 		vs = append(vs, Violation{Rule: "spec.sourceRepos",
-			Message: fmt.Sprintf("repository %s is not one of the project's source repositories", app.Spec.Source.Git.URL)})
+			Message: fmt.Sprintf("repository %s has . or .. in its path, which a server may resolve to another repository", url)})
+	case !r.RepoAllowed(url):
+		vs = append(vs, Violation{Rule: "spec.sourceRepos",
+			Message: fmt.Sprintf("repository %s is not one of the project's source repositories", url)})
 	}
 	cluster := clusterOf(app)
 	if !r.DestinationAllowed(cluster, app.Spec.Destination.Namespace) {
@@ -57,6 +61,24 @@ func (r *Rules) RepoAllowed(repoURL string) bool {
 func (r *Rules) DestinationAllowed(cluster, namespace string) bool {
 	for _, d := range r.dests {
 		if d.cluster.Match(cluster) && d.namespace.Match(namespace) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDotSegment reports whether a URL's path has a . or .. segment, escaped or
+// not: team-a/../team-b matches team-a/** but names team-b's repository.
+func hasDotSegment(s string) bool {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		rest = s
+	}
+	if u, err := url.PathUnescape(rest); err == nil {
+		rest = u
+	}
+	for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '\\' || r == ':' }) {
+		if seg == "." || seg == ".." {
 			return true
 		}
 	}

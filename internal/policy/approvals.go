@@ -41,11 +41,14 @@ func (r *Rules) CheckApprovals(a Approval) ([]string, error) {
 	}
 	author := personKey(a.Author)
 	seen := map[string]string{}
-	var self []string
+	var self, nameless []string
 	for _, v := range a.Approvers {
 		k := personKey(v)
 		switch {
 		case k == "":
+			if strings.TrimSpace(v) != "" {
+				nameless = append(nameless, v)
+			}
 		case k == author:
 			self = append(self, v)
 		case seen[k] == "":
@@ -65,20 +68,26 @@ func (r *Rules) CheckApprovals(a Approval) ([]string, error) {
 		if len(self) > 0 {
 			msg += "; the author's own approval does not count"
 		}
+		if len(nameless) > 0 {
+			msg += "; approvals without an email address (Name <email>) do not count"
+		}
 		return deny("%s", msg)
 	}
 	return counted, nil
 }
 
-// personKey identifies a person: the email address, lower-cased, when the
-// value has one; otherwise the name, lower-cased and with spaces collapsed.
+// personKey identifies a person by email address, lower-cased; "" when the
+// value has none. Names are not compared: "Alice" could be the author
+// approving herself, and "Bob" and "Bob <bob@x.io>" would count twice.
 func personKey(v string) string {
 	v = strings.TrimSpace(v)
 	if addr, err := mail.ParseAddress(v); err == nil {
 		return strings.ToLower(addr.Address)
 	}
 	if open, end := strings.LastIndex(v, "<"), strings.LastIndex(v, ">"); open >= 0 && end > open {
-		return strings.ToLower(strings.TrimSpace(v[open+1 : end]))
+		if email := strings.TrimSpace(v[open+1 : end]); strings.Contains(email, "@") {
+			return strings.ToLower(email)
+		}
 	}
-	return strings.ToLower(strings.Join(strings.Fields(v), " "))
+	return ""
 }

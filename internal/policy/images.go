@@ -52,6 +52,16 @@ func containers(o *unstructured.Unstructured) []container {
 				out = append(out, container{field: f.name, name: name, image: image})
 			}
 		}
+		// Image volumes mount an image's files: pulled like a container's.
+		volumes, _ := spec["volumes"].([]any)
+		for _, item := range volumes {
+			v, _ := item.(map[string]any)
+			if src, ok := v["image"].(map[string]any); ok {
+				name, _ := v["name"].(string)
+				image, _ := src["reference"].(string)
+				out = append(out, container{field: "image volume", name: name, image: image})
+			}
+		}
 	}
 	return out
 }

@@ -66,6 +66,10 @@ func TestSourceReposAndDestinations(t *testing.T) {
 		{"https://git.internal/team-a/nested/app", "team-a-dev", []string{"spec.sourceRepos"}},
 		{"https://git.internal/team-b/app", "team-a-dev", []string{"spec.sourceRepos"}},
 		{"https://git.internal.evil/team-a/app", "team-a-dev", []string{"spec.sourceRepos"}},
+		{"https://git.internal/team-a/../team-b", "team-a-dev", []string{"spec.sourceRepos"}},
+		{"https://git.internal/team-a/%2e%2e/team-b", "team-a-dev", []string{"spec.sourceRepos"}},
+		{"ssh://git@git.internal:2222/shared/./x", "team-a-dev", []string{"spec.sourceRepos"}},
+		{"https://git.internal/team-a/app..v2", "team-a-dev", nil},
 		{"https://git.internal/team-a/app", "team-b", []string{"spec.destinations"}},
 		{"https://git.internal/team-b/app", "kube-system", []string{"spec.sourceRepos", "spec.destinations"}},
 	} {
@@ -167,7 +171,8 @@ spec:
 		apiVersion, k, _ := strings.Cut(kind, " ")
 		objs = append(objs, object(t, "w.yaml", "apiVersion: "+apiVersion+"\nkind: "+k+"\nmetadata: {name: w, namespace: team-a}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: registry.internal/app:1.0}]\n"))
 	}
-	objs = append(objs, object(t, "tpl.yaml", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t, namespace: team-a}\ntemplate:\n  spec:\n    containers: [{name: app, image: quay.io/app"+digest+"}]\n"))
+	tpl := len(objs)
+	objs = append(objs, object(t, "tpl.yaml", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t, namespace: team-a}\ntemplate:\n  spec:\n    containers: [{name: app, image: quay.io/app"+digest+"}]\n    volumes: [{name: models, image: {reference: quay.io/models:1}}, {name: tmp, emptyDir: {}}]\n"))
 	err := r.CheckObjects("in-cluster", objs)
 	want := []string{
 		"Pod/team-a/p spec.images.registries",
@@ -179,6 +184,7 @@ spec:
 		"ReplicaSet/team-a/w spec.images.requireDigest",
 		"Job/team-a/w spec.images.requireDigest",
 		"ReplicationController/team-a/w spec.images.requireDigest",
+		"PodTemplate/team-a/t spec.images.registries",
 		"PodTemplate/team-a/t spec.images.registries",
 	}
 	if diff := cmp.Diff(want, violations(t, err)); diff != "" {
@@ -193,6 +199,9 @@ spec:
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("message lacks %q:\n%s", s, err)
 		}
+	}
+	if err := r.CheckObjects("in-cluster", objs[tpl:]); err == nil || !strings.Contains(err.Error(), `PodTemplate/team-a/t (tpl.yaml): image volume "models": image quay.io/models:1 is not from an allowed registry`) {
+		t.Errorf("image volume: %v", err)
 	}
 }
 
@@ -242,7 +251,9 @@ func TestApprovals(t *testing.T) {
 		{"the author excluded", []string{"Alice <ALICE@x.io>", "Bob <bob@x.io>"}, true, nil},
 		{"a duplicate counted once", []string{"Bob <bob@x.io>", "Robert <BOB@x.io>", "bob@x.io"}, true, nil},
 		{"unsigned trailers ignored", []string{"Bob <bob@x.io>", "Carol <carol@x.io>"}, false, nil},
-		{"names without email", []string{"Bob", "  bob ", "Carol"}, true, []string{"Bob", "Carol"}},
+		{"names without email do not count", []string{"Bob", "Carol"}, true, nil},
+		{"the author by name only", []string{"Alice", "Bob <bob@x.io>"}, true, nil},
+		{"bare emails", []string{"bob@x.io", "carol@x.io"}, true, []string{"bob@x.io", "carol@x.io"}},
 		{"empty and garbage values", []string{"", "<>", "Carol <carol@x.io>"}, true, nil},
 	} {
 		got, err := r.CheckApprovals(policy.Approval{Author: "Alice <alice@x.io>", Approvers: tc.approvers, TrustedSignature: tc.trusted})
@@ -259,6 +270,10 @@ func TestApprovals(t *testing.T) {
 	}
 	_, err := r.CheckApprovals(policy.Approval{Author: "Alice <alice@x.io>", Approvers: []string{"Alice <alice@x.io>", "Bob <bob@x.io>"}, TrustedSignature: true})
 	if err == nil || !strings.Contains(err.Error(), "has 1 (Bob <bob@x.io>); the author's own approval does not count [spec.approvals]") {
+		t.Errorf("message: %v", err)
+	}
+	_, err = r.CheckApprovals(policy.Approval{Author: "Alice <alice@x.io>", Approvers: []string{"Bob", "Carol <carol@x.io>"}, TrustedSignature: true})
+	if err == nil || !strings.Contains(err.Error(), "approvals without an email address (Name <email>) do not count") {
 		t.Errorf("message: %v", err)
 	}
 	if got, err := compile(t, v1.ProjectSpec{}).CheckApprovals(policy.Approval{}); got != nil || err != nil {
