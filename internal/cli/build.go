@@ -29,8 +29,8 @@ Git working tree is the repository root, so overlays may use ../base as in the c
 nothing outside it is read.
 
 SOPS-encrypted files are decrypted with the age identities in --age-key-file (by
-default $SOPS_AGE_KEY_FILE, as sops itself reads). The values of Secrets that were
-encrypted in Git print as *** unless --show-secrets is given.`,
+default $SOPS_AGE_KEY_FILE, as sops itself reads). Secrets' values print as ***
+unless --show-secrets is given, so the output is safe to paste or log.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, dir, err := repositoryRoot(args[0])
@@ -67,7 +67,7 @@ encrypted in Git print as *** unless --show-secrets is given.`,
 			}
 			out := cmd.OutOrStdout()
 			for i, o := range res.Objects {
-				if !showSecrets && i < len(res.Origins) && res.Origins[i].Encrypted {
+				if !showSecrets {
 					o, _ = maskSecrets(o, o) // the same on both sides: every value reads ***
 				}
 				data, err := yaml.Marshal(o.Object)
@@ -92,7 +92,7 @@ encrypted in Git print as *** unless --show-secrets is given.`,
 	f.StringArrayVar(&opts.Helm.ValuesFiles, "values", nil, "Helm values file, relative to the chart (repeatable)")
 	f.StringVar(&opts.Helm.KubeVersion, "kube-version", "v1.34.3", "Kubernetes version Helm charts see")
 	f.StringVar(&ageKeyFile, "age-key-file", os.Getenv("SOPS_AGE_KEY_FILE"), "file of age identities (AGE-SECRET-KEY-1...) that decrypt SOPS-encrypted files")
-	f.BoolVar(&showSecrets, "show-secrets", false, "print the decrypted values of Secrets that are encrypted in Git")
+	f.BoolVar(&showSecrets, "show-secrets", false, "print Secrets' values (decrypted ones included) instead of ***")
 	return cmd
 }
 

@@ -67,14 +67,23 @@ func (r *Rules) DestinationAllowed(cluster, namespace string) bool {
 	return false
 }
 
-// hasDotSegment reports whether a URL's path has a . or .. segment, escaped or
-// not: team-a/../team-b matches team-a/** but names team-b's repository.
+// hasDotSegment reports whether a URL's path has a . or .. segment, escaped
+// (even twice, for a proxy that unescapes again) or not: team-a/../team-b
+// matches team-a/** but names team-b's repository. A path that does not
+// unescape counts as having one.
 func hasDotSegment(s string) bool {
 	_, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		rest = s
 	}
-	if u, err := url.PathUnescape(rest); err == nil {
+	for strings.Contains(rest, "%") {
+		u, err := url.PathUnescape(rest)
+		if err != nil {
+			return true
+		}
+		if u == rest {
+			break
+		}
 		rest = u
 	}
 	for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '\\' || r == ':' }) {

@@ -68,6 +68,8 @@ func TestSourceReposAndDestinations(t *testing.T) {
 		{"https://git.internal.evil/team-a/app", "team-a-dev", []string{"spec.sourceRepos"}},
 		{"https://git.internal/team-a/../team-b", "team-a-dev", []string{"spec.sourceRepos"}},
 		{"https://git.internal/team-a/%2e%2e/team-b", "team-a-dev", []string{"spec.sourceRepos"}},
+		{"https://git.internal/team-a/%252e%252e/team-b", "team-a-dev", []string{"spec.sourceRepos"}},
+		{"https://git.internal/team-a/app%zz", "team-a-dev", []string{"spec.sourceRepos"}},
 		{"ssh://git@git.internal:2222/shared/./x", "team-a-dev", []string{"spec.sourceRepos"}},
 		{"https://git.internal/team-a/app..v2", "team-a-dev", nil},
 		{"https://git.internal/team-a/app", "team-b", []string{"spec.destinations"}},

@@ -1,24 +1,34 @@
 package render
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
 )
 
 // Decrypted values may only reach the cluster as the values of the Secrets in
 // their own encrypted file: a Secret's values are hidden from diffs, events and
 // the ledger, any other kind's are shown to everyone. Kustomize can copy a value
-// elsewhere (replacements, generators, patches), so after the render every other
-// object is searched for them.
+// elsewhere (replacements, generators), so after the render every other object,
+// and every other field of a Secret, is searched for them.
 
 // minSearchedLen is the shortest decrypted value searched for in other objects:
-// shorter ones ("5432", "true") would be found everywhere.
-const minSearchedLen = 6
+// shorter ones ("5432", "true") would be found everywhere. A value of at least
+// minEmbeddedLen is also found inside a longer string (a connection URL);
+// shorter ones only as a whole string ("postgres" is not found in
+// "postgres:16").
+const (
+	minSearchedLen = 6
+	minEmbeddedLen = 12
+)
 
 // minScrubbedLen is the shortest decrypted value removed from error messages.
 const minScrubbedLen = 4
@@ -44,15 +54,29 @@ func (r *reader) markEncrypted(objs []*unstructured.Unstructured, origins []Orig
 		if fromDecrypted && !secret {
 			return &Error{File: origins[i].File, Err: fmt.Errorf("%s: SOPS-encrypted files may hold Secrets only (other kinds' values are shown in diffs and the ledger)", identity(o))}
 		}
+		searchIn := o.Object
 		if secret {
 			origins[i].Encrypted = fromDecrypted && allValuesAmong(o, values)
-			continue
+			searchIn = withoutValues(o.Object)
 		}
-		if field, file := findDecrypted(o.Object, "", searched); field != "" {
-			return &Error{File: origins[i].File, Err: fmt.Errorf("%s: %s holds a value decrypted from %s; decrypted values may only be used by the Secrets in their own file", identity(o), field, file)}
+		if field, file := findDecrypted(searchIn, "", searched); field != "" {
+			// Scrubbed: the object's own name could be the value.
+			return r.scrub(&Error{File: origins[i].File, Err: fmt.Errorf("%s: %s holds a value decrypted from %s; decrypted values may only be used as the values of the Secrets in their own file", identity(o), field, file)})
 		}
 	}
 	return nil
+}
+
+// withoutValues is a Secret without its data and stringData, which may hold
+// decrypted values; labels and annotations may not (diffs show them).
+func withoutValues(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "data" && k != "stringData" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 type decryptedValue struct{ file, value string }
@@ -69,7 +93,8 @@ func allValuesAmong(secret *unstructured.Unstructured, values []string) bool {
 	for _, field := range []string{"data", "stringData"} {
 		m, _, _ := unstructured.NestedMap(secret.Object, field)
 		for _, v := range m {
-			if s, ok := v.(string); !ok || !set[s] {
+			// SOPS leaves empty values as they are: nothing to hide.
+			if s, ok := v.(string); !ok || (s != "" && !set[s]) {
 				return false
 			}
 		}
@@ -112,7 +137,7 @@ func findDecrypted(v any, path string, searched []decryptedValue) (field, file s
 
 func containsDecrypted(s string, searched []decryptedValue) string {
 	for _, d := range searched {
-		if strings.Contains(s, d.value) {
+		if s == d.value || (len(d.value) >= minEmbeddedLen && strings.Contains(s, d.value)) {
 			return d.file
 		}
 	}
@@ -159,3 +184,69 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// checkKustomizeCopies refuses the Kustomize features that copy values out of
+// the Secrets they belong to, when decryption keys are configured: a
+// ConfigMap generator reading a SOPS file (a multi-line value, re-emitted, is
+// not found by a search), and a replacement from a Secret, or from an object of
+// any kind, into another kind (it can copy a value in pieces).
+func checkKustomizeCopies(r *reader, dir, file string, k *types.Kustomization) error {
+	if len(r.identities) == 0 {
+		return nil
+	}
+	for _, g := range configMapArgs(k) {
+		sources := append(append([]string{g.EnvSource}, g.EnvSources...), g.FileSources...)
+		for _, src := range sources {
+			if _, p, ok := strings.Cut(src, "="); ok {
+				src = p
+			}
+			if src == "" {
+				continue
+			}
+			if data, err := r.readRaw(path.Join(dir, src)); err == nil && isSOPSFile(src, data) {
+				return &Error{File: file, Err: fmt.Errorf("configMapGenerator %s reads the SOPS-encrypted %s: its decrypted values would be shown in diffs and the ledger (use a secretGenerator)", g.Name, src)}
+			}
+		}
+	}
+	var reps []types.Replacement
+	for _, rf := range k.Replacements {
+		if rf.Path == "" {
+			reps = append(reps, rf.Replacement)
+			continue
+		}
+		data, err := r.readRaw(path.Join(dir, rf.Path))
+		if err != nil {
+			continue // Kustomize reports it
+		}
+		var list []types.Replacement
+		if yaml.Unmarshal(data, &list) != nil {
+			var one types.Replacement
+			if yaml.Unmarshal(data, &one) == nil {
+				list = []types.Replacement{one}
+			}
+		}
+		reps = append(reps, list...)
+	}
+	for _, rep := range reps {
+		if rep.Source == nil || (rep.Source.Kind != "" && rep.Source.Kind != "Secret") {
+			continue
+		}
+		for _, t := range rep.Targets {
+			if t == nil || t.Select == nil || t.Select.Kind != "Secret" {
+				return &Error{File: file, Err: fmt.Errorf("a replacement copies from %s into another kind, which could show a decrypted value; name the source's kind (not a Secret), or copy only into Secrets", cmp.Or(rep.Source.Kind, "an object of any kind"))}
+			}
+		}
+	}
+	return nil
+}
+
+// isSOPSFile reports whether a file is a SOPS file: it parses as one, with
+// metadata.
+func isSOPSFile(name string, data []byte) bool {
+	store := storeFor(name)
+	if store == nil || !looksEncrypted(data) {
+		return false
+	}
+	_, err := store.LoadEncryptedFile(data)
+	return err == nil
+}

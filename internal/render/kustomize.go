@@ -134,6 +134,9 @@ func checkLocalOnly(r *reader, dir string, need map[string]bool) error {
 		return &Error{File: file, Err: fmt.Errorf("invalid kustomization: %w", err)}
 	}
 	k.FixKustomization()
+	if err := checkKustomizeCopies(r, dir, file, &k); err != nil {
+		return err
+	}
 	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 {
 		return &Error{File: file, Err: errors.New("helmCharts are not supported inside a kustomization; point the Application at the chart folder instead")}
 	}

@@ -36,6 +36,20 @@ func (r *reader) place(objs []*unstructured.Unstructured, file string) {
 	}
 }
 
+// readRaw reads a file as it is in Git, within the per-file limit, without
+// counting it or decrypting it: for checks that look at a file before a
+// renderer reads it.
+func (r *reader) readRaw(name string) ([]byte, error) {
+	fi, err := fs.Lstat(r.fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > r.limits.MaxFileSize {
+		return nil, fmt.Errorf("%s: not a regular file within the size limit", name)
+	}
+	return fs.ReadFile(r.fsys, name)
+}
+
 func (r *reader) readFile(name string) ([]byte, error) {
 	fi, err := fs.Lstat(r.fsys, name)
 	if err != nil {
@@ -68,7 +82,7 @@ func (r *reader) readFile(name string) ([]byte, error) {
 		return nil, &Error{File: name, Err: fmt.Errorf("reading it brings the total to %d bytes, %w of %d", r.total, ErrLimit, r.limits.MaxTotalSize)}
 	}
 	if !r.decrypt {
-		if storeFor(name) != nil && looksEncrypted(data) {
+		if isSOPSFile(name, data) {
 			return nil, &Error{File: name, Err: ErrDecryptionNotHere}
 		}
 		return data, nil

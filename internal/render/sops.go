@@ -101,8 +101,8 @@ func decryptSOPS(name string, data []byte, identities sopsage.ParsedIdentities) 
 	}
 	after := leaves(tree.Branches)
 	for i, v := range before {
-		if s, ok := v.(string); ok && strings.HasPrefix(s, "ENC[") && i < len(after) {
-			secrets = append(secrets, fmt.Sprint(after[i]))
+		if s, ok := v.value.(string); ok && strings.HasPrefix(s, "ENC[") && v.secret && i < len(after) {
+			secrets = append(secrets, fmt.Sprint(after[i].value))
 		}
 	}
 	plain, err = store.EmitPlainFile(tree.Branches)
@@ -112,28 +112,37 @@ func decryptSOPS(name string, data []byte, identities sopsage.ParsedIdentities) 
 	return plain, secrets, true, nil
 }
 
+// leaf is a value of a SOPS tree; secret is true under a document's data or
+// stringData (a Secret's values, as opposed to its kind, name or labels).
+type leaf struct {
+	value  any
+	secret bool
+}
+
 // leaves lists a SOPS tree's leaf values in document order; decryption keeps
 // the shape, so the lists before and after pair up.
-func leaves(branches sops.TreeBranches) []any {
-	var out []any
-	var walk func(v any)
-	walk = func(v any) {
+func leaves(branches sops.TreeBranches) []leaf {
+	var out []leaf
+	var walk func(v any, secret bool)
+	walk = func(v any, secret bool) {
 		switch v := v.(type) {
 		case sops.TreeBranch:
 			for _, item := range v {
-				walk(item.Value)
+				walk(item.Value, secret)
 			}
 		case []any:
 			for _, e := range v {
-				walk(e)
+				walk(e, secret)
 			}
 		case nil:
 		default:
-			out = append(out, v)
+			out = append(out, leaf{value: v, secret: secret})
 		}
 	}
-	for _, b := range branches {
-		walk(b)
+	for _, doc := range branches {
+		for _, item := range doc {
+			walk(item.Value, item.Key == "data" || item.Key == "stringData")
+		}
 	}
 	return out
 }

@@ -121,29 +121,63 @@ func TestSOPSFailuresAreClearAndLeakNothing(t *testing.T) {
 }
 
 // Decrypted values may reach the cluster only as the values of their own
-// file's Secrets: Kustomize copying one into a ConfigMap (replacements, a
-// generator reading the file) fails the render, naming the object, the field
-// and the file, never the value.
+// file's Secrets. Kustomize's copying features are refused when decryption
+// keys are configured (a ConfigMap generator reading a SOPS file, a
+// replacement from a Secret into another kind); any other object holding a
+// decrypted value fails the render, naming the object, field and file, never
+// the value. Values that merely resemble a decrypted one are left alone.
 func TestDecryptedValuesCannotBeCopiedOutOfTheirSecrets(t *testing.T) {
 	key := ageKey(t)
 	opts := render.Options{AgeIdentities: key.Identity}
 	db := encrypted(t, "db.sops.yaml", plainSecret, key.Recipient)
-	for name, kustomization := range map[string]string{
-		"replacement": `resources: [db.sops.yaml, cm.yaml]
+	for name, tc := range map[string]struct{ kustomization, cm, want string }{
+		"replacement": {`resources: [db.sops.yaml, cm.yaml]
 replacements:
-- source: {kind: Secret, name: db, fieldPath: stringData.password}
+- source: {kind: Secret, name: db, fieldPath: stringData.password, options: {delimiter: "-", index: 0}}
   targets: [{select: {kind: ConfigMap, name: c}, fieldPaths: [data.copied]}]
-`,
-		"generator": "resources: [db.sops.yaml]\nconfigMapGenerator: [{name: leak, files: [db.sops.yaml]}]\n",
+`, "placeholder", "a replacement copies from Secret into another kind"},
+		"replacement from any kind": {`resources: [db.sops.yaml, cm.yaml]
+replacements:
+- source: {name: db, fieldPath: stringData.password}
+  targets: [{select: {name: c}, fieldPaths: [data.copied]}]
+`, "placeholder", "a replacement copies from an object of any kind into another kind"},
+		"generator":         {"resources: [db.sops.yaml]\nconfigMapGenerator: [{name: leak, files: [db.sops.yaml]}]\n", "placeholder", "configMapGenerator leak reads the SOPS-encrypted db.sops.yaml"},
+		"plain copy":        {"resources: [db.sops.yaml, cm.yaml]\n", "s3cr3t-horse-battery", "ConfigMap/c: data.copied holds a value decrypted from k/db.sops.yaml"},
+		"embedded in a URL": {"resources: [db.sops.yaml, cm.yaml]\n", "postgres://app:s3cr3t-horse-battery@db", "ConfigMap/c: data.copied holds a value decrypted from k/db.sops.yaml"},
 	} {
 		fsys := fstest.MapFS{
-			"k/kustomization.yaml": file(kustomization),
+			"k/kustomization.yaml": file(tc.kustomization),
 			"k/db.sops.yaml":       db,
-			"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {copied: placeholder}\n"),
+			"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {copied: \"" + tc.cm + "\"}\n"),
 		}
 		_, err := render.Render(t.Context(), fsys, "k", opts)
-		if err == nil || !strings.Contains(err.Error(), "holds a value decrypted from k/db.sops.yaml") || strings.Contains(err.Error(), "s3cr3t") {
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+
+	// The whole file encrypted (kind, name and all) and a value that is also
+	// a word elsewhere: nothing is refused.
+	whole, err := sopsfile.Encrypt("db.sops.yaml", []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {POSTGRES_USER: postgres, optional: \"\"}\n"), key.Recipient, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{
+		"app/db.sops.yaml": file(string(whole)),
+		"app/db.yaml": file(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  template:
+    spec:
+      imagePullSecrets: [{name: db}]
+      containers: [{name: db, image: "postgres:16", env: [{name: USER, valueFrom: {secretKeyRef: {name: db, key: POSTGRES_USER}}}]}]
+`),
+	}
+	res := renderOK(t, fsys, "app", opts)
+	for i, o := range res.Objects {
+		if o.GetKind() == "Secret" && !res.Origins[i].Encrypted {
+			t.Error("a wholly encrypted Secret with an empty value is not marked encrypted")
 		}
 	}
 }
@@ -195,6 +229,12 @@ func TestSOPSOnlyInManifestsAndErrorsScrubbed(t *testing.T) {
 	if _, err := render.Render(t.Context(), chart, "c", opts); !errors.Is(err, render.ErrDecryptionNotHere) {
 		t.Errorf("a chart with a SOPS file: err = %v", err)
 	}
+	// A file that only looks like one is not refused.
+	delete(chart, "c/secrets.sops.yaml")
+	chart["c/values.schema.json"] = file(`{"type": "object", "properties": {"sops": {"type": "string", "description": "ENC[AES256_GCM, is what a SOPS value starts with"}}}`)
+	helmOpts := opts
+	helmOpts.Helm.ReleaseName = "c"
+	renderOK(t, chart, "c", helmOpts)
 	noKind := "apiVersion: v1\nmetadata: {name: db}\nstringData: {password: s3cr3t-horse-battery}\n"
 	fsys := fstest.MapFS{"app/db.sops.yaml": encrypted(t, "db.sops.yaml", noKind, key.Recipient)}
 	_, err = render.Render(t.Context(), fsys, "app", opts)
