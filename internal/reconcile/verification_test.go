@@ -247,6 +247,19 @@ func TestApprovalsTwoPersonRule(t *testing.T) {
 			t.Errorf("%s: LEVEL = %q: an unapproved revision reached the cluster", tc.name, got)
 		}
 	}
+	// A developer's key trusted for verification does not vouch for trailers:
+	// she could sign approvals naming anyone.
+	dev := sshKey(t)
+	f.keys(t, "Secret", "signers", map[string]string{"allowed_signers": "ada@example.com " + dev.AuthorizedKey() + "\nmerge@git.internal " + merge.AuthorizedKey()})
+	f.updateProject(t, func(p *v1.ProjectSpec) {
+		p.Verification = &v1.Verification{KeysFrom: []v1.KeySource{{Name: "signers", Namespace: f.ns}}}
+	})
+	selfSigned := f.signedCommit(t, dev, ada, "self-approved\n\nApproved-by: Bob <bob@example.com>\nApproved-by: Carol <carol@example.com>\n", settings("debug"))
+	f.refresh(t, "reviewed")
+	app := f.waitFor(t, "reviewed", metav1.ConditionFalse, v1.ReasonPolicyDenied, selfSigned)
+	if msg := readyMessage(app); !strings.Contains(msg, "count only on a commit signed by an approval key; this commit is not") {
+		t.Errorf("trailers signed by a verification key: message %q", msg)
+	}
 	again := f.signedCommit(t, merge, ada, "debug level\n\nApproved-by: Carol <carol@example.com>\nApproved-by: Dan <dan@example.com>\n", settings("debug"))
 	f.refresh(t, "reviewed")
 	f.waitFor(t, "reviewed", metav1.ConditionTrue, v1.ReasonSucceeded, again)
