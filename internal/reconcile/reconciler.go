@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -62,6 +63,7 @@ type Reconciler struct {
 	decryptKeys ttlCache[string]
 	renders     renderCache
 	failures    failureCounter
+	superseded  superseded
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes
@@ -111,7 +113,13 @@ var errStatusConflict = errors.New("the Application changed while its status was
 func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	app := &v1.Application{}
 	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.superseded.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.superseded.is(req.NamespacedName, app.ResourceVersion) {
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 	logger := log.FromContext(ctx).WithValues("application", req.NamespacedName)
 	before := app.Status.DeepCopy()
@@ -363,11 +371,17 @@ func (r *Reconciler) writeStatus(ctx context.Context, app *v1.Application, befor
 		return nil // doing nothing costs nothing: no write when nothing changed
 	}
 	app.Status = st.app.Status
+	read := app.ResourceVersion
 	if err := r.Client.Status().Update(ctx, app); err != nil {
 		if apierrors.IsConflict(err) {
 			return errStatusConflict
 		}
 		return fmt.Errorf("writing status: %w", err)
+	}
+	// A write the server found to change nothing keeps the version: nothing
+	// is superseded then.
+	if app.ResourceVersion != read {
+		r.superseded.mark(types.NamespacedName{Namespace: app.Namespace, Name: app.Name}, read)
 	}
 	return nil
 }
