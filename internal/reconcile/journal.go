@@ -18,7 +18,9 @@ import (
 // A pass that read an Application from a cache not yet showing the previous
 // pass's status write (or whose status write lost a race) sees the same request
 // or failure again: records the same Application version already produced are
-// not written twice.
+// not written twice, nor, until a pass's status is stored, records the passes
+// since produced (a lost status write is retried on a newer version when
+// someone else wrote the Application meanwhile, an annotation say).
 type journal struct {
 	ledger  *audit.Ledger
 	mu      sync.Mutex
@@ -31,6 +33,8 @@ type journal struct {
 type writtenFrom struct {
 	resourceVersion string
 	prints          map[string]bool
+	// stored is true once a pass's status write went through after them.
+	stored bool
 }
 
 func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.Record) ([]audit.Record, error) {
@@ -62,9 +66,10 @@ func (j *journal) take(app *v1.Application, recs []audit.Record) []audit.Record 
 	defer j.mu.Unlock()
 	key := app.Namespace + "/" + app.Name
 	memo := j.written[key]
-	if memo.resourceVersion != app.ResourceVersion || memo.prints == nil {
-		memo = writtenFrom{resourceVersion: app.ResourceVersion, prints: map[string]bool{}}
+	if memo.prints == nil || (memo.resourceVersion != app.ResourceVersion && memo.stored) {
+		memo = writtenFrom{prints: map[string]bool{}}
 	}
+	memo.resourceVersion, memo.stored = app.ResourceVersion, false
 	pending := j.backlog
 	j.backlog = nil
 	for _, rec := range recs {
@@ -78,6 +83,18 @@ func (j *journal) take(app *v1.Application, recs []audit.Record) []audit.Record 
 	}
 	j.written[key] = memo
 	return pending
+}
+
+// statusStored notes that the Application's status now reflects the records
+// written for it: a later version may say the same again and be recorded.
+func (j *journal) statusStored(app *v1.Application) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	key := app.Namespace + "/" + app.Name
+	if memo, ok := j.written[key]; ok {
+		memo.stored = true
+		j.written[key] = memo
+	}
 }
 
 // fingerprint identifies what a record says, apart from when it was written.

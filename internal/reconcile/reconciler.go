@@ -368,6 +368,7 @@ func (r *Reconciler) renderOptions(app *v1.Application) render.Options {
 
 func (r *Reconciler) writeStatus(ctx context.Context, app *v1.Application, before *v1.ApplicationStatus, st *status) error {
 	if st.unchangedFrom(before) {
+		r.journal.statusStored(app)
 		return nil // doing nothing costs nothing: no write when nothing changed
 	}
 	app.Status = st.app.Status
@@ -378,6 +379,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, app *v1.Application, befor
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
+	r.journal.statusStored(app)
 	// A write the server found to change nothing keeps the version: nothing
 	// is superseded then.
 	if app.ResourceVersion != read {
