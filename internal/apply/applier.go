@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/lockstep-dev/lockstep/internal/kube"
-	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
 // FieldManager is the name server-side apply records for Lockstep's fields.
@@ -100,12 +100,12 @@ func (a *Applier) As(user string) (*Applier, error) {
 // Unaffected reports whether a watch event about o can be ignored: o is exactly
 // what Lockstep last applied or verified, so nothing about it needs a look.
 func (a *Applier) Unaffected(o *unstructured.Unstructured) bool {
-	return a.verified.knownLive(plan.KeyOf(o), o)
+	return a.verified.knownLive(object.KeyOf(o), o)
 }
 
 // ObjectError is a failure about one object.
 type ObjectError struct {
-	Key plan.Key
+	Key object.Key
 	Err error
 }
 
@@ -156,7 +156,7 @@ func (a *Applier) client(gvk schema.GroupVersionKind, namespace string) (dynamic
 // get returns the live object, or nil when it does not exist. With a watch
 // cache, it reads the cache, and asks the server only when the cache lacks an
 // object Lockstep applied (just created, or deleted: the server says which).
-func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k plan.Key) (*unstructured.Unstructured, error) {
+func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k object.Key) (*unstructured.Unstructured, error) {
 	if a.live != nil {
 		m, err := a.resource(gvk)
 		if err != nil {
@@ -174,7 +174,7 @@ func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k plan.K
 }
 
 // getFromServer reads the object from the API server, nil when it does not exist.
-func (a *Applier) getFromServer(ctx context.Context, gvk schema.GroupVersionKind, k plan.Key) (*unstructured.Unstructured, error) {
+func (a *Applier) getFromServer(ctx context.Context, gvk schema.GroupVersionKind, k object.Key) (*unstructured.Unstructured, error) {
 	c, err := a.client(gvk, k.Namespace)
 	if err != nil {
 		return nil, err

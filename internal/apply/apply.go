@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -35,7 +36,7 @@ type ChangeSet struct {
 	// PruneSkipped is true when prune steps were not run because an apply failed.
 	PruneSkipped bool
 	// Live holds what the server returned for each applied object.
-	Live map[plan.Key]*unstructured.Unstructured
+	Live map[object.Key]*unstructured.Unstructured
 }
 
 // Apply carries out the plan's Create and Update steps wave by wave, in order
@@ -76,7 +77,7 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 			}
 			a.verified.remember(step.Key, step.Desired, applied)
 			if cs.Live == nil {
-				cs.Live = map[plan.Key]*unstructured.Unstructured{}
+				cs.Live = map[object.Key]*unstructured.Unstructured{}
 			}
 			cs.Live[step.Key] = applied
 			cs.Applied = append(cs.Applied, step)

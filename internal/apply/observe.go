@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -36,7 +37,7 @@ func (a *Applier) Normalize(objs []*unstructured.Unstructured, namespace string)
 		} else if scope, ok := crdScopes[gvk.GroupKind()]; ok {
 			namespaced = scope == "Namespaced"
 		} else {
-			errs = append(errs, &ObjectError{Key: plan.KeyOf(o), Err: err})
+			errs = append(errs, &ObjectError{Key: object.KeyOf(o), Err: err})
 			continue
 		}
 		switch {
@@ -54,10 +55,10 @@ var crdGroupKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "Custom
 // Observation is the live state a plan is computed from.
 type Observation struct {
 	// Current objects by key; nil for objects that do not exist.
-	Current map[plan.Key]*unstructured.Unstructured
+	Current map[object.Key]*unstructured.Unstructured
 	// DryRun holds, for desired objects that exist, what a server-side apply
 	// would make of them.
-	DryRun map[plan.Key]*unstructured.Unstructured
+	DryRun map[object.Key]*unstructured.Unstructured
 }
 
 // Observe reads the current state of every desired and inventory object, and
@@ -69,10 +70,10 @@ type Observation struct {
 // a copy holding the live values of those fields (plan.RespectIgnored), so that
 // what is dry-run is what a sync would apply.
 func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructured, inventory []plan.InventoryEntry, ignore []plan.IgnoreRule) (Observation, error) {
-	obs := Observation{Current: map[plan.Key]*unstructured.Unstructured{}, DryRun: map[plan.Key]*unstructured.Unstructured{}}
+	obs := Observation{Current: map[object.Key]*unstructured.Unstructured{}, DryRun: map[object.Key]*unstructured.Unstructured{}}
 	var errs []error
 	for i, o := range desired {
-		k := plan.KeyOf(o)
+		k := object.KeyOf(o)
 		live, err := a.get(ctx, o.GroupVersionKind(), k)
 		if errors.Is(err, ErrUnknownKind) {
 			obs.Current[k] = nil // its CRD is part of this sync: it will be created

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
 // verified remembers, per object, a desired manifest and the live object that
@@ -22,7 +21,7 @@ import (
 // changed length) misses, and the server is asked again.
 type verified struct {
 	mu sync.Mutex
-	m  map[plan.Key]verifiedEntry
+	m  map[object.Key]verifiedEntry
 }
 
 type verifiedEntry struct {
@@ -31,7 +30,7 @@ type verifiedEntry struct {
 	liveDigest    [sha256.Size]byte
 }
 
-func (v *verified) remember(k plan.Key, desired, live *unstructured.Unstructured) {
+func (v *verified) remember(k object.Key, desired, live *unstructured.Unstructured) {
 	d, ok1 := digest(desired.Object)
 	l, ok2 := digest(project(live.Object, shapeOf(desired)))
 	if !ok1 || !ok2 {
@@ -40,18 +39,18 @@ func (v *verified) remember(k plan.Key, desired, live *unstructured.Unstructured
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
-		v.m = map[plan.Key]verifiedEntry{}
+		v.m = map[object.Key]verifiedEntry{}
 	}
 	v.m[k] = verifiedEntry{desired: desired, desiredDigest: d, liveDigest: l}
 }
 
-func (v *verified) forget(k plan.Key) {
+func (v *verified) forget(k object.Key) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.m, k)
 }
 
-func (v *verified) entry(k plan.Key) (verifiedEntry, bool) {
+func (v *verified) entry(k object.Key) (verifiedEntry, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e, ok := v.m[k]
@@ -60,7 +59,7 @@ func (v *verified) entry(k plan.Key) (verifiedEntry, bool) {
 
 // matches reports whether desired is the verified manifest and live still holds
 // the verified values in the fields it sets.
-func (v *verified) matches(k plan.Key, desired, live *unstructured.Unstructured) bool {
+func (v *verified) matches(k object.Key, desired, live *unstructured.Unstructured) bool {
 	e, ok := v.entry(k)
 	if !ok {
 		return false
@@ -72,7 +71,7 @@ func (v *verified) matches(k plan.Key, desired, live *unstructured.Unstructured)
 
 // knownLive reports whether live still holds the verified values in the fields
 // the verified manifest sets: a watch event carrying it changes nothing.
-func (v *verified) knownLive(k plan.Key, live *unstructured.Unstructured) bool {
+func (v *verified) knownLive(k object.Key, live *unstructured.Unstructured) bool {
 	e, ok := v.entry(k)
 	if !ok {
 		return false
@@ -81,7 +80,7 @@ func (v *verified) knownLive(k plan.Key, live *unstructured.Unstructured) bool {
 	return ok && e.liveDigest == l
 }
 
-func (v *verified) has(k plan.Key) bool {
+func (v *verified) has(k object.Key) bool {
 	_, ok := v.entry(k)
 	return ok
 }

@@ -3,13 +3,12 @@ package apply
 import (
 	"testing"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
-
-	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
-func object(t *testing.T, y string) *unstructured.Unstructured {
+func parse(t *testing.T, y string) *unstructured.Unstructured {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
@@ -46,9 +45,9 @@ status: {replicas: 2}
 `
 
 func TestVerifiedLooksOnlyAtFieldsTheManifestSets(t *testing.T) {
-	desired, live := object(t, verifiedDesired), object(t, verifiedLive)
+	desired, live := parse(t, verifiedDesired), parse(t, verifiedLive)
 	var v verified
-	k := plan.KeyOf(desired)
+	k := object.KeyOf(desired)
 	v.remember(k, desired, live)
 
 	for _, tc := range []struct {
@@ -84,7 +83,7 @@ func TestVerifiedLooksOnlyAtFieldsTheManifestSets(t *testing.T) {
 			_ = unstructured.SetNestedSlice(u.Object, c, "spec", "template", "spec", "containers")
 		}, false},
 	} {
-		changed := object(t, verifiedLive)
+		changed := parse(t, verifiedLive)
 		tc.edit(changed)
 		if got := v.matches(k, desired, changed); got != tc.matches {
 			t.Errorf("%s: matches = %v, want %v", tc.name, got, tc.matches)
@@ -95,7 +94,7 @@ func TestVerifiedLooksOnlyAtFieldsTheManifestSets(t *testing.T) {
 	}
 
 	// A new manifest never matches, whatever the live object.
-	next := object(t, verifiedDesired)
+	next := parse(t, verifiedDesired)
 	_ = unstructured.SetNestedField(next.Object, int64(3), "spec", "replicas")
 	if v.matches(k, next, live) {
 		t.Error("a changed manifest matched")
@@ -108,10 +107,10 @@ func TestVerifiedLooksOnlyAtFieldsTheManifestSets(t *testing.T) {
 
 // A Secret written with stringData is stored as data: an edit of data is drift.
 func TestVerifiedSeesAnEditedSecretWrittenWithStringData(t *testing.T) {
-	desired := object(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\nstringData: {password: one}\n")
-	live := object(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\ndata: {password: b25l, other: eA==}\ntype: Opaque\n")
+	desired := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\nstringData: {password: one}\n")
+	live := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\ndata: {password: b25l, other: eA==}\ntype: Opaque\n")
 	var v verified
-	k := plan.KeyOf(desired)
+	k := object.KeyOf(desired)
 	v.remember(k, desired, live)
 	if !v.matches(k, desired, live) {
 		t.Fatal("the unchanged Secret does not match")

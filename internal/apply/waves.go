@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/lockstep-dev/lockstep/internal/health"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -20,13 +21,13 @@ const healthPoll = 250 * time.Millisecond
 // wait. applied holds what the server returned for objects of this sync: the
 // cache may not have caught up with them yet, and an older copy could look
 // healthy for the spec it had before.
-func (a *Applier) waitHealthy(ctx context.Context, wave []plan.Step, applied map[plan.Key]*unstructured.Unstructured) *ObjectError {
+func (a *Applier) waitHealthy(ctx context.Context, wave []plan.Step, applied map[object.Key]*unstructured.Unstructured) *ObjectError {
 	for {
 		key, res, err := a.firstUnhealthy(ctx, wave, applied)
 		if err != nil {
 			return &ObjectError{Key: key, Err: err}
 		}
-		if key == (plan.Key{}) {
+		if key == (object.Key{}) {
 			return nil
 		}
 		if res.Status == health.Degraded {
@@ -42,7 +43,7 @@ func (a *Applier) waitHealthy(ctx context.Context, wave []plan.Step, applied map
 
 // firstUnhealthy returns the first object of the wave that is not yet Healthy or
 // Suspended, and its health; a zero key when there is none.
-func (a *Applier) firstUnhealthy(ctx context.Context, wave []plan.Step, applied map[plan.Key]*unstructured.Unstructured) (plan.Key, health.Result, error) {
+func (a *Applier) firstUnhealthy(ctx context.Context, wave []plan.Step, applied map[object.Key]*unstructured.Unstructured) (object.Key, health.Result, error) {
 	for _, s := range wave {
 		live, err := a.get(ctx, s.Desired.GroupVersionKind(), s.Key)
 		if err != nil {
@@ -56,7 +57,7 @@ func (a *Applier) firstUnhealthy(ctx context.Context, wave []plan.Step, applied 
 			return s.Key, res, nil
 		}
 	}
-	return plan.Key{}, health.Result{}, nil
+	return object.Key{}, health.Result{}, nil
 }
 
 // WaitHealthy waits until every object the plan applies or keeps unchanged is

@@ -6,11 +6,10 @@ import (
 	"reflect"
 	"sort"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
-
-	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
 // Blame is, for each field of a live object that Lockstep manages (or once set),
@@ -71,7 +70,7 @@ func BlameObject(live *unstructured.Unstructured, manager string, records []Reco
 		}
 		for _, f := range c.change.Fields {
 			for p := range owners {
-				if plan.Within(p, f.Path) {
+				if object.Within(p, f.Path) {
 					paths[p] = true
 				}
 			}
@@ -139,7 +138,7 @@ func history(path string, changes []objectChange, live string) (*Record, []strin
 				return c.rec, flags
 			}
 			for _, f := range c.change.Fields {
-				if !plan.Within(path, f.Path) && !plan.Within(f.Path, path) {
+				if !object.Within(path, f.Path) && !object.Within(f.Path, path) {
 					continue
 				}
 				if len(flags) == 0 && f.Path == path && f.To != "" && f.To != SecretValue && len(f.To) <= MaxValueLen && live != f.To {
@@ -157,7 +156,7 @@ func touches(c Change, path string) bool {
 		return true
 	}
 	for _, f := range c.Fields {
-		if plan.Within(path, f.Path) || plan.Within(f.Path, path) {
+		if object.Within(path, f.Path) || object.Within(f.Path, path) {
 			return true
 		}
 	}
@@ -178,7 +177,7 @@ func fieldOwners(live *unstructured.Unstructured) (map[string][]Writer, error) {
 		}
 		w := writerOf(e)
 		set.Leaves().Iterate(func(p fieldpath.Path) {
-			if path, ok := planPath(live.Object, p); ok && !plan.Within(path, "status") {
+			if path, ok := planPath(live.Object, p); ok && !object.Within(path, "status") {
 				owners[path] = append(owners[path], w)
 			}
 		})
@@ -204,7 +203,7 @@ func planPath(obj map[string]any, p fieldpath.Path) (string, bool) {
 		switch {
 		case pe.FieldName != nil:
 			m, _ := cur.(map[string]any)
-			path, cur = plan.JoinPath(path, *pe.FieldName), m[*pe.FieldName]
+			path, cur = object.JoinPath(path, *pe.FieldName), m[*pe.FieldName]
 		case pe.Index != nil:
 			l, _ := cur.([]any)
 			if *pe.Index >= len(l) {

@@ -4,9 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
 // MaxValueLen bounds a field value in a record: enough for a limit, an image or
@@ -46,7 +45,7 @@ func valueAt(o *unstructured.Unstructured, path string) string {
 		return ""
 	}
 	var v any = o.Object
-	for _, seg := range plan.SplitPath(path) {
+	for _, seg := range object.SplitPath(path) {
 		switch c := v.(type) {
 		case map[string]any:
 			v = c[seg]
@@ -91,7 +90,7 @@ func RollsOut(group, kind string, paths []string) bool {
 		return false
 	}
 	for _, p := range paths {
-		if plan.Within(p, prefix) {
+		if object.Within(p, prefix) {
 			return true
 		}
 	}

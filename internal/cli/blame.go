@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
-	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
@@ -72,7 +72,7 @@ approvers and tickets, and which objects the same sync changed and whose Pods it
 func fieldsUnder(fields []audit.FieldBlame, path string) []audit.FieldBlame {
 	var out []audit.FieldBlame
 	for _, f := range fields {
-		if plan.Within(f.Path, path) {
+		if object.Within(f.Path, path) {
 			out = append(out, f)
 		}
 	}
@@ -157,7 +157,7 @@ func printFieldDetail(out io.Writer, b audit.Blame) {
 		for _, ch := range r.Changes {
 			if ch.Ref() == b.Object {
 				for _, fc := range ch.Fields {
-					if plan.Within(f.Path, fc.Path) || plan.Within(fc.Path, f.Path) {
+					if object.Within(f.Path, fc.Path) || object.Within(fc.Path, f.Path) {
 						fmt.Fprintf(out, "  changed    %s: %s → %s\n", fc.Path, dash(fc.From), dash(fc.To))
 					}
 				}

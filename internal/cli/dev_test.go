@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,6 +105,16 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	binDir, _, _ := strings.Cut(vars["PATH"], ":")
 	if err != nil || !strings.HasPrefix(string(kout), filepath.Join(binDir, "kubectl")) || !strings.Contains(string(kout), "node/kwok-node-0") {
 		t.Errorf("kubectl get nodes with the env file (want kubectl from %s): %v\n%s", binDir, err, kout)
+	}
+
+	// lockstep itself is on the env file's PATH too: the tour's `lockstep get apps`
+	// runs the binary that runs `lockstep dev` (here, the test binary).
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(filepath.SplitList(vars["PATH"]), filepath.Dir(self)) {
+		t.Errorf("PATH after sourcing the env file = %q, want %s (where lockstep runs from) on it", vars["PATH"], filepath.Dir(self))
 	}
 
 	// Clone the example over HTTPS with the printed credentials, change it, push it,

@@ -140,7 +140,13 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		{"LOCKSTEP_GIT_SSH_COMMAND", fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", shellQuote(sshKeyFile), shellQuote(knownHostsFile))},
 	}
 	env.BinDir = bins.Dir
-	if err := writeEnvFile(env.EnvFile, env.Vars, env.BinDir); err != nil {
+	// The tour's commands are `kubectl` (matching the server) and `lockstep`
+	// itself: both go on PATH, lockstep from wherever this binary runs.
+	path := []string{env.BinDir}
+	if self, err := os.Executable(); err == nil {
+		path = append(path, filepath.Dir(self))
+	}
+	if err := writeEnvFile(env.EnvFile, env.Vars, path...); err != nil {
 		return env, err
 	}
 	return env, nil
@@ -211,15 +217,18 @@ func writeSSHIdentity(env *Env, user string) (keyFile, knownHostsFile string, er
 }
 
 // writeEnvFile writes `export NAME='value'` lines, quoted for any POSIX shell, and
-// puts binDir first on PATH. Only the owner can read it: it holds a password.
-func writeEnvFile(path string, vars [][2]string, binDir string) error {
+// puts binDirs first on PATH, in order. Only the owner can read it: it holds a
+// password.
+func writeEnvFile(path string, vars [][2]string, binDirs ...string) error {
 	var b strings.Builder
 	b.WriteString("# Written by `lockstep dev`. Use: source " + path + "\n")
 	for _, kv := range vars {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
-	if binDir != "" {
-		fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(binDir))
+	for i := len(binDirs) - 1; i >= 0; i-- {
+		if binDirs[i] != "" {
+			fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(binDirs[i]))
+		}
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }

@@ -18,7 +18,7 @@ func TestEnvFileQuotesHostileValues(t *testing.T) {
 		{"EMPTY", ""},
 	}
 	path := filepath.Join(t.TempDir(), "env")
-	if err := writeEnvFile(path, vars, "/opt/it's bin"); err != nil {
+	if err := writeEnvFile(path, vars, "/opt/it's bin", "/work/lockstep/bin"); err != nil {
 		t.Fatal(err)
 	}
 	for _, kv := range vars {
@@ -31,8 +31,8 @@ func TestEnvFileQuotesHostileValues(t *testing.T) {
 		}
 	}
 	out, err := exec.CommandContext(t.Context(), "sh", "-c", `PATH=/usr/bin:/bin; . "$1" && printf %s "$PATH"`, "sh", path).Output()
-	if err != nil || string(out) != "/opt/it's bin:/usr/bin:/bin" {
-		t.Errorf("PATH after sourcing = %q (%v), want the bin dir first", out, err)
+	if err != nil || string(out) != "/opt/it's bin:/work/lockstep/bin:/usr/bin:/bin" {
+		t.Errorf("PATH after sourcing = %q (%v), want the bin dirs first, in order", out, err)
 	}
 }
 

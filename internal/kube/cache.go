@@ -1,6 +1,6 @@
 // Package kube keeps the live state of the objects Lockstep manages in memory,
 // from watches: one informer per kind, started the first time the kind is asked
-// for, listing only objects that carry Lockstep's tracking label (plan.Track),
+// for, listing only objects that carry Lockstep's tracking label (object.Track),
 // with the bulky parts of each object trimmed. A converged Application is then
 // checked against memory instead of the API server, and a change someone makes
 // to a managed object reaches the controller as an event within moments.
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,8 +22,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
 // Event is a change to a watched object.
@@ -173,7 +172,7 @@ func (c *Cache) start(wk watchKey) *watch {
 	}
 	w.informer = dynamicinformer.NewFilteredDynamicInformer(c.dynamic, wk.gvr, namespace, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
-		func(o *metav1.ListOptions) { o.LabelSelector = plan.TrackingLabel + "=" + plan.TrackingLabelValue },
+		func(o *metav1.ListOptions) { o.LabelSelector = object.TrackingSelector },
 	).Informer()
 	_ = w.informer.SetTransform(trim)
 	_ = w.informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { w.setErr(err) })

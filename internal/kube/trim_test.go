@@ -7,7 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func object(t *testing.T, y string) *unstructured.Unstructured {
+func parse(t *testing.T, y string) *unstructured.Unstructured {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
@@ -31,7 +31,7 @@ spec: {replicas: 3}
 `
 
 func TestTrimDropsFieldSetsAndLastApplied(t *testing.T) {
-	out, err := trim(object(t, deployment))
+	out, err := trim(parse(t, deployment))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,28 +53,5 @@ func TestTrimDropsFieldSetsAndLastApplied(t *testing.T) {
 	}
 	if got, _ := trim("not an object"); got != "not an object" {
 		t.Error("trim changed something that is not an object")
-	}
-}
-
-func TestLastWriterSkipsLockstepAndStatus(t *testing.T) {
-	w, ok := LastWriter(object(t, deployment), "lockstep")
-	if !ok || w.Manager != "kubectl-edit" || w.Time != "2026-11-22T10:02:00Z" {
-		t.Errorf("LastWriter = %+v, %v; want kubectl-edit at 10:02 (status writes and lockstep's own skipped)", w, ok)
-	}
-	// The API server records no time for scale writes: such a writer is named when
-	// it is the only one.
-	scaled := object(t, `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  managedFields:
-  - {manager: lockstep, operation: Apply, time: "2026-11-22T10:00:00Z"}
-  - {manager: kubectl-scale, operation: Update, subresource: scale}
-`)
-	if w, ok := LastWriter(scaled, "lockstep"); !ok || w.Manager != "kubectl-scale" || w.Subresource != "scale" || w.Time != "" {
-		t.Errorf("LastWriter of a scaled object = %+v, %v", w, ok)
-	}
-	if _, ok := LastWriter(object(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}"), "lockstep"); ok {
-		t.Error("an object without managedFields has a last writer")
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -57,7 +57,7 @@ func diffValues(path string, a, b any, out *[]string) {
 			keys[k] = true
 		}
 		for k := range keys {
-			diffValues(JoinPath(path, k), am[k], bm[k], out)
+			diffValues(object.JoinPath(path, k), am[k], bm[k], out)
 		}
 		return
 	}
@@ -72,46 +72,4 @@ func diffValues(path string, a, b any, out *[]string) {
 	if !reflect.DeepEqual(a, b) {
 		*out = append(*out, path)
 	}
-}
-
-// JoinPath appends a map key to a field path: after a dot, or in brackets when
-// the key itself holds dots or brackets (metadata.labels[app.kubernetes.io/name]).
-func JoinPath(path, key string) string {
-	if strings.ContainsAny(key, ".[]") {
-		return path + "[" + key + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// SplitPath splits a field path into its keys and list indexes, undoing JoinPath
-// and the [i] of list items.
-func SplitPath(path string) []string {
-	var segs []string
-	for path != "" {
-		switch path[0] {
-		case '.':
-			path = path[1:]
-		case '[':
-			end := strings.IndexByte(path, ']')
-			if end < 0 {
-				return append(segs, path[1:])
-			}
-			segs, path = append(segs, path[1:end]), path[end+1:]
-		default:
-			end := strings.IndexAny(path, ".[")
-			if end < 0 {
-				end = len(path)
-			}
-			segs, path = append(segs, path[:end]), path[end:]
-		}
-	}
-	return segs
-}
-
-// Within reports whether path is inside (or is) the field at parent.
-func Within(path, parent string) bool {
-	return path == parent || strings.HasPrefix(path, parent+".") || strings.HasPrefix(path, parent+"[")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -40,7 +41,7 @@ const (
 // Hook is one hook object of a plan.
 type Hook struct {
 	Phase  HookPhase
-	Key    Key
+	Key    object.Key
 	Object *unstructured.Unstructured
 	Wave   int
 	// DeletePolicies are the policies named (BeforeHookCreation when none).
@@ -74,12 +75,12 @@ func hookOf(o *unstructured.Unstructured) (h Hook, ok, skip bool, err error) {
 	switch HookPhase(phase) {
 	case PreSync, PostSync, SyncFailed:
 	default:
-		return Hook{}, false, false, fmt.Errorf("%s: hook %q is not supported; use PreSync, PostSync or SyncFailed", KeyOf(o), phase)
+		return Hook{}, false, false, fmt.Errorf("%s: hook %q is not supported; use PreSync, PostSync or SyncFailed", object.KeyOf(o), phase)
 	}
 	if gk := o.GroupVersionKind().GroupKind(); gk.String() != "Job.batch" && gk.String() != "Pod" {
-		return Hook{}, false, false, fmt.Errorf("%s: a hook must be a Job or a Pod", KeyOf(o))
+		return Hook{}, false, false, fmt.Errorf("%s: a hook must be a Job or a Pod", object.KeyOf(o))
 	}
-	h = Hook{Phase: HookPhase(phase), Key: KeyOf(o), Object: o}
+	h = Hook{Phase: HookPhase(phase), Key: object.KeyOf(o), Object: o}
 	if h.Wave, err = waveOf(o); err != nil {
 		return Hook{}, false, false, err
 	}
@@ -93,7 +94,7 @@ func hookOf(o *unstructured.Unstructured) (h Hook, ok, skip bool, err error) {
 		case HookSucceeded, HookFailed, BeforeHookCreation:
 			h.DeletePolicies = append(h.DeletePolicies, p)
 		default:
-			return Hook{}, false, false, fmt.Errorf("%s: hook delete policy %q is not one of HookSucceeded, HookFailed, BeforeHookCreation", KeyOf(o), p)
+			return Hook{}, false, false, fmt.Errorf("%s: hook delete policy %q is not one of HookSucceeded, HookFailed, BeforeHookCreation", object.KeyOf(o), p)
 		}
 	}
 	if len(h.DeletePolicies) == 0 {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/go-openapi/jsonpointer"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -19,7 +20,7 @@ type IgnoreRule struct {
 	Pointers        []string
 }
 
-func (r IgnoreRule) matches(k Key) bool {
+func (r IgnoreRule) matches(k object.Key) bool {
 	return r.Group == k.Group && r.Kind == k.Kind &&
 		(r.Name == "" || r.Name == k.Name) && (r.Namespace == "" || r.Namespace == k.Namespace)
 }
@@ -37,7 +38,7 @@ func ValidateIgnoreRules(rules []IgnoreRule) error {
 }
 
 // ignoredPointers returns the decoded tokens of every pointer that applies to k.
-func ignoredPointers(rules []IgnoreRule, k Key) [][]string {
+func ignoredPointers(rules []IgnoreRule, k object.Key) [][]string {
 	var out [][]string
 	for _, r := range rules {
 		if !r.matches(k) {
@@ -57,7 +58,7 @@ func ignoredPointers(rules []IgnoreRule, k Key) [][]string {
 // cluster has them. Desired is returned unchanged (not copied) when no rule
 // applies; otherwise it is copied, never modified.
 func RespectIgnored(desired, live *unstructured.Unstructured, rules []IgnoreRule) *unstructured.Unstructured {
-	pointers := ignoredPointers(rules, KeyOf(desired))
+	pointers := ignoredPointers(rules, object.KeyOf(desired))
 	if len(pointers) == 0 || live == nil {
 		return desired
 	}

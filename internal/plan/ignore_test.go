@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -87,14 +88,14 @@ func TestValidateIgnoreRules(t *testing.T) {
 func TestTrackMarksOwnerAndDigestIsStable(t *testing.T) {
 	a := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x, labels: {app: web}}\ndata: {k: v}")
 	b := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x, labels: {app: web}}\ndata: {k: v}")
-	plan.Track([]*unstructured.Unstructured{a}, "team/web")
-	if a.GetLabels()[plan.TrackingLabel] != plan.TrackingLabelValue || a.GetLabels()["app"] != "web" {
+	object.Track([]*unstructured.Unstructured{a}, "team/web")
+	if a.GetLabels()[object.TrackingLabel] != object.TrackingLabelValue || a.GetLabels()["app"] != "web" {
 		t.Errorf("labels = %v", a.GetLabels())
 	}
-	if plan.Owner(a) != "team/web" || plan.Owner(b) != "" {
-		t.Errorf("owners = %q, %q", plan.Owner(a), plan.Owner(b))
+	if object.Owner(a) != "team/web" || object.Owner(b) != "" {
+		t.Errorf("owners = %q, %q", object.Owner(a), object.Owner(b))
 	}
-	plan.Track([]*unstructured.Unstructured{b}, "team/web")
+	object.Track([]*unstructured.Unstructured{b}, "team/web")
 	if plan.Digest([]*unstructured.Unstructured{a}) != plan.Digest([]*unstructured.Unstructured{b}) {
 		t.Error("equal objects give different digests")
 	}
@@ -108,8 +109,8 @@ func TestMovedObjectIsNotPrunedByItsFormerOwner(t *testing.T) {
 	moved := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: x, annotations: {lockstep.dev/application: team/other}}")
 	mine := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: x, annotations: {lockstep.dev/application: team/web}}")
 	p, err := plan.Compute(plan.Input{
-		Current:   map[plan.Key]*unstructured.Unstructured{plan.KeyOf(moved): moved, plan.KeyOf(mine): mine},
-		Inventory: []plan.InventoryEntry{{Key: plan.KeyOf(moved), Version: "v1"}, {Key: plan.KeyOf(mine), Version: "v1"}},
+		Current:   map[object.Key]*unstructured.Unstructured{object.KeyOf(moved): moved, object.KeyOf(mine): mine},
+		Inventory: []plan.InventoryEntry{{Key: object.KeyOf(moved), Version: "v1"}, {Key: object.KeyOf(mine), Version: "v1"}},
 		Prune:     true, Owner: "team/web",
 	})
 	if err != nil {
@@ -120,10 +121,10 @@ func TestMovedObjectIsNotPrunedByItsFormerOwner(t *testing.T) {
 	}
 }
 
-func keyed(objs ...*unstructured.Unstructured) map[plan.Key]*unstructured.Unstructured {
-	m := map[plan.Key]*unstructured.Unstructured{}
+func keyed(objs ...*unstructured.Unstructured) map[object.Key]*unstructured.Unstructured {
+	m := map[object.Key]*unstructured.Unstructured{}
 	for _, o := range objs {
-		m[plan.KeyOf(o)] = o
+		m[object.KeyOf(o)] = o
 	}
 	return m
 }

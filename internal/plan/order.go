@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -30,7 +31,7 @@ var kindOrder = func() map[string]int {
 	return m
 }()
 
-func rank(k Key) int {
+func rank(k object.Key) int {
 	if r, ok := kindOrder[k.Kind]; ok {
 		return r
 	}
@@ -71,7 +72,7 @@ func waveOf(o *unstructured.Unstructured) (int, error) {
 		}
 		w, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			return 0, fmt.Errorf("%s: annotation %s is %q, not a whole number", KeyOf(o), name, v)
+			return 0, fmt.Errorf("%s: annotation %s is %q, not a whole number", object.KeyOf(o), name, v)
 		}
 		return w, nil
 	}

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Action is what a step does to an object.
@@ -34,34 +34,10 @@ const (
 	PruneDisabled   = "disabled"
 )
 
-// Key identifies an object independent of its API version.
-type Key struct {
-	Group     string
-	Kind      string
-	Namespace string
-	Name      string
-}
-
-// KeyOf returns the key of an object.
-func KeyOf(o *unstructured.Unstructured) Key {
-	gvk := o.GroupVersionKind()
-	return Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
-}
-
-// String renders the key as errors and logs name objects: Kind/namespace/name,
-// with the group for non-core kinds (Deployment.apps/prod/web).
-func (k Key) String() string {
-	kind := schema.GroupKind{Group: k.Group, Kind: k.Kind}.String()
-	if k.Namespace == "" {
-		return kind + "/" + k.Name
-	}
-	return kind + "/" + k.Namespace + "/" + k.Name
-}
-
 // InventoryEntry is an object a previous sync applied, with the version it was
 // applied as (needed to address it for pruning).
 type InventoryEntry struct {
-	Key
+	object.Key
 	Version string
 }
 
@@ -72,10 +48,10 @@ type Input struct {
 	// DryRun holds, per desired object, what the server would hold after applying
 	// it: the result of a server-side dry run. Missing or nil means the object does
 	// not exist yet.
-	DryRun map[Key]*unstructured.Unstructured
+	DryRun map[object.Key]*unstructured.Unstructured
 	// Current holds the live objects as they are now, for desired objects and for
 	// inventory entries; missing or nil means not found.
-	Current map[Key]*unstructured.Unstructured
+	Current map[object.Key]*unstructured.Unstructured
 	// Inventory is what the previous successful sync applied.
 	Inventory []InventoryEntry
 	// Prune allows deleting inventory objects that are no longer desired.
@@ -90,7 +66,7 @@ type Input struct {
 // Step is one object's part in a plan.
 type Step struct {
 	Action Action
-	Key    Key
+	Key    object.Key
 	// Version is the API version to address the object with.
 	Version string
 	// Desired is the object to apply (nil for Prune and Keep).
@@ -133,11 +109,11 @@ func (p Plan) InSync() bool {
 // Compute builds the plan. It fails on inconsistent input (an object desired
 // twice) and on a sync-wave annotation that is not a whole number.
 func Compute(in Input) (Plan, error) {
-	desired := map[Key]bool{}
+	desired := map[object.Key]bool{}
 	var applies, prunes []Step
 	var hooks []Hook
 	for _, o := range in.Desired {
-		k := KeyOf(o)
+		k := object.KeyOf(o)
 		hook, isHook, skip, err := hookOf(o)
 		if err != nil {
 			return Plan{}, err
@@ -189,7 +165,7 @@ func Compute(in Input) (Plan, error) {
 			continue // already gone: nothing to prune
 		case !in.Prune:
 			step.Action, step.Reason = Keep, "no longer in Git; kept because prune is off"
-		case current != nil && in.Owner != "" && Owner(current) != "" && Owner(current) != in.Owner:
+		case current != nil && in.Owner != "" && object.Owner(current) != "" && object.Owner(current) != in.Owner:
 			continue // moved to another Application: not ours to prune or keep
 		case current != nil && current.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 			step.Action, step.Reason = Keep, "no longer in Git; kept because it is annotated "+PruneAnnotation+": "+PruneDisabled

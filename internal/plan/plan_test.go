@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -47,19 +48,19 @@ func TestComputeCreatesUpdatesPrunesInOrder(t *testing.T) {
 	keptCM := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious, namespace: prod, annotations: {lockstep.dev/prune: disabled}}")
 
 	inv := []plan.InventoryEntry{
-		{Key: plan.KeyOf(deploy), Version: "v1"}, {Key: plan.KeyOf(cm), Version: "v1"},
-		{Key: plan.KeyOf(oldSvc), Version: "v1"}, {Key: plan.KeyOf(oldSA), Version: "v1"},
-		{Key: plan.KeyOf(keptCM), Version: "v1"},
-		{Key: plan.Key{Kind: "Secret", Namespace: "prod", Name: "gone"}, Version: "v1"},
+		{Key: object.KeyOf(deploy), Version: "v1"}, {Key: object.KeyOf(cm), Version: "v1"},
+		{Key: object.KeyOf(oldSvc), Version: "v1"}, {Key: object.KeyOf(oldSA), Version: "v1"},
+		{Key: object.KeyOf(keptCM), Version: "v1"},
+		{Key: object.Key{Kind: "Secret", Namespace: "prod", Name: "gone"}, Version: "v1"},
 	}
-	current := map[plan.Key]*unstructured.Unstructured{
-		plan.KeyOf(deploy): liveDeploy, plan.KeyOf(cm): liveCM,
-		plan.KeyOf(oldSvc): oldSvc, plan.KeyOf(oldSA): oldSA, plan.KeyOf(keptCM): keptCM,
+	current := map[object.Key]*unstructured.Unstructured{
+		object.KeyOf(deploy): liveDeploy, object.KeyOf(cm): liveCM,
+		object.KeyOf(oldSvc): oldSvc, object.KeyOf(oldSA): oldSA, object.KeyOf(keptCM): keptCM,
 		{Kind: "Secret", Namespace: "prod", Name: "gone"}: nil, // deleted by someone already
 	}
 	p, err := plan.Compute(plan.Input{
 		Desired:   []*unstructured.Unstructured{widget, deploy, cm, crd, ns},
-		DryRun:    map[plan.Key]*unstructured.Unstructured{plan.KeyOf(deploy): dryDeploy, plan.KeyOf(cm): liveCM},
+		DryRun:    map[object.Key]*unstructured.Unstructured{object.KeyOf(deploy): dryDeploy, object.KeyOf(cm): liveCM},
 		Current:   current,
 		Inventory: inv,
 		Prune:     true,
@@ -103,8 +104,8 @@ func TestComputeCreatesUpdatesPrunesInOrder(t *testing.T) {
 func TestPruneOffKeepsEverything(t *testing.T) {
 	old := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: a}")
 	p, err := plan.Compute(plan.Input{
-		Inventory: []plan.InventoryEntry{{Key: plan.KeyOf(old), Version: "v1"}},
-		Current:   map[plan.Key]*unstructured.Unstructured{plan.KeyOf(old): old},
+		Inventory: []plan.InventoryEntry{{Key: object.KeyOf(old), Version: "v1"}},
+		Current:   map[object.Key]*unstructured.Unstructured{object.KeyOf(old): old},
 		Prune:     false,
 	})
 	if err != nil {

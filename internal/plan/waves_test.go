@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -20,7 +21,7 @@ func TestWavesOrderTheApplyAndThePrune(t *testing.T) {
 	p, err := plan.Compute(plan.Input{
 		Desired:   []*unstructured.Unstructured{web, cm, db, migrate},
 		Current:   keyed(oldLate, oldEarly),
-		Inventory: []plan.InventoryEntry{{Key: plan.KeyOf(oldEarly), Version: "v1"}, {Key: plan.KeyOf(oldLate), Version: "v1"}},
+		Inventory: []plan.InventoryEntry{{Key: object.KeyOf(oldEarly), Version: "v1"}, {Key: object.KeyOf(oldLate), Version: "v1"}},
 		Prune:     true,
 	})
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/lockstep-dev/lockstep/internal/apply"
-	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -19,7 +19,7 @@ func describeDrift(p plan.Plan, obs apply.Observation) string {
 		case plan.Update:
 			d := s.Key.String() + " changed (" + strings.Join(s.ChangedFields, ", ") + ")"
 			if live := obs.Current[s.Key]; live != nil {
-				if w, ok := kube.LastWriter(live, apply.FieldManager); ok {
+				if w, ok := object.LastWriter(live, apply.FieldManager); ok {
 					d += " by " + w.Manager
 					if w.Time != "" {
 						d += " at " + w.Time

@@ -10,14 +10,15 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/health"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
 // healthOf evaluates every desired object of the plan from the freshest state
 // the pass holds: what the server returned for objects it just applied, what it
 // observed for the others.
-func healthOf(p plan.Plan, obs apply.Observation, cs apply.ChangeSet) (map[plan.Key]health.Result, health.Summary) {
-	byKey := map[plan.Key]health.Result{}
+func healthOf(p plan.Plan, obs apply.Observation, cs apply.ChangeSet) (map[object.Key]health.Result, health.Summary) {
+	byKey := map[object.Key]health.Result{}
 	var names []string
 	var results []health.Result
 	for _, s := range p.Steps {
@@ -39,11 +40,11 @@ func healthOf(p plan.Plan, obs apply.Observation, cs apply.ChangeSet) (map[plan.
 }
 
 // setHealth writes the Application's and each resource's health into the status.
-func (s *status) setHealth(byKey map[plan.Key]health.Result, sum health.Summary) {
+func (s *status) setHealth(byKey map[object.Key]health.Result, sum health.Summary) {
 	s.app.Status.Health = &v1.HealthStatus{Status: string(sum.Status), Object: sum.Object, Message: truncate(sum.Message, 512)}
 	for i := range s.app.Status.Resources {
 		rs := &s.app.Status.Resources[i]
-		r, ok := byKey[plan.Key{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}]
+		r, ok := byKey[object.Key{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}]
 		if !ok {
 			rs.Health, rs.HealthMessage = "", ""
 			continue

@@ -13,7 +13,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
-	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
@@ -187,10 +187,10 @@ func baseRecord(app *v1.Application, before *v1.ApplicationStatus, st *status, p
 func commitOf(c source.Commit) *audit.Commit {
 	return &audit.Commit{
 		Author: c.Author, Committer: c.Committer, Time: c.CommitTime, Subject: c.Subject,
-		Tickets:      audit.Tickets(c.Message),
+		Tickets:      c.Tickets(),
 		ApprovedBy:   c.TrailerValues("Approved-by"),
 		ReviewedBy:   c.TrailerValues("Reviewed-by"),
-		SignatureKey: audit.SignatureKey(c.Signature),
+		SignatureKey: c.SignatureKey(),
 	}
 }
 
@@ -198,14 +198,14 @@ func commitOf(c source.Commit) *audit.Commit {
 // its changed fields) or pruned, and the error of each that failed. A failed
 // sync lists everything it attempted.
 func planChanges(pv *Preview, cs apply.ChangeSet, failed bool, scrub audit.Scrubber) []audit.Change {
-	done := map[plan.Key]bool{}
+	done := map[object.Key]bool{}
 	for _, s := range cs.Applied {
 		done[s.Key] = true
 	}
 	for _, s := range cs.Pruned {
 		done[s.Key] = true
 	}
-	errs := map[plan.Key]string{}
+	errs := map[object.Key]string{}
 	for _, e := range cs.Failed {
 		errs[e.Key] = truncate(scrub.Scrub(e.Err.Error()), 512)
 	}
@@ -248,7 +248,7 @@ func driftChanges(pv *Preview) []audit.Change {
 			c := change(step, audit.Update)
 			c.Fields = audit.FieldChanges(pv.Observed.DryRun[step.Key], live, step.ChangedFields)
 			if live != nil {
-				if w, ok := kube.LastWriter(live, apply.FieldManager); ok {
+				if w, ok := object.LastWriter(live, apply.FieldManager); ok {
 					c.ChangedBy = &audit.Writer{Manager: w.Manager, Operation: w.Operation, Time: w.Time}
 				}
 			}
@@ -279,7 +279,7 @@ func actionRecords(app *v1.Application, before *v1.ApplicationStatus) []audit.Re
 		if fresh && strings.EqualFold(action, want) && who != "" {
 			return who
 		}
-		if w, ok := kube.LastWriter(app, apply.FieldManager); ok {
+		if w, ok := object.LastWriter(app, apply.FieldManager); ok {
 			return w.Manager + " (field manager)"
 		}
 		return "unknown"

@@ -13,7 +13,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/health"
 	"github.com/lockstep-dev/lockstep/internal/kube"
-	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
 // liveEvents routes watch events on managed objects to the Application that
@@ -26,7 +26,7 @@ type liveEvents struct {
 
 	mu     sync.Mutex
 	queue  workqueue.TypedRateLimitingInterface[ctrlreconcile.Request]
-	health map[plan.Key]health.Status // last seen, to wake an Application when it changes
+	health map[object.Key]health.Status // last seen, to wake an Application when it changes
 }
 
 // source is the controller-runtime source that hands the controller's queue over.
@@ -40,19 +40,19 @@ func (l *liveEvents) source() source.Source {
 }
 
 func (l *liveEvents) handle(e kube.Event) {
-	owner := plan.Owner(e.Object)
+	owner := object.Owner(e.Object)
 	namespace, name, ok := strings.Cut(owner, "/")
 	if !ok {
 		return
 	}
-	key := plan.KeyOf(e.Object)
+	key := object.KeyOf(e.Object)
 	h := health.Missing
 	if !e.Deleted {
 		h = health.Of(e.Object).Status
 	}
 	l.mu.Lock()
 	if l.health == nil {
-		l.health = map[plan.Key]health.Status{}
+		l.health = map[object.Key]health.Status{}
 	}
 	healthChanged := l.health[key] != h
 	if e.Deleted {

@@ -10,23 +10,23 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
 // checkOwnership refuses to apply an object another Application still manages
 // (it is in that Application's inventory): two Applications writing one object
 // would undo each other forever. An object whose former owner no longer lists it
 // (it moved from one Application to another) is taken over.
-func (r *Reconciler) checkOwnership(ctx context.Context, app *v1.Application, desired []*unstructured.Unstructured, current map[plan.Key]*unstructured.Unstructured) error {
+func (r *Reconciler) checkOwnership(ctx context.Context, app *v1.Application, desired []*unstructured.Unstructured, current map[object.Key]*unstructured.Unstructured) error {
 	me := app.Namespace + "/" + app.Name
 	var errs []error
 	for _, o := range desired {
-		k := plan.KeyOf(o)
+		k := object.KeyOf(o)
 		live := current[k]
 		if live == nil {
 			continue
 		}
-		owner := plan.Owner(live)
+		owner := object.Owner(live)
 		if owner == "" || owner == me {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/render"
@@ -143,7 +144,7 @@ func (r *Reconciler) Preview(ctx context.Context, app *v1.Application, sourceMax
 
 	// plan
 	owner := app.Namespace + "/" + app.Name
-	plan.Track(objs, owner)
+	object.Track(objs, owner)
 	pv.Digest = plan.Digest(objs)
 	ignore := ignoreRules(app)
 	if err := plan.ValidateIgnoreRules(ignore); err != nil {

@@ -27,6 +27,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/source"
@@ -395,7 +396,7 @@ func sourceRef(r v1.GitRef) source.Ref {
 func inventoryFrom(refs []v1.ObjectReference) []plan.InventoryEntry {
 	inv := make([]plan.InventoryEntry, len(refs))
 	for i, r := range refs {
-		inv[i] = plan.InventoryEntry{Key: plan.Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}, Version: r.Version}
+		inv[i] = plan.InventoryEntry{Key: object.Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}, Version: r.Version}
 	}
 	return inv
 }

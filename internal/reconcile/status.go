@@ -12,7 +12,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
-	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/source"
 	"github.com/lockstep-dev/lockstep/internal/source/verify"
@@ -100,9 +100,9 @@ func (s *status) drifted(c source.Commit, p plan.Plan, obs apply.Observation) {
 		if rs.Action != v1.Action(plan.Update) {
 			continue
 		}
-		key := plan.Key{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}
+		key := object.Key{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}
 		if live := obs.Current[key]; live != nil {
-			if w, ok := kube.LastWriter(live, apply.FieldManager); ok {
+			if w, ok := object.LastWriter(live, apply.FieldManager); ok {
 				rs.DriftedBy = &v1.Writer{Manager: w.Manager, Operation: w.Operation, Subresource: w.Subresource, Time: w.Time}
 			}
 		}

@@ -13,9 +13,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/hiddeco/sshsig"
+	"github.com/lockstep-dev/lockstep/internal/source"
 	"golang.org/x/crypto/ssh"
-
-	"github.com/lockstep-dev/lockstep/internal/audit"
 )
 
 // Limits on what a key source or a signature may hold; anything larger is
@@ -134,7 +133,7 @@ func (k *KeyRing) verifyPGP(payload []byte, signature string) (Result, error) {
 	signer, err := openpgp.CheckArmoredDetachedSignature(k.pgp, bytes.NewReader(payload), strings.NewReader(signature), nil)
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
-		return Result{}, fmt.Errorf("%w: PGP key %s", ErrUntrusted, strings.TrimPrefix(audit.SignatureKey(signature), "PGP:"))
+		return Result{}, fmt.Errorf("%w: PGP key %s", ErrUntrusted, strings.TrimPrefix(source.SignatureKey(signature), "PGP:"))
 	case err != nil:
 		return Result{}, fmt.Errorf("%w: PGP: %w", ErrInvalid, err)
 	}

@@ -1,4 +1,4 @@
-package audit
+package source
 
 import (
 	"bytes"
@@ -23,6 +23,10 @@ var ticketPattern = regexp.MustCompile(`(?:^|[^\w/#-])([A-Z][A-Z0-9]+-[0-9]+|#[0
 // not tickets.
 var notTickets = []string{"SHA", "UTF", "ISO", "RFC", "TLS", "AES", "X"}
 
+// Tickets returns the ticket references the commit message mentions, in order,
+// each once.
+func (c Commit) Tickets() []string { return Tickets(c.Message) }
+
 // Tickets returns the ticket references a commit message mentions, in order,
 // each once.
 func Tickets(message string) []string {
@@ -37,6 +41,10 @@ func Tickets(message string) []string {
 	}
 	return out
 }
+
+// SignatureKey names the key the commit's signature says it was made with (see
+// the function SignatureKey).
+func (c Commit) SignatureKey() string { return SignatureKey(c.Signature) }
 
 // SignatureKey names the key a commit signature says it was made with: the
 // OpenPGP issuer fingerprint (or key ID) of a PGP signature, or the SHA256
