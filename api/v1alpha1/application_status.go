@@ -103,9 +103,14 @@ type ApplicationStatus struct {
 type SyncStatus struct {
 	// +optional
 	Status SyncState `json:"status,omitempty"`
-	// Revision is the commit the comparison was made against.
+	// Revision is the newest commit of the followed ref: the one the comparison
+	// was made against. The commit applied is lastAppliedRevision.
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// Reason says why the cluster is not Synced with Revision: the stage that
+	// failed or refused it (RenderFailed, PolicyDenied, ...), or DriftDetected.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // Revision is a commit and what Git says about it.

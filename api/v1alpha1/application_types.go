@@ -11,11 +11,13 @@ import (
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=app;apps,categories=lockstep
-// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.sync.revision`,description="Git commit the cluster is synced to"
 // +kubebuilder:printcolumn:name="Sync",type=string,JSONPath=`.status.sync.status`
+// +kubebuilder:printcolumn:name="Newest",type=string,JSONPath=`.status.sync.revision`,description="Newest commit of the followed ref"
+// +kubebuilder:printcolumn:name="Applied",type=string,JSONPath=`.status.lastAppliedRevision.commit`,description="Commit last applied to the cluster"
 // +kubebuilder:printcolumn:name="Health",type=string,JSONPath=`.status.health.status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Sync Reason",type=string,JSONPath=`.status.sync.reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.dependsOn) || !self.spec.dependsOn.exists(d, d.name == self.metadata.name)",message="an Application cannot depend on itself"
 type Application struct {

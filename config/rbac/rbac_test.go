@@ -23,7 +23,7 @@ import (
 	"github.com/lockstep-dev/lockstep/config/crd"
 	"github.com/lockstep-dev/lockstep/config/rbac"
 	"github.com/lockstep-dev/lockstep/internal/apply"
-	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
@@ -102,13 +102,13 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := reconcile.DefaultOptions()
+	opts := controller.DefaultOptions()
 	opts.DataDir = filepath.Join(t.TempDir(), "controller")
 	opts.DefaultServiceAccount = "deployer"
 	opts.Logger = logr.Discard()
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- reconcile.Run(runCtx, controllerCfg, opts) }()
+	go func() { done <- controller.Run(runCtx, controllerCfg, opts) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {

@@ -16,11 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/object"
@@ -32,9 +28,7 @@ const FieldManager = "lockstep"
 // Applier talks to one cluster as one identity; As derives the Applier of
 // another identity.
 type Applier struct {
-	cfg      *rest.Config
-	dynamic  dynamic.Interface
-	mapper   meta.ResettableRESTMapper
+	clients  *kube.Clients
 	live     *kube.Cache // nil: read live objects with GETs
 	verified *verified   // shared by every identity's Applier
 
@@ -50,22 +44,13 @@ type Option func(*Applier)
 // earlier apply or dry run left them as.
 func WithLiveCache(c *kube.Cache) Option { return func(a *Applier) { a.live = c } }
 
-// New returns an Applier for cfg. Impersonation, when wanted, is set on cfg.
-func New(cfg *rest.Config, opts ...Option) (*Applier, error) {
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	a := &Applier{cfg: cfg, dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
-		verified: &verified{}, identities: map[string]*Applier{}}
+// New returns an Applier that acts through clients.
+func New(clients *kube.Clients, opts ...Option) *Applier {
+	a := &Applier{clients: clients, verified: &verified{}, identities: map[string]*Applier{}}
 	for _, o := range opts {
 		o(a)
 	}
-	return a, nil
+	return a
 }
 
 // As returns the Applier that acts as user through impersonation (for a
@@ -83,15 +68,13 @@ func (a *Applier) As(user string) (*Applier, error) {
 	if d, ok := a.identities[user]; ok {
 		return d, nil
 	}
-	cfg := rest.CopyConfig(a.cfg)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
-	dyn, err := dynamic.NewForConfig(cfg)
+	clients, err := a.clients.As(user)
 	if err != nil {
 		return nil, err
 	}
-	d := &Applier{cfg: cfg, dynamic: dyn, mapper: a.mapper, verified: a.verified, identities: map[string]*Applier{}}
+	d := &Applier{clients: clients, verified: a.verified, identities: map[string]*Applier{}}
 	if a.live != nil {
-		d.live = a.live.As(user, dyn)
+		d.live = a.live.As(user, clients.Dynamic)
 	}
 	a.identities[user] = d
 	return d, nil
@@ -119,10 +102,10 @@ var ErrUnknownKind = errors.New("the cluster has no such kind")
 // resource finds the REST resource of a kind, asking discovery again once when the
 // kind is unknown (a CRD may have just been established).
 func (a *Applier) resource(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := a.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
-		a.mapper.Reset()
-		m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		a.clients.Mapper.Reset()
+		m, err = a.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if meta.IsNoMatchError(err) {
 		return nil, fmt.Errorf("%w: %s (install its CustomResourceDefinition first, or add it to the same folder)", ErrUnknownKind, gvk)
@@ -148,9 +131,9 @@ func (a *Applier) client(gvk schema.GroupVersionKind, namespace string) (dynamic
 		return nil, err
 	}
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return a.dynamic.Resource(m.Resource).Namespace(namespace), nil
+		return a.clients.Dynamic.Resource(m.Resource).Namespace(namespace), nil
 	}
-	return a.dynamic.Resource(m.Resource), nil
+	return a.clients.Dynamic.Resource(m.Resource), nil
 }
 
 // get returns the live object, or nil when it does not exist. With a watch

@@ -148,7 +148,7 @@ func (a *Applier) delete(ctx context.Context, step plan.Step) error {
 func (a *Applier) waitEstablished(ctx context.Context, names []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	crds := a.dynamic.Resource(schema.GroupVersionResource{Group: crdGroupKind.Group, Version: "v1", Resource: "customresourcedefinitions"})
+	crds := a.clients.Dynamic.Resource(schema.GroupVersionResource{Group: crdGroupKind.Group, Version: "v1", Resource: "customresourcedefinitions"})
 	for _, name := range names {
 		for {
 			crd, err := crds.Get(ctx, name, metav1.GetOptions{})
@@ -162,7 +162,7 @@ func (a *Applier) waitEstablished(ctx context.Context, names []string, timeout t
 			}
 		}
 	}
-	a.mapper.Reset()
+	a.clients.Mapper.Reset()
 	return nil
 }
 
@@ -184,7 +184,7 @@ func (a *Applier) EnsureNamespace(ctx context.Context, name string) (created boo
 	ns.SetAPIVersion("v1")
 	ns.SetKind("Namespace")
 	ns.SetName(name)
-	c := a.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	c := a.clients.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
 	_, err = c.Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		return false, nil

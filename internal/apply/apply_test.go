@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
@@ -47,11 +48,11 @@ type syncer struct {
 }
 
 func newSyncer(t *testing.T, cfg *rest.Config, namespace string) *syncer {
-	a, err := apply.New(cfg)
+	clients, err := kube.NewClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &syncer{t: t, applier: a, namespace: namespace, prune: true}
+	return &syncer{t: t, applier: apply.New(clients), namespace: namespace, prune: true}
 }
 
 func (s *syncer) plan(desired []*unstructured.Unstructured) plan.Plan {

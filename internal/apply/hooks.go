@@ -2,14 +2,18 @@ package apply
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/lockstep-dev/lockstep/internal/health"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
@@ -32,15 +36,15 @@ func (a *Applier) runHook(ctx context.Context, h plan.Hook) error {
 	gvk := h.Object.GroupVersionKind()
 	step := plan.Step{Key: h.Key, Version: gvk.Version}
 	if h.Deletes(plan.BeforeHookCreation) {
-		if err := a.deleteAndWait(ctx, step); err != nil {
+		if err := a.deleteEarlierRuns(ctx, h, step); err != nil {
 			return fmt.Errorf("%s hook: deleting the previous run: %w", h.Phase, err)
 		}
 	}
-	if _, err := a.serverSideApply(ctx, h.Object, false); err != nil {
+	if err := a.createHook(ctx, h, &step); err != nil {
 		return fmt.Errorf("%s hook: creating it: %w", h.Phase, err)
 	}
 	for {
-		live, err := a.getFromServer(ctx, gvk, h.Key)
+		live, err := a.getFromServer(ctx, gvk, step.Key)
 		if err != nil {
 			return fmt.Errorf("%s hook: reading it: %w", h.Phase, err)
 		}
@@ -62,6 +66,70 @@ func (a *Applier) runHook(ctx context.Context, h plan.Hook) error {
 		case <-time.After(hookPoll):
 		}
 	}
+}
+
+// hookRunLabel marks every run of a generated hook (metadata.generateName) with
+// the hook's identity, so BeforeHookCreation finds the earlier runs.
+const hookRunLabel = "lockstep.dev/hook-run"
+
+// hookRunID identifies a generated hook across runs: its owner, kind,
+// namespace and name prefix, hashed to fit a label value.
+func hookRunID(h plan.Hook) string {
+	sum := sha256.Sum256([]byte(object.Owner(h.Object) + "\x00" + h.Key.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
+// createHook creates the hook's object: a named one by server-side apply, a
+// generated one by a create that names it, whose name step.Key then carries.
+func (a *Applier) createHook(ctx context.Context, h plan.Hook, step *plan.Step) error {
+	if !h.Generated {
+		_, err := a.serverSideApply(ctx, h.Object, false)
+		return err
+	}
+	o := h.Object.DeepCopy()
+	labels := o.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[hookRunLabel] = hookRunID(h)
+	o.SetLabels(labels)
+	c, err := a.client(o.GroupVersionKind(), o.GetNamespace())
+	if err != nil {
+		return err
+	}
+	created, err := c.Create(ctx, o, metav1.CreateOptions{FieldManager: FieldManager})
+	if err != nil {
+		return err
+	}
+	step.Key.Name = created.GetName()
+	return nil
+}
+
+// deleteEarlierRuns deletes what an earlier run of the hook left, and waits
+// until it is gone: the object of a named hook, every run of a generated one.
+func (a *Applier) deleteEarlierRuns(ctx context.Context, h plan.Hook, step plan.Step) error {
+	if !h.Generated {
+		return a.deleteAndWait(ctx, step)
+	}
+	c, err := a.client(h.Object.GroupVersionKind(), h.Key.Namespace)
+	if errors.Is(err, ErrUnknownKind) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	runs, err := c.List(ctx, metav1.ListOptions{LabelSelector: hookRunLabel + "=" + hookRunID(h)})
+	if err != nil {
+		return err
+	}
+	for _, run := range runs.Items {
+		earlier := step
+		earlier.Key.Name = run.GetName()
+		if err := a.deleteAndWait(ctx, earlier); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteAndWait deletes an object and waits until the server no longer has it,

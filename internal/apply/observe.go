@@ -73,6 +73,9 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 	obs := Observation{Current: map[object.Key]*unstructured.Unstructured{}, DryRun: map[object.Key]*unstructured.Unstructured{}}
 	var errs []error
 	for i, o := range desired {
+		if o.GetName() == "" {
+			continue // a hook with metadata.generateName: a new object on each run
+		}
 		k := object.KeyOf(o)
 		live, err := a.get(ctx, o.GroupVersionKind(), k)
 		if errors.Is(err, ErrUnknownKind) {

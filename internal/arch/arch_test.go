@@ -52,3 +52,89 @@ func TestPureStagesDoNotImportClients(t *testing.T) {
 	// run and no cluster configuration), so its transitive closure includes clients.
 	check(t, "render", goList(t, "-f", `{{join .Imports "\n"}}`, prefix+"render"))
 }
+
+const module = "github.com/lockstep-dev/lockstep/"
+
+// lockstepDeps are the Lockstep packages pkg depends on, directly or not,
+// without the module prefix.
+func lockstepDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	var out []string
+	for _, dep := range goList(t, "-deps", module+pkg) {
+		if rest, ok := strings.CutPrefix(dep, module); ok && rest != pkg {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// The stages import only the stages before them in the pipeline, so the path
+// source → render → policy → plan → apply → audit reads one way. health holds
+// pure rules that apply's waits between waves use as well as the pass's health
+// stage: it comes before apply. object is the vocabulary they share, kube the
+// clients apply talks through, api the CRD types.
+func TestNoStageImportsALaterOne(t *testing.T) {
+	order := []string{"internal/source", "internal/render", "internal/policy", "internal/plan", "internal/health", "internal/apply", "internal/audit"}
+	shared := map[string]bool{"internal/object": true, "api/v1alpha1": true, "internal/version": true}
+	for i, stage := range order {
+		allowed := map[string]bool{}
+		for _, earlier := range order[:i] {
+			allowed[earlier] = true
+		}
+		if stage == "internal/apply" {
+			allowed["internal/kube"] = true
+		}
+		for _, dep := range lockstepDeps(t, stage) {
+			top := dep
+			for _, s := range order {
+				if strings.HasPrefix(dep, s+"/") {
+					top = s // a stage's subpackage (source/verify) is the stage
+				}
+			}
+			if top != stage && !allowed[top] && !shared[top] {
+				t.Errorf("%s depends on %s, which is not a stage before it", stage, dep)
+			}
+		}
+	}
+}
+
+// Edges that once crept in, each named so a regression says what it is.
+func TestForbiddenEdges(t *testing.T) {
+	for _, tc := range []struct{ from, to, why string }{
+		{"internal/reconcile", "internal/server", "the controller loop does not serve HTTP; the composition root (controller) wires the server"},
+		{"internal/source", "internal/audit", "fetching does not know the ledger"},
+		{"internal/source/verify", "internal/audit", "verification does not know the ledger"},
+		{"internal/kube", "internal/plan", "the clients and watch cache do not know the plan"},
+		{"internal/pass", "internal/reconcile", "a pass is a value the loop produces, not part of it"},
+	} {
+		for _, dep := range lockstepDeps(t, tc.from) {
+			if dep == tc.to || strings.HasPrefix(dep, tc.to+"/") {
+				t.Errorf("%s depends on %s: %s", tc.from, tc.to, tc.why)
+			}
+		}
+	}
+	// object is the leaf every stage shares: it imports nothing of Lockstep.
+	if deps := lockstepDeps(t, "internal/object"); len(deps) > 0 {
+		t.Errorf("internal/object depends on %v; it must stay a leaf", deps)
+	}
+	// kube builds clients and knows only the shared vocabulary.
+	for _, dep := range lockstepDeps(t, "internal/kube") {
+		if dep != "internal/object" && dep != "api/v1alpha1" {
+			t.Errorf("internal/kube depends on %s", dep)
+		}
+	}
+}
+
+// The pass renderers and the shared vocabulary reach no server.
+func TestReportingAndVocabularyImportNoClient(t *testing.T) {
+	check(t, "object", goList(t, "-deps", module+"internal/object"))
+	// pass uses apply's value types (ChangeSet, Observation), so only its own
+	// imports are checked: it calls nothing that reaches a server.
+	var own []string
+	for _, dep := range goList(t, "-f", `{{join .Imports "\n"}}`, module+"internal/pass") {
+		if dep != module+"internal/apply" && dep != module+"internal/source" && dep != module+"internal/source/verify" {
+			own = append(own, dep)
+		}
+	}
+	check(t, "pass", own)
+}

@@ -9,11 +9,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/controller"
 )
 
 func newControllerCommand() *cobra.Command {
-	opts := reconcile.DefaultOptions()
+	opts := controller.DefaultOptions()
 	var kubeconfig string
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -37,7 +37,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 			}
 			opts.APIToken = os.Getenv("LOCKSTEP_API_TOKEN")
 			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			return reconcile.Run(cmd.Context(), cfg, opts)
+			return controller.Run(cmd.Context(), cfg, opts)
 		},
 	}
 	f := cmd.Flags()

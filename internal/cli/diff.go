@@ -12,11 +12,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
-	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 func newDiffCommand() *cobra.Command {
@@ -44,7 +45,7 @@ access to the Application, its Project, its credential and key Secrets, and to a
 			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, app); err != nil {
 				return err
 			}
-			applier, err := apply.New(cfg)
+			clients, err := kube.NewClients(cfg)
 			if err != nil {
 				return err
 			}
@@ -53,14 +54,18 @@ access to the Application, its Project, its credential and key Secrets, and to a
 				return err
 			}
 			defer os.RemoveAll(cache)
-			r := &reconcile.Reconciler{Client: c, Sources: source.NewCache(cache), Applier: applier,
-				Namespace: controllerNS, DefaultServiceAccount: serviceAccount}
-			pv, err := r.Preview(cmd.Context(), app, 0)
+			pipeline, _, err := controller.NewPipeline(clients, c, controller.PipelineConfig{
+				RepositoryDir: cache, Namespace: controllerNS, DefaultServiceAccount: serviceAccount,
+			})
+			if err != nil {
+				return err
+			}
+			pv, err := pipeline.Preview(cmd.Context(), app, reconcile.PreviewOptions{Fresh: true})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "# %s/%s at %s %q\n", ns, app.Name, short(pv.Commit.Hash), pv.Commit.Subject)
+			fmt.Fprintf(out, "# %s/%s at %s %q\n", ns, app.Name, pv.Commit.Short(), pv.Commit.Subject)
 			if pv.Plan.InSync() {
 				fmt.Fprintln(out, "# in sync: a sync would change nothing")
 				return nil
@@ -69,12 +74,12 @@ access to the Application, its Project, its credential and key Secrets, and to a
 		},
 	}
 	kf.add(cmd)
-	cmd.Flags().StringVar(&controllerNS, "controller-namespace", reconcile.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
+	cmd.Flags().StringVar(&controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
 	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
 	return cmd
 }
 
-func printPlanDiff(out io.Writer, pv *reconcile.Preview) error {
+func printPlanDiff(out io.Writer, pv *pass.Pass) error {
 	for _, step := range pv.Plan.Steps {
 		var before, after *unstructured.Unstructured
 		switch step.Action {

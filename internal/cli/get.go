@@ -34,7 +34,7 @@ func newGetAppsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "apps",
 		Aliases: []string{"applications"},
-		Short:   "List Applications: revision, sync status, readiness, age",
+		Short:   "List Applications: sync status against the newest commit, the commit applied, health, readiness",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, _, ns, err := kf.client()
@@ -66,7 +66,7 @@ func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) err
 	if withNamespace {
 		fmt.Fprint(w, "NAMESPACE\t")
 	}
-	fmt.Fprintln(w, "NAME\tREVISION\tSYNC\tHEALTH\tREADY\tREASON\tAGE")
+	fmt.Fprintln(w, "NAME\tSYNC\tNEWEST\tAPPLIED\tHEALTH\tREADY\tREASON\tAGE")
 	for _, a := range apps {
 		if withNamespace {
 			fmt.Fprintf(w, "%s\t", a.Namespace)
@@ -75,15 +75,16 @@ func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) err
 		if c := meta.FindStatusCondition(a.Status.Conditions, v1.ConditionReady); c != nil {
 			ready, reason = string(c.Status), c.Reason
 		}
-		sync := string(a.Status.Sync.Status)
-		if sync == "" {
-			sync = "Unknown"
-		}
 		health := "Unknown"
 		if a.Status.Health != nil {
 			health = a.Status.Health.Status
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(short(a.Status.Sync.Revision)), sync, health, ready, orDash(reason), age(a.CreationTimestamp.Time))
+		applied := ""
+		if r := a.Status.LastAppliedRevision; r != nil {
+			applied = r.Commit
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, syncState(a.Status.Sync), orDash(short(a.Status.Sync.Revision)), orDash(short(applied)),
+			health, ready, orDash(reason), age(a.CreationTimestamp.Time))
 	}
 	return w.Flush()
 }
@@ -132,7 +133,7 @@ func describeApp(out io.Writer, a *v1.Application) error {
 	} else {
 		fmt.Fprintf(w, "Project:\t%s\n", project)
 	}
-	fmt.Fprintf(w, "Sync:\t%s at %s\n", orDash(string(a.Status.Sync.Status)), orDash(short(a.Status.Sync.Revision)))
+	fmt.Fprintf(w, "Sync:\t%s with the newest commit %s\n", syncState(a.Status.Sync), orDash(short(a.Status.Sync.Revision)))
 	if h := a.Status.Health; h != nil {
 		if h.Object == "" {
 			fmt.Fprintf(w, "Health:\t%s\n", h.Status)
@@ -194,6 +195,18 @@ func printObject(out io.Writer, format string, obj any) error {
 	default:
 		return fmt.Errorf("unknown output format %q (want yaml or json)", format)
 	}
+}
+
+// syncState is the sync status with its reason: "OutOfSync (PolicyDenied)".
+func syncState(s v1.SyncStatus) string {
+	state := string(s.Status)
+	if state == "" {
+		state = string(v1.Unknown)
+	}
+	if s.Reason != "" {
+		state += " (" + s.Reason + ")"
+	}
+	return state
 }
 
 func refString(r v1.GitRef) string {

@@ -3,14 +3,11 @@ package cli
 import (
 	"fmt"
 
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 )
 
 // kubeFlags are the connection flags of commands that talk to a cluster.
@@ -52,13 +49,6 @@ func (k *kubeFlags) client() (client.Client, *rest.Config, string, error) {
 	if err != nil {
 		return nil, nil, "", err
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, nil, "", err
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		return nil, nil, "", err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := kube.NewClient(cfg)
 	return c, cfg, ns, err
 }

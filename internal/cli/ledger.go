@@ -12,6 +12,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
@@ -47,9 +48,11 @@ func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
 		// Blame needs the live object: from the cluster when one is configured;
 		// otherwise blame says why it cannot read it (the rest works offline).
 		if cfg, _, err := l.kube.config(); err == nil {
-			if svc.Live, err = server.NewKubeLive(cfg); err != nil {
+			clients, err := kube.NewClients(cfg)
+			if err != nil {
 				return nil, nil, err
 			}
+			svc.Live = server.NewKubeLive(clients)
 		} else {
 			svc.Live = noCluster{err}
 		}

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
@@ -47,7 +47,7 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := reconcile.DefaultOptions()
+	opts := controller.DefaultOptions()
 	if opts.APIAddress, err = freeLocalAddress(); err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	opts.DataDir = filepath.Join(e.StateDir, "controller")
 	opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(logFile, nil))
 	go func() {
-		runErr = reconcile.Run(ctx, e.ControlPlane.Config, opts)
+		runErr = controller.Run(ctx, e.ControlPlane.Config, opts)
 		close(finished)
 	}()
 	e.stopController = func() {

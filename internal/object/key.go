@@ -13,10 +13,16 @@ type Key struct {
 	Name      string
 }
 
-// KeyOf returns the key of an object.
+// KeyOf returns the key of an object. An object named only by
+// metadata.generateName (a hook, created anew on each run) is keyed by its
+// prefix and a star: "migrate-*".
 func KeyOf(o *unstructured.Unstructured) Key {
 	gvk := o.GroupVersionKind()
-	return Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()}
+	name := o.GetName()
+	if name == "" && o.GetGenerateName() != "" {
+		name = o.GetGenerateName() + "*"
+	}
+	return Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: name}
 }
 
 // String renders the key as errors and logs name objects: Kind/namespace/name,

@@ -52,3 +52,14 @@ metadata:
 		t.Error("an object without managedFields has a last writer")
 	}
 }
+
+func TestKeyOfAGeneratedNameHasAStar(t *testing.T) {
+	named := parse(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: prod}")
+	generated := parse(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-, namespace: prod}")
+	if got := KeyOf(named).String(); got != "Job.batch/prod/migrate" {
+		t.Errorf("named: %s", got)
+	}
+	if got := KeyOf(generated).String(); got != "Job.batch/prod/migrate-*" {
+		t.Errorf("generated: %s", got)
+	}
+}

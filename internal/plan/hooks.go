@@ -14,12 +14,22 @@ import (
 // something, are never part of the inventory and never pruned; their delete
 // policy says when they go. The meaning, and Argo CD's annotations, are those
 // Argo CD users know.
+//
+// A hook may name itself with metadata.generateName (the usual idiom of Argo CD
+// and Helm hook Jobs): each run then creates a new object, and its delete policy
+// cleans up the runs (BeforeHookCreation deletes the earlier ones).
 const (
 	HookAnnotation             = "lockstep.dev/hook"
 	ArgoHookAnnotation         = "argocd.argoproj.io/hook"
 	HookDeletePolicyAnnotation = "lockstep.dev/hook-delete-policy"
 	ArgoHookDeletePolicy       = "argocd.argoproj.io/hook-delete-policy"
+	HelmHookDeletePolicy       = "helm.sh/hook-delete-policy"
 )
+
+// helmDeletePolicies are Helm's names of the delete policies.
+var helmDeletePolicies = map[string]string{
+	"hook-succeeded": HookSucceeded, "hook-failed": HookFailed, "before-hook-creation": BeforeHookCreation,
+}
 
 // HookPhase is when a hook runs.
 type HookPhase string
@@ -40,10 +50,13 @@ const (
 
 // Hook is one hook object of a plan.
 type Hook struct {
-	Phase  HookPhase
-	Key    object.Key
-	Object *unstructured.Unstructured
-	Wave   int
+	Phase HookPhase
+	// Key names the hook; a generated one (metadata.generateName, each run's
+	// object named anew) by its prefix and a star (object.KeyOf).
+	Key       object.Key
+	Generated bool
+	Object    *unstructured.Unstructured
+	Wave      int
 	// DeletePolicies are the policies named (BeforeHookCreation when none).
 	DeletePolicies []string
 }
@@ -80,7 +93,7 @@ func hookOf(o *unstructured.Unstructured) (h Hook, ok, skip bool, err error) {
 	if gk := o.GroupVersionKind().GroupKind(); gk.String() != "Job.batch" && gk.String() != "Pod" {
 		return Hook{}, false, false, fmt.Errorf("%s: a hook must be a Job or a Pod", object.KeyOf(o))
 	}
-	h = Hook{Phase: HookPhase(phase), Key: object.KeyOf(o), Object: o}
+	h = Hook{Phase: HookPhase(phase), Key: object.KeyOf(o), Object: o, Generated: o.GetName() == ""}
 	if h.Wave, err = waveOf(o); err != nil {
 		return Hook{}, false, false, err
 	}
@@ -88,8 +101,15 @@ func hookOf(o *unstructured.Unstructured) (h Hook, ok, skip bool, err error) {
 	if policies == "" {
 		policies = ann[ArgoHookDeletePolicy]
 	}
+	if policies == "" {
+		policies = ann[HelmHookDeletePolicy]
+	}
 	for _, p := range strings.Split(policies, ",") {
-		switch p = strings.TrimSpace(p); p {
+		p = strings.TrimSpace(p)
+		if named, ok := helmDeletePolicies[p]; ok {
+			p = named
+		}
+		switch p {
 		case "":
 		case HookSucceeded, HookFailed, BeforeHookCreation:
 			h.DeletePolicies = append(h.DeletePolicies, p)

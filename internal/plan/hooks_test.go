@@ -50,3 +50,22 @@ func TestBadHooksAreErrors(t *testing.T) {
 		}
 	}
 }
+
+// metadata.generateName, the usual idiom of Argo CD and Helm hook Jobs, names
+// a hook (each run is a new object); an object kept in sync needs a fixed name.
+func TestGenerateNameIsForHooksOnly(t *testing.T) {
+	hook := obj(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-, namespace: x, annotations: {argocd.argoproj.io/hook: PreSync, helm.sh/hook-delete-policy: \"before-hook-creation,hook-succeeded\"}}")
+	p, err := plan.Compute(plan.Input{Desired: []*unstructured.Unstructured{hook}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.HooksOf(plan.PreSync)
+	if len(h) != 1 || !h[0].Generated || h[0].Key.Name != "migrate-*" || strings.Join(h[0].DeletePolicies, "+") != "BeforeHookCreation+HookSucceeded" {
+		t.Fatalf("hooks %+v", h)
+	}
+	plain := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: cfg-, namespace: x}")
+	_, err = plan.Compute(plan.Input{Desired: []*unstructured.Unstructured{plain}})
+	if err == nil || !strings.Contains(err.Error(), `ConfigMap/x/cfg-*: metadata.generateName "cfg-" is for hooks only`) {
+		t.Errorf("an ordinary object with generateName: %v", err)
+	}
+}

@@ -125,6 +125,9 @@ func Compute(in Input) (Plan, error) {
 			hooks = append(hooks, hook)
 			continue
 		}
+		if o.GetName() == "" {
+			return Plan{}, fmt.Errorf("%s: metadata.generateName %q is for hooks only; an object kept in sync needs a fixed metadata.name", k, o.GetGenerateName())
+		}
 		if desired[k] {
 			return Plan{}, fmt.Errorf("%s is desired twice", k)
 		}

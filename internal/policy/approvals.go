@@ -29,10 +29,7 @@ func (r *Rules) CheckApprovals(a Approval) ([]string, error) {
 	if p == nil {
 		return nil, nil
 	}
-	trailer := p.Trailer
-	if trailer == "" {
-		trailer = "Approved-by"
-	}
+	trailer := r.approvalTrailer()
 	deny := func(format string, args ...any) ([]string, error) {
 		return nil, r.verdict([]Violation{{Rule: "spec.approvals", Message: fmt.Sprintf(format, args...)}})
 	}

@@ -35,6 +35,11 @@ func Compile(p *v1.Project) (*Rules, error) {
 	r := &Rules{Project: p.Name, spec: p.Spec}
 	var errs []error
 	for i, pattern := range p.Spec.SourceRepos {
+		if pattern == "*" {
+			// A lone * is "any repository", as in Argo CD's AppProjects; in
+			// any other pattern, * stays within one path segment.
+			pattern = "**"
+		}
 		g, err := glob.Compile(normalizeURL(pattern), '/')
 		if err != nil {
 			errs = append(errs, fmt.Errorf("spec.sourceRepos[%d] %q: %w", i, pattern, err))
@@ -93,9 +98,6 @@ func Permissive() *Rules {
 	r.Project = v1.DefaultProject + " (built in)"
 	return r
 }
-
-// Spec returns the rules' Project spec; callers must not modify it.
-func (r *Rules) Spec() *v1.ProjectSpec { return &r.spec }
 
 // Object is a rendered object and where it came from.
 type Object struct {

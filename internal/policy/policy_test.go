@@ -23,7 +23,7 @@ func compile(t *testing.T, spec v1.ProjectSpec) *policy.Rules {
 	return r
 }
 
-func object(t *testing.T, file, manifest string) policy.Object {
+func rendered(t *testing.T, file, manifest string) policy.Object {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(manifest), &u.Object); err != nil {
@@ -97,7 +97,7 @@ func TestAnEmptyProjectAllowsNothingAndTheBuiltInDefaultEverything(t *testing.T)
 	if err := policy.Permissive().CheckApplication(app); err != nil {
 		t.Errorf("built-in default: %v", err)
 	}
-	crb := object(t, "rbac.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}")
+	crb := rendered(t, "rbac.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}")
 	if err := policy.Permissive().CheckObjects("in-cluster", []policy.Object{crb}); err != nil {
 		t.Errorf("built-in default refused a cluster-scoped kind: %v", err)
 	}
@@ -110,11 +110,11 @@ func TestKindsAndNamespacesOfObjects(t *testing.T) {
 		NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}},
 	})
 	objs := []policy.Object{
-		object(t, "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: team-a}"),
-		object(t, "app/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}"),
-		object(t, "app/crb.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admin}"),
-		object(t, "app/rb.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: team-a}"),
-		object(t, "app/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: elsewhere, namespace: kube-system}"),
+		rendered(t, "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: team-a}"),
+		rendered(t, "app/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}"),
+		rendered(t, "app/crb.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admin}"),
+		rendered(t, "app/rb.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: team-a}"),
+		rendered(t, "app/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: elsewhere, namespace: kube-system}"),
 	}
 	err := r.CheckObjects("in-cluster", objs)
 	want := []string{
@@ -168,13 +168,13 @@ spec:
   ephemeralContainers: [{name: debug, image: "nicolaka/netshoot"}]
 `
 	var objs []policy.Object
-	objs = append(objs, object(t, "pod.yaml", pod), object(t, "cron.yaml", workloads))
+	objs = append(objs, rendered(t, "pod.yaml", pod), rendered(t, "cron.yaml", workloads))
 	for _, kind := range []string{"apps/v1 Deployment", "apps/v1 StatefulSet", "apps/v1 DaemonSet", "apps/v1 ReplicaSet", "batch/v1 Job", "v1 ReplicationController"} {
 		apiVersion, k, _ := strings.Cut(kind, " ")
-		objs = append(objs, object(t, "w.yaml", "apiVersion: "+apiVersion+"\nkind: "+k+"\nmetadata: {name: w, namespace: team-a}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: registry.internal/app:1.0}]\n"))
+		objs = append(objs, rendered(t, "w.yaml", "apiVersion: "+apiVersion+"\nkind: "+k+"\nmetadata: {name: w, namespace: team-a}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: registry.internal/app:1.0}]\n"))
 	}
 	tpl := len(objs)
-	objs = append(objs, object(t, "tpl.yaml", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t, namespace: team-a}\ntemplate:\n  spec:\n    containers: [{name: app, image: quay.io/app"+digest+"}]\n    volumes: [{name: models, image: {reference: quay.io/models:1}}, {name: tmp, emptyDir: {}}]\n"))
+	objs = append(objs, rendered(t, "tpl.yaml", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t, namespace: team-a}\ntemplate:\n  spec:\n    containers: [{name: app, image: quay.io/app"+digest+"}]\n    volumes: [{name: models, image: {reference: quay.io/models:1}}, {name: tmp, emptyDir: {}}]\n"))
 	err := r.CheckObjects("in-cluster", objs)
 	want := []string{
 		"Pod/team-a/p spec.images.registries",
@@ -214,14 +214,14 @@ func TestHostileImageReferences(t *testing.T) {
 		"", "registry.internal/../etc/passwd", "REGISTRY.internal/App", "registry.internal.evil.com/app",
 		"registry.internal@evil/app", strings.Repeat("a", 300000), "registry.internal/app@sha256:short", "registry.internal/app:tag\nnext",
 	} {
-		o := object(t, "x.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec: {containers: [{name: c}]}")
+		o := rendered(t, "x.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec: {containers: [{name: c}]}")
 		_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"name": "c", "image": image}}, "spec", "containers")
 		if err := r.CheckObjects("in-cluster", []policy.Object{o}); err == nil {
 			t.Errorf("image %.40q allowed", image)
 		}
 	}
 	// A container without a name or with a non-string image is refused, not a panic.
-	o := object(t, "x.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec: {containers: [{image: 42}, 7, null]}")
+	o := rendered(t, "x.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec: {containers: [{image: 42}, 7, null]}")
 	if err := r.CheckObjects("in-cluster", []policy.Object{o}); err == nil {
 		t.Error("malformed containers allowed")
 	}
@@ -229,8 +229,8 @@ func TestHostileImageReferences(t *testing.T) {
 
 func TestPlainSecretsRefused(t *testing.T) {
 	r := compile(t, v1.ProjectSpec{Destinations: []v1.ProjectDestination{{Namespace: "*"}}, Secrets: &v1.SecretPolicy{RefusePlain: true}})
-	plain := object(t, "secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: ns}\nstringData: {password: hunter2}")
-	sealed := object(t, "secret.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: ns}\nstringData: {password: hunter2}")
+	plain := rendered(t, "secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: ns}\nstringData: {password: hunter2}")
+	sealed := rendered(t, "secret.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: ns}\nstringData: {password: hunter2}")
 	sealed.Encrypted = true
 	err := r.CheckObjects("in-cluster", []policy.Object{plain, sealed})
 	if diff := cmp.Diff([]string{"Secret/ns/s spec.secrets.refusePlain"}, violations(t, err)); diff != "" {
@@ -300,7 +300,7 @@ func TestManyViolationsAreCountedNotAllListed(t *testing.T) {
 	r := compile(t, v1.ProjectSpec{Destinations: []v1.ProjectDestination{{Namespace: "a"}}})
 	var objs []policy.Object
 	for i := range 25 {
-		objs = append(objs, object(t, "x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c"+strings.Repeat("x", i)+", namespace: b}"))
+		objs = append(objs, rendered(t, "x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c"+strings.Repeat("x", i)+", namespace: b}"))
 	}
 	err := r.CheckObjects("in-cluster", objs)
 	if len(violations(t, err)) != 25 || !strings.Contains(err.Error(), "and 15 more") {
@@ -330,7 +330,7 @@ func TestAProjectServiceAccountAllowsNoOther(t *testing.T) {
 	} {
 		err := tc.rules.CheckApplication(app(tc.sa))
 		if diff := cmp.Diff(tc.want, violations(t, err)); diff != "" {
-			t.Errorf("project SA %q, app SA %q (-want +got):\n%s", tc.rules.Spec().ServiceAccountName, tc.sa, diff)
+			t.Errorf("project SA %q, app SA %q (-want +got):\n%s", tc.rules.ServiceAccount(&v1.Application{}, ""), tc.sa, diff)
 		}
 		if tc.want != nil && !strings.Contains(err.Error(), "service account admin: the project applies as deployer") {
 			t.Errorf("message: %v", err)

@@ -17,7 +17,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/cli"
-	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
@@ -143,7 +143,7 @@ func TestBlameAnswersWhoChangedTheMemoryLimit(t *testing.T) {
 	}
 
 	// Offline: the database file and the cluster, no API.
-	db := filepath.Join(shared.opts.DataDir, reconcile.LedgerFile)
+	db := filepath.Join(shared.opts.DataDir, controller.LedgerFile)
 	kubeconfig := testenv.ControlPlane(t).Kubeconfig
 	offline := lockstep(t, "blame", "deployment/api", "-n", f.ns, "--field", memory, "--db", db, "--kubeconfig", kubeconfig)
 	if !strings.Contains(offline, "author     Bob Builder <bob@example.com>") {

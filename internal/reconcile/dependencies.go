@@ -16,6 +16,7 @@ import (
 	ctrlreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/pass"
 )
 
 // dependsOnIndex indexes Applications by the names they depend on, so the
@@ -38,7 +39,7 @@ func indexDependsOn(o client.Object) []string {
 // the moment it turns Ready, with no polling.
 func (r *Reconciler) dependents(ctx context.Context, o client.Object) []ctrlreconcile.Request {
 	list := &v1.ApplicationList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{dependsOnIndex: o.GetName()}); err != nil {
+	if err := r.client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{dependsOnIndex: o.GetName()}); err != nil {
 		log.FromContext(ctx).Error(err, "listing the Applications that depend on this one", "application", o.GetNamespace()+"/"+o.GetName())
 		return nil
 	}
@@ -91,7 +92,7 @@ func (r *Reconciler) dependencyWait(ctx context.Context, app *v1.Application) (s
 	}
 	for _, d := range app.Spec.DependsOn {
 		dep := &v1.Application{}
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: app.Namespace, Name: d.Name}, dep)
+		err := r.client.Get(ctx, types.NamespacedName{Namespace: app.Namespace, Name: d.Name}, dep)
 		if apierrors.IsNotFound(err) {
 			return fmt.Sprintf("waiting for Application %s, which does not exist", d.Name), nil
 		}
@@ -101,7 +102,7 @@ func (r *Reconciler) dependencyWait(ctx context.Context, app *v1.Application) (s
 		if !isReady(dep) {
 			why := "not reconciled yet"
 			if c := meta.FindStatusCondition(dep.Status.Conditions, v1.ConditionReady); c != nil {
-				why = c.Reason + ": " + truncate(c.Message, 256)
+				why = c.Reason + ": " + pass.Truncate(c.Message, 256)
 			}
 			return fmt.Sprintf("waiting for Application %s to be Ready (%s)", d.Name, why), nil
 		}
@@ -121,7 +122,7 @@ func (r *Reconciler) checkCycle(ctx context.Context, namespace string, path []st
 			}
 		}
 		dep := &v1.Application{}
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: d.Name}, dep); err != nil {
+		if err := r.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: d.Name}, dep); err != nil {
 			continue // a missing dependency is a wait, not a cycle
 		}
 		if err := r.checkCycle(ctx, namespace, append(path, d.Name), dep.Spec.DependsOn); err != nil {
@@ -129,11 +130,4 @@ func (r *Reconciler) checkCycle(ctx context.Context, namespace string, path []st
 		}
 	}
 	return nil
-}
-
-// waiting records that the Application waits for a dependency.
-func (s *status) waiting(message string) {
-	s.settled()
-	meta.RemoveStatusCondition(&s.app.Status.Conditions, v1.ConditionStalled)
-	s.set(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonDependencyWait, message)
 }

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
@@ -21,6 +23,11 @@ import (
 // hookJob is a Job hook; KWOK completes its pod, unless the pod cannot be
 // scheduled, in which case activeDeadlineSeconds fails the Job.
 func hookJob(name, annotations string, schedulable bool) string {
+	return hookJobNamed("name: "+name, annotations, schedulable)
+}
+
+// hookJobNamed is hookJob with its naming line: "name: x" or "generateName: x-".
+func hookJobNamed(naming, annotations string, schedulable bool) string {
 	spec := ""
 	if !schedulable {
 		spec = "      nodeSelector: {lockstep.dev/no-such-node: \"true\"}\n"
@@ -28,7 +35,7 @@ func hookJob(name, annotations string, schedulable bool) string {
 	return fmt.Sprintf(`apiVersion: batch/v1
 kind: Job
 metadata:
-  name: %s
+  %s
   annotations: {%s}
 spec:
   backoffLimit: 0
@@ -37,7 +44,7 @@ spec:
     spec:
       restartPolicy: Never
 %s      containers: [{name: run, image: registry.internal/tools:1}]
-`, name, annotations, spec)
+`, naming, annotations, spec)
 }
 
 func TestPreSyncAndPostSyncHooksRunAroundTheSync(t *testing.T) {
@@ -104,4 +111,55 @@ func TestFailingPreSyncHookStopsTheSyncAndRunsSyncFailed(t *testing.T) {
 		}
 		return j.Status.Succeeded == 1, fmt.Errorf("succeeded %d", j.Status.Succeeded)
 	})
+}
+
+// Hook Jobs named by metadata.generateName, as Argo CD and Helm charts write
+// them, run as a new Job on each sync; BeforeHookCreation deletes the earlier
+// runs and HookSucceeded the finished one. An ordinary object with
+// generateName is refused, naming it.
+func TestGeneratedHooksRunOncePerSyncAndAreCleanedUp(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	files := map[string]string{
+		"app/cm.yaml":      configMapYAML,
+		"app/migrate.yaml": hookJobNamed("generateName: migrate-", `argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: BeforeHookCreation`, true),
+		"app/smoke.yaml":   hookJobNamed("generateName: smoke-", `argocd.argoproj.io/hook: PostSync, helm.sh/hook-delete-policy: hook-succeeded`, true),
+	}
+	rev := f.commit(t, "generated hooks", files)
+	f.create(t, f.application("web", "app", nil))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
+	jobs := func() map[string]int {
+		list := &batchv1.JobList{}
+		if err := f.c.List(ctx, list, client.InNamespace(f.ns)); err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, j := range list.Items {
+			n[j.GenerateName]++
+			if !strings.HasPrefix(j.Name, j.GenerateName) || j.Name == j.GenerateName {
+				t.Errorf("Job %s was not named by the server from %q", j.Name, j.GenerateName)
+			}
+		}
+		return n
+	}
+	if n := jobs(); n["migrate-"] != 1 || n["smoke-"] != 0 {
+		t.Fatalf("after the first sync: %v; want one migrate- run kept, the smoke- run deleted once it succeeded", n)
+	}
+	// A second sync runs the hooks again: a new migrate- Job replaces the first.
+	files["app/cm.yaml"] = strings.Replace(configMapYAML, "hello", "bonjour", 1)
+	rev = f.commit(t, "second sync", files)
+	f.refresh(t, "web")
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
+	if n := jobs(); n["migrate-"] != 1 || n["smoke-"] != 0 {
+		t.Fatalf("after the second sync: %v; want exactly one migrate- run (the earlier deleted) and no smoke- run", n)
+	}
+
+	// generateName on an object that is not a hook names it in the error.
+	files["app/extra.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: extra-}\ndata: {a: b}\n"
+	rev = f.commit(t, "not a hook", files)
+	f.refresh(t, "web")
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonPlanFailed, rev)
+	if msg := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, `metadata.generateName "extra-" is for hooks only`) {
+		t.Errorf("Ready message %q does not say generateName is for hooks", msg)
+	}
 }

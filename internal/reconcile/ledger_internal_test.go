@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
-	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // failingStore refuses appends while full is set, as a full disk does.
@@ -94,43 +90,5 @@ func TestJournalDoesNotRecordOneApplicationVersionTwice(t *testing.T) {
 	j.statusStored(appAt("8"))
 	if w, _ := j.write(ctx, appAt("9"), []audit.Record{manual}); len(w) != 1 {
 		t.Fatal("a repeat from a newer version was dropped")
-	}
-}
-
-// Denials have no producer until policy and verification arrive (issue 6): the
-// record they will get is checked here.
-func TestAPolicyDenialIsRecordedAsDenied(t *testing.T) {
-	app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "web"}}
-	before := app.Status.DeepCopy()
-	st := newStatus(app, time.Now())
-	secret := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
-		"metadata": map[string]any{"name": "db"}, "stringData": map[string]any{"password": "hunter2-long"}}}
-	st.scrub = audit.NewScrubber([]*unstructured.Unstructured{secret})
-	commit := source.Commit{Hash: "abc123", Message: "Add db\n\nApproved-by: Lead <lead@example.com>\n",
-		Trailers: []source.Trailer{{Key: "Approved-by", Value: "Lead <lead@example.com>"}}}
-	st.attempted(commit, nil)
-	o := st.failed(v1.ReasonPolicyDenied, errors.New(`Secret/db: plain Secrets are refused (value "hunter2-long")`), false)
-	o.pv = &Preview{Commit: &commit}
-	recs := passRecords(app, before, st, o, time.Now())
-	if len(recs) != 1 {
-		t.Fatalf("%d records", len(recs))
-	}
-	r := recs[0]
-	if r.Event != audit.EventDenied || r.Result != audit.Failed || r.Reason != v1.ReasonPolicyDenied || r.Revision != "abc123" ||
-		r.Commit == nil || len(r.Commit.ApprovedBy) != 1 {
-		t.Fatalf("denial record: %+v", r)
-	}
-	if strings.Contains(r.Message, "hunter2-long") || !strings.Contains(r.Message, audit.Redacted) {
-		t.Fatalf("the Secret's value reached the record: %q", r.Message)
-	}
-	// The same denial on the next pass is not a new record.
-	before = st.app.Status.DeepCopy()
-	st2 := newStatus(st.app, time.Now())
-	st2.scrub = st.scrub
-	st2.attempted(commit, nil)
-	o2 := st2.failed(v1.ReasonPolicyDenied, errors.New(`Secret/db: plain Secrets are refused (value "hunter2-long")`), false)
-	o2.pv = o.pv
-	if recs := passRecords(st.app, before, st2, o2, time.Now()); len(recs) != 0 {
-		t.Fatalf("a repeated denial was recorded again: %+v", recs)
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
-	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
@@ -89,7 +89,7 @@ func verifyLedger(t *testing.T) audit.Report {
 // controller's Secret.
 func trustedKey(t *testing.T) []byte {
 	t.Helper()
-	s, err := testenv.Clientset(t).CoreV1().Secrets(shared.opts.Namespace).Get(testenv.Context(t), reconcile.LedgerKeySecret, metav1.GetOptions{})
+	s, err := testenv.Clientset(t).CoreV1().Secrets(shared.opts.Namespace).Get(testenv.Context(t), controller.LedgerKeySecret, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,12 +297,12 @@ func (f *repoFixture) everywhere(t *testing.T, app string) map[string][]byte {
 		t.Fatal(err)
 	}
 	places := map[string][]byte{"export": export.Bytes()}
-	for _, name := range []string{reconcile.LedgerFile, reconcile.LedgerFile + "-wal"} {
+	for _, name := range []string{controller.LedgerFile, controller.LedgerFile + "-wal"} {
 		if b, err := os.ReadFile(shared.opts.DataDir + "/" + name); err == nil {
 			places[name] = b
 		}
 	}
-	if len(places[reconcile.LedgerFile])+len(places[reconcile.LedgerFile+"-wal"]) == 0 {
+	if len(places[controller.LedgerFile])+len(places[controller.LedgerFile+"-wal"]) == 0 {
 		t.Fatal("the ledger database was not found where the controller keeps it")
 	}
 	logs, err := os.ReadFile(shared.logs)

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
@@ -45,7 +45,7 @@ const gitPassword = "controller-reads"
 // sharedController is the controller every test in this package talks to: one
 // per test binary, restartable (to test what survives a restart).
 type sharedController struct {
-	opts   reconcile.Options
+	opts   controller.Options
 	stop   context.CancelFunc
 	done   chan struct{}
 	logs   string // the controller's log file
@@ -57,7 +57,7 @@ func (c *sharedController) start(t *testing.T) {
 	c.stop, c.done = cancel, make(chan struct{})
 	go func() {
 		defer close(c.done)
-		if err := reconcile.Run(ctx, testenv.ControlPlane(t).Config, c.opts); err != nil {
+		if err := controller.Run(ctx, testenv.ControlPlane(t).Config, c.opts); err != nil {
 			fmt.Fprintln(os.Stderr, "controller stopped:", err)
 		}
 	}()
@@ -84,7 +84,7 @@ func env(t *testing.T) client.Client {
 			t.Fatal(err)
 		}
 		sharedGit.AddUser("lockstep", gitPassword, gitserver.Read)
-		opts := reconcile.DefaultOptions()
+		opts := controller.DefaultOptions()
 		opts.InstallCRDs = true
 		// Not t.TempDir: that goes with the first test, and the controller
 		// outlives it (a restart must find its ledger again). The control

@@ -108,8 +108,8 @@ func checkObject(o *unstructured.Unstructured) error {
 		return fmt.Errorf("object has no kind")
 	case o.GetName() == "" && o.GetGenerateName() == "":
 		return fmt.Errorf("%s has no metadata.name", o.GetKind())
-	case o.GetGenerateName() != "" && o.GetName() == "":
-		return fmt.Errorf("%s uses metadata.generateName; declarative sync needs a fixed metadata.name", o.GetKind())
 	}
+	// metadata.generateName alone is for hooks, created anew on each run; the
+	// plan refuses it on an object kept in sync.
 	return nil
 }

@@ -67,8 +67,12 @@ func isManifest(name string) bool {
 // identity is Kind/namespace/name (group-qualified), as errors name objects.
 func identity(o *unstructured.Unstructured) string {
 	gk := o.GroupVersionKind().GroupKind().String()
-	if o.GetNamespace() != "" {
-		return gk + "/" + o.GetNamespace() + "/" + o.GetName()
+	name := o.GetName()
+	if name == "" {
+		name = o.GetGenerateName() + "*" // a hook named anew on each run
 	}
-	return gk + "/" + o.GetName()
+	if o.GetNamespace() != "" {
+		return gk + "/" + o.GetNamespace() + "/" + name
+	}
+	return gk + "/" + name
 }

@@ -90,7 +90,6 @@ func TestPlainErrorsNameFileAndLine(t *testing.T) {
 		{"no kind", "apiVersion: v1\nmetadata: {name: a}\n", "app/x.yaml:1: not a Kubernetes object"},
 		{"no apiVersion", "---\nkind: ConfigMap\nmetadata: {name: a}\n", "app/x.yaml:2: object has no apiVersion"},
 		{"no name", "apiVersion: v1\nkind: ConfigMap\n", "app/x.yaml:1: ConfigMap has no metadata.name"},
-		{"generateName", "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: a-}\n", "needs a fixed metadata.name"},
 		{"a scalar document", "just a string\n", "app/x.yaml:1: not a Kubernetes object"},
 		{"a list document", "- a\n- b\n", "app/x.yaml:1: not a Kubernetes object"},
 		{"content after a separator", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n--- {b: c}\n", "app/x.yaml:4: only a comment may follow"},

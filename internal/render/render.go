@@ -117,6 +117,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrPathNotFound is wrapped when the folder to render is not in the snapshot.
+var ErrPathNotFound = errors.New("path not found in the repository")
+
 // ErrLimit is wrapped by errors about a file, a total or an object count over its limit.
 var ErrLimit = errors.New("over the limit")
 
@@ -131,7 +134,7 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 		return nil, &Error{File: dir, Err: errors.New("path leaves the repository")}
 	}
 	if fi, err := fs.Stat(fsys, dir); err != nil {
-		return nil, &Error{File: dir, Err: fmt.Errorf("path not found in the repository: %w", err)}
+		return nil, &Error{File: dir, Err: fmt.Errorf("%w: %w", ErrPathNotFound, err)}
 	} else if !fi.IsDir() {
 		return nil, &Error{File: dir, Err: errors.New("path is not a folder")}
 	}

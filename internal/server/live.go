@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 )
 
 // KubeLive reads live objects from an API server, naming kinds as kubectl does.
@@ -23,19 +20,9 @@ type KubeLive struct {
 	mapper meta.RESTMapper
 }
 
-// NewKubeLive reads from the cluster cfg points at.
-func NewKubeLive(cfg *rest.Config) (*KubeLive, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cached := memory.NewMemCacheClient(dc)
-	mapper := restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(cached), cached, nil)
-	return &KubeLive{dyn: dyn, mapper: mapper}, nil
+// NewKubeLive reads through clients.
+func NewKubeLive(clients *kube.Clients) *KubeLive {
+	return &KubeLive{dyn: clients.Dynamic, mapper: clients.Shortcuts}
 }
 
 // Get implements LiveReader. The object is read from the API server, not a

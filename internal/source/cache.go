@@ -64,8 +64,9 @@ func NewCache(dir string, opts ...CacheOption) *Cache {
 
 // FetchOptions control one Fetch.
 type FetchOptions struct {
-	// MaxAge is how old a previous resolution of the same URL and ref may be to be
-	// reused without asking the server; 0 always asks.
+	// MaxAge is how long before this request a previous resolution of the same
+	// URL and ref may have started to be reused without asking the server; 0
+	// reuses only a resolution that started after the request.
 	MaxAge time.Duration
 }
 
@@ -81,6 +82,7 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if err := req.Ref.validate(); err != nil {
 		return fail(false, err)
 	}
+	asked := c.now()
 	r, err := c.repo(req.URL)
 	if err != nil {
 		return fail(true, err)
@@ -92,8 +94,13 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if req.Credentials == nil && req.CredentialsID == "" {
 		key.credentialsID = req.Auth.id()
 	}
-	res, fresh := r.resolved[key]
-	if !fresh || c.now().Sub(res.at) >= opts.MaxAge {
+	res, known := r.resolved[key]
+	// A resolution is reused when it started less than MaxAge before this
+	// request; with MaxAge 0, only one that started after the request did (it
+	// waited for the lock meanwhile). So a burst of requests that must see
+	// what was pushed before them asks the server once or twice, not once each.
+	if !known || !res.at.After(asked.Add(-opts.MaxAge)) {
+		started := c.now()
 		auth, err := req.credentials(ctx)
 		if err != nil {
 			return fail(true, err)
@@ -107,7 +114,7 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 		if res, err = r.resolveAndFetch(ctx, req, t); err != nil {
 			return fail(isTransient(err), err)
 		}
-		res.at = c.now()
+		res.at = started
 		r.resolved[key] = res
 	}
 	commit, err := r.repo.CommitObject(res.hash)
@@ -122,7 +129,7 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if err != nil {
 		return fail(false, err)
 	}
-	snap := &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When)}
+	snap := &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When), Resolved: res.at}
 	if !res.tag.IsZero() {
 		tag, err := r.repo.TagObject(res.tag)
 		if err != nil {

@@ -31,6 +31,14 @@ type Commit struct {
 	SignedPayload []byte
 }
 
+// Short is the hash's first 12 characters, as messages name a commit.
+func (c Commit) Short() string {
+	if len(c.Hash) > 12 {
+		return c.Hash[:12]
+	}
+	return c.Hash
+}
+
 // Trailer is one "Key: value" line of a commit message's trailer block.
 type Trailer struct {
 	Key, Value string

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 )
 
 // Ref selects a commit. At most one field is set; none means the remote's default
@@ -145,6 +146,9 @@ type Snapshot struct {
 	// Files is the commit's whole tree, read-only; symbolic links are reported as
 	// such and never followed.
 	Files fs.FS
+	// Resolved is when the ref was resolved to Commit (by this fetch or an
+	// earlier one whose resolution was reused).
+	Resolved time.Time
 }
 
 // Error is a fetch failure. Transient errors (the server is down, a timeout) are

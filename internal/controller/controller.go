@@ -1,4 +1,8 @@
-package reconcile
+// Package controller is Lockstep's composition root: it builds the clients,
+// the manager, the watch cache, the Pipeline and the Reconciler, the ledger with
+// its key, the API server and the retention loop, and runs them until the
+// context ends. Nothing else in Lockstep starts a process-wide part.
+package controller
 
 import (
 	"context"
@@ -8,28 +12,25 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/config/crd"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/server"
-	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // Options configure the controller.
@@ -82,25 +83,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return err
 		}
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	clients, err := kube.NewClients(cfg)
 	if err != nil {
 		return err
-	}
-	version, err := cs.Discovery().ServerVersion()
-	if err != nil {
-		return fmt.Errorf("reaching the API server: %w", err)
 	}
 	if opts.LeaderElection {
-		if err := ensureNamespace(ctx, cs, opts.LeaderElectionNamespace); err != nil {
+		if err := ensureNamespace(ctx, clients.Typed, opts.LeaderElectionNamespace); err != nil {
 			return err
 		}
+	}
+	scheme, err := kube.NewScheme()
+	if err != nil {
+		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -118,38 +112,32 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	events := &liveEvents{}
-	live := kube.NewCache(dyn, events.handle)
-	defer live.Stop()
-	applier, err := apply.New(cfg, apply.WithLiveCache(live))
-	if err != nil {
-		return err
-	}
-	events.applier = applier
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return err
 	}
-	ledger, store, err := openLedger(ctx, cs, opts)
+	watchEvents := &liveEvents{}
+	live := kube.NewCache(clients.Dynamic, watchEvents.handle)
+	defer live.Stop()
+	pipeline, applier, err := NewPipeline(clients, mgr.GetClient(), PipelineConfig{
+		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
+		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	watchEvents.applier = applier
+	ledger, store, err := openLedger(ctx, clients.Typed, opts)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	r := &Reconciler{
-		Client:      mgr.GetClient(),
-		Sources:     source.NewCache(filepath.Join(opts.DataDir, "repositories")),
-		Applier:     applier,
-		Events:      mgr.GetEventRecorder("lockstep"),
-		KubeVersion: version.GitVersion,
-		Ledger:      ledger,
-		Namespace:   opts.Namespace,
-
-		DefaultServiceAccount: opts.DefaultServiceAccount,
+	r, err := reconcile.NewReconciler(reconcile.ReconcilerDeps{
+		Client: mgr.GetClient(), Pipeline: pipeline, Events: mgr.GetEventRecorder("lockstep"), Ledger: ledger, Clock: time.Now,
+	})
+	if err != nil {
+		return err
 	}
-	if err := r.SetupWithManager(mgr, opts.Concurrency, events.source()); err != nil {
+	if err := r.SetupWithManager(ctx, mgr, opts.Concurrency, watchEvents.source()); err != nil {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
@@ -159,15 +147,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if opts.APIAddress != "" && opts.APIAddress != "0" {
-		token, err := apiToken(ctx, cs, opts)
+		token, err := apiToken(ctx, clients.Typed, opts)
 		if err != nil {
 			return err
 		}
-		live, err := server.NewKubeLive(cfg)
-		if err != nil {
-			return err
-		}
-		svc := &server.Service{Store: store, Live: live, FieldManager: apply.FieldManager}
+		svc := &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager}
 		h := server.Handler(svc, token, ledger.PublicKey(), slog.New(logr.ToSlogHandler(opts.Logger)))
 		// Only the leader serves: the ledger is the leader's (a PostgreSQL store
 		// would let every replica answer).

@@ -1,0 +1,64 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// maxCachedRenders bounds the render cache; one entry per Application is typical.
+const maxCachedRenders = 2048
+
+// PipelineConfig is what NewPipeline needs besides the cluster.
+type PipelineConfig struct {
+	// RepositoryDir holds the repository cache.
+	RepositoryDir string
+	// Namespace is the controller's: Projects' trusted keys live there unless
+	// they name another namespace.
+	Namespace string
+	// DefaultServiceAccount is the controller's --default-service-account.
+	DefaultServiceAccount string
+	// Live, when set, is the watch cache the Applier reads live objects from;
+	// without one it reads them from the API server.
+	Live *kube.Cache
+	// Logger gets what a pass cannot report otherwise.
+	Logger logr.Logger
+}
+
+// NewPipeline builds the Pipeline exactly as the controller runs it, for the
+// controller, `lockstep diff` and the API alike: a preview from any of them is
+// the pass the controller would run. reader reads Applications, Projects and
+// the Secrets of credentials and keys. It asks the API server its version once,
+// for Helm's .Capabilities. It returns the Applier the Pipeline acts through.
+func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig) (*reconcile.Pipeline, *apply.Applier, error) {
+	version, err := clients.Typed.Discovery().ServerVersion()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reaching the API server: %w", err)
+	}
+	var opts []apply.Option
+	if cfg.Live != nil {
+		opts = append(opts, apply.WithLiveCache(cfg.Live))
+	}
+	applier := apply.New(clients, opts...)
+	pipeline, err := reconcile.NewPipeline(reconcile.Deps{
+		Reader:                reader,
+		Clients:               clients,
+		Sources:               source.NewCache(cfg.RepositoryDir),
+		Renders:               render.NewCache(maxCachedRenders),
+		Applier:               applier,
+		Clock:                 time.Now,
+		Logger:                cfg.Logger,
+		Namespace:             cfg.Namespace,
+		DefaultServiceAccount: cfg.DefaultServiceAccount,
+		KubeVersion:           version.GitVersion,
+	})
+	return pipeline, applier, err
+}

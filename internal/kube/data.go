@@ -1,0 +1,49 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ReadData returns every entry of a Secret or ConfigMap (kind "" is Secret),
+// read through r: the one way Lockstep reads credentials, keys and values out of
+// the cluster. A ConfigMap's binaryData is merged with its data. Errors name the
+// object and wrap the API error (apierrors.IsNotFound holds for a missing one);
+// they never quote a value.
+func ReadData(ctx context.Context, r client.Reader, kind, namespace, name string) (map[string][]byte, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	switch kind {
+	case "", "Secret":
+		s := &corev1.Secret{}
+		if err := r.Get(ctx, key, s); err != nil {
+			return nil, readError("Secret", key, err)
+		}
+		return s.Data, nil
+	case "ConfigMap":
+		cm := &corev1.ConfigMap{}
+		if err := r.Get(ctx, key, cm); err != nil {
+			return nil, readError("ConfigMap", key, err)
+		}
+		out := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+		for k, v := range cm.Data {
+			out[k] = []byte(v)
+		}
+		for k, v := range cm.BinaryData {
+			out[k] = v
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("kind %q is neither Secret nor ConfigMap", kind)
+}
+
+func readError(kind string, key types.NamespacedName, err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s %s does not exist: %w", kind, key, err)
+	}
+	return fmt.Errorf("reading %s %s: %w", kind, key, err)
+}

@@ -1,0 +1,174 @@
+// Package pass holds one pass of the pipeline over one Application as a value,
+// and the pure functions that report it: the Application's next status
+// (Status), the Events to emit (Events) and the ledger records to write
+// (Records). The controller, `lockstep diff` and the API all get a Pass from
+// reconcile.Pipeline; nothing here reads or writes anything, so every rule of
+// reporting is table-tested without a cluster.
+package pass
+
+import (
+	"time"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/health"
+	"github.com/lockstep-dev/lockstep/internal/object"
+	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
+)
+
+// Pass is everything one pass found and did, stage by stage. Fields of stages
+// the pass did not reach are zero.
+type Pass struct {
+	// Application is the Application as the pass read it: its status is the
+	// status before the pass.
+	Application *v1.Application
+	// Started is when the pass began, Finished when it ended: conditions and
+	// history entries carry Finished.
+	Started, Finished time.Time
+
+	// Gate: a pass that stops before the pipeline (suspended, waiting for a
+	// dependency, or a dependency cycle in Err) fetches nothing.
+	Gated     bool
+	Suspended bool
+	Waiting   string // why it waits for a dependency
+
+	// policy (before the fetch) and source
+	Project string
+	// Identity is the user the pass reads and applies as
+	// (system:serviceaccount:NAMESPACE:NAME); "" is the controller itself.
+	Identity string
+	// Commit is the newest commit of the followed ref; nil when the source failed.
+	Commit *source.Commit
+	// Resolved is when the ref was resolved to Commit (maybe by an earlier pass).
+	Resolved time.Time
+	// verify
+	Verified  *verify.Result // the key that signed, nil when nothing is required
+	Approvers []string       // the approvals the two-person rule counted
+	// render: the objects with where each came from, also when a later stage failed
+	Rendered *render.Result
+	// plan
+	Digest   string // identifies the desired objects (plan.Digest)
+	Plan     plan.Plan
+	Observed apply.Observation
+
+	// What the pass did with the plan.
+	Decision Decision
+	Trigger  string // v1.TriggerGit, TriggerManual or TriggerDrift, when it synced
+
+	// apply
+	SyncStarted time.Time       // when apply began; zero when it did not
+	Changes     apply.ChangeSet // what was applied and pruned, also when it failed
+	// Applied is true when the plan's objects reached the cluster (also when a
+	// PostSync hook failed after): they are in the inventory, to prune later.
+	Applied bool
+
+	// health of every desired object, from the freshest state the pass holds
+	Health        map[object.Key]health.Result
+	HealthSummary health.Summary
+
+	// Err is the stage that failed, nil when none did.
+	Err *StageError
+}
+
+// Decision is what a pass does with its plan.
+type Decision string
+
+const (
+	// Sync applies the plan (which may change nothing).
+	Sync Decision = "Sync"
+	// ReportDrift leaves drift in place and reports it: self-heal is off.
+	ReportDrift Decision = "ReportDrift"
+	// AwaitSync leaves a change from Git for a manual sync: automated sync is off.
+	AwaitSync Decision = "AwaitSync"
+)
+
+// StageError is the failure of one pipeline stage: Reason is the stage's
+// condition reason (SourceFailed, RenderFailed, PolicyDenied, ...). A transient
+// failure is retried as it is; any other needs a change.
+type StageError struct {
+	Reason    string
+	Transient bool
+	Err       error
+}
+
+func (e *StageError) Error() string { return e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Decide says what a pass does with a plan of app's desired objects (whose
+// digest is digest). The cluster has drifted when it differs from what the last
+// successful sync applied while neither Git nor the spec changed: only
+// self-heal or a manual sync reverts that.
+func Decide(app *v1.Application, p plan.Plan, digest string) (d Decision, trigger string) {
+	manual := ManualSyncPending(app)
+	drift := !p.InSync() && app.Status.LastAppliedDigest == digest && !manual
+	automated := app.Spec.Sync.IsAutomated()
+	switch {
+	case manual:
+		return Sync, v1.TriggerManual
+	case drift && automated && app.Spec.Sync.SelfHeal:
+		return Sync, v1.TriggerDrift
+	case drift:
+		return ReportDrift, ""
+	case !p.InSync() && !automated:
+		return AwaitSync, ""
+	}
+	return Sync, v1.TriggerGit
+}
+
+// ManualSyncPending says whether someone asked for a sync (`lockstep sync`)
+// that no pass has handled yet.
+func ManualSyncPending(app *v1.Application) bool {
+	req := app.Annotations[v1.AnnotationSyncRequestedBy]
+	return req != "" && req != app.Status.LastHandledSyncRequest
+}
+
+// Synced reports whether the pass applied its plan without a failure.
+func (p *Pass) Synced() bool {
+	return p.Decision == Sync && p.Err == nil && !p.Gated && p.Commit != nil
+}
+
+// Changed reports whether the pass applied or pruned anything, and succeeded.
+func (p *Pass) Changed() bool {
+	return p.Synced() && len(p.Changes.Applied)+len(p.Changes.Pruned) > 0
+}
+
+// Reverted reports whether the pass reverted drift (self-heal).
+func (p *Pass) Reverted() bool { return p.Synced() && p.Trigger == v1.TriggerDrift }
+
+// Drifted reports whether the pass found drift and left it.
+func (p *Pass) Drifted() bool { return p.Err == nil && !p.Gated && p.Decision == ReportDrift }
+
+// Scrubber hides the values of the pass's Secrets in every message it reports.
+func (p *Pass) Scrubber() audit.Scrubber {
+	objs := p.Plan.DesiredObjects()
+	if p.Rendered != nil {
+		objs = append(objs, p.Rendered.Objects...)
+	}
+	return audit.NewScrubber(objs)
+}
+
+// message is the stage error as reported: Secret values scrubbed, cut to n
+// runes.
+func (p *Pass) message(n int) string {
+	return Truncate(p.Scrubber().Scrub(p.Err.Error()), n)
+}
+
+// Truncate cuts s to at most n runes, marking the cut with "…"; a cut never
+// splits a character.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s // no more bytes than runes allowed
+	}
+	i := 0
+	for at := range s {
+		if i == n {
+			return s[:at] + "…"
+		}
+		i++
+	}
+	return s
+}

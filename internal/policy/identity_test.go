@@ -1,0 +1,112 @@
+package policy_test
+
+import (
+	"strings"
+	"testing"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/object"
+	"github.com/lockstep-dev/lockstep/internal/policy"
+)
+
+func TestServiceAccountChoice(t *testing.T) {
+	app := func(sa string) *v1.Application {
+		return &v1.Application{Spec: v1.ApplicationSpec{Destination: v1.Destination{Namespace: "team-a", ServiceAccountName: sa}}}
+	}
+	open := compile(t, v1.ProjectSpec{})
+	pinned := compile(t, v1.ProjectSpec{ServiceAccountName: "deployer"})
+	for _, tc := range []struct {
+		name     string
+		rules    *policy.Rules
+		app      *v1.Application
+		fallback string
+		want     string
+	}{
+		{"the Application's own", open, app("mine"), "installed", "mine"},
+		{"the Project's", pinned, app(""), "installed", "deployer"},
+		{"the install's default", open, app(""), "installed", "installed"},
+		{"the controller's identity", open, app(""), "", ""},
+	} {
+		if got := tc.rules.ServiceAccount(tc.app, tc.fallback); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestVerificationChoice(t *testing.T) {
+	own := &v1.Verification{KeysFrom: []v1.KeySource{{Name: "keys"}}}
+	app := &v1.Application{Spec: v1.ApplicationSpec{Source: v1.Source{Git: v1.GitSource{Verify: own}}}}
+	app.Namespace = "team-a"
+
+	// The Project's verification wins, with keys in the controller's namespace.
+	project := &v1.Verification{Mode: v1.VerifyTag, KeysFrom: []v1.KeySource{{Name: "release-keys"}}}
+	v, ns, err := compile(t, v1.ProjectSpec{Verification: project}).Verification(app, "lockstep-system")
+	if err != nil || v != project || ns != "lockstep-system" {
+		t.Errorf("project: %v %q %v", v, ns, err)
+	}
+	// Else the Application's own, with keys in its namespace.
+	v, ns, err = compile(t, v1.ProjectSpec{}).Verification(app, "lockstep-system")
+	if err != nil || v != own || ns != "team-a" {
+		t.Errorf("own: %v %q %v", v, ns, err)
+	}
+	// Which may not point at keys in another namespace.
+	foreign := app.DeepCopy()
+	foreign.Spec.Source.Git.Verify.KeysFrom[0].Namespace = "lockstep-system"
+	if _, _, err := compile(t, v1.ProjectSpec{}).Verification(foreign, "lockstep-system"); err == nil || !strings.Contains(err.Error(), "its own namespace only") {
+		t.Errorf("foreign keys: %v", err)
+	}
+	// Else none.
+	if v, _, err := compile(t, v1.ProjectSpec{}).Verification(&v1.Application{}, "lockstep-system"); v != nil || err != nil {
+		t.Errorf("none: %v %v", v, err)
+	}
+}
+
+func TestApprovalsNeedTheirOwnKeys(t *testing.T) {
+	if required, _, _, err := compile(t, v1.ProjectSpec{}).Approvals(); required || err != nil {
+		t.Errorf("no rule: required %v, %v", required, err)
+	}
+	_, _, _, err := compile(t, v1.ProjectSpec{Approvals: &v1.ApprovalPolicy{Required: 1}}).Approvals()
+	if err == nil || !strings.Contains(err.Error(), "spec.approvals needs spec.approvals.keysFrom") {
+		t.Errorf("approvals without keys: %v", err)
+	}
+	keys := []v1.KeySource{{Name: "approval-keys"}}
+	required, got, trailer, err := compile(t, v1.ProjectSpec{Approvals: &v1.ApprovalPolicy{Required: 1, KeysFrom: keys, Trailer: "Signed-off-by"}}).Approvals()
+	if !required || err != nil || len(got) != 1 || trailer != "Signed-off-by" {
+		t.Errorf("approvals: %v %v %q %v", required, got, trailer, err)
+	}
+	if _, _, trailer, _ := compile(t, v1.ProjectSpec{Approvals: &v1.ApprovalPolicy{Required: 1, KeysFrom: keys}}).Approvals(); trailer != "Approved-by" {
+		t.Errorf("default trailer %q", trailer)
+	}
+}
+
+func TestOwnership(t *testing.T) {
+	k := object.Key{Kind: "ConfigMap", Namespace: "prod", Name: "shared"}
+	if err := policy.CheckOwnership([]policy.Claim{{Key: k, Owner: "team-b/app", Listed: false}}); err != nil {
+		t.Errorf("an object its former owner let go is taken over: %v", err)
+	}
+	err := policy.CheckOwnership([]policy.Claim{{Key: k, Owner: "team-b/app", Listed: true}})
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap/prod/shared is managed by Application team-b/app") {
+		t.Errorf("an object another Application lists: %v", err)
+	}
+}
+
+// A lone * in sourceRepos is any repository, as Argo CD users expect; elsewhere
+// * stays within one path segment.
+func TestLoneStarIsAnyRepository(t *testing.T) {
+	anyRepo := compile(t, v1.ProjectSpec{SourceRepos: []string{"*"}})
+	for _, url := range []string{"https://git.internal/team-a/app", "ssh://git@git.internal:2222/deep/nested/repo.git", "https://other.host/x"} {
+		if !anyRepo.RepoAllowed(url) {
+			t.Errorf("* refused %s", url)
+		}
+	}
+	segment := compile(t, v1.ProjectSpec{SourceRepos: []string{"https://git.internal/*"}})
+	if segment.RepoAllowed("https://git.internal/team-a/app") {
+		t.Error("https://git.internal/* matched a nested repository")
+	}
+	// Dot segments are refused whatever the pattern.
+	anyWhere := compile(t, v1.ProjectSpec{SourceNamespaces: []string{"*"}, SourceRepos: []string{"*"}, Destinations: []v1.ProjectDestination{{Namespace: "*"}}})
+	app := &v1.Application{Spec: v1.ApplicationSpec{Source: v1.Source{Git: v1.GitSource{URL: "https://git.internal/team-a/../team-b"}}, Destination: v1.Destination{Namespace: "x"}}}
+	if err := anyWhere.CheckApplication(app); err == nil {
+		t.Error("* allowed a repository URL with a .. segment")
+	}
+}

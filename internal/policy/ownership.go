@@ -1,0 +1,33 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/lockstep-dev/lockstep/internal/object"
+)
+
+// Claim is a desired object whose live copy names another Application as its
+// owner.
+type Claim struct {
+	Key object.Key
+	// Owner is the Application ("namespace/name") the live object names.
+	Owner string
+	// Listed is true when that Application still lists the object in its
+	// inventory; false when it is gone or has let the object go.
+	Listed bool
+}
+
+// CheckOwnership refuses objects another Application still manages: two
+// Applications writing one object would undo each other forever. An object
+// whose former owner no longer lists it (it moved from one Application to
+// another) is taken over.
+func CheckOwnership(claims []Claim) error {
+	var errs []error
+	for _, c := range claims {
+		if c.Listed {
+			errs = append(errs, fmt.Errorf("%s is managed by Application %s; an object belongs to one Application only: remove it from one of them", c.Key, c.Owner))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,224 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/object"
+	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/policy"
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
+)
+
+// Pipeline runs the stages for one Application: Preview goes source → verify →
+// render → policy → plan and changes nothing; Sync applies a previewed plan and
+// evaluates health. Both return what they found as a pass.Pass; reporting it
+// (status, Events, ledger) is the caller's. The controller, `lockstep diff` and
+// the API build it the same way, with NewPipeline.
+type Pipeline struct {
+	reader      client.Reader
+	clients     *kube.Clients
+	sources     *source.Cache
+	renders     *render.Cache
+	applier     *apply.Applier
+	now         func() time.Time
+	log         logr.Logger
+	namespace   string
+	defaultSA   string
+	kubeVersion string
+
+	keys        ttlCache[*verify.KeyRing] // trusted keys, by key sources
+	decryptKeys ttlCache[string]          // age identities, by Secret
+}
+
+// Deps are a Pipeline's collaborators and settings.
+type Deps struct {
+	// Reader reads Applications and Projects, and the Secrets and ConfigMaps of
+	// credentials and trusted keys, as the controller. Required.
+	Reader client.Reader
+	// Clients are the controller's clients of the destination cluster; the
+	// Application's service account reads its Helm values through them. Required.
+	Clients *kube.Clients
+	// Sources is the shared repository cache. Required.
+	Sources *source.Cache
+	// Renders remembers renders of unchanged inputs. Required.
+	Renders *render.Cache
+	// Applier observes and applies as the controller; the Pipeline derives the
+	// Applier of each Application's service account from it. Required.
+	Applier *apply.Applier
+	// Clock is the one clock of every pass. Required.
+	Clock func() time.Time
+	// Logger gets what a pass cannot report otherwise (a SyncFailed hook's own
+	// failure).
+	Logger logr.Logger
+	// Namespace is the controller's own: a Project's trusted keys are read from
+	// it unless the Project names another.
+	Namespace string
+	// DefaultServiceAccount is the service account (in each Application's
+	// namespace) to act as when neither the Application nor its Project names
+	// one; "" acts as the controller itself.
+	DefaultServiceAccount string
+	// KubeVersion is what Helm charts see as .Capabilities.KubeVersion.
+	KubeVersion string
+}
+
+// NewPipeline returns a Pipeline, or an error naming a missing collaborator.
+func NewPipeline(d Deps) (*Pipeline, error) {
+	var missing []error
+	for name, ok := range map[string]bool{"Reader": d.Reader != nil, "Clients": d.Clients != nil, "Sources": d.Sources != nil,
+		"Renders": d.Renders != nil, "Applier": d.Applier != nil, "Clock": d.Clock != nil} {
+		if !ok {
+			missing = append(missing, fmt.Errorf("reconcile.NewPipeline: Deps.%s is required", name))
+		}
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
+	}
+	return &Pipeline{reader: d.Reader, clients: d.Clients, sources: d.Sources, renders: d.Renders, applier: d.Applier,
+		now: d.Clock, log: d.Logger, namespace: d.Namespace, defaultSA: d.DefaultServiceAccount, kubeVersion: d.KubeVersion}, nil
+}
+
+// PreviewOptions control one Preview.
+type PreviewOptions struct {
+	// Fresh resolves the followed ref anew; otherwise a recent resolution is
+	// reused unless the Application asks for a fresh one (first pass, changed
+	// spec, refresh or sync requested).
+	Fresh bool
+}
+
+// Preview runs source → verify → render → policy → plan for app and changes
+// nothing. The pass is returned also when a stage fails; the error is then
+// the pass's Err.
+func (pl *Pipeline) Preview(ctx context.Context, app *v1.Application, opts PreviewOptions) (*pass.Pass, error) {
+	p := &pass.Pass{Application: app, Started: pl.now(), Project: projectName(app)}
+	err := pl.preview(ctx, p, opts)
+	p.Finished = pl.now()
+	if err != nil {
+		p.Err = asStageError(err)
+		return p, p.Err
+	}
+	p.Decision, p.Trigger = pass.Decide(app, p.Plan, p.Digest)
+	p.Health, p.HealthSummary = pass.Health(p.Plan, p.Observed, apply.ChangeSet{})
+	return p, nil
+}
+
+func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptions) error {
+	app := p.Application
+
+	// policy: the repository, destination and identity, before anything is fetched
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return err
+	}
+	if err := rules.CheckApplication(app); err != nil {
+		return stageError(v1.ReasonPolicyDenied, false, err)
+	}
+	if sa := rules.ServiceAccount(app, pl.defaultSA); sa != "" {
+		p.Identity = kube.ServiceAccountUser(app.Namespace, sa)
+	}
+	applier, err := pl.applier.As(p.Identity)
+	if err != nil {
+		return stageError(v1.ReasonInvalidSpec, false, err)
+	}
+
+	// source, verify and render; a folder missing from a reused resolution of
+	// the ref may have been pushed since: resolve it anew, once
+	maxAge := sourceMaxAge(app, p.Started)
+	if opts.Fresh {
+		maxAge = 0
+	}
+	rendered, err := pl.renderNewest(ctx, p, rules, maxAge)
+	if errors.Is(err, render.ErrPathNotFound) && maxAge > 0 && p.Resolved.Before(p.Started) {
+		rendered, err = pl.renderNewest(ctx, p, rules, 0)
+	}
+	if err != nil {
+		return err
+	}
+	p.Rendered = rendered
+	objs := rendered.Objects
+	if err := applier.Normalize(objs, app.Spec.Destination.Namespace); err != nil {
+		return stageError(v1.ReasonPlanFailed, false, err)
+	}
+
+	// policy: every object, before anything is read from or applied to the cluster
+	if err := rules.CheckObjects(clusterOf(app), policyObjects(rendered)); err != nil {
+		return stageError(v1.ReasonPolicyDenied, false, err)
+	}
+
+	// plan
+	owner := app.Namespace + "/" + app.Name
+	object.Track(objs, owner)
+	p.Digest = plan.Digest(objs)
+	ignore := ignoreRules(app)
+	if err := plan.ValidateIgnoreRules(ignore); err != nil {
+		return stageError(v1.ReasonInvalidSpec, false, err)
+	}
+	inventory := inventoryFrom(app.Status.Inventory)
+	if p.Observed, err = applier.Observe(ctx, objs, inventory, ignore); err != nil {
+		return stageError(v1.ReasonPlanFailed, isTransientAPIError(err), err)
+	}
+	if err := policy.CheckOwnership(pl.ownershipClaims(ctx, owner, objs, p.Observed.Current)); err != nil {
+		return stageError(v1.ReasonPlanFailed, false, err)
+	}
+	p.Plan, err = plan.Compute(plan.Input{Desired: objs, DryRun: p.Observed.DryRun, Current: p.Observed.Current,
+		Inventory: inventory, Prune: app.Spec.Sync.Prune, Ignore: ignore, Owner: owner})
+	if err != nil {
+		return stageError(v1.ReasonPlanFailed, false, err)
+	}
+	return nil
+}
+
+// renderNewest fetches the newest commit of the followed ref (reusing a
+// resolution up to maxAge old), verifies it and renders it.
+func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *policy.Rules, maxAge time.Duration) (*render.Result, error) {
+	app := p.Application
+	// source
+	snap, err := pl.fetch(ctx, app, maxAge)
+	if err != nil {
+		return nil, err
+	}
+	p.Commit, p.Resolved = &snap.Commit, snap.Resolved
+
+	// verify: signatures, then the approvals they vouch for
+	if p.Verified, err = pl.verifyRevision(ctx, app, rules, snap); err != nil {
+		return nil, err
+	}
+	if p.Approvers, err = pl.checkApprovals(ctx, rules, snap.Commit); err != nil {
+		return nil, err
+	}
+
+	// render
+	opts, err := pl.renderOptions(ctx, app, p.Identity)
+	if err != nil {
+		return nil, stageError(v1.ReasonRenderFailed, isTransientAPIError(err), err)
+	}
+	rendered, err := pl.renders.Render(ctx, snap.Files, snap.Commit.Hash, app.Spec.Source.Path, opts)
+	if err != nil {
+		return nil, stageError(v1.ReasonRenderFailed, false, err)
+	}
+	return rendered, nil
+}
+
+func stageError(reason string, transient bool, err error) *pass.StageError {
+	return &pass.StageError{Reason: reason, Transient: transient, Err: err}
+}
+
+// asStageError is err as a stage failure; an error of no stage is PlanFailed.
+func asStageError(err error) *pass.StageError {
+	se := &pass.StageError{}
+	if errors.As(err, &se) {
+		return se
+	}
+	return stageError(v1.ReasonPlanFailed, isTransientAPIError(err), err)
+}

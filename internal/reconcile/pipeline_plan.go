@@ -1,0 +1,68 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/object"
+	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/policy"
+)
+
+// ownershipClaims are the desired objects whose live copies name another
+// Application as owner, with whether that Application still lists them (the
+// rule is policy.CheckOwnership's).
+func (pl *Pipeline) ownershipClaims(ctx context.Context, me string, desired []*unstructured.Unstructured, current map[object.Key]*unstructured.Unstructured) []policy.Claim {
+	var claims []policy.Claim
+	for _, o := range desired {
+		k := object.KeyOf(o)
+		live := current[k]
+		if live == nil {
+			continue
+		}
+		owner := object.Owner(live)
+		ns, name, ok := strings.Cut(owner, "/")
+		if owner == "" || owner == me || !ok {
+			continue
+		}
+		c := policy.Claim{Key: k, Owner: owner}
+		other := &v1.Application{}
+		if err := pl.reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, other); err == nil {
+			for _, e := range other.Status.Inventory {
+				if e.Group == k.Group && e.Kind == k.Kind && e.Namespace == k.Namespace && e.Name == k.Name {
+					c.Listed = true
+					break
+				}
+			}
+		} // gone (or unreadable): nobody else manages it
+		claims = append(claims, c)
+	}
+	return claims
+}
+
+func ignoreRules(app *v1.Application) []plan.IgnoreRule {
+	var rules []plan.IgnoreRule
+	for _, d := range app.Spec.Sync.IgnoreDifferences {
+		rules = append(rules, plan.IgnoreRule{Group: d.Group, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, Pointers: d.JSONPointers})
+	}
+	return rules
+}
+
+func inventoryFrom(refs []v1.ObjectReference) []plan.InventoryEntry {
+	inv := make([]plan.InventoryEntry, len(refs))
+	for i, r := range refs {
+		inv[i] = plan.InventoryEntry{Key: object.Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}, Version: r.Version}
+	}
+	return inv
+}
+
+func isTransientAPIError(err error) bool {
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,139 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/policy"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// projectRules returns the rules of the Application's Project. A missing
+// "default" Project means the built-in default; any other missing Project is
+// a denial (the Application is checked again when it appears).
+func (pl *Pipeline) projectRules(ctx context.Context, app *v1.Application) (*policy.Rules, error) {
+	name := projectName(app)
+	p := &v1.Project{}
+	err := pl.reader.Get(ctx, types.NamespacedName{Name: name}, p)
+	switch {
+	case apierrors.IsNotFound(err) && name == v1.DefaultProject:
+		return policy.Permissive(), nil
+	case apierrors.IsNotFound(err):
+		return nil, stageError(v1.ReasonPolicyDenied, false, fmt.Errorf("project %s does not exist", name))
+	case err != nil:
+		return nil, stageError(v1.ReasonPolicyDenied, true, fmt.Errorf("reading project %s: %w", name, err))
+	}
+	rules, err := policy.Compile(p)
+	if err != nil {
+		return nil, stageError(v1.ReasonPolicyDenied, false, err)
+	}
+	return rules, nil
+}
+
+func projectName(app *v1.Application) string {
+	if app.Spec.Project == "" {
+		return v1.DefaultProject
+	}
+	return app.Spec.Project
+}
+
+// specChangeMaxAge is how old a resolution may be for an Application whose spec
+// just changed: fresh enough to see what was pushed before the change, old
+// enough that 500 Applications changed at once share one look at the repository.
+const specChangeMaxAge = 5 * time.Second
+
+// sourceMaxAge is how old a resolution of the followed ref a pass at now may
+// reuse. None when a refresh or a sync was asked for: each must see what was
+// pushed before it. On the first pass, only one that started after the
+// Application was created (its creation time has whole seconds: one more is
+// allowed for), so a new Application sees what was pushed before it, while
+// many created together still share a few looks at the repository. After a
+// spec change, specChangeMaxAge; else the interval, so Applications that share
+// a repository share one look at it.
+func sourceMaxAge(app *v1.Application, now time.Time) time.Duration {
+	refresh := app.Annotations[v1.AnnotationReconcileRequestedAt] != app.Status.LastHandledReconcileAt
+	switch {
+	case refresh || pass.ManualSyncPending(app):
+		return 0
+	case app.Status.ObservedGeneration == 0:
+		return max(0, now.Sub(app.CreationTimestamp.Add(time.Second)))
+	case app.Generation != app.Status.ObservedGeneration:
+		return specChangeMaxAge
+	}
+	return app.Spec.Sync.IntervalOrDefault()
+}
+
+// fetch resolves the followed ref and returns its snapshot.
+func (pl *Pipeline) fetch(ctx context.Context, app *v1.Application, maxAge time.Duration) (*source.Snapshot, error) {
+	git := app.Spec.Source.Git
+	req := source.Request{
+		URL: git.URL, Ref: source.Ref{Branch: git.Ref.Branch, Tag: git.Ref.Tag, Semver: git.Ref.Semver, Commit: git.Ref.Commit},
+		Credentials:   func(ctx context.Context) (source.Auth, error) { return pl.credentials(ctx, app) },
+		CredentialsID: credentialsID(app),
+	}
+	snap, err := pl.sources.Fetch(ctx, req, source.FetchOptions{MaxAge: maxAge})
+	if err != nil {
+		var se *source.Error
+		return nil, stageError(v1.ReasonSourceFailed, errors.As(err, &se) && se.Transient, err)
+	}
+	return snap, nil
+}
+
+// Keys of the Secrets an Application's source names.
+const (
+	keyUsername   = "username"
+	keyPassword   = "password"
+	keyIdentity   = "identity"
+	keyKnownHosts = "known_hosts"
+	keyCA         = "ca.crt"
+)
+
+// credentials reads the source's Secrets from the Application's namespace. The
+// values go to the source stage only; errors name the Secret and key, never a value.
+func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application) (source.Auth, error) {
+	var auth source.Auth
+	git := app.Spec.Source.Git
+	if ref := git.SecretRef; ref != nil {
+		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, ref.Name)
+		if err != nil {
+			return auth, err
+		}
+		auth.Username, auth.Password = string(data[keyUsername]), string(data[keyPassword])
+		auth.SSHPrivateKey, auth.KnownHosts = data[keyIdentity], data[keyKnownHosts]
+		if auth.Password == "" && len(auth.SSHPrivateKey) == 0 {
+			return auth, fmt.Errorf("the Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", app.Namespace, ref.Name, keyPassword, keyIdentity)
+		}
+	}
+	if ref := git.CASecretRef; ref != nil {
+		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, ref.Name)
+		if err != nil {
+			return auth, err
+		}
+		if auth.CABundle = data[keyCA]; len(auth.CABundle) == 0 {
+			return auth, fmt.Errorf("the Secret %s/%s has no %q", app.Namespace, ref.Name, keyCA)
+		}
+	}
+	return auth, nil
+}
+
+// credentialsID names the Secrets the credentials come from, so that a fresh
+// resolution of the repository is shared only by Applications that read it with
+// the same Secrets (and is answered without reading them again).
+func credentialsID(app *v1.Application) string {
+	id := ""
+	if ref := app.Spec.Source.Git.SecretRef; ref != nil {
+		id += "secret=" + app.Namespace + "/" + ref.Name
+	}
+	if ref := app.Spec.Source.Git.CASecretRef; ref != nil {
+		id += ";ca=" + app.Namespace + "/" + ref.Name
+	}
+	return id
+}

@@ -1,0 +1,104 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/policy"
+	"github.com/lockstep-dev/lockstep/internal/source"
+	"github.com/lockstep-dev/lockstep/internal/source/verify"
+)
+
+// keyRingTTL is how long trusted keys read from a Secret or ConfigMap are
+// reused: every pass verifies, but the keys are read at most this often, and a
+// removed key stops being trusted within this time.
+const keyRingTTL = 30 * time.Second
+
+// verifyRevision checks the signatures the Application is held to (see
+// policy.Rules.Verification and verify.Revision). It returns the key that
+// signed, nil when no signature is required.
+func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, rules *policy.Rules, snap *source.Snapshot) (*verify.Result, error) {
+	v, ns, err := rules.Verification(app, pl.namespace)
+	if err != nil {
+		return nil, stageError(v1.ReasonInvalidSpec, false, err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	keys, err := pl.keyRing(ctx, ns, v.KeysFrom)
+	if err != nil {
+		return nil, stageError(v1.ReasonVerificationFailed, false, err)
+	}
+	res, err := verify.Revision(keys, v.Mode, snap)
+	if err != nil {
+		return nil, stageError(v1.ReasonVerificationFailed, false, err)
+	}
+	return &res, nil
+}
+
+// checkApprovals applies the Project's two-person rule to the commit: its
+// trailers count only when it is signed by one of the approval keys.
+func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, commit source.Commit) ([]string, error) {
+	required, sources, trailer, err := rules.Approvals()
+	if !required || err != nil {
+		if err != nil {
+			err = stageError(v1.ReasonPolicyDenied, false, err)
+		}
+		return nil, err
+	}
+	keys, err := pl.keyRing(ctx, pl.namespace, sources)
+	if err != nil {
+		return nil, stageError(v1.ReasonPolicyDenied, false, err)
+	}
+	signer, verr := keys.Verify(commit.SignedPayload, commit.Signature)
+	approvers, err := rules.CheckApprovals(policy.Approval{
+		Author: commit.Author, Approvers: commit.TrailerValues(trailer), TrustedSignature: verr == nil, Signer: signer.String(),
+	})
+	if err != nil {
+		if verr != nil {
+			err = fmt.Errorf("%w (commit %s: %w)", err, commit.Short(), verr)
+		}
+		return nil, stageError(v1.ReasonPolicyDenied, false, err)
+	}
+	return approvers, nil
+}
+
+// keyRing reads the trusted keys of the sources (namespace is the default for
+// sources that name none), reusing a reading younger than keyRingTTL.
+func (pl *Pipeline) keyRing(ctx context.Context, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
+	return pl.keys.get(keySourcesID(namespace, sources), pl.now(), keyRingTTL, func() (*verify.KeyRing, error) {
+		keys := &verify.KeyRing{}
+		for _, src := range sources {
+			ns := cmp.Or(src.Namespace, namespace)
+			data, err := kube.ReadData(ctx, pl.reader, src.Kind, ns, src.Name)
+			if err != nil {
+				return nil, fmt.Errorf("the trusted keys: %w", err)
+			}
+			names := make([]string, 0, len(data))
+			for k := range data {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				if err := keys.Add(fmt.Sprintf("%s %s/%s key %q", cmp.Or(src.Kind, "Secret"), ns, src.Name, k), data[k]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return keys, nil
+	})
+}
+
+func keySourcesID(namespace string, sources []v1.KeySource) string {
+	parts := make([]string, len(sources))
+	for i, s := range sources {
+		parts[i] = cmp.Or(s.Kind, "Secret") + "/" + cmp.Or(s.Namespace, namespace) + "/" + s.Name
+	}
+	return strings.Join(parts, ";")
+}

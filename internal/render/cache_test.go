@@ -1,0 +1,33 @@
+package render_test
+
+import (
+	"testing"
+	"testing/fstest"
+
+	"github.com/lockstep-dev/lockstep/internal/render"
+)
+
+func TestCacheRendersOnceAndHandsOutCopies(t *testing.T) {
+	fsys := fstest.MapFS{"app/cm.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n")}}
+	c := render.NewCache(2)
+	first, err := c.Render(t.Context(), fsys, "abc", "app", render.Options{Namespace: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Objects[0].SetNamespace("changed-by-a-later-stage")
+	// The same inputs come from the cache even when the files are gone: no second render.
+	again, err := c.Render(t.Context(), fstest.MapFS{}, "abc", "app", render.Options{Namespace: "prod"})
+	if err != nil {
+		t.Fatalf("second render of the same inputs: %v", err)
+	}
+	if again.Objects[0].GetNamespace() != "" {
+		t.Errorf("a caller's change reached the cache: namespace %q", again.Objects[0].GetNamespace())
+	}
+	// Another commit, folder or option is another entry.
+	if _, err := c.Render(t.Context(), fstest.MapFS{}, "def", "app", render.Options{Namespace: "prod"}); err == nil {
+		t.Error("another commit was answered from the cache")
+	}
+	if _, err := c.Render(t.Context(), fstest.MapFS{}, "abc", "app", render.Options{Namespace: "stage"}); err == nil {
+		t.Error("other options were answered from the cache")
+	}
+}
