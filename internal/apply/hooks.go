@@ -72,10 +72,10 @@ func (a *Applier) runHook(ctx context.Context, h plan.Hook) error {
 // the hook's identity, so BeforeHookCreation finds the earlier runs.
 const hookRunLabel = "lockstep.dev/hook-run"
 
-// hookRunID identifies a generated hook across runs: its owner, kind,
+// hookRunID identifies a generated hook across runs: its owner, phase, kind,
 // namespace and name prefix, hashed to fit a label value.
 func hookRunID(h plan.Hook) string {
-	sum := sha256.Sum256([]byte(object.Owner(h.Object) + "\x00" + h.Key.String()))
+	sum := sha256.Sum256([]byte(object.Owner(h.Object) + "\x00" + string(h.Phase) + "\x00" + h.Key.String()))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -118,11 +118,18 @@ func (a *Applier) deleteEarlierRuns(ctx context.Context, h plan.Hook, step plan.
 	if err != nil {
 		return err
 	}
-	runs, err := c.List(ctx, metav1.ListOptions{LabelSelector: hookRunLabel + "=" + hookRunID(h)})
+	// The label is only a filter: anyone who may label a Job can copy it. A run
+	// is deleted only when it is Lockstep's, owned by the hook's Application,
+	// and named from the hook's prefix.
+	runs, err := c.List(ctx, metav1.ListOptions{LabelSelector: object.TrackingSelector + "," + hookRunLabel + "=" + hookRunID(h)})
 	if err != nil {
 		return err
 	}
+	owner := object.Owner(h.Object)
 	for _, run := range runs.Items {
+		if object.Owner(&run) != owner || !strings.HasPrefix(run.GetName(), h.Object.GetGenerateName()) {
+			continue
+		}
 		earlier := step
 		earlier.Key.Name = run.GetName()
 		if err := a.deleteAndWait(ctx, earlier); err != nil {

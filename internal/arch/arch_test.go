@@ -138,3 +138,13 @@ func TestReportingAndVocabularyImportNoClient(t *testing.T) {
 	}
 	check(t, "pass", own)
 }
+
+// The binary reads SOPS files with its own age-only reader (render/sops); the
+// SOPS library, with the cloud SDKs its key service brings, is for tests only.
+func TestTheBinaryDoesNotLinkTheSOPSLibrary(t *testing.T) {
+	for _, dep := range goList(t, "-deps", module+"cmd/lockstep") {
+		if strings.HasPrefix(dep, "github.com/getsops/sops") {
+			t.Fatalf("cmd/lockstep depends on %s", dep)
+		}
+	}
+}

@@ -43,7 +43,17 @@ func ReadData(ctx context.Context, r client.Reader, kind, namespace, name string
 
 func readError(kind string, key types.NamespacedName, err error) error {
 	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("%s %s does not exist: %w", kind, key, err)
+		return &notFound{msg: fmt.Sprintf("%s %s does not exist", kind, key), err: err}
 	}
 	return fmt.Errorf("reading %s %s: %w", kind, key, err)
 }
+
+// notFound says which object is missing, once, and still unwraps to the API
+// error (apierrors.IsNotFound).
+type notFound struct {
+	msg string
+	err error
+}
+
+func (e *notFound) Error() string { return e.msg }
+func (e *notFound) Unwrap() error { return e.err }

@@ -30,16 +30,16 @@ func Events(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []Event
 	case p.Gated:
 	case p.Err != nil:
 		return []Event{{Type: "Warning", Reason: p.Err.Reason, Action: "Sync", Log: "sync failed",
-			Note: p.message(1024) + ref}}
+			Note: note("", p.Scrubber().Scrub(p.Err.Error()), ref)}}
 	case p.Reverted():
 		return []Event{{Type: "Normal", Reason: v1.ReasonDriftReverted, Action: "SelfHeal", Log: "drift reverted",
-			Note: "Reverted drift: " + Truncate(DescribeDrift(p), 1024) + ref}}
+			Note: note("Reverted drift: ", DescribeDrift(p), ref)}}
 	case p.Changed():
 		return []Event{{Type: "Normal", Reason: v1.ReasonSucceeded, Action: "Sync", Log: "synced",
-			Note: "Synced " + p.Commit.Short() + ": " + Summary(p) + ref}}
+			Note: note("Synced "+p.Commit.Short()+": ", Summary(p), ref)}}
 	case p.Drifted() && !equality.Semantic.DeepEqual(&p.Application.Status, next):
 		return []Event{{Type: "Warning", Reason: v1.ReasonDriftDetected, Action: "Compare", Log: "drift detected",
-			Note: "Drift detected: " + Truncate(DescribeDrift(p), 1024) + ref}}
+			Note: note("Drift detected: ", DescribeDrift(p), ref)}}
 	}
 	if len(written) == 0 {
 		return nil
@@ -48,7 +48,17 @@ func Events(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []Event
 	for i, rec := range written {
 		parts[i] = fmt.Sprintf("#%d %s", rec.Seq, describeRecord(rec))
 	}
-	return []Event{{Type: "Normal", Reason: "Recorded", Action: string(written[0].Event), Note: "Ledger " + Truncate(strings.Join(parts, "; "), 1024)}}
+	return []Event{{Type: "Normal", Reason: "Recorded", Action: string(written[0].Event), Note: note("Ledger ", strings.Join(parts, "; "), "")}}
+}
+
+// maxNoteBytes is the most an Event's note may hold: the API server refuses a
+// longer one, and the Event is lost.
+const maxNoteBytes = 1024
+
+// note is prefix, body and suffix within maxNoteBytes: the body is cut (never
+// inside a character) to make room for the rest.
+func note(prefix, body, suffix string) string {
+	return prefix + TruncateBytes(body, maxNoteBytes-len(prefix)-len(suffix)) + suffix
 }
 
 // Summary counts what a sync changed: "1 created, 2 updated, 0 pruned".

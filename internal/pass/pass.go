@@ -8,6 +8,7 @@ package pass
 
 import (
 	"time"
+	"unicode/utf8"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
@@ -155,6 +156,20 @@ func (p *Pass) Scrubber() audit.Scrubber {
 // runes.
 func (p *Pass) message(n int) string {
 	return Truncate(p.Scrubber().Scrub(p.Err.Error()), n)
+}
+
+// TruncateBytes cuts s to at most n bytes, "…" included when it cuts; a cut
+// never splits a character.
+func TruncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	end := max(0, n-len(mark))
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + mark
 }
 
 // Truncate cuts s to at most n runes, marking the cut with "…"; a cut never

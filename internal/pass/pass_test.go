@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -228,7 +229,7 @@ func TestSyncStateAfterFailures(t *testing.T) {
 		reason string
 		want   v1.SyncStatus
 	}{
-		{"the source failed: nobody knows", nil, v1.ReasonSourceFailed, v1.SyncStatus{Status: v1.Unknown, Revision: applied.Hash, Reason: v1.ReasonSourceFailed}},
+		{"the source failed: nobody knows", nil, v1.ReasonSourceFailed, v1.SyncStatus{Status: v1.Unknown, Reason: v1.ReasonSourceFailed}},
 		{"the newest commit does not render", &newest, v1.ReasonRenderFailed, v1.SyncStatus{Status: v1.Unknown, Revision: newest.Hash, Reason: v1.ReasonRenderFailed}},
 		{"the newest commit is unsigned", &newest, v1.ReasonVerificationFailed, v1.SyncStatus{Status: v1.OutOfSync, Revision: newest.Hash, Reason: v1.ReasonVerificationFailed}},
 		{"the applied commit is denied now (a Project tightened)", &applied, v1.ReasonPolicyDenied, v1.SyncStatus{Status: v1.Synced, Revision: applied.Hash}},
@@ -328,6 +329,24 @@ func TestTruncateNeverSplitsACharacter(t *testing.T) {
 	} {
 		if got := pass.Truncate(tc.in, tc.n); got != tc.want {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
+// The API server refuses an Event note over 1024 bytes, and the Event is lost:
+// a failure message in any script fits, whole characters only.
+func TestEventNotesFitTheAPIServersLimit(t *testing.T) {
+	long := strings.Repeat("配置の読み込みに失敗しました ", 200)
+	p := &pass.Pass{Application: syncedApp(), Started: t0, Finished: t0, Commit: &newest,
+		Err: &pass.StageError{Reason: v1.ReasonRenderFailed, Err: errors.New(long)}}
+	next := pass.Status(p)
+	evs := pass.Events(p, &next, []audit.Record{{Seq: 123456}})
+	if len(evs) != 1 || len(evs[0].Note) > 1024 || !utf8.ValidString(evs[0].Note) || !strings.HasSuffix(evs[0].Note, "… (ledger #123456)") {
+		t.Errorf("note of %d bytes, valid UTF-8 %v: %q", len(evs[0].Note), utf8.ValidString(evs[0].Note), evs[0].Note[max(0, len(evs[0].Note)-40):])
+	}
+	for _, n := range []int{0, 1, 3, 4, 5, 10} {
+		if got := pass.TruncateBytes("日本語", n); len(got) > max(n, 3) || !utf8.ValidString(got) {
+			t.Errorf("TruncateBytes(日本語, %d) = %q", n, got)
 		}
 	}
 }

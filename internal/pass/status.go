@@ -133,7 +133,8 @@ func (b *statusBuilder) failedSyncState() {
 	}
 	switch {
 	case p.Commit == nil:
-		b.st.Sync = v1.SyncStatus{Status: v1.Unknown, Revision: b.st.Sync.Revision, Reason: reason}
+		// The newest commit is not known: none is named.
+		b.st.Sync = v1.SyncStatus{Status: v1.Unknown, Reason: reason}
 	case reason == v1.ReasonRenderFailed:
 		b.st.Sync = v1.SyncStatus{Status: v1.Unknown, Revision: p.Commit.Hash, Reason: reason}
 	case p.Applied && p.Commit.Hash == applied:

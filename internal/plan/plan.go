@@ -126,7 +126,7 @@ func Compute(in Input) (Plan, error) {
 			continue
 		}
 		if o.GetName() == "" {
-			return Plan{}, fmt.Errorf("%s: metadata.generateName %q is for hooks only; an object kept in sync needs a fixed metadata.name", k, o.GetGenerateName())
+			return Plan{}, fmt.Errorf("%s: metadata.generateName %q is for hooks only; an object kept in sync needs a fixed metadata.name (a hook says when it runs: annotation %s: PreSync, PostSync or SyncFailed)", k, o.GetGenerateName(), HookAnnotation)
 		}
 		if desired[k] {
 			return Plan{}, fmt.Errorf("%s is desired twice", k)

@@ -136,7 +136,7 @@ func TestGeneratedHooksRunOncePerSyncAndAreCleanedUp(t *testing.T) {
 		n := map[string]int{}
 		for _, j := range list.Items {
 			n[j.GenerateName]++
-			if !strings.HasPrefix(j.Name, j.GenerateName) || j.Name == j.GenerateName {
+			if j.GenerateName != "" && (!strings.HasPrefix(j.Name, j.GenerateName) || j.Name == j.GenerateName) {
 				t.Errorf("Job %s was not named by the server from %q", j.Name, j.GenerateName)
 			}
 		}
@@ -145,13 +145,35 @@ func TestGeneratedHooksRunOncePerSyncAndAreCleanedUp(t *testing.T) {
 	if n := jobs(); n["migrate-"] != 1 || n["smoke-"] != 0 {
 		t.Fatalf("after the first sync: %v; want one migrate- run kept, the smoke- run deleted once it succeeded", n)
 	}
+	// Decoys carrying the run label (anyone who may write a Job can copy it)
+	// survive: runs are deleted only when Lockstep's, the hook Application's,
+	// and named from the hook's prefix.
+	list := &batchv1.JobList{}
+	if err := f.c.List(ctx, list, client.InNamespace(f.ns)); err != nil || len(list.Items) != 1 {
+		t.Fatalf("jobs: %v %v", len(list.Items), err)
+	}
+	runLabel := list.Items[0].Labels["lockstep.dev/hook-run"]
+	if runLabel == "" {
+		t.Fatalf("the migrate- run has no run label: %v", list.Items[0].Labels)
+	}
+	for name, ann := range map[string]string{"decoy": f.ns + "/web", "migrate-decoy": "someone-else/app"} {
+		decoy := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns,
+			Labels:      map[string]string{"lockstep.dev/hook-run": runLabel, "lockstep.dev/managed": "true"},
+			Annotations: map[string]string{"lockstep.dev/application": ann}},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "c", Image: "registry.internal/tools:1"}}}}}}
+		if err := f.c.Create(ctx, decoy); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// A second sync runs the hooks again: a new migrate- Job replaces the first.
 	files["app/cm.yaml"] = strings.Replace(configMapYAML, "hello", "bonjour", 1)
 	rev = f.commit(t, "second sync", files)
 	f.refresh(t, "web")
 	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
-	if n := jobs(); n["migrate-"] != 1 || n["smoke-"] != 0 {
-		t.Fatalf("after the second sync: %v; want exactly one migrate- run (the earlier deleted) and no smoke- run", n)
+	if n := jobs(); n["migrate-"] != 1 || n["smoke-"] != 0 || n[""] != 2 {
+		t.Fatalf("after the second sync: %v; want exactly one migrate- run (the earlier deleted), no smoke- run, both decoys", n)
 	}
 
 	// generateName on an object that is not a hook names it in the error.

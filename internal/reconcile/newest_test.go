@@ -15,6 +15,10 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/cli"
+	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
 
@@ -128,4 +132,34 @@ func TestALoneStarAllowsAnyRepository(t *testing.T) {
 	rev := f.commit(t, "any repo", map[string]string{"app/cm.yaml": configMapYAML})
 	f.create(t, f.application("web", "app", f.inProject))
 	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
+}
+
+// A pass is a value a caller could change between Preview and Sync; Sync acts
+// as the identity the Project chooses now, never as the one the pass names.
+func TestSyncRefusesAPassWhoseIdentityWasChanged(t *testing.T) {
+	f := newRepo(t)
+	f.commit(t, "cm", map[string]string{"app/cm.yaml": configMapYAML})
+	app := f.application("web", "app", func(a *v1.Application) { a.Spec.Suspend = true })
+	f.create(t, app)
+	clients, err := kube.NewClients(testenv.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app = f.get(t, "web")
+	p, err := pipeline.Preview(testenv.Context(t), app, reconcile.PreviewOptions{Fresh: true})
+	if err != nil || p.Decision != pass.Sync || p.Identity != "" {
+		t.Fatalf("preview: %v, decision %s, identity %q", err, p.Decision, p.Identity)
+	}
+	p.Identity = "system:serviceaccount:kube-system:default"
+	err = pipeline.Sync(testenv.Context(t), p)
+	if err == nil || !strings.Contains(err.Error(), "preview again") {
+		t.Fatalf("Sync of a pass with another identity: %v", err)
+	}
+	if f.configMapExists(t, f.ns, "settings") {
+		t.Error("the ConfigMap was applied")
+	}
 }

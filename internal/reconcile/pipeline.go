@@ -76,10 +76,13 @@ type Deps struct {
 // NewPipeline returns a Pipeline, or an error naming a missing collaborator.
 func NewPipeline(d Deps) (*Pipeline, error) {
 	var missing []error
-	for name, ok := range map[string]bool{"Reader": d.Reader != nil, "Clients": d.Clients != nil, "Sources": d.Sources != nil,
-		"Renders": d.Renders != nil, "Applier": d.Applier != nil, "Clock": d.Clock != nil} {
-		if !ok {
-			missing = append(missing, fmt.Errorf("reconcile.NewPipeline: Deps.%s is required", name))
+	for _, dep := range []struct {
+		name string
+		ok   bool
+	}{{"Reader", d.Reader != nil}, {"Clients", d.Clients != nil}, {"Sources", d.Sources != nil},
+		{"Renders", d.Renders != nil}, {"Applier", d.Applier != nil}, {"Clock", d.Clock != nil}} {
+		if !dep.ok {
+			missing = append(missing, fmt.Errorf("reconcile.NewPipeline: Deps.%s is required", dep.name))
 		}
 	}
 	if err := errors.Join(missing...); err != nil {
@@ -124,9 +127,7 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 	if err := rules.CheckApplication(app); err != nil {
 		return stageError(v1.ReasonPolicyDenied, false, err)
 	}
-	if sa := rules.ServiceAccount(app, pl.defaultSA); sa != "" {
-		p.Identity = kube.ServiceAccountUser(app.Namespace, sa)
-	}
+	p.Identity = pl.identity(app, rules)
 	applier, err := pl.applier.As(p.Identity)
 	if err != nil {
 		return stageError(v1.ReasonInvalidSpec, false, err)
@@ -140,6 +141,7 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 	}
 	rendered, err := pl.renderNewest(ctx, p, rules, maxAge)
 	if errors.Is(err, render.ErrPathNotFound) && maxAge > 0 && p.Resolved.Before(p.Started) {
+		p.Commit, p.Resolved, p.Verified, p.Approvers = nil, time.Time{}, nil, nil
 		rendered, err = pl.renderNewest(ctx, p, rules, 0)
 	}
 	if err != nil {
@@ -177,6 +179,15 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 		return stageError(v1.ReasonPlanFailed, false, err)
 	}
 	return nil
+}
+
+// identity is the user an Application reads and applies as: its service
+// account as the Project's rules choose it, "" for the controller itself.
+func (pl *Pipeline) identity(app *v1.Application, rules *policy.Rules) string {
+	if sa := rules.ServiceAccount(app, pl.defaultSA); sa != "" {
+		return kube.ServiceAccountUser(app.Namespace, sa)
+	}
+	return ""
 }
 
 // renderNewest fetches the newest commit of the followed ref (reusing a

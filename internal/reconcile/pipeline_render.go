@@ -119,7 +119,7 @@ func (pl *Pipeline) ageIdentities(ctx context.Context, app *v1.Application) (str
 	return pl.decryptKeys.get(app.Namespace+"/"+d.SecretRef.Name, pl.now(), decryptionKeyTTL, func() (string, error) {
 		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, d.SecretRef.Name)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("spec.source.decryption.secretRef: %w", err)
 		}
 		var names []string
 		for k := range data {

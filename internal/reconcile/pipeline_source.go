@@ -104,7 +104,7 @@ func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application) (sourc
 	if ref := git.SecretRef; ref != nil {
 		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, ref.Name)
 		if err != nil {
-			return auth, err
+			return auth, fmt.Errorf("spec.source.git.secretRef: %w", err)
 		}
 		auth.Username, auth.Password = string(data[keyUsername]), string(data[keyPassword])
 		auth.SSHPrivateKey, auth.KnownHosts = data[keyIdentity], data[keyKnownHosts]
@@ -115,7 +115,7 @@ func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application) (sourc
 	if ref := git.CASecretRef; ref != nil {
 		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, ref.Name)
 		if err != nil {
-			return auth, err
+			return auth, fmt.Errorf("spec.source.git.caSecretRef: %w", err)
 		}
 		if auth.CABundle = data[keyCA]; len(auth.CABundle) == 0 {
 			return auth, fmt.Errorf("the Secret %s/%s has no %q", app.Namespace, ref.Name, keyCA)

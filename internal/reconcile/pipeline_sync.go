@@ -37,6 +37,15 @@ func (pl *Pipeline) Sync(ctx context.Context, p *pass.Pass) error {
 
 func (pl *Pipeline) sync(ctx context.Context, p *pass.Pass) error {
 	app, pln := p.Application, p.Plan
+	// The identity is the Project's choice now, not whatever the pass says: a
+	// pass is a value, and a caller could have changed it since the preview.
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return err
+	}
+	if now := pl.identity(app, rules); now != p.Identity {
+		return stageError(v1.ReasonPolicyDenied, false, fmt.Errorf("the Project's identity for this Application is now %q, not %q as previewed; preview again", now, p.Identity))
+	}
 	applier, err := pl.applier.As(p.Identity)
 	if err != nil {
 		return stageError(v1.ReasonInvalidSpec, false, err)

@@ -31,7 +31,7 @@ func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, rul
 	if v == nil {
 		return nil, nil
 	}
-	keys, err := pl.keyRing(ctx, ns, v.KeysFrom)
+	keys, err := pl.keyRing(ctx, "the trusted keys", ns, v.KeysFrom)
 	if err != nil {
 		return nil, stageError(v1.ReasonVerificationFailed, false, err)
 	}
@@ -52,7 +52,7 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 		}
 		return nil, err
 	}
-	keys, err := pl.keyRing(ctx, pl.namespace, sources)
+	keys, err := pl.keyRing(ctx, "the approval keys (spec.approvals.keysFrom)", pl.namespace, sources)
 	if err != nil {
 		return nil, stageError(v1.ReasonPolicyDenied, false, err)
 	}
@@ -69,16 +69,17 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 	return approvers, nil
 }
 
-// keyRing reads the trusted keys of the sources (namespace is the default for
-// sources that name none), reusing a reading younger than keyRingTTL.
-func (pl *Pipeline) keyRing(ctx context.Context, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
+// keyRing reads the keys of the sources (namespace is the default for sources
+// that name none), reusing a reading younger than keyRingTTL; what names them
+// in errors.
+func (pl *Pipeline) keyRing(ctx context.Context, what, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
 	return pl.keys.get(keySourcesID(namespace, sources), pl.now(), keyRingTTL, func() (*verify.KeyRing, error) {
 		keys := &verify.KeyRing{}
 		for _, src := range sources {
 			ns := cmp.Or(src.Namespace, namespace)
 			data, err := kube.ReadData(ctx, pl.reader, src.Kind, ns, src.Name)
 			if err != nil {
-				return nil, fmt.Errorf("the trusted keys: %w", err)
+				return nil, fmt.Errorf("%s: %w", what, err)
 			}
 			names := make([]string, 0, len(data))
 			for k := range data {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/render/sops"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
@@ -243,10 +244,5 @@ func checkKustomizeCopies(r *reader, dir, file string, k *types.Kustomization) e
 // isSOPSFile reports whether a file is a SOPS file: it parses as one, with
 // metadata.
 func isSOPSFile(name string, data []byte) bool {
-	store := storeFor(name)
-	if store == nil || !looksEncrypted(data) {
-		return false
-	}
-	_, err := store.LoadEncryptedFile(data)
-	return err == nil
+	return sopsFormat(name) && sops.IsEncrypted(data)
 }

@@ -5,7 +5,7 @@ import (
 	"io"
 	"io/fs"
 
-	sopsage "github.com/getsops/sops/v3/age"
+	"filippo.io/age"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -21,7 +21,7 @@ type reader struct {
 	// identities decrypt SOPS files when decrypt is set (plain YAML and
 	// Kustomize); decrypted holds, per file they decrypted, the values that
 	// were ciphertext in Git.
-	identities sopsage.ParsedIdentities
+	identities []age.Identity
 	decrypt    bool
 	decrypted  map[string][]string
 }
