@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -97,10 +98,11 @@ func Decrypt(data []byte, ids []age.Identity) (out Decrypted, ok bool, err error
 	if err != nil {
 		return Decrypted{}, true, err
 	}
-	d := &decrypter{key: key, mac: sha512.New(), macOnlyEncrypted: m.MACOnlyEncrypted}
-	if m.MACOnlyEncrypted {
-		d.mac.Write(macOnlyEncryptedInitialization)
+	rules, err := m.rules()
+	if err != nil {
+		return Decrypted{}, true, err
 	}
+	d := &decrypter{key: key, mac: sha512.New(), rules: rules}
 	for _, doc := range docs {
 		removeMetadata(doc)
 		if err := d.walk(doc, nil, false); err != nil {
@@ -123,11 +125,6 @@ func Decrypt(data []byte, ids []age.Identity) (out Decrypted, ok bool, err error
 	}
 	return Decrypted{Plain: plain.Bytes(), Secrets: d.secrets}, true, nil
 }
-
-// macOnlyEncryptedInitialization starts the MAC of a file written with
-// mac_only_encrypted, so its MAC never equals one over every value (the
-// constant is SOPS's).
-var macOnlyEncryptedInitialization = []byte{0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0xb, 0xb, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69}
 
 // parse reads every YAML document (JSON is YAML) as a node tree.
 func parse(data []byte) ([]*yaml.Node, error) {
@@ -185,10 +182,10 @@ func removeMetadata(doc *yaml.Node) {
 // decrypter walks a document in SOPS's order: decrypting each encrypted value
 // with its path as additional data, hashing every value for the MAC.
 type decrypter struct {
-	key              []byte
-	mac              hash.Hash
-	macOnlyEncrypted bool
-	secrets          []string
+	key     []byte
+	mac     hash.Hash
+	rules   rules
+	secrets []string
 }
 
 func (d *decrypter) walk(n *yaml.Node, path []string, secret bool) error {
@@ -202,21 +199,67 @@ func (d *decrypter) walk(n *yaml.Node, path []string, secret bool) error {
 			}
 		}
 	case yaml.MappingNode:
+		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			k.HeadComment, k.LineComment, k.FootComment = "", "", ""
-			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
-				return fmt.Errorf("a key at %s is not a string; SOPS files have string keys only", pathString(path))
+			if err := checkKey(k, path, seen); err != nil {
+				return err
 			}
 			inSecret := secret || (len(path) == 0 && (k.Value == "data" || k.Value == "stringData"))
 			if err := d.walk(v, append(path[:len(path):len(path)], k.Value), inSecret); err != nil {
 				return err
 			}
 		}
+		if len(path) == 0 {
+			return checkDataAndStringData(n)
+		}
 	case yaml.ScalarNode:
 		return d.scalar(n, path, secret)
 	case yaml.AliasNode:
 		return fmt.Errorf("%s is a YAML alias; SOPS files with aliases are not supported", pathString(path))
+	}
+	return nil
+}
+
+// checkKey refuses what would let a value move without breaking its
+// encryption: a key that is not a plain string, a key twice in one mapping
+// (the last would win downstream), and a key with a ':', since a value's path
+// is bound to it joined by ':' ("data:password" would pass for data.password).
+func checkKey(k *yaml.Node, path []string, seen map[string]bool) error {
+	switch {
+	case k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str":
+		return fmt.Errorf("a key at %s is not a string; SOPS files have string keys only", pathString(path))
+	case strings.Contains(k.Value, ":"):
+		return fmt.Errorf("the key %q at %s holds a ':'; refused in SOPS files (a value's path is joined by ':')", Truncate(k.Value, 64), pathString(path))
+	case seen[k.Value]:
+		return fmt.Errorf("the key %q appears twice at %s", Truncate(k.Value, 64), pathString(path))
+	}
+	seen[k.Value] = true
+	return nil
+}
+
+// checkDataAndStringData refuses a Secret key in both data and stringData: the
+// API server lets stringData win, so an empty string added there (which no MAC
+// counts) would blank an encrypted value.
+func checkDataAndStringData(top *yaml.Node) error {
+	keys := func(name string) map[string]bool {
+		out := map[string]bool{}
+		for i := 0; i+1 < len(top.Content); i += 2 {
+			if top.Content[i].Value == name && top.Content[i+1].Kind == yaml.MappingNode {
+				m := top.Content[i+1]
+				for j := 0; j+1 < len(m.Content); j += 2 {
+					out[m.Content[j].Value] = true
+				}
+			}
+		}
+		return out
+	}
+	data := keys("data")
+	for k := range keys("stringData") {
+		if data[k] {
+			return fmt.Errorf("the key %q is in both data and stringData; refused in SOPS files", Truncate(k, 64))
+		}
 	}
 	return nil
 }
@@ -227,35 +270,61 @@ func (d *decrypter) scalar(n *yaml.Node, path []string, secret bool) error {
 		return fmt.Errorf("the value at %s cannot be read", pathString(path))
 	}
 	s, isString := v.(string)
-	if !isString || !strings.HasPrefix(s, encPrefix) {
-		if v == nil || d.macOnlyEncrypted {
-			return nil
-		}
-		b, err := macBytes(v)
-		if err != nil {
-			return fmt.Errorf("the value at %s: %w", pathString(path), err)
-		}
-		d.mac.Write(b)
-		return nil
-	}
-	text, typ, err := decryptValue(s, d.key, strings.Join(path, ":")+":")
-	if err != nil {
-		return fmt.Errorf("decrypting the value at %s failed (it is damaged, or was moved from another place)", pathString(path))
-	}
-	v, err = typedValue(text, typ)
-	if err != nil {
-		return fmt.Errorf("the value at %s: %w", pathString(path), err)
+	isENC := isString && strings.HasPrefix(s, encPrefix)
+	encrypted := d.rules.encrypted(path)
+	switch {
+	case v == nil:
+		return nil // SOPS neither encrypts nor counts a null
+	case encrypted && isENC:
+		return d.decrypt(n, s, path, secret)
+	case encrypted && s == "" && isString:
+		return nil // SOPS keeps empty strings as they are; the MAC counts nothing
+	case encrypted:
+		return fmt.Errorf("the value at %s is not encrypted, but the file's rules say it is", pathString(path))
+	case isENC:
+		return fmt.Errorf("the value at %s is encrypted where the file's rules say values are plain", pathString(path))
 	}
 	b, err := macBytes(v)
 	if err != nil {
 		return fmt.Errorf("the value at %s: %w", pathString(path), err)
 	}
 	d.mac.Write(b)
+	// Written again from what the MAC counted, so a YAML 1.1 reader
+	// downstream reads the same value (on, 1:20 and the like).
+	if err := n.Encode(v); err != nil {
+		return fmt.Errorf("the value at %s cannot be written", pathString(path))
+	}
+	return nil
+}
+
+// decrypt opens one encrypted value in place. Its type is not authenticated by
+// the format: a Secret's value must be a string, and a value that is not what
+// its type says is refused without quoting it.
+func (d *decrypter) decrypt(n *yaml.Node, enc string, path []string, secret bool) error {
+	text, typ, err := decryptValue(enc, d.key, strings.Join(path, ":")+":")
+	if err != nil {
+		return fmt.Errorf("decrypting the value at %s failed (it is damaged, or was moved from another place)", pathString(path))
+	}
+	if secret && typ != "str" {
+		return fmt.Errorf("the value at %s is recorded as %q; a Secret's values are strings", pathString(path), Truncate(typ, 16))
+	}
+	if typ == "str" && !utf8.ValidString(text) {
+		return fmt.Errorf("the value at %s is not UTF-8 text", pathString(path))
+	}
+	v, err := typedValue(text, typ)
+	if err != nil {
+		return fmt.Errorf("the value at %s does not match its recorded type %q", pathString(path), Truncate(typ, 16))
+	}
+	b, err := macBytes(v)
+	if err != nil {
+		return fmt.Errorf("the value at %s has a type SOPS files do not hold", pathString(path))
+	}
+	d.mac.Write(b)
 	if err := n.Encode(v); err != nil {
 		return fmt.Errorf("the value at %s cannot be written", pathString(path))
 	}
 	if secret {
-		d.secrets = append(d.secrets, fmt.Sprint(v))
+		d.secrets = append(d.secrets, text)
 	}
 	return nil
 }
@@ -340,7 +409,18 @@ func pathString(path []string) string {
 	if len(path) == 0 {
 		return "the top"
 	}
-	return strings.Join(path, ".")
+	return Truncate(strings.Join(path, "."), 256)
+}
+
+// Truncate cuts s to at most n bytes, on a character boundary, marking a cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // ParseIdentities reads age identities (AGE-SECRET-KEY-1... lines; blank lines
@@ -353,11 +433,19 @@ func ParseIdentities(text string) ([]age.Identity, error) {
 	return ids, nil
 }
 
+// maxArmoredKey bounds one recipient's encrypted data key: one stanza is
+// about 400 bytes armored; this allows a few dozen.
+const maxArmoredKey = 16 << 10
+
 // ErrNoIdentity is returned for a SOPS file when no age key was given.
 var ErrNoIdentity = errors.New("the file is SOPS-encrypted and no age key is configured")
 
-// readArmored decrypts an armored age file with ids.
+// readArmored decrypts an armored age file with ids. Each age stanza costs a
+// key exchange per identity: the size of enc bounds the work a file can ask for.
 func readArmored(enc string, ids []age.Identity) ([]byte, error) {
+	if len(enc) > maxArmoredKey {
+		return nil, errors.New("the encrypted data key is too large")
+	}
 	r, err := age.Decrypt(armor.NewReader(strings.NewReader(enc)), ids...)
 	if err != nil {
 		return nil, err
