@@ -67,6 +67,13 @@ func TestSelfHealRevertsDriftAndRecreatesDeletedObjects(t *testing.T) {
 
 	f.scale(t, "web", 5, "kubectl-scale")
 	f.waitReplicas(t, "web", 1, 10*time.Second)
+	// The revert is applied before its status is written: wait for the history
+	// entry, not only for the replicas.
+	eventually(t, 10*time.Second, "a history entry for the revert", func(ctx context.Context) (bool, error) {
+		app := f.get(t, "web")
+		h := app.Status.History[0]
+		return h.Trigger == v1.TriggerDrift, fmt.Errorf("newest history entry %+v", h)
+	})
 	app := f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
 	if h := app.Status.History[0]; h.Trigger != v1.TriggerDrift || h.Updated != 1 || h.Revision != rev {
 		t.Errorf("newest history entry after the revert: %+v", h)
