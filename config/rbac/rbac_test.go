@@ -61,12 +61,15 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 	}
 	controllerCfg := testenv.ServiceAccountConfig(t, rbac.Namespace, rbac.ServiceAccount)
 
-	// A team: its namespace, and a deployer allowed ConfigMaps there only.
+	// A team: its namespace, and a deployer allowed ConfigMaps there only, and
+	// to read its repository's credentials (read as the deployer, not the
+	// controller).
 	ns := testenv.Namespace(t)
 	for _, o := range []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"git-auth", "git-ca"}, Verbs: []string{"get"}},
 		}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns},
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "deployer"},

@@ -14,7 +14,8 @@ import (
 )
 
 // deployer creates a service account allowed to manage ConfigMaps and
-// Deployments in the test's namespace only.
+// Deployments in the test's namespace only, and to read the repository's
+// credential Secrets.
 func (f *repoFixture) deployer(t *testing.T, name string) {
 	t.Helper()
 	for _, o := range []client.Object{
@@ -22,6 +23,8 @@ func (f *repoFixture) deployer(t *testing.T, name string) {
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"*"}},
+			// The repository's credentials are read as the service account.
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"git-auth", "git-ca"}, Verbs: []string{"get"}},
 		}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
@@ -134,5 +137,44 @@ func TestHelmValuesAreReadAsTheServiceAccount(t *testing.T) {
 	}
 	if err := f.c.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "from-secret-settings"}, &corev1.ConfigMap{}); err == nil {
 		t.Error("rendered with values the service account may not read")
+	}
+}
+
+// The Secrets an Application names for its repository are read as its service
+// account: a team cannot make the controller send another team's Git password
+// (in the same namespace) to a repository the Project allows. The refusal names
+// the permission and none of the Secret's content, and the resolution another
+// Application made with its own credentials is not shared with it.
+func TestRepositoryCredentialsAreReadAsTheServiceAccount(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	head := f.commit(t, "cm", map[string]string{"app/cm.yaml": configMapYAML})
+	// Allowed to apply ConfigMaps, not to read any Secret.
+	for _, o := range []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "no-secrets", Namespace: f.ns}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "no-secrets", Namespace: f.ns}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "no-secrets", Namespace: f.ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "no-secrets"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "no-secrets", Namespace: f.ns}}},
+	} {
+		if err := f.c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The controller's own identity may read them: this one syncs, and leaves
+	// a fresh resolution of the repository behind.
+	f.create(t, f.application("as-controller", "app", nil))
+	f.waitFor(t, "as-controller", metav1.ConditionTrue, v1.ReasonSucceeded, head)
+
+	f.create(t, f.application("as-tenant", "app", func(a *v1.Application) {
+		a.Spec.Destination.ServiceAccountName = "no-secrets"
+		a.Spec.Destination.Namespace = f.ns
+	}))
+	app := f.waitFor(t, "as-tenant", metav1.ConditionFalse, v1.ReasonSourceFailed, "")
+	msg := readyMessage(app)
+	want := `spec.source.git.secretRef: reading Secret ` + f.ns + `/git-auth: secrets "git-auth" is forbidden: User "system:serviceaccount:` + f.ns + `:no-secrets" cannot get resource "secrets"`
+	if !strings.Contains(msg, want) || strings.Contains(msg, gitPassword) {
+		t.Errorf("Ready message %q, want it to contain %q and no password", msg, want)
 	}
 }

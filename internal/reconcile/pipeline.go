@@ -44,11 +44,12 @@ type Pipeline struct {
 
 // Deps are a Pipeline's collaborators and settings.
 type Deps struct {
-	// Reader reads Applications and Projects, and the Secrets and ConfigMaps of
-	// credentials and trusted keys, as the controller. Required.
+	// Reader reads Applications and Projects as the controller. Required.
 	Reader client.Reader
-	// Clients are the controller's clients of the destination cluster; the
-	// Application's service account reads its Helm values through them. Required.
+	// Clients are the controller's clients of the destination cluster. What an
+	// Application names (Git credentials, its own trusted keys, age keys, Helm
+	// values) is read through them as its service account; a Project's keys as
+	// the controller. Required.
 	Clients *kube.Clients
 	// Sources is the shared repository cache. Required.
 	Sources *source.Cache
@@ -195,14 +196,14 @@ func (pl *Pipeline) identity(app *v1.Application, rules *policy.Rules) string {
 func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *policy.Rules, maxAge time.Duration) (*render.Result, error) {
 	app := p.Application
 	// source
-	snap, err := pl.fetch(ctx, app, maxAge)
+	snap, err := pl.fetch(ctx, app, p.Identity, maxAge)
 	if err != nil {
 		return nil, err
 	}
 	p.Commit, p.Resolved = &snap.Commit, snap.Resolved
 
 	// verify: signatures, then the approvals they vouch for
-	if p.Verified, err = pl.verifyRevision(ctx, app, rules, snap); err != nil {
+	if p.Verified, err = pl.verifyRevision(ctx, app, p.Identity, rules, snap); err != nil {
 		return nil, err
 	}
 	if p.Approvers, err = pl.checkApprovals(ctx, rules, snap.Commit); err != nil {

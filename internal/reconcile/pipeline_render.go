@@ -42,7 +42,7 @@ func (pl *Pipeline) renderOptions(ctx context.Context, app *v1.Application, user
 	if opts.Helm.Values, err = pl.helmValues(ctx, app, user); err != nil {
 		return opts, err
 	}
-	opts.AgeIdentities, err = pl.ageIdentities(ctx, app)
+	opts.AgeIdentities, err = pl.ageIdentities(ctx, app, user)
 	return opts, err
 }
 
@@ -109,15 +109,16 @@ func (pl *Pipeline) readAs(ctx context.Context, user, kind, namespace, name stri
 }
 
 // ageIdentities reads the age keys of spec.source.decryption ("" when none is
-// configured). The keys go to the render stage only; errors name the Secret
-// and its entries, never a value.
-func (pl *Pipeline) ageIdentities(ctx context.Context, app *v1.Application) (string, error) {
+// configured), as user, the Application's identity: an Application decrypts
+// only with keys its service account may read. The keys go to the render
+// stage only; errors name the Secret and its entries, never a value.
+func (pl *Pipeline) ageIdentities(ctx context.Context, app *v1.Application, user string) (string, error) {
 	d := app.Spec.Source.Decryption
 	if d == nil {
 		return "", nil
 	}
-	return pl.decryptKeys.get(app.Namespace+"/"+d.SecretRef.Name, pl.now(), decryptionKeyTTL, func() (string, error) {
-		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, d.SecretRef.Name)
+	return pl.decryptKeys.get("as="+user+";"+app.Namespace+"/"+d.SecretRef.Name, pl.now(), decryptionKeyTTL, func() (string, error) {
+		data, err := pl.readAs(ctx, user, "Secret", app.Namespace, d.SecretRef.Name)
 		if err != nil {
 			return "", fmt.Errorf("spec.source.decryption.secretRef: %w", err)
 		}

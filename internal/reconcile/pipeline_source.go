@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/source"
@@ -71,13 +70,14 @@ func sourceMaxAge(app *v1.Application, now time.Time) time.Duration {
 	return app.Spec.Sync.IntervalOrDefault()
 }
 
-// fetch resolves the followed ref and returns its snapshot.
-func (pl *Pipeline) fetch(ctx context.Context, app *v1.Application, maxAge time.Duration) (*source.Snapshot, error) {
+// fetch resolves the followed ref and returns its snapshot; the credentials
+// are read as user, the Application's identity.
+func (pl *Pipeline) fetch(ctx context.Context, app *v1.Application, user string, maxAge time.Duration) (*source.Snapshot, error) {
 	git := app.Spec.Source.Git
 	req := source.Request{
 		URL: git.URL, Ref: source.Ref{Branch: git.Ref.Branch, Tag: git.Ref.Tag, Semver: git.Ref.Semver, Commit: git.Ref.Commit},
-		Credentials:   func(ctx context.Context) (source.Auth, error) { return pl.credentials(ctx, app) },
-		CredentialsID: credentialsID(app),
+		Credentials:   func(ctx context.Context) (source.Auth, error) { return pl.credentials(ctx, app, user) },
+		CredentialsID: credentialsID(app, user),
 	}
 	snap, err := pl.sources.Fetch(ctx, req, source.FetchOptions{MaxAge: maxAge})
 	if err != nil {
@@ -96,13 +96,16 @@ const (
 	keyCA         = "ca.crt"
 )
 
-// credentials reads the source's Secrets from the Application's namespace. The
-// values go to the source stage only; errors name the Secret and key, never a value.
-func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application) (source.Auth, error) {
+// credentials reads the source's Secrets from the Application's namespace, as
+// user (the Application's identity): an Application may name only Secrets its
+// service account may read, never another team's in the same namespace. The
+// values go to the source stage only; errors name the Secret and key, never a
+// value.
+func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application, user string) (source.Auth, error) {
 	var auth source.Auth
 	git := app.Spec.Source.Git
 	if ref := git.SecretRef; ref != nil {
-		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, ref.Name)
+		data, err := pl.readAs(ctx, user, "Secret", app.Namespace, ref.Name)
 		if err != nil {
 			return auth, fmt.Errorf("spec.source.git.secretRef: %w", err)
 		}
@@ -113,7 +116,7 @@ func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application) (sourc
 		}
 	}
 	if ref := git.CASecretRef; ref != nil {
-		data, err := kube.ReadData(ctx, pl.reader, "Secret", app.Namespace, ref.Name)
+		data, err := pl.readAs(ctx, user, "Secret", app.Namespace, ref.Name)
 		if err != nil {
 			return auth, fmt.Errorf("spec.source.git.caSecretRef: %w", err)
 		}
@@ -124,13 +127,15 @@ func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application) (sourc
 	return auth, nil
 }
 
-// credentialsID names the Secrets the credentials come from, so that a fresh
-// resolution of the repository is shared only by Applications that read it with
-// the same Secrets (and is answered without reading them again).
-func credentialsID(app *v1.Application) string {
-	id := ""
+// credentialsID names the Secrets the credentials come from and the identity
+// that reads them, so that a fresh resolution of the repository is shared only
+// by Applications that read it with the same Secrets as the same identity (and
+// is answered without reading them again): one whose service account may not
+// read the Secret never sees what another's could fetch.
+func credentialsID(app *v1.Application, user string) string {
+	id := "as=" + user
 	if ref := app.Spec.Source.Git.SecretRef; ref != nil {
-		id += "secret=" + app.Namespace + "/" + ref.Name
+		id += ";secret=" + app.Namespace + "/" + ref.Name
 	}
 	if ref := app.Spec.Source.Git.CASecretRef; ref != nil {
 		id += ";ca=" + app.Namespace + "/" + ref.Name

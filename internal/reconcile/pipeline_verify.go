@@ -9,7 +9,6 @@ import (
 	"time"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/source"
 	"github.com/lockstep-dev/lockstep/internal/source/verify"
@@ -23,7 +22,10 @@ const keyRingTTL = 30 * time.Second
 // verifyRevision checks the signatures the Application is held to (see
 // policy.Rules.Verification and verify.Revision). It returns the key that
 // signed, nil when no signature is required.
-func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, rules *policy.Rules, snap *source.Snapshot) (*verify.Result, error) {
+//
+// A Project's keys are the platform's and are read as the controller; an
+// Application's own (in its namespace) as its identity, user.
+func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, user string, rules *policy.Rules, snap *source.Snapshot) (*verify.Result, error) {
 	v, ns, err := rules.Verification(app, pl.namespace)
 	if err != nil {
 		return nil, stageError(v1.ReasonInvalidSpec, false, err)
@@ -31,7 +33,11 @@ func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, rul
 	if v == nil {
 		return nil, nil
 	}
-	keys, err := pl.keyRing(ctx, "the trusted keys", ns, v.KeysFrom)
+	reader := ""
+	if ns == app.Namespace && ns != pl.namespace {
+		reader = user
+	}
+	keys, err := pl.keyRing(ctx, "the trusted keys", reader, ns, v.KeysFrom)
 	if err != nil {
 		return nil, stageError(v1.ReasonVerificationFailed, false, err)
 	}
@@ -52,7 +58,7 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 		}
 		return nil, err
 	}
-	keys, err := pl.keyRing(ctx, "the approval keys (spec.approvals.keysFrom)", pl.namespace, sources)
+	keys, err := pl.keyRing(ctx, "the approval keys (spec.approvals.keysFrom)", "", pl.namespace, sources)
 	if err != nil {
 		return nil, stageError(v1.ReasonPolicyDenied, false, err)
 	}
@@ -70,14 +76,14 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 }
 
 // keyRing reads the keys of the sources (namespace is the default for sources
-// that name none), reusing a reading younger than keyRingTTL; what names them
-// in errors.
-func (pl *Pipeline) keyRing(ctx context.Context, what, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
-	return pl.keys.get(keySourcesID(namespace, sources), pl.now(), keyRingTTL, func() (*verify.KeyRing, error) {
+// that name none) as user ("" the controller), reusing a reading younger than
+// keyRingTTL by the same user; what names them in errors.
+func (pl *Pipeline) keyRing(ctx context.Context, what, user, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
+	return pl.keys.get("as="+user+";"+keySourcesID(namespace, sources), pl.now(), keyRingTTL, func() (*verify.KeyRing, error) {
 		keys := &verify.KeyRing{}
 		for _, src := range sources {
 			ns := cmp.Or(src.Namespace, namespace)
-			data, err := kube.ReadData(ctx, pl.reader, src.Kind, ns, src.Name)
+			data, err := pl.readAs(ctx, user, src.Kind, ns, src.Name)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", what, err)
 			}

@@ -76,7 +76,9 @@ func parseAllowedSigner(line string) (allowedSigner, error) {
 			case "cert-authority", "valid-after", "valid-before":
 				return allowedSigner{}, fmt.Errorf("option %s is not supported; list the signing keys themselves", name)
 			default:
-				return allowedSigner{}, fmt.Errorf("unknown option %q", name)
+				// Not quoted: the entry may be a value from a Secret that holds
+				// no keys at all.
+				return allowedSigner{}, errors.New("an unknown option (only namespaces= is supported)")
 			}
 		}
 	}

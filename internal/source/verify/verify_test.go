@@ -162,3 +162,20 @@ func TestBadKeyFilesAreErrors(t *testing.T) {
 		}
 	}
 }
+
+// A key source that holds something else (a password Secret named by mistake,
+// or on purpose) is refused without quoting any of it.
+func TestKeyErrorsQuoteNothingOfTheSource(t *testing.T) {
+	ssh := sshKey(t)
+	for _, data := range []string{
+		"db-user s3cr3t-value-x " + ssh.AuthorizedKey(),
+		"s3cr3t-value-x",
+		"user s3cr3t-value-x",
+		"a@x ssh-ed25519 s3cr3t-value-x",
+	} {
+		err := (&verify.KeyRing{}).Add("Secret team/db key \"password\"", []byte(data))
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%q: error %v", data, err)
+		}
+	}
+}
