@@ -70,6 +70,12 @@ type ProjectSpec struct {
 	// allow is empty) and denied (for example RoleBindings).
 	// +optional
 	NamespacedResources ResourceRules `json:"namespacedResources,omitempty"`
+	// PodSecurityLabels lets the Project's Namespace objects set
+	// pod-security.kubernetes.io/ labels, which decide what Pods may do there.
+	// Off by default: a team must not loosen its own namespace's pod security.
+	// (A Namespace object is also checked against destinations, by its name.)
+	// +optional
+	PodSecurityLabels bool `json:"podSecurityLabels,omitempty"`
 	// ServiceAccountName is the service account, in each Application's
 	// namespace, that the Project's Applications apply, prune and read as.
 	// Kubernetes RBAC then decides what they may touch. When it is set, an

@@ -22,9 +22,10 @@ import (
 
 func newDiffCommand() *cobra.Command {
 	var (
-		kf             kubeFlags
-		controllerNS   string
-		serviceAccount string
+		kf              kubeFlags
+		controllerNS    string
+		serviceAccount  string
+		requireProjects bool
 	)
 	cmd := &cobra.Command{
 		Use:   "diff APP",
@@ -55,7 +56,7 @@ access to the Application, its Project, its credential and key Secrets, and to a
 			}
 			defer os.RemoveAll(cache)
 			pipeline, _, err := controller.NewPipeline(clients, c, controller.PipelineConfig{
-				RepositoryDir: cache, Namespace: controllerNS, DefaultServiceAccount: serviceAccount,
+				RepositoryDir: cache, Namespace: controllerNS, DefaultServiceAccount: serviceAccount, RequireProjects: requireProjects,
 			})
 			if err != nil {
 				return err
@@ -76,6 +77,7 @@ access to the Application, its Project, its credential and key Secrets, and to a
 	kf.add(cmd)
 	cmd.Flags().StringVar(&controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
 	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
+	cmd.Flags().BoolVar(&requireProjects, "require-projects", false, "the controller's --require-projects: a missing Project is a denial")
 	return cmd
 }
 

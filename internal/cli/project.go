@@ -143,6 +143,9 @@ func printProjectRules(out io.Writer, p *v1.Project) {
 	line("Destinations", listOrNone(dests))
 	line("Cluster-scoped kinds", kindRules(s.ClusterResources, "none"))
 	line("Namespaced kinds", kindRules(s.NamespacedResources, "all"))
+	if s.PodSecurityLabels {
+		line("Pod security", "Namespace objects may set pod-security.kubernetes.io/ labels")
+	}
 	line("Service account", cmp.Or(s.ServiceAccountName, "- (the Application's, else the controller's default)"))
 	if v := s.Verification; v != nil {
 		line("Signatures", fmt.Sprintf("required on %s, keys from %s", cmp.Or(v.Mode, v1.VerifyHead), keySources(v.KeysFrom)))

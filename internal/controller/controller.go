@@ -51,6 +51,9 @@ type Options struct {
 	// namespace, that Applications act as when neither they nor their Project
 	// name one. Empty: they act as the controller itself.
 	DefaultServiceAccount string
+	// RequireProjects makes a missing Project a denial, "default" included
+	// (without it, a missing "default" allows everything).
+	RequireProjects bool
 	// DataDir holds the repository cache and the audit ledger (ledger.db).
 	DataDir string
 	// LedgerRetention drops old records (with a signed cut); zero keeps all.
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	defer live.Stop()
 	pipeline, applier, err := NewPipeline(clients, mgr.GetClient(), PipelineConfig{
 		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
-		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger,
+		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects,
 	})
 	if err != nil {
 		return err

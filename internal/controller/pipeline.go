@@ -31,6 +31,8 @@ type PipelineConfig struct {
 	Live *kube.Cache
 	// Logger gets what a pass cannot report otherwise.
 	Logger logr.Logger
+	// RequireProjects fails closed on a missing Project, "default" included.
+	RequireProjects bool
 }
 
 // NewPipeline builds the Pipeline exactly as the controller runs it, for the
@@ -59,6 +61,7 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 		Namespace:             cfg.Namespace,
 		DefaultServiceAccount: cfg.DefaultServiceAccount,
 		KubeVersion:           version.GitVersion,
+		RequireProjects:       cfg.RequireProjects,
 	})
 	return pipeline, applier, err
 }

@@ -2,7 +2,10 @@ package policy_test
 
 import (
 	"strings"
+
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/object"
@@ -108,5 +111,35 @@ func TestLoneStarIsAnyRepository(t *testing.T) {
 	app := &v1.Application{Spec: v1.ApplicationSpec{Source: v1.Source{Git: v1.GitSource{URL: "https://git.internal/team-a/../team-b"}}, Destination: v1.Destination{Namespace: "x"}}}
 	if err := anyWhere.CheckApplication(app); err == nil {
 		t.Error("* allowed a repository URL with a .. segment")
+	}
+}
+
+// A Namespace object is a destination of its own: a team may create or change
+// only the namespaces its Project names, and may not set their pod security
+// unless the Project allows it.
+func TestNamespaceObjectsAreDestinations(t *testing.T) {
+	r := compile(t, v1.ProjectSpec{
+		Destinations:     []v1.ProjectDestination{{Namespace: "team-a-*"}},
+		ClusterResources: v1.ResourceRules{Allow: []v1.GroupKind{{Kind: "Namespace"}}},
+	})
+	ns := func(name, labels string) policy.Object {
+		return rendered(t, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: "+name+", labels: {"+labels+"}}\n")
+	}
+	for _, tc := range []struct {
+		obj  policy.Object
+		want []string
+	}{
+		{ns("team-a-dev", ""), nil},
+		{ns("team-b-prod", ""), []string{"Namespace/team-b-prod spec.destinations"}},
+		{ns("team-a-dev", "pod-security.kubernetes.io/enforce: privileged"), []string{"Namespace/team-a-dev spec.podSecurityLabels"}},
+	} {
+		if diff := cmp.Diff(tc.want, violations(t, r.CheckObjects("in-cluster", []policy.Object{tc.obj}))); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.obj.GetName(), diff)
+		}
+	}
+	allowed := compile(t, v1.ProjectSpec{Destinations: []v1.ProjectDestination{{Namespace: "team-a-*"}},
+		ClusterResources: v1.ResourceRules{Allow: []v1.GroupKind{{Kind: "Namespace"}}}, PodSecurityLabels: true})
+	if err := allowed.CheckObjects("in-cluster", []policy.Object{ns("team-a-dev", "pod-security.kubernetes.io/enforce: privileged")}); err != nil {
+		t.Errorf("a Project that allows pod-security labels: %v", err)
 	}
 }

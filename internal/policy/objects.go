@@ -29,6 +29,9 @@ func (r *Rules) checkObject(cluster string, o Object) []Violation {
 		if !matchesAny(r.spec.ClusterResources.Allow, gvk.Group, gvk.Kind) || matchesAny(r.spec.ClusterResources.Deny, gvk.Group, gvk.Kind) {
 			vs = append(vs, violation("spec.clusterResources", "cluster-scoped kind %s is not allowed", kind))
 		}
+		if gvk.Group == "" && gvk.Kind == "Namespace" {
+			vs = append(vs, r.checkNamespace(cluster, o, violation)...)
+		}
 	} else {
 		allow := r.spec.NamespacedResources.Allow
 		if (len(allow) > 0 && !matchesAny(allow, gvk.Group, gvk.Kind)) || matchesAny(r.spec.NamespacedResources.Deny, gvk.Group, gvk.Kind) {
@@ -45,6 +48,29 @@ func (r *Rules) checkObject(cluster string, o Object) []Violation {
 		for _, c := range containers(o.Unstructured) {
 			if rule, msg := checkImage(r.spec.Images, c.image); msg != "" {
 				vs = append(vs, violation(rule, "%s %q: image %s %s", c.field, c.name, c.image, msg))
+			}
+		}
+	}
+	return vs
+}
+
+// podSecurityPrefix starts the labels that set a namespace's Pod Security
+// Admission level.
+const podSecurityPrefix = "pod-security.kubernetes.io/"
+
+// checkNamespace checks a Namespace object: it is a destination of its own
+// (a team must not create or take over another team's namespace), and its
+// pod-security labels need the Project's leave.
+func (r *Rules) checkNamespace(cluster string, o Object, violation func(rule, format string, args ...any) Violation) []Violation {
+	var vs []Violation
+	if !r.DestinationAllowed(cluster, o.GetName()) {
+		vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", o.GetName()))
+	}
+	if !r.spec.PodSecurityLabels {
+		for label := range o.GetLabels() {
+			if strings.HasPrefix(label, podSecurityPrefix) {
+				vs = append(vs, violation("spec.podSecurityLabels", "label %s sets the namespace's pod security, which the project does not allow", label))
+				break
 			}
 		}
 	}

@@ -86,10 +86,11 @@ func Compile(p *v1.Project) (*Rules, error) {
 func Permissive() *Rules {
 	r, err := Compile(&v1.Project{
 		Spec: v1.ProjectSpec{
-			SourceNamespaces: []string{"*"},
-			SourceRepos:      []string{"**"},
-			Destinations:     []v1.ProjectDestination{{Cluster: "*", Namespace: "*"}},
-			ClusterResources: v1.ResourceRules{Allow: []v1.GroupKind{{Group: "*", Kind: "*"}}},
+			SourceNamespaces:  []string{"*"},
+			SourceRepos:       []string{"**"},
+			Destinations:      []v1.ProjectDestination{{Cluster: "*", Namespace: "*"}},
+			ClusterResources:  v1.ResourceRules{Allow: []v1.GroupKind{{Group: "*", Kind: "*"}}},
+			PodSecurityLabels: true,
 		},
 	})
 	if err != nil {

@@ -27,16 +27,17 @@ import (
 // (status, Events, ledger) is the caller's. The controller, `lockstep diff` and
 // the API build it the same way, with NewPipeline.
 type Pipeline struct {
-	reader      client.Reader
-	clients     *kube.Clients
-	sources     *source.Cache
-	renders     *render.Cache
-	applier     *apply.Applier
-	now         func() time.Time
-	log         logr.Logger
-	namespace   string
-	defaultSA   string
-	kubeVersion string
+	reader          client.Reader
+	clients         *kube.Clients
+	sources         *source.Cache
+	renders         *render.Cache
+	applier         *apply.Applier
+	now             func() time.Time
+	log             logr.Logger
+	namespace       string
+	defaultSA       string
+	kubeVersion     string
+	requireProjects bool
 
 	keys        ttlCache[*verify.KeyRing] // trusted keys, by key sources
 	decryptKeys ttlCache[string]          // age identities, by Secret
@@ -72,6 +73,10 @@ type Deps struct {
 	DefaultServiceAccount string
 	// KubeVersion is what Helm charts see as .Capabilities.KubeVersion.
 	KubeVersion string
+	// RequireProjects makes a missing Project a denial, "default" included;
+	// otherwise a missing "default" is the built-in one, which allows
+	// everything.
+	RequireProjects bool
 }
 
 // NewPipeline returns a Pipeline, or an error naming a missing collaborator.
@@ -90,7 +95,8 @@ func NewPipeline(d Deps) (*Pipeline, error) {
 		return nil, err
 	}
 	return &Pipeline{reader: d.Reader, clients: d.Clients, sources: d.Sources, renders: d.Renders, applier: d.Applier,
-		now: d.Clock, log: d.Logger, namespace: d.Namespace, defaultSA: d.DefaultServiceAccount, kubeVersion: d.KubeVersion}, nil
+		now: d.Clock, log: d.Logger, namespace: d.Namespace, defaultSA: d.DefaultServiceAccount, kubeVersion: d.KubeVersion,
+		requireProjects: d.RequireProjects}, nil
 }
 
 // PreviewOptions control one Preview.

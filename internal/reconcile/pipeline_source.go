@@ -16,15 +16,18 @@ import (
 )
 
 // projectRules returns the rules of the Application's Project. A missing
-// "default" Project means the built-in default; any other missing Project is
-// a denial (the Application is checked again when it appears).
+// "default" Project means the built-in default, unless Projects are required;
+// any other missing Project is a denial (the Application is checked again
+// when it appears).
 func (pl *Pipeline) projectRules(ctx context.Context, app *v1.Application) (*policy.Rules, error) {
 	name := projectName(app)
 	p := &v1.Project{}
 	err := pl.reader.Get(ctx, types.NamespacedName{Name: name}, p)
 	switch {
-	case apierrors.IsNotFound(err) && name == v1.DefaultProject:
+	case apierrors.IsNotFound(err) && name == v1.DefaultProject && !pl.requireProjects:
 		return policy.Permissive(), nil
+	case apierrors.IsNotFound(err) && name == v1.DefaultProject:
+		return nil, stageError(v1.ReasonPolicyDenied, false, fmt.Errorf("project %s does not exist, and this controller requires Projects (--require-projects): create it, or name a Project in spec.project", name))
 	case apierrors.IsNotFound(err):
 		return nil, stageError(v1.ReasonPolicyDenied, false, fmt.Errorf("project %s does not exist", name))
 	case err != nil:

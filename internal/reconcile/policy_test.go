@@ -16,6 +16,9 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
 
@@ -241,4 +244,59 @@ spec:
 	fixed := f.commit(t, "pinned", map[string]string{"chart/values.yaml": "image: " + pinned + "\ninitImage: " + pinned + "\n"})
 	f.refresh(t, "charted")
 	f.waitFor(t, "charted", metav1.ConditionTrue, v1.ReasonSucceeded, fixed)
+}
+
+// A Namespace object in Git is checked like a destination: a team cannot create
+// or take over a namespace its Project does not name, nor loosen its own
+// namespace's pod security.
+func TestNamespaceObjectsAreCheckedAsDestinations(t *testing.T) {
+	f := newRepo(t)
+	other := f.ns + "-other"
+	f.project(t, v1.ProjectSpec{
+		SourceRepos:      []string{"**"},
+		Destinations:     []v1.ProjectDestination{{Namespace: f.ns}},
+		ClusterResources: v1.ResourceRules{Allow: []v1.GroupKind{{Kind: "Namespace"}}},
+	})
+	head := f.commit(t, "namespaces", map[string]string{
+		"app/mine.yaml":  "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + f.ns + "\n  labels: {pod-security.kubernetes.io/enforce: privileged}\n",
+		"app/other.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + other + "}\n",
+	})
+	f.create(t, f.application("web", "app", f.inProject))
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonPolicyDenied, head)
+	msg := readyMessage(app)
+	for _, want := range []string{
+		"Namespace/" + other + " (app/other.yaml): namespace " + other + " is not one of the project's destinations [spec.destinations]",
+		"Namespace/" + f.ns + " (app/mine.yaml): label pod-security.kubernetes.io/enforce sets the namespace's pod security, which the project does not allow [spec.podSecurityLabels]",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Ready message lacks %q:\n%s", want, msg)
+		}
+	}
+	if err := f.c.Get(testenv.Context(t), types.NamespacedName{Name: other}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the other namespace was created (err %v)", err)
+	}
+}
+
+// With --require-projects a missing Project fails closed, "default" included.
+func TestRequiredProjectsFailClosed(t *testing.T) {
+	f := newRepo(t)
+	f.commit(t, "cm", map[string]string{"app/cm.yaml": configMapYAML})
+	app := f.application("web", "app", func(a *v1.Application) { a.Spec.Suspend = true })
+	f.create(t, app)
+	app = f.get(t, "web")
+	clients, err := kube.NewClients(testenv.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, require := range []bool{false, true} {
+		pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, RequireProjects: require})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = pipeline.Preview(testenv.Context(t), app, reconcile.PreviewOptions{Fresh: true})
+		denied := err != nil && strings.Contains(err.Error(), "project default does not exist, and this controller requires Projects (--require-projects)")
+		if denied != require {
+			t.Errorf("require %v: preview error %v", require, err)
+		}
+	}
 }
