@@ -223,8 +223,10 @@ type Destination struct {
 
 // SyncPolicy says when and how changes are applied.
 type SyncPolicy struct {
-	// Interval between checks of the source for new commits.
+	// Interval between checks of the source for new commits; at least 10s (a
+	// webhook or `lockstep refresh` is the way to be faster).
 	// +kubebuilder:default="3m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="interval must be at least 10s"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 	// Automated applies new commits as they are seen. When false, the

@@ -11,15 +11,19 @@ import (
 // built in code (tests, `lockstep diff` of a spec not yet applied) and are the one
 // place the controller reads them from.
 const (
+	// MinInterval bounds how often an Application may ask its Git server; the
+	// CRD refuses less, and the controller never polls faster.
+	MinInterval       = 10 * time.Second
 	DefaultInterval   = 3 * time.Minute
 	DefaultTimeout    = 5 * time.Minute
 	DefaultBackoff    = 5 * time.Second
 	DefaultMaxBackoff = 5 * time.Minute
 )
 
-// IntervalOrDefault is how often the source is checked for new commits.
+// IntervalOrDefault is how often the source is checked for new commits, never
+// less than MinInterval.
 func (s SyncPolicy) IntervalOrDefault() time.Duration {
-	return orDefault(s.Interval, DefaultInterval)
+	return max(orDefault(s.Interval, DefaultInterval), MinInterval)
 }
 
 // TimeoutOrDefault bounds one sync.

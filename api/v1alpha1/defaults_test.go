@@ -38,3 +38,10 @@ func TestSyncPolicyDefaults(t *testing.T) {
 		t.Errorf("set: %s %s %v", s.IntervalOrDefault(), s.TimeoutOrDefault(), s.IsAutomated())
 	}
 }
+
+func TestIntervalHasAFloor(t *testing.T) {
+	s := v1.SyncPolicy{Interval: &metav1.Duration{Duration: time.Millisecond}}
+	if got := s.IntervalOrDefault(); got != v1.MinInterval {
+		t.Errorf("1ms interval polls every %s, want %s", got, v1.MinInterval)
+	}
+}

@@ -87,6 +87,10 @@ func TestInstallIsIdempotentAndTheSchemaDefaultsAndValidates(t *testing.T) {
 `, `spec.destination.cluster: Unsupported value: "prod-eu"`},
 		{"no source", `  destination: {namespace: web}
 `, "spec.source: Required value"},
+		{"interval below the floor", `  source: {git: {url: "https://h/r.git"}}
+  destination: {namespace: web}
+  sync: {interval: 1s}
+`, "interval must be at least 10s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -65,6 +65,9 @@ type Options struct {
 	APIToken string
 	// APITLSCert and APITLSKey serve the API over TLS when set.
 	APITLSCert, APITLSKey string
+	// APIInsecureHTTP allows plain HTTP on an address other than loopback,
+	// where the bearer token crosses the network in clear text.
+	APIInsecureHTTP bool
 	// MetricsAddress serves Prometheus metrics; "0" disables them.
 	MetricsAddress string
 	// Profiling adds Go's /debug/pprof/ handlers to the metrics address.
@@ -150,6 +153,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if opts.APIAddress != "" && opts.APIAddress != "0" {
+		if err := server.CheckPlainHTTP(opts.APIAddress, opts.APITLSCert != "", opts.APIInsecureHTTP); err != nil {
+			return err
+		}
 		token, err := apiToken(ctx, clients.Typed, opts)
 		if err != nil {
 			return err

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,8 +86,11 @@ func (h *handler) auth(next func(w http.ResponseWriter, r *http.Request) error) 
 				writeError(w, http.StatusNotFound, err)
 			case errors.Is(err, context.Canceled):
 			default:
-				h.log.Error("API request failed", "path", r.URL.Path, "error", err.Error())
-				writeError(w, http.StatusInternalServerError, err)
+				// The cause stays in the log: it may name files, hosts or
+				// queries the caller has no business seeing.
+				id := requestID()
+				h.log.Error("API request failed", "path", r.URL.Path, "request", id, "error", err.Error())
+				writeError(w, http.StatusInternalServerError, fmt.Errorf("internal error; the controller's log has it as request %s", id))
 			}
 		}
 	})
@@ -141,6 +146,8 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
+	// The whole ledger may take longer than an ordinary answer.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
 	// Once lines are written, a failure can only cut the stream short: the
 	// client sees a missing trailer and says so.
 	n, err := h.svc.Export(r.Context(), after, w)
@@ -181,6 +188,13 @@ func (h *handler) key(w http.ResponseWriter, _ *http.Request) error {
 	return writeJSON(w, PublicKey{PEM: string(pem), Fingerprint: audit.Fingerprint(h.publicKey)})
 }
 
+// requestID names a failed request in the log and in the answer.
+func requestID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(v)
@@ -192,13 +206,44 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
+// Timeouts of the API server. A request reads nothing but its header; an
+// answer is written within writeTimeout (export, which streams the ledger,
+// extends its own deadline to exportTimeout).
+const (
+	readTimeout   = 10 * time.Second
+	writeTimeout  = time.Minute
+	idleTimeout   = time.Minute
+	exportTimeout = 30 * time.Minute
+)
+
+// ErrPlainHTTP is returned by CheckPlainHTTP.
+var ErrPlainHTTP = errors.New("the API would send its bearer token in clear text")
+
+// CheckPlainHTTP refuses to serve the API without TLS on an address other
+// than loopback (":8443" listens on every interface), unless insecure says
+// the risk was accepted: the token would cross the network in clear text.
+func CheckPlainHTTP(addr string, tls, insecure bool) error {
+	if tls || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("API address %s: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("%w on %s: give --api-tls-cert and --api-tls-key, listen on 127.0.0.1, or pass --api-insecure-http to accept it", ErrPlainHTTP, addr)
+}
+
 // Serve serves h on addr until ctx ends, with TLS when certFile is set.
 func Serve(ctx context.Context, addr string, h http.Handler, certFile, keyFile string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("API address %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: 16 << 10}
 	done := make(chan error, 1)
 	go func() {
 		if certFile != "" {

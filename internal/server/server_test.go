@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -298,4 +299,59 @@ func TestClientRefusesBadSettings(t *testing.T) {
 	if n, err := c.Export(context.Background(), 0, io.Discard); err == nil || n != 1 {
 		t.Errorf("cut export: %d, %v", n, err)
 	}
+}
+
+func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr             string
+		tls, insecure    bool
+		wantPlainRefused bool
+	}{
+		{"127.0.0.1:8443", false, false, false},
+		{"[::1]:8443", false, false, false},
+		{"localhost:8443", false, false, false},
+		{":8443", false, false, true},
+		{"0.0.0.0:8443", false, false, true},
+		{"10.0.0.5:8443", false, false, true},
+		{":8443", true, false, false},
+		{":8443", false, true, false},
+	} {
+		err := server.CheckPlainHTTP(tc.addr, tc.tls, tc.insecure)
+		if errors.Is(err, server.ErrPlainHTTP) != tc.wantPlainRefused {
+			t.Errorf("%s tls=%v insecure=%v: %v", tc.addr, tc.tls, tc.insecure, err)
+		}
+	}
+}
+
+// A failure inside the controller is logged with a request id; the caller gets
+// the id, not the cause (which may name files, hosts or queries).
+func TestInternalErrorsAreNotEchoed(t *testing.T) {
+	var logs bytes.Buffer
+	svc := failingAPI{err: errors.New("open /var/lib/lockstep/ledger.db: secret-internal-detail")}
+	srv := httptest.NewServer(server.Handler(svc, token, nil, slog.New(slog.NewTextHandler(&logs, nil))))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+server.PathVerify, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "secret-internal-detail") || !strings.Contains(string(body), "request ") {
+		t.Errorf("%d %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(logs.String(), "secret-internal-detail") {
+		t.Errorf("the cause is not in the log: %s", logs.String())
+	}
+}
+
+// failingAPI fails every call.
+type failingAPI struct {
+	server.API
+	err error
+}
+
+func (f failingAPI) Verify(context.Context, ed25519.PublicKey) (audit.Report, error) {
+	return audit.Report{}, f.err
 }
