@@ -143,3 +143,26 @@ func TestNamespaceObjectsAreDestinations(t *testing.T) {
 		t.Errorf("a Project that allows pod-security labels: %v", err)
 	}
 }
+
+// An Application may delete only what it may apply now.
+func TestPrunesAreCheckedAgainstTheProjectAsItIsNow(t *testing.T) {
+	r := compile(t, v1.ProjectSpec{Destinations: []v1.ProjectDestination{{Namespace: "team-a"}},
+		NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}}})
+	keys := []object.Key{
+		{Kind: "ConfigMap", Namespace: "team-a", Name: "ok"},
+		{Kind: "ConfigMap", Namespace: "team-b", Name: "theirs"},
+		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding", Namespace: "team-a", Name: "rb"},
+		{Kind: "Namespace", Name: "team-b"},
+	}
+	want := []string{"ConfigMap/team-b/theirs spec.destinations", "RoleBinding/team-a/rb spec.namespacedResources", "Namespace/team-b spec.clusterResources", "Namespace/team-b spec.destinations"}
+	err := r.CheckPrunes("in-cluster", keys)
+	if diff := cmp.Diff(want, violations(t, err)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if err == nil || !strings.Contains(err.Error(), "pruning it: namespace team-b is not one of the project's destinations") {
+		t.Errorf("message: %v", err)
+	}
+	if err := r.CheckPrunes("in-cluster", keys[:1]); err != nil {
+		t.Errorf("an allowed prune: %v", err)
+	}
+}

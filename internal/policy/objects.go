@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
 // CheckObjects checks every rendered object against the kind, destination,
@@ -100,4 +101,35 @@ func identity(o Object) string {
 		return o.GetKind() + "/" + ns + "/" + o.GetName()
 	}
 	return o.GetKind() + "/" + o.GetName()
+}
+
+// CheckPrunes checks what a sync would delete against the rules as they are
+// now: an Application may delete only what it may apply. Otherwise a Project
+// tightened after a sync (a namespace given to another team, a kind taken
+// away) would still let the Application delete those objects.
+func (r *Rules) CheckPrunes(cluster string, keys []object.Key) error {
+	var vs []Violation
+	for _, k := range keys {
+		violation := func(rule, format string, args ...any) Violation {
+			return Violation{Object: k.Kind + "/" + strings.TrimPrefix(k.Namespace+"/", "/") + k.Name, Rule: rule, Message: "pruning it: " + fmt.Sprintf(format, args...)}
+		}
+		kind := kindName(k.Group, k.Kind)
+		if k.Namespace == "" {
+			if !matchesAny(r.spec.ClusterResources.Allow, k.Group, k.Kind) || matchesAny(r.spec.ClusterResources.Deny, k.Group, k.Kind) {
+				vs = append(vs, violation("spec.clusterResources", "cluster-scoped kind %s is not allowed", kind))
+			}
+			if k.Group == "" && k.Kind == "Namespace" && !r.DestinationAllowed(cluster, k.Name) {
+				vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", k.Name))
+			}
+			continue
+		}
+		allow := r.spec.NamespacedResources.Allow
+		if (len(allow) > 0 && !matchesAny(allow, k.Group, k.Kind)) || matchesAny(r.spec.NamespacedResources.Deny, k.Group, k.Kind) {
+			vs = append(vs, violation("spec.namespacedResources", "kind %s is not allowed", kind))
+		}
+		if !r.DestinationAllowed(cluster, k.Namespace) {
+			vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", k.Namespace))
+		}
+	}
+	return r.verdict(vs)
 }

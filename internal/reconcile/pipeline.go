@@ -185,7 +185,23 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 	if err != nil {
 		return stageError(v1.ReasonPlanFailed, false, err)
 	}
+
+	// policy: what the plan deletes, against the Project as it is now
+	if err := rules.CheckPrunes(clusterOf(app), pruned(p.Plan)); err != nil {
+		return stageError(v1.ReasonPolicyDenied, false, err)
+	}
 	return nil
+}
+
+// pruned are the keys of the objects a plan deletes.
+func pruned(pl plan.Plan) []object.Key {
+	var keys []object.Key
+	for _, s := range pl.Steps {
+		if s.Action == plan.Prune {
+			keys = append(keys, s.Key)
+		}
+	}
+	return keys
 }
 
 // identity is the user an Application reads and applies as: its service

@@ -300,3 +300,33 @@ func TestRequiredProjectsFailClosed(t *testing.T) {
 		}
 	}
 }
+
+// A prune is checked against the Project as it is now: after a namespace was
+// taken from a team, its Application cannot delete what it left there.
+func TestPrunesAreCheckedAgainstTheCurrentProject(t *testing.T) {
+	f := newRepo(t)
+	other := testenv.Namespace(t)
+	f.project(t, v1.ProjectSpec{SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: f.ns}, {Namespace: other}}})
+	first := f.commit(t, "two namespaces", map[string]string{
+		"app/cm.yaml":    configMapYAML,
+		"app/other.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: left, namespace: " + other + "}\n",
+	})
+	f.create(t, f.application("web", "app", f.inProject))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+	if !f.configMapExists(t, other, "left") {
+		t.Fatal("the ConfigMap in the other namespace was not applied")
+	}
+
+	// The namespace goes to another team; Git drops the object.
+	f.updateProject(t, func(p *v1.ProjectSpec) { p.Destinations = []v1.ProjectDestination{{Namespace: f.ns}} })
+	second := f.commit(t, "drop it", map[string]string{"app/other.yaml": ""})
+	f.refresh(t, "web")
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonPolicyDenied, second)
+	want := "ConfigMap/" + other + "/left: pruning it: namespace " + other + " is not one of the project's destinations [spec.destinations]"
+	if !strings.Contains(readyMessage(app), want) {
+		t.Errorf("Ready message %q lacks %q", readyMessage(app), want)
+	}
+	if !f.configMapExists(t, other, "left") {
+		t.Error("the ConfigMap in the namespace the team lost was pruned")
+	}
+}
