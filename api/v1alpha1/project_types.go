@@ -70,6 +70,11 @@ type ProjectSpec struct {
 	// allow is empty) and denied (for example RoleBindings).
 	// +optional
 	NamespacedResources ResourceRules `json:"namespacedResources,omitempty"`
+	// MaxSyncTimeout caps spec.sync.timeout of the Project's Applications: how
+	// long one sync (hooks and health waits included) may hold a worker of the
+	// controller, which the controller's --max-sync-timeout caps too.
+	// +optional
+	MaxSyncTimeout *metav1.Duration `json:"maxSyncTimeout,omitempty"`
 	// PodSecurityLabels lets the Project's Namespace objects set
 	// pod-security.kubernetes.io/ labels, which decide what Pods may do there.
 	// Off by default: a team must not loosen its own namespace's pod security.

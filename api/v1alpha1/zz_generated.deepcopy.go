@@ -513,6 +513,11 @@ func (in *ProjectSpec) DeepCopyInto(out *ProjectSpec) {
 	}
 	in.ClusterResources.DeepCopyInto(&out.ClusterResources)
 	in.NamespacedResources.DeepCopyInto(&out.NamespacedResources)
+	if in.MaxSyncTimeout != nil {
+		in, out := &in.MaxSyncTimeout, &out.MaxSyncTimeout
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Verification != nil {
 		in, out := &in.Verification, &out.Verification
 		*out = new(Verification)

@@ -48,6 +48,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", opts.LeaderElectionNamespace, "namespace of the leader election Lease")
 	f.StringVar(&opts.Namespace, "namespace", opts.Namespace, "the controller's namespace, holding the Secrets lockstep-ledger-key and lockstep-api-token")
 	f.StringVar(&opts.DefaultServiceAccount, "default-service-account", "", "service account (in each Application's namespace) that Applications apply as when neither they nor their Project name one; empty: the controller's own identity")
+	f.DurationVar(&opts.MaxSyncTimeout, "max-sync-timeout", opts.MaxSyncTimeout, "cap of every Application's spec.sync.timeout (hooks and health waits included): how long one sync may hold a worker; 0: no cap")
 	f.BoolVar(&opts.RequireProjects, "require-projects", false, "fail closed: an Application whose Project does not exist is denied, \"default\" included (without it, a missing \"default\" Project allows everything)")
 	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")
 	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the HTTP API the CLI reads the ledger from, e.g. :8443 (empty disables); token from $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")

@@ -51,6 +51,9 @@ type Options struct {
 	// namespace, that Applications act as when neither they nor their Project
 	// name one. Empty: they act as the controller itself.
 	DefaultServiceAccount string
+	// MaxSyncTimeout caps every Application's spec.sync.timeout: how long one
+	// sync may hold a worker.
+	MaxSyncTimeout time.Duration
 	// RequireProjects makes a missing Project a denial, "default" included
 	// (without it, a missing "default" allows everything).
 	RequireProjects bool
@@ -78,7 +81,7 @@ type Options struct {
 
 // DefaultOptions are sensible for a single replica.
 func DefaultOptions() Options {
-	return Options{Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
+	return Options{MaxSyncTimeout: 30 * time.Minute, Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
 }
 
 // Run runs the controller until ctx ends.
@@ -126,7 +129,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	defer live.Stop()
 	pipeline, applier, err := NewPipeline(clients, mgr.GetClient(), PipelineConfig{
 		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
-		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects,
+		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects, MaxSyncTimeout: opts.MaxSyncTimeout,
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,8 @@ type PipelineConfig struct {
 	Logger logr.Logger
 	// RequireProjects fails closed on a missing Project, "default" included.
 	RequireProjects bool
+	// MaxSyncTimeout caps every Application's spec.sync.timeout.
+	MaxSyncTimeout time.Duration
 }
 
 // NewPipeline builds the Pipeline exactly as the controller runs it, for the
@@ -62,6 +64,7 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 		DefaultServiceAccount: cfg.DefaultServiceAccount,
 		KubeVersion:           version.GitVersion,
 		RequireProjects:       cfg.RequireProjects,
+		MaxSyncTimeout:        cfg.MaxSyncTimeout,
 	})
 	return pipeline, applier, err
 }

@@ -39,6 +39,9 @@ type Pass struct {
 
 	// policy (before the fetch) and source
 	Project string
+	// Timeout bounds the sync: the Application's spec.sync.timeout as the
+	// Project and the controller cap it; 0 before the Project was read.
+	Timeout time.Duration
 	// Identity is the user the pass reads and applies as
 	// (system:serviceaccount:NAMESPACE:NAME); "" is the controller itself.
 	Identity string
@@ -118,6 +121,15 @@ func Decide(app *v1.Application, p plan.Plan, digest string) (d Decision, trigge
 		return AwaitSync, ""
 	}
 	return Sync, v1.TriggerGit
+}
+
+// SyncTimeout is the pass's Timeout, or the Application's own before the
+// Project was read.
+func (p *Pass) SyncTimeout() time.Duration {
+	if p.Timeout > 0 {
+		return p.Timeout
+	}
+	return p.Application.Spec.Sync.TimeoutOrDefault()
 }
 
 // ManualSyncPending says whether someone asked for a sync (`lockstep sync`)

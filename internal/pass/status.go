@@ -260,7 +260,7 @@ func (b *statusBuilder) setHealth() {
 // deliberately Suspended). A Degraded object fails the sync at once; a
 // Progressing or Missing one is waited for until the timeout after the apply.
 func (b *statusBuilder) waitHealthy() {
-	sum, timeout := b.p.HealthSummary, b.app.Spec.Sync.TimeoutOrDefault()
+	sum, timeout := b.p.HealthSummary, b.p.SyncTimeout()
 	switch {
 	case sum.Status == health.Healthy || sum.Status == health.Suspended:
 	case sum.Status == health.Degraded:
@@ -288,7 +288,7 @@ func waitLeft(p *Pass, history []v1.SyncRecord) time.Duration {
 	if len(history) > 0 && history[0].Result == v1.SyncSucceeded && history[0].Revision == p.Commit.Hash {
 		appliedAt = history[0].FinishedAt.Time
 	}
-	return max(0, p.Application.Spec.Sync.TimeoutOrDefault()-p.Finished.Sub(appliedAt))
+	return max(0, p.SyncTimeout()-p.Finished.Sub(appliedAt))
 }
 
 // sameResources reports whether the entries name the plan's objects, in order,

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"time"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 )
@@ -64,4 +65,18 @@ func (r *Rules) approvalTrailer() string {
 		return r.spec.Approvals.Trailer
 	}
 	return "Approved-by"
+}
+
+// SyncTimeout is how long one sync of the Application may take: its own
+// spec.sync.timeout, capped by the Project's maxSyncTimeout and by
+// controllerMax (0: no cap of the controller's).
+func (r *Rules) SyncTimeout(app *v1.Application, controllerMax time.Duration) time.Duration {
+	t := app.Spec.Sync.TimeoutOrDefault()
+	if m := r.spec.MaxSyncTimeout; m != nil && m.Duration > 0 {
+		t = min(t, m.Duration)
+	}
+	if controllerMax > 0 {
+		t = min(t, controllerMax)
+	}
+	return t
 }

@@ -2,10 +2,12 @@ package policy_test
 
 import (
 	"strings"
+	"time"
 
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/object"
@@ -164,5 +166,28 @@ func TestPrunesAreCheckedAgainstTheProjectAsItIsNow(t *testing.T) {
 	}
 	if err := r.CheckPrunes("in-cluster", keys[:1]); err != nil {
 		t.Errorf("an allowed prune: %v", err)
+	}
+}
+
+func TestSyncTimeoutIsCapped(t *testing.T) {
+	app := &v1.Application{Spec: v1.ApplicationSpec{Sync: v1.SyncPolicy{Timeout: &metav1.Duration{Duration: 8760 * time.Hour}}}}
+	open := compile(t, v1.ProjectSpec{})
+	capped := compile(t, v1.ProjectSpec{MaxSyncTimeout: &metav1.Duration{Duration: 10 * time.Minute}})
+	for _, tc := range []struct {
+		rules *policy.Rules
+		max   time.Duration
+		want  time.Duration
+	}{
+		{open, 0, 8760 * time.Hour},
+		{open, 30 * time.Minute, 30 * time.Minute},
+		{capped, 30 * time.Minute, 10 * time.Minute},
+		{capped, 5 * time.Minute, 5 * time.Minute},
+	} {
+		if got := tc.rules.SyncTimeout(app, tc.max); got != tc.want {
+			t.Errorf("controller max %s: %s, want %s", tc.max, got, tc.want)
+		}
+	}
+	if got := open.SyncTimeout(&v1.Application{}, 0); got != v1.DefaultTimeout {
+		t.Errorf("default: %s", got)
 	}
 }

@@ -185,3 +185,21 @@ func TestGeneratedHooksRunOncePerSyncAndAreCleanedUp(t *testing.T) {
 		t.Errorf("Ready message %q does not say generateName is for hooks", msg)
 	}
 }
+
+// A hook that never finishes holds a worker only as long as the Project
+// allows, whatever spec.sync.timeout the Application asks for.
+func TestTheProjectCapsTheSyncTimeout(t *testing.T) {
+	f := newRepo(t)
+	f.project(t, v1.ProjectSpec{SourceRepos: []string{"**"}, Destinations: []v1.ProjectDestination{{Namespace: f.ns}},
+		MaxSyncTimeout: &metav1.Duration{Duration: 3 * time.Second}})
+	never := strings.Replace(hookJob("stuck", `lockstep.dev/hook: PreSync`, false), "  activeDeadlineSeconds: 3\n", "", 1)
+	head := f.commit(t, "a hook that never finishes", map[string]string{"app/cm.yaml": configMapYAML, "app/stuck.yaml": never})
+	f.create(t, f.application("web", "app", func(a *v1.Application) {
+		f.inProject(a)
+		a.Spec.Sync.Timeout = &metav1.Duration{Duration: 8760 * time.Hour}
+	}))
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonHookFailed, head)
+	if msg := readyMessage(app); !strings.Contains(msg, "PreSync hook did not finish before the sync timed out") {
+		t.Errorf("Ready message %q", msg)
+	}
+}

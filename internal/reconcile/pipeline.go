@@ -38,6 +38,7 @@ type Pipeline struct {
 	defaultSA       string
 	kubeVersion     string
 	requireProjects bool
+	maxSyncTimeout  time.Duration
 
 	keys        ttlCache[*verify.KeyRing] // trusted keys, by key sources
 	decryptKeys ttlCache[string]          // age identities, by Secret
@@ -73,6 +74,9 @@ type Deps struct {
 	DefaultServiceAccount string
 	// KubeVersion is what Helm charts see as .Capabilities.KubeVersion.
 	KubeVersion string
+	// MaxSyncTimeout caps every Application's spec.sync.timeout (0: no cap);
+	// a Project may cap it further.
+	MaxSyncTimeout time.Duration
 	// RequireProjects makes a missing Project a denial, "default" included;
 	// otherwise a missing "default" is the built-in one, which allows
 	// everything.
@@ -96,7 +100,7 @@ func NewPipeline(d Deps) (*Pipeline, error) {
 	}
 	return &Pipeline{reader: d.Reader, clients: d.Clients, sources: d.Sources, renders: d.Renders, applier: d.Applier,
 		now: d.Clock, log: d.Logger, namespace: d.Namespace, defaultSA: d.DefaultServiceAccount, kubeVersion: d.KubeVersion,
-		requireProjects: d.RequireProjects}, nil
+		requireProjects: d.RequireProjects, maxSyncTimeout: d.MaxSyncTimeout}, nil
 }
 
 // PreviewOptions control one Preview.
@@ -135,6 +139,7 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 		return stageError(v1.ReasonPolicyDenied, false, err)
 	}
 	p.Identity = pl.identity(app, rules)
+	p.Timeout = rules.SyncTimeout(app, pl.maxSyncTimeout)
 	applier, err := pl.applier.As(p.Identity)
 	if err != nil {
 		return stageError(v1.ReasonInvalidSpec, false, err)
@@ -202,6 +207,16 @@ func pruned(pl plan.Plan) []object.Key {
 		}
 	}
 	return keys
+}
+
+// SyncTimeout is how long a sync of app may take before its Project was read:
+// its own timeout under the controller's cap. The pass then narrows it
+// (pass.Pass.Timeout).
+func (pl *Pipeline) SyncTimeout(app *v1.Application) time.Duration {
+	if t := app.Spec.Sync.TimeoutOrDefault(); pl.maxSyncTimeout <= 0 || t < pl.maxSyncTimeout {
+		return t
+	}
+	return pl.maxSyncTimeout
 }
 
 // identity is the user an Application reads and applies as: its service

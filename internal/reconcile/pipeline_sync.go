@@ -24,6 +24,9 @@ func (pl *Pipeline) Sync(ctx context.Context, p *pass.Pass) error {
 	if p.Err != nil || p.Gated || p.Commit == nil || p.Decision != pass.Sync {
 		return ErrNothingToSync
 	}
+	// The Project's cap holds whatever deadline the caller gave.
+	ctx, cancel := context.WithDeadline(ctx, p.Started.Add(p.SyncTimeout()))
+	defer cancel()
 	err := pl.sync(ctx, p)
 	p.Finished = pl.now()
 	if err != nil {

@@ -161,7 +161,7 @@ func (r *Reconciler) run(ctx context.Context, app *v1.Application) (*pass.Pass, 
 		gated.Waiting = wait
 		return gated, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, app.Spec.Sync.TimeoutOrDefault())
+	ctx, cancel := context.WithTimeout(ctx, r.pipeline.SyncTimeout(app))
 	defer cancel()
 	p, err := r.pipeline.Preview(ctx, app, PreviewOptions{})
 	if err == nil && p.Decision == pass.Sync {
