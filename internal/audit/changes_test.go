@@ -85,3 +85,20 @@ stringData: {token: s3cr3t-token}
 		t.Fatalf("scrubbed too much: %q", out)
 	}
 }
+
+func TestScrubberHidesExtraValuesAndTheirEscapedForms(t *testing.T) {
+	s := audit.NewScrubber(nil, "hunter2-long", "line one\nline two", "ab")
+	for _, text := range []string{
+		"bad password hunter2-long",
+		`cert "line one\nline two"`,
+		"base64 " + base64.StdEncoding.EncodeToString([]byte("hunter2-long")),
+	} {
+		got := s.Scrub(text)
+		if strings.Contains(got, "hunter2") || strings.Contains(got, "line one") || strings.Contains(got, "aHVudGVy") {
+			t.Errorf("Scrub(%q) = %q", text, got)
+		}
+	}
+	if got := s.Scrub("about"); got != "about" {
+		t.Errorf("a value shorter than MinSecretLen was scrubbed: %q", got)
+	}
+}

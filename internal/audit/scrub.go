@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/base64"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,14 +23,23 @@ type Scrubber struct {
 	r *strings.Replacer
 }
 
-// NewScrubber hides the values (as written and base64-encoded) of the Secrets
-// among objs.
-func NewScrubber(objs []*unstructured.Unstructured) Scrubber {
+// NewScrubber hides the values (as written, base64-encoded, and escaped as Go
+// and JSON quote them) of the Secrets among objs, and the further secret
+// values given (read from Secrets for the render, say).
+func NewScrubber(objs []*unstructured.Unstructured, extra ...string) Scrubber {
 	seen := map[string]bool{}
 	add := func(v string) {
 		if len(v) >= MinSecretLen {
 			seen[v] = true
+			// A multi-line or quoted value appears escaped in quoted error text.
+			if q := strconv.Quote(v); q[1:len(q)-1] != v {
+				seen[q[1:len(q)-1]] = true
+			}
 		}
+	}
+	for _, v := range extra {
+		add(v)
+		add(base64.StdEncoding.EncodeToString([]byte(v)))
 	}
 	for _, o := range objs {
 		if !IsSecret(o) {

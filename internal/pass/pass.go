@@ -54,6 +54,10 @@ type Pass struct {
 	Approvers []string       // the approvals the two-person rule counted
 	// render: the objects with where each came from, also when a later stage failed
 	Rendered *render.Result
+	// Secrets are values the render was given from Secrets (Helm valuesFrom):
+	// hidden from every message, like the rendered Secrets' values, also when
+	// the render failed.
+	Secrets []string
 	// plan
 	Digest   string // identifies the desired objects (plan.Digest)
 	Plan     plan.Plan
@@ -161,7 +165,7 @@ func (p *Pass) Scrubber() audit.Scrubber {
 	if p.Rendered != nil {
 		objs = append(objs, p.Rendered.Objects...)
 	}
-	return audit.NewScrubber(objs)
+	return audit.NewScrubber(objs, p.Secrets...)
 }
 
 // message is the stage error as reported: Secret values scrubbed, cut to n

@@ -178,3 +178,29 @@ func TestRepositoryCredentialsAreReadAsTheServiceAccount(t *testing.T) {
 		t.Errorf("Ready message %q, want it to contain %q and no password", msg, want)
 	}
 }
+
+// A value read from a Secret for Helm never comes back in a message, also when
+// the chart fails on purpose with it ({{ fail }}), quoted or on several lines.
+func TestHelmValuesFromSecretsNeverLeakInFailures(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	head := f.commit(t, "chart that fails with its values", map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"chart/templates/cm.yaml": "{{ fail (printf \"bad password %s / %q\" .Values.db.password .Values.db.cert) }}\n",
+	})
+	const password, cert = "hunter2-correct-horse", "-----BEGIN CERT-----\nMIIB-line-two\n-----END CERT-----"
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-values", Namespace: f.ns},
+		StringData: map[string]string{"values.yaml": "db:\n  password: " + password + "\n  cert: |\n    " + strings.ReplaceAll(cert, "\n", "\n    ") + "\n"}}
+	if err := f.c.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	f.create(t, f.application("web", "chart", func(a *v1.Application) {
+		a.Spec.Source.Helm = &v1.HelmOptions{ValuesFrom: []v1.ValuesReference{{Kind: "Secret", Name: "db-values"}}}
+	}))
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonRenderFailed, head)
+	msg := readyMessage(app)
+	if !strings.Contains(msg, "bad password") {
+		t.Fatalf("the failure is not the chart's: %q", msg)
+	}
+	assertNowhere(t, f.everywhere(t, "web"), password, "MIIB-line-two")
+}

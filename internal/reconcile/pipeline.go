@@ -248,7 +248,8 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 	}
 
 	// render
-	opts, err := pl.renderOptions(ctx, app, p.Identity)
+	opts, secrets, err := pl.renderOptions(ctx, app, p.Identity)
+	p.Secrets = secrets
 	if err != nil {
 		return nil, stageError(v1.ReasonRenderFailed, isTransientAPIError(err), err)
 	}

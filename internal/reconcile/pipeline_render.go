@@ -27,7 +27,9 @@ const ageKeySuffix = ".agekey"
 // renderOptions are the render stage's inputs from the Application's spec, with
 // the Helm values and decryption keys it names read from the cluster: values as
 // the Application's identity (user), keys as the controller.
-func (pl *Pipeline) renderOptions(ctx context.Context, app *v1.Application, user string) (render.Options, error) {
+//
+// The values read from Secrets are returned too, to be hidden from messages.
+func (pl *Pipeline) renderOptions(ctx context.Context, app *v1.Application, user string) (render.Options, []string, error) {
 	opts := render.Options{Namespace: app.Spec.Destination.Namespace, Substitute: app.Spec.Source.Substitute}
 	opts.Helm.KubeVersion = pl.kubeVersion
 	opts.Helm.ReleaseName = app.Name
@@ -39,11 +41,12 @@ func (pl *Pipeline) renderOptions(ctx context.Context, app *v1.Application, user
 		opts.Jsonnet = render.JsonnetOptions{TLAs: j.TLAs, ExtVars: j.ExtVars}
 	}
 	var err error
-	if opts.Helm.Values, err = pl.helmValues(ctx, app, user); err != nil {
-		return opts, err
+	var secrets []string
+	if opts.Helm.Values, secrets, err = pl.helmValues(ctx, app, user); err != nil {
+		return opts, secrets, err
 	}
 	opts.AgeIdentities, err = pl.ageIdentities(ctx, app, user)
-	return opts, err
+	return opts, secrets, err
 }
 
 // helmValues gathers the Helm values that do not live in the chart folder: each
@@ -52,47 +55,72 @@ func (pl *Pipeline) renderOptions(ctx context.Context, app *v1.Application, user
 // account must be allowed to get them: the controller does not read a
 // namespace's Secrets on a team's behalf. Errors name the object and key; a
 // value is never quoted.
-func (pl *Pipeline) helmValues(ctx context.Context, app *v1.Application, user string) ([]map[string]any, error) {
+func (pl *Pipeline) helmValues(ctx context.Context, app *v1.Application, user string) (out []map[string]any, secrets []string, err error) {
 	h := app.Spec.Source.Helm
 	if h == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var out []map[string]any
 	ns := app.Spec.Destination.Namespace
 	for _, ref := range h.ValuesFrom {
 		key := cmp.Or(ref.Key, "values.yaml")
 		what := fmt.Sprintf("%s %s/%s key %q", ref.Kind, ns, ref.Name, key)
 		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
-			return nil, fmt.Errorf("helm.valuesFrom: kind %q is neither ConfigMap nor Secret", ref.Kind)
+			return nil, secrets, fmt.Errorf("helm.valuesFrom: kind %q is neither ConfigMap nor Secret", ref.Kind)
 		}
 		data, err := pl.readAs(ctx, user, ref.Kind, ns, ref.Name)
 		if apierrors.IsNotFound(err) && ref.Optional {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("helm.valuesFrom: reading %s: %w", what, err)
+			return nil, secrets, fmt.Errorf("helm.valuesFrom: reading %s: %w", what, err)
 		}
 		raw, found := data[key]
 		if !found {
 			if ref.Optional {
 				continue
 			}
-			return nil, fmt.Errorf("helm.valuesFrom: %s not found (set optional: true if it may be missing)", what)
+			return nil, secrets, fmt.Errorf("helm.valuesFrom: %s not found (set optional: true if it may be missing)", what)
 		}
 		values := map[string]any{}
 		if err := yaml.Unmarshal(raw, &values); err != nil {
-			return nil, fmt.Errorf("helm.valuesFrom: %s is not a YAML map of values", what)
+			return nil, secrets, fmt.Errorf("helm.valuesFrom: %s is not a YAML map of values", what)
+		}
+		if ref.Kind == "Secret" {
+			secrets = append(secrets, leafStrings(values)...)
 		}
 		out = append(out, values)
 	}
 	if h.Values != nil && len(h.Values.Raw) > 0 {
 		values := map[string]any{}
 		if err := json.Unmarshal(h.Values.Raw, &values); err != nil {
-			return nil, fmt.Errorf("helm.values: not a map of values: %w", err)
+			return nil, secrets, fmt.Errorf("helm.values: not a map of values: %w", err)
 		}
 		out = append(out, values)
 	}
-	return out, nil
+	return out, secrets, nil
+}
+
+// leafStrings are the values of a values tree, as text.
+func leafStrings(v any) []string {
+	switch v := v.(type) {
+	case map[string]any:
+		var out []string
+		for _, e := range v {
+			out = append(out, leafStrings(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, leafStrings(e)...)
+		}
+		return out
+	case nil:
+		return nil
+	case string:
+		return []string{v}
+	}
+	return []string{fmt.Sprint(v)}
 }
 
 // readAs reads a Secret or ConfigMap as user ("" is the controller).
