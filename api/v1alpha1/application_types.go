@@ -294,12 +294,14 @@ type RetryPolicy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	Limit int32 `json:"limit,omitempty"`
-	// Backoff is the first delay.
+	// Backoff is the first delay; at least 1s.
 	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="backoff must be at least 1s"
 	// +optional
 	Backoff *metav1.Duration `json:"backoff,omitempty"`
-	// MaxBackoff caps the delay.
+	// MaxBackoff caps the delay; at least 1s.
 	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="maxBackoff must be at least 1s"
 	// +optional
 	MaxBackoff *metav1.Duration `json:"maxBackoff,omitempty"`
 }

@@ -17,6 +17,10 @@ const (
 	DefaultInterval   = 3 * time.Minute
 	DefaultTimeout    = 5 * time.Minute
 	DefaultBackoff    = 5 * time.Second
+	// MinBackoff keeps a failing Application (a Git server that refuses
+	// connections) from retrying in a loop: the CRD refuses less, and Delay
+	// never waits less.
+	MinBackoff = time.Second
 	DefaultMaxBackoff = 5 * time.Minute
 )
 
@@ -52,7 +56,7 @@ func (p *RetryPolicy) Delay(attempt int) (delay time.Duration, ok bool) {
 	for i := 1; i < attempt && delay < ceiling; i++ {
 		delay *= 2
 	}
-	return min(delay, ceiling), true
+	return max(min(delay, ceiling), MinBackoff), true
 }
 
 func orDefault(d *metav1.Duration, def time.Duration) time.Duration {

@@ -45,3 +45,10 @@ func TestIntervalHasAFloor(t *testing.T) {
 		t.Errorf("1ms interval polls every %s, want %s", got, v1.MinInterval)
 	}
 }
+
+func TestRetryBackoffHasAFloor(t *testing.T) {
+	p := &v1.RetryPolicy{Backoff: &metav1.Duration{Duration: time.Millisecond}, MaxBackoff: &metav1.Duration{Duration: time.Millisecond}}
+	if d, _ := p.Delay(1); d != v1.MinBackoff {
+		t.Errorf("1ms backoff retries after %s, want %s", d, v1.MinBackoff)
+	}
+}

@@ -57,6 +57,9 @@ access to the Application, its Project, its credential and key Secrets, and to a
 			defer os.RemoveAll(cache)
 			pipeline, _, err := controller.NewPipeline(clients, c, controller.PipelineConfig{
 				RepositoryDir: cache, Namespace: controllerNS, DefaultServiceAccount: serviceAccount, RequireProjects: requireProjects,
+				// What the Application names is read with your kubeconfig: you
+				// see nothing you could not read yourself.
+				TenantReadsAsController: true,
 			})
 			if err != nil {
 				return err

@@ -51,6 +51,9 @@ type Options struct {
 	// namespace, that Applications act as when neither they nor their Project
 	// name one. Empty: they act as the controller itself.
 	DefaultServiceAccount string
+	// TenantReadsAsController lets Applications without a service account have
+	// the Secrets they name read as the controller (a single team's cluster).
+	TenantReadsAsController bool
 	// MaxSyncTimeout caps every Application's spec.sync.timeout: how long one
 	// sync may hold a worker.
 	MaxSyncTimeout time.Duration
@@ -130,6 +133,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	pipeline, applier, err := NewPipeline(clients, mgr.GetClient(), PipelineConfig{
 		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
 		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects, MaxSyncTimeout: opts.MaxSyncTimeout,
+		TenantReadsAsController: opts.TenantReadsAsController,
 	})
 	if err != nil {
 		return err

@@ -35,6 +35,8 @@ type PipelineConfig struct {
 	RequireProjects bool
 	// MaxSyncTimeout caps every Application's spec.sync.timeout.
 	MaxSyncTimeout time.Duration
+	// TenantReadsAsController: see reconcile.Deps.
+	TenantReadsAsController bool
 }
 
 // NewPipeline builds the Pipeline exactly as the controller runs it, for the
@@ -53,18 +55,19 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 	}
 	applier := apply.New(clients, opts...)
 	pipeline, err := reconcile.NewPipeline(reconcile.Deps{
-		Reader:                reader,
-		Clients:               clients,
-		Sources:               source.NewCache(cfg.RepositoryDir),
-		Renders:               render.NewCache(maxCachedRenders),
-		Applier:               applier,
-		Clock:                 time.Now,
-		Logger:                cfg.Logger,
-		Namespace:             cfg.Namespace,
-		DefaultServiceAccount: cfg.DefaultServiceAccount,
-		KubeVersion:           version.GitVersion,
-		RequireProjects:       cfg.RequireProjects,
-		MaxSyncTimeout:        cfg.MaxSyncTimeout,
+		Reader:                  reader,
+		Clients:                 clients,
+		Sources:                 source.NewCache(cfg.RepositoryDir),
+		Renders:                 render.NewCache(maxCachedRenders),
+		Applier:                 applier,
+		Clock:                   time.Now,
+		Logger:                  cfg.Logger,
+		Namespace:               cfg.Namespace,
+		DefaultServiceAccount:   cfg.DefaultServiceAccount,
+		KubeVersion:             version.GitVersion,
+		RequireProjects:         cfg.RequireProjects,
+		MaxSyncTimeout:          cfg.MaxSyncTimeout,
+		TenantReadsAsController: cfg.TenantReadsAsController,
 	})
 	return pipeline, applier, err
 }

@@ -172,6 +172,11 @@ func Compute(in Input) (Plan, error) {
 			continue // moved to another Application: not ours to prune or keep
 		case current != nil && current.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 			step.Action, step.Reason = Keep, "no longer in Git; kept because it is annotated "+PruneAnnotation+": "+PruneDisabled
+		case e.Group == "" && e.Kind == "Namespace":
+			// Deleting a namespace deletes everything in it, the platform's
+			// RoleBindings, quotas and pod-security labels included, and it
+			// could come back bare: never a side effect of a commit.
+			step.Action, step.Reason = Keep, "no longer in Git; a Namespace is never pruned: delete it by hand if it should go"
 		}
 		prunes = append(prunes, step)
 	}

@@ -169,3 +169,15 @@ data: {A: "1", C: "3"}
 		t.Errorf("list length change (-want +got):\n%s", diff)
 	}
 }
+
+func TestNamespacesAreNeverPruned(t *testing.T) {
+	ns := obj(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}")
+	p, err := plan.Compute(plan.Input{Prune: true, Current: map[object.Key]*unstructured.Unstructured{object.KeyOf(ns): ns},
+		Inventory: []plan.InventoryEntry{{Key: object.KeyOf(ns), Version: "v1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Steps) != 1 || p.Steps[0].Action != plan.Keep || !strings.Contains(p.Steps[0].Reason, "never pruned") {
+		t.Errorf("steps %+v", p.Steps)
+	}
+}

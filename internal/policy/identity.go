@@ -28,20 +28,23 @@ func (r *Rules) ServiceAccount(app *v1.Application, fallback string) string {
 // Project's, the Application's own for its own. An Application may read keys
 // from its own namespace only (a Project may name any): otherwise it could
 // point at keys it does not control.
-func (r *Rules) Verification(app *v1.Application, controllerNamespace string) (v *v1.Verification, keysNamespace string, err error) {
+//
+// fromProject says whose the keys are: a Project's are the platform's, an
+// Application's are read as its identity.
+func (r *Rules) Verification(app *v1.Application, controllerNamespace string) (v *v1.Verification, keysNamespace string, fromProject bool, err error) {
 	if r.spec.Verification != nil {
-		return r.spec.Verification, controllerNamespace, nil
+		return r.spec.Verification, controllerNamespace, true, nil
 	}
 	v = app.Spec.Source.Git.Verify
 	if v == nil {
-		return nil, "", nil
+		return nil, "", false, nil
 	}
 	for _, k := range v.KeysFrom {
 		if k.Namespace != "" && k.Namespace != app.Namespace {
-			return nil, "", fmt.Errorf("spec.source.git.verify: keys in namespace %s: an Application reads keys from its own namespace only (a Project may name others)", k.Namespace)
+			return nil, "", false, fmt.Errorf("spec.source.git.verify: keys in namespace %s: an Application reads keys from its own namespace only (a Project may name others)", k.Namespace)
 		}
 	}
-	return v, app.Namespace, nil
+	return v, app.Namespace, false, nil
 }
 
 // Approvals says whether the two-person rule applies, and if so which key

@@ -45,23 +45,23 @@ func TestVerificationChoice(t *testing.T) {
 
 	// The Project's verification wins, with keys in the controller's namespace.
 	project := &v1.Verification{Mode: v1.VerifyTag, KeysFrom: []v1.KeySource{{Name: "release-keys"}}}
-	v, ns, err := compile(t, v1.ProjectSpec{Verification: project}).Verification(app, "lockstep-system")
-	if err != nil || v != project || ns != "lockstep-system" {
-		t.Errorf("project: %v %q %v", v, ns, err)
+	v, ns, fromProject, err := compile(t, v1.ProjectSpec{Verification: project}).Verification(app, "lockstep-system")
+	if err != nil || v != project || ns != "lockstep-system" || !fromProject {
+		t.Errorf("project: %v %q %v %v", v, ns, fromProject, err)
 	}
 	// Else the Application's own, with keys in its namespace.
-	v, ns, err = compile(t, v1.ProjectSpec{}).Verification(app, "lockstep-system")
-	if err != nil || v != own || ns != "team-a" {
-		t.Errorf("own: %v %q %v", v, ns, err)
+	v, ns, fromProject, err = compile(t, v1.ProjectSpec{}).Verification(app, "lockstep-system")
+	if err != nil || v != own || ns != "team-a" || fromProject {
+		t.Errorf("own: %v %q %v %v", v, ns, fromProject, err)
 	}
 	// Which may not point at keys in another namespace.
 	foreign := app.DeepCopy()
 	foreign.Spec.Source.Git.Verify.KeysFrom[0].Namespace = "lockstep-system"
-	if _, _, err := compile(t, v1.ProjectSpec{}).Verification(foreign, "lockstep-system"); err == nil || !strings.Contains(err.Error(), "its own namespace only") {
+	if _, _, _, err := compile(t, v1.ProjectSpec{}).Verification(foreign, "lockstep-system"); err == nil || !strings.Contains(err.Error(), "its own namespace only") {
 		t.Errorf("foreign keys: %v", err)
 	}
 	// Else none.
-	if v, _, err := compile(t, v1.ProjectSpec{}).Verification(&v1.Application{}, "lockstep-system"); v != nil || err != nil {
+	if v, _, _, err := compile(t, v1.ProjectSpec{}).Verification(&v1.Application{}, "lockstep-system"); v != nil || err != nil {
 		t.Errorf("none: %v %v", v, err)
 	}
 }

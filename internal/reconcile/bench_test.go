@@ -426,7 +426,8 @@ func startController(b *testing.B, bin string, args ...string) *controllerProces
 	// Through proc, so the controller dies with the test binary however it ends.
 	cp, err := proc.Start(proc.Spec{Name: "lockstep-controller", Path: bin,
 		Args: append([]string{"controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
-			"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir()}, args...),
+			"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--profiling", "--data-dir", b.TempDir(),
+			"--tenant-reads-as-controller"}, args...),
 		LogPath: filepath.Join(cmp.Or(os.Getenv("LOCKSTEP_BENCH_LOGS"), b.TempDir()), "controller.log")})
 	if err != nil {
 		b.Fatal(err)

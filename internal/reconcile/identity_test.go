@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
 
@@ -203,4 +207,32 @@ func TestHelmValuesFromSecretsNeverLeakInFailures(t *testing.T) {
 		t.Fatalf("the failure is not the chart's: %q", msg)
 	}
 	assertNowhere(t, f.everywhere(t, "web"), password, "MIIB-line-two")
+}
+
+// Without a service account, an Application may name no Secret unless the
+// controller is told to read for such Applications (a single team's cluster):
+// the controller could read a Secret its author may not, and send it on.
+func TestWithoutAServiceAccountNamedSecretsAreRefused(t *testing.T) {
+	f := newRepo(t)
+	f.commit(t, "cm", map[string]string{"app/cm.yaml": configMapYAML})
+	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Suspend = true }))
+	app := f.get(t, "web")
+	clients, err := kube.NewClients(testenv.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, allowed := range []bool{false, true} {
+		pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, TenantReadsAsController: allowed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = pipeline.Preview(testenv.Context(t), app, reconcile.PreviewOptions{Fresh: true})
+		refused := errors.Is(err, reconcile.ErrNoServiceAccount)
+		if refused == allowed {
+			t.Errorf("tenant reads as controller %v: preview error %v", allowed, err)
+		}
+		if refused && !strings.Contains(err.Error(), "spec.source.git.secretRef: Secret "+f.ns+"/git-auth") {
+			t.Errorf("the refusal does not name the field and Secret: %v", err)
+		}
+	}
 }

@@ -39,6 +39,7 @@ type Pipeline struct {
 	kubeVersion     string
 	requireProjects bool
 	maxSyncTimeout  time.Duration
+	tenantReads     bool
 
 	keys        ttlCache[*verify.KeyRing] // trusted keys, by key sources
 	decryptKeys ttlCache[string]          // age identities, by Secret
@@ -74,6 +75,12 @@ type Deps struct {
 	DefaultServiceAccount string
 	// KubeVersion is what Helm charts see as .Capabilities.KubeVersion.
 	KubeVersion string
+	// TenantReadsAsController lets an Application without a service account
+	// have the Secrets it names (Git credentials, its keys, Helm values) read
+	// as the controller, for a single team's cluster. Without it such an
+	// Application may name none: the controller would read, and send to a
+	// repository, a Secret its author might not be allowed to read.
+	TenantReadsAsController bool
 	// MaxSyncTimeout caps every Application's spec.sync.timeout (0: no cap);
 	// a Project may cap it further.
 	MaxSyncTimeout time.Duration
@@ -100,7 +107,7 @@ func NewPipeline(d Deps) (*Pipeline, error) {
 	}
 	return &Pipeline{reader: d.Reader, clients: d.Clients, sources: d.Sources, renders: d.Renders, applier: d.Applier,
 		now: d.Clock, log: d.Logger, namespace: d.Namespace, defaultSA: d.DefaultServiceAccount, kubeVersion: d.KubeVersion,
-		requireProjects: d.RequireProjects, maxSyncTimeout: d.MaxSyncTimeout}, nil
+		requireProjects: d.RequireProjects, maxSyncTimeout: d.MaxSyncTimeout, tenantReads: d.TenantReadsAsController}, nil
 }
 
 // PreviewOptions control one Preview.
@@ -140,6 +147,8 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 	}
 	p.Identity = pl.identity(app, rules)
 	p.Timeout = rules.SyncTimeout(app, pl.maxSyncTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout-pl.now().Sub(p.Started))
+	defer cancel()
 	applier, err := pl.applier.As(p.Identity)
 	if err != nil {
 		return stageError(v1.ReasonInvalidSpec, false, err)

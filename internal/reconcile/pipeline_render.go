@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -123,8 +124,22 @@ func leafStrings(v any) []string {
 	return []string{fmt.Sprint(v)}
 }
 
-// readAs reads a Secret or ConfigMap as user ("" is the controller).
+// ErrNoServiceAccount is wrapped when an Application without a service account
+// names a Secret and the controller does not read for such Applications.
+var ErrNoServiceAccount = errors.New("it is read as the Application's service account, and the Application has none: name one (spec.destination.serviceAccountName, the Project's serviceAccountName or the controller's --default-service-account), or run the controller with --tenant-reads-as-controller (a single team's cluster)")
+
+// readAs reads a Secret or ConfigMap an Application names, as user, its
+// identity; "" (no service account) only where the controller reads for such
+// Applications.
 func (pl *Pipeline) readAs(ctx context.Context, user, kind, namespace, name string) (map[string][]byte, error) {
+	if user == "" && !pl.tenantReads {
+		return nil, fmt.Errorf("%s %s/%s: %w", cmp.Or(kind, "Secret"), namespace, name, ErrNoServiceAccount)
+	}
+	return pl.read(ctx, user, kind, namespace, name)
+}
+
+// read reads a Secret or ConfigMap as user ("" the controller).
+func (pl *Pipeline) read(ctx context.Context, user, kind, namespace, name string) (map[string][]byte, error) {
 	clients, err := pl.clients.As(user)
 	if err != nil {
 		return nil, err

@@ -136,6 +136,10 @@ func (pl *Pipeline) credentials(ctx context.Context, app *v1.Application, user s
 // is answered without reading them again): one whose service account may not
 // read the Secret never sees what another's could fetch.
 func credentialsID(app *v1.Application, user string) string {
+	git := app.Spec.Source.Git
+	if git.SecretRef == nil && git.CASecretRef == nil {
+		return "" // nothing is read: every Application shares the public resolution
+	}
 	id := "as=" + user
 	if ref := app.Spec.Source.Git.SecretRef; ref != nil {
 		id += ";secret=" + app.Namespace + "/" + ref.Name

@@ -26,18 +26,14 @@ const keyRingTTL = 30 * time.Second
 // A Project's keys are the platform's and are read as the controller; an
 // Application's own (in its namespace) as its identity, user.
 func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, user string, rules *policy.Rules, snap *source.Snapshot) (*verify.Result, error) {
-	v, ns, err := rules.Verification(app, pl.namespace)
+	v, ns, fromProject, err := rules.Verification(app, pl.namespace)
 	if err != nil {
 		return nil, stageError(v1.ReasonInvalidSpec, false, err)
 	}
 	if v == nil {
 		return nil, nil
 	}
-	reader := ""
-	if ns == app.Namespace && ns != pl.namespace {
-		reader = user
-	}
-	keys, err := pl.keyRing(ctx, "the trusted keys", reader, ns, v.KeysFrom)
+	keys, err := pl.keyRing(ctx, "the trusted keys", !fromProject, user, ns, v.KeysFrom)
 	if err != nil {
 		return nil, stageError(v1.ReasonVerificationFailed, false, err)
 	}
@@ -58,7 +54,7 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 		}
 		return nil, err
 	}
-	keys, err := pl.keyRing(ctx, "the approval keys (spec.approvals.keysFrom)", "", pl.namespace, sources)
+	keys, err := pl.keyRing(ctx, "the approval keys (spec.approvals.keysFrom)", false, "", pl.namespace, sources)
 	if err != nil {
 		return nil, stageError(v1.ReasonPolicyDenied, false, err)
 	}
@@ -76,14 +72,22 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 }
 
 // keyRing reads the keys of the sources (namespace is the default for sources
-// that name none) as user ("" the controller), reusing a reading younger than
-// keyRingTTL by the same user; what names them in errors.
-func (pl *Pipeline) keyRing(ctx context.Context, what, user, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
-	return pl.keys.get("as="+user+";"+keySourcesID(namespace, sources), pl.now(), keyRingTTL, func() (*verify.KeyRing, error) {
+// that name none): an Application's own (tenant) as its identity user, a
+// Project's as the controller. A reading younger than keyRingTTL by the same
+// reader is reused; what names the keys in errors.
+func (pl *Pipeline) keyRing(ctx context.Context, what string, tenant bool, user, namespace string, sources []v1.KeySource) (*verify.KeyRing, error) {
+	if !tenant {
+		user = ""
+	}
+	return pl.keys.get(fmt.Sprintf("tenant=%v;as=%s;%s", tenant, user, keySourcesID(namespace, sources)), pl.now(), keyRingTTL, func() (*verify.KeyRing, error) {
 		keys := &verify.KeyRing{}
 		for _, src := range sources {
 			ns := cmp.Or(src.Namespace, namespace)
-			data, err := pl.readAs(ctx, user, src.Kind, ns, src.Name)
+			read := pl.read
+			if tenant {
+				read = pl.readAs
+			}
+			data, err := read(ctx, user, src.Kind, ns, src.Name)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", what, err)
 			}

@@ -86,6 +86,9 @@ func env(t *testing.T) client.Client {
 		sharedGit.AddUser("lockstep", gitPassword, gitserver.Read)
 		opts := controller.DefaultOptions()
 		opts.InstallCRDs = true
+		// Most tests' Applications have no service account (those that do
+		// test it); the refusal without the flag has its own test.
+		opts.TenantReadsAsController = true
 		// Not t.TempDir: that goes with the first test, and the controller
 		// outlives it (a restart must find its ledger again). The control
 		// plane's folder goes when the test binary ends, or stays for a look

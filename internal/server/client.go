@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,6 +37,12 @@ func NewClient(server, token string) (*Client, error) {
 	}
 	if token == "" {
 		return nil, errors.New("no API token: set --token or $LOCKSTEP_TOKEN")
+	}
+	if u.Scheme == "http" {
+		// The token would cross the network in clear text.
+		if err := CheckPlainHTTP(hostPort(u), false, false); err != nil {
+			return nil, fmt.Errorf("server %s: the token would be sent in clear text: use https:// (or a loopback address, e.g. through kubectl port-forward)", server)
+		}
 	}
 	return &Client{base: u, token: token, http: &http.Client{Timeout: 10 * time.Minute}}, nil
 }
@@ -154,4 +161,12 @@ func (c *Client) PublicKey(ctx context.Context) (PublicKey, error) {
 	var k PublicKey
 	err := c.getJSON(ctx, PathPublicKey, nil, &k)
 	return k, err
+}
+
+// hostPort is the URL's host with a port, for CheckPlainHTTP.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

@@ -77,6 +77,16 @@ func (h *handler) auth(next func(w http.ResponseWriter, r *http.Request) error) 
 			writeError(w, http.StatusRequestURITooLong, fmt.Errorf("the query is longer than %d bytes", maxQuery))
 			return
 		}
+		// Each answer has a deadline for its work and for writing it; walking
+		// the whole ledger gets longer.
+		limit := writeTimeout
+		if r.URL.Path == PathExport || r.URL.Path == PathVerify {
+			limit = exportTimeout
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), limit)
+		defer cancel()
+		r = r.WithContext(ctx)
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(limit))
 		if err := next(w, r); err != nil {
 			var ae *apiError
 			switch {
@@ -146,8 +156,6 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	// The whole ledger may take longer than an ordinary answer.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
 	// Once lines are written, a failure can only cut the stream short: the
 	// client sees a missing trailer and says so.
 	n, err := h.svc.Export(r.Context(), after, w)
@@ -207,13 +215,15 @@ func writeError(w http.ResponseWriter, status int, err error) {
 }
 
 // Timeouts of the API server. A request reads nothing but its header; an
-// answer is written within writeTimeout (export, which streams the ledger,
-// extends its own deadline to exportTimeout).
-const (
-	readTimeout   = 10 * time.Second
-	writeTimeout  = time.Minute
-	idleTimeout   = time.Minute
-	exportTimeout = 30 * time.Minute
+// answer is written, and its work done, within writeTimeout (export and
+// verify, which walk the whole ledger, within exportTimeout). No ReadTimeout:
+// for a request without a body it would cancel the request's context while
+// the answer is being worked out.
+var (
+	readHeaderTimeout = 10 * time.Second
+	writeTimeout      = time.Minute
+	idleTimeout       = time.Minute
+	exportTimeout     = 30 * time.Minute
 )
 
 // ErrPlainHTTP is returned by CheckPlainHTTP.
@@ -242,8 +252,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, certFile, keyFile s
 	if err != nil {
 		return fmt.Errorf("API address %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: 16 << 10}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: 16 << 10}
 	done := make(chan error, 1)
 	go func() {
 		if certFile != "" {

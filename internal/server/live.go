@@ -36,7 +36,7 @@ func (k *KubeLive) Get(ctx context.Context, kind, namespace, name string) (*unst
 	var obj *unstructured.Unstructured
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		if namespace == "" {
-			return nil, fmt.Errorf("%s is namespaced: give its namespace (-n)", mapping.GroupVersionKind.Kind)
+			return nil, badRequest(fmt.Errorf("%s is namespaced: give its namespace (-n)", mapping.GroupVersionKind.Kind))
 		}
 		obj, err = ri.Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	} else {
@@ -56,12 +56,12 @@ func (k *KubeLive) Get(ctx context.Context, kind, namespace, name string) (*unst
 // deploy) to the resource to read.
 func (k *KubeLive) resolve(kind string) (*meta.RESTMapping, error) {
 	if kind == "" || len(kind) > 253 || strings.ContainsAny(kind, "/ ") {
-		return nil, fmt.Errorf("%q is not a kind (try deployment, configmap or deployments.apps)", kind)
+		return nil, badRequest(fmt.Errorf("%q is not a kind (try deployment, configmap or deployments.apps)", kind))
 	}
 	gr := schema.ParseGroupResource(strings.ToLower(kind))
 	gvr, err := k.mapper.ResourceFor(gr.WithVersion(""))
 	if err != nil {
-		return nil, fmt.Errorf("the cluster serves no kind %q: %w", kind, err)
+		return nil, badRequest(fmt.Errorf("the cluster serves no kind %q", kind))
 	}
 	gvk, err := k.mapper.KindFor(gvr)
 	if err != nil {

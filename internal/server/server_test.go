@@ -355,3 +355,15 @@ type failingAPI struct {
 func (f failingAPI) Verify(context.Context, ed25519.PublicKey) (audit.Report, error) {
 	return audit.Report{}, f.err
 }
+
+func TestClientSendsTheTokenInClearTextOnlyToLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"http://127.0.0.1:8443": true, "http://localhost:8443": true, "https://lockstep.internal:8443": true,
+		"http://lockstep.internal:8443": false, "http://10.0.0.5": false,
+	} {
+		_, err := server.NewClient(addr, "a-token")
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -103,7 +105,7 @@ const blameRecords = audit.MaxLimit
 // Blame implements API.
 func (s *Service) Blame(ctx context.Context, req BlameRequest) (audit.Blame, error) {
 	if s.Live == nil {
-		return audit.Blame{}, fmt.Errorf("blame reads the live object from the cluster, and no cluster is configured (set --kubeconfig or $KUBECONFIG)")
+		return audit.Blame{}, &apiError{status: http.StatusServiceUnavailable, err: errors.New("blame reads the live object from the cluster, and no cluster is configured (set --kubeconfig or $KUBECONFIG)")}
 	}
 	live, err := s.Live.Get(ctx, req.Kind, req.Namespace, req.Name)
 	if err != nil {
