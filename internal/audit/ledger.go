@@ -206,7 +206,7 @@ func (l *Ledger) Retain(ctx context.Context, r Retention) (int64, error) {
 		return 0, nil
 	}
 	var prevHash string
-	err = l.store.Scan(ctx, firstKept-1, func(seq uint64, body []byte) error {
+	err = l.store.Scan(ctx, firstKept-1, func(seq uint64, body []byte, _ Index) error {
 		rec, err := Decode(body)
 		if err != nil {
 			return fmt.Errorf("record #%d: %w", seq, err)

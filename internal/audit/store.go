@@ -18,9 +18,9 @@ type Store interface {
 	// nothing, when another writer appended since Head.
 	Append(ctx context.Context, records []Stored, head Checkpoint) error
 	// Scan calls fn for each stored record with a sequence number above after,
-	// in order. The seq passed is the store's own, which Verify compares with the
-	// one inside body.
-	Scan(ctx context.Context, after uint64, fn func(seq uint64, body []byte) error) error
+	// in order, with the index the store keeps for it. The seq and index passed
+	// are the store's own, which Verify compares with what body says.
+	Scan(ctx context.Context, after uint64, fn func(seq uint64, body []byte, index Index) error) error
 	// Query returns the records that match, newest first.
 	Query(ctx context.Context, f Filter) ([]Record, error)
 	// Checkpoints returns the head checkpoint and the newest retention cut; nil

@@ -25,7 +25,7 @@ type Report struct {
 func (r Report) OK() bool { return r.Problem == "" }
 
 // Verify walks the whole chain in store order and checks that every record is
-// whole, numbered without gaps, holds the hash of the record before it, and that
+// whole, indexed as its body says, numbered without gaps, holds the hash of the record before it, and that
 // the newest record is the one the signed head checkpoint names (and the oldest
 // follows the signed retention cut, if any). trusted is the public key the
 // checkpoints must be signed with; when nil, the key they name is used and
@@ -58,11 +58,13 @@ func Verify(ctx context.Context, store Store, trusted ed25519.PublicKey) (Report
 		wantSeq, wantPrev, rep.CutAt = cut.Seq, cut.Hash, cut.Seq
 	}
 	var last Record
-	err = store.Scan(ctx, 0, func(seq uint64, body []byte) error {
+	err = store.Scan(ctx, 0, func(seq uint64, body []byte, index Index) error {
 		rec, err := Decode(body)
 		switch {
 		case err != nil:
 			return bad(seq, "record #%d: %v", seq, err)
+		case !index.Matches(IndexOf(rec)):
+			return bad(seq, "record #%d: the index the store keeps for it (application, author, event, time or objects) does not match its body: it was edited, so history, audit and blame would miss or misattribute the record", seq)
 		case rec.Seq != seq:
 			return bad(seq, "record #%d holds sequence number %d: records were reordered or renumbered", seq, rec.Seq)
 		case seq < wantSeq && rep.Records == 0 && cut != nil:

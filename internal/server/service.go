@@ -70,7 +70,7 @@ func (s *Service) Verify(ctx context.Context, trusted ed25519.PublicKey) (audit.
 func (s *Service) Export(ctx context.Context, after uint64, w io.Writer) (int, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
-	err := s.Store.Scan(ctx, after, func(seq uint64, body []byte) error {
+	err := s.Store.Scan(ctx, after, func(seq uint64, body []byte, _ audit.Index) error {
 		line, err := ExportLine(body)
 		if err != nil {
 			return fmt.Errorf("record #%d: %w", seq, err)

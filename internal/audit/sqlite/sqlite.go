@@ -150,21 +150,12 @@ func (s *Store) Append(ctx context.Context, records []audit.Stored, head audit.C
 		return audit.ErrHeadMoved
 	}
 	for _, r := range records {
-		author := ""
-		if r.Commit != nil {
-			author = r.Commit.Author
-		}
+		ix := audit.IndexOf(r.Record)
 		if _, err := tx.ExecContext(ctx, "INSERT INTO records (seq, time, event, application, author, body) VALUES (?, ?, ?, ?, ?, ?)",
-			r.Seq, r.Time.UnixNano(), string(r.Event), r.Application, author, r.Body); err != nil {
+			r.Seq, ix.Time.UnixNano(), string(ix.Event), ix.Application, ix.Author, r.Body); err != nil {
 			return err
 		}
-		seen := map[audit.ObjectRef]bool{}
-		for _, c := range r.Changes {
-			ref := c.Ref()
-			if seen[ref] {
-				continue
-			}
-			seen[ref] = true
+		for _, ref := range ix.Objects {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO record_objects (seq, grp, kind, namespace, name) VALUES (?, ?, ?, ?, ?)",
 				r.Seq, ref.Group, ref.Kind, ref.Namespace, ref.Name); err != nil {
 				return err
@@ -186,28 +177,30 @@ func putCheckpoint(ctx context.Context, tx *sql.Tx, c audit.Checkpoint) error {
 }
 
 // Scan implements audit.Store. It reads in pages so a long ledger is never held
-// in memory at once.
-func (s *Store) Scan(ctx context.Context, after uint64, fn func(seq uint64, body []byte) error) error {
+// in memory at once; each page's objects come in one more query.
+func (s *Store) Scan(ctx context.Context, after uint64, fn func(seq uint64, body []byte, index audit.Index) error) error {
 	const page = 1000
 	for {
-		rows, err := s.db.QueryContext(ctx, "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", after, page)
+		type row struct {
+			seq  uint64
+			body []byte
+			ix   audit.Index
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT seq, time, event, application, author, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", after, page)
 		if err != nil {
 			return err
 		}
-		n := 0
+		var batch []row
 		for rows.Next() {
-			var seq uint64
-			var body []byte
-			if err := rows.Scan(&seq, &body); err != nil {
+			var r row
+			var nanos int64
+			var event string
+			if err := rows.Scan(&r.seq, &nanos, &event, &r.ix.Application, &r.ix.Author, &r.body); err != nil {
 				_ = rows.Close()
 				return err
 			}
-			n++
-			after = seq
-			if err := fn(seq, body); err != nil {
-				_ = rows.Close()
-				return err
-			}
+			r.ix.Time, r.ix.Event = time.Unix(0, nanos).UTC(), audit.Event(event)
+			batch = append(batch, r)
 		}
 		if err := rows.Close(); err != nil {
 			return err
@@ -215,10 +208,43 @@ func (s *Store) Scan(ctx context.Context, after uint64, fn func(seq uint64, body
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if n < page {
+		if len(batch) == 0 {
+			return nil
+		}
+		objects, err := s.objectsBetween(ctx, after, batch[len(batch)-1].seq)
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			r.ix.Objects = objects[r.seq]
+			if err := fn(r.seq, r.body, r.ix); err != nil {
+				return err
+			}
+			after = r.seq
+		}
+		if len(batch) < page {
 			return nil
 		}
 	}
+}
+
+// objectsBetween returns the object index of the records after from up to to.
+func (s *Store) objectsBetween(ctx context.Context, from, to uint64) (map[uint64][]audit.ObjectRef, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, grp, kind, namespace, name FROM record_objects WHERE seq > ? AND seq <= ? ORDER BY seq, rowid", from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint64][]audit.ObjectRef{}
+	for rows.Next() {
+		var seq uint64
+		var o audit.ObjectRef
+		if err := rows.Scan(&seq, &o.Group, &o.Kind, &o.Namespace, &o.Name); err != nil {
+			return nil, err
+		}
+		out[seq] = append(out[seq], o)
+	}
+	return out, rows.Err()
 }
 
 // Query implements audit.Store.

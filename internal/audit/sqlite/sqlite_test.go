@@ -111,9 +111,18 @@ func TestTamperingIsDetected(t *testing.T) {
 		}, 7, "record #7 was altered"},
 		{"edited author column only", func(t *testing.T, f *fixture) {
 			// The indexed column is not what is hashed; the body is the record.
-			f.exec(t, "UPDATE records SET author = 'Mallory' WHERE seq = 3")
+			f.exec(t, "UPDATE records SET author = replace(author, 'Dev 0', 'Mallory') WHERE seq = 3")
 			f.exec(t, "UPDATE records SET body = replace(body, 'Dev 0', 'Mallory') WHERE seq = 3")
 		}, 3, "record #3 was altered"},
+		{"edited application column (hides the record from history)", func(t *testing.T, f *fixture) {
+			f.exec(t, "UPDATE records SET application = 'team-b/other' WHERE seq = 4")
+		}, 4, "record #4: the index the store keeps for it"},
+		{"edited author column (misattributes the change)", func(t *testing.T, f *fixture) {
+			f.exec(t, "UPDATE records SET author = 'Somebody Else <x@y>' WHERE seq = 6")
+		}, 6, "record #6: the index the store keeps for it"},
+		{"object index row deleted (hides the record from blame)", func(t *testing.T, f *fixture) {
+			f.exec(t, "DELETE FROM record_objects WHERE seq = 7")
+		}, 7, "record #7: the index the store keeps for it"},
 		{"deleted record", func(t *testing.T, f *fixture) {
 			f.exec(t, "DELETE FROM records WHERE seq = 5")
 		}, 5, "record #5 is missing"},
@@ -140,7 +149,12 @@ func TestTamperingIsDetected(t *testing.T) {
 			forged := record(21)
 			forged.Seq, forged.PrevHash, forged.Time = 21, prev.Hash, time.Now()
 			fb, _ := forged.Canonical()
-			f.exec(t, "INSERT INTO records (seq, time, event, application, body) VALUES (21, 0, 'Sync', 'team-a/web', ?)", fb)
+			ix := audit.IndexOf(forged)
+			f.exec(t, "INSERT INTO records (seq, time, event, application, author, body) VALUES (21, ?, ?, ?, ?, ?)",
+				ix.Time.UnixNano(), string(ix.Event), ix.Application, ix.Author, fb)
+			for _, o := range ix.Objects {
+				f.exec(t, "INSERT INTO record_objects (seq, grp, kind, namespace, name) VALUES (21, ?, ?, ?, ?)", o.Group, o.Kind, o.Namespace, o.Name)
+			}
 		}, 21, "added without a signature"},
 		{"checkpoint rolled back", func(t *testing.T, f *fixture) {
 			f.exec(t, "UPDATE checkpoints SET seq = 15 WHERE kind = 'head'")
