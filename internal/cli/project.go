@@ -74,7 +74,8 @@ func newGetProjectCommand() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if builtIn {
-				fmt.Fprintf(out, "Project %s: not created, so the built-in default applies: every repository, destination and kind, no other rule\n", v1.DefaultProject)
+				fmt.Fprintf(out, "Project %s: not created, so the built-in default applies: every repository, destination and kind, no other rule\n"+
+					"(unless the controller runs with --require-projects: then its Applications are denied until the Project exists)\n", v1.DefaultProject)
 			} else {
 				printProjectRules(out, p)
 			}
