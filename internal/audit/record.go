@@ -28,10 +28,12 @@ const (
 	EventRefresh Event = "Refresh"
 	EventSuspend Event = "Suspend"
 	EventResume  Event = "Resume"
+	// EventKeyChanged marks where the ledger's signing key changed (CheckKey).
+	EventKeyChanged Event = "KeyChanged"
 )
 
 // Events lists every event, for help text and validation.
-var Events = []Event{EventSync, EventDrift, EventPrune, EventDenied, EventRefresh, EventSuspend, EventResume}
+var Events = []Event{EventSync, EventDrift, EventPrune, EventDenied, EventRefresh, EventSuspend, EventResume, EventKeyChanged}
 
 // ParseEvent accepts an event name in any case.
 func ParseEvent(s string) (Event, error) {

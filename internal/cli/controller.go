@@ -56,6 +56,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.StringVar(&opts.APITLSCert, "api-tls-cert", "", "TLS certificate file for the API (PEM)")
 	f.StringVar(&opts.APITLSKey, "api-tls-key", "", "TLS key file for the API (PEM)")
 	f.BoolVar(&opts.APIInsecureHTTP, "api-insecure-http", false, "serve the API without TLS on an address other than loopback: the bearer token crosses the network in clear text")
+	f.BoolVar(&opts.LedgerAcceptNewKey, "ledger-accept-new-key", false, "continue an existing ledger whose signing key Secret was lost or replaced: the change is recorded in the ledger (without it the controller refuses to start)")
 	f.DurationVar(&opts.LedgerRetention.MaxAge, "ledger-retention-age", 0, "drop ledger records older than this, e.g. 8760h (0 keeps all); the cut is signed")
 	f.Uint64Var(&opts.LedgerRetention.MaxRecords, "ledger-retention-records", 0, "keep at most this many ledger records (0 keeps all)")
 	f.StringVar(&opts.MetricsAddress, "metrics-address", opts.MetricsAddress, "address for Prometheus metrics, e.g. :8080 (0 disables)")

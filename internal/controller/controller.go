@@ -62,6 +62,10 @@ type Options struct {
 	RequireProjects bool
 	// DataDir holds the repository cache and the audit ledger (ledger.db).
 	DataDir string
+	// LedgerAcceptNewKey continues an existing ledger under a signing key that
+	// is not the one its head was signed with (the key Secret was lost or
+	// replaced), recording the change; without it the controller refuses to start.
+	LedgerAcceptNewKey bool
 	// LedgerRetention drops old records (with a signed cut); zero keeps all.
 	LedgerRetention audit.Retention
 	// APIAddress serves the HTTP API (ledger, blame); "" or "0" disables it.

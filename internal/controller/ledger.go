@@ -31,7 +31,9 @@ const (
 const LedgerFile = "ledger.db"
 
 // openLedger opens the ledger in the data directory with the signing key from
-// its Secret, generating both on first start.
+// its Secret, generating both on first start. An existing ledger signed with
+// another key is refused unless opts.LedgerAcceptNewKey, which records the
+// change.
 func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*audit.Ledger, *sqlite.Store, error) {
 	data, err := secretData(ctx, cs, opts.Namespace, LedgerKeySecret, func() (map[string][]byte, error) {
 		key, err := audit.GenerateKey()
@@ -48,11 +50,20 @@ func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*au
 	if err != nil {
 		return nil, nil, fmt.Errorf("the ledger key in Secret %s/%s: %w", opts.Namespace, LedgerKeySecret, err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, LedgerFile), sqlite.Options{})
+	file := filepath.Join(opts.DataDir, LedgerFile)
+	store, err := sqlite.Open(ctx, file, sqlite.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
-	return audit.New(store, key), store, nil
+	l := audit.New(store, key)
+	// A lost or replaced key Secret would otherwise start a new signer
+	// silently, and verify against the old key would fail with no reason.
+	if err := l.CheckKey(ctx, opts.LedgerAcceptNewKey); err != nil {
+		_ = store.Close()
+		return nil, nil, fmt.Errorf("%s and Secret %s/%s: %w; restore the Secret, or start once with --ledger-accept-new-key to continue the chain under the new key (the change is recorded)",
+			file, opts.Namespace, LedgerKeySecret, err)
+	}
+	return l, store, nil
 }
 
 // apiToken is the configured token, or the one in its Secret (generated on

@@ -3,10 +3,13 @@ package reconcile_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,8 +21,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/go-logr/logr"
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
 	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
@@ -395,4 +400,27 @@ func TestFiftyApplicationsSyncingAtOnceLoseNoRecord(t *testing.T) {
 		}
 	}
 	verifyLedger(t)
+}
+
+// A ledger whose key Secret was lost (or replaced) stops the controller with
+// both fingerprints and the way out, instead of a new signer starting silently.
+func TestALostLedgerKeyStopsTheController(t *testing.T) {
+	ctx := testenv.Context(t)
+	dir := t.TempDir()
+	store, err := sqlite.Open(ctx, filepath.Join(dir, controller.LedgerFile), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := audit.GenerateKey()
+	if _, err := audit.New(store, key).Append(ctx, audit.Record{Event: audit.EventSync, Application: "team/web", Actor: audit.ActorController, Result: audit.Succeeded}); err != nil {
+		t.Fatal(err)
+	}
+	_ = store.Close()
+
+	opts := controller.DefaultOptions()
+	opts.DataDir, opts.Namespace, opts.Logger = dir, testenv.Namespace(t), logr.Discard()
+	err = controller.Run(ctx, testenv.Config(t), opts) // its own namespace: a fresh key Secret is generated
+	if !errors.Is(err, audit.ErrKeyChanged) || !strings.Contains(err.Error(), "--ledger-accept-new-key") || !strings.Contains(err.Error(), audit.Fingerprint(key.Public().(ed25519.PublicKey))) {
+		t.Fatalf("Run with a ledger signed by another key: %v", err)
+	}
 }
