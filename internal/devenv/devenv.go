@@ -77,9 +77,10 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 			env.Stop()
 		}
 	}()
-	// A previous run's cluster and repositories are discarded: a dev environment
-	// starts from the example every time.
-	for _, sub := range []string{"cluster", "git"} {
+	// A previous run's cluster, repositories and ledger are discarded: a dev
+	// environment starts from the example every time (and a ledger signed with
+	// the previous cluster's key would stop the controller).
+	for _, sub := range []string{"cluster", "git", "controller"} {
 		if err := os.RemoveAll(filepath.Join(stateDir, sub)); err != nil {
 			return env, err
 		}
