@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
@@ -364,6 +365,39 @@ func TestClientSendsTheTokenInClearTextOnlyToLoopback(t *testing.T) {
 		_, err := server.NewClient(addr, "a-token")
 		if (err == nil) != ok {
 			t.Errorf("%s: %v", addr, err)
+		}
+	}
+}
+
+// Blame reads the live object with the controller's rights, so it answers only
+// for objects an Application applied: not for any Secret or object of the
+// cluster a token holder names.
+func TestBlameAnswersOnlyForManagedObjects(t *testing.T) {
+	f := newFixture(t, 1)
+	for _, tc := range []struct {
+		labels string
+		want   int
+	}{
+		{"", http.StatusNotFound},
+		{"labels: {lockstep.dev/managed: \"true\"}", http.StatusOK},
+	} {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team, "+tc.labels+"}\ndata: {password: aHVudGVyMg==}\n"), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		svc := &server.Service{Store: f.store, Live: noLive{obj: obj}, FieldManager: "lockstep"}
+		srv := httptest.NewServer(server.Handler(svc, token, f.ledger.PublicKey(), slog.New(slog.NewTextHandler(io.Discard, nil))))
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+server.PathBlame+"?kind=secret&namespace=team&name=db", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tc.want || strings.Contains(string(body), "aHVudGVyMg") {
+			t.Errorf("labels %q: %d %s", tc.labels, resp.StatusCode, body)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
 // API is what the CLI asks of a ledger, remote (Client) or local (Service).
@@ -110,6 +111,11 @@ func (s *Service) Blame(ctx context.Context, req BlameRequest) (audit.Blame, err
 	live, err := s.Live.Get(ctx, req.Kind, req.Namespace, req.Name)
 	if err != nil {
 		return audit.Blame{}, err
+	}
+	// The object is read with the controller's rights: only what an
+	// Application applied is answered for, not whatever the cluster holds.
+	if live.GetLabels()[object.TrackingLabel] != object.TrackingLabelValue {
+		return audit.Blame{}, &NotFoundError{fmt.Sprintf("%s %q is not managed by Lockstep: blame answers for objects an Application applied", live.GetKind(), live.GetName())}
 	}
 	gvk := live.GroupVersionKind()
 	ref := audit.ObjectRef{Group: gvk.Group, Kind: gvk.Kind, Namespace: live.GetNamespace(), Name: live.GetName()}
