@@ -209,8 +209,51 @@ func checkKustomizeCopies(r *reader, dir, file string, k *types.Kustomization) e
 			}
 		}
 	}
+	for _, v := range k.Vars {
+		// A var copies any field of the object it names into any other object.
+		if v.ObjRef.Kind == "" || v.ObjRef.Kind == "Secret" {
+			return &Error{File: file, Err: fmt.Errorf("var %s reads from %s, which could show a decrypted value elsewhere; name the source's kind (not a Secret)", v.Name, cmp.Or(v.ObjRef.Kind, "an object of any kind"))}
+		}
+	}
+	reps := replacementsOf(r, dir, k.Replacements)
+	// Replacements also come as ReplacementTransformer configurations listed
+	// under transformers: the same rule holds for them.
+	for _, t := range k.Transformers {
+		data := []byte(t)
+		if !strings.Contains(t, "\n") {
+			raw, err := r.readRaw(path.Join(dir, t))
+			if err != nil {
+				continue // Kustomize reports it
+			}
+			data = raw
+		}
+		for _, doc := range strings.Split(string(data), "\n---") {
+			var cfg struct {
+				Kind         string                   `json:"kind"`
+				Replacements []types.ReplacementField `json:"replacements"`
+			}
+			if yaml.Unmarshal([]byte(doc), &cfg) == nil && cfg.Kind == "ReplacementTransformer" {
+				reps = append(reps, replacementsOf(r, dir, cfg.Replacements)...)
+			}
+		}
+	}
+	for _, rep := range reps {
+		if rep.Source == nil || (rep.Source.Kind != "" && rep.Source.Kind != "Secret") {
+			continue
+		}
+		for _, t := range rep.Targets {
+			if t == nil || t.Select == nil || t.Select.Kind != "Secret" {
+				return &Error{File: file, Err: fmt.Errorf("a replacement copies from %s into another kind, which could show a decrypted value; name the source's kind (not a Secret), or copy only into Secrets", cmp.Or(rep.Source.Kind, "an object of any kind"))}
+			}
+		}
+	}
+	return nil
+}
+
+// replacementsOf reads replacements given inline or by path.
+func replacementsOf(r *reader, dir string, fields []types.ReplacementField) []types.Replacement {
 	var reps []types.Replacement
-	for _, rf := range k.Replacements {
+	for _, rf := range fields {
 		if rf.Path == "" {
 			reps = append(reps, rf.Replacement)
 			continue
@@ -228,17 +271,7 @@ func checkKustomizeCopies(r *reader, dir, file string, k *types.Kustomization) e
 		}
 		reps = append(reps, list...)
 	}
-	for _, rep := range reps {
-		if rep.Source == nil || (rep.Source.Kind != "" && rep.Source.Kind != "Secret") {
-			continue
-		}
-		for _, t := range rep.Targets {
-			if t == nil || t.Select == nil || t.Select.Kind != "Secret" {
-				return &Error{File: file, Err: fmt.Errorf("a replacement copies from %s into another kind, which could show a decrypted value; name the source's kind (not a Secret), or copy only into Secrets", cmp.Or(rep.Source.Kind, "an object of any kind"))}
-			}
-		}
-	}
-	return nil
+	return reps
 }
 
 // isSOPSFile reports whether a file is a SOPS file: it parses as one, with

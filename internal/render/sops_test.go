@@ -141,6 +141,15 @@ replacements:
 - source: {name: db, fieldPath: stringData.password}
   targets: [{select: {name: c}, fieldPaths: [data.copied]}]
 `, "placeholder", "a replacement copies from an object of any kind into another kind"},
+		"replacement transformer": {`resources: [db.sops.yaml, cm.yaml]
+transformers: [copy.yaml]
+`, "placeholder", "a replacement copies from Secret into another kind"},
+		"var from a Secret": {`resources: [db.sops.yaml, cm.yaml]
+vars:
+- name: PW
+  objref: {kind: Secret, name: db, apiVersion: v1}
+  fieldref: {fieldpath: stringData.password}
+`, "placeholder", "var PW reads from Secret"},
 		"generator":         {"resources: [db.sops.yaml]\nconfigMapGenerator: [{name: leak, files: [db.sops.yaml]}]\n", "placeholder", "configMapGenerator leak reads the SOPS-encrypted db.sops.yaml"},
 		"plain copy":        {"resources: [db.sops.yaml, cm.yaml]\n", "s3cr3t-horse-battery", "ConfigMap/c: data.copied holds a value decrypted from k/db.sops.yaml"},
 		"embedded in a URL": {"resources: [db.sops.yaml, cm.yaml]\n", "postgres://app:s3cr3t-horse-battery@db", "ConfigMap/c: data.copied holds a value decrypted from k/db.sops.yaml"},
@@ -149,6 +158,13 @@ replacements:
 			"k/kustomization.yaml": file(tc.kustomization),
 			"k/db.sops.yaml":       db,
 			"k/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {copied: \"" + tc.cm + "\"}\n"),
+			"k/copy.yaml": file(`apiVersion: builtin
+kind: ReplacementTransformer
+metadata: {name: copy}
+replacements:
+- source: {kind: Secret, name: db, fieldPath: stringData.password}
+  targets: [{select: {kind: ConfigMap, name: c}, fieldPaths: [data.copied]}]
+`),
 		}
 		_, err := render.Render(t.Context(), fsys, "k", opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cr3t") {
