@@ -13,14 +13,14 @@ import (
 const (
 	// MinInterval bounds how often an Application may ask its Git server; the
 	// CRD refuses less, and the controller never polls faster.
-	MinInterval       = 10 * time.Second
-	DefaultInterval   = 3 * time.Minute
-	DefaultTimeout    = 5 * time.Minute
-	DefaultBackoff    = 5 * time.Second
+	MinInterval     = 10 * time.Second
+	DefaultInterval = 3 * time.Minute
+	DefaultTimeout  = 5 * time.Minute
+	DefaultBackoff  = 5 * time.Second
 	// MinBackoff keeps a failing Application (a Git server that refuses
 	// connections) from retrying in a loop: the CRD refuses less, and Delay
 	// never waits less.
-	MinBackoff = time.Second
+	MinBackoff        = time.Second
 	DefaultMaxBackoff = 5 * time.Minute
 )
 

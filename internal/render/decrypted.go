@@ -209,6 +209,7 @@ func checkKustomizeCopies(r *reader, dir, file string, k *types.Kustomization) e
 			}
 		}
 	}
+	//lint:ignore SA1019 vars are deprecated, not gone: Kustomize still applies them
 	for _, v := range k.Vars {
 		// A var copies any field of the object it names into any other object.
 		if v.ObjRef.Kind == "" || v.ObjRef.Kind == "Secret" {
