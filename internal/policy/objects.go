@@ -24,22 +24,13 @@ func (r *Rules) checkObject(cluster string, o Object) []Violation {
 	violation := func(rule, format string, args ...any) Violation {
 		return Violation{Object: identity(o), File: o.File, Rule: rule, Message: fmt.Sprintf(format, args...)}
 	}
-	var vs []Violation
-	kind := kindName(gvk.Group, gvk.Kind)
-	if ns := o.GetNamespace(); ns == "" {
-		if !matchesAny(r.spec.ClusterResources.Allow, gvk.Group, gvk.Kind) || matchesAny(r.spec.ClusterResources.Deny, gvk.Group, gvk.Kind) {
-			vs = append(vs, violation("spec.clusterResources", "cluster-scoped kind %s is not allowed", kind))
-		}
-		if gvk.Group == "" && gvk.Kind == "Namespace" {
-			vs = append(vs, r.checkNamespace(cluster, o, violation)...)
-		}
-	} else {
-		allow := r.spec.NamespacedResources.Allow
-		if (len(allow) > 0 && !matchesAny(allow, gvk.Group, gvk.Kind)) || matchesAny(r.spec.NamespacedResources.Deny, gvk.Group, gvk.Kind) {
-			vs = append(vs, violation("spec.namespacedResources", "kind %s is not allowed", kind))
-		}
-		if !r.DestinationAllowed(cluster, ns) {
-			vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", ns))
+	vs := r.checkPlace(cluster, object.KeyOf(o.Unstructured), violation)
+	if o.GetNamespace() == "" && gvk.Group == "" && gvk.Kind == "Namespace" && !r.spec.PodSecurityLabels {
+		for label := range o.GetLabels() {
+			if strings.HasPrefix(label, podSecurityPrefix) {
+				vs = append(vs, violation("spec.podSecurityLabels", "label %s sets the namespace's pod security, which the project does not allow", label))
+				break
+			}
 		}
 	}
 	if gvk.Group == "" && gvk.Kind == "Secret" && r.spec.Secrets != nil && r.spec.Secrets.RefusePlain && !o.Encrypted {
@@ -59,21 +50,29 @@ func (r *Rules) checkObject(cluster string, o Object) []Violation {
 // Admission level.
 const podSecurityPrefix = "pod-security.kubernetes.io/"
 
-// checkNamespace checks a Namespace object: it is a destination of its own
-// (a team must not create or take over another team's namespace), and its
-// pod-security labels need the Project's leave.
-func (r *Rules) checkNamespace(cluster string, o Object, violation func(rule, format string, args ...any) Violation) []Violation {
+// checkPlace checks where an object is, to be applied or pruned: its kind
+// (cluster-scoped kinds from clusterResources, namespaced ones from
+// namespacedResources) and its namespace against destinations. A Namespace
+// object is a destination of its own, by its name: a team must not create,
+// take over or delete another team's namespace.
+func (r *Rules) checkPlace(cluster string, k object.Key, violation func(rule, format string, args ...any) Violation) []Violation {
 	var vs []Violation
-	if !r.DestinationAllowed(cluster, o.GetName()) {
-		vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", o.GetName()))
-	}
-	if !r.spec.PodSecurityLabels {
-		for label := range o.GetLabels() {
-			if strings.HasPrefix(label, podSecurityPrefix) {
-				vs = append(vs, violation("spec.podSecurityLabels", "label %s sets the namespace's pod security, which the project does not allow", label))
-				break
-			}
+	kind := kindName(k.Group, k.Kind)
+	if k.Namespace == "" {
+		if !matchesAny(r.spec.ClusterResources.Allow, k.Group, k.Kind) || matchesAny(r.spec.ClusterResources.Deny, k.Group, k.Kind) {
+			vs = append(vs, violation("spec.clusterResources", "cluster-scoped kind %s is not allowed", kind))
 		}
+		if k.Group == "" && k.Kind == "Namespace" && !r.DestinationAllowed(cluster, k.Name) {
+			vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", k.Name))
+		}
+		return vs
+	}
+	allow := r.spec.NamespacedResources.Allow
+	if (len(allow) > 0 && !matchesAny(allow, k.Group, k.Kind)) || matchesAny(r.spec.NamespacedResources.Deny, k.Group, k.Kind) {
+		vs = append(vs, violation("spec.namespacedResources", "kind %s is not allowed", kind))
+	}
+	if !r.DestinationAllowed(cluster, k.Namespace) {
+		vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", k.Namespace))
 	}
 	return vs
 }
@@ -113,23 +112,7 @@ func (r *Rules) CheckPrunes(cluster string, keys []object.Key) error {
 		violation := func(rule, format string, args ...any) Violation {
 			return Violation{Object: k.Kind + "/" + strings.TrimPrefix(k.Namespace+"/", "/") + k.Name, Rule: rule, Message: "pruning it: " + fmt.Sprintf(format, args...)}
 		}
-		kind := kindName(k.Group, k.Kind)
-		if k.Namespace == "" {
-			if !matchesAny(r.spec.ClusterResources.Allow, k.Group, k.Kind) || matchesAny(r.spec.ClusterResources.Deny, k.Group, k.Kind) {
-				vs = append(vs, violation("spec.clusterResources", "cluster-scoped kind %s is not allowed", kind))
-			}
-			if k.Group == "" && k.Kind == "Namespace" && !r.DestinationAllowed(cluster, k.Name) {
-				vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", k.Name))
-			}
-			continue
-		}
-		allow := r.spec.NamespacedResources.Allow
-		if (len(allow) > 0 && !matchesAny(allow, k.Group, k.Kind)) || matchesAny(r.spec.NamespacedResources.Deny, k.Group, k.Kind) {
-			vs = append(vs, violation("spec.namespacedResources", "kind %s is not allowed", kind))
-		}
-		if !r.DestinationAllowed(cluster, k.Namespace) {
-			vs = append(vs, violation("spec.destinations", "namespace %s is not one of the project's destinations", k.Namespace))
-		}
+		vs = append(vs, r.checkPlace(cluster, k, violation)...)
 	}
 	return r.verdict(vs)
 }
