@@ -27,10 +27,12 @@ kube: build
 dev: deps kube
 	$(BIN) dev
 
-## test: run every test against the real local control plane and Git server
+## test: run every test against the real local control plane and Git server, then the
+## race detector over the repository storage that renders and fetches share
 test: deps kube
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test -race $(TEST_FLAGS) -run 'WhileAFetch' ./internal/source/
 
 ## lint: gofmt, go vet and staticcheck
 lint:

@@ -12,9 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Cache holds one bare repository per URL under its folder.
@@ -165,12 +168,15 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 	}
 	sum := sha256.Sum256([]byte(rawURL))
 	dir := filepath.Join(c.dir, hex.EncodeToString(sum[:12]))
-	repo, err := git.PlainOpen(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// A bare repository whose object reads are safe during a fetch (see
+	// lockedStorage).
+	storage := newLockedStorage(filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()))
+	repo, err := git.Open(storage, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		repo, err = git.PlainInit(dir, true)
+		repo, err = git.Init(storage, nil)
 		if err == nil {
 			_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{rawURL}})
 		}

@@ -1,0 +1,96 @@
+package source
+
+import (
+	"io"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// lockedStorage lets renders read a repository's objects while a fetch of the
+// same repository adds a pack: go-git's filesystem storage keeps its pack
+// indexes in a map that a finished pack is added to, and a read of that map
+// while it is written aborts the whole process. Reads take a shared lock; the
+// moments that change the map (opening a pack writer, closing it when the pack
+// is complete) take the exclusive one. The network I/O of a fetch holds
+// neither, so a render of an already fetched revision never waits for it.
+type lockedStorage struct {
+	*filesystem.Storage
+	mu sync.RWMutex
+}
+
+func newLockedStorage(s *filesystem.Storage) *lockedStorage {
+	l := &lockedStorage{Storage: s}
+	// The first read loads the pack indexes into the map: do it now, alone.
+	l.mu.Lock()
+	_ = s.HasEncodedObject(plumbing.ZeroHash)
+	l.mu.Unlock()
+	return l
+}
+
+func (l *lockedStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.Storage.EncodedObject(t, h)
+}
+
+func (l *lockedStorage) DeltaObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.Storage.DeltaObject(t, h)
+}
+
+func (l *lockedStorage) HasEncodedObject(h plumbing.Hash) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.Storage.HasEncodedObject(h)
+}
+
+func (l *lockedStorage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.Storage.EncodedObjectSize(h)
+}
+
+func (l *lockedStorage) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObjectIter, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.Storage.IterEncodedObjects(t)
+}
+
+func (l *lockedStorage) HashesWithPrefix(prefix []byte) ([]plumbing.Hash, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.Storage.HashesWithPrefix(prefix)
+}
+
+func (l *lockedStorage) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Storage.SetEncodedObject(o)
+}
+
+// PackfileWriter implements storer.PackfileWriter: the pack is received
+// without the lock; its index joins the map under it.
+func (l *lockedStorage) PackfileWriter() (io.WriteCloser, error) {
+	l.mu.Lock()
+	w, err := l.Storage.PackfileWriter()
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &lockedPackWriter{WriteCloser: w, l: l}, nil
+}
+
+type lockedPackWriter struct {
+	io.WriteCloser
+	l *lockedStorage
+}
+
+func (w *lockedPackWriter) Close() error {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.WriteCloser.Close()
+}
