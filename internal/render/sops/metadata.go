@@ -142,7 +142,7 @@ func (m *metadata) dataKey(ids []age.Identity) ([]byte, error) {
 		recipients = append(recipients[:5], fmt.Sprintf("and %d more", len(recipients)-5))
 	}
 	for i, r := range recipients {
-		recipients[i] = Truncate(r, 100)
+		recipients[i] = truncate(r, 100)
 	}
 	return nil, fmt.Errorf("no configured age key decrypts the SOPS file (recipients %s)", strings.Join(recipients, ", "))
 }
@@ -157,7 +157,7 @@ func plainTree(n *yaml.Node) error {
 		keys := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if keys[n.Content[i].Value] {
-				return fmt.Errorf("the sops metadata holds %q twice", Truncate(n.Content[i].Value, 64))
+				return fmt.Errorf("the sops metadata holds %q twice", truncate(n.Content[i].Value, 64))
 			}
 			keys[n.Content[i].Value] = true
 		}

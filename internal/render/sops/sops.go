@@ -231,9 +231,9 @@ func checkKey(k *yaml.Node, path []string, seen map[string]bool) error {
 	case k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str":
 		return fmt.Errorf("a key at %s is not a string; SOPS files have string keys only", pathString(path))
 	case strings.Contains(k.Value, ":"):
-		return fmt.Errorf("the key %q at %s holds a ':'; refused in SOPS files (a value's path is joined by ':')", Truncate(k.Value, 64), pathString(path))
+		return fmt.Errorf("the key %q at %s holds a ':'; refused in SOPS files (a value's path is joined by ':')", truncate(k.Value, 64), pathString(path))
 	case seen[k.Value]:
-		return fmt.Errorf("the key %q appears twice at %s", Truncate(k.Value, 64), pathString(path))
+		return fmt.Errorf("the key %q appears twice at %s", truncate(k.Value, 64), pathString(path))
 	}
 	seen[k.Value] = true
 	return nil
@@ -258,7 +258,7 @@ func checkDataAndStringData(top *yaml.Node) error {
 	data := keys("data")
 	for k := range keys("stringData") {
 		if data[k] {
-			return fmt.Errorf("the key %q is in both data and stringData; refused in SOPS files", Truncate(k, 64))
+			return fmt.Errorf("the key %q is in both data and stringData; refused in SOPS files", truncate(k, 64))
 		}
 	}
 	return nil
@@ -306,14 +306,14 @@ func (d *decrypter) decrypt(n *yaml.Node, enc string, path []string, secret bool
 		return fmt.Errorf("decrypting the value at %s failed (it is damaged, or was moved from another place)", pathString(path))
 	}
 	if secret && typ != "str" {
-		return fmt.Errorf("the value at %s is recorded as %q; a Secret's values are strings", pathString(path), Truncate(typ, 16))
+		return fmt.Errorf("the value at %s is recorded as %q; a Secret's values are strings", pathString(path), truncate(typ, 16))
 	}
 	if typ == "str" && !utf8.ValidString(text) {
 		return fmt.Errorf("the value at %s is not UTF-8 text", pathString(path))
 	}
 	v, err := typedValue(text, typ)
 	if err != nil {
-		return fmt.Errorf("the value at %s does not match its recorded type %q", pathString(path), Truncate(typ, 16))
+		return fmt.Errorf("the value at %s does not match its recorded type %q", pathString(path), truncate(typ, 16))
 	}
 	b, err := macBytes(v)
 	if err != nil {
@@ -409,11 +409,11 @@ func pathString(path []string) string {
 	if len(path) == 0 {
 		return "the top"
 	}
-	return Truncate(strings.Join(path, "."), 256)
+	return truncate(strings.Join(path, "."), 256)
 }
 
-// Truncate cuts s to at most n bytes, on a character boundary, marking a cut.
-func Truncate(s string, n int) string {
+// truncate cuts s to at most n bytes, on a character boundary, marking a cut.
+func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
