@@ -30,11 +30,41 @@ type Cache struct {
 }
 
 // cachedRepo is one repository of the cache.
+//
+// Two locks, so a slow server stalls only those who must ask it: fetching
+// holds the fetch slot across network I/O, and waiting for it respects the
+// caller's context; mu guards only the bookkeeping, never I/O, so a request
+// that may reuse a resolution is answered while another fetch runs. Object
+// reads during a fetch are made safe by lockedStorage.
 type cachedRepo struct {
-	mu       sync.Mutex // serialises fetches and reads of this repository
+	fetching chan struct{} // a slot: held by the one fetch in progress
 	repo     *git.Repository
+
+	mu       sync.Mutex
 	resolved map[resolutionKey]resolution // guarded by mu
 	fetches  int                          // network fetches so far; guarded by mu
+}
+
+// lockFetch takes the fetch slot, or gives up when ctx ends first.
+func (r *cachedRepo) lockFetch(ctx context.Context) error {
+	select {
+	case r.fetching <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for another fetch of this repository: %w", context.Cause(ctx))
+	}
+}
+
+func (r *cachedRepo) unlockFetch() { <-r.fetching }
+
+// fresh returns the resolution of key if it started less than maxAge before
+// asked; with maxAge 0, only one that started after asked (made while this
+// request waited).
+func (r *cachedRepo) fresh(key resolutionKey, asked time.Time, maxAge time.Duration) (resolution, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, known := r.resolved[key]
+	return res, known && res.at.After(asked.Add(-maxAge))
 }
 
 // resolutionKey scopes a resolution to the credentials that made it.
@@ -90,35 +120,26 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if err != nil {
 		return fail(true, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-
 	key := resolutionKey{ref: req.Ref, credentialsID: req.CredentialsID}
 	if req.Credentials == nil && req.CredentialsID == "" {
 		key.credentialsID = req.Auth.id()
 	}
-	res, known := r.resolved[key]
 	// A resolution is reused when it started less than MaxAge before this
 	// request; with MaxAge 0, only one that started after the request did (it
-	// waited for the lock meanwhile). So a burst of requests that must see
-	// what was pushed before them asks the server once or twice, not once each.
-	if !known || !res.at.After(asked.Add(-opts.MaxAge)) {
-		started := c.now()
-		auth, err := req.credentials(ctx)
-		if err != nil {
+	// waited for the fetch slot meanwhile). So a burst of requests that must
+	// see what was pushed before them asks the server once or twice, not once
+	// each, and a reusable resolution never waits for a fetch in progress.
+	res, ok := r.fresh(key, asked, opts.MaxAge)
+	if !ok {
+		if err := r.lockFetch(ctx); err != nil {
 			return fail(true, err)
 		}
-		req.Auth = auth
-		t, err := newTransport(req)
+		var transient bool
+		res, transient, err = c.resolve(ctx, r, req, key, asked, opts.MaxAge)
+		r.unlockFetch()
 		if err != nil {
-			return fail(false, err)
+			return fail(transient, err)
 		}
-		defer t.close()
-		if res, err = r.resolveAndFetch(ctx, req, t); err != nil {
-			return fail(isTransient(err), err)
-		}
-		res.at = started
-		r.resolved[key] = res
 	}
 	commit, err := r.repo.CommitObject(res.hash)
 	if err != nil {
@@ -159,6 +180,34 @@ func (c *Cache) Fetches(url string) int {
 	return r.fetches
 }
 
+// resolve asks the server unless a fetch that finished while this request
+// waited for the slot made a fresh enough resolution. Called holding the
+// fetch slot; transient says whether retrying the same request may succeed.
+func (c *Cache) resolve(ctx context.Context, r *cachedRepo, req Request, key resolutionKey, asked time.Time, maxAge time.Duration) (res resolution, transient bool, err error) {
+	if res, ok := r.fresh(key, asked, maxAge); ok {
+		return res, false, nil
+	}
+	started := c.now()
+	auth, err := req.credentials(ctx)
+	if err != nil {
+		return resolution{}, true, err
+	}
+	req.Auth = auth
+	t, err := newTransport(req)
+	if err != nil {
+		return resolution{}, false, err
+	}
+	defer t.close()
+	if res, err = r.resolveAndFetch(ctx, req, t); err != nil {
+		return resolution{}, isTransient(err), err
+	}
+	res.at = started
+	r.mu.Lock()
+	r.resolved[key] = res
+	r.mu.Unlock()
+	return res, false, nil
+}
+
 // repo returns the cached repository for url, creating it on first use.
 func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 	c.mu.Lock()
@@ -184,7 +233,7 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening cache %s: %w", dir, err)
 	}
-	r := &cachedRepo{repo: repo, resolved: map[resolutionKey]resolution{}}
+	r := &cachedRepo{fetching: make(chan struct{}, 1), repo: repo, resolved: map[resolutionKey]resolution{}}
 	c.repos[rawURL] = r
 	return r, nil
 }

@@ -105,7 +105,7 @@ func knownHosts(keys *gitssh.PublicKeys, content []byte, hostPort string) (clean
 }
 
 // resolveAndFetch lists the remote's refs, picks the commit req.Ref names, and
-// fetches it unless the cache already holds it. Called with r.mu held.
+// fetches it unless the cache already holds it. Called holding the fetch slot.
 func (r *cachedRepo) resolveAndFetch(ctx context.Context, req Request, t *transportAuth) (resolution, error) {
 	remote, err := r.repo.Remote("origin")
 	if err != nil {
@@ -135,7 +135,9 @@ func (r *cachedRepo) resolveAndFetch(ctx context.Context, req Request, t *transp
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return resolution{}, fmt.Errorf("fetching %s: %w", refOrHash(name, hash), err)
 		}
+		r.mu.Lock()
 		r.fetches++
+		r.mu.Unlock()
 	}
 	commit, err := r.peel(hash)
 	if err != nil {

@@ -2,7 +2,8 @@
 // a ref over HTTPS or SSH into a per-repository cache and returns a Snapshot, the
 // commit's metadata and its files as a read-only fs.FS.
 //
-// One Cache serves every Application: fetches of one repository are serialised,
+// One Cache serves every Application: fetches of one repository are serialised
+// (waiting respects the context; a reusable resolution never waits),
 // and a ref resolved less than MaxAge ago is reused without touching the network,
 // so a hundred Applications on one repository fetch it once per interval.
 package source
