@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -134,6 +135,11 @@ func FilterQuery(f audit.Filter) url.Values {
 // UTC), or an age before now (90m, 24h, 7d).
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		// FilterQuery sends times in UTC, which RFC 3339 writes only for the
+		// years 0000-9999: 0000-01-01T00:00:00+01:00 is in the year -1.
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return time.Time{}, errors.New("outside the years 0000-9999 once in UTC")
+		}
 		return t, nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
