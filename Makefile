@@ -7,7 +7,7 @@ BIN := bin/lockstep
 # Test packages run two at a time (one per core); each starts its own control plane.
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all dev test build lint deps kube bench generate clean
+.PHONY: all dev test build lint deps kube bench fuzz generate clean
 
 all: build
 
@@ -48,6 +48,23 @@ bench: deps kube
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./internal/testenv/cluster/
 	$(GO) test -run '^$$' -bench Converge -benchtime 1x -timeout 40m ./internal/reconcile/
 	$(GO) test -run '^$$' -bench Ledger -benchtime 2s ./internal/audit/sqlite/
+
+FUZZTIME ?= 30s
+
+## fuzz: run each fuzz target of a parser of outside input for FUZZTIME (default 30s), one
+## after another; a crasher is written to the package's testdata/fuzz/ (see docs/fuzzing.md)
+fuzz:
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/render/sops -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzKeyRingAdd$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/source -run '^$$' -fuzz '^FuzzParseTrailers$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCheckImage$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzFilterFromQuery$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/audit -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) -parallel 2
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
