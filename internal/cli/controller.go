@@ -50,6 +50,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.StringVar(&opts.DefaultServiceAccount, "default-service-account", "", "service account (in each Application's namespace) that Applications apply as when neither they nor their Project name one; empty: the controller's own identity")
 	f.BoolVar(&opts.TenantReadsAsController, "tenant-reads-as-controller", false, "let Applications without a service account have the Secrets they name (Git credentials, their keys, Helm values) read as the controller: for a single team's cluster (make dev does); without it they must have a service account to name any")
 	f.DurationVar(&opts.MaxSyncTimeout, "max-sync-timeout", opts.MaxSyncTimeout, "cap of every Application's spec.sync.timeout (hooks and health waits included): how long one sync may hold a worker; 0: no cap")
+	addRenderFlags(f, &opts.Render)
 	f.BoolVar(&opts.RequireProjects, "require-projects", false, "fail closed: an Application whose Project does not exist is denied, \"default\" included (without it, a missing \"default\" Project allows everything)")
 	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")
 	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the HTTP API the CLI reads the ledger from, e.g. 127.0.0.1:8443 (plain HTTP only on loopback; TLS elsewhere) (empty disables); token from $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")

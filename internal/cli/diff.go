@@ -26,6 +26,7 @@ func newDiffCommand() *cobra.Command {
 		controllerNS    string
 		serviceAccount  string
 		requireProjects bool
+		renders         = defaultRenderOptions()
 	)
 	cmd := &cobra.Command{
 		Use:   "diff APP",
@@ -55,7 +56,13 @@ access to the Application, its Project, its credential and key Secrets, and to a
 				return err
 			}
 			defer os.RemoveAll(cache)
+			renderFn, closeRenders, err := controller.Renderer(renders)
+			if err != nil {
+				return err
+			}
+			defer closeRenders()
 			pipeline, _, err := controller.NewPipeline(clients, c, controller.PipelineConfig{
+				Render:        renderFn,
 				RepositoryDir: cache, Namespace: controllerNS, DefaultServiceAccount: serviceAccount, RequireProjects: requireProjects,
 				// What the Application names is read with your kubeconfig: you
 				// see nothing you could not read yourself.
@@ -81,6 +88,7 @@ access to the Application, its Project, its credential and key Secrets, and to a
 	cmd.Flags().StringVar(&controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
 	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
 	cmd.Flags().BoolVar(&requireProjects, "require-projects", false, "the controller's --require-projects: a missing Project is a denial")
+	addRenderFlags(cmd.Flags(), &renders)
 	return cmd
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// MaxSyncTimeout caps every Application's spec.sync.timeout: how long one
 	// sync may hold a worker.
 	MaxSyncTimeout time.Duration
+	// Render confines renders in sandbox processes (the default); its zero
+	// value renders in this process, which only --unsafe-render-in-process asks for.
+	Render *sandbox.Options
 	// RequireProjects makes a missing Project a denial, "default" included
 	// (without it, a missing "default" allows everything).
 	RequireProjects bool
@@ -88,7 +92,8 @@ type Options struct {
 
 // DefaultOptions are sensible for a single replica.
 func DefaultOptions() Options {
-	return Options{MaxSyncTimeout: 30 * time.Minute, Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
+	render := sandbox.DefaultOptions()
+	return Options{Render: &render, MaxSyncTimeout: 30 * time.Minute, Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
 }
 
 // Run runs the controller until ctx ends.
@@ -134,7 +139,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	watchEvents := &liveEvents{}
 	live := kube.NewCache(clients.Dynamic, watchEvents.handle)
 	defer live.Stop()
+	renderFn, closeRenders, err := Renderer(opts.Render)
+	if err != nil {
+		return err
+	}
+	defer closeRenders()
 	pipeline, applier, err := NewPipeline(clients, mgr.GetClient(), PipelineConfig{
+		Render:        renderFn,
 		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
 		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects, MaxSyncTimeout: opts.MaxSyncTimeout,
 		TenantReadsAsController: opts.TenantReadsAsController,

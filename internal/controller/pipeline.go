@@ -11,6 +11,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -19,6 +20,8 @@ const maxCachedRenders = 2048
 
 // PipelineConfig is what NewPipeline needs besides the cluster.
 type PipelineConfig struct {
+	// Render renders; see Renderer. Required.
+	Render render.Func
 	// RepositoryDir holds the repository cache.
 	RepositoryDir string
 	// Namespace is the controller's: Projects' trusted keys live there unless
@@ -45,6 +48,9 @@ type PipelineConfig struct {
 // the Secrets of credentials and keys. It asks the API server its version once,
 // for Helm's .Capabilities. It returns the Applier the Pipeline acts through.
 func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig) (*reconcile.Pipeline, *apply.Applier, error) {
+	if cfg.Render == nil {
+		return nil, nil, fmt.Errorf("PipelineConfig.Render is required: renders are confined by choice, never by default omission")
+	}
 	version, err := clients.Typed.Discovery().ServerVersion()
 	if err != nil {
 		return nil, nil, fmt.Errorf("reaching the API server: %w", err)
@@ -58,7 +64,7 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 		Reader:                  reader,
 		Clients:                 clients,
 		Sources:                 source.NewCache(cfg.RepositoryDir),
-		Renders:                 render.NewCache(maxCachedRenders),
+		Renders:                 render.NewCache(maxCachedRenders, cfg.Render),
 		Applier:                 applier,
 		Clock:                   time.Now,
 		Logger:                  cfg.Logger,
@@ -70,4 +76,18 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 		TenantReadsAsController: cfg.TenantReadsAsController,
 	})
 	return pipeline, applier, err
+}
+
+// Renderer returns how renders run: in sandbox processes with opts, or, when
+// opts is nil, in this process (every URL and file a repository names within
+// the controller's reach). close stops the processes.
+func Renderer(opts *sandbox.Options) (fn render.Func, close func(), err error) {
+	if opts == nil {
+		return render.Render, func() {}, nil
+	}
+	pool, err := sandbox.New(*opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool.Render, pool.Close, nil
 }

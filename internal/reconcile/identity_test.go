@@ -222,7 +222,7 @@ func TestWithoutAServiceAccountNamedSecretsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, allowed := range []bool{false, true} {
-		pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, TenantReadsAsController: allowed})
+		pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{Render: sandboxedRender(t), RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, TenantReadsAsController: allowed})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -145,7 +145,7 @@ func TestSyncRefusesAPassWhoseIdentityWasChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, TenantReadsAsController: true})
+	pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{Render: sandboxedRender(t), RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, TenantReadsAsController: true})
 	if err != nil {
 		t.Fatal(err)
 	}

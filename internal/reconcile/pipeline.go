@@ -262,6 +262,7 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 	if err != nil {
 		return nil, stageError(v1.ReasonRenderFailed, isTransientAPIError(err), err)
 	}
+	opts.Tenant = app.Namespace + "/" + app.Name
 	rendered, err := pl.renders.Render(ctx, snap.Files, snap.Commit.Hash, app.Spec.Source.Path, opts)
 	if err != nil {
 		return nil, stageError(v1.ReasonRenderFailed, false, err)

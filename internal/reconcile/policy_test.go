@@ -289,7 +289,7 @@ func TestRequiredProjectsFailClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, require := range []bool{false, true} {
-		pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, RequireProjects: require})
+		pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{Render: sandboxedRender(t), RepositoryDir: t.TempDir(), Namespace: shared.opts.Namespace, RequireProjects: require})
 		if err != nil {
 			t.Fatal(err)
 		}

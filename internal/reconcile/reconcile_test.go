@@ -27,6 +27,8 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
@@ -570,4 +572,17 @@ func TestTagsSemverAndEvents(t *testing.T) {
 		}
 		return false, fmt.Errorf("%d events, none a Succeeded sync of pinned", len(list.Items))
 	})
+}
+
+// sandboxedRender renders in sandbox processes, as the controller does,
+// stopped when t ends.
+func sandboxedRender(t *testing.T) render.Func {
+	t.Helper()
+	opts := sandbox.DefaultOptions()
+	fn, stop, err := controller.Renderer(&opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return fn
 }

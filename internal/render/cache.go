@@ -15,18 +15,22 @@ import (
 // pass over an unchanged revision renders nothing. The options are hashed into
 // the key, never kept: they may hold decryption keys.
 type Cache struct {
+	render  Func
 	max     int
 	mu      sync.Mutex // guards entries
 	entries map[string]*Result
 }
 
 // NewCache returns a cache of at most max results (one per Application is
-// typical); when full it starts over.
-func NewCache(max int) *Cache {
-	return &Cache{max: max, entries: map[string]*Result{}}
+// typical) of renders by fn (Render when nil); when full it starts over.
+func NewCache(max int, fn Func) *Cache {
+	if fn == nil {
+		fn = Render
+	}
+	return &Cache{render: fn, max: max, entries: map[string]*Result{}}
 }
 
-// Render is Render for the snapshot of commit, reusing an earlier result of the
+// Render renders the snapshot of commit, reusing an earlier result of the
 // same inputs. Callers get deep copies of the objects: later stages change them.
 func (c *Cache) Render(ctx context.Context, fsys fs.FS, commit, dir string, opts Options) (*Result, error) {
 	key, err := cacheKey(commit, dir, opts)
@@ -37,7 +41,7 @@ func (c *Cache) Render(ctx context.Context, fsys fs.FS, commit, dir string, opts
 	cached, ok := c.entries[key]
 	c.mu.Unlock()
 	if !ok {
-		res, err := Render(ctx, fsys, dir, opts)
+		res, err := c.render(ctx, fsys, dir, opts)
 		if err != nil {
 			return nil, err
 		}

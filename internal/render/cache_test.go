@@ -9,7 +9,7 @@ import (
 
 func TestCacheRendersOnceAndHandsOutCopies(t *testing.T) {
 	fsys := fstest.MapFS{"app/cm.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n")}}
-	c := render.NewCache(2)
+	c := render.NewCache(2, nil)
 	first, err := c.Render(t.Context(), fsys, "abc", "app", render.Options{Namespace: "prod"})
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,14 @@ type Options struct {
 	// AgeIdentities decrypt SOPS-encrypted YAML and JSON files (AGE-SECRET-KEY-1...
 	// lines). Secret: never log Options.
 	AgeIdentities string
+	// Tenant says who asked (an Application), for a renderer that schedules
+	// renders fairly; it changes nothing in the result.
+	Tenant string `json:"-"`
 }
+
+// Func renders the folder dir of fsys: Render, or Render elsewhere (in a
+// sandbox process).
+type Func func(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result, error)
 
 // HelmOptions control chart rendering.
 type HelmOptions struct {

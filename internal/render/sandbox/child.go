@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/rpc"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/lockstep-dev/lockstep/internal/render"
+)
+
+// Environment of a render process, set by the controller.
+const (
+	envRole    = "LOCKSTEP_SANDBOX"        // "render" makes this process a render process
+	envMemory  = "LOCKSTEP_SANDBOX_MEMORY" // the memory budget, in bytes
+	envOutput  = "LOCKSTEP_SANDBOX_OUTPUT" // the most bytes of rendered objects
+	roleRender = "render"
+)
+
+// File descriptors a render process is given, after stdin, stdout and stderr.
+const (
+	fdCalls = 3 // the controller calls Sandbox.Render on it
+	fdTree  = 4 // the process calls Tree.* on it
+)
+
+// A render process is this same binary started with envRole set: init takes
+// it over before main runs, so every binary that links this package (the
+// controller, the CLI, test binaries) can render in a sandbox without a
+// second executable to ship or a hook anyone could forget to call.
+func init() {
+	if os.Getenv(envRole) != roleRender {
+		return
+	}
+	if err := serveRenders(); err != nil {
+		fmt.Fprintln(os.Stderr, "lockstep render process:", err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+// serveRenders confines this process (see restrict), then renders what the
+// controller asks until it closes the connection.
+func serveRenders() error {
+	memory, err := strconv.ParseInt(os.Getenv(envMemory), 10, 64)
+	if err != nil || memory <= 0 {
+		return fmt.Errorf("%s must be a positive number of bytes", envMemory)
+	}
+	output, err := strconv.ParseInt(os.Getenv(envOutput), 10, 64)
+	if err != nil || output <= 0 {
+		return fmt.Errorf("%s must be a positive number of bytes", envOutput)
+	}
+	calls, err := fileConn(fdCalls)
+	if err != nil {
+		return err
+	}
+	tree, err := fileConn(fdTree)
+	if err != nil {
+		return err
+	}
+	os.Clearenv()
+	if err := restrict(memory); err != nil {
+		return err
+	}
+	// The garbage collector works harder as the heap nears the budget, so a
+	// render that fits is not killed by garbage it has not collected.
+	debug.SetMemoryLimit(memory * 3 / 4)
+	server := rpc.NewServer()
+	svc := &renderService{fsys: remoteFS{c: rpc.NewClient(tree)}, maxOutput: output}
+	if err := server.RegisterName("Sandbox", svc); err != nil {
+		return err
+	}
+	server.ServeConn(calls)
+	return nil
+}
+
+func fileConn(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "sandbox-"+strconv.Itoa(fd))
+	if f == nil {
+		return nil, fmt.Errorf("file descriptor %d is missing", fd)
+	}
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("file descriptor %d: %w", fd, err)
+	}
+	return c, nil
+}
+
+type renderService struct {
+	fsys      remoteFS
+	maxOutput int64
+}
+
+// ErrOutputLimit is wrapped when a render's objects together are larger than
+// the sandbox's output limit.
+var ErrOutputLimit = fmt.Errorf("rendered objects %w", render.ErrLimit)
+
+func (s *renderService) Render(a RenderArgs, reply *RenderReply) error {
+	var opts render.Options
+	if err := json.Unmarshal(a.Options, &opts); err != nil {
+		reply.Err = toWire(fmt.Errorf("decoding render options: %w", err))
+		return nil
+	}
+	res, err := render.Render(context.Background(), s.fsys, a.Dir, opts)
+	if err != nil {
+		reply.Err = toWire(err)
+		if strings.Contains(reply.Err.Message, "operation not permitted") {
+			reply.Err.Message += " (a render reads only the commit's files: nothing from the network or the controller's disk)"
+		}
+		return nil
+	}
+	var size int64
+	reply.Renderer, reply.Origins = res.Renderer, res.Origins
+	reply.Objects = make([][]byte, len(res.Objects))
+	for i, o := range res.Objects {
+		data, err := o.MarshalJSON()
+		if err != nil {
+			reply.Err = toWire(&render.Error{File: res.Origins[i].File, Err: err})
+			return nil
+		}
+		if size += int64(len(data)); size > s.maxOutput {
+			reply.Objects, reply.Origins = nil, nil
+			reply.Err = toWire(&render.Error{File: a.Dir, Err: fmt.Errorf("%w: more than %d MiB", ErrOutputLimit, s.maxOutput>>20)})
+			return nil
+		}
+		reply.Objects[i] = data
+	}
+	return nil
+}

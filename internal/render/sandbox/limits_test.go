@@ -1,0 +1,88 @@
+package sandbox_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
+)
+
+var (
+	benign = fstest.MapFS{"app/cm.yaml": {Data: []byte(configMap)}}
+	// A template that asks for a gigabyte.
+	helmBomb = mapFS(map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+		"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: {{ repeat 1073741824 \"x\" | quote }}\n",
+	})
+	// Loops that run for hours in little memory.
+	helmLoop = mapFS(map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+		"chart/templates/cm.yaml": "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n",
+	})
+)
+
+func renderBenign(t *testing.T, p *sandbox.Pool) {
+	t.Helper()
+	res, err := p.Render(t.Context(), benign, "app", withTenant(hostileOptions, "ns/benign"))
+	if err != nil || len(res.Objects) != 1 {
+		t.Fatalf("a benign render after a hostile one: %v", err)
+	}
+}
+
+// A render over its memory budget or its time limit fails naming the limit;
+// its process is replaced, and the next render works.
+func TestRendersOverTheirLimitsFailAndTheNextWorks(t *testing.T) {
+	p := newPool(t, sandbox.Options{Processes: 1, Memory: 256 << 20, Timeout: 3 * time.Second})
+	_, err := p.Render(t.Context(), helmBomb, "chart", withTenant(hostileOptions, "ns/bomb"))
+	var re *render.Error
+	if !errors.Is(err, sandbox.ErrMemoryLimit) || !errors.Is(err, render.ErrLimit) || !errors.As(err, &re) || re.File != "chart" {
+		t.Errorf("a template that allocates a gigabyte: got %v, want the memory limit in chart", err)
+	} else if !strings.Contains(err.Error(), "256 MiB") {
+		t.Errorf("the error does not name the budget: %v", err)
+	}
+	renderBenign(t, p)
+
+	start := time.Now()
+	_, err = p.Render(t.Context(), helmLoop, "chart", withTenant(hostileOptions, "ns/loop"))
+	if !errors.Is(err, sandbox.ErrTimeLimit) || !strings.Contains(err.Error(), "3s") {
+		t.Errorf("a template looping 10^10 times: got %v, want the time limit", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the time limit of 3s took %v to apply", d)
+	}
+	renderBenign(t, p)
+}
+
+// Applications whose last render went over a limit share half the processes:
+// however many there are, a benign render still finds one free.
+func TestHostileRendersCannotHoldEveryProcess(t *testing.T) {
+	p := newPool(t, sandbox.Options{Processes: 2, Timeout: 2 * time.Second})
+	hostile := []string{"ns/loop-1", "ns/loop-2", "ns/loop-3"}
+	// First, each shows what it is.
+	for _, h := range hostile {
+		if _, err := p.Render(t.Context(), helmLoop, "chart", withTenant(hostileOptions, h)); !errors.Is(err, sandbox.ErrTimeLimit) {
+			t.Fatalf("%s: %v, want the time limit", h, err)
+		}
+	}
+	// Then they all render again at once, and a benign render comes in.
+	var wg sync.WaitGroup
+	for _, h := range hostile {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = p.Render(t.Context(), helmLoop, "chart", withTenant(hostileOptions, h))
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	renderBenign(t, p)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the benign render waited %v behind the hostile ones", d)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,221 @@
+// Package sandbox renders in child processes that can reach nothing but the
+// commit's tree: no network, no file, no program, within a memory budget and a
+// time limit. A render is the one stage that runs what a Git writer wrote
+// (templates, Kustomize plugins' configurations, JSON-schema references,
+// Jsonnet), and the libraries that run it reach for URLs and files in more
+// places than any list of fields could keep up with; so the class is closed by
+// the process, not by checks: the process's seccomp filter refuses every
+// system call that opens a file, makes a connection or starts a program, and
+// its only view of the repository is the tree the controller serves it over a
+// socket.
+//
+// A render that runs out of time or memory kills only its process: the render
+// fails naming the limit, the controller carries on, and the next render
+// starts a new process. Processes are kept and reused, so a render costs a
+// round trip per file read, not a process start.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/rpc"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/lockstep-dev/lockstep/internal/render"
+)
+
+// Options size a Pool.
+type Options struct {
+	// Processes is how many renders run at once.
+	Processes int
+	// Memory is each render process's budget of memory, in bytes.
+	Memory int64
+	// Timeout bounds one render.
+	Timeout time.Duration
+	// MaxOutput bounds the JSON size of one render's objects together, in bytes.
+	MaxOutput int64
+	// Executable is the binary to start as a render process; this one when empty.
+	Executable string
+}
+
+// DefaultOptions render as many at once as there are cores (at least two),
+// each within 1 GiB and a minute: room for the largest public charts.
+func DefaultOptions() Options {
+	return Options{Processes: max(2, runtime.GOMAXPROCS(0)), Memory: 1 << 30, Timeout: time.Minute, MaxOutput: 256 << 20}
+}
+
+// ErrTimeLimit and ErrMemoryLimit are wrapped by the error of a render that
+// went over its limit (both also wrap render.ErrLimit).
+var (
+	ErrTimeLimit   error = &limitError{"the render's time limit"}
+	ErrMemoryLimit error = &limitError{"the render's memory budget"}
+)
+
+// limitError names a limit; it is a render.ErrLimit.
+type limitError struct{ limit string }
+
+func (e *limitError) Error() string { return e.limit }
+func (e *limitError) Unwrap() error { return render.ErrLimit }
+
+// Pool renders in a set of sandboxed processes.
+type Pool struct {
+	opts Options
+	// idle holds one entry per process slot: a running worker, or nil for a
+	// slot whose process is yet to start (or died).
+	idle chan *worker
+	// suspect limits how many slots Applications whose last render went over a
+	// limit may hold at once, so they cannot keep the others waiting.
+	suspect chan struct{}
+
+	mu       sync.Mutex
+	suspects map[string]bool // tenants whose last render went over a limit
+	closed   bool
+}
+
+// New returns a pool; processes start on first use.
+func New(opts Options) (*Pool, error) {
+	d := DefaultOptions()
+	if opts.Processes <= 0 {
+		opts.Processes = d.Processes
+	}
+	if opts.Memory <= 0 {
+		opts.Memory = d.Memory
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = d.Timeout
+	}
+	if opts.MaxOutput <= 0 {
+		opts.MaxOutput = d.MaxOutput
+	}
+	if opts.Executable == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding this program to start render processes: %w", err)
+		}
+		opts.Executable = exe
+	}
+	p := &Pool{opts: opts, idle: make(chan *worker, opts.Processes),
+		suspect: make(chan struct{}, max(1, opts.Processes/2)), suspects: map[string]bool{}}
+	for range opts.Processes {
+		p.idle <- nil
+	}
+	return p, nil
+}
+
+// Close stops every idle render process; renders still running finish first.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	for range p.opts.Processes {
+		if w := <-p.idle; w != nil {
+			w.kill()
+		}
+	}
+}
+
+// Render is render.Render in a sandboxed process; opts.Tenant says who asked,
+// for fair scheduling.
+func (p *Pool) Render(ctx context.Context, fsys fs.FS, dir string, opts render.Options) (*render.Result, error) {
+	tenant := opts.Tenant
+	args := RenderArgs{Dir: dir}
+	var err error
+	if args.Options, err = json.Marshal(opts); err != nil {
+		return nil, fmt.Errorf("encoding render options: %w", err)
+	}
+	p.mu.Lock()
+	suspect := p.suspects[tenant]
+	p.mu.Unlock()
+	if suspect {
+		select {
+		case p.suspect <- struct{}{}:
+			defer func() { <-p.suspect }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting to render: %w", context.Cause(ctx))
+		}
+	}
+	var w *worker
+	select {
+	case w = <-p.idle:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting to render: %w", context.Cause(ctx))
+	}
+	res, w, err := p.renderIn(ctx, w, fsys, args)
+	p.idle <- w
+	overLimit := errors.Is(err, ErrTimeLimit) || errors.Is(err, ErrMemoryLimit)
+	p.mu.Lock()
+	if overLimit {
+		p.suspects[tenant] = true
+	} else if err == nil {
+		delete(p.suspects, tenant)
+	}
+	p.mu.Unlock()
+	return res, err
+}
+
+// renderIn renders in w, starting a process when w is nil or dead; it returns
+// the worker to put back (nil when the process had to be killed).
+func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderArgs) (*render.Result, *worker, error) {
+	if w != nil && !w.alive() {
+		w.kill()
+		w = nil
+	}
+	if w == nil {
+		var err error
+		if w, err = startWorker(p.opts.Executable, p.opts.Memory, p.opts.MaxOutput); err != nil {
+			return nil, nil, err
+		}
+	}
+	w.tree.set(fsys)
+	defer w.tree.set(nil)
+	timer := time.NewTimer(p.opts.Timeout)
+	defer timer.Stop()
+	var reply RenderReply
+	call := w.calls.Go("Sandbox.Render", args, &reply, make(chan *rpc.Call, 1))
+	select {
+	case <-call.Done:
+	case <-timer.C:
+		w.kill()
+		return nil, nil, &render.Error{File: args.Dir, Err: fmt.Errorf("took longer than %w of %s", ErrTimeLimit, p.opts.Timeout)}
+	case <-ctx.Done():
+		w.kill()
+		return nil, nil, fmt.Errorf("rendering: %w", context.Cause(ctx))
+	}
+	if call.Error != nil {
+		return nil, nil, p.died(w, args.Dir, call.Error)
+	}
+	if reply.Err != nil {
+		return nil, w, reply.Err.err()
+	}
+	res := &render.Result{Renderer: reply.Renderer, Origins: reply.Origins, Objects: make([]*unstructured.Unstructured, len(reply.Objects))}
+	if len(reply.Origins) != len(reply.Objects) {
+		w.kill()
+		return nil, nil, fmt.Errorf("the render process answered %d objects and %d origins", len(reply.Objects), len(reply.Origins))
+	}
+	for i, data := range reply.Objects {
+		o := &unstructured.Unstructured{}
+		if err := o.UnmarshalJSON(data); err != nil {
+			return nil, w, &render.Error{File: reply.Origins[i].File, Err: fmt.Errorf("decoding a rendered object: %w", err)}
+		}
+		res.Objects[i] = o
+	}
+	return res, w, nil
+}
+
+// died says why a render process stopped answering: its memory budget, or
+// something else (never what it printed: a crash message could quote a value).
+func (p *Pool) died(w *worker, dir string, callErr error) error {
+	w.kill()
+	if w.stderr.contains("out of memory") || w.stderr.contains("cannot allocate memory") {
+		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB", ErrMemoryLimit, p.opts.Memory>>20)}
+	}
+	return &render.Error{File: dir, Err: fmt.Errorf("the render process stopped (%v): %v", w.err, callErr)}
+}

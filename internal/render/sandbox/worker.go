@@ -1,0 +1,140 @@
+package sandbox
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// worker is one render process and the controller's ends of its sockets.
+type worker struct {
+	cmd    *exec.Cmd
+	calls  *rpc.Client
+	tree   *treeService
+	conns  []net.Conn
+	stderr *headBuffer
+	exited chan struct{} // closed when the process has exited
+	err    error         // how it exited; set before exited is closed
+}
+
+// startWorker starts a render process of executable with a memory budget.
+func startWorker(executable string, memory, output int64) (*worker, error) {
+	calls, childCalls, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	tree, childTree, err := socketPair()
+	if err != nil {
+		calls.Close()
+		childCalls.Close()
+		return nil, err
+	}
+	defer childCalls.Close()
+	defer childTree.Close()
+	w := &worker{tree: &treeService{}, stderr: &headBuffer{max: 4096}, exited: make(chan struct{})}
+	w.cmd = exec.Command(executable)
+	// Nothing of the controller's environment (tokens, proxies, kubeconfig
+	// paths) reaches a render.
+	w.cmd.Env = []string{
+		envRole + "=" + roleRender,
+		envMemory + "=" + strconv.FormatInt(memory, 10),
+		envOutput + "=" + strconv.FormatInt(output, 10),
+		"GOTRACEBACK=none", // a crash prints why, not the stacks (whose arguments could hold values)
+	}
+	w.cmd.Dir = "/"
+	w.cmd.ExtraFiles = []*os.File{childCalls, childTree} // fds 3 and 4
+	w.cmd.Stderr = w.stderr
+	// The render process dies with the controller.
+	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := w.cmd.Start(); err != nil {
+		calls.Close()
+		tree.Close()
+		return nil, fmt.Errorf("starting a render process: %w", err)
+	}
+	go func() {
+		w.err = w.cmd.Wait()
+		close(w.exited)
+	}()
+	callsConn, err := net.FileConn(calls)
+	calls.Close()
+	if err != nil {
+		w.kill()
+		tree.Close()
+		return nil, err
+	}
+	treeConn, err := net.FileConn(tree)
+	tree.Close()
+	if err != nil {
+		callsConn.Close()
+		w.kill()
+		return nil, err
+	}
+	w.conns = []net.Conn{callsConn, treeConn}
+	w.calls = rpc.NewClient(callsConn)
+	server := rpc.NewServer()
+	if err := server.RegisterName("Tree", w.tree); err != nil {
+		w.kill()
+		return nil, err
+	}
+	go server.ServeConn(treeConn)
+	return w, nil
+}
+
+// socketPair returns the two ends of a connected Unix stream socket pair.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating a socket pair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sandbox"), os.NewFile(uintptr(fds[1]), "sandbox-child"), nil
+}
+
+// kill ends the process and waits until it is gone.
+func (w *worker) kill() {
+	if w.cmd.Process != nil {
+		_ = w.cmd.Process.Kill()
+	}
+	for _, c := range w.conns {
+		c.Close()
+	}
+	<-w.exited
+}
+
+func (w *worker) alive() bool {
+	select {
+	case <-w.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// headBuffer keeps the first max bytes written: enough of a dead render
+// process's stderr to tell why it died (the Go runtime's "fatal error" line
+// comes first), never kept for long.
+type headBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *headBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if room := t.max - len(t.buf); room > 0 {
+		t.buf = append(t.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (t *headBuffer) contains(s string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return bytes.Contains(t.buf, []byte(s))
+}
