@@ -132,14 +132,22 @@ func parseTrailers(message string) []Trailer {
 	var trailers []Trailer
 	for _, line := range strings.Split(paragraphs[len(paragraphs)-1], "\n") {
 		if len(trailers) > 0 && line != "" && (line[0] == ' ' || line[0] == '\t') {
-			trailers[len(trailers)-1].Value += " " + strings.TrimSpace(line)
+			if more := strings.TrimSpace(line); more != "" {
+				trailers[len(trailers)-1].Value += " " + more
+			}
 			continue
 		}
 		m := trailerLine.FindStringSubmatch(line)
 		if m == nil {
 			return nil
 		}
-		trailers = append(trailers, Trailer{Key: m[1], Value: m[2]})
+		// The pattern's \s is ASCII space, tab and line ends only: a value is
+		// also trimmed of \v and Unicode spaces, so it compares as written.
+		value := strings.TrimSpace(m[2])
+		if value == "" {
+			return nil
+		}
+		trailers = append(trailers, Trailer{Key: m[1], Value: value})
 	}
 	return trailers
 }

@@ -21,6 +21,7 @@ func FuzzParseTrailers(f *testing.F) {
 	f.Add("Subject\n\nKey: a long value\n  continued on the next line\n\tand another\n")
 	f.Add("Subject\n\nNot a trailer paragraph.\nApproved-by: nobody\n")
 	f.Add("Subject\n\nApproved-by:   \n")
+	f.Add("Subject\n\nApproved-by: alice@example.com\n \t\n")
 	f.Add("\n\n\nSubject\n\n\n\nx: y\n\n")
 	f.Fuzz(func(t *testing.T, message string) {
 		trailers := parseTrailers(message)
