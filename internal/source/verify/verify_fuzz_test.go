@@ -94,7 +94,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	trusted := map[string]bool{
 		fmt.Sprintf("PGP:%X", entities[0].PrimaryKey.Fingerprint): true,
-		"SSH:" + ssh.FingerprintSHA256(sshKey):                   true,
+		"SSH:" + ssh.FingerprintSHA256(sshKey):                    true,
 	}
 	f.Add(fuzzPayload, string(readFixture(f, "fuzz-payload.pgp.sig")))
 	f.Add(fuzzPayload, string(readFixture(f, "fuzz-payload.ssh.sig")))
