@@ -25,7 +25,7 @@ func decodeManifests(file string, data []byte) ([]*unstructured.Unstructured, er
 	for _, doc := range docs {
 		jsonDoc, err := yaml.YAMLToJSON(doc.data)
 		if err != nil {
-			return nil, &Error{File: file, Line: doc.line + lineIn(err) - 1, Err: fmt.Errorf("invalid YAML: %w", err)}
+			return nil, &Error{File: file, Line: doc.lineOf(lineIn(err)), Err: fmt.Errorf("invalid YAML: %w", err)}
 		}
 		if bytes.Equal(bytes.TrimSpace(jsonDoc), []byte("null")) {
 			continue // empty document, or only comments
@@ -59,6 +59,16 @@ func decodeManifests(file string, data []byte) ([]*unstructured.Unstructured, er
 type document struct {
 	line int
 	data []byte
+}
+
+// lineOf is the file line of the document's line n (1-based), kept inside the
+// document: go-yaml names the line after the last for an error at the end.
+func (d document) lineOf(n int) int {
+	last := bytes.Count(d.data, []byte("\n"))
+	if len(d.data) > 0 && d.data[len(d.data)-1] != '\n' {
+		last++ // a last line without its newline
+	}
+	return d.line + min(max(n, 1), max(last, 1)) - 1
 }
 
 type separatorError struct{ line int }
