@@ -50,21 +50,24 @@ bench: deps kube
 	$(GO) test -run '^$$' -bench Ledger -benchtime 2s ./internal/audit/sqlite/
 
 FUZZTIME ?= 30s
+# Go minimizes every new interesting input for up to 60 s by default: with slow targets (SOPS,
+# Helm) that took the whole run. A count bounds it; a crasher is still shortened.
+FUZZMINIMIZE ?= 500x
 
 ## fuzz: run each fuzz target of a parser of outside input for FUZZTIME (default 30s), one
 ## after another; a crasher is written to the package's testdata/fuzz/ (see docs/fuzzing.md)
 fuzz:
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/render/sops -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzKeyRingAdd$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/source -run '^$$' -fuzz '^FuzzParseTrailers$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCheckImage$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzFilterFromQuery$$' -fuzztime $(FUZZTIME) -parallel 2
-	$(GO) test ./internal/audit -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/render/sops -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzKeyRingAdd$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/source -run '^$$' -fuzz '^FuzzParseTrailers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCheckImage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzFilterFromQuery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(GO) test ./internal/audit -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
