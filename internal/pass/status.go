@@ -352,3 +352,25 @@ func counts(cs apply.ChangeSet) (created, updated int) {
 	}
 	return created, updated
 }
+
+// Syncing is the status while the pass's sync runs in the background (it
+// waits on hooks, waves or new CRDs): the previous status with Reconciling
+// True, saying what is being applied and what it waits on.
+func Syncing(p *Pass, now time.Time) v1.ApplicationStatus {
+	b := &statusBuilder{p: p, app: p.Application, st: *p.Application.Status.DeepCopy(), now: metav1.NewTime(now)}
+	var waits []string
+	for _, phase := range []plan.HookPhase{plan.PreSync, plan.PostSync} {
+		if n := len(p.Plan.HooksOf(phase)); n > 0 {
+			waits = append(waits, fmt.Sprintf("%d %s hook(s)", n, phase))
+		}
+	}
+	if n := len(p.Plan.Waves()); n > 1 {
+		waits = append(waits, fmt.Sprintf("%d waves", n))
+	}
+	msg := fmt.Sprintf("syncing %s", p.Commit.Short())
+	if len(waits) > 0 {
+		msg += " (" + strings.Join(waits, ", ") + ")"
+	}
+	b.set(v1.ConditionReconciling, metav1.ConditionTrue, v1.ReasonProgressing, msg)
+	return b.st
+}

@@ -7,6 +7,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -236,4 +237,30 @@ func (p Plan) DesiredObjects() []*unstructured.Unstructured {
 		out = append(out, h.Object)
 	}
 	return out
+}
+
+// Waits reports whether applying the plan waits on the cluster: for hooks to
+// finish, for a wave to be healthy before the next, or for a new
+// CustomResourceDefinition to be established. Such a sync runs outside the
+// workers that run passes, so waiting holds no one up.
+func (p Plan) Waits() bool {
+	if p.InSync() {
+		return false
+	}
+	if len(p.Hooks) > 0 {
+		return true
+	}
+	// Apply waits for a wave to be healthy before a later wave that changes
+	// something.
+	for i, wave := range p.Waves() {
+		if i > 0 && slices.ContainsFunc(wave, func(s Step) bool { return s.Action == Create || s.Action == Update }) {
+			return true
+		}
+	}
+	for _, s := range p.Steps {
+		if (s.Action == Create || s.Action == Update) && s.Key.Group == "apiextensions.k8s.io" && s.Key.Kind == "CustomResourceDefinition" {
+			return true
+		}
+	}
+	return false
 }

@@ -58,8 +58,7 @@ const specChangeMaxAge = 5 * time.Second
 // Application was created (its creation time has whole seconds: one more is
 // allowed for), so a new Application sees what was pushed before it, while
 // many created together still share a few looks at the repository. After a
-// spec change, specChangeMaxAge; else the interval, so Applications that share
-// a repository share one look at it.
+// spec change, specChangeMaxAge; else periodicMaxAge (at most the interval).
 func sourceMaxAge(app *v1.Application, now time.Time) time.Duration {
 	refresh := app.Annotations[v1.AnnotationReconcileRequestedAt] != app.Status.LastHandledReconcileAt
 	switch {
@@ -70,8 +69,16 @@ func sourceMaxAge(app *v1.Application, now time.Time) time.Duration {
 	case app.Generation != app.Status.ObservedGeneration:
 		return specChangeMaxAge
 	}
-	return app.Spec.Sync.IntervalOrDefault()
+	return min(periodicMaxAge, app.Spec.Sync.IntervalOrDefault())
 }
+
+// periodicMaxAge is how old a resolution a periodic pass may reuse. A pass
+// sees what was pushed periodicMaxAge before it, so a commit is applied
+// within the interval plus periodicMaxAge (were it the interval, a pass could
+// reuse another Application's look from just before the push, and the commit
+// wait a second interval); Applications whose passes fall within it still
+// share one look at their repository.
+const periodicMaxAge = 2 * time.Second
 
 // fetch resolves the followed ref and returns its snapshot; the credentials
 // are read as user, the Application's identity.

@@ -91,6 +91,7 @@ func env(t *testing.T) client.Client {
 		// Most tests' Applications have no service account (those that do
 		// test it); the refusal without the flag has its own test.
 		opts.TenantReadsAsController = true
+		opts.Render.Memory = 512 << 20 // hostile renders reach it; keep the machine's share small
 		// Not t.TempDir: that goes with the first test, and the controller
 		// outlives it (a restart must find its ledger again). The control
 		// plane's folder goes when the test binary ends, or stays for a look

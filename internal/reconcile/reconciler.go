@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -43,6 +44,7 @@ type Reconciler struct {
 	journal    journal
 	failures   failureCounter
 	superseded superseded
+	ops        *operations // nil until SetupWithManager: syncs then run inline
 }
 
 // ReconcilerDeps are a Reconciler's collaborators.
@@ -80,6 +82,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Application{}, projectIndex, indexProject); err != nil {
 		return err
 	}
+	r.ops = newOperations(ctx)
+	sources = append(sources, r.ops.source())
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -114,17 +118,23 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.superseded.forget(req.NamespacedName)
+			if r.ops != nil {
+				r.ops.forget(req.NamespacedName)
+			}
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if r.superseded.is(req.NamespacedName, app.ResourceVersion) {
 		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
-	p, err := r.run(ctx, app)
+	p, again, err := r.pass(ctx, app)
 	if err != nil {
 		// The dependencies could not be read: the manual actions seen are
 		// recorded; the status waits for a pass that knows.
 		return ctrl.Result{}, errors.Join(err, r.report(ctx, &pass.Pass{Application: app, Gated: true}, &app.Status))
+	}
+	if p == nil {
+		return ctrl.Result{}, nil // a sync runs in the background; its end queues the Application
 	}
 	// Records are written before the status: a record written and a status
 	// lost is retried without a duplicate (see journal); the reverse would lose
@@ -137,11 +147,55 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	attempt := r.failures.record(req.NamespacedName, p.Err != nil && p.Err.Transient && !p.Gated)
+	if again {
+		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
 	return ctrl.Result{RequeueAfter: pass.RequeueAfter(p, &next, attempt)}, nil
 }
 
-// run is one pass: the gates (suspended, dependencies), then the pipeline,
-// within the Application's sync timeout. An error is one no pass can report.
+// pass returns the pass to report: the one of a background sync that ended
+// (again: the Application changed meanwhile, so look at it again at once), or
+// a new one. It returns nil while a background sync runs, or when it started
+// one.
+func (r *Reconciler) pass(ctx context.Context, app *v1.Application) (p *pass.Pass, again bool, err error) {
+	key := types.NamespacedName{Namespace: app.Namespace, Name: app.Name}
+	if r.ops != nil {
+		finished, running := r.ops.take(key)
+		switch {
+		case running:
+			return nil, false, nil
+		case finished != nil:
+			before := finished.Application
+			changed := app.Generation != before.Generation || !maps.Equal(app.Annotations, before.Annotations)
+			return finished, changed, nil
+		}
+	}
+	p, err = r.run(ctx, app)
+	if err != nil || p == nil || p.Err != nil || p.Decision != pass.Sync || p.Applied {
+		return p, false, err
+	}
+	// Previewed, to be synced: a sync that waits on the cluster runs in the
+	// background (inline only when too many already do).
+	if r.ops != nil && p.Plan.Waits() && r.ops.start(key, p, r.syncInBackground) {
+		// Say so; a lost race here is harmless: the end of the sync reports.
+		if err := r.writeStatus(ctx, app.DeepCopy(), pass.Syncing(p, r.now())); err != nil && !errors.Is(err, errStatusConflict) {
+			log.FromContext(ctx).Info("could not mark the Application as syncing", "error", err.Error())
+		}
+		return nil, false, nil
+	}
+	_ = r.pipeline.Sync(ctx, p) // the failure is the pass's
+	return p, false, nil
+}
+
+// syncInBackground syncs a previewed pass within its sync timeout (which Sync
+// counts from the preview's start).
+func (r *Reconciler) syncInBackground(ctx context.Context, p *pass.Pass) {
+	_ = r.pipeline.Sync(ctx, p) // the failure is the pass's
+}
+
+// run is one pass up to its sync: the gates (suspended, dependencies), then
+// the pipeline's preview, within the Application's sync timeout. An error is
+// one no pass can report.
 func (r *Reconciler) run(ctx context.Context, app *v1.Application) (*pass.Pass, error) {
 	now := r.now()
 	gated := &pass.Pass{Application: app, Started: now, Finished: now, Gated: true}
@@ -163,10 +217,7 @@ func (r *Reconciler) run(ctx context.Context, app *v1.Application) (*pass.Pass, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.pipeline.SyncTimeout(app))
 	defer cancel()
-	p, err := r.pipeline.Preview(ctx, app, PreviewOptions{})
-	if err == nil && p.Decision == pass.Sync {
-		_ = r.pipeline.Sync(ctx, p) // the failure is the pass's
-	}
+	p, _ := r.pipeline.Preview(ctx, app, PreviewOptions{}) // a failure is the pass's
 	return p, nil
 }
 
