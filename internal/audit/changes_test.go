@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -100,5 +101,18 @@ func TestScrubberHidesExtraValuesAndTheirEscapedForms(t *testing.T) {
 	}
 	if got := s.Scrub("about"); got != "about" {
 		t.Errorf("a value shorter than MinSecretLen was scrubbed: %q", got)
+	}
+}
+
+// Values of 6 to 11 characters are hidden inside longer words too, and a
+// value with <, > or & is hidden in the form JSON escapes it to.
+func TestScrubberHidesShortValuesInsideTextAndJSONEscapes(t *testing.T) {
+	s := audit.NewScrubber(nil, "pw6chr", "elevenchars", "a<b>&c-token")
+	in, _ := json.Marshal(map[string]string{"msg": "prefix-pw6chr-suffix xelevencharsx a<b>&c-token"})
+	got := s.Scrub(string(in))
+	for _, leaked := range []string{"pw6chr", "elevenchars", `a\u003cb\u003e\u0026c-token`, "a<b>&c"} {
+		if strings.Contains(got, leaked) {
+			t.Errorf("%q leaked in %s", leaked, got)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,9 +32,13 @@ func NewScrubber(objs []*unstructured.Unstructured, extra ...string) Scrubber {
 	add := func(v string) {
 		if len(v) >= MinSecretLen {
 			seen[v] = true
-			// A multi-line or quoted value appears escaped in quoted error text.
+			// A multi-line or quoted value appears escaped in quoted error
+			// text: as Go quotes it, and as JSON does (<, > and & too).
 			if q := strconv.Quote(v); q[1:len(q)-1] != v {
 				seen[q[1:len(q)-1]] = true
+			}
+			if j, err := json.Marshal(v); err == nil && string(j[1:len(j)-1]) != v {
+				seen[string(j[1:len(j)-1])] = true
 			}
 		}
 	}
