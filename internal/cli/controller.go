@@ -51,6 +51,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.BoolVar(&opts.TenantReadsAsController, "tenant-reads-as-controller", false, "let Applications without a service account have the Secrets they name (Git credentials, their keys, Helm values) read as the controller: for a single team's cluster (make dev does); without it they must have a service account to name any")
 	f.DurationVar(&opts.MaxSyncTimeout, "max-sync-timeout", opts.MaxSyncTimeout, "cap of every Application's spec.sync.timeout (hooks and health waits included): how long one sync may hold a worker; 0: no cap")
 	addRenderFlags(f, &opts.Render)
+	f.Var(newBytesValue(&opts.RepositoryCacheSize), "repository-cache-size", "most the repository cache keeps on the data volume, e.g. 20Gi; least recently used repositories go first (default: half the data volume)")
 	f.BoolVar(&opts.RequireProjects, "require-projects", false, "fail closed: an Application whose Project does not exist is denied, \"default\" included (without it, a missing \"default\" Project allows everything)")
 	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")
 	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the HTTP API the CLI reads the ledger from, e.g. 127.0.0.1:8443 (plain HTTP only on loopback; TLS elsewhere) (empty disables); token from $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")

@@ -66,6 +66,9 @@ type Options struct {
 	RequireProjects bool
 	// DataDir holds the repository cache and the audit ledger (ledger.db).
 	DataDir string
+	// RepositoryCacheSize bounds the repository cache, in bytes; 0: half the
+	// data directory's file system, so fetches leave the ledger its room.
+	RepositoryCacheSize int64
 	// LedgerAcceptNewKey continues an existing ledger under a signing key that
 	// is not the one its head was signed with (the key Secret was lost or
 	// replaced), recording the change; without it the controller refuses to start.
@@ -139,13 +142,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	watchEvents := &liveEvents{}
 	live := kube.NewCache(clients.Dynamic, watchEvents.handle)
 	defer live.Stop()
+	cacheSize, err := repositoryCacheSize(opts)
+	if err != nil {
+		return err
+	}
 	renderFn, closeRenders, err := Renderer(opts.Render)
 	if err != nil {
 		return err
 	}
 	defer closeRenders()
 	pipeline, applier, err := NewPipeline(clients, mgr.GetClient(), PipelineConfig{
-		Render:        renderFn,
+		Render: renderFn, RepositoryCacheSize: cacheSize,
 		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
 		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects, MaxSyncTimeout: opts.MaxSyncTimeout,
 		TenantReadsAsController: opts.TenantReadsAsController,

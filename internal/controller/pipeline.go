@@ -2,6 +2,8 @@ package controller
 
 import (
 	"fmt"
+
+	"golang.org/x/sys/unix"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -24,6 +26,8 @@ type PipelineConfig struct {
 	Render render.Func
 	// RepositoryDir holds the repository cache.
 	RepositoryDir string
+	// RepositoryCacheSize bounds it, in bytes; 0: unbounded.
+	RepositoryCacheSize int64
 	// Namespace is the controller's: Projects' trusted keys live there unless
 	// they name another namespace.
 	Namespace string
@@ -63,7 +67,7 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 	pipeline, err := reconcile.NewPipeline(reconcile.Deps{
 		Reader:                  reader,
 		Clients:                 clients,
-		Sources:                 source.NewCache(cfg.RepositoryDir),
+		Sources:                 source.NewCache(cfg.RepositoryDir, source.WithMaxSize(cfg.RepositoryCacheSize)),
 		Renders:                 render.NewCache(maxCachedRenders, cfg.Render),
 		Applier:                 applier,
 		Clock:                   time.Now,
@@ -90,4 +94,17 @@ func Renderer(opts *sandbox.Options) (fn render.Func, close func(), err error) {
 		return nil, nil, err
 	}
 	return pool.Render, pool.Close, nil
+}
+
+// repositoryCacheSize is opts.RepositoryCacheSize, or half the size of the
+// file system the data directory is on.
+func repositoryCacheSize(opts Options) (int64, error) {
+	if opts.RepositoryCacheSize > 0 {
+		return opts.RepositoryCacheSize, nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(opts.DataDir, &st); err != nil {
+		return 0, fmt.Errorf("sizing the repository cache from %s: %w", opts.DataDir, err)
+	}
+	return int64(st.Blocks) * st.Bsize / 2, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -22,8 +23,9 @@ import (
 
 // Cache holds one bare repository per URL under its folder.
 type Cache struct {
-	dir string
-	now func() time.Time
+	dir      string
+	now      func() time.Time
+	maxBytes int64 // 0: unbounded
 
 	mu    sync.Mutex             // guards repos
 	repos map[string]*cachedRepo // by URL
@@ -39,6 +41,10 @@ type Cache struct {
 type cachedRepo struct {
 	fetching chan struct{} // a slot: held by the one fetch in progress
 	repo     *git.Repository
+	storage  *lockedStorage
+	dir      string
+	size     atomic.Int64 // bytes on disk, as last measured
+	lastUsed atomic.Int64 // unix nanoseconds of the last request
 
 	mu       sync.Mutex
 	resolved map[resolutionKey]resolution // guarded by mu
@@ -120,6 +126,7 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if err != nil {
 		return fail(true, err)
 	}
+	r.lastUsed.Store(asked.UnixNano())
 	key := resolutionKey{ref: req.Ref, credentialsID: req.CredentialsID}
 	if req.Credentials == nil && req.CredentialsID == "" {
 		key.credentialsID = req.Auth.id()
@@ -198,8 +205,27 @@ func (c *Cache) resolve(ctx context.Context, r *cachedRepo, req Request, key res
 		return resolution{}, false, err
 	}
 	defer t.close()
-	if res, err = r.resolveAndFetch(ctx, req, t); err != nil {
-		return resolution{}, isTransient(err), err
+	for attempt := 0; ; attempt++ {
+		budget, dropped, roomErr := c.makeRoom(r, attempt > 0)
+		if roomErr != nil {
+			return resolution{}, true, roomErr
+		}
+		if attempt > 0 && dropped == 0 {
+			break // nothing more to make room with: the error stands
+		}
+		r.storage.setBudget(budget, c.maxBytes)
+		res, err = r.resolveAndFetch(ctx, req, t)
+		r.storage.setBudget(-1, 0)
+		if errors.Is(err, ErrCacheFull) {
+			r.removePartialPacks()
+		}
+		r.measure()
+		if !errors.Is(err, ErrCacheFull) || attempt > 0 {
+			break
+		}
+	}
+	if err != nil {
+		return resolution{}, isTransient(err) && !errors.Is(err, ErrCacheFull), err
 	}
 	res.at = started
 	r.mu.Lock()
@@ -233,7 +259,8 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening cache %s: %w", dir, err)
 	}
-	r := &cachedRepo{fetching: make(chan struct{}, 1), repo: repo, resolved: map[resolutionKey]resolution{}}
+	r := &cachedRepo{fetching: make(chan struct{}, 1), repo: repo, storage: storage, dir: dir, resolved: map[resolutionKey]resolution{}}
+	r.measure()
 	c.repos[rawURL] = r
 	return r, nil
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -19,10 +20,21 @@ import (
 type lockedStorage struct {
 	*filesystem.Storage
 	mu sync.RWMutex
+
+	budget atomic.Int64 // bytes the fetch in progress may write; negative: unbounded
+	limit  int64        // the cache's size, for the error; set with budget
+}
+
+// setBudget bounds the packs of the next fetch (negative: unbounded). Called
+// holding the repository's fetch slot.
+func (l *lockedStorage) setBudget(bytes, limit int64) {
+	l.limit = limit
+	l.budget.Store(bytes)
 }
 
 func newLockedStorage(s *filesystem.Storage) *lockedStorage {
 	l := &lockedStorage{Storage: s}
+	l.budget.Store(-1)
 	// The first read loads the pack indexes into the map: do it now, alone.
 	l.mu.Lock()
 	_ = s.HasEncodedObject(plumbing.ZeroHash)
@@ -81,7 +93,7 @@ func (l *lockedStorage) PackfileWriter() (io.WriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lockedPackWriter{WriteCloser: w, l: l}, nil
+	return &lockedPackWriter{WriteCloser: &budgetWriter{WriteCloser: w, left: &l.budget, limit: l.limit}, l: l}, nil
 }
 
 type lockedPackWriter struct {
