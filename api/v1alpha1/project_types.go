@@ -37,6 +37,15 @@ type ProjectList struct {
 	Items           []Project `json:"items"`
 }
 
+// AdoptionPolicy is a Project's answer to taking over existing objects.
+type AdoptionPolicy string
+
+// Adoption policies.
+const (
+	AdoptionAllow  AdoptionPolicy = "Allow"
+	AdoptionRefuse AdoptionPolicy = "Refuse"
+)
+
 // ProjectSpec holds a Project's rules. Lists that say what is allowed allow
 // nothing when empty: a new Project is closed until it is opened.
 type ProjectSpec struct {
@@ -75,6 +84,14 @@ type ProjectSpec struct {
 	// controller, which the controller's --max-sync-timeout caps too.
 	// +optional
 	MaxSyncTimeout *metav1.Duration `json:"maxSyncTimeout,omitempty"`
+	// Adoption says whether the Project's Applications may take over objects
+	// that exist in the cluster but no Application manages (created by hand,
+	// by kubectl or by another tool): Allow (the default) takes them over and
+	// records an adoption with the values they had; Refuse denies the sync,
+	// naming them. An object another Application manages is always refused.
+	// +kubebuilder:validation:Enum=Allow;Refuse
+	// +optional
+	Adoption AdoptionPolicy `json:"adoption,omitempty"`
 	// PodSecurityLabels lets the Project's Namespace objects set
 	// pod-security.kubernetes.io/ labels, which decide what Pods may do there.
 	// Off by default: a team must not loosen its own namespace's pod security.

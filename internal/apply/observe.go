@@ -78,6 +78,12 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 		}
 		k := object.KeyOf(o)
 		live, err := a.get(ctx, o.GroupVersionKind(), k)
+		if err == nil && live == nil && a.live != nil {
+			// The watch cache holds only what Lockstep tracks: an object made
+			// by hand or by another tool is visible to the server only, and
+			// applying over it is an adoption, not a create.
+			live, err = a.getFromServer(ctx, o.GroupVersionKind(), k)
+		}
 		if errors.Is(err, ErrUnknownKind) {
 			obs.Current[k] = nil // its CRD is part of this sync: it will be created
 			continue

@@ -124,6 +124,9 @@ const (
 	Create Action = "Create"
 	Update Action = "Update"
 	Prune  Action = "Prune"
+	// Adopt is an object that existed and that no Application managed, taken
+	// over; its field changes hold the values it had.
+	Adopt Action = "Adopt"
 	// Deleted is an object removed from the cluster by someone else (drift).
 	Deleted Action = "Deleted"
 )

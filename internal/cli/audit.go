@@ -329,7 +329,7 @@ func changeCounts(r audit.Record) string {
 	if len(n) == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("+%d ~%d -%d", n[audit.Create], n[audit.Update], n[audit.Prune])
+	return fmt.Sprintf("+%d ~%d -%d", n[audit.Create], n[audit.Update]+n[audit.Adopt], n[audit.Prune])
 }
 
 func result(r audit.Record) string {

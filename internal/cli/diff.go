@@ -120,9 +120,13 @@ func printPlanDiff(out io.Writer, pv *pass.Pass) error {
 		if err != nil {
 			return err
 		}
+		action := string(step.Action)
+		if step.Adopted {
+			action = "Adopt: exists, managed by no Application; the sync takes it over"
+		}
 		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 			A: difflib.SplitLines(a), B: difflib.SplitLines(b),
-			FromFile: step.Key.String() + " (live)", ToFile: step.Key.String() + " (" + string(step.Action) + ")", Context: 3,
+			FromFile: step.Key.String() + " (live)", ToFile: step.Key.String() + " (" + action + ")", Context: 3,
 		})
 		if err != nil {
 			return err

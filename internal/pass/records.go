@@ -169,6 +169,9 @@ func planChanges(p *Pass) []audit.Change {
 		if step.Action == plan.Update {
 			c.Fields = audit.FieldChanges(p.Observed.Current[step.Key], p.Observed.DryRun[step.Key], step.ChangedFields)
 			c.Rollout = audit.RollsOut(step.Key.Group, step.Key.Kind, step.ChangedFields)
+			if step.Adopted {
+				c.Action = audit.Adopt
+			}
 		}
 		c.Error = errs[step.Key]
 		if failed && !done[step.Key] && c.Error == "" {

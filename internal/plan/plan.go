@@ -78,6 +78,10 @@ type Step struct {
 	Reason string
 	// Wave is the object's sync wave (WaveAnnotation); lower waves go first.
 	Wave int
+	// Adopted marks an Update or Unchanged step of an object that exists but
+	// that no Application manages (no tracking label naming Input.Owner, not in
+	// the inventory): applying takes it over.
+	Adopted bool
 }
 
 // Plan is an ordered list of steps: applies in dependency order, then prunes in
@@ -111,6 +115,10 @@ func (p Plan) InSync() bool {
 // twice) and on a sync-wave annotation that is not a whole number.
 func Compute(in Input) (Plan, error) {
 	desired := map[object.Key]bool{}
+	inventory := map[object.Key]bool{}
+	for _, e := range in.Inventory {
+		inventory[e.Key] = true
+	}
 	var applies, prunes []Step
 	var hooks []Hook
 	for _, o := range in.Desired {
@@ -139,6 +147,7 @@ func Compute(in Input) (Plan, error) {
 		}
 		step := Step{Key: k, Version: o.GroupVersionKind().Version, Desired: o, Wave: wave}
 		current, dry := in.Current[k], in.DryRun[k]
+		step.Adopted = current != nil && in.Owner != "" && object.Owner(current) != in.Owner && !inventory[k]
 		switch {
 		case current == nil:
 			step.Action = Create

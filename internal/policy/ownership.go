@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
@@ -28,6 +29,31 @@ func CheckOwnership(claims []Claim) error {
 		if c.Listed {
 			errs = append(errs, fmt.Errorf("%s is managed by Application %s; an object belongs to one Application only: remove it from one of them", c.Key, c.Owner))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Adoption is a desired object that exists in the cluster and that no
+// Application manages: applying it takes it over.
+type Adoption struct {
+	Key object.Key
+	// ManagedBy names who last wrote it (a field manager), "" when unknown.
+	ManagedBy string
+}
+
+// CheckAdoptions refuses taking over existing objects when the Project says
+// so (spec.adoption: Refuse).
+func (r *Rules) CheckAdoptions(adoptions []Adoption) error {
+	if r.spec.Adoption != v1.AdoptionRefuse {
+		return nil
+	}
+	var errs []error
+	for _, a := range adoptions {
+		by := ""
+		if a.ManagedBy != "" {
+			by = " (last written by " + a.ManagedBy + ")"
+		}
+		errs = append(errs, fmt.Errorf("%s exists and no Application manages it%s; project %s refuses to take over existing objects (spec.adoption: Refuse): delete it, or allow adoption", a.Key, by, r.Project))
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -200,11 +201,32 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 		return stageError(v1.ReasonPlanFailed, false, err)
 	}
 
-	// policy: what the plan deletes, against the Project as it is now
+	// policy: what the plan deletes and takes over, against the Project as it is now
 	if err := rules.CheckPrunes(clusterOf(app), pruned(p.Plan)); err != nil {
 		return stageError(v1.ReasonPolicyDenied, false, err)
 	}
+	if err := rules.CheckAdoptions(adoptions(p.Plan, p.Observed.Current)); err != nil {
+		return stageError(v1.ReasonPolicyDenied, false, err)
+	}
 	return nil
+}
+
+// adoptions are the existing objects nobody manages that the plan takes over.
+func adoptions(pl plan.Plan, current map[object.Key]*unstructured.Unstructured) []policy.Adoption {
+	var out []policy.Adoption
+	for _, s := range pl.Steps {
+		if !s.Adopted {
+			continue
+		}
+		a := policy.Adoption{Key: s.Key}
+		if live := current[s.Key]; live != nil {
+			if w, ok := object.LastWriter(live, apply.FieldManager); ok {
+				a.ManagedBy = w.Manager
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // pruned are the keys of the objects a plan deletes.
