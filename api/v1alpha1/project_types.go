@@ -46,6 +46,16 @@ const (
 	AdoptionRefuse AdoptionPolicy = "Refuse"
 )
 
+// RollbackPolicy is a Project's answer to revisions that do not descend
+// from the applied one.
+type RollbackPolicy string
+
+// Rollback policies.
+const (
+	RollbacksAllow  RollbackPolicy = "Allow"
+	RollbacksRefuse RollbackPolicy = "Refuse"
+)
+
 // ProjectSpec holds a Project's rules. Lists that say what is allowed allow
 // nothing when empty: a new Project is closed until it is opened.
 type ProjectSpec struct {
@@ -92,6 +102,16 @@ type ProjectSpec struct {
 	// +kubebuilder:validation:Enum=Allow;Refuse
 	// +optional
 	Adoption AdoptionPolicy `json:"adoption,omitempty"`
+	// Rollbacks says whether the Project's Applications may sync a revision
+	// that does not descend from the one they last applied (an older commit
+	// pinned in spec.source, a branch force-pushed back): Allow (the default)
+	// syncs it like any commit (signatures and approvals as for a new one) and
+	// records it as a rollback; Refuse denies it: roll back with git revert,
+	// which keeps the history. Unknown descent (a shallow cache) counts as a
+	// rollback when refused.
+	// +kubebuilder:validation:Enum=Allow;Refuse
+	// +optional
+	Rollbacks RollbackPolicy `json:"rollbacks,omitempty"`
 	// PodSecurityLabels lets the Project's Namespace objects set
 	// pod-security.kubernetes.io/ labels, which decide what Pods may do there.
 	// Off by default: a team must not loosen its own namespace's pod security.

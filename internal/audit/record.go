@@ -76,10 +76,12 @@ type Record struct {
 	Project     string `json:"project,omitempty"`
 	Cluster     string `json:"cluster,omitempty"`
 	// Namespace is the destination namespace.
-	Namespace        string  `json:"namespace,omitempty"`
-	Revision         string  `json:"revision,omitempty"`
-	PreviousRevision string  `json:"previousRevision,omitempty"`
-	Commit           *Commit `json:"commit,omitempty"`
+	Namespace        string `json:"namespace,omitempty"`
+	Revision         string `json:"revision,omitempty"`
+	PreviousRevision string `json:"previousRevision,omitempty"`
+	// Rollback is true when Revision does not descend from PreviousRevision.
+	Rollback bool    `json:"rollback,omitempty"`
+	Commit   *Commit `json:"commit,omitempty"`
 	// Actor is ActorController, or the user who asked for a manual action.
 	Actor string `json:"actor"`
 	// Trigger is why a sync ran: Git, Drift or Manual.

@@ -52,6 +52,9 @@ type Pass struct {
 	// verify
 	Verified  *verify.Result // the key that signed, nil when nothing is required
 	Approvers []string       // the approvals the two-person rule counted
+	// Rollback is true when Commit does not descend from the last applied
+	// revision (or its descent could not be told).
+	Rollback bool
 	// render: the objects with where each came from, also when a later stage failed
 	Rendered *render.Result
 	// Secrets are values the render was given from Secrets (Helm valuesFrom):

@@ -120,6 +120,7 @@ func baseRecord(p *Pass, next *v1.ApplicationStatus) audit.Record {
 	}
 	if p.Commit != nil {
 		rec.Revision = p.Commit.Hash
+		rec.Rollback = p.Rollback
 		rec.Commit = commitOf(*p.Commit)
 		if p.Verified != nil {
 			rec.Commit.TrustedKey = p.Verified.Key

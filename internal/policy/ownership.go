@@ -57,3 +57,13 @@ func (r *Rules) CheckAdoptions(adoptions []Adoption) error {
 	}
 	return errors.Join(errs...)
 }
+
+// CheckRollback refuses a revision that does not descend from the applied
+// one when the Project says so (spec.rollbacks: Refuse). why says how it
+// was told.
+func (r *Rules) CheckRollback(applied, revision, why string) error {
+	if r.spec.Rollbacks != v1.RollbacksRefuse {
+		return nil
+	}
+	return fmt.Errorf("revision %.12s does not descend from the applied %.12s (%s): a rollback, and project %s refuses rollbacks (spec.rollbacks: Refuse); roll back with git revert, which keeps the history", revision, applied, why, r.Project)
+}

@@ -277,6 +277,9 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 	if p.Approvers, err = pl.checkApprovals(ctx, rules, snap.Commit); err != nil {
 		return nil, err
 	}
+	if err := pl.checkDescent(p, rules, snap); err != nil {
+		return nil, err
+	}
 
 	// render
 	opts, secrets, err := pl.renderOptions(ctx, app, p.Identity)
@@ -303,4 +306,34 @@ func asStageError(err error) *pass.StageError {
 		return se
 	}
 	return stageError(v1.ReasonPlanFailed, isTransientAPIError(err), err)
+}
+
+// checkDescent marks a revision that does not descend from the one last
+// applied as a rollback, and lets the Project refuse it. The revision was
+// verified and approved like any other before this.
+func (pl *Pipeline) checkDescent(p *pass.Pass, rules *policy.Rules, snap *source.Snapshot) error {
+	last := p.Application.Status.LastAppliedRevision
+	if last == nil || last.Commit == "" || last.Commit == snap.Commit.Hash {
+		return nil
+	}
+	descends, err := snap.Descends(last.Commit)
+	why := "it is not in its history"
+	switch {
+	case errors.Is(err, source.ErrUnknownDescent):
+		// Not known to be a rollback (the source moved, a shallow cache):
+		// not recorded as one, but a Project that refuses rollbacks fails closed.
+		if err := rules.CheckRollback(last.Commit, snap.Commit.Hash, err.Error()); err != nil {
+			return stageError(v1.ReasonPolicyDenied, false, err)
+		}
+		return nil
+	case err != nil:
+		return stageError(v1.ReasonSourceFailed, false, err)
+	case descends:
+		return nil
+	}
+	p.Rollback = true
+	if err := rules.CheckRollback(last.Commit, snap.Commit.Hash, why); err != nil {
+		return stageError(v1.ReasonPolicyDenied, false, err)
+	}
+	return nil
 }

@@ -160,7 +160,7 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	if err != nil {
 		return fail(false, err)
 	}
-	snap := &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When), Resolved: res.at}
+	snap := &Snapshot{Commit: meta, Files: newTreeFS(tree, commit.Committer.When), Resolved: res.at, repo: r}
 	if !res.tag.IsZero() {
 		tag, err := r.repo.TagObject(res.tag)
 		if err != nil {

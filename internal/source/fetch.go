@@ -120,16 +120,15 @@ func (r *cachedRepo) resolveAndFetch(ctx context.Context, req Request, t *transp
 		return resolution{}, err
 	}
 	if _, err := r.repo.Storer.EncodedObject(plumbing.AnyObject, hash); err != nil {
-		var specs []config.RefSpec
-		depth := 1
-		if name == "" { // a pinned commit: fetch every branch and tag, whole
+		// Whole histories, not the tip only: whether a new commit descends from
+		// the applied one (or rolls it back) is read from them (see Descends).
+		// After the first fetch, a fetch brings only what is new.
+		specs := []config.RefSpec{config.RefSpec("+" + name + ":" + name)}
+		if name == "" { // a pinned commit: fetch every branch and tag
 			specs = []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
-			depth = 0
-		} else {
-			specs = []config.RefSpec{config.RefSpec("+" + name + ":" + name)}
 		}
 		err := r.repo.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: "origin", RefSpecs: specs, Depth: depth, Auth: t.auth, CABundle: t.caBundle,
+			RemoteName: "origin", RefSpecs: specs, Auth: t.auth, CABundle: t.caBundle,
 			Tags: git.NoTags, Force: true,
 		})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {

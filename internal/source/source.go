@@ -150,6 +150,8 @@ type Snapshot struct {
 	// Resolved is when the ref was resolved to Commit (by this fetch or an
 	// earlier one whose resolution was reused).
 	Resolved time.Time
+
+	repo *cachedRepo // the history, for Descends
 }
 
 // Error is a fetch failure. Transient errors (the server is down, a timeout) are
