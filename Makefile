@@ -53,21 +53,26 @@ FUZZTIME ?= 30s
 # Go minimizes every new interesting input for up to 60 s by default: with slow targets (SOPS,
 # Helm) that took the whole run. A count bounds it; a crasher is still shortened.
 FUZZMINIMIZE ?= 500x
+# Address space for each fuzzing process, in KiB: a Helm template or Jsonnet program that
+# allocates without bound then crashes one worker (the input is kept as a crasher) instead of
+# taking the machine's memory.
+FUZZMEM ?= 6000000
+FUZZ_TEST = ulimit -v $(FUZZMEM) && $(GO) test
 
 ## fuzz: run each fuzz target of a parser of outside input for FUZZTIME (default 30s), one
 ## after another; a crasher is written to the package's testdata/fuzz/ (see docs/fuzzing.md)
 fuzz:
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/render -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/render/sops -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzKeyRingAdd$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/source/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/source -run '^$$' -fuzz '^FuzzParseTrailers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/policy -run '^$$' -fuzz '^FuzzCheckImage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzFilterFromQuery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(GO) test ./internal/audit -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render/sops -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/source/verify -run '^$$' -fuzz '^FuzzKeyRingAdd$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/source/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/source -run '^$$' -fuzz '^FuzzParseTrailers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/policy -run '^$$' -fuzz '^FuzzCheckImage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/server -run '^$$' -fuzz '^FuzzFilterFromQuery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/audit -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
