@@ -155,6 +155,7 @@ func benchConverge(b *testing.B, bin string, n int, guarded bool) {
 	b.ReportMetric(rss["VmRSS"], "controller-RSS-MiB")
 	b.ReportMetric(rss["RssAnon"], "controller-RSS-anon-MiB")
 	b.ReportMetric(rss["RssFile"], "controller-RSS-file-MiB")
+	b.ReportMetric(rss["renders"], "render-processes-RSS-MiB")
 	if dir := os.Getenv("LOCKSTEP_BENCH_PROFILES"); dir != "" {
 		ctrl.saveHeapProfile(b, filepath.Join(dir, fmt.Sprintf("heap-apps-%d.pprof", n)))
 	}
@@ -512,22 +513,22 @@ func (p *controllerProcess) cpuSeconds(b *testing.B) float64 {
 	return (utime + stime) / 100 // USER_HZ is 100 on Linux
 }
 
-// memoryMiB reads the resident-memory lines of /proc/PID/status: VmRSS in all,
-// RssAnon (the Go heap, stacks) and RssFile (the binary's pages in memory).
+// memoryMiB reads the controller's resident memory (proc.Memory) in MiB, and
+// as "renders" the VmRSS of its render processes together.
 func (p *controllerProcess) memoryMiB(b *testing.B) map[string]float64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	mem, err := proc.Memory(p.pid)
 	if err != nil {
 		b.Fatal(err)
 	}
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok || (name != "VmRSS" && name != "RssAnon" && name != "RssFile") {
-			continue
+	for name, bytes := range mem {
+		out[name] = float64(bytes) / (1 << 20)
+	}
+	for _, child := range proc.Children(p.pid) {
+		if m, err := proc.Memory(child); err == nil {
+			out["renders"] += float64(m["VmRSS"]) / (1 << 20)
 		}
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-		out[name] = kb / 1024
 	}
 	return out
 }

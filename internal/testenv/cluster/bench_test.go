@@ -1,15 +1,11 @@
 package cluster_test
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
+	"github.com/lockstep-dev/lockstep/internal/testenv/proc"
 )
 
 // BenchmarkStart measures a warm start to ready (API server ready, controllers and
@@ -51,17 +47,6 @@ func BenchmarkStart(b *testing.B) {
 
 // residentMiB reads VmRSS from /proc/PID/status.
 func residentMiB(pid int) (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	m, err := proc.Memory(pid)
+	return float64(m["VmRSS"]) / (1 << 20), err
 }
