@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/render"
 )
 
@@ -19,12 +20,13 @@ func newBuildCommand() *cobra.Command {
 		substitute  []string
 		ageKeyFile  string
 		showSecrets bool
+		renders     = defaultRenderOptions()
 	)
 	cmd := &cobra.Command{
 		Use:   "build PATH",
 		Short: "Render a local folder exactly as the controller would, and print the objects",
 		Long: `Renders PATH (plain YAML, Kustomize, Helm or Jsonnet, chosen by what it holds) with
-the controller's own renderer and limits, and prints the objects as YAML. The enclosing
+the controller's own renderer, sandbox and limits, and prints the objects as YAML. The enclosing
 Git working tree is the repository root, so overlays may use ../base as in the cluster;
 nothing outside it is read.
 
@@ -61,7 +63,12 @@ unless --show-secrets is given, so the output is safe to paste or log.`,
 				return err
 			}
 			defer repo.Close()
-			res, err := render.Render(cmd.Context(), repo.FS(), dir, opts)
+			renderFn, closeRenders, err := controller.Renderer(renders)
+			if err != nil {
+				return err
+			}
+			defer closeRenders()
+			res, err := renderFn(cmd.Context(), repo.FS(), dir, opts)
 			if err != nil {
 				return err
 			}
@@ -93,6 +100,7 @@ unless --show-secrets is given, so the output is safe to paste or log.`,
 	f.StringVar(&opts.Helm.KubeVersion, "kube-version", "v1.34.3", "Kubernetes version Helm charts see")
 	f.StringVar(&ageKeyFile, "age-key-file", os.Getenv("SOPS_AGE_KEY_FILE"), "file of age identities (AGE-SECRET-KEY-1...) that decrypt SOPS-encrypted files")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print Secrets' values (decrypted ones included) instead of ***")
+	addRenderFlags(f, &renders)
 	return cmd
 }
 

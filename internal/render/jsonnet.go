@@ -1,6 +1,7 @@
 package render
 
 import (
+	"io"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,7 @@ func renderJsonnet(ctx context.Context, r *reader, dir string, opts JsonnetOptio
 		}
 		name := path.Join(dir, e.Name())
 		vm := jsonnet.MakeVM()
+		vm.SetTraceOut(io.Discard) // std.trace is for a developer's terminal, not the controller's stderr
 		vm.Importer(im)
 		vm.MaxStack = 500
 		for _, k := range sortedKeys(opts.TLAs) {

@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 )
 
@@ -36,6 +38,12 @@ func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructure
 	if err != nil {
 		return nil, err
 	}
+	// kyaml keeps a kustomization's openapi: schema in a global, and forgets it
+	// only when another one names a schema: one repository's merge keys must
+	// never shape another's patches (renders share processes).
+	kustomizeMu.Lock()
+	defer kustomizeMu.Unlock()
+	openapi.ResetOpenAPI()
 	opts := krusty.MakeDefaultOptions() // plugins off; files load only from below their kustomization
 	res, err := krusty.MakeKustomizer(opts).Run(mem, "/"+dir)
 	if err != nil {
@@ -61,6 +69,10 @@ func renderKustomize(ctx context.Context, r *reader, dir string) ([]*unstructure
 	}
 	return objs, nil
 }
+
+// kustomizeMu serialises Kustomize builds in a process: its OpenAPI schema
+// is global.
+var kustomizeMu sync.Mutex
 
 // copyToMemory copies the needed files into an in-memory file system rooted at
 // "/": each needed folder's own regular files (not its subfolders) and each needed

@@ -22,6 +22,13 @@ const (
 	roleRender = "render"
 )
 
+// maxErrorMessage bounds the message of a render error sent to the
+// controller: a template controls its own failure's text.
+const maxErrorMessage = 8 << 10
+
+// maxStack bounds a render goroutine's stack.
+const maxStack = 64 << 20
+
 // File descriptors a render process is given, after stdin, stdout and stderr.
 const (
 	fdCalls = 3 // the controller calls Sandbox.Render on it
@@ -69,6 +76,9 @@ func serveRenders() error {
 	// The garbage collector works harder as the heap nears the budget, so a
 	// render that fits is not killed by garbage it has not collected.
 	debug.SetMemoryLimit(memory * 3 / 4)
+	// A recursion without end (Jsonnet's tailstrict, a template that includes
+	// itself) stops at a stack of maxStack, not at the memory budget.
+	debug.SetMaxStack(maxStack)
 	server := rpc.NewServer()
 	svc := &renderService{fsys: remoteFS{c: rpc.NewClient(tree)}, maxOutput: output}
 	if err := server.RegisterName("Sandbox", svc); err != nil {
@@ -109,6 +119,9 @@ func (s *renderService) Render(a RenderArgs, reply *RenderReply) error {
 	res, err := render.Render(context.Background(), s.fsys, a.Dir, opts)
 	if err != nil {
 		reply.Err = toWire(err)
+		if len(reply.Err.Message) > maxErrorMessage {
+			reply.Err.Message = reply.Err.Message[:maxErrorMessage] + "... (cut)"
+		}
 		if strings.Contains(reply.Err.Message, "operation not permitted") {
 			reply.Err.Message += " (a render reads only the commit's files: nothing from the network or the controller's disk)"
 		}

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,7 @@ func renderBenign(t *testing.T, p *sandbox.Pool) {
 // A render over its memory budget or its time limit fails naming the limit;
 // its process is replaced, and the next render works.
 func TestRendersOverTheirLimitsFailAndTheNextWorks(t *testing.T) {
-	p := newPool(t, sandbox.Options{Processes: 1, Memory: 256 << 20, Timeout: 3 * time.Second})
+	p := newPool(t, sandbox.Options{Processes: 2, Memory: 256 << 20, Timeout: 3 * time.Second})
 	_, err := p.Render(t.Context(), helmBomb, "chart", withTenant(hostileOptions, "ns/bomb"))
 	var re *render.Error
 	if !errors.Is(err, sandbox.ErrMemoryLimit) || !errors.Is(err, render.ErrLimit) || !errors.As(err, &re) || re.File != "chart" {
@@ -56,10 +57,16 @@ func TestRendersOverTheirLimitsFailAndTheNextWorks(t *testing.T) {
 		t.Errorf("the time limit of 3s took %v to apply", d)
 	}
 	renderBenign(t, p)
+
+	recursion := mapFS(map[string]string{"j/main.jsonnet": "local f(n) = f(n + 1) tailstrict; f(0)"})
+	if _, err = p.Render(t.Context(), recursion, "j", withTenant(hostileOptions, "ns/recursion")); !errors.Is(err, sandbox.ErrStackLimit) {
+		t.Errorf("a recursion without end: got %v, want the stack limit", err)
+	}
+	renderBenign(t, p)
 }
 
-// Applications whose last render went over a limit share half the processes:
-// however many there are, a benign render still finds one free.
+// Applications whose last render went over a limit share all processes but
+// one: however many there are, a benign render still finds one free.
 func TestHostileRendersCannotHoldEveryProcess(t *testing.T) {
 	p := newPool(t, sandbox.Options{Processes: 2, Timeout: 2 * time.Second})
 	hostile := []string{"ns/loop-1", "ns/loop-2", "ns/loop-3"}
@@ -85,4 +92,26 @@ func TestHostileRendersCannotHoldEveryProcess(t *testing.T) {
 		t.Errorf("the benign render waited %v behind the hostile ones", d)
 	}
 	wg.Wait()
+}
+
+// What a render sends back is bounded: its objects by the output limit, its
+// error message (whose text a template controls) to a few KiB.
+func TestWhatARenderSendsBackIsBounded(t *testing.T) {
+	p := newPool(t, sandbox.Options{Processes: 2, MaxOutput: 1 << 20})
+	bigFail := mapFS(map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+		"chart/templates/cm.yaml": `{{ fail (repeat 5000000 "x") }}`,
+	})
+	_, err := p.Render(t.Context(), bigFail, "chart", withTenant(hostileOptions, "ns/fail"))
+	if err == nil || len(err.Error()) > 16<<10 {
+		t.Errorf("a 5 MB failure message: got %d bytes of error", len(fmt.Sprint(err)))
+	}
+	bigOutput := mapFS(map[string]string{
+		"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+		"chart/templates/cm.yaml": "{{ range $i := until 40 }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c{{ $i }}}\ndata: {x: {{ repeat 100000 \"x\" | quote }}}\n{{ end }}",
+	})
+	if _, err := p.Render(t.Context(), bigOutput, "chart", withTenant(hostileOptions, "ns/big")); !errors.Is(err, sandbox.ErrOutputLimit) {
+		t.Errorf("4 MB of objects under a 1 MiB output limit: got %v, want ErrOutputLimit", err)
+	}
+	renderBenign(t, p)
 }

@@ -47,16 +47,19 @@ type Options struct {
 }
 
 // DefaultOptions render as many at once as there are cores (at least two),
-// each within 1 GiB and a minute: room for the largest public charts.
+// each within 1 GiB and a minute, with at most 32 MiB of objects: room for
+// the largest public charts (tens of MiB of output would be held, cached and
+// compared by the controller, so the output is bounded too).
 func DefaultOptions() Options {
-	return Options{Processes: max(2, runtime.GOMAXPROCS(0)), Memory: 1 << 30, Timeout: time.Minute, MaxOutput: 256 << 20}
+	return Options{Processes: max(2, runtime.GOMAXPROCS(0)), Memory: 1 << 30, Timeout: time.Minute, MaxOutput: 32 << 20}
 }
 
-// ErrTimeLimit and ErrMemoryLimit are wrapped by the error of a render that
-// went over its limit (both also wrap render.ErrLimit).
+// ErrTimeLimit, ErrMemoryLimit and ErrStackLimit are wrapped by the error of
+// a render that went over its limit (each also wraps render.ErrLimit).
 var (
 	ErrTimeLimit   error = &limitError{"the render's time limit"}
 	ErrMemoryLimit error = &limitError{"the render's memory budget"}
+	ErrStackLimit  error = &limitError{"the render's stack limit"}
 )
 
 // limitError names a limit; it is a render.ErrLimit.
@@ -72,7 +75,8 @@ type Pool struct {
 	// slot whose process is yet to start (or died).
 	idle chan *worker
 	// suspect limits how many slots Applications whose last render went over a
-	// limit may hold at once, so they cannot keep the others waiting.
+	// limit may hold at once (all but one), so they cannot keep the others
+	// waiting.
 	suspect chan struct{}
 
 	mu       sync.Mutex
@@ -85,6 +89,9 @@ func New(opts Options) (*Pool, error) {
 	d := DefaultOptions()
 	if opts.Processes <= 0 {
 		opts.Processes = d.Processes
+	}
+	if opts.Processes < 2 {
+		return nil, fmt.Errorf("render processes: want at least 2 (one stays free of Applications whose renders went over a limit), not %d", opts.Processes)
 	}
 	if opts.Memory <= 0 {
 		opts.Memory = d.Memory
@@ -103,7 +110,7 @@ func New(opts Options) (*Pool, error) {
 		opts.Executable = exe
 	}
 	p := &Pool{opts: opts, idle: make(chan *worker, opts.Processes),
-		suspect: make(chan struct{}, max(1, opts.Processes/2)), suspects: map[string]bool{}}
+		suspect: make(chan struct{}, opts.Processes-1), suspects: map[string]bool{}}
 	for range opts.Processes {
 		p.idle <- nil
 	}
@@ -148,9 +155,13 @@ func (p *Pool) Render(ctx context.Context, fsys fs.FS, dir string, opts render.O
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting to render: %w", context.Cause(ctx))
 	}
+	started := time.Now()
 	res, w, err := p.renderIn(ctx, w, fsys, args)
 	p.idle <- w
-	overLimit := errors.Is(err, ErrTimeLimit) || errors.Is(err, ErrMemoryLimit)
+	// A render cut short by its caller after half its time limit counts as
+	// over it: a sync timeout shorter than the render's must not hide one.
+	overLimit := errors.Is(err, ErrTimeLimit) || errors.Is(err, ErrMemoryLimit) || errors.Is(err, ErrStackLimit) ||
+		(err != nil && ctx.Err() != nil && time.Since(started) > p.opts.Timeout/2)
 	p.mu.Lock()
 	if overLimit {
 		p.suspects[tenant] = true
@@ -176,6 +187,8 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 	}
 	w.tree.set(fsys)
 	defer w.tree.set(nil)
+	w.stderr.reset() // why this render's process died, not an earlier one's
+	w.reply.reset()
 	timer := time.NewTimer(p.opts.Timeout)
 	defer timer.Stop()
 	var reply RenderReply
@@ -214,8 +227,14 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 // something else (never what it printed: a crash message could quote a value).
 func (p *Pool) died(w *worker, dir string, callErr error) error {
 	w.kill()
+	if w.reply.over() {
+		return &render.Error{File: dir, Err: fmt.Errorf("%w: more than %d MiB", ErrOutputLimit, p.opts.MaxOutput>>20)}
+	}
 	if w.stderr.contains("out of memory") || w.stderr.contains("cannot allocate memory") {
 		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB", ErrMemoryLimit, p.opts.Memory>>20)}
+	}
+	if w.stderr.contains("stack overflow") || w.stderr.contains("stack exceeds") {
+		return &render.Error{File: dir, Err: fmt.Errorf("recursed deeper than %w of %d MiB (a function or template that calls itself without end?)", ErrStackLimit, maxStack>>20)}
 	}
 	return &render.Error{File: dir, Err: fmt.Errorf("the render process stopped (%v): %v", w.err, callErr)}
 }

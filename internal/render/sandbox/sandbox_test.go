@@ -30,7 +30,7 @@ func TestSandboxedRenderMatchesInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := newPool(t, sandbox.Options{Processes: 1}).Render(t.Context(), fsys, "app", render.Options{Tenant: "ns/app"})
+	got, err := newPool(t, sandbox.Options{Processes: 2}).Render(t.Context(), fsys, "app", render.Options{Tenant: "ns/app"})
 	if err != nil {
 		t.Fatal(err)
 	}

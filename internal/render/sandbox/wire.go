@@ -34,6 +34,7 @@ const (
 	kindOther        = ""
 	kindPathNotFound = "path-not-found"
 	kindLimit        = "limit"
+	kindOutputLimit  = "output-limit"
 	kindNotExist     = "not-exist"
 	kindInvalid      = "invalid"
 	kindPermission   = "permission"
@@ -64,6 +65,8 @@ func kindOf(err error) string {
 	switch {
 	case errors.Is(err, render.ErrPathNotFound):
 		return kindPathNotFound
+	case errors.Is(err, ErrOutputLimit):
+		return kindOutputLimit
 	case errors.Is(err, render.ErrLimit):
 		return kindLimit
 	case errors.Is(err, fs.ErrNotExist):
@@ -102,6 +105,8 @@ func (e *kindError) Unwrap() error {
 		return render.ErrPathNotFound
 	case kindLimit:
 		return render.ErrLimit
+	case kindOutputLimit:
+		return ErrOutputLimit
 	case kindNotExist:
 		return fs.ErrNotExist
 	case kindInvalid:

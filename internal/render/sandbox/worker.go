@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/rpc"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -16,6 +18,7 @@ import (
 type worker struct {
 	cmd    *exec.Cmd
 	calls  *rpc.Client
+	reply  *cappedConn // the calls connection, counting what a render sends back
 	tree   *treeService
 	conns  []net.Conn
 	stderr *headBuffer
@@ -75,8 +78,9 @@ func startWorker(executable string, memory, output int64) (*worker, error) {
 		w.kill()
 		return nil, err
 	}
+	w.reply = &cappedConn{Conn: callsConn, max: 2*output + 1<<20} // JSON objects, gob's framing, an error
 	w.conns = []net.Conn{callsConn, treeConn}
-	w.calls = rpc.NewClient(callsConn)
+	w.calls = rpc.NewClient(w.reply)
 	server := rpc.NewServer()
 	if err := server.RegisterName("Tree", w.tree); err != nil {
 		w.kill()
@@ -133,8 +137,37 @@ func (t *headBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (t *headBuffer) reset() {
+	t.mu.Lock()
+	t.buf = t.buf[:0]
+	t.mu.Unlock()
+}
+
 func (t *headBuffer) contains(s string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return bytes.Contains(t.buf, []byte(s))
 }
+
+// cappedConn fails reads past max bytes since the last reset: a render
+// process cannot make the controller read (and hold) more than its output
+// limit, whatever it sends.
+type cappedConn struct {
+	net.Conn
+	max  int64
+	read atomic.Int64
+}
+
+var errReplyTooLarge = errors.New("the render process sent more than its output limit")
+
+func (c *cappedConn) Read(p []byte) (int, error) {
+	if c.read.Load() > c.max {
+		return 0, errReplyTooLarge
+	}
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c *cappedConn) over() bool { return c.read.Load() > c.max }
+func (c *cappedConn) reset()     { c.read.Store(0) }
