@@ -172,6 +172,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// Syncs still running in the background end (their context is the
+	// manager's) and are recorded before the ledger closes.
+	defer r.WaitForSyncs()
 	if err := r.SetupWithManager(ctx, mgr, opts.Concurrency, watchEvents.source()); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/testenv/proc"
 )
 
@@ -174,4 +175,34 @@ func watchRSS(t *testing.T, peak *atomic.Int64) (stop func()) {
 func residentBytes() (int64, error) {
 	m, err := proc.Memory(os.Getpid())
 	return m["VmRSS"], err
+}
+
+// A sync running in the background when its Application is deleted is still
+// recorded, with what it applied.
+func TestADeletedApplicationsBackgroundSyncIsRecorded(t *testing.T) {
+	f := newRepo(t)
+	rev := f.commit(t, "a wave that never gets healthy", map[string]string{
+		"app/job.yaml": strings.Replace(strings.Replace(neverEndingHook, "lockstep.dev/hook: PreSync", "lockstep.dev/sync-wave: \"0\"", 1), "name: never", "name: stuck", 1),
+		"app/cm.yaml":  strings.Replace(configMapYAML, "metadata: {name: settings}", "metadata: {name: settings, annotations: {lockstep.dev/sync-wave: \"1\"}}", 1),
+	})
+	f.create(t, f.application("web", "app", nil))
+	eventually(t, 45*time.Second, "the sync runs in the background", func(ctx context.Context) (bool, error) {
+		app := &v1.Application{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "web"}, app); err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReconciling)
+		return c != nil && strings.Contains(c.Message, rev[:12]), nil
+	})
+	if err := f.c.Delete(t.Context(), f.get(t, "web")); err != nil {
+		t.Fatal(err)
+	}
+	sync := f.waitRecords(t, "web", 1, audit.EventSync)[0]
+	applied := false
+	for _, c := range sync.Changes {
+		applied = applied || (c.Kind == "Job" && c.Name == "stuck" && c.Action == audit.Create)
+	}
+	if sync.Revision != rev || !applied {
+		t.Errorf("the interrupted sync's record: %+v, want the Job of wave 0 created at %.7s", sync, rev)
+	}
 }

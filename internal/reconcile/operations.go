@@ -12,32 +12,42 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/pass"
 )
 
-// maxWaitingSyncs bounds the syncs that run in the background at once.
-const maxWaitingSyncs = 64
+const (
+	// maxWaitingSyncs bounds the syncs that run in the background at once.
+	maxWaitingSyncs = 64
+	// maxWaitingSyncsPerNamespace bounds one namespace's share of them, so
+	// one team's hooks that never end cannot take every slot.
+	maxWaitingSyncsPerNamespace = maxWaitingSyncs / 4
+)
 
 // operations run the syncs that wait on the cluster (hooks, waves, new CRDs;
 // see plan.Plan.Waits) outside the workers: a PreSync hook that never ends
 // holds its own goroutine until the sync timeout, never a worker another
 // Application needs. When one ends, its Application is queued again and the
-// next pass reports it.
+// next pass reports it. A sync whose Application was deleted, or that a
+// shutdown cut short, is reported by orphaned (its ledger records), so no
+// sync goes unrecorded.
 type operations struct {
-	base context.Context // the controller's lifetime
-	done chan event.GenericEvent
-	sem  chan struct{}
+	base     context.Context // the controller's lifetime
+	done     chan event.GenericEvent
+	orphaned func(*pass.Pass) // reports a sync no pass will take
+	wg       sync.WaitGroup
 
-	mu      sync.Mutex
-	running map[types.NamespacedName]*operation
+	mu          sync.Mutex
+	running     map[types.NamespacedName]*operation
+	inNamespace map[string]int
 }
 
 type operation struct {
 	pass     *pass.Pass
 	cancel   context.CancelFunc
 	finished bool // guarded by operations.mu
+	orphan   bool // guarded by operations.mu: nobody will take it
 }
 
-func newOperations(base context.Context) *operations {
-	return &operations{base: base, done: make(chan event.GenericEvent, maxWaitingSyncs),
-		sem: make(chan struct{}, maxWaitingSyncs), running: map[types.NamespacedName]*operation{}}
+func newOperations(base context.Context, orphaned func(*pass.Pass)) *operations {
+	return &operations{base: base, done: make(chan event.GenericEvent, maxWaitingSyncs), orphaned: orphaned,
+		running: map[types.NamespacedName]*operation{}, inNamespace: map[string]int{}}
 }
 
 // source queues an Application whose sync ended.
@@ -46,25 +56,34 @@ func (o *operations) source() ctrlsource.Source {
 }
 
 // start runs sync(ctx, p) in the background, unless maxWaitingSyncs are
-// running already (then it returns false: try again later).
+// running, or the namespace's share (then it returns false: try again later).
 func (o *operations) start(key types.NamespacedName, p *pass.Pass, sync func(context.Context, *pass.Pass)) bool {
-	select {
-	case o.sem <- struct{}{}:
-	default:
+	o.mu.Lock()
+	if len(o.running) >= maxWaitingSyncs || o.inNamespace[key.Namespace] >= maxWaitingSyncsPerNamespace {
+		o.mu.Unlock()
 		return false
 	}
 	ctx, cancel := context.WithCancel(o.base)
 	op := &operation{pass: p, cancel: cancel}
-	o.mu.Lock()
 	o.running[key] = op
+	o.inNamespace[key.Namespace]++
+	o.wg.Add(1)
 	o.mu.Unlock()
 	go func() {
-		defer func() { <-o.sem }()
+		defer o.wg.Done()
 		defer cancel()
 		sync(ctx, p)
 		o.mu.Lock()
 		op.finished = true
+		orphan := op.orphan || o.base.Err() != nil
+		if orphan {
+			o.remove(key, op)
+		}
 		o.mu.Unlock()
+		if orphan {
+			o.orphaned(p)
+			return
+		}
 		select {
 		case o.done <- event.GenericEvent{Object: p.Application}:
 		case <-o.base.Done():
@@ -73,28 +92,59 @@ func (o *operations) start(key types.NamespacedName, p *pass.Pass, sync func(con
 	return true
 }
 
+// remove forgets op. Called with o.mu held.
+func (o *operations) remove(key types.NamespacedName, op *operation) {
+	if o.running[key] != op {
+		return
+	}
+	delete(o.running, key)
+	if o.inNamespace[key.Namespace]--; o.inNamespace[key.Namespace] <= 0 {
+		delete(o.inNamespace, key.Namespace)
+	}
+}
+
 // take returns the pass of the Application's finished sync (and forgets it),
-// or running when one is still in progress.
-func (o *operations) take(key types.NamespacedName) (finished *pass.Pass, running bool) {
+// or running when one is still in progress. uid is the Application's now: a
+// sync of an earlier Application of the same name is not its to report.
+func (o *operations) take(key types.NamespacedName, uid types.UID) (finished *pass.Pass, running bool) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	op, ok := o.running[key]
 	switch {
 	case !ok:
+		o.mu.Unlock()
+		return nil, false
+	case op.pass.Application.UID != uid:
+		o.mu.Unlock()
+		o.forget(key)
 		return nil, false
 	case !op.finished:
+		o.mu.Unlock()
 		return nil, true
 	}
-	delete(o.running, key)
+	o.remove(key, op)
+	o.mu.Unlock()
 	return op.pass, false
 }
 
-// forget drops what is known of a deleted Application and stops its sync.
+// forget stops the sync of a deleted Application; it is reported as an
+// orphan when it ends (a finished one at once).
 func (o *operations) forget(key types.NamespacedName) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if op, ok := o.running[key]; ok {
-		op.cancel()
-		delete(o.running, key)
+	op, ok := o.running[key]
+	if !ok {
+		o.mu.Unlock()
+		return
 	}
+	op.cancel()
+	if !op.finished {
+		op.orphan = true
+		o.mu.Unlock()
+		return
+	}
+	o.remove(key, op)
+	o.mu.Unlock()
+	o.orphaned(op.pass)
 }
+
+// wait returns when every background sync has ended and been reported.
+func (o *operations) wait() { o.wg.Wait() }

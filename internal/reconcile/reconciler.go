@@ -82,7 +82,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Application{}, projectIndex, indexProject); err != nil {
 		return err
 	}
-	r.ops = newOperations(ctx)
+	r.ops = newOperations(ctx, r.reportOrphan)
 	sources = append(sources, r.ops.source())
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
@@ -113,6 +113,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 var errStatusConflict = errors.New("the Application changed while its status was written")
 
+// errSyncSlotsFull: a sync that waits on the cluster found every background
+// slot (or its namespace's share) taken; it is tried again in syncSlotRetry.
+var errSyncSlotsFull = errors.New("too many syncs wait on the cluster")
+
+const syncSlotRetry = 5 * time.Second
+
 func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	app := &v1.Application{}
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
@@ -128,6 +134,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 	p, again, err := r.pass(ctx, app)
+	if errors.Is(err, errSyncSlotsFull) {
+		return ctrl.Result{RequeueAfter: syncSlotRetry}, nil
+	}
 	if err != nil {
 		// The dependencies could not be read: the manual actions seen are
 		// recorded; the status waits for a pass that knows.
@@ -160,7 +169,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func (r *Reconciler) pass(ctx context.Context, app *v1.Application) (p *pass.Pass, again bool, err error) {
 	key := types.NamespacedName{Namespace: app.Namespace, Name: app.Name}
 	if r.ops != nil {
-		finished, running := r.ops.take(key)
+		finished, running := r.ops.take(key, app.UID)
 		switch {
 		case running:
 			return nil, false, nil
@@ -175,8 +184,12 @@ func (r *Reconciler) pass(ctx context.Context, app *v1.Application) (p *pass.Pas
 		return p, false, err
 	}
 	// Previewed, to be synced: a sync that waits on the cluster runs in the
-	// background (inline only when too many already do).
-	if r.ops != nil && p.Plan.Waits() && r.ops.start(key, p, r.syncInBackground) {
+	// background; when too many already do, it waits for a later pass (the
+	// worker is not held).
+	if r.ops != nil && p.Plan.Waits() {
+		if !r.ops.start(key, p, r.syncInBackground) {
+			return nil, false, errSyncSlotsFull
+		}
 		// Say so; a lost race here is harmless: the end of the sync reports.
 		if err := r.writeStatus(ctx, app.DeepCopy(), pass.Syncing(p, r.now())); err != nil && !errors.Is(err, errStatusConflict) {
 			log.FromContext(ctx).Info("could not mark the Application as syncing", "error", err.Error())
@@ -185,6 +198,27 @@ func (r *Reconciler) pass(ctx context.Context, app *v1.Application) (p *pass.Pas
 	}
 	_ = r.pipeline.Sync(ctx, p) // the failure is the pass's
 	return p, false, nil
+}
+
+// reportOrphan records a background sync no pass will report (its
+// Application was deleted, or the controller is stopping): its ledger
+// records, with a deadline of their own.
+func (r *Reconciler) reportOrphan(p *pass.Pass) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ops.base), 30*time.Second)
+	defer cancel()
+	next := pass.Status(p)
+	if err := r.report(ctx, p, &next); err != nil {
+		log.FromContext(ctx).Error(err, "recording a sync whose Application went away or whose controller stopped",
+			"application", p.Application.Namespace+"/"+p.Application.Name)
+	}
+}
+
+// WaitForSyncs returns when every background sync has ended and been
+// recorded: call it after the manager stopped, before the ledger closes.
+func (r *Reconciler) WaitForSyncs() {
+	if r.ops != nil {
+		r.ops.wait()
+	}
 }
 
 // syncInBackground syncs a previewed pass within its sync timeout (which Sync
