@@ -329,7 +329,7 @@ func changeCounts(r audit.Record) string {
 	if len(n) == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("+%d ~%d -%d", n[audit.Create], n[audit.Update]+n[audit.Adopt], n[audit.Prune])
+	return fmt.Sprintf("+%d ~%d -%d", n[audit.Create], n[audit.Update]+n[audit.Adopt], n[audit.Prune]) + adopted(n[audit.Adopt])
 }
 
 func result(r audit.Record) string {
@@ -394,4 +394,12 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// adopted notes how many objects a record took over, when any did.
+func adopted(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d adopted)", n)
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 )
 
 func newControllerCommand() *cobra.Command {
@@ -51,6 +52,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.BoolVar(&opts.TenantReadsAsController, "tenant-reads-as-controller", false, "let Applications without a service account have the Secrets they name (Git credentials, their keys, Helm values) read as the controller: for a single team's cluster (make dev does); without it they must have a service account to name any")
 	f.DurationVar(&opts.MaxSyncTimeout, "max-sync-timeout", opts.MaxSyncTimeout, "cap of every Application's spec.sync.timeout (hooks and health waits included): how long one sync may hold a worker; 0: no cap")
 	addRenderFlags(f, &opts.Render)
+	f.DurationVar(&opts.FetchTimeout, "fetch-timeout", reconcile.DefaultFetchTimeout, "time limit of one look at a repository (listing refs, fetching what is new): a Git server that stops answering holds a worker this long")
 	f.Var(newBytesValue(&opts.RepositoryCacheSize), "repository-cache-size", "most the repository cache keeps on the data volume, e.g. 20Gi; least recently used repositories go first (default: half the data volume)")
 	f.BoolVar(&opts.RequireProjects, "require-projects", false, "fail closed: an Application whose Project does not exist is denied, \"default\" included (without it, a missing \"default\" Project allows everything)")
 	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")

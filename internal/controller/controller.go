@@ -58,6 +58,8 @@ type Options struct {
 	// MaxSyncTimeout caps every Application's spec.sync.timeout: how long one
 	// sync may hold a worker.
 	MaxSyncTimeout time.Duration
+	// FetchTimeout bounds one look at a repository (0: 3 minutes).
+	FetchTimeout time.Duration
 	// Render confines renders in sandbox processes (the default); its zero
 	// value renders in this process, which only --unsafe-render-in-process asks for.
 	Render *sandbox.Options
@@ -155,7 +157,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Render: renderFn, RepositoryCacheSize: cacheSize,
 		RepositoryDir: filepath.Join(opts.DataDir, "repositories"), Namespace: opts.Namespace,
 		DefaultServiceAccount: opts.DefaultServiceAccount, Live: live, Logger: opts.Logger, RequireProjects: opts.RequireProjects, MaxSyncTimeout: opts.MaxSyncTimeout,
-		TenantReadsAsController: opts.TenantReadsAsController,
+		TenantReadsAsController: opts.TenantReadsAsController, FetchTimeout: opts.FetchTimeout,
 	})
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 
-	"golang.org/x/sys/unix"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +44,8 @@ type PipelineConfig struct {
 	RequireProjects bool
 	// MaxSyncTimeout caps every Application's spec.sync.timeout.
 	MaxSyncTimeout time.Duration
+	// FetchTimeout bounds one look at a repository; 0: the default.
+	FetchTimeout time.Duration
 	// TenantReadsAsController: see reconcile.Deps.
 	TenantReadsAsController bool
 }
@@ -77,6 +81,7 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 		KubeVersion:             version.GitVersion,
 		RequireProjects:         cfg.RequireProjects,
 		MaxSyncTimeout:          cfg.MaxSyncTimeout,
+		FetchTimeout:            cfg.FetchTimeout,
 		TenantReadsAsController: cfg.TenantReadsAsController,
 	})
 	return pipeline, applier, err
@@ -93,6 +98,10 @@ func Renderer(opts *sandbox.Options) (fn render.Func, close func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := pool.Check(context.Background()); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
 	return pool.Render, pool.Close, nil
 }
 
@@ -106,5 +115,5 @@ func repositoryCacheSize(opts Options) (int64, error) {
 	if err := unix.Statfs(opts.DataDir, &st); err != nil {
 		return 0, fmt.Errorf("sizing the repository cache from %s: %w", opts.DataDir, err)
 	}
-	return int64(st.Blocks) * st.Bsize / 2, nil
+	return int64(st.Blocks) * int64(st.Bsize) / 2, nil //nolint:unconvert // Bsize is uint32 on some systems
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ type Pipeline struct {
 	kubeVersion     string
 	requireProjects bool
 	maxSyncTimeout  time.Duration
+	fetchTimeout    time.Duration
 	tenantReads     bool
 
 	keys        ttlCache[*verify.KeyRing] // trusted keys, by key sources
@@ -82,6 +84,9 @@ type Deps struct {
 	// Application may name none: the controller would read, and send to a
 	// repository, a Secret its author might not be allowed to read.
 	TenantReadsAsController bool
+	// FetchTimeout bounds one look at a repository (listing its refs and
+	// fetching what is new), whatever the sync timeout; 0: DefaultFetchTimeout.
+	FetchTimeout time.Duration
 	// MaxSyncTimeout caps every Application's spec.sync.timeout (0: no cap);
 	// a Project may cap it further.
 	MaxSyncTimeout time.Duration
@@ -108,7 +113,8 @@ func NewPipeline(d Deps) (*Pipeline, error) {
 	}
 	return &Pipeline{reader: d.Reader, clients: d.Clients, sources: d.Sources, renders: d.Renders, applier: d.Applier,
 		now: d.Clock, log: d.Logger, namespace: d.Namespace, defaultSA: d.DefaultServiceAccount, kubeVersion: d.KubeVersion,
-		requireProjects: d.RequireProjects, maxSyncTimeout: d.MaxSyncTimeout, tenantReads: d.TenantReadsAsController}, nil
+		requireProjects: d.RequireProjects, maxSyncTimeout: d.MaxSyncTimeout, tenantReads: d.TenantReadsAsController,
+		fetchTimeout: cmp.Or(d.FetchTimeout, DefaultFetchTimeout)}, nil
 }
 
 // PreviewOptions control one Preview.
@@ -239,6 +245,10 @@ func pruned(pl plan.Plan) []object.Key {
 	}
 	return keys
 }
+
+// DefaultFetchTimeout bounds a look at a repository: a server that stops
+// answering holds a worker this long, not the Application's sync timeout.
+const DefaultFetchTimeout = 3 * time.Minute
 
 // SyncTimeout is how long a sync of app may take before its Project was read:
 // its own timeout under the controller's cap. The pass then narrows it

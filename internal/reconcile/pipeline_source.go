@@ -89,6 +89,8 @@ func (pl *Pipeline) fetch(ctx context.Context, app *v1.Application, user string,
 		Credentials:   func(ctx context.Context) (source.Auth, error) { return pl.credentials(ctx, app, user) },
 		CredentialsID: credentialsID(app, user),
 	}
+	ctx, cancel := context.WithTimeout(ctx, pl.fetchTimeout)
+	defer cancel()
 	snap, err := pl.sources.Fetch(ctx, req, source.FetchOptions{MaxAge: maxAge})
 	if err != nil {
 		var se *source.Error

@@ -29,6 +29,9 @@ const maxErrorMessage = 8 << 10
 // maxStack bounds a render goroutine's stack.
 const maxStack = 64 << 20
 
+// startupFailurePrefix starts what a render process that cannot start writes.
+const startupFailurePrefix = "lockstep render process: "
+
 // File descriptors a render process is given, after stdin, stdout and stderr.
 const (
 	fdCalls = 3 // the controller calls Sandbox.Render on it
@@ -44,7 +47,7 @@ func init() {
 		return
 	}
 	if err := serveRenders(); err != nil {
-		fmt.Fprintln(os.Stderr, "lockstep render process:", err)
+		fmt.Fprintln(os.Stderr, startupFailurePrefix+err.Error())
 		os.Exit(3)
 	}
 	os.Exit(0)

@@ -25,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -172,6 +173,14 @@ func (p *Pool) Render(ctx context.Context, fsys fs.FS, dir string, opts render.O
 	return res, err
 }
 
+// Check starts a render process and renders an empty folder: at start, a
+// machine where renders cannot be confined (no seccomp) is an error that
+// says why, not a failure of every Application later.
+func (p *Pool) Check(ctx context.Context) error {
+	_, err := p.Render(ctx, fstest.MapFS{"empty": &fstest.MapFile{Mode: fs.ModeDir}}, "empty", render.Options{Tenant: "(start-up check)"})
+	return err
+}
+
 // renderIn renders in w, starting a process when w is nil or dead; it returns
 // the worker to put back (nil when the process had to be killed).
 func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderArgs) (*render.Result, *worker, error) {
@@ -232,6 +241,9 @@ func (p *Pool) died(w *worker, dir string, callErr error) error {
 	}
 	if w.stderr.contains("out of memory") || w.stderr.contains("cannot allocate memory") {
 		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB", ErrMemoryLimit, p.opts.Memory>>20)}
+	}
+	if msg, ok := w.stderr.startupFailure(); ok {
+		return fmt.Errorf("the render sandbox cannot start: %s (--unsafe-render-in-process renders without it)", msg)
 	}
 	if w.stderr.contains("stack overflow") || w.stderr.contains("stack exceeds") {
 		return &render.Error{File: dir, Err: fmt.Errorf("recursed deeper than %w of %d MiB (a function or template that calls itself without end?)", ErrStackLimit, maxStack>>20)}

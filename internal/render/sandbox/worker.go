@@ -53,8 +53,7 @@ func startWorker(executable string, memory, output int64) (*worker, error) {
 	w.cmd.Dir = "/"
 	w.cmd.ExtraFiles = []*os.File{childCalls, childTree} // fds 3 and 4
 	w.cmd.Stderr = w.stderr
-	// The render process dies with the controller.
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	w.cmd.SysProcAttr = childAttributes()
 	if err := w.cmd.Start(); err != nil {
 		calls.Close()
 		tree.Close()
@@ -92,7 +91,13 @@ func startWorker(executable string, memory, output int64) (*worker, error) {
 
 // socketPair returns the two ends of a connected Unix stream socket pair.
 func socketPair() (*os.File, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	syscall.ForkLock.RLock() // no other fork inherits them before close-on-exec is set
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating a socket pair: %w", err)
 	}
@@ -171,3 +176,16 @@ func (c *cappedConn) Read(p []byte) (int, error) {
 
 func (c *cappedConn) over() bool { return c.read.Load() > c.max }
 func (c *cappedConn) reset()     { c.read.Store(0) }
+
+// startupFailure returns the reason a render process gave for not starting
+// (it writes it before it reads anything, so it quotes nothing of a tenant's).
+func (t *headBuffer) startupFailure() (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	line, ok := bytes.CutPrefix(t.buf, []byte(startupFailurePrefix))
+	if !ok {
+		return "", false
+	}
+	line, _, _ = bytes.Cut(line, []byte("\n"))
+	return string(line), true
+}
