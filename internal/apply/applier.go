@@ -156,6 +156,25 @@ func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, k object
 	return a.getFromServer(ctx, gvk, k)
 }
 
+// lookUp reads an object the watch cache cannot see (one Lockstep does not
+// track) from the API server with the lookups client, nil when it does not
+// exist.
+func (a *Applier) lookUp(ctx context.Context, gvk schema.GroupVersionKind, k object.Key) (*unstructured.Unstructured, error) {
+	m, err := a.resource(gvk)
+	if err != nil {
+		return nil, err
+	}
+	var c dynamic.ResourceInterface = a.clients.Lookups.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		c = a.clients.Lookups.Resource(m.Resource).Namespace(k.Namespace)
+	}
+	live, err := c.Get(ctx, k.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return live, err
+}
+
 // getFromServer reads the object from the API server, nil when it does not exist.
 func (a *Applier) getFromServer(ctx context.Context, gvk schema.GroupVersionKind, k object.Key) (*unstructured.Unstructured, error) {
 	c, err := a.client(gvk, k.Namespace)

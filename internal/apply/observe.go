@@ -82,7 +82,7 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 			// The watch cache holds only what Lockstep tracks: an object made
 			// by hand or by another tool is visible to the server only, and
 			// applying over it is an adoption, not a create.
-			live, err = a.getFromServer(ctx, o.GroupVersionKind(), k)
+			live, err = a.lookUp(ctx, o.GroupVersionKind(), k)
 		}
 		if errors.Is(err, ErrUnknownKind) {
 			obs.Current[k] = nil // its CRD is part of this sync: it will be created

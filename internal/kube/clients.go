@@ -26,6 +26,10 @@ type Clients struct {
 	Config *rest.Config
 	// Dynamic reads and writes objects of any kind.
 	Dynamic dynamic.Interface
+	// Lookups reads objects the watch cache cannot see (those Lockstep does
+	// not track), with a rate limit of its own: a sync that must know whether
+	// what it creates already exists does not wait behind the applies.
+	Lookups dynamic.Interface
 	// Typed is client-go's clientset, for the API server's own resources.
 	Typed kubernetes.Interface
 	// Mapper maps kinds to resources from cached discovery; Reset forgets it
@@ -57,11 +61,15 @@ func (c *Clients) connect(cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	lookups, err := dynamic.NewForConfig(rest.CopyConfig(cfg)) // its own rate limiter
+	if err != nil {
+		return err
+	}
 	typed, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	c.Config, c.Dynamic, c.Typed, c.identities = cfg, dyn, typed, map[string]*Clients{}
+	c.Config, c.Dynamic, c.Lookups, c.Typed, c.identities = cfg, dyn, lookups, typed, map[string]*Clients{}
 	return nil
 }
 
