@@ -264,10 +264,8 @@ func pathFields(t reflect.Type, prefix string, seen map[reflect.Type]bool) []str
 		if !f.IsExported() {
 			continue
 		}
-		name := f.Name
-		if !f.Anonymous {
-			name = prefix + f.Name
-		} else {
+		name := prefix + f.Name
+		if f.Anonymous {
 			name = strings.TrimSuffix(prefix, ".")
 		}
 		elem := f.Type
