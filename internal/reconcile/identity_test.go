@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -190,7 +191,7 @@ func TestHelmValuesFromSecretsNeverLeakInFailures(t *testing.T) {
 	ctx := testenv.Context(t)
 	head := f.commit(t, "chart that fails with its values", map[string]string{
 		"chart/Chart.yaml":        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
-		"chart/templates/cm.yaml": "{{ fail (printf \"bad password %s / %q\" .Values.db.password .Values.db.cert) }}\n",
+		"chart/templates/cm.yaml": "{{ fail (printf \"bad password %s / %q / %s\" .Values.db.password .Values.db.cert (.Values.db.password | b64enc | b64enc)) }}\n",
 	})
 	const password, cert = "hunter2-correct-horse", "-----BEGIN CERT-----\nMIIB-line-two\n-----END CERT-----"
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-values", Namespace: f.ns},
@@ -203,10 +204,11 @@ func TestHelmValuesFromSecretsNeverLeakInFailures(t *testing.T) {
 	}))
 	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonRenderFailed, head)
 	msg := readyMessage(app)
-	if !strings.Contains(msg, "bad password") {
-		t.Fatalf("the failure is not the chart's: %q", msg)
+	if strings.Contains(msg, "bad password") || !strings.Contains(msg, "withheld") || !strings.Contains(msg, "at web/templates/cm.yaml:1") {
+		t.Fatalf("a failure a template wrote with Secret values in reach is not withheld (or does not say where): %q", msg)
 	}
-	assertNowhere(t, f.everywhere(t, "web"), password, "MIIB-line-two")
+	twice := base64.StdEncoding.EncodeToString([]byte(base64.StdEncoding.EncodeToString([]byte(password))))
+	assertNowhere(t, f.everywhere(t, "web"), password, "MIIB-line-two", twice)
 }
 
 // Without a service account, an Application may name no Secret unless the

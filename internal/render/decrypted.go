@@ -3,10 +3,12 @@ package render
 import (
 	"cmp"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/lockstep-dev/lockstep/internal/render/sops"
@@ -153,11 +155,27 @@ func (r *reader) scrub(err error) error {
 		return err
 	}
 	var values []string
+	add := func(v string) {
+		// As written, as Go and JSON quote it, and line by line (a library
+		// may print a multi-line value indented).
+		values = append(values, v)
+		if q := strconv.Quote(v); q[1:len(q)-1] != v {
+			values = append(values, q[1:len(q)-1])
+		}
+		if j, err := json.Marshal(v); err == nil && string(j[1:len(j)-1]) != v {
+			values = append(values, string(j[1:len(j)-1]))
+		}
+		if strings.Contains(v, "\n") {
+			for _, line := range strings.Split(v, "\n") {
+				values = append(values, strings.TrimSpace(line))
+			}
+		}
+	}
 	for _, vs := range r.decrypted {
 		for _, v := range vs {
-			values = append(values, v)
+			add(v)
 			if raw, err := base64.StdEncoding.DecodeString(v); err == nil {
-				values = append(values, string(raw))
+				add(string(raw))
 			}
 		}
 	}
