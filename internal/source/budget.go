@@ -37,11 +37,11 @@ func WithMaxSize(bytes int64) CacheOption { return func(c *Cache) { c.maxBytes =
 
 // makeRoom drops idle repositories (never keep) until the cache is under 90%
 // of its size (every idle one when all is set), and any repository unused for
-// unusedFor. It returns how many bytes a fetch into keep may add, and how many
-// repositories it dropped. Called holding keep's fetch slot.
-func (c *Cache) makeRoom(keep *cachedRepo, all bool) (budget int64, dropped int, err error) {
+// unusedFor. It returns how many repositories it dropped. Called holding
+// keep's fetch slot.
+func (c *Cache) makeRoom(keep *cachedRepo, all bool) (dropped int, err error) {
 	if c.maxBytes <= 0 {
-		return -1, 0, nil
+		return 0, nil
 	}
 	now := c.now()
 	c.mu.Lock()
@@ -65,14 +65,14 @@ func (c *Cache) makeRoom(keep *cachedRepo, all bool) (budget int64, dropped int,
 		}
 		ok, err := c.drop(e.url, e.r)
 		if err != nil {
-			return 0, dropped, err
+			return dropped, err
 		}
 		if ok {
 			total -= e.r.size.Load()
 			dropped++
 		}
 	}
-	return max(0, c.maxBytes-total), dropped, nil
+	return dropped, nil
 }
 
 // drop removes a repository from the cache and its folder from the disk,
@@ -84,14 +84,16 @@ func (c *Cache) drop(url string, r *cachedRepo) (bool, error) {
 		return false, nil // in use after all
 	}
 	delete(c.repos, url)
+	c.committed.Add(-r.size.Load())
 	if err := os.RemoveAll(r.dir); err != nil {
 		return false, fmt.Errorf("dropping the cached repository %s: %w", r.dir, err)
 	}
 	return true, nil
 }
 
-// measure records the repository's size on disk.
-func (r *cachedRepo) measure() {
+// measure records the repository's size on disk, in it and in the cache's
+// total.
+func (c *Cache) measure(r *cachedRepo) {
 	var n int64
 	_ = filepath.WalkDir(r.dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -101,20 +103,43 @@ func (r *cachedRepo) measure() {
 		}
 		return nil
 	})
-	r.size.Store(n)
+	c.committed.Add(n - r.size.Swap(n))
 }
+
+// fetchBudget counts one fetch's pack bytes against the whole cache's size:
+// what the repositories hold (as last measured) and what every fetch in
+// progress has written so far, so concurrent fetches share the room left.
+type fetchBudget struct {
+	c       *Cache
+	written atomic.Int64
+}
+
+// add counts n more bytes, or fails when they would take the cache past its
+// size.
+func (b *fetchBudget) add(n int) error {
+	b.written.Add(int64(n))
+	if b.c.committed.Load()+b.c.inflight.Add(int64(n)) > b.c.maxBytes {
+		return fmt.Errorf("%w: a fetch would take it past its size of %d MiB; raise --repository-cache-size or fetch less (a narrower ref)", ErrCacheFull, b.c.maxBytes>>20)
+	}
+	return nil
+}
+
+// done hands the fetch's bytes over from in progress to measured: call it
+// after measuring the repository.
+func (b *fetchBudget) done() { b.c.inflight.Add(-b.written.Load()) }
 
 // budgetWriter fails a pack that would take the cache past its size, as it
 // arrives.
 type budgetWriter struct {
 	io.WriteCloser
-	left  *atomic.Int64 // bytes the fetch may still write; negative: unbounded
-	limit int64
+	budget *fetchBudget // nil: unbounded
 }
 
 func (w *budgetWriter) Write(p []byte) (int, error) {
-	if w.left.Load() >= 0 && w.left.Add(-int64(len(p))) < 0 {
-		return 0, fmt.Errorf("%w: a fetch would take it past its size of %d MiB; raise --repository-cache-size or fetch less (a narrower ref)", ErrCacheFull, w.limit>>20)
+	if w.budget != nil {
+		if err := w.budget.add(len(p)); err != nil {
+			return 0, err
+		}
 	}
 	return w.WriteCloser.Write(p)
 }

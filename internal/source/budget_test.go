@@ -94,3 +94,37 @@ func gitserverCommit(files map[string]string) gitserver.CommitOptions {
 	}
 	return gitserver.CommitOptions{Files: data, Message: "files", Author: gitserver.Person{Name: "Ada", Email: "ada@example.com"}}
 }
+
+// Concurrent fetches share the room left: two repositories of ~1 MiB each,
+// fetched at once into a cache with room for one, cannot both be kept.
+func TestConcurrentFetchesShareTheRoomLeft(t *testing.T) {
+	f := newFixture(t)
+	f.commit(t, map[string]string{"big.txt": randomFile(2 << 20)}, "two megabytes")
+	other, err := f.server.CreateRepo("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Commit(gitserverCommit(map[string]string{"big.txt": randomFile(2 << 20)})); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cache := source.NewCache(dir, source.WithMaxSize(3<<19)) // 1.5 MiB
+	second := f.req
+	second.URL = f.server.HTTPSURL("other")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, req := range []source.Request{f.req, second} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = cache.Fetch(t.Context(), req, source.FetchOptions{})
+		}()
+	}
+	wg.Wait()
+	if errs[0] == nil && errs[1] == nil {
+		t.Error("both fetched: the cache holds twice its room")
+	}
+	if n := dirSize(t, dir); n > 3<<19 {
+		t.Errorf("the cache holds %d bytes, over its size of %d", n, 3<<19)
+	}
+}

@@ -26,6 +26,9 @@ type Cache struct {
 	dir      string
 	now      func() time.Time
 	maxBytes int64 // 0: unbounded
+	// committed is what the repositories hold as last measured; inflight what
+	// fetches in progress have written since (see fetchBudget).
+	committed, inflight atomic.Int64
 
 	mu    sync.Mutex             // guards repos
 	repos map[string]*cachedRepo // by URL
@@ -206,20 +209,27 @@ func (c *Cache) resolve(ctx context.Context, r *cachedRepo, req Request, key res
 	}
 	defer t.close()
 	for attempt := 0; ; attempt++ {
-		budget, dropped, roomErr := c.makeRoom(r, attempt > 0)
+		dropped, roomErr := c.makeRoom(r, attempt > 0)
 		if roomErr != nil {
 			return resolution{}, true, roomErr
 		}
 		if attempt > 0 && dropped == 0 {
 			break // nothing more to make room with: the error stands
 		}
-		r.storage.setBudget(budget, c.maxBytes)
+		var budget *fetchBudget
+		if c.maxBytes > 0 {
+			budget = &fetchBudget{c: c}
+		}
+		r.storage.setBudget(budget)
 		res, err = r.resolveAndFetch(ctx, req, t)
-		r.storage.setBudget(-1, 0)
+		r.storage.setBudget(nil)
 		if errors.Is(err, ErrCacheFull) {
 			r.removePartialPacks()
 		}
-		r.measure()
+		c.measure(r)
+		if budget != nil {
+			budget.done()
+		}
 		if !errors.Is(err, ErrCacheFull) || attempt > 0 {
 			break
 		}
@@ -239,6 +249,7 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.repos[rawURL]; ok {
+		r.lastUsed.Store(c.now().UnixNano()) // under c.mu: makeRoom must not drop it now
 		return r, nil
 	}
 	sum := sha256.Sum256([]byte(rawURL))
@@ -260,7 +271,8 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 		return nil, fmt.Errorf("opening cache %s: %w", dir, err)
 	}
 	r := &cachedRepo{fetching: make(chan struct{}, 1), repo: repo, storage: storage, dir: dir, resolved: map[resolutionKey]resolution{}}
-	r.measure()
+	r.lastUsed.Store(c.now().UnixNano())
+	c.measure(r)
 	c.repos[rawURL] = r
 	return r, nil
 }

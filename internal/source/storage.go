@@ -21,20 +21,15 @@ type lockedStorage struct {
 	*filesystem.Storage
 	mu sync.RWMutex
 
-	budget atomic.Int64 // bytes the fetch in progress may write; negative: unbounded
-	limit  int64        // the cache's size, for the error; set with budget
+	budget atomic.Pointer[fetchBudget] // the fetch in progress's; nil: unbounded
 }
 
-// setBudget bounds the packs of the next fetch (negative: unbounded). Called
+// setBudget bounds the packs of the next fetch (nil: unbounded). Called
 // holding the repository's fetch slot.
-func (l *lockedStorage) setBudget(bytes, limit int64) {
-	l.limit = limit
-	l.budget.Store(bytes)
-}
+func (l *lockedStorage) setBudget(b *fetchBudget) { l.budget.Store(b) }
 
 func newLockedStorage(s *filesystem.Storage) *lockedStorage {
 	l := &lockedStorage{Storage: s}
-	l.budget.Store(-1)
 	// The first read loads the pack indexes into the map: do it now, alone.
 	l.mu.Lock()
 	_ = s.HasEncodedObject(plumbing.ZeroHash)
@@ -93,7 +88,7 @@ func (l *lockedStorage) PackfileWriter() (io.WriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lockedPackWriter{WriteCloser: &budgetWriter{WriteCloser: w, left: &l.budget, limit: l.limit}, l: l}, nil
+	return &lockedPackWriter{WriteCloser: &budgetWriter{WriteCloser: w, budget: l.budget.Load()}, l: l}, nil
 }
 
 type lockedPackWriter struct {
