@@ -1,6 +1,8 @@
 package source
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -37,10 +39,37 @@ func newLockedStorage(s *filesystem.Storage) *lockedStorage {
 	return l
 }
 
+// EncodedObject reads an object and checks that its content hashes to its
+// name: go-git trusts the cache's packs and loose objects, and whoever can
+// write the data volume could otherwise swap a file under a signed commit.
 func (l *lockedStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.Storage.EncodedObject(t, h)
+	obj, err := l.Storage.EncodedObject(t, h)
+	if err != nil {
+		return nil, err
+	}
+	return obj, checkHash(obj, h)
+}
+
+// ErrAlteredCache is returned for an object of the repository cache whose
+// content does not hash to its name.
+var ErrAlteredCache = errors.New("the repository cache was altered: an object's content does not match its hash; delete the controller's repositories folder (it is fetched again)")
+
+func checkHash(obj plumbing.EncodedObject, want plumbing.Hash) error {
+	r, err := obj.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	hasher := plumbing.NewHasher(obj.Type(), obj.Size())
+	if _, err := io.Copy(hasher, r); err != nil {
+		return err
+	}
+	if got := hasher.Sum(); got != want {
+		return fmt.Errorf("%w (%s)", ErrAlteredCache, want)
+	}
+	return nil
 }
 
 func (l *lockedStorage) DeltaObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
