@@ -15,19 +15,26 @@ import (
 // pass over an unchanged revision renders nothing. The options are hashed into
 // the key, never kept: they may hold decryption keys.
 type Cache struct {
-	render  Func
-	max     int
-	mu      sync.Mutex // guards entries
-	entries map[string]*Result
+	render   Func
+	max      int
+	maxBytes int64
+	mu       sync.Mutex // guards entries and bytes
+	entries  map[string]*Result
+	bytes    int64 // the entries' objects' JSON size together
 }
 
+// maxCacheBytes bounds the objects the cache holds: an Application whose
+// every commit renders tens of MiB cannot fill the controller's memory.
+const maxCacheBytes = 256 << 20
+
 // NewCache returns a cache of at most max results (one per Application is
-// typical) of renders by fn (Render when nil); when full it starts over.
+// typical) and maxCacheBytes of objects, of renders by fn (Render when nil);
+// when full it starts over.
 func NewCache(max int, fn Func) *Cache {
 	if fn == nil {
 		fn = Render
 	}
-	return &Cache{render: fn, max: max, entries: map[string]*Result{}}
+	return &Cache{render: fn, max: max, maxBytes: maxCacheBytes, entries: map[string]*Result{}}
 }
 
 // Render renders the snapshot of commit, reusing an earlier result of the
@@ -46,11 +53,18 @@ func (c *Cache) Render(ctx context.Context, fsys fs.FS, commit, dir string, opts
 			return nil, err
 		}
 		cached = res
-		c.mu.Lock()
-		if len(c.entries) >= c.max {
-			c.entries = map[string]*Result{} // crude, but bounded
+		size := res.Size
+		if size == 0 {
+			size = sizeOf(res.Objects)
 		}
-		c.entries[key] = cached
+		c.mu.Lock()
+		if len(c.entries) >= c.max || c.bytes+size > c.maxBytes {
+			c.entries, c.bytes = map[string]*Result{}, 0 // crude, but bounded
+		}
+		if size <= c.maxBytes {
+			c.entries[key] = cached
+			c.bytes += size
+		}
 		c.mu.Unlock()
 	}
 	out := &Result{Renderer: cached.Renderer, Objects: make([]*unstructured.Unstructured, len(cached.Objects)), Origins: cached.Origins}
@@ -70,4 +84,15 @@ func cacheKey(commit, dir string, opts Options) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// sizeOf is the objects' JSON size together.
+func sizeOf(objs []*unstructured.Unstructured) int64 {
+	var n int64
+	for _, o := range objs {
+		if data, err := o.MarshalJSON(); err == nil {
+			n += int64(len(data))
+		}
+	}
+	return n
 }

@@ -1,6 +1,8 @@
 package render_test
 
 import (
+	"context"
+	"io/fs"
 	"testing"
 	"testing/fstest"
 
@@ -29,5 +31,25 @@ func TestCacheRendersOnceAndHandsOutCopies(t *testing.T) {
 	}
 	if _, err := c.Render(t.Context(), fstest.MapFS{}, "abc", "app", render.Options{Namespace: "stage"}); err == nil {
 		t.Error("other options were answered from the cache")
+	}
+}
+
+// The cache holds at most maxCacheBytes of objects: a render larger than
+// that is not kept, so each of an Application's commits cannot add tens of
+// MiB to the controller's memory.
+func TestTheRenderCacheIsBoundedInBytes(t *testing.T) {
+	calls := 0
+	big := func(ctx context.Context, fsys fs.FS, dir string, opts render.Options) (*render.Result, error) {
+		calls++
+		return &render.Result{Renderer: render.Plain, Size: 300 << 20}, nil
+	}
+	c := render.NewCache(100, big)
+	for range 2 {
+		if _, err := c.Render(t.Context(), nil, "abc", "app", render.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 2 {
+		t.Errorf("a 300 MiB render was kept: rendered %d times for 2 asks", calls)
 	}
 }

@@ -93,6 +93,9 @@ type Result struct {
 	Objects []*unstructured.Unstructured
 	// Origins[i] says where Objects[i] came from.
 	Origins []Origin
+	// Size is the objects' JSON size together, when the renderer knows it
+	// (a sandbox process sends them as JSON); 0 otherwise.
+	Size int64
 }
 
 // Origin is where a rendered object came from.

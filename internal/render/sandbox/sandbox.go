@@ -223,6 +223,7 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 		return nil, nil, fmt.Errorf("the render process answered %d objects and %d origins", len(reply.Objects), len(reply.Origins))
 	}
 	for i, data := range reply.Objects {
+		res.Size += int64(len(data))
 		o := &unstructured.Unstructured{}
 		if err := o.UnmarshalJSON(data); err != nil {
 			return nil, w, &render.Error{File: reply.Origins[i].File, Err: fmt.Errorf("decoding a rendered object: %w", err)}
