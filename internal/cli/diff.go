@@ -81,7 +81,7 @@ access to the Application, its Project, its credential and key Secrets, and to a
 				fmt.Fprintln(out, "# in sync: a sync would change nothing")
 				return nil
 			}
-			return printPlanDiff(out, pv)
+			return WritePlanDiff(out, pv)
 		},
 	}
 	kf.add(cmd)
@@ -92,7 +92,9 @@ access to the Application, its Project, its credential and key Secrets, and to a
 	return cmd
 }
 
-func printPlanDiff(out io.Writer, pv *pass.Pass) error {
+// WritePlanDiff writes what `lockstep diff` shows of a previewed pass: a
+// unified diff per object that would change, Secret values masked.
+func WritePlanDiff(out io.Writer, pv *pass.Pass) error {
 	for _, step := range pv.Plan.Steps {
 		var before, after *unstructured.Unstructured
 		switch step.Action {

@@ -25,7 +25,10 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
+	"github.com/lockstep-dev/lockstep/internal/cli"
 	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
@@ -320,8 +323,34 @@ func (f *repoFixture) everywhere(t *testing.T, app string) map[string][]byte {
 		t.Fatal(err)
 	}
 	places["events"], _ = json.Marshal(events)
-	places["status"], _ = json.Marshal(f.get(t, app).Status)
+	current := f.get(t, app)
+	places["status"], _ = json.Marshal(current.Status)
+	places["preview (lockstep diff)"] = f.preview(t, current)
 	return places
+}
+
+// preview is what `lockstep diff` shows of the Application now: the
+// pipeline's preview, its error or its plan.
+func (f *repoFixture) preview(t *testing.T, app *v1.Application) []byte {
+	t.Helper()
+	clients, err := kube.NewClients(testenv.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipeline, _, err := controller.NewPipeline(clients, f.c, controller.PipelineConfig{Render: sandboxedRender(t), RepositoryDir: t.TempDir(),
+		Namespace: shared.opts.Namespace, TenantReadsAsController: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.Preview(testenv.Context(t), app, reconcile.PreviewOptions{Fresh: true})
+	if err != nil {
+		return []byte(err.Error())
+	}
+	var out bytes.Buffer
+	if err := cli.WritePlanDiff(&out, p); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // assertNowhere fails for each value found, raw or base64-encoded, in places.
