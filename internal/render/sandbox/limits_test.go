@@ -1,6 +1,9 @@
 package sandbox_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"strings"
@@ -112,6 +115,37 @@ func TestWhatARenderSendsBackIsBounded(t *testing.T) {
 	})
 	if _, err := p.Render(t.Context(), bigOutput, "chart", withTenant(hostileOptions, "ns/big")); !errors.Is(err, sandbox.ErrOutputLimit) {
 		t.Errorf("4 MB of objects under a 1 MiB output limit: got %v, want ErrOutputLimit", err)
+	}
+	renderBenign(t, p)
+}
+
+// Vendored subcharts that decompress to far more than the render's memory
+// (compression bombs under the file-size limit; Helm refuses one past
+// 100 MiB, so five of 90 MiB) meet the memory budget.
+func TestSubchartCompressionBombsMeetTheMemoryBudget(t *testing.T) {
+	fsys := fstest.MapFS{"chart/Chart.yaml": {Data: []byte("apiVersion: v2\nname: c\nversion: 1.0.0\n")}}
+	const huge = 90 << 20
+	for i := range 5 {
+		name := fmt.Sprintf("bomb%d", i)
+		var tgz bytes.Buffer
+		gz, _ := gzip.NewWriterLevel(&tgz, gzip.BestCompression)
+		tw := tar.NewWriter(gz)
+		chart := "apiVersion: v2\nname: " + name + "\nversion: 1.0.0\n"
+		_ = tw.WriteHeader(&tar.Header{Name: name + "/Chart.yaml", Mode: 0o644, Size: int64(len(chart))})
+		_, _ = tw.Write([]byte(chart))
+		_ = tw.WriteHeader(&tar.Header{Name: name + "/templates/NOTES.txt", Mode: 0o644, Size: huge})
+		zeros := make([]byte, 1<<20)
+		for range huge >> 20 {
+			_, _ = tw.Write(zeros)
+		}
+		_ = tw.Close()
+		_ = gz.Close()
+		fsys["chart/charts/"+name+"-1.0.0.tgz"] = &fstest.MapFile{Data: tgz.Bytes()}
+	}
+	p := newPool(t, sandbox.Options{Processes: 2, Memory: 256 << 20, Timeout: 30 * time.Second})
+	_, err := p.Render(t.Context(), fsys, "chart", withTenant(hostileOptions, "ns/bombs"))
+	if !errors.Is(err, sandbox.ErrMemoryLimit) {
+		t.Errorf("five subcharts of 90 MiB each: got %v, want the memory budget", err)
 	}
 	renderBenign(t, p)
 }
