@@ -164,15 +164,19 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		t.Errorf("example Applications not all Ready: %s (%v)", out2, err)
 	}
 	deadline := time.Now().Add(devenv.PollInterval + 20*time.Second)
-	for {
-		cm, err := cs.CoreV1().ConfigMaps("webapp-prod").Get(ctx, "webapp-config", metav1.GetOptions{})
-		if err == nil && cm.Data["GREETING"] == "changed" {
-			break
+	// Both overlays take the base's change (exerciseCLI starts from it in
+	// webapp-dev); each Application looks at the repository on its own pass.
+	for _, ns := range []string{"webapp-prod", "webapp-dev"} {
+		for {
+			cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "webapp-config", metav1.GetOptions{})
+			if err == nil && cm.Data["GREETING"] == "changed" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the pushed change did not reach %s within %s (ConfigMap: %v, err %v)", ns, devenv.PollInterval+20*time.Second, cm.Data, err)
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pushed change did not reach webapp-prod within %s (ConfigMap: %v, err %v)", devenv.PollInterval+20*time.Second, cm.Data, err)
-		}
-		time.Sleep(250 * time.Millisecond)
 	}
 
 	// The README's drift demo: a `kubectl scale` is undone from the watch.
