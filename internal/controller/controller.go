@@ -174,10 +174,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	// Syncs still running in the background end (their context is the
-	// manager's) and are recorded before the ledger closes.
+	// Syncs running in the background live as long as this run: when it ends
+	// (stopped, leadership lost, a runnable failed), they are cancelled and
+	// recorded before the ledger closes (defers run last first).
+	runCtx, stopSyncs := context.WithCancel(ctx)
 	defer r.WaitForSyncs()
-	if err := r.SetupWithManager(ctx, mgr, opts.Concurrency, watchEvents.source()); err != nil {
+	defer stopSyncs()
+	if err := r.SetupWithManager(runCtx, mgr, opts.Concurrency, watchEvents.source()); err != nil {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {

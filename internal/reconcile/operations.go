@@ -36,6 +36,7 @@ type operations struct {
 	mu          sync.Mutex
 	running     map[types.NamespacedName]*operation
 	inNamespace map[string]int
+	closed      bool // wait was called: no more syncs start
 }
 
 type operation struct {
@@ -59,7 +60,9 @@ func (o *operations) source() ctrlsource.Source {
 // running, or the namespace's share (then it returns false: try again later).
 func (o *operations) start(key types.NamespacedName, p *pass.Pass, sync func(context.Context, *pass.Pass)) bool {
 	o.mu.Lock()
-	if len(o.running) >= maxWaitingSyncs || o.inNamespace[key.Namespace] >= maxWaitingSyncsPerNamespace {
+	// One sync per Application at a time: an earlier one of a deleted
+	// Application of the same name must end (and be recorded) first.
+	if _, busy := o.running[key]; busy || o.closed || len(o.running) >= maxWaitingSyncs || o.inNamespace[key.Namespace] >= maxWaitingSyncsPerNamespace {
 		o.mu.Unlock()
 		return false
 	}
@@ -146,5 +149,24 @@ func (o *operations) forget(key types.NamespacedName) {
 	o.orphaned(op.pass)
 }
 
-// wait returns when every background sync has ended and been reported.
-func (o *operations) wait() { o.wg.Wait() }
+// wait returns when every background sync has ended and been reported (its
+// context, the controller's run, must be over): those no pass took are
+// recorded as orphans.
+func (o *operations) wait() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.wg.Wait()
+	o.mu.Lock()
+	var left []*pass.Pass
+	for key, op := range o.running {
+		if op.finished {
+			left = append(left, op.pass)
+			o.remove(key, op)
+		}
+	}
+	o.mu.Unlock()
+	for _, p := range left {
+		o.orphaned(p)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -302,7 +301,7 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 	rendered, err := pl.renders.Render(ctx, snap.Files, snap.Commit.Hash, app.Spec.Source.Path, opts)
 	if err != nil {
 		if len(secrets) > 0 {
-			err = withheld(err)
+			err = withheld(err, app.Spec.Source.Path)
 		}
 		return nil, stageError(v1.ReasonRenderFailed, false, err)
 	}
@@ -352,22 +351,15 @@ func (pl *Pipeline) checkDescent(p *pass.Pass, rules *policy.Rules, snap *source
 	return nil
 }
 
-// withheld replaces the text of a failed render whose inputs held Secret
-// values (Helm values from Secrets) by where it failed: a template writes its
-// own failure's text, and could print a value transformed past any scrubber
-// (b64enc twice, split into letters). Limits the controller set keep their
-// text, which no template wrote.
-func withheld(err error) error {
-	var re *render.Error
-	if errors.Is(err, render.ErrLimit) || !errors.As(err, &re) {
+// withheld replaces a failed render whose inputs held Secret values (Helm
+// values from Secrets) by the folder that failed: a template writes its own
+// failure's text, and the file names and locations it renders too, and could
+// print a value in any form there (b64enc twice, in hex, split into
+// letters). Limits the controller set keep their text, which no template
+// wrote.
+func withheld(err error, dir string) error {
+	if errors.Is(err, render.ErrLimit) {
 		return err
 	}
-	where := ""
-	if m := templateLocation.FindStringSubmatch(re.Err.Error()); m != nil {
-		where = " at " + m[1] // Helm's, not the template's, words
-	}
-	return &render.Error{File: re.File, Line: re.Line, Err: fmt.Errorf("the render failed%s; its message is withheld because the chart's values include Secrets (valuesFrom), which a template could print in any form: render the chart with those values where you may see them (`lockstep build PATH --values FILE`) to read it", where)}
+	return &render.Error{File: dir, Err: errors.New("the chart failed to render; its message is withheld because the chart's values include Secrets (valuesFrom), which a template could print in any form: render the chart with those values where you may see them (`lockstep build PATH --values FILE`) to read it")}
 }
-
-// templateLocation finds where Helm says a template failed: "(web/templates/cm.yaml:1:3)".
-var templateLocation = regexp.MustCompile(`(?:error at \(|template: )([\w./-]+\.(?:yaml|yml|tpl|txt|json):\d+)(?::\d+)?`)

@@ -96,8 +96,8 @@ const syncFailedHookTimeout = 2 * time.Minute
 // the sync has failed already.
 func (pl *Pipeline) runSyncFailedHooks(ctx context.Context, a *apply.Applier, p *pass.Pass) {
 	hooks := p.Plan.HooksOf(plan.SyncFailed)
-	if len(hooks) == 0 {
-		return
+	if len(hooks) == 0 || errors.Is(context.Cause(ctx), context.Canceled) {
+		return // none, or the sync was stopped (shutdown, Application deleted), not failed
 	}
 	// The sync's own deadline may be what failed it: the hooks get their own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncFailedHookTimeout)

@@ -223,13 +223,13 @@ func (c *Cache) resolve(ctx context.Context, r *cachedRepo, req Request, key res
 		r.storage.setBudget(budget)
 		res, err = r.resolveAndFetch(ctx, req, t)
 		r.storage.setBudget(nil)
-		if errors.Is(err, ErrCacheFull) {
-			r.removePartialPacks()
+		if err != nil {
+			r.removePartialPacks() // go-git leaves a failed fetch's pack behind
+		}
+		if budget != nil {
+			budget.done() // before measuring: counted once, a moment too little rather than twice
 		}
 		c.measure(r)
-		if budget != nil {
-			budget.done()
-		}
 		if !errors.Is(err, ErrCacheFull) || attempt > 0 {
 			break
 		}

@@ -44,9 +44,12 @@ func (s *Snapshot) Descends(ancestor string) (bool, error) {
 			return false, fmt.Errorf("%w: more than %d commits", ErrUnknownDescent, maxDescentWalk)
 		}
 		c, err := s.repo.repo.CommitObject(h)
-		if err != nil {
+		switch {
+		case errors.Is(err, plumbing.ErrObjectNotFound):
 			truncated = true // a shallow history's edge
 			continue
+		case err != nil:
+			return false, fmt.Errorf("reading the history of %.12s: %w", s.Commit.Hash, err)
 		}
 		queue = append(queue, c.ParentHashes...)
 	}

@@ -49,27 +49,42 @@ func (l *lockedStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (p
 	if err != nil {
 		return nil, err
 	}
-	return obj, checkHash(obj, h)
+	return verified(obj, h)
 }
 
 // ErrAlteredCache is returned for an object of the repository cache whose
 // content does not hash to its name.
 var ErrAlteredCache = errors.New("the repository cache was altered: an object's content does not match its hash; delete the controller's repositories folder (it is fetched again)")
 
-func checkHash(obj plumbing.EncodedObject, want plumbing.Hash) error {
+// maxObjectSize bounds an object read from the cache: it is read whole to be
+// checked, and no file a render reads comes near it.
+const maxObjectSize = 64 << 20
+
+// verified reads the object whole, checks its hash, and returns that copy:
+// the bytes checked are the bytes used (a pack object read again would be
+// read from the disk again).
+func verified(obj plumbing.EncodedObject, want plumbing.Hash) (plumbing.EncodedObject, error) {
+	if obj.Size() > maxObjectSize {
+		return nil, fmt.Errorf("object %s is %d bytes, larger than the %d MiB the controller reads", want, obj.Size(), maxObjectSize>>20)
+	}
 	r, err := obj.Reader()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
-	hasher := plumbing.NewHasher(obj.Type(), obj.Size())
-	if _, err := io.Copy(hasher, r); err != nil {
-		return err
+	content, err := io.ReadAll(io.LimitReader(r, maxObjectSize+1))
+	if err != nil {
+		return nil, err
 	}
-	if got := hasher.Sum(); got != want {
-		return fmt.Errorf("%w (%s)", ErrAlteredCache, want)
+	if plumbing.ComputeHash(obj.Type(), content) != want {
+		return nil, fmt.Errorf("%w (%s)", ErrAlteredCache, want)
 	}
-	return nil
+	m := &plumbing.MemoryObject{}
+	m.SetType(obj.Type())
+	if _, err := m.Write(content); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (l *lockedStorage) DeltaObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {

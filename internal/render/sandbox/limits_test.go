@@ -72,7 +72,7 @@ func TestRendersOverTheirLimitsFailAndTheNextWorks(t *testing.T) {
 // one: however many there are, a benign render still finds one free.
 func TestHostileRendersCannotHoldEveryProcess(t *testing.T) {
 	p := newPool(t, sandbox.Options{Processes: 2, Timeout: 2 * time.Second})
-	hostile := []string{"ns/loop-1", "ns/loop-2", "ns/loop-3"}
+	hostile := []string{"team-a/loop", "team-b/loop", "team-c/loop"}
 	// First, each shows what it is.
 	for _, h := range hostile {
 		if _, err := p.Render(t.Context(), helmLoop, "chart", withTenant(hostileOptions, h)); !errors.Is(err, sandbox.ErrTimeLimit) {

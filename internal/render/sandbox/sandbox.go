@@ -24,6 +24,7 @@ import (
 	"net/rpc"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing/fstest"
 	"time"
@@ -81,7 +82,7 @@ type Pool struct {
 	suspect chan struct{}
 
 	mu       sync.Mutex
-	suspects map[string]bool // tenants whose last render went over a limit
+	suspects map[string]time.Time // namespaces with a render over a limit, until when they stay suspect
 	closed   bool
 }
 
@@ -111,7 +112,7 @@ func New(opts Options) (*Pool, error) {
 		opts.Executable = exe
 	}
 	p := &Pool{opts: opts, idle: make(chan *worker, opts.Processes),
-		suspect: make(chan struct{}, opts.Processes-1), suspects: map[string]bool{}}
+		suspect: make(chan struct{}, opts.Processes-1), suspects: map[string]time.Time{}}
 	for range opts.Processes {
 		p.idle <- nil
 	}
@@ -133,14 +134,19 @@ func (p *Pool) Close() {
 // Render is render.Render in a sandboxed process; opts.Tenant says who asked,
 // for fair scheduling.
 func (p *Pool) Render(ctx context.Context, fsys fs.FS, dir string, opts render.Options) (*render.Result, error) {
-	tenant := opts.Tenant
+	// Suspicion is the namespace's, not one Application's (a new name starts
+	// no cleaner), and lasts suspicionFor whatever renders in between.
+	tenant, _, _ := strings.Cut(opts.Tenant, "/")
 	args := RenderArgs{Dir: dir}
 	var err error
 	if args.Options, err = json.Marshal(opts); err != nil {
 		return nil, fmt.Errorf("encoding render options: %w", err)
 	}
 	p.mu.Lock()
-	suspect := p.suspects[tenant]
+	suspect := time.Now().Before(p.suspects[tenant])
+	if !suspect {
+		delete(p.suspects, tenant)
+	}
 	p.mu.Unlock()
 	if suspect {
 		select {
@@ -163,15 +169,17 @@ func (p *Pool) Render(ctx context.Context, fsys fs.FS, dir string, opts render.O
 	// over it: a sync timeout shorter than the render's must not hide one.
 	overLimit := errors.Is(err, ErrTimeLimit) || errors.Is(err, ErrMemoryLimit) || errors.Is(err, ErrStackLimit) ||
 		(err != nil && ctx.Err() != nil && time.Since(started) > p.opts.Timeout/2)
-	p.mu.Lock()
 	if overLimit {
-		p.suspects[tenant] = true
-	} else if err == nil {
-		delete(p.suspects, tenant)
+		p.mu.Lock()
+		p.suspects[tenant] = time.Now().Add(suspicionFor)
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 	return res, err
 }
+
+// suspicionFor is how long a namespace whose render went over a limit
+// shares the processes but one.
+const suspicionFor = time.Hour
 
 // Check starts a render process and renders an empty folder: at start, a
 // machine where renders cannot be confined (no seccomp) is an error that
@@ -188,6 +196,7 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 		w.kill()
 		w = nil
 	}
+	reused := w != nil
 	if w == nil {
 		var err error
 		if w, err = startWorker(p.opts.Executable, p.opts.Memory, p.opts.MaxOutput); err != nil {
@@ -196,7 +205,9 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 	}
 	w.tree.set(fsys)
 	defer w.tree.set(nil)
-	w.stderr.reset() // why this render's process died, not an earlier one's
+	if reused {
+		w.stderr.reset() // why this render's process died, not an earlier one's
+	}
 	w.reply.reset()
 	timer := time.NewTimer(p.opts.Timeout)
 	defer timer.Stop()
