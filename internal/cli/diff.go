@@ -95,6 +95,7 @@ access to the Application, its Project, its credential and key Secrets, and to a
 // WritePlanDiff writes what `lockstep diff` shows of a previewed pass: a
 // unified diff per object that would change, Secret values masked.
 func WritePlanDiff(out io.Writer, pv *pass.Pass) error {
+	scrub := pv.Scrubber() // Secret values a chart copied into other objects
 	for _, step := range pv.Plan.Steps {
 		var before, after *unstructured.Unstructured
 		switch step.Action {
@@ -133,7 +134,7 @@ func WritePlanDiff(out io.Writer, pv *pass.Pass) error {
 		if err != nil {
 			return err
 		}
-		if _, err := io.WriteString(out, text); err != nil {
+		if _, err := io.WriteString(out, scrub.Scrub(text)); err != nil {
 			return err
 		}
 	}

@@ -350,3 +350,22 @@ func TestEventNotesFitTheAPIServersLimit(t *testing.T) {
 		}
 	}
 }
+
+// A Secret value a chart copied into a ConfigMap (Helm values read from a
+// Secret) is not kept by the ledger's field changes.
+func TestSecretValuesCopiedIntoOtherObjectsAreScrubbedFromRecords(t *testing.T) {
+	p := syncPass(t)
+	const secret = "db-passw0rd-from-a-secret"
+	desired := configMap(t, secret)
+	p.Plan.Steps[0].Desired = desired
+	p.Observed.DryRun[cmKey] = desired
+	p.Secrets = []string{secret}
+	next := pass.Status(p)
+	recs := pass.Records(p, &next)
+	if len(recs) != 1 || len(recs[0].Changes) != 1 || len(recs[0].Changes[0].Fields) != 1 {
+		t.Fatalf("records %+v", recs)
+	}
+	if fc := recs[0].Changes[0].Fields[0]; strings.Contains(fc.To, secret) || fc.From != `"info"` {
+		t.Errorf("the field change keeps the Secret value: %+v", fc)
+	}
+}

@@ -36,12 +36,13 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 		if p.Reverted() {
 			d.Result = audit.Reverted
 		}
+		scrub := p.Scrubber()
 		for _, o := range Drift(p) {
 			c := change(o.Step, audit.Update)
 			if o.Deleted {
 				c.Action = audit.Deleted
 			} else {
-				c.Fields = audit.FieldChanges(p.Observed.DryRun[o.Step.Key], p.Observed.Current[o.Step.Key], o.Step.ChangedFields)
+				c.Fields = scrubFields(scrub, audit.FieldChanges(p.Observed.DryRun[o.Step.Key], p.Observed.Current[o.Step.Key], o.Step.ChangedFields))
 				c.ChangedBy = o.ChangedBy
 			}
 			d.Changes = append(d.Changes, c)
@@ -168,7 +169,7 @@ func planChanges(p *Pass) []audit.Change {
 		}
 		c := change(step, audit.Action(step.Action))
 		if step.Action == plan.Update {
-			c.Fields = audit.FieldChanges(p.Observed.Current[step.Key], p.Observed.DryRun[step.Key], step.ChangedFields)
+			c.Fields = scrubFields(scrub, audit.FieldChanges(p.Observed.Current[step.Key], p.Observed.DryRun[step.Key], step.ChangedFields))
 			c.Rollout = audit.RollsOut(step.Key.Group, step.Key.Kind, step.ChangedFields)
 			if step.Adopted {
 				c.Action = audit.Adopt
@@ -181,6 +182,16 @@ func planChanges(p *Pass) []audit.Change {
 		out = append(out, c)
 	}
 	return out
+}
+
+// scrubFields hides Secret values a chart or a manifest copied into another
+// object's fields (a ConfigMap's data from a value read from a Secret): the
+// ledger keeps what it records for good.
+func scrubFields(scrub audit.Scrubber, fields []audit.FieldChange) []audit.FieldChange {
+	for i := range fields {
+		fields[i].From, fields[i].To = scrub.Scrub(fields[i].From), scrub.Scrub(fields[i].To)
+	}
+	return fields
 }
 
 func change(step plan.Step, action audit.Action) audit.Change {
