@@ -336,6 +336,9 @@ func result(r audit.Record) string {
 	if r.Reason != "" && r.Result != audit.Succeeded {
 		return string(r.Result) + " (" + r.Reason + ")"
 	}
+	if r.Rollback {
+		return string(r.Result) + " (rollback)"
+	}
 	return string(r.Result)
 }
 

@@ -36,7 +36,7 @@ func Events(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []Event
 			Note: note("Reverted drift: ", DescribeDrift(p), ref)}}
 	case p.Changed():
 		return []Event{{Type: "Normal", Reason: v1.ReasonSucceeded, Action: "Sync", Log: "synced",
-			Note: note("Synced "+p.Commit.Short()+": ", Summary(p), ref)}}
+			Note: note("Synced "+p.Commit.Short()+rollbackNote(p)+": ", Summary(p), ref)}}
 	case p.Drifted() && !equality.Semantic.DeepEqual(&p.Application.Status, next):
 		return []Event{{Type: "Warning", Reason: v1.ReasonDriftDetected, Action: "Compare", Log: "drift detected",
 			Note: note("Drift detected: ", DescribeDrift(p), ref)}}
@@ -93,4 +93,12 @@ func describeRecord(rec audit.Record) string {
 		parts = append(parts, fmt.Sprintf("(%d object(s))", n))
 	}
 	return strings.Join(parts, " ")
+}
+
+// rollbackNote says that a synced revision rolled the Application back.
+func rollbackNote(p *Pass) string {
+	if !p.Rollback {
+		return ""
+	}
+	return " (a rollback: it does not descend from the revision applied before)"
 }

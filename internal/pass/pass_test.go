@@ -369,3 +369,14 @@ func TestSecretValuesCopiedIntoOtherObjectsAreScrubbedFromRecords(t *testing.T) 
 		t.Errorf("the field change keeps the Secret value: %+v", fc)
 	}
 }
+
+// A rollback says so in its Event.
+func TestARollbackSaysSoInItsEvent(t *testing.T) {
+	p := syncPass(t)
+	p.Rollback = true
+	next := pass.Status(p)
+	events := pass.Events(p, &next, []audit.Record{{Seq: 7}})
+	if len(events) != 1 || !strings.Contains(events[0].Note, "a rollback") {
+		t.Errorf("events %+v", events)
+	}
+}
