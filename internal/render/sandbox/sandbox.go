@@ -217,7 +217,7 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 	case <-call.Done:
 	case <-timer.C:
 		w.kill()
-		return nil, nil, &render.Error{File: args.Dir, Err: fmt.Errorf("took longer than %w of %s", ErrTimeLimit, p.opts.Timeout)}
+		return nil, nil, &render.Error{File: args.Dir, Err: fmt.Errorf("took longer than %w of %s (the controller's --render-timeout)", ErrTimeLimit, p.opts.Timeout)}
 	case <-ctx.Done():
 		w.kill()
 		return nil, nil, fmt.Errorf("rendering: %w", context.Cause(ctx))
@@ -252,7 +252,7 @@ func (p *Pool) died(w *worker, dir string, callErr error) error {
 		return &render.Error{File: dir, Err: fmt.Errorf("%w: more than %d MiB", ErrOutputLimit, p.opts.MaxOutput>>20)}
 	}
 	if w.stderr.contains("out of memory") || w.stderr.contains("cannot allocate memory") {
-		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB", ErrMemoryLimit, p.opts.Memory>>20)}
+		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB (the controller's --render-memory)", ErrMemoryLimit, p.opts.Memory>>20)}
 	}
 	if msg, ok := w.stderr.startupFailure(); ok {
 		return fmt.Errorf("the render sandbox cannot start: %s (--unsafe-render-in-process renders without it)", msg)

@@ -34,30 +34,20 @@ func (t *treeService) tree(op, name string) (fs.FS, *FSError) {
 	return t.fsys, nil
 }
 
-func (t *treeService) Stat(a PathArgs, r *InfoReply) error {
-	fsys, ferr := t.tree("stat", a.Name)
-	if ferr != nil {
-		r.Err = ferr
-		return nil
-	}
-	fi, err := fs.Stat(fsys, a.Name)
-	if err != nil {
-		r.Err = toFSError("stat", a.Name, err)
-		return nil
-	}
-	r.Info = infoOf(fi)
-	return nil
-}
+func (t *treeService) Stat(a PathArgs, r *InfoReply) error { return t.info("stat", fs.Stat, a, r) }
 
-func (t *treeService) Lstat(a PathArgs, r *InfoReply) error {
-	fsys, ferr := t.tree("lstat", a.Name)
+func (t *treeService) Lstat(a PathArgs, r *InfoReply) error { return t.info("lstat", fs.Lstat, a, r) }
+
+// info answers Stat and Lstat.
+func (t *treeService) info(op string, stat func(fs.FS, string) (fs.FileInfo, error), a PathArgs, r *InfoReply) error {
+	fsys, ferr := t.tree(op, a.Name)
 	if ferr != nil {
 		r.Err = ferr
 		return nil
 	}
-	fi, err := fs.Lstat(fsys, a.Name)
+	fi, err := stat(fsys, a.Name)
 	if err != nil {
-		r.Err = toFSError("lstat", a.Name, err)
+		r.Err = toFSError(op, a.Name, err)
 		return nil
 	}
 	r.Info = infoOf(fi)
