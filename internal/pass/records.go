@@ -96,8 +96,7 @@ func readyChanged(before, next *v1.ApplicationStatus) bool {
 // handled before, or the controller.
 func Initiator(app *v1.Application) string {
 	if ManualSyncPending(app) {
-		who, _, _ := strings.Cut(app.Annotations[v1.AnnotationSyncRequestedBy], " at ")
-		return who
+		return v1.ParseSyncRequest(app.Annotations[v1.AnnotationSyncRequestedBy]).Who
 	}
 	return audit.ActorController
 }

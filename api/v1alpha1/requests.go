@@ -1,0 +1,45 @@
+package v1alpha1
+
+import (
+	"strings"
+	"time"
+)
+
+// The values of the sync-requested-by and action-requested-by annotations.
+// Spaces separate their parts, so a name is written without any.
+//
+//	sync-requested-by:   "<who> at <RFC 3339 time>[ for <commit>]"
+//	action-requested-by: "<action> by <who> at <RFC 3339 time>"
+//
+// A sync request naming a commit applies that commit or nothing: if the
+// followed ref moved on, the request is refused rather than applying a
+// commit the requester did not see.
+
+// SyncRequestValue is the sync-requested-by annotation's value for who, now
+// and, when not empty, the commit they previewed.
+func SyncRequestValue(who string, now time.Time, commit string) string {
+	v := who + " at " + now.UTC().Format(time.RFC3339Nano)
+	if commit != "" {
+		v += " for " + commit
+	}
+	return v
+}
+
+// SyncRequest is a parsed sync-requested-by annotation.
+type SyncRequest struct {
+	Who, At string
+	// Commit is the commit the sync is pinned to; "" is the newest.
+	Commit string
+}
+
+// ParseSyncRequest reads a sync-requested-by annotation's value.
+func ParseSyncRequest(v string) SyncRequest {
+	who, rest, _ := strings.Cut(v, " at ")
+	at, commit, _ := strings.Cut(rest, " for ")
+	return SyncRequest{Who: who, At: at, Commit: strings.TrimSpace(commit)}
+}
+
+// ActionRequestValue is the action-requested-by annotation's value.
+func ActionRequestValue(action, who string, now time.Time) string {
+	return action + " by " + who + " at " + now.UTC().Format(time.RFC3339Nano)
+}
