@@ -34,6 +34,9 @@ const (
 	ReasonPolicyDenied       = "PolicyDenied"
 	ReasonVerificationFailed = "VerificationFailed"
 	ReasonDependencyWait     = "DependencyNotReady"
+	// ReasonRevisionChanged refuses a manual sync pinned to a commit that is
+	// no longer the newest of the followed ref.
+	ReasonRevisionChanged = "RevisionChanged"
 )
 
 // SyncState says whether the cluster matches Git.

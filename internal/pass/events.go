@@ -26,6 +26,14 @@ type Event struct {
 // the records, or, for records no other Event names, one that lists them.
 func Events(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []Event {
 	ref := ledgerRef(written)
+	var events []Event
+	if p.Refused != nil {
+		events = append(events, Event{Type: "Warning", Reason: v1.ReasonRevisionChanged, Action: "Sync", Log: "sync request refused", Note: note("", p.RefusalMessage(), "")})
+	}
+	return append(events, passEvents(p, next, written, ref)...)
+}
+
+func passEvents(p *Pass, next *v1.ApplicationStatus, written []audit.Record, ref string) []Event {
 	switch {
 	case p.Gated:
 	case p.Err != nil:

@@ -7,6 +7,8 @@
 package pass
 
 import (
+	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -66,6 +68,14 @@ type Pass struct {
 	Plan     plan.Plan
 	Observed apply.Observation
 
+	// Request is the manual sync request (`lockstep sync`) the pass acts on;
+	// nil when none is pending or it was refused.
+	Request *v1.SyncRequest
+	// Refused is a pending manual sync request pinned to a commit that is no
+	// longer the newest of the followed ref: the pass does not apply it, and
+	// reports why.
+	Refused *v1.SyncRequest
+
 	// What the pass did with the plan.
 	Decision Decision
 	Trigger  string // v1.TriggerGit, TriggerManual or TriggerDrift, when it synced
@@ -113,8 +123,8 @@ func (e *StageError) Unwrap() error { return e.Err }
 // digest is digest). The cluster has drifted when it differs from what the last
 // successful sync applied while neither Git nor the spec changed: only
 // self-heal or a manual sync reverts that.
-func Decide(app *v1.Application, p plan.Plan, digest string) (d Decision, trigger string) {
-	manual := ManualSyncPending(app)
+// manual says whether a manual sync request is to be acted on.
+func Decide(app *v1.Application, p plan.Plan, digest string, manual bool) (d Decision, trigger string) {
 	drift := !p.InSync() && app.Status.LastAppliedDigest == digest && !manual
 	automated := app.Spec.Sync.IsAutomated()
 	switch {
@@ -144,6 +154,38 @@ func (p *Pass) SyncTimeout() time.Duration {
 func ManualSyncPending(app *v1.Application) bool {
 	req := app.Annotations[v1.AnnotationSyncRequestedBy]
 	return req != "" && req != app.Status.LastHandledSyncRequest
+}
+
+// TakeSyncRequest sets the pass's Request from app's pending manual sync
+// request, or Refused when that request is pinned to a commit other than the
+// pass's newest. It is called when the preview ends, failed or not.
+func (p *Pass) TakeSyncRequest() {
+	app := p.Application
+	if !ManualSyncPending(app) {
+		return
+	}
+	req := v1.ParseSyncRequest(app.Annotations[v1.AnnotationSyncRequestedBy])
+	if req.Commit != "" && p.Commit != nil && !strings.HasPrefix(p.Commit.Hash, req.Commit) {
+		p.Refused = &req
+		return
+	}
+	p.Request = &req
+}
+
+// RefusalMessage says why the pass refused its manual sync request.
+func (p *Pass) RefusalMessage() string {
+	if p.Refused == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s asked to sync %s, but %s is now at %s: preview the new commit, then sync it",
+		p.Refused.Who, short(p.Refused.Commit), p.Commit.Ref, p.Commit.Short())
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
 }
 
 // Synced reports whether the pass applied its plan without a failure.

@@ -92,7 +92,7 @@ func TestDecide(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(app)
 			}
-			d, trigger := pass.Decide(app, tc.plan, tc.digest)
+			d, trigger := pass.Decide(app, tc.plan, tc.digest, pass.ManualSyncPending(app))
 			if d != tc.want || trigger != tc.wantTrigger {
 				t.Errorf("Decide = %s, %q; want %s, %q", d, trigger, tc.want, tc.wantTrigger)
 			}
@@ -378,5 +378,44 @@ func TestARollbackSaysSoInItsEvent(t *testing.T) {
 	events := pass.Events(p, &next, []audit.Record{{Seq: 7}})
 	if len(events) != 1 || !strings.Contains(events[0].Note, "a rollback") {
 		t.Errorf("events %+v", events)
+	}
+}
+
+func TestASyncPinnedToAnOlderCommitIsRefused(t *testing.T) {
+	p := syncPass(t)
+	p.Application.Spec.Sync.Automated = ptr.To(false)
+	request := v1.SyncRequestValue("alice", t0, applied.Hash[:12])
+	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: request}
+	p.TakeSyncRequest()
+	if p.Request != nil || p.Refused == nil || p.Refused.Who != "alice" {
+		t.Fatalf("TakeSyncRequest: Request %+v, Refused %+v; want the request refused", p.Request, p.Refused)
+	}
+	p.Decision, p.Trigger = pass.Decide(p.Application, p.Plan, p.Digest, p.Request != nil)
+	if p.Decision != pass.AwaitSync {
+		t.Errorf("Decision = %s, want AwaitSync (nothing applied for a refused request)", p.Decision)
+	}
+	next := pass.Status(p)
+	if next.LastHandledSyncRequest != request || len(next.History) == 0 || next.History[0].Result != v1.SyncFailed ||
+		!strings.Contains(next.History[0].Message, "preview the new commit") {
+		t.Errorf("status: handled %q, history %+v; want the request answered with a failure", next.LastHandledSyncRequest, next.History)
+	}
+	var refused bool
+	for _, r := range pass.Records(p, &next) {
+		refused = refused || (r.Reason == v1.ReasonRevisionChanged && r.Actor == "alice" && r.Result == audit.Failed)
+	}
+	if !refused {
+		t.Error("no ledger record of the refused request with its actor")
+	}
+	evs := pass.Events(p, &next, nil)
+	if len(evs) == 0 || evs[0].Reason != v1.ReasonRevisionChanged {
+		t.Errorf("events %+v; want a RevisionChanged warning first", evs)
+	}
+
+	// Pinned to the newest commit, the same request is a manual sync.
+	p = syncPass(t)
+	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: v1.SyncRequestValue("alice", t0, newest.Hash)}
+	p.TakeSyncRequest()
+	if p.Request == nil || p.Refused != nil || p.Initiator() != "alice" {
+		t.Errorf("a request pinned to the newest commit: Request %+v, Refused %+v", p.Request, p.Refused)
 	}
 }

@@ -49,6 +49,12 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 		}
 		recs = append(recs, d)
 	}
+	if p.Refused != nil {
+		r := base
+		r.Event, r.Result, r.Actor, r.Trigger = audit.EventSync, audit.Failed, p.Refused.Who, v1.TriggerManual
+		r.Reason, r.Message = v1.ReasonRevisionChanged, p.RefusalMessage()
+		recs = append(recs, r)
+	}
 	failed := p.Err != nil && readyChanged(before, next)
 	manual := next.LastHandledSyncRequest != before.LastHandledSyncRequest
 	if !failed && !p.Changed() && !manual {
@@ -56,7 +62,7 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 	}
 	s := base
 	s.Event, s.Result, s.Trigger = audit.EventSync, audit.Succeeded, p.Trigger
-	s.Actor = Initiator(p.Application)
+	s.Actor = p.Initiator()
 	started := p.SyncStarted
 	if started.IsZero() {
 		started = p.Started
@@ -92,11 +98,11 @@ func readyChanged(before, next *v1.ApplicationStatus) bool {
 		before.LastAttemptedRevision.Commit != next.LastAttemptedRevision.Commit
 }
 
-// Initiator is who asked for this pass's sync: the user of a manual request not
-// handled before, or the controller.
-func Initiator(app *v1.Application) string {
-	if ManualSyncPending(app) {
-		return v1.ParseSyncRequest(app.Annotations[v1.AnnotationSyncRequestedBy]).Who
+// Initiator is who asked for this pass's sync: the user of the manual request
+// it acts on, or the controller.
+func (p *Pass) Initiator() string {
+	if p.Request != nil {
+		return p.Request.Who
 	}
 	return audit.ActorController
 }

@@ -36,7 +36,23 @@ func Status(p *Pass) v1.ApplicationStatus {
 	default:
 		b.pipeline()
 	}
+	if p.Refused != nil {
+		b.refused()
+	}
 	return b.st
+}
+
+// refused handles a manual sync request pinned to a commit that is no
+// longer the newest: it is answered with a failed history entry, so that
+// `lockstep sync` can say why.
+func (b *statusBuilder) refused() {
+	b.st.LastHandledSyncRequest = b.app.Annotations[v1.AnnotationSyncRequestedBy]
+	rec := v1.SyncRecord{Revision: b.p.Refused.Commit, StartedAt: b.now, FinishedAt: b.now, Result: v1.SyncFailed,
+		Initiator: b.p.Refused.Who, Trigger: v1.TriggerManual, Message: Truncate(b.p.RefusalMessage(), 512)}
+	b.st.History = append([]v1.SyncRecord{rec}, b.st.History...)
+	if len(b.st.History) > maxHistory {
+		b.st.History = b.st.History[:maxHistory]
+	}
 }
 
 // statusBuilder builds the next status of one Application from one pass.
@@ -202,7 +218,7 @@ func (b *statusBuilder) synced() {
 		b.st.Resources = resources(p.Plan)
 	}
 	b.st.LastAppliedDigest = p.Digest
-	if changed || previous == nil || previous.Commit != c.Hash || ManualSyncPending(b.app) {
+	if changed || previous == nil || previous.Commit != c.Hash || b.p.Request != nil {
 		b.recordSync(false)
 	}
 	b.st.LastHandledSyncRequest = b.app.Annotations[v1.AnnotationSyncRequestedBy]
@@ -223,7 +239,7 @@ func (b *statusBuilder) recordInventory() {
 func (b *statusBuilder) recordSync(failed bool) {
 	p := b.p
 	rec := v1.SyncRecord{Revision: p.Commit.Hash, StartedAt: metav1.NewTime(p.SyncStarted), FinishedAt: b.now,
-		Result: v1.SyncSucceeded, Initiator: Initiator(b.app), Trigger: p.Trigger}
+		Result: v1.SyncSucceeded, Initiator: p.Initiator(), Trigger: p.Trigger}
 	created, updated := counts(p.Changes)
 	rec.Created, rec.Updated, rec.Pruned = int32(created), int32(updated), int32(len(p.Changes.Pruned))
 	if failed {

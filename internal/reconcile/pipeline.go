@@ -132,11 +132,12 @@ func (pl *Pipeline) Preview(ctx context.Context, app *v1.Application, opts Previ
 	p := &pass.Pass{Application: app, Started: pl.now(), Project: projectName(app)}
 	err := pl.preview(ctx, p, opts)
 	p.Finished = pl.now()
+	p.TakeSyncRequest()
 	if err != nil {
 		p.Err = asStageError(err)
 		return p, p.Err
 	}
-	p.Decision, p.Trigger = pass.Decide(app, p.Plan, p.Digest)
+	p.Decision, p.Trigger = pass.Decide(app, p.Plan, p.Digest, p.Request != nil)
 	p.Health, p.HealthSummary = pass.Health(p.Plan, p.Observed, apply.ChangeSet{})
 	return p, nil
 }
