@@ -7,7 +7,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -26,12 +25,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/lockstep-dev/lockstep/config/crd"
-	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
-	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
 // Options configure the controller.
@@ -84,6 +81,8 @@ type Options struct {
 	APIToken string
 	// APITLSCert and APITLSKey serve the API over TLS when set.
 	APITLSCert, APITLSKey string
+	// SessionTTL is how long an API session lasts (0: 12 hours).
+	SessionTTL time.Duration
 	// APIInsecureHTTP allows plain HTTP on an address other than loopback,
 	// where the bearer token crosses the network in clear text.
 	APIInsecureHTTP bool
@@ -183,6 +182,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := r.SetupWithManager(runCtx, mgr, opts.Concurrency, watchEvents.source()); err != nil {
 		return err
 	}
+	if err := addMetrics(mgr, opts.Logger); err != nil {
+		return err
+	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		retain(ctx, ledger, opts.LedgerRetention, opts.Logger)
 		return nil
@@ -190,20 +192,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if opts.APIAddress != "" && opts.APIAddress != "0" {
-		if err := server.CheckPlainHTTP(opts.APIAddress, opts.APITLSCert != "", opts.APIInsecureHTTP); err != nil {
-			return err
-		}
-		token, err := apiToken(ctx, clients.Typed, opts)
-		if err != nil {
-			return err
-		}
-		svc := &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager}
-		h := server.Handler(svc, token, ledger.PublicKey(), slog.New(logr.ToSlogHandler(opts.Logger)))
-		// Only the leader serves: the ledger is the leader's (a PostgreSQL store
-		// would let every replica answer).
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			return server.Serve(ctx, opts.APIAddress, h, opts.APITLSCert, opts.APITLSKey)
-		})); err != nil {
+		if err := addAPIServer(ctx, mgr, clients, store, ledger, opts); err != nil {
 			return err
 		}
 	}

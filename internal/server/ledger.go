@@ -1,109 +1,52 @@
 package server
 
 import (
-	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
 
-// Paths of the API.
-const (
-	PathRecords   = "/api/v1/records"
-	PathVerify    = "/api/v1/verify"
-	PathExport    = "/api/v1/export"
-	PathBlame     = "/api/v1/blame"
-	PathPublicKey = "/api/v1/publickey"
-	PathHealth    = "/healthz"
-)
+var errNoLedger = &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server has no ledger")}
 
-// maxQuery bounds a request's query string.
-const maxQuery = 4096
-
-// Handler serves the API. Every path but /healthz needs the bearer token; the
-// API only reads. publicKey is the ledger's checkpoint key, served so that
-// security can pin it once and verify against it later.
-func Handler(svc API, token string, publicKey ed25519.PublicKey, log *slog.Logger) http.Handler {
-	h := &handler{svc: svc, token: []byte(token), publicKey: publicKey, log: log, now: time.Now}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.Handle("GET "+PathRecords, h.auth(h.records))
-	mux.Handle("GET "+PathVerify, h.auth(h.verify))
-	mux.Handle("GET "+PathExport, h.auth(h.export))
-	mux.Handle("GET "+PathBlame, h.auth(h.blame))
-	mux.Handle("GET "+PathPublicKey, h.auth(h.key))
-	return mux
+// mayReadRecord says whether p may read rec: the ledger of its Application's
+// Project, namespace and name; a record of no Application (a key change, a
+// retention cut) needs the whole ledger.
+func mayReadRecord(c *call, rec audit.Record) bool {
+	object := "*"
+	if rec.Application != "" {
+		project := rec.Project
+		if project == "" {
+			project = "default"
+		}
+		object = project + "/" + rec.Application
+	}
+	return c.may(rbac.Ledger, rbac.Get, object)
 }
 
-type handler struct {
-	svc       API
-	token     []byte
-	publicKey ed25519.PublicKey
-	log       *slog.Logger
-	now       func() time.Time
-}
-
-// apiError is a failure the caller caused, with the status to answer.
-type apiError struct {
-	status int
-	err    error
-}
-
-func (e *apiError) Error() string { return e.err.Error() }
-
-func badRequest(err error) error { return &apiError{status: http.StatusBadRequest, err: err} }
-
-func (h *handler) auth(next func(w http.ResponseWriter, r *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || len(h.token) == 0 || subtle.ConstantTimeCompare([]byte(given), h.token) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="lockstep"`)
-			writeError(w, http.StatusUnauthorized, errors.New("a valid bearer token is required (LOCKSTEP_TOKEN)"))
-			return
+// mayBlame says whether p may blame an object owned by the Application owner
+// ("namespace/name"): the ledger of that Application; an object whose
+// Application is gone needs the whole ledger.
+func (s *Server) mayBlame(r *http.Request, c *call, owner string) error {
+	object := "*"
+	if ns, name, ok := strings.Cut(owner, "/"); ok && s.d.Apps != nil {
+		app := &v1.Application{}
+		if err := s.d.Apps.Get(r.Context(), types.NamespacedName{Namespace: ns, Name: name}, app); err == nil {
+			object = AppObject(app)
 		}
-		if len(r.URL.RawQuery) > maxQuery {
-			writeError(w, http.StatusRequestURITooLong, fmt.Errorf("the query is longer than %d bytes", maxQuery))
-			return
-		}
-		// Each answer has a deadline for its work and for writing it; walking
-		// the whole ledger gets longer.
-		limit := writeTimeout
-		if r.URL.Path == PathExport || r.URL.Path == PathVerify {
-			limit = exportTimeout
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), limit)
-		defer cancel()
-		r = r.WithContext(ctx)
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(limit))
-		if err := next(w, r); err != nil {
-			var ae *apiError
-			switch {
-			case errors.As(err, &ae):
-				writeError(w, ae.status, ae.err)
-			case errors.As(err, new(*NotFoundError)):
-				writeError(w, http.StatusNotFound, err)
-			case errors.Is(err, context.Canceled):
-			default:
-				// The cause stays in the log: it may name files, hosts or
-				// queries the caller has no business seeing.
-				id := requestID()
-				h.log.Error("API request failed", "path", r.URL.Path, "request", id, "error", err.Error())
-				writeError(w, http.StatusInternalServerError, fmt.Errorf("internal error; the controller's log has it as request %s", id))
-			}
-		}
-	})
+	}
+	if !c.may(rbac.Ledger, rbac.Get, object) {
+		return &NotFoundError{"no such object managed by an Application whose ledger you may read"}
+	}
+	return nil
 }
 
 // Records is the answer to GET /api/v1/records.
@@ -113,18 +56,26 @@ type Records struct {
 	Next uint64 `json:"next,omitempty"`
 }
 
-func (h *handler) records(w http.ResponseWriter, r *http.Request) error {
-	f, err := FilterFromQuery(r.URL.Query(), h.now())
+func (s *Server) records(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.d.Ledger == nil {
+		return errNoLedger
+	}
+	f, err := FilterFromQuery(r.URL.Query(), s.d.Clock())
 	if err != nil {
 		return badRequest(err)
 	}
-	recs, err := h.svc.Records(r.Context(), f)
+	recs, err := s.d.Ledger.Records(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	out := Records{Records: recs}
-	if out.Records == nil {
-		out.Records = []audit.Record{}
+	// The page is filtered after the query: a caller sees the records of the
+	// Applications they may read the ledger of, and a short page still has
+	// the next one's start.
+	out := Records{Records: []audit.Record{}}
+	for _, rec := range recs {
+		if mayReadRecord(c, rec) {
+			out.Records = append(out.Records, rec)
+		}
 	}
 	if len(recs) == f.EffectiveLimit() && !f.OldestFirst {
 		out.Next = recs[len(recs)-1].Seq
@@ -132,7 +83,10 @@ func (h *handler) records(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, out)
 }
 
-func (h *handler) verify(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ *call) error {
+	if s.d.Ledger == nil {
+		return errNoLedger
+	}
 	var trusted ed25519.PublicKey
 	if k := r.URL.Query().Get("publicKey"); k != "" {
 		var err error
@@ -140,14 +94,17 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) error {
 			return badRequest(fmt.Errorf("publicKey: %w", err))
 		}
 	}
-	rep, err := h.svc.Verify(r.Context(), trusted)
+	rep, err := s.d.Ledger.Verify(r.Context(), trusted)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, rep)
 }
 
-func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) export(w http.ResponseWriter, r *http.Request, _ *call) error {
+	if s.d.Ledger == nil {
+		return errNoLedger
+	}
 	var after uint64
 	if v := r.URL.Query().Get("after"); v != "" {
 		var err error
@@ -158,23 +115,34 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	// Once lines are written, a failure can only cut the stream short: the
 	// client sees a missing trailer and says so.
-	n, err := h.svc.Export(r.Context(), after, w)
+	n, err := s.d.Ledger.Export(r.Context(), after, w)
 	if err != nil && n == 0 {
 		return err
 	}
 	if err != nil {
-		h.log.Error("export cut short", "after", after, "records", n, "error", err.Error())
+		s.d.Log.Error("export cut short", "after", after, "records", n, "error", err.Error())
 	}
 	return nil
 }
 
-func (h *handler) blame(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) blame(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.d.Ledger == nil {
+		return errNoLedger
+	}
 	q := r.URL.Query()
-	req := BlameRequest{Kind: q.Get("kind"), Namespace: q.Get("namespace"), Name: q.Get("name")}
+	req := BlameRequest{Kind: q.Get("kind"), Namespace: q.Get("namespace"), Name: q.Get("name"),
+		Check: func(owner string) error { return s.mayBlame(r, c, owner) }}
 	if req.Kind == "" || req.Name == "" {
 		return badRequest(errors.New("kind and name are required"))
 	}
-	b, err := h.svc.Blame(r.Context(), req)
+	b, err := s.d.Ledger.Blame(r.Context(), req)
+	if errors.As(err, new(*NotFoundError)) {
+		// Only who may read the whole ledger learns whether an unmanaged
+		// object exists.
+		if !c.may(rbac.Ledger, rbac.Get, "*") {
+			return notFound("no %s %q managed by an Application whose ledger you may read", req.Kind, req.Name)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -188,85 +156,13 @@ type PublicKey struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-func (h *handler) key(w http.ResponseWriter, _ *http.Request) error {
-	pem, err := audit.MarshalPublicKey(h.publicKey)
+func (s *Server) publicKey(w http.ResponseWriter, _ *http.Request, _ *call) error {
+	if s.d.PublicKey == nil {
+		return errNoLedger
+	}
+	pem, err := audit.MarshalPublicKey(s.d.PublicKey)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, PublicKey{PEM: string(pem), Fingerprint: audit.Fingerprint(h.publicKey)})
-}
-
-// requestID names a failed request in the log and in the answer.
-func requestID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func writeJSON(w http.ResponseWriter, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-}
-
-// Timeouts of the API server. A request reads nothing but its header; an
-// answer is written, and its work done, within writeTimeout (export and
-// verify, which walk the whole ledger, within exportTimeout). No ReadTimeout:
-// for a request without a body it would cancel the request's context while
-// the answer is being worked out.
-var (
-	readHeaderTimeout = 10 * time.Second
-	writeTimeout      = time.Minute
-	idleTimeout       = time.Minute
-	exportTimeout     = 30 * time.Minute
-)
-
-// ErrPlainHTTP is returned by CheckPlainHTTP.
-var ErrPlainHTTP = errors.New("the API would send its bearer token in clear text")
-
-// CheckPlainHTTP refuses to serve the API without TLS on an address other
-// than loopback (":8443" listens on every interface), unless insecure says
-// the risk was accepted: the token would cross the network in clear text.
-func CheckPlainHTTP(addr string, tls, insecure bool) error {
-	if tls || insecure {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("API address %s: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return nil
-	}
-	return fmt.Errorf("%w on %s: give --api-tls-cert and --api-tls-key, listen on 127.0.0.1, or pass --api-insecure-http to accept it", ErrPlainHTTP, addr)
-}
-
-// Serve serves h on addr until ctx ends, with TLS when certFile is set.
-func Serve(ctx context.Context, addr string, h http.Handler, certFile, keyFile string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("API address %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: 16 << 10}
-	done := make(chan error, 1)
-	go func() {
-		if certFile != "" {
-			done <- srv.ServeTLS(ln, certFile, keyFile)
-		} else {
-			done <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdown)
-	}
+	return writeJSON(w, PublicKey{PEM: string(pem), Fingerprint: audit.Fingerprint(s.d.PublicKey)})
 }

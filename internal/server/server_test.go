@@ -25,6 +25,9 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
 	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/server/auth/authtest"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
 
 const token = "0123456789abcdef0123456789abcdef"
@@ -67,13 +70,25 @@ func newFixture(t *testing.T, records int) *fixture {
 		}
 	}
 	svc := &server.Service{Store: store, Live: noLive{}, FieldManager: "lockstep"}
-	srv := httptest.NewServer(server.Handler(svc, token, l.PublicKey(), slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv := httptest.NewServer(newHandler(t, svc, l.PublicKey(), io.Discard))
 	t.Cleanup(srv.Close)
 	c, err := server.NewClient(srv.URL, token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{store: store, ledger: l, srv: srv, client: c}
+}
+
+// newHandler serves the API over ledger with the shared ledger token and
+// nothing else: no Applications, no accounts.
+func newHandler(t *testing.T, ledger server.API, key ed25519.PublicKey, logs io.Writer) http.Handler {
+	t.Helper()
+	srv, err := server.New(server.Deps{Ledger: ledger, PublicKey: key, Auth: authtest.New(t, auth.Options{LedgerToken: token}, nil),
+		Policy: &rbac.Store{}, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.Handler()
 }
 
 func (f *fixture) get(t *testing.T, path, auth string) (int, string) {
@@ -99,7 +114,7 @@ func TestEveryPathButHealthNeedsTheToken(t *testing.T) {
 	for _, path := range []string{server.PathRecords, server.PathVerify, server.PathExport, server.PathBlame, server.PathPublicKey} {
 		for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Basic " + token, "bearer " + token, "Bearer " + token + "x", "Bearer " + token[:10]} {
 			code, body := f.get(t, path, auth)
-			if code != http.StatusUnauthorized || !strings.Contains(body, "bearer token") {
+			if code != http.StatusUnauthorized || !strings.Contains(body, `"error"`) {
 				t.Errorf("%s with %q: %d %s", path, auth, code, body)
 			}
 		}
@@ -329,7 +344,7 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 func TestInternalErrorsAreNotEchoed(t *testing.T) {
 	var logs bytes.Buffer
 	svc := failingAPI{err: errors.New("open /var/lib/lockstep/ledger.db: secret-internal-detail")}
-	srv := httptest.NewServer(server.Handler(svc, token, nil, slog.New(slog.NewTextHandler(&logs, nil))))
+	srv := httptest.NewServer(newHandler(t, svc, nil, &logs))
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+server.PathVerify, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -386,7 +401,7 @@ func TestBlameAnswersOnlyForManagedObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc := &server.Service{Store: f.store, Live: noLive{obj: obj}, FieldManager: "lockstep"}
-		srv := httptest.NewServer(server.Handler(svc, token, f.ledger.PublicKey(), slog.New(slog.NewTextHandler(io.Discard, nil))))
+		srv := httptest.NewServer(newHandler(t, svc, f.ledger.PublicKey(), io.Discard))
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+server.PathBlame+"?kind=secret&namespace=team&name=db", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)

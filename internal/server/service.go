@@ -1,6 +1,3 @@
-// Package server is the controller's HTTP API: the audit ledger (records,
-// verification, export) and blame, read-only, behind a bearer token. The CLI
-// talks to it with Client, or with the same Service over a database file.
 package server
 
 import (
@@ -37,6 +34,10 @@ type BlameRequest struct {
 	Kind      string
 	Namespace string
 	Name      string
+	// Check, when set, is asked whether the caller may blame an object that
+	// the Application owner ("namespace/name") applied, before anything of
+	// it is read out.
+	Check func(owner string) error `json:"-"`
 }
 
 // LiveReader reads one live object, with its managedFields.
@@ -111,6 +112,11 @@ func (s *Service) Blame(ctx context.Context, req BlameRequest) (audit.Blame, err
 	live, err := s.Live.Get(ctx, req.Kind, req.Namespace, req.Name)
 	if err != nil {
 		return audit.Blame{}, err
+	}
+	if req.Check != nil {
+		if err := req.Check(object.Owner(live)); err != nil {
+			return audit.Blame{}, err
+		}
 	}
 	// The object is read with the controller's rights: only what an
 	// Application applied is answered for, not whatever the cluster holds.

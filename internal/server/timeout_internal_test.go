@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/server/auth/authtest"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
 
 // slowVerify answers Verify after a delay, unless its context ends first.
@@ -41,7 +44,12 @@ func TestSlowAnswersOutliveTheHeaderTimeout(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	h := Handler(slowVerify{delay: 600 * time.Millisecond}, "tok-tok-tok-tok-tok", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := New(Deps{Ledger: slowVerify{delay: 600 * time.Millisecond}, Auth: authtest.New(t, auth.Options{LedgerToken: "tok-tok-tok-tok-tok"}, nil),
+		Policy: &rbac.Store{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() { _ = Serve(ctx, addr, h, "", "") }()

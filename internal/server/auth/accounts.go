@@ -92,3 +92,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// AccountData is the accounts Secret's entry for a new account with a
+// password hash, as a key and value to put in the Secret's data.
+func AccountData(name, hash string, now time.Time) (map[string][]byte, error) {
+	b, err := json.Marshal(Account{PasswordHash: hash, PasswordChanged: now.UTC()})
+	return map[string][]byte{name: b}, err
+}

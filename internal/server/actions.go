@@ -1,0 +1,122 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+)
+
+// SyncRequest is the body of POST .../sync.
+type SyncRequest struct {
+	// Revision is the commit the caller previewed (as the list or the preview
+	// showed it: status.sync.revision). The sync applies that commit or
+	// nothing: if the ref moved on since, it is refused.
+	Revision string `json:"revision"`
+}
+
+// ActionResult is the answer to an action: what was asked, by whom, and
+// the request to wait for (status.lastHandledSyncRequest for a sync).
+type ActionResult struct {
+	Action      string `json:"action"`
+	Application string `json:"application"`
+	Actor       string `json:"actor"`
+	Request     string `json:"request"`
+}
+
+var commitHash = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+func (s *Server) syncApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req SyncRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if !commitHash.MatchString(req.Revision) {
+		return badRequest(errors.New("revision: give the commit you previewed (status.sync.revision), 7 to 64 lower-case hex digits"))
+	}
+	newest := c.app.Status.Sync.Revision
+	if newest == "" {
+		return conflict("%s/%s has not resolved its ref yet: refresh, preview, then sync", c.app.Namespace, c.app.Name)
+	}
+	if !strings.HasPrefix(newest, req.Revision) {
+		return conflict("the newest commit of %s/%s is %s, not %s: preview it, then sync that", c.app.Namespace, c.app.Name, shortHash(newest), req.Revision)
+	}
+	request := v1.SyncRequestValue(actorName(c), s.d.Clock(), newest)
+	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationSyncRequestedBy: request}}}
+	return s.act(w, r, c, "sync", request, patch)
+}
+
+func (s *Server) refreshApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	now := s.d.Clock().UTC().Format(time.RFC3339Nano)
+	return s.manual(w, r, c, "refresh", map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationReconcileRequestedAt: now}}})
+}
+
+func (s *Server) suspendApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.manual(w, r, c, "suspend", map[string]any{"spec": map[string]any{"suspend": true}})
+}
+
+func (s *Server) resumeApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.manual(w, r, c, "resume", map[string]any{"spec": map[string]any{"suspend": false}})
+}
+
+// manual patches what a manual action changes, with the annotation that
+// names who asked: the controller records it in the ledger with that actor.
+func (s *Server) manual(w http.ResponseWriter, r *http.Request, c *call, action string, patch map[string]any) error {
+	request := v1.ActionRequestValue(action, actorName(c), s.d.Clock())
+	md, _ := patch["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+		patch["metadata"] = md
+	}
+	ann, _ := md["annotations"].(map[string]any)
+	if ann == nil {
+		ann = map[string]any{}
+		md["annotations"] = ann
+	}
+	ann[v1.AnnotationActionRequestedBy] = request
+	return s.act(w, r, c, action, request, patch)
+}
+
+func (s *Server) act(w http.ResponseWriter, r *http.Request, c *call, action, request string, patch map[string]any) error {
+	if s.d.Writer == nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server changes no Applications")}
+	}
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	app := &v1.Application{}
+	app.Namespace, app.Name = c.app.Namespace, c.app.Name
+	if err := s.d.Writer.Patch(r.Context(), app, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return fmt.Errorf("%s of %s/%s: %w", action, app.Namespace, app.Name, err)
+	}
+	s.d.Log.Info("API action", "action", action, "application", app.Namespace+"/"+app.Name, "actor", c.principal.Actor())
+	w.WriteHeader(http.StatusAccepted)
+	return writeJSON(w, ActionResult{Action: action, Application: app.Namespace + "/" + app.Name, Actor: c.principal.Actor(), Request: request})
+}
+
+// actorName is the caller as annotations name them: no spaces, which the
+// controller reads as separators.
+func actorName(c *call) string {
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, c.principal.Actor())
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

@@ -1,0 +1,429 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/server/auth/authtest"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+)
+
+// The policy of these tests: viewer reads everything, dev deploys team-a but
+// may not see the secret project, nobody holds no role.
+const testPolicy = `
+g, viewer, role:readonly
+g, dev, role:readonly
+g, dev, role:deployer
+p, role:deployer, applications, sync, team-a/*, allow
+p, role:deployer, applications, refresh, team-a/*, allow
+p, dev, applications, get, secret/*, deny
+p, dev, ledger, get, secret/*, deny
+`
+
+const password = "a long enough password"
+
+// apiFixture is the API over a fake cluster holding a few Applications: the
+// API server's own logic (routing, authentication, RBAC, filters, actions)
+// is what is under test here; the real control plane runs in the CLI and
+// reconcile tests.
+type apiFixture struct {
+	srv    *httptest.Server
+	server *server.Server
+	apps   client.Client
+	auth   *auth.Authenticator
+	logs   *bytes.Buffer
+}
+
+func app(ns, name, project string, sync v1.SyncState, health string) *v1.Application {
+	a := &v1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"tier": "web"}}}
+	a.Spec.Project = project
+	a.Spec.Source.Git.URL = "https://git.internal/" + name + ".git"
+	a.Spec.Destination.Namespace = ns
+	a.Status.Sync = v1.SyncStatus{Status: sync, Revision: strings.Repeat("b", 40)}
+	a.Status.Health = &v1.HealthStatus{Status: health}
+	a.Status.Conditions = []metav1.Condition{{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonSucceeded}}
+	return a
+}
+
+func newAPI(t *testing.T, objs ...client.Object) *apiFixture {
+	t.Helper()
+	scheme, err := kube.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs == nil {
+		denied := app("sec", "vault", "secret", v1.OutOfSync, "Healthy")
+		denied.Status.Conditions[0] = metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonPolicyDenied}
+		objs = []client.Object{
+			app("team", "web", "team-a", v1.Synced, "Healthy"), app("team", "api", "team-a", v1.OutOfSync, "Degraded"),
+			denied, app("other", "x", "", v1.Synced, "Healthy"),
+			&v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "secret"}},
+		}
+	}
+	apps := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+	a := authtest.New(t, auth.Options{LedgerToken: token}, map[string]string{"admin": password, "viewer": password, "dev": password, "nobody": password})
+	policy := &rbac.Store{}
+	if err := policy.Load(map[string]string{"policy.csv": testPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	s, err := server.New(server.Deps{Apps: apps, Writer: apps, Auth: a, Policy: policy, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &apiFixture{srv: srv, server: s, apps: apps, auth: a, logs: logs}
+}
+
+// as returns the bearer credential of a logged-in account.
+func (f *apiFixture) as(t *testing.T, name string) string {
+	return authtest.Login(t, f.auth, name, password)
+}
+
+// do sends a request and returns the status and body.
+func (f *apiFixture) do(t *testing.T, method, path, cred string, body any) (int, string) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+// concrete fills a route pattern's wildcards with names that exist.
+func concrete(pattern string) string {
+	return strings.NewReplacer("{namespace}", "team", "{name}", "web", "{id}", "0123456789ab").Replace(pattern)
+}
+
+// Every route of the server refuses a caller without credentials, and every
+// route that needs a permission refuses a caller who holds none.
+func TestEveryRouteRefusesStrangersAndTheUnpermitted(t *testing.T) {
+	f := newAPI(t)
+	nobody := f.as(t, "nobody")
+	routes := f.server.Routes()
+	if len(routes) < 20 {
+		t.Fatalf("only %d routes listed", len(routes))
+	}
+	for _, rt := range routes {
+		path := concrete(rt.Pattern)
+		if rt.Public {
+			continue
+		}
+		for _, cred := range []string{"", "garbage", auth.TokenPrefix + "0123456789ab_" + strings.Repeat("0", 64), auth.SessionPrefix + "e30.AAAA"} {
+			if code, body := f.do(t, rt.Method, path, cred, "{}"); code != http.StatusUnauthorized {
+				t.Errorf("%s %s with credential %q: %d %s; want 401", rt.Method, path, cred, code, body)
+			}
+		}
+		if rt.AnyCaller {
+			continue
+		}
+		code, body := f.do(t, rt.Method, path, nobody, "{}")
+		if code != http.StatusForbidden && code != http.StatusNotFound {
+			t.Errorf("%s %s as a caller without permissions: %d %s; want 403 or 404", rt.Method, path, code, body)
+		}
+	}
+}
+
+func TestListApplicationsFiltersAndPages(t *testing.T) {
+	f := newAPI(t)
+	viewer, dev := f.as(t, "viewer"), f.as(t, "dev")
+	list := func(cred, query string) server.AppList {
+		t.Helper()
+		code, body := f.do(t, http.MethodGet, server.PathApplications+"?"+query, cred, nil)
+		if code != http.StatusOK {
+			t.Fatalf("list ?%s: %d %s", query, code, body)
+		}
+		var out server.AppList
+		if err := json.Unmarshal([]byte(body), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	names := func(l server.AppList) string {
+		var s []string
+		for _, a := range l.Items {
+			s = append(s, a.Namespace+"/"+a.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct{ cred, query, want string }{
+		{viewer, "", "other/x sec/vault team/api team/web"},
+		{dev, "", "other/x team/api team/web"}, // the secret project is denied to dev
+		{viewer, "project=team-a", "team/api team/web"},
+		{viewer, "project=default", "other/x"},
+		{viewer, "sync=OutOfSync", "sec/vault team/api"},
+		{viewer, "health=Degraded", "team/api"},
+		{viewer, "search=WE", "team/web"},
+		{viewer, "namespace=team&labels=tier%3Dweb", "team/api team/web"},
+		{viewer, "labels=tier%21%3Dweb", ""},
+		{viewer, "policyDenied=true", "sec/vault"},
+		{viewer, "verificationFailed=true", ""},
+	} {
+		if got := names(list(tc.cred, tc.query)); got != tc.want {
+			t.Errorf("?%s: %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	// Pages follow each other in order, and the total counts them all.
+	page := list(viewer, "limit=3")
+	if names(page) != "other/x sec/vault team/api" || page.Total != 4 || page.Continue == "" {
+		t.Fatalf("first page: %q total %d continue %q", names(page), page.Total, page.Continue)
+	}
+	page = list(viewer, "limit=3&continue="+url.QueryEscape(page.Continue))
+	if names(page) != "team/web" || page.Continue != "" {
+		t.Fatalf("second page: %q continue %q", names(page), page.Continue)
+	}
+	for _, q := range []string{"limit=0", "limit=100000", "limit=x", "sync=Bad", "health=Fine", "labels=%3D%3D%3D", "continue=%%%", "continue=bm9zbGFzaA", "policyDenied=maybe", "q=" + strings.Repeat("x", 5000)} {
+		if code, body := f.do(t, http.MethodGet, server.PathApplications+"?"+q, viewer, nil); code/100 != 4 || !strings.Contains(body, `"error"`) {
+			t.Errorf("?%.40s: %d %s; want a 4xx with an error", q, code, body)
+		}
+	}
+}
+
+func TestGetApplicationHidesWhatTheCallerMayNotSee(t *testing.T) {
+	f := newAPI(t)
+	dev := f.as(t, "dev")
+	if code, body := f.do(t, http.MethodGet, server.PathApplications+"/team/web", dev, nil); code != http.StatusOK || !strings.Contains(body, `"project":"team-a"`) {
+		t.Errorf("team/web: %d %s", code, body)
+	}
+	// Denied and missing read the same: the caller learns nothing.
+	_, denied := f.do(t, http.MethodGet, server.PathApplications+"/sec/vault", dev, nil)
+	code, missing := f.do(t, http.MethodGet, server.PathApplications+"/sec/nothing", dev, nil)
+	if code != http.StatusNotFound || !strings.Contains(denied, "or you may not see it") || !strings.Contains(missing, "or you may not see it") {
+		t.Errorf("denied %s / missing %d %s", denied, code, missing)
+	}
+}
+
+func TestSyncIsPinnedToThePreviewedRevisionAndNamesTheActor(t *testing.T) {
+	f := newAPI(t)
+	dev, viewer := f.as(t, "dev"), f.as(t, "viewer")
+	path := server.PathApplications + "/team/web/sync"
+	for _, tc := range []struct {
+		cred string
+		body any
+		want int
+	}{
+		{viewer, server.SyncRequest{Revision: strings.Repeat("b", 40)}, http.StatusForbidden},
+		{dev, server.SyncRequest{Revision: strings.Repeat("c", 40)}, http.StatusConflict},
+		{dev, server.SyncRequest{}, http.StatusBadRequest},
+		{dev, server.SyncRequest{Revision: "HEAD"}, http.StatusBadRequest},
+		{dev, `{"revision": "bbbbbbb", "extra": 1}`, http.StatusBadRequest},
+		{dev, `{"revision": `, http.StatusBadRequest},
+		{dev, `{"revision": "bbbbbbb"} {}`, http.StatusBadRequest},
+		{dev, `{"revision": "` + strings.Repeat("b", 2<<20) + `"}`, http.StatusRequestEntityTooLarge},
+	} {
+		if code, body := f.do(t, http.MethodPost, path, tc.cred, tc.body); code != tc.want {
+			t.Errorf("%.60v: %d %s; want %d", tc.body, code, body, tc.want)
+		}
+	}
+	assertUnchanged := func() {
+		a := &v1.Application{}
+		_ = f.apps.Get(t.Context(), client.ObjectKey{Namespace: "team", Name: "web"}, a)
+		if a.Annotations[v1.AnnotationSyncRequestedBy] != "" {
+			t.Fatalf("a refused request changed the Application: %v", a.Annotations)
+		}
+	}
+	assertUnchanged()
+	code, body := f.do(t, http.MethodPost, path, dev, server.SyncRequest{Revision: "bbbbbbbbbbbb"})
+	if code != http.StatusAccepted {
+		t.Fatalf("sync: %d %s", code, body)
+	}
+	a := &v1.Application{}
+	if err := f.apps.Get(t.Context(), client.ObjectKey{Namespace: "team", Name: "web"}, a); err != nil {
+		t.Fatal(err)
+	}
+	req := v1.ParseSyncRequest(a.Annotations[v1.AnnotationSyncRequestedBy])
+	if req.Who != "dev" || req.Commit != strings.Repeat("b", 40) {
+		t.Errorf("the sync request reads %+v; want dev pinned to the newest commit", req)
+	}
+	// Actions on the secret project do not exist for dev.
+	if code, _ := f.do(t, http.MethodPost, server.PathApplications+"/sec/vault/refresh", dev, "{}"); code != http.StatusNotFound {
+		t.Errorf("refresh of a hidden Application: %d", code)
+	}
+}
+
+func TestSuspendAndResumeNeedTheirOwnPermission(t *testing.T) {
+	f := newAPI(t)
+	admin, dev := f.as(t, "admin"), f.as(t, "dev")
+	if code, _ := f.do(t, http.MethodPost, server.PathApplications+"/team/web/suspend", dev, nil); code != http.StatusForbidden {
+		t.Errorf("dev suspends: %d, want 403", code)
+	}
+	if code, body := f.do(t, http.MethodPost, server.PathApplications+"/team/web/suspend", admin, nil); code != http.StatusAccepted {
+		t.Fatalf("admin suspends: %d %s", code, body)
+	}
+	a := &v1.Application{}
+	_ = f.apps.Get(t.Context(), client.ObjectKey{Namespace: "team", Name: "web"}, a)
+	if !a.Spec.Suspend || !strings.HasPrefix(a.Annotations[v1.AnnotationActionRequestedBy], "suspend by admin at ") {
+		t.Errorf("after suspend: suspend=%v, annotation %q", a.Spec.Suspend, a.Annotations[v1.AnnotationActionRequestedBy])
+	}
+}
+
+func TestSessionsLogInOutAndChangePasswords(t *testing.T) {
+	f := newAPI(t)
+	code, body := f.do(t, http.MethodPost, server.PathSession, "", server.LoginRequest{Username: "dev", Password: password})
+	if code != http.StatusOK {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	var s auth.Session
+	_ = json.Unmarshal([]byte(body), &s)
+	if code, body := f.do(t, http.MethodGet, server.PathSession, s.Token, nil); code != http.StatusOK || !strings.Contains(body, `"name":"dev"`) {
+		t.Errorf("whoami: %d %s", code, body)
+	}
+	for _, bad := range []any{server.LoginRequest{Username: "dev", Password: "wrong"}, server.LoginRequest{Username: "ghost", Password: password}, `{"username":"dev"}`, `[]`, `{"username":"dev","password":"x","admin":true}`} {
+		if code, body := f.do(t, http.MethodPost, server.PathSession, "", bad); code/100 != 4 || strings.Contains(body, "token") {
+			t.Errorf("login %v: %d %s", bad, code, body)
+		}
+	}
+	// A new password ends the sessions of the old one.
+	old := f.as(t, "viewer")
+	viewer := f.as(t, "viewer")
+	if code, body := f.do(t, http.MethodPut, server.PathSession+"/password", viewer, server.PasswordChange{Current: password, New: "another long password"}); code != http.StatusNoContent {
+		t.Fatalf("password change: %d %s", code, body)
+	}
+	if code, _ := f.do(t, http.MethodGet, server.PathApplications, old, nil); code != http.StatusUnauthorized {
+		t.Errorf("an old session after a password change: %d", code)
+	}
+	// Logging out ends that session, and it cannot be replayed.
+	if code, _ := f.do(t, http.MethodDelete, server.PathSession, s.Token, nil); code != http.StatusNoContent {
+		t.Fatalf("logout: %d", code)
+	}
+	if code, _ := f.do(t, http.MethodGet, server.PathSession, s.Token, nil); code != http.StatusUnauthorized {
+		t.Errorf("a logged-out session replayed: %d", code)
+	}
+}
+
+func TestTokensAreScopedShownOnceAndRevocable(t *testing.T) {
+	f := newAPI(t)
+	admin := f.as(t, "admin")
+	if code, _ := f.do(t, http.MethodPost, server.PathTokens, f.as(t, "viewer"), auth.TokenRequest{Name: "ci", Roles: []string{"role:admin"}, ExpiresIn: "1h"}); code != http.StatusForbidden {
+		t.Errorf("a viewer creates a token: %d", code)
+	}
+	code, body := f.do(t, http.MethodPost, server.PathTokens, admin, auth.TokenRequest{Name: "ci", Roles: []string{"role:readonly"}, Projects: []string{"team-a"}, ExpiresIn: "1h"})
+	if code != http.StatusCreated {
+		t.Fatalf("create token: %d %s", code, body)
+	}
+	var tok server.NewToken
+	_ = json.Unmarshal([]byte(body), &tok)
+	if _, listing := f.do(t, http.MethodGet, server.PathTokens, admin, nil); strings.Contains(listing, tok.Token[len(auth.TokenPrefix)+13:]) {
+		t.Error("the token list shows the secret")
+	}
+	code, body = f.do(t, http.MethodGet, server.PathApplications, tok.Token, nil)
+	if code != http.StatusOK || !strings.Contains(body, `"team/web"`) && !strings.Contains(body, `"name":"web"`) || strings.Contains(body, `"vault"`) {
+		t.Errorf("the team-a token lists: %d %s", code, body)
+	}
+	if code, _ := f.do(t, http.MethodPost, server.PathApplications+"/team/web/refresh", tok.Token, nil); code != http.StatusForbidden {
+		t.Errorf("a read-only token refreshes: %d", code)
+	}
+	if code, _ := f.do(t, http.MethodDelete, server.PathTokens+"/"+tok.Info.ID, admin, nil); code != http.StatusNoContent {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _ := f.do(t, http.MethodGet, server.PathApplications, tok.Token, nil); code != http.StatusUnauthorized {
+		t.Errorf("a revoked token: %d", code)
+	}
+}
+
+func TestHostileRequests(t *testing.T) {
+	f := newAPI(t)
+	admin := f.as(t, "admin")
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{http.MethodGet, "/api/v1/applications/team/web/../../accounts", nil, http.StatusNotFound}, // cleaned to /api/v1/applications/accounts
+		{http.MethodGet, "/api/v1/applications/team%2Fweb/x", nil, http.StatusNotFound},
+		{http.MethodGet, "/api/v1/applications/team/web/sync", nil, http.StatusMethodNotAllowed},
+		{http.MethodGet, "/api/v2/applications", nil, http.StatusNotFound},
+		{http.MethodPost, server.PathAccounts, `{"name":"Bad Name!","password":"` + password + `"}`, http.StatusBadRequest},
+		{http.MethodPost, server.PathAccounts, `{"name":"eve","password":"short"}`, http.StatusBadRequest},
+		{http.MethodPost, server.PathTokens, `{"name":"x","roles":["role:readonly"],"expiresIn":"87600h"}`, http.StatusBadRequest},
+		{http.MethodPost, server.PathTokens, `{"name":"x","roles":["role:readonly"],"expiresIn":"1h","hash":"x"}`, http.StatusBadRequest},
+		{http.MethodDelete, server.PathTokens + "/0123456789ab", nil, http.StatusNotFound},
+	} {
+		code, body := f.do(t, tc.method, tc.path, admin, tc.body)
+		if code != tc.want {
+			t.Errorf("%s %s: %d %s; want %d", tc.method, tc.path, code, body, tc.want)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+server.PathSession, strings.NewReader("username=a&password=b"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("a form post: %d", resp.StatusCode)
+	}
+	// A session cookie does not work from another site's page.
+	sess, _ := f.auth.Login("admin", password)
+	req, _ = http.NewRequest(http.MethodPost, f.srv.URL+server.PathApplications+"/team/web/refresh", nil)
+	req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: sess.Token})
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site cookie request: %d", resp.StatusCode)
+	}
+}
+
+func TestNoSecretInLogsOrAnswers(t *testing.T) {
+	f := newAPI(t)
+	admin := f.as(t, "admin")
+	_, body := f.do(t, http.MethodPost, server.PathTokens, admin, auth.TokenRequest{Name: "ci", Roles: []string{"role:readonly"}, ExpiresIn: "1h"})
+	var tok server.NewToken
+	_ = json.Unmarshal([]byte(body), &tok)
+	f.do(t, http.MethodPost, server.PathSession, "", server.LoginRequest{Username: "dev", Password: "wrong-password-planted"})
+	f.do(t, http.MethodGet, server.PathApplications, tok.Token, nil)
+	_, accounts := f.do(t, http.MethodGet, server.PathAccounts, admin, nil)
+	for what, text := range map[string]string{"log": f.logs.String(), "accounts": accounts} {
+		for _, secret := range []string{password, "wrong-password-planted", tok.Token, "$2a$"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s holds %q", what, secret)
+			}
+		}
+	}
+	if !strings.Contains(fmt.Sprint(f.logs), "login refused") {
+		t.Error("a refused login is not logged")
+	}
+}

@@ -1,0 +1,247 @@
+package server
+
+import (
+	"cmp"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+)
+
+// Page sizes of lists.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// AppSummary is one row of the Application list: what an operator needs at a
+// glance, without the spec and status in full.
+type AppSummary struct {
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Project   string            `json:"project"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Repo      string            `json:"repo"`
+	Path      string            `json:"path,omitempty"`
+	// Cluster and DestNamespace are where it deploys.
+	Cluster       string `json:"cluster"`
+	DestNamespace string `json:"destNamespace"`
+	AutoSync      bool   `json:"autoSync"`
+	Suspended     bool   `json:"suspended,omitempty"`
+	// Sync is Synced, OutOfSync or Unknown; SyncReason why not Synced.
+	Sync       v1.SyncState `json:"sync"`
+	SyncReason string       `json:"syncReason,omitempty"`
+	Health     string       `json:"health"`
+	// Ready is the Ready condition's status, Reason and Message its own.
+	Ready   string `json:"ready"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// NewestRevision is the newest commit of the followed ref; Applied the
+	// one applied, with its author.
+	NewestRevision  string     `json:"newestRevision,omitempty"`
+	AppliedRevision string     `json:"appliedRevision,omitempty"`
+	Author          string     `json:"author,omitempty"`
+	LastSyncAt      *time.Time `json:"lastSyncAt,omitempty"`
+	// Badges: the Application's last pass was refused by policy or by
+	// verification, or reverted drift.
+	PolicyDenied       bool `json:"policyDenied,omitempty"`
+	VerificationFailed bool `json:"verificationFailed,omitempty"`
+	DriftReverted      bool `json:"driftReverted,omitempty"`
+}
+
+// Summarize is an Application's row in the list.
+func Summarize(a *v1.Application) AppSummary {
+	s := AppSummary{Namespace: a.Namespace, Name: a.Name, Project: ProjectOf(a), Labels: a.Labels,
+		Repo: a.Spec.Source.Git.URL, Path: a.Spec.Source.Path, Cluster: cmp.Or(a.Spec.Destination.Cluster, v1.InCluster),
+		DestNamespace: a.Spec.Destination.Namespace, AutoSync: a.Spec.Sync.IsAutomated(), Suspended: a.Spec.Suspend,
+		Sync: cmp.Or(a.Status.Sync.Status, v1.Unknown), SyncReason: a.Status.Sync.Reason, Health: "Unknown", Ready: "Unknown",
+		NewestRevision: a.Status.Sync.Revision}
+	if a.Status.Health != nil {
+		s.Health = a.Status.Health.Status
+	}
+	if c := meta.FindStatusCondition(a.Status.Conditions, v1.ConditionReady); c != nil {
+		s.Ready, s.Reason, s.Message = string(c.Status), c.Reason, c.Message
+		s.PolicyDenied = c.Reason == v1.ReasonPolicyDenied
+		s.VerificationFailed = c.Reason == v1.ReasonVerificationFailed
+		s.DriftReverted = c.Reason == v1.ReasonDriftReverted
+	}
+	if r := a.Status.LastAppliedRevision; r != nil {
+		s.AppliedRevision, s.Author = r.Commit, r.Author
+	}
+	if len(a.Status.History) > 0 {
+		t := a.Status.History[0].FinishedAt.Time
+		s.LastSyncAt = &t
+	}
+	return s
+}
+
+// AppList is the answer to GET /api/v1/applications.
+type AppList struct {
+	Items []AppSummary `json:"items"`
+	// Total is how many Applications the filter selects, on every page.
+	Total int `json:"total"`
+	// Continue, when set, is the value of continue= for the next page.
+	Continue string `json:"continue,omitempty"`
+}
+
+// AppFilter selects Applications; its zero value selects all.
+type AppFilter struct {
+	Project, Namespace string
+	Sync               v1.SyncState
+	Health             string
+	Labels             labels.Selector
+	// Search is a case-insensitive part of "namespace/name".
+	Search             string
+	VerificationFailed bool
+	PolicyDenied       bool
+}
+
+// ParseAppFilter reads a filter from a query; errors say which parameter.
+func ParseAppFilter(q url.Values) (AppFilter, error) {
+	f := AppFilter{Project: q.Get("project"), Namespace: q.Get("namespace"), Sync: v1.SyncState(q.Get("sync")),
+		Health: q.Get("health"), Search: strings.ToLower(q.Get("search"))}
+	switch f.Sync {
+	case "", v1.Synced, v1.OutOfSync, v1.Unknown:
+	default:
+		return f, fmt.Errorf("sync=%q: want Synced, OutOfSync or Unknown", f.Sync)
+	}
+	switch f.Health {
+	case "", "Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown":
+	default:
+		return f, fmt.Errorf("health=%q: want Healthy, Progressing, Degraded, Suspended, Missing or Unknown", f.Health)
+	}
+	if sel := q.Get("labels"); sel != "" {
+		s, err := labels.Parse(sel)
+		if err != nil {
+			return f, fmt.Errorf("labels=%q: %w", sel, err)
+		}
+		f.Labels = s
+	}
+	for name, dst := range map[string]*bool{"verificationFailed": &f.VerificationFailed, "policyDenied": &f.PolicyDenied} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return f, fmt.Errorf("%s=%q: want true or false", name, v)
+			}
+			*dst = b
+		}
+	}
+	return f, nil
+}
+
+// Matches reports whether s passes the filter.
+func (f AppFilter) Matches(a *v1.Application, s AppSummary) bool {
+	return (f.Project == "" || s.Project == f.Project) &&
+		(f.Namespace == "" || a.Namespace == f.Namespace) &&
+		(f.Sync == "" || s.Sync == f.Sync) &&
+		(f.Health == "" || s.Health == f.Health) &&
+		(f.Labels == nil || f.Labels.Matches(labels.Set(a.Labels))) &&
+		(f.Search == "" || strings.Contains(strings.ToLower(a.Namespace+"/"+a.Name), f.Search)) &&
+		(!f.VerificationFailed || s.VerificationFailed) &&
+		(!f.PolicyDenied || s.PolicyDenied)
+}
+
+// pageSize reads limit=, bounded.
+func pageSize(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, fmt.Errorf("limit=%q: want a number from 1 to %d", v, MaxPageSize)
+	}
+	return n, nil
+}
+
+// listApplications answers from the watch cache, in namespace/name order;
+// continue= is the last key of the previous page, so a page is stable when
+// Applications come and go.
+func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	f, err := ParseAppFilter(q)
+	if err != nil {
+		return badRequest(err)
+	}
+	limit, err := pageSize(q)
+	if err != nil {
+		return badRequest(err)
+	}
+	after, err := decodeContinue(q.Get("continue"))
+	if err != nil {
+		return badRequest(err)
+	}
+	if s.d.Apps == nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server reads no Applications")}
+	}
+	var list v1.ApplicationList
+	// Read only: the cache's own objects, not copies (10,000 Applications
+	// would otherwise be copied on every list).
+	if err := s.d.Apps.List(r.Context(), &list, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	items := list.Items
+	slices.SortFunc(items, func(a, b v1.Application) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	out := AppList{Items: []AppSummary{}}
+	for i := range items {
+		a := &items[i]
+		if !c.may(rbac.Applications, rbac.Get, AppObject(a)) {
+			continue
+		}
+		sum := Summarize(a)
+		if !f.Matches(a, sum) {
+			continue
+		}
+		out.Total++
+		if after != "" && a.Namespace+"/"+a.Name <= after {
+			continue
+		}
+		if len(out.Items) < limit {
+			out.Items = append(out.Items, sum)
+		} else if out.Continue == "" {
+			last := out.Items[len(out.Items)-1]
+			out.Continue = encodeContinue(last.Namespace + "/" + last.Name)
+		}
+	}
+	return writeJSON(w, out)
+}
+
+func encodeContinue(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func decodeContinue(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || len(b) > 2*253+1 || !strings.Contains(string(b), "/") {
+		return "", fmt.Errorf("continue=%q: not a value this server gave", v)
+	}
+	return string(b), nil
+}
+
+// AppDetail is the answer to GET /api/v1/applications/{namespace}/{name}:
+// the Application (spec, status, conditions, resources) and its summary.
+type AppDetail struct {
+	Summary     AppSummary      `json:"summary"`
+	Application *v1.Application `json:"application"`
+}
+
+func (s *Server) getApplication(w http.ResponseWriter, _ *http.Request, c *call) error {
+	app := c.app.DeepCopy()
+	app.ManagedFields = nil
+	return writeJSON(w, AppDetail{Summary: Summarize(app), Application: app})
+}

@@ -1,0 +1,90 @@
+// Package server is Lockstep's operator API, /api/v1, served by the
+// controller: Applications and Projects from the watch cache, actions on
+// them, the audit ledger and blame, sessions, accounts and tokens. Every
+// route but /healthz authenticates its caller (package auth) and checks the
+// RBAC policy (package rbac) before its handler runs: routes.go lists them
+// all, with the permission each needs.
+//
+// The CLI talks to it with Client; `lockstep audit --ledger FILE` uses the
+// same ledger Service over a database file.
+package server
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+)
+
+// Deps are what the server reads and writes through.
+type Deps struct {
+	// Apps reads Applications and Projects: the controller's watch cache, so
+	// that reads cost the API server nothing.
+	Apps client.Reader
+	// Writer patches Applications for actions, as the controller.
+	Writer client.Writer
+	// Ledger answers ledger reads and blame.
+	Ledger API
+	// PublicKey is the ledger's checkpoint key.
+	PublicKey ed25519.PublicKey
+	// Auth tells who a caller is; Policy what they may do (the RBAC
+	// ConfigMap, reloaded on change).
+	Auth   *auth.Authenticator
+	Policy *rbac.Store
+	// SecureCookies marks session cookies Secure (served over TLS).
+	SecureCookies bool
+	Log           *slog.Logger
+	// Clock is time.Now unless a test sets it.
+	Clock func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	d      Deps
+	routes []route
+}
+
+// New returns a Server; every dependency but Ledger, Writer and Apps is
+// required (without those, their routes answer 503).
+func New(d Deps) (*Server, error) {
+	if d.Auth == nil || d.Policy == nil || d.Log == nil {
+		return nil, errors.New("server.New: Auth, Policy and Log are required")
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	s := &Server{d: d}
+	s.routes = s.table()
+	return s, nil
+}
+
+// Handler serves every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	allowed := map[string][]string{}
+	for _, rt := range s.routes {
+		mux.Handle(rt.method+" "+rt.pattern, Instrument(rt.pattern, s.wrap(rt)))
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+	}
+	// A known path asked with another method is told which methods it takes.
+	for pattern, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s takes %s, not %s", pattern, allow, r.Method))
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, errors.New("no such API path: see /api/v1 in docs/api.md"))
+	})
+	return mux
+}
