@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ type Provider struct {
 	server *httptest.Server
 	op     *op.Provider
 	store  *store
+
+	mu       sync.Mutex     // guards requests
+	requests map[string]int // by path
 }
 
 // Option configures Start.
@@ -78,6 +82,8 @@ func Start(t testing.TB, opts ...Option) *Provider {
 		Issuer: scheme + "://" + srv.Listener.Addr().String(),
 		server: srv,
 		store:  newStore(key, o.idTokenExpiry),
+
+		requests: map[string]int{},
 	}
 	var cryptoKey [32]byte // encrypts the opaque access tokens
 	if _, err := rand.Read(cryptoKey[:]); err != nil {
@@ -107,7 +113,12 @@ func Start(t testing.TB, opts ...Option) *Provider {
 	mux.Handle(loginPath, p.loginHandler())
 	mux.Handle(devicePath, p.deviceHandler())
 	mux.Handle("/", p.op)
-	srv.Config.Handler = mux
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.requests[r.URL.Path]++
+		p.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	})
 	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
 	if o.tls {
 		srv.StartTLS()
@@ -116,6 +127,17 @@ func Start(t testing.TB, opts ...Option) *Provider {
 	}
 	t.Cleanup(srv.Close)
 	return p
+}
+
+// Close stops the provider before the test ends (a provider that went away).
+func (p *Provider) Close() { p.server.Close() }
+
+// Requests returns how many requests the provider served at path (such as
+// "/keys", the JWKS).
+func (p *Provider) Requests(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requests[path]
 }
 
 // CertPool trusts the provider's certificate (WithTLS); nil without TLS.
