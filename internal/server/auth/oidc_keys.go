@@ -201,7 +201,7 @@ func parseJWKS(body []byte) ([]jose.JSONWebKey, error) {
 // VerifySignature implements go-oidc's KeySet over the cached keys; the
 // verifier has checked the algorithm already.
 func (k *oidcKeys) VerifySignature(_ context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, joseAlgs)
+	jws, err := jose.ParseSignedCompact(raw, joseAlgs)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,8 @@ func (p *Provider) Claims(user, clientID string) map[string]any {
 // tokens it issues.
 func (p *Provider) Sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	return signJWS(t, jose.RS256, jose.JSONWebKey{Key: p.store.key, KeyID: p.store.keyID}, claims)
+	k := p.store.signingKey()
+	return signJWS(t, jose.RS256, jose.JSONWebKey{Key: k.key, KeyID: k.id}, claims)
 }
 
 // SignWithOtherKey signs claims with a fresh RSA key under the provider's key
@@ -52,7 +53,7 @@ func (p *Provider) SignWithOtherKey(t testing.TB, claims map[string]any) string 
 	if err != nil {
 		t.Fatalf("oidc provider: %v", err)
 	}
-	return signJWS(t, jose.RS256, jose.JSONWebKey{Key: key, KeyID: p.store.keyID}, claims)
+	return signJWS(t, jose.RS256, jose.JSONWebKey{Key: key, KeyID: p.store.signingKey().id}, claims)
 }
 
 // SignHS256WithPublicKey signs claims with HMAC-SHA256 keyed by the
@@ -60,12 +61,25 @@ func (p *Provider) SignWithOtherKey(t testing.TB, claims map[string]any) string 
 // verifier that lets the token choose its algorithm.
 func (p *Provider) SignHS256WithPublicKey(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&p.store.key.PublicKey)
+	k := p.store.signingKey()
+	der, err := x509.MarshalPKIXPublicKey(&k.key.PublicKey)
 	if err != nil {
 		t.Fatalf("oidc provider: %v", err)
 	}
 	secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	return signJWS(t, jose.HS256, jose.JSONWebKey{Key: secret, KeyID: p.store.keyID}, claims)
+	return signJWS(t, jose.HS256, jose.JSONWebKey{Key: secret, KeyID: k.id}, claims)
+}
+
+// RotateKey makes a new key the provider's signing key, under a new key ID;
+// the old keys stay in the JWKS, as providers keep them while tokens they
+// signed are alive.
+func (p *Provider) RotateKey(t testing.TB) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("oidc provider: %v", err)
+	}
+	p.store.rotate(key)
 }
 
 // Unsigned returns claims as a JWT with alg "none" and an empty signature.

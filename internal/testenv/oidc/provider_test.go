@@ -9,6 +9,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/oauth2"
 
 	"github.com/lockstep-dev/lockstep/internal/testenv/oidc"
@@ -21,6 +22,7 @@ type claims struct {
 	Verified bool     `json:"email_verified"`
 	Groups   []string `json:"groups"`
 	Nonce    string   `json:"nonce"`
+	Expiry   int64    `json:"exp"`
 }
 
 // codeFlow runs the authorization-code flow with PKCE through the provider's
@@ -73,19 +75,22 @@ func TestCodeFlowConfidentialClient(t *testing.T) {
 	got := codeFlow(t, p, oauth2.Config{ClientID: "server", ClientSecret: "s3cret", RedirectURL: "http://127.0.0.1:1/auth/callback"}, "alice", "pw")
 	want := claims{Subject: "id-alice", Username: "alice", Email: "alice@example.test", Verified: true,
 		Groups: []string{"ops", "dev"}, Nonce: "the-nonce"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(claims{}, "Expiry")); diff != "" {
 		t.Errorf("ID token claims (-want +got):\n%s", diff)
 	}
 }
 
 func TestCodeFlowPublicClientLoopbackAnyPort(t *testing.T) {
-	p := oidc.Start(t, oidc.WithTLS())
+	p := oidc.Start(t, oidc.WithTLS(), oidc.WithIDTokenLifetime(10*time.Minute))
 	p.AddClient(oidc.Client{ID: "cli", RedirectURIs: []string{"http://127.0.0.1/callback"}})
 	p.AddUser(oidc.User{Name: "bob", Password: "pw"})
 
 	got := codeFlow(t, p, oauth2.Config{ClientID: "cli", RedirectURL: "http://127.0.0.1:49152/callback"}, "bob", "pw")
 	if got.Subject != "id-bob" || got.Groups == nil || len(got.Groups) != 0 {
 		t.Errorf("claims %+v: want subject id-bob and an empty groups array", got)
+	}
+	if left := time.Until(time.Unix(got.Expiry, 0)); left < 9*time.Minute || left > 11*time.Minute {
+		t.Errorf("ID token valid for %s, want 10 minutes", left)
 	}
 }
 

@@ -22,11 +22,10 @@ import (
 // device flow needs is real; refresh tokens, token exchange and JWT profile
 // grants are refused.
 type store struct {
-	key             *rsa.PrivateKey
-	keyID           string
 	idTokenLifetime time.Duration
 
-	mu        sync.Mutex // guards every field below
+	mu        sync.Mutex   // guards every field below
+	keys      []signingKey // the first signs; all are published
 	users     map[string]User
 	clients   map[string]Client
 	requests  map[string]*authRequest // by request ID
@@ -44,8 +43,7 @@ type accessToken struct {
 
 func newStore(key *rsa.PrivateKey, idTokenLifetime time.Duration) *store {
 	return &store{
-		key:             key,
-		keyID:           randomID(),
+		keys:            []signingKey{{id: randomID(), key: key}},
 		idTokenLifetime: idTokenLifetime,
 		users:           map[string]User{},
 		clients:         map[string]Client{},
@@ -272,7 +270,20 @@ func (k publicKey) Key() any                           { return &k.key.PublicKey
 
 // SigningKey implements op.AuthStorage.
 func (s *store) SigningKey(context.Context) (op.SigningKey, error) {
-	return signingKey{id: s.keyID, key: s.key}, nil
+	return s.signingKey(), nil
+}
+
+func (s *store) signingKey() signingKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[0]
+}
+
+// rotate makes key the signing key; the others stay published.
+func (s *store) rotate(key *rsa.PrivateKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append([]signingKey{{id: randomID(), key: key}}, s.keys...)
 }
 
 // SignatureAlgorithms implements op.AuthStorage.
@@ -282,7 +293,13 @@ func (s *store) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm,
 
 // KeySet implements op.AuthStorage: the JWKS.
 func (s *store) KeySet(context.Context) ([]op.Key, error) {
-	return []op.Key{publicKey{signingKey{id: s.keyID, key: s.key}}}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]op.Key, len(s.keys))
+	for i, k := range s.keys {
+		keys[i] = publicKey{k}
+	}
+	return keys, nil
 }
 
 // GetClientByClientID implements op.OPStorage.
