@@ -54,14 +54,34 @@ func newManualActionCommands() []*cobra.Command {
 }
 
 func (a manualAction) command() *cobra.Command {
-	var kf kubeFlags
+	var m modeFlags
 	cmd := &cobra.Command{
 		Use:   a.name + " APP",
 		Short: a.short,
 		Long:  a.long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, _, err := requestAsUser(cmd, &kf, args[0], a.name, func(who, now string) map[string]any {
+			viaAPI, err := m.useAPI()
+			if err != nil {
+				return err
+			}
+			if viaAPI {
+				c, r, err := m.api.client()
+				if err != nil {
+					return err
+				}
+				ns, name, err := m.appKey(args[0], r.Namespace)
+				if err != nil {
+					return err
+				}
+				res, err := c.Act(cmd.Context(), ns, name, a.name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s of %s requested by %s\n", a.name, res.Application, res.Actor)
+				return nil
+			}
+			_, _, err = requestAsUser(cmd, &m.kube, args[0], a.name, func(who, now string) map[string]any {
 				patch := a.patch(now)
 				md, _ := patch["metadata"].(map[string]any)
 				if md == nil {
@@ -79,7 +99,7 @@ func (a manualAction) command() *cobra.Command {
 			return err
 		},
 	}
-	kf.add(cmd)
+	m.add(cmd)
 	return cmd
 }
 

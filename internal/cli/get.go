@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -28,16 +30,46 @@ func newGetCommand() *cobra.Command {
 }
 
 func newGetAppsCommand() *cobra.Command {
-	var kf kubeFlags
+	var m modeFlags
 	var output string
 	var all bool
+	var filter server.ListOptions
 	cmd := &cobra.Command{
 		Use:     "apps",
 		Aliases: []string{"applications"},
 		Short:   "List Applications: sync status against the newest commit, the commit applied, health, readiness",
-		Args:    cobra.NoArgs,
+		Long: `Lists Applications. Through the API (after lockstep login) it lists those of every
+namespace you may see, unless -n names one, and filters on the server; with a
+kubeconfig it lists the kubeconfig namespace's, or every namespace's with -A.`,
+		Example: `  lockstep get apps
+  lockstep get apps --project payments --sync OutOfSync
+  lockstep get apps --health Degraded -o json
+  lockstep get apps -l team=web --search api`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, ns, err := kf.client()
+			viaAPI, err := m.useAPI()
+			if err != nil {
+				return err
+			}
+			if viaAPI {
+				c, _, err := m.api.client()
+				if err != nil {
+					return err
+				}
+				filter.Namespace = m.kube.namespace
+				items, err := c.AllApplications(cmd.Context(), filter)
+				if err != nil {
+					return err
+				}
+				if output != "" {
+					return printObject(cmd.OutOrStdout(), output, items)
+				}
+				return printSummaryTable(cmd.OutOrStdout(), items)
+			}
+			if filter != (server.ListOptions{}) {
+				return errors.New("--project, --sync, --health, -l, --search, --policy-denied and --verification-failed filter on the API's side: log in first (lockstep login)")
+			}
+			c, _, ns, err := m.kube.client()
 			if err != nil {
 				return err
 			}
@@ -55,10 +87,38 @@ func newGetAppsCommand() *cobra.Command {
 			return printAppTable(cmd.OutOrStdout(), list.Items, all)
 		},
 	}
-	kf.add(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a table)")
-	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list Applications of every namespace")
+	m.add(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a table)")
+	f.BoolVarP(&all, "all-namespaces", "A", false, "list Applications of every namespace (kubeconfig mode; the API lists all you may see)")
+	f.StringVar(&filter.Project, "project", "", "only this Project's")
+	f.StringVar(&filter.Sync, "sync", "", "only Synced, OutOfSync or Unknown ones")
+	f.StringVar(&filter.Health, "health", "", "only Healthy, Progressing, Degraded, Suspended, Missing or Unknown ones")
+	f.StringVarP(&filter.Labels, "selector", "l", "", "only those whose labels match (team=web,tier!=db)")
+	f.StringVar(&filter.Search, "search", "", "only those whose namespace/name contains this")
+	f.BoolVar(&filter.PolicyDenied, "policy-denied", false, "only those a policy denied")
+	f.BoolVar(&filter.VerificationFailed, "verification-failed", false, "only those whose commit failed verification")
 	return cmd
+}
+
+func printSummaryTable(out io.Writer, apps []server.AppSummary) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAMESPACE\tNAME\tPROJECT\tSYNC\tNEWEST\tAPPLIED\tHEALTH\tREADY\tREASON\tAUTHOR")
+	for _, a := range apps {
+		sync := string(a.Sync)
+		if a.SyncReason != "" {
+			sync += " (" + a.SyncReason + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Namespace, a.Name, a.Project, sync, orDash(short(a.NewestRevision)),
+			orDash(short(a.AppliedRevision)), a.Health, a.Ready, orDash(a.Reason), orDash(authorName(a.Author)))
+	}
+	return w.Flush()
+}
+
+// authorName is "Name" of "Name <email>".
+func authorName(s string) string {
+	name, _, _ := strings.Cut(s, " <")
+	return name
 }
 
 func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) error {
@@ -90,7 +150,7 @@ func printAppTable(out io.Writer, apps []v1.Application, withNamespace bool) err
 }
 
 func newGetAppCommand() *cobra.Command {
-	var kf kubeFlags
+	var m modeFlags
 	var output string
 	cmd := &cobra.Command{
 		Use:     "app NAME",
@@ -98,12 +158,8 @@ func newGetAppCommand() *cobra.Command {
 		Short:   "Show one Application: source, revision, conditions, resources, history",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, ns, err := kf.client()
+			app, err := m.getApp(cmd, args[0])
 			if err != nil {
-				return err
-			}
-			app := &v1.Application{}
-			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, app); err != nil {
 				return err
 			}
 			if output != "" {
@@ -112,9 +168,37 @@ func newGetAppCommand() *cobra.Command {
 			return describeApp(cmd.OutOrStdout(), app)
 		},
 	}
-	kf.add(cmd)
+	m.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a description)")
 	return cmd
+}
+
+// getApp reads one Application through the API or the kubeconfig.
+func (m *modeFlags) getApp(cmd *cobra.Command, arg string) (*v1.Application, error) {
+	viaAPI, err := m.useAPI()
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		c, r, err := m.api.client()
+		if err != nil {
+			return nil, err
+		}
+		ns, name, err := m.appKey(arg, r.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		return c.Application(cmd.Context(), ns, name)
+	}
+	c, _, ns, err := m.kube.client()
+	if err != nil {
+		return nil, err
+	}
+	app := &v1.Application{}
+	if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: arg}, app); err != nil {
+		return nil, err
+	}
+	return app, nil
 }
 
 func describeApp(out io.Writer, a *v1.Application) error {

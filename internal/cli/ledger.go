@@ -16,17 +16,18 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
-// ledgerFlags say where the ledger is: the controller's API (the default, from
-// $LOCKSTEP_SERVER and $LOCKSTEP_TOKEN), or a database file for offline work.
+// ledgerFlags say where the ledger is: the controller's API (the default: the
+// logged-in context, or $LOCKSTEP_SERVER and $LOCKSTEP_TOKEN), or a database
+// file for offline work.
 type ledgerFlags struct {
-	server, token, db string
-	kube              kubeFlags
+	api  apiFlags
+	db   string
+	kube kubeFlags
 }
 
 func (l *ledgerFlags) add(cmd *cobra.Command, withNamespace bool) {
 	f := cmd.Flags()
-	f.StringVar(&l.server, "server", "", "the controller's API, http(s)://host:port (default $LOCKSTEP_SERVER)")
-	f.StringVar(&l.token, "token", "", "the API's read-only bearer token (default $LOCKSTEP_TOKEN)")
+	l.api.add(cmd)
 	f.StringVar(&l.db, "db", "", "read this ledger database file instead of the API (offline investigation)")
 	f.StringVar(&l.kube.kubeconfig, "kubeconfig", "", "kubeconfig, for blame with --db (default $KUBECONFIG)")
 	if withNamespace {
@@ -58,11 +59,12 @@ func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
 		}
 		return svc, func() { _ = store.Close() }, nil
 	}
-	addr := firstOf(l.server, os.Getenv("LOCKSTEP_SERVER"))
-	if addr == "" {
-		return nil, nil, errors.New("no ledger to read: set $LOCKSTEP_SERVER and $LOCKSTEP_TOKEN (make dev writes both to its env file), pass --server and --token, or --db FILE")
+	if _, ok, err := l.api.resolve(); err != nil {
+		return nil, nil, err
+	} else if !ok {
+		return nil, nil, errors.New("no ledger to read: log in (lockstep login --server https://HOST:PORT; make dev prints how), set $LOCKSTEP_SERVER and $LOCKSTEP_TOKEN, or read a database file with --db FILE")
 	}
-	c, err := server.NewClient(addr, firstOf(l.token, os.Getenv("LOCKSTEP_TOKEN")))
+	c, _, err := l.api.client()
 	if err != nil {
 		return nil, nil, err
 	}

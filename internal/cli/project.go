@@ -2,8 +2,10 @@ package cli
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -11,100 +13,138 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
 func newGetProjectsCommand() *cobra.Command {
-	var kf kubeFlags
+	var m modeFlags
 	var output string
 	cmd := &cobra.Command{
 		Use:   "projects",
 		Short: "List Projects: how many Applications each holds and which guardrails it sets",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, _, err := kf.client()
+			projects, apps, err := m.projects(cmd, "")
 			if err != nil {
-				return err
-			}
-			list := &v1.ProjectList{}
-			if err := c.List(cmd.Context(), list); err != nil {
 				return err
 			}
 			if output != "" {
-				return printObject(cmd.OutOrStdout(), output, list)
+				return printObject(cmd.OutOrStdout(), output, projects)
 			}
-			apps, err := applicationsByProject(cmd, c)
-			if err != nil {
-				return err
-			}
-			return printProjectTable(cmd.OutOrStdout(), list.Items, apps)
+			return printProjectTable(cmd.OutOrStdout(), projects, apps)
 		},
 	}
-	kf.add(cmd)
+	m.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a table)")
 	return cmd
 }
 
 func newGetProjectCommand() *cobra.Command {
-	var kf kubeFlags
+	var m modeFlags
 	var output string
 	cmd := &cobra.Command{
 		Use:   "project NAME",
 		Short: "Show one Project: its rules and its Applications (of every namespace)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, _, err := kf.client()
-			if err != nil {
-				return err
-			}
-			p := &v1.Project{}
-			err = c.Get(cmd.Context(), types.NamespacedName{Name: args[0]}, p)
-			builtIn := apierrors.IsNotFound(err) && args[0] == v1.DefaultProject
+			projects, apps, err := m.projects(cmd, args[0])
+			builtIn := errors.Is(err, errNoProject) && args[0] == v1.DefaultProject
 			if err != nil && !builtIn {
 				return err
 			}
 			if output != "" && !builtIn {
-				return printObject(cmd.OutOrStdout(), output, p)
-			}
-			apps, err := applicationsByProject(cmd, c)
-			if err != nil {
-				return err
+				return printObject(cmd.OutOrStdout(), output, projects[0])
 			}
 			out := cmd.OutOrStdout()
 			if builtIn {
 				fmt.Fprintf(out, "Project %s: not created, so the built-in default applies: every repository, destination and kind, no other rule\n"+
 					"(unless the controller runs with --require-projects: then its Applications are denied until the Project exists)\n", v1.DefaultProject)
 			} else {
-				printProjectRules(out, p)
+				printProjectRules(out, &projects[0])
 			}
 			return printProjectApps(out, apps[args[0]])
 		},
 	}
-	kf.add(cmd)
+	m.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: yaml or json (default: a summary)")
 	return cmd
 }
 
-// applicationsByProject lists every namespace's Applications by Project name.
-func applicationsByProject(cmd *cobra.Command, c client.Client) (map[string][]v1.Application, error) {
-	list := &v1.ApplicationList{}
-	if err := c.List(cmd.Context(), list); err != nil {
-		return nil, fmt.Errorf("listing Applications to count them: %w", err)
+var errNoProject = errors.New("no such Project")
+
+// projects reads the Projects (only name, when not "") and every
+// Application by Project, through the API or the kubeconfig. A missing
+// named Project is errNoProject, with the Applications still read.
+func (m *modeFlags) projects(cmd *cobra.Command, name string) ([]v1.Project, map[string][]server.AppSummary, error) {
+	ctx := cmd.Context()
+	viaAPI, err := m.useAPI()
+	if err != nil {
+		return nil, nil, err
 	}
-	by := map[string][]v1.Application{}
-	for _, a := range list.Items {
-		name := a.Spec.Project
-		if name == "" {
-			name = v1.DefaultProject
+	var projects []v1.Project
+	var summaries []server.AppSummary
+	var missing error
+	if viaAPI {
+		c, _, err := m.api.client()
+		if err != nil {
+			return nil, nil, err
 		}
-		by[name] = append(by[name], a)
+		if name != "" {
+			p, err := c.Project(ctx, name)
+			var se *server.StatusError
+			switch {
+			case errors.As(err, &se) && se.Code == http.StatusNotFound:
+				missing = fmt.Errorf("%w: %s", errNoProject, se.Message)
+			case err != nil:
+				return nil, nil, err
+			default:
+				projects = []v1.Project{*p}
+			}
+		} else if projects, err = c.Projects(ctx); err != nil {
+			return nil, nil, err
+		}
+		if summaries, err = c.AllApplications(ctx, server.ListOptions{Project: name}); err != nil {
+			return nil, nil, fmt.Errorf("listing Applications to count them: %w", err)
+		}
+	} else {
+		c, _, _, err := m.kube.client()
+		if err != nil {
+			return nil, nil, err
+		}
+		list := &v1.ProjectList{}
+		if name != "" {
+			p := &v1.Project{}
+			err := c.Get(ctx, types.NamespacedName{Name: name}, p)
+			switch {
+			case apierrors.IsNotFound(err):
+				missing = fmt.Errorf("%w: %s", errNoProject, name)
+			case err != nil:
+				return nil, nil, err
+			default:
+				list.Items = []v1.Project{*p}
+			}
+		} else if err := c.List(ctx, list); err != nil {
+			return nil, nil, err
+		}
+		projects = list.Items
+		apps := &v1.ApplicationList{}
+		if err := c.List(ctx, apps); err != nil {
+			return nil, nil, fmt.Errorf("listing Applications to count them: %w", err)
+		}
+		for i := range apps.Items {
+			summaries = append(summaries, server.Summarize(&apps.Items[i]))
+		}
 	}
-	return by, nil
+	by := map[string][]server.AppSummary{}
+	for _, a := range summaries {
+		by[a.Project] = append(by[a.Project], a)
+	}
+	return projects, by, missing
 }
 
-func printProjectTable(out io.Writer, projects []v1.Project, apps map[string][]v1.Application) error {
+func printProjectTable(out io.Writer, projects []v1.Project, apps map[string][]server.AppSummary) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tAPPS\tSERVICE-ACCOUNT\tSIGNED\tAPPROVALS\tIMAGES\tAGE")
 	for _, p := range projects {
@@ -174,15 +214,15 @@ func printProjectRules(out io.Writer, p *v1.Project) {
 	}
 }
 
-func printProjectApps(out io.Writer, apps []v1.Application) error {
+func printProjectApps(out io.Writer, apps []server.AppSummary) error {
 	fmt.Fprintf(out, "\nApplications (%d):\n", len(apps))
 	if len(apps) == 0 {
 		return nil
 	}
-	slices.SortFunc(apps, func(a, b v1.Application) int {
+	slices.SortFunc(apps, func(a, b server.AppSummary) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
-	return printAppTable(out, apps, true)
+	return printSummaryTable(out, apps)
 }
 
 func kindRules(r v1.ResourceRules, byDefault string) string {

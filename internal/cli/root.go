@@ -19,7 +19,8 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 	}
 	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand(),
 		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(),
-		newHistoryCommand(), newAuditCommand(), newBlameCommand())
+		newHistoryCommand(), newAuditCommand(), newBlameCommand(),
+		newLoginCommand(), newLogoutCommand(), newContextCommand(), newWhoamiCommand(), newAccountCommand(), newTokenCommand())
 	root.AddCommand(newManualActionCommands()...)
 	return root
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,20 +18,38 @@ import (
 )
 
 func newSyncCommand() *cobra.Command {
-	var kf kubeFlags
+	var m modeFlags
 	var wait bool
 	var timeout time.Duration
+	var revision string
 	cmd := &cobra.Command{
 		Use:   "sync APP",
 		Short: "Ask the controller to sync an Application now, recording who asked",
 		Long: `Asks the controller to sync APP now. For an Application with automated sync off,
-this is how its pending plan gets applied. The request is recorded with the name the
-API server knows you by, and shows in the Application's history. Lockstep still applies
-only what Git says.`,
+this is how its pending plan gets applied. The request is recorded with your name
+and shows in the Application's history and the ledger. Lockstep still applies only
+what Git says.
+
+Through the API the sync is pinned to a commit: --revision, or the newest commit the
+Application shows now. If the followed ref has moved on by the time the controller
+acts, nothing is applied and the sync fails with RevisionChanged: look at the new
+commit (lockstep diff) and sync again.`,
+		Example: `  lockstep sync webapp-prod
+  lockstep sync team/webapp --revision 3f2a9c1 --timeout 10m`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			viaAPI, err := m.useAPI()
+			if err != nil {
+				return err
+			}
+			if viaAPI {
+				return syncThroughAPI(cmd, &m, args[0], revision, wait, timeout)
+			}
+			if revision != "" {
+				return errors.New("--revision pins a sync through the API: log in first (lockstep login)")
+			}
 			var request string
-			c, app, err := requestAsUser(cmd, &kf, args[0], "sync", func(who, now string) map[string]any {
+			c, app, err := requestAsUser(cmd, &m.kube, args[0], "sync", func(who, now string) map[string]any {
 				request = who + " at " + now
 				return map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationSyncRequestedBy: request}}}
 			})
@@ -40,30 +59,77 @@ only what Git says.`,
 			if !wait {
 				return nil
 			}
-			return waitForSync(cmd.Context(), cmd, c, app, request, timeout)
+			return waitForSync(cmd.Context(), cmd, func(ctx context.Context) (*v1.Application, error) {
+				return app, c.Get(ctx, client.ObjectKeyFromObject(app), app)
+			}, request, timeout)
 		},
 	}
-	kf.add(cmd)
+	m.add(cmd)
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait for the controller to handle the request and print the result")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	cmd.Flags().StringVar(&revision, "revision", "", "the commit to sync (API only; default: the newest the Application shows)")
 	return cmd
 }
 
-func waitForSync(ctx context.Context, cmd *cobra.Command, c client.Client, app *v1.Application, request string, timeout time.Duration) error {
+func syncThroughAPI(cmd *cobra.Command, m *modeFlags, arg, revision string, wait bool, timeout time.Duration) error {
+	c, r, err := m.api.client()
+	if err != nil {
+		return err
+	}
+	ns, name, err := m.appKey(arg, r.Namespace)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if revision == "" {
+		app, err := c.Application(ctx, ns, name)
+		if err != nil {
+			return err
+		}
+		if revision = app.Status.Sync.Revision; revision == "" {
+			return fmt.Errorf("%s/%s has not resolved its ref yet: lockstep refresh %s/%s, then sync", ns, name, ns, name)
+		}
+	}
+	res, err := c.Sync(ctx, ns, name, revision)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "sync of %s to %s requested by %s\n", res.Application, short(revision), res.Actor)
+	if !wait {
+		return nil
+	}
+	return waitForSync(ctx, cmd, func(ctx context.Context) (*v1.Application, error) { return c.Application(ctx, ns, name) }, res.Request, timeout)
+}
+
+// ErrSyncFailed is the error of a sync that ran and failed, or was refused.
+var ErrSyncFailed = errors.New("sync failed")
+
+func waitForSync(ctx context.Context, cmd *cobra.Command, get func(context.Context) (*v1.Application, error), request string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(app), app); err != nil {
+		app, err := get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("the controller did not handle the request within %s; is it running?", timeout)
+			}
 			return err
 		}
 		ready := meta.FindStatusCondition(app.Status.Conditions, v1.ConditionReady)
 		if app.Status.LastHandledSyncRequest == request {
-			fmt.Fprintf(cmd.OutOrStdout(), "synced %s: %s\n", short(app.Status.Sync.Revision), ready.Message)
+			if h := app.Status.History; len(h) > 0 && h[0].Result == v1.SyncFailed && h[0].Initiator == v1.ParseSyncRequest(request).Who {
+				return fmt.Errorf("%w: %s", ErrSyncFailed, h[0].Message)
+			}
+			msg := ""
+			if ready != nil {
+				msg = ready.Message
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "synced %s: %s\n", short(app.Status.Sync.Revision), msg)
 			return nil
 		}
 		if ready != nil && ready.Status == metav1.ConditionFalse && app.Status.ObservedGeneration == app.Generation &&
 			ready.Reason != v1.ReasonOutOfSync && meta.IsStatusConditionTrue(app.Status.Conditions, v1.ConditionStalled) {
-			return fmt.Errorf("sync failed (%s): %s", ready.Reason, ready.Message)
+			return fmt.Errorf("%w (%s): %s", ErrSyncFailed, ready.Reason, ready.Message)
 		}
 		select {
 		case <-ctx.Done():

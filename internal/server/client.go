@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,20 +34,119 @@ const maxResponse = 256 << 20
 
 // NewClient talks to the API at server (http[s]://host:port) with token.
 func NewClient(server, token string) (*Client, error) {
-	u, err := url.Parse(server)
+	return NewClientWith(ClientOptions{Server: server, Token: token})
+}
+
+// ClientOptions say how to reach an API.
+type ClientOptions struct {
+	// Server is http(s)://host:port; plain HTTP only to a loopback address.
+	Server string
+	// Token is a session or API token; empty only for logging in.
+	Token string
+	// CAData is the PEM of the CA that signed the server's certificate, added
+	// to the system's.
+	CAData []byte
+	// InsecureSkipVerify accepts any certificate (a test server only).
+	InsecureSkipVerify bool
+	// AllowNoToken lets a client without a token be made, to log in.
+	AllowNoToken bool
+}
+
+// NewClientWith makes a client from opts.
+func NewClientWith(opts ClientOptions) (*Client, error) {
+	u, err := url.Parse(opts.Server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("server %q: want http(s)://host:port", server)
+		return nil, fmt.Errorf("server %q: want https://host:port", opts.Server)
 	}
-	if token == "" {
-		return nil, errors.New("no API token: set --token or $LOCKSTEP_TOKEN")
+	if opts.Token == "" && !opts.AllowNoToken {
+		return nil, errors.New("not logged in: run lockstep login --server URL, or set $LOCKSTEP_TOKEN")
 	}
 	if u.Scheme == "http" {
 		// The token would cross the network in clear text.
 		if err := CheckPlainHTTP(hostPort(u), false, false); err != nil {
-			return nil, fmt.Errorf("server %s: the token would be sent in clear text: use https:// (or a loopback address, e.g. through kubectl port-forward)", server)
+			return nil, fmt.Errorf("server %s: the token would be sent in clear text: use https:// (or a loopback address, e.g. through kubectl port-forward)", opts.Server)
 		}
 	}
-	return &Client{base: u, token: token, http: &http.Client{Timeout: 10 * time.Minute}}, nil
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// The API is inside the perimeter: a proxy from the environment would
+	// see every token.
+	transport.Proxy = nil
+	if len(opts.CAData) > 0 || opts.InsecureSkipVerify {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if len(opts.CAData) > 0 && !pool.AppendCertsFromPEM(opts.CAData) {
+			return nil, errors.New("the certificate authority holds no PEM certificate")
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, InsecureSkipVerify: opts.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // asked for, for test servers
+	}
+	return &Client{base: u, token: opts.Token, http: &http.Client{Timeout: 10 * time.Minute, Transport: transport,
+		// A redirect could carry the token elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// StatusError is an answer other than 2xx, with the server's message.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Code, http.StatusText(e.Code), e.Message)
+}
+
+// do sends a request with a JSON body (when body is not nil) and decodes a
+// JSON answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	var r io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reaching the Lockstep API at %s: %w", c.base.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return c.statusError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(out); err != nil {
+		return fmt.Errorf("reading the answer to %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Client) statusError(resp *http.Response) error {
+	var e struct{ Error string }
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(body))
+	}
+	if resp.StatusCode == http.StatusNotFound && e.Error == "" {
+		e.Error = "not found; is " + c.base.Redacted() + " a Lockstep controller?"
+	}
+	return &StatusError{Code: resp.StatusCode, Message: e.Error}
 }
 
 func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
@@ -62,15 +164,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Resp
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		var e struct{ Error string }
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
-		}
-		if resp.StatusCode == http.StatusNotFound && e.Error == "" {
-			e.Error = "not found; is " + c.base.Redacted() + " a Lockstep controller?"
-		}
-		return nil, fmt.Errorf("%s: %s", resp.Status, e.Error)
+		return nil, c.statusError(resp)
 	}
 	return resp, nil
 }

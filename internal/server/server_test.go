@@ -288,9 +288,9 @@ func TestVerifyAndPublicKeyOverTheAPI(t *testing.T) {
 
 func TestClientRefusesBadSettings(t *testing.T) {
 	for _, tc := range []struct{ server, token, want string }{
-		{"", token, "want http(s)"},
-		{"ftp://x", token, "want http(s)"},
-		{"http://", token, "want http(s)"},
+		{"", token, "want https://"},
+		{"ftp://x", token, "want https://"},
+		{"http://", token, "want https://"},
 		{"http://127.0.0.1:1", "", "LOCKSTEP_TOKEN"},
 	} {
 		if _, err := server.NewClient(tc.server, tc.token); err == nil || !strings.Contains(err.Error(), tc.want) {
