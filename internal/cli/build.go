@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/render"
 )
 
@@ -75,7 +76,7 @@ unless --show-secrets is given, so the output is safe to paste or log.`,
 			out := cmd.OutOrStdout()
 			for i, o := range res.Objects {
 				if !showSecrets {
-					o, _ = maskSecrets(o, o) // the same on both sides: every value reads ***
+					o, _ = pass.MaskSecrets(o, o) // the same on both sides: every value reads ***
 				}
 				data, err := yaml.Marshal(o.Object)
 				if err != nil {

@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
-	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/pass"
@@ -22,7 +19,8 @@ import (
 
 func newDiffCommand() *cobra.Command {
 	var (
-		kf              kubeFlags
+		m               modeFlags
+		output          string
 		controllerNS    string
 		serviceAccount  string
 		requireProjects bool
@@ -39,6 +37,14 @@ access to the Application, its Project, its credential and key Secrets, and to a
 (impersonate) its service account when it has one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			viaAPI, err := m.useAPI()
+			if err != nil {
+				return err
+			}
+			if viaAPI {
+				return diffThroughAPI(cmd, &m, args[0], output)
+			}
+			kf := &m.kube
 			c, cfg, ns, err := kf.client()
 			if err != nil {
 				return err
@@ -84,7 +90,8 @@ access to the Application, its Project, its credential and key Secrets, and to a
 			return WritePlanDiff(out, pv)
 		},
 	}
-	kf.add(cmd)
+	m.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the preview as data (API only; default: a diff)")
 	cmd.Flags().StringVar(&controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
 	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
 	cmd.Flags().BoolVar(&requireProjects, "require-projects", false, "the controller's --require-projects: a missing Project is a denial")
@@ -92,102 +99,83 @@ access to the Application, its Project, its credential and key Secrets, and to a
 	return cmd
 }
 
+// diffThroughAPI prints the controller's preview of APP: the commit, the
+// verdicts and a diff per object.
+func diffThroughAPI(cmd *cobra.Command, m *modeFlags, arg, output string) error {
+	c, r, err := m.api.client()
+	if err != nil {
+		return err
+	}
+	ns, name, err := m.appKey(arg, r.Namespace)
+	if err != nil {
+		return err
+	}
+	pv, err := c.Preview(cmd.Context(), ns, name)
+	if err != nil {
+		return err
+	}
+	if output != "" {
+		return printObject(cmd.OutOrStdout(), output, pv)
+	}
+	return WritePreview(cmd.OutOrStdout(), pv)
+}
+
+// WritePreview prints a preview as lockstep diff does.
+func WritePreview(out io.Writer, pv pass.Preview) error {
+	fmt.Fprintf(out, "# %s at %s %q by %s\n", pv.Application, short(pv.Revision), pv.Subject, authorName(pv.Author))
+	if pv.VerifiedBy != "" {
+		fmt.Fprintf(out, "# signed, verified with %s\n", pv.VerifiedBy)
+	}
+	if len(pv.Approvers) > 0 {
+		fmt.Fprintf(out, "# approved by %s\n", strings.Join(pv.Approvers, ", "))
+	}
+	if pv.Rollback {
+		fmt.Fprintln(out, "# a rollback: this commit does not descend from the one applied")
+	}
+	if pv.Refused != nil {
+		return fmt.Errorf("%s: %s", pv.Refused.Reason, pv.Refused.Message)
+	}
+	if pv.InSync {
+		fmt.Fprintln(out, "# in sync: a sync would change nothing")
+		return nil
+	}
+	for _, h := range pv.Hooks {
+		fmt.Fprintf(out, "# hook %s %s/%s (wave %d)\n", h.Phase, h.Kind, h.Name, h.Wave)
+	}
+	for _, w := range pv.Waves {
+		if len(pv.Waves) > 1 {
+			fmt.Fprintf(out, "# wave %d\n", w.Wave)
+		}
+		for _, s := range w.Steps {
+			if s.Action == plan.Keep {
+				fmt.Fprintf(out, "# %s %s/%s: kept (%s)\n", s.Kind, s.Namespace, s.Name, s.Reason)
+				continue
+			}
+			if _, err := io.WriteString(out, s.Diff); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(out, "# to apply exactly this: lockstep sync %s --revision %s\n", pv.Application, short(pv.Revision))
+	return nil
+}
+
 // WritePlanDiff writes what `lockstep diff` shows of a previewed pass: a
 // unified diff per object that would change, Secret values masked.
 func WritePlanDiff(out io.Writer, pv *pass.Pass) error {
 	scrub := pv.Scrubber() // Secret values a chart copied into other objects
 	for _, step := range pv.Plan.Steps {
-		var before, after *unstructured.Unstructured
-		switch step.Action {
-		case plan.Create:
-			after = step.Desired
-		case plan.Update:
-			before, after = pv.Observed.Current[step.Key], pv.Observed.DryRun[step.Key]
-			if after == nil {
-				after = step.Desired
-			}
-		case plan.Prune:
-			before = pv.Observed.Current[step.Key]
-		case plan.Keep:
+		if step.Action == plan.Keep {
 			fmt.Fprintf(out, "# %s: kept (%s)\n", step.Key, step.Reason)
 			continue
-		default:
-			continue
 		}
-		before, after = maskSecrets(before, after)
-		a, err := asYAML(before)
+		text, err := pass.StepDiff(pv, step, scrub)
 		if err != nil {
 			return err
 		}
-		b, err := asYAML(after)
-		if err != nil {
-			return err
-		}
-		action := string(step.Action)
-		if step.Adopted {
-			action = "Adopt: exists, managed by no Application; the sync takes it over"
-		}
-		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(a), B: difflib.SplitLines(b),
-			FromFile: step.Key.String() + " (live)", ToFile: step.Key.String() + " (" + action + ")", Context: 3,
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := io.WriteString(out, scrub.Scrub(text)); err != nil {
+		if _, err := io.WriteString(out, text); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func asYAML(o *unstructured.Unstructured) (string, error) {
-	if o == nil {
-		return "", nil
-	}
-	data, err := yaml.Marshal(plan.Comparable(o).Object)
-	return string(data), err
-}
-
-// maskSecrets replaces every value of a Secret's data and stringData: a value
-// that is the same on both sides reads "***", one that differs reads
-// "*** (before)" and "*** (after)", so the diff shows which keys change and
-// nothing of what they hold.
-func maskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
-	if !audit.IsSecret(before) && !audit.IsSecret(after) {
-		return before, after
-	}
-	if before != nil {
-		before = before.DeepCopy()
-	}
-	if after != nil {
-		after = after.DeepCopy()
-	}
-	for _, field := range []string{"data", "stringData"} {
-		var b, a map[string]any
-		if before != nil {
-			b, _, _ = unstructured.NestedMap(before.Object, field)
-		}
-		if after != nil {
-			a, _, _ = unstructured.NestedMap(after.Object, field)
-		}
-		mask := func(m, other map[string]any, side string) map[string]any {
-			out := map[string]any{}
-			for k, v := range m {
-				if ov, ok := other[k]; ok && ov == v {
-					out[k] = "***"
-				} else {
-					out[k] = "*** (" + side + ")"
-				}
-			}
-			return out
-		}
-		if b != nil {
-			_ = unstructured.SetNestedMap(before.Object, mask(b, a, "before"), field)
-		}
-		if a != nil {
-			_ = unstructured.SetNestedMap(after.Object, mask(a, b, "after"), field)
-		}
-	}
-	return before, after
 }

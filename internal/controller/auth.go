@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"maps"
 	"time"
 
@@ -18,12 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/lockstep-dev/lockstep/internal/apply"
-	"github.com/lockstep-dev/lockstep/internal/audit"
-	"github.com/lockstep-dev/lockstep/internal/kube"
-	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
@@ -205,38 +199,4 @@ func watchAuth(ctx context.Context, cs kubernetes.Interface, namespace string, a
 		}
 	}
 	return nil
-}
-
-// addAPIServer adds the operator API to mgr: its accounts and session key
-// made on first start, its Secrets and RBAC policy watched, served on
-// opts.APIAddress. Only the leader serves: the ledger is the leader's (a
-// PostgreSQL store would let every replica answer).
-func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Clients, store audit.Store, ledger *audit.Ledger, opts Options) error {
-	if err := server.CheckPlainHTTP(opts.APIAddress, opts.APITLSCert != "", opts.APIInsecureHTTP); err != nil {
-		return err
-	}
-	ledgerToken, err := apiToken(ctx, clients.Typed, opts)
-	if err != nil {
-		return err
-	}
-	if err := bootstrapAuth(ctx, clients.Typed, opts.Namespace, opts.Logger); err != nil {
-		return err
-	}
-	authn := auth.New(secretWriter{cs: clients.Typed, namespace: opts.Namespace}, auth.Options{LedgerToken: ledgerToken, SessionTTL: opts.SessionTTL})
-	policy := &rbac.Store{}
-	log := slog.New(logr.ToSlogHandler(opts.Logger))
-	srv, err := server.New(server.Deps{
-		Apps: mgr.GetClient(), Writer: mgr.GetClient(),
-		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
-		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
-	})
-	if err != nil {
-		return err
-	}
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if err := watchAuth(ctx, clients.Typed, opts.Namespace, authn, policy, opts.Logger); err != nil {
-			return err
-		}
-		return server.Serve(ctx, opts.APIAddress, srv.Handler(), opts.APITLSCert, opts.APITLSKey)
-	}))
 }

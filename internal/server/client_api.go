@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 )
 
@@ -164,4 +165,11 @@ func (c *Client) Tokens(ctx context.Context) ([]auth.TokenInfo, error) {
 // RevokeToken deletes an API token.
 func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, PathTokens+"/"+url.PathEscape(id), nil, nil, nil)
+}
+
+// Preview says what a sync of an Application would do now.
+func (c *Client) Preview(ctx context.Context, namespace, name string) (pass.Preview, error) {
+	var p pass.Preview
+	err := c.do(ctx, http.MethodGet, appPathOf(namespace, name)+"/preview", nil, nil, &p)
+	return p, err
 }

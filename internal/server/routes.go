@@ -93,6 +93,7 @@ func (s *Server) table() []route {
 		// Applications and Projects, from the watch cache
 		{get, PathApplications, apps, rbac.Get, scopeList, s.listApplications},
 		{get, appPath, apps, rbac.Get, scopeApplication, s.getApplication},
+		{get, appPath + "/preview", apps, rbac.Get, scopeApplication, s.previewApplication},
 		{post, appPath + "/sync", apps, rbac.Sync, scopeApplication, s.syncApplication},
 		{post, appPath + "/refresh", apps, rbac.Refresh, scopeApplication, s.refreshApplication},
 		{post, appPath + "/suspend", apps, rbac.Suspend, scopeApplication, s.suspendApplication},

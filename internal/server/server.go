@@ -31,6 +31,8 @@ type Deps struct {
 	Apps client.Reader
 	// Writer patches Applications for actions, as the controller.
 	Writer client.Writer
+	// Previewer runs an Application's pipeline up to the plan.
+	Previewer Previewer
 	// Ledger answers ledger reads and blame.
 	Ledger API
 	// PublicKey is the ledger's checkpoint key.
@@ -48,8 +50,9 @@ type Deps struct {
 
 // Server serves the API.
 type Server struct {
-	d      Deps
-	routes []route
+	d        Deps
+	routes   []route
+	previews chan struct{} // a slot per preview running
 }
 
 // New returns a Server; every dependency but Ledger, Writer and Apps is
@@ -61,7 +64,7 @@ func New(d Deps) (*Server, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	s := &Server{d: d}
+	s := &Server{d: d, previews: make(chan struct{}, maxPreviews)}
 	s.routes = s.table()
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package cli
+package pass
 
 import (
 	"strings"
@@ -18,7 +18,7 @@ func secret(data map[string]any) *unstructured.Unstructured {
 func TestMaskSecretsHidesEveryValue(t *testing.T) {
 	before := secret(map[string]any{"same": "c2VjcmV0MQ==", "changed": "b2xkLXZhbHVl", "gone": "Z29uZQ=="})
 	after := secret(map[string]any{"same": "c2VjcmV0MQ==", "changed": "bmV3LXZhbHVl", "added": "YWRkZWQ="})
-	mb, ma := maskSecrets(before, after)
+	mb, ma := MaskSecrets(before, after)
 	a, _ := asYAML(mb)
 	b, _ := asYAML(ma)
 	for _, secretValue := range []string{"c2VjcmV0MQ==", "b2xkLXZhbHVl", "bmV3LXZhbHVl", "Z29uZQ==", "YWRkZWQ="} {
@@ -38,7 +38,7 @@ func TestMaskSecretsHidesEveryValue(t *testing.T) {
 		t.Error("maskSecrets changed the caller's object")
 	}
 	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"k": "v"}}}
-	if got, _ := maskSecrets(cm, nil); got != cm {
+	if got, _ := MaskSecrets(cm, nil); got != cm {
 		t.Error("a ConfigMap was masked")
 	}
 }

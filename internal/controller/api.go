@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/go-logr/logr"
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+)
+
+// addAPIServer adds the operator API to mgr: its accounts and session key
+// made on first start, its Secrets and RBAC policy watched, served on
+// opts.APIAddress. Only the leader serves: the ledger is the leader's (a
+// PostgreSQL store would let every replica answer).
+func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Clients, pipeline *reconcile.Pipeline, store audit.Store, ledger *audit.Ledger, opts Options) error {
+	if err := server.CheckPlainHTTP(opts.APIAddress, opts.APITLSCert != "", opts.APIInsecureHTTP); err != nil {
+		return err
+	}
+	ledgerToken, err := apiToken(ctx, clients.Typed, opts)
+	if err != nil {
+		return err
+	}
+	if err := bootstrapAuth(ctx, clients.Typed, opts.Namespace, opts.Logger); err != nil {
+		return err
+	}
+	authn := auth.New(secretWriter{cs: clients.Typed, namespace: opts.Namespace}, auth.Options{LedgerToken: ledgerToken, SessionTTL: opts.SessionTTL})
+	policy := &rbac.Store{}
+	log := slog.New(logr.ToSlogHandler(opts.Logger))
+	srv, err := server.New(server.Deps{
+		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline},
+		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
+		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := watchAuth(ctx, clients.Typed, opts.Namespace, authn, policy, opts.Logger); err != nil {
+			return err
+		}
+		return server.Serve(ctx, opts.APIAddress, srv.Handler(), opts.APITLSCert, opts.APITLSKey)
+	}))
+}
+
+// previewer is server.Previewer over the controller's Pipeline: the ref is
+// resolved anew, so the preview shows what a sync would apply now.
+type previewer struct{ pipeline *reconcile.Pipeline }
+
+func (p previewer) Preview(ctx context.Context, app *v1.Application) (*pass.Pass, error) {
+	return p.pipeline.Preview(ctx, app, reconcile.PreviewOptions{Fresh: true})
+}
