@@ -72,7 +72,7 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 		Reader:                  reader,
 		Clients:                 clients,
 		Sources:                 source.NewCache(cfg.RepositoryDir, source.WithMaxSize(cfg.RepositoryCacheSize)),
-		Renders:                 render.NewCache(maxCachedRenders, cfg.Render),
+		Renders:                 render.NewCache(maxCachedRenders, reconcile.MeasuredRender(cfg.Render)),
 		Applier:                 applier,
 		Clock:                   time.Now,
 		Logger:                  cfg.Logger,

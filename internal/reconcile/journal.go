@@ -56,9 +56,7 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 		j.mu.Unlock()
 		return nil, fmt.Errorf("writing %d record(s) to the audit ledger: %w", len(pending), err)
 	}
-	for _, r := range written {
-		ledgerRecords.WithLabelValues(string(r.Event)).Inc()
-	}
+	countRecords(written)
 	return written, nil
 }
 

@@ -91,7 +91,9 @@ func (pl *Pipeline) fetch(ctx context.Context, app *v1.Application, user string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, pl.fetchTimeout)
 	defer cancel()
+	started := time.Now()
 	snap, err := pl.sources.Fetch(ctx, req, source.FetchOptions{MaxAge: maxAge})
+	observeFetch(git.URL, started, snap, err)
 	if err != nil {
 		var se *source.Error
 		return nil, stageError(v1.ReasonSourceFailed, errors.As(err, &se) && se.Transient, err)

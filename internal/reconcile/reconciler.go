@@ -124,6 +124,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.superseded.forget(req.NamespacedName)
+			forgetApplication(req.NamespacedName)
 			if r.ops != nil {
 				r.ops.forget(req.NamespacedName)
 			}
@@ -133,6 +134,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if r.superseded.is(req.NamespacedName, app.ResourceVersion) {
 		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
+	defer observeReconcile(app, time.Now())
 	p, again, err := r.pass(ctx, app)
 	if errors.Is(err, errSyncSlotsFull) {
 		return ctrl.Result{RequeueAfter: syncSlotRetry}, nil
