@@ -3,12 +3,15 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/lockstep-dev/lockstep/internal/cli"
+	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
 // lockedWriter lets a command write from its goroutine while the test reads.
@@ -52,5 +55,29 @@ func TestVersion(t *testing.T) {
 	}
 	if _, err := run(t, "version", "extra"); err == nil {
 		t.Error("version with an argument succeeded")
+	}
+}
+
+func TestExitCodesScriptsCanRelyOn(t *testing.T) {
+	_, usage := run(t, "version", "extra")
+	_, flag := run(t, "get", "apps", "--no-such-flag")
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, cli.ExitOK},
+		{usage, cli.ExitUsage},
+		{flag, cli.ExitUsage},
+		{&server.StatusError{Code: 401}, cli.ExitUnauthorized},
+		{fmt.Errorf("listing: %w", &server.StatusError{Code: 403}), cli.ExitForbidden},
+		{&server.StatusError{Code: 404}, cli.ExitNotFound},
+		{&server.StatusError{Code: 409}, cli.ExitConflict},
+		{fmt.Errorf("%w: refused", cli.ErrSyncFailed), cli.ExitSyncFailed},
+		{&server.StatusError{Code: 500}, cli.ExitError},
+		{errors.New("anything"), cli.ExitError},
+	} {
+		if got := cli.ExitCode(tc.err); got != tc.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -17,10 +19,30 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &UsageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
+	})
 	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand(),
 		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(),
 		newHistoryCommand(), newAuditCommand(), newBlameCommand(),
 		newLoginCommand(), newLogoutCommand(), newContextCommand(), newWhoamiCommand(), newAccountCommand(), newTokenCommand())
 	root.AddCommand(newManualActionCommands()...)
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes every command's argument check fail with a UsageError,
+// so a script can tell a wrong command line (exit 2) from a failure.
+func usageErrors(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return &UsageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageErrors(sub)
+	}
 }
