@@ -53,10 +53,12 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 		r := base
 		r.Event, r.Result, r.Actor, r.Trigger = audit.EventSync, audit.Failed, p.Refused.Who, v1.TriggerManual
 		r.Reason, r.Message = v1.ReasonRevisionChanged, p.RefusalMessage()
+		// The record names the commit asked for, which was not applied.
+		r.Revision, r.Commit = p.Refused.Commit, nil
 		recs = append(recs, r)
 	}
 	failed := p.Err != nil && readyChanged(before, next)
-	manual := next.LastHandledSyncRequest != before.LastHandledSyncRequest
+	manual := p.Request != nil && next.LastHandledSyncRequest != before.LastHandledSyncRequest
 	if !failed && !p.Changed() && !manual {
 		return recs
 	}
