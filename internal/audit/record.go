@@ -28,12 +28,15 @@ const (
 	EventRefresh Event = "Refresh"
 	EventSuspend Event = "Suspend"
 	EventResume  Event = "Resume"
+	// EventAction is an action on one of an Application's objects (restart),
+	// taken by a user through the API.
+	EventAction Event = "Action"
 	// EventKeyChanged marks where the ledger's signing key changed (CheckKey).
 	EventKeyChanged Event = "KeyChanged"
 )
 
 // Events lists every event, for help text and validation.
-var Events = []Event{EventSync, EventDrift, EventPrune, EventDenied, EventRefresh, EventSuspend, EventResume, EventKeyChanged}
+var Events = []Event{EventSync, EventDrift, EventPrune, EventDenied, EventRefresh, EventSuspend, EventResume, EventAction, EventKeyChanged}
 
 // ParseEvent accepts an event name in any case.
 func ParseEvent(s string) (Event, error) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -36,6 +37,9 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 				// for a little CPU. GOGC in the environment overrides this.
 				debug.SetGCPercent(controllerGCPercent)
 			}
+			if opts.OIDC.Enabled() && (opts.APIAddress == "" || opts.APIAddress == "0") {
+				return errors.New("--oidc-issuer needs the API: give --api-address")
+			}
 			opts.APIToken = os.Getenv("LOCKSTEP_API_TOKEN")
 			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			return controller.Run(cmd.Context(), cfg, opts)
@@ -60,6 +64,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.StringVar(&opts.APITLSCert, "api-tls-cert", "", "TLS certificate file for the API (PEM)")
 	f.StringVar(&opts.APITLSKey, "api-tls-key", "", "TLS key file for the API (PEM)")
 	f.BoolVar(&opts.APIInsecureHTTP, "api-insecure-http", false, "serve the API without TLS on an address other than loopback: the bearer token crosses the network in clear text")
+	addOIDCFlags(f, &opts.OIDC)
 	f.BoolVar(&opts.LedgerAcceptNewKey, "ledger-accept-new-key", false, "continue an existing ledger whose signing key Secret was lost or replaced: the change is recorded in the ledger (without it the controller refuses to start)")
 	f.DurationVar(&opts.LedgerRetention.MaxAge, "ledger-retention-age", 0, "drop ledger records older than this, e.g. 8760h (0 keeps all); the cut is signed")
 	f.Uint64Var(&opts.LedgerRetention.MaxRecords, "ledger-retention-records", 0, "keep at most this many ledger records (0 keeps all)")

@@ -16,10 +16,14 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
-func newLoginCommand() *cobra.Command {
+func newLoginCommand() *cobra.Command { return newLoginCommandWith(showSignInURL) }
+
+// newLoginCommandWith is login with show telling the user where to sign in
+// with --sso; tests sign in at the provider there instead.
+func newLoginCommandWith(show showSignIn) *cobra.Command {
 	var a apiFlags
 	var username, name, namespace string
-	var passwordStdin bool
+	var passwordStdin, sso, device bool
 	cmd := &cobra.Command{
 		Use:   "login --server https://HOST:PORT",
 		Short: "Log in to a Lockstep API and keep the session as a context",
@@ -27,10 +31,16 @@ func newLoginCommand() *cobra.Command {
 on the terminal, or read from standard input with --password-stdin), or checks an API
 token given with --token, and saves the server, the CA and the credential as a context
 in the configuration file (lockstep context shows them). Commands then use the API
-without any kubeconfig.`,
+without any kubeconfig.
+
+With --sso it signs in with the server's identity provider instead: in a browser (it
+prints the URL, and opens it when it can), or with --device on another device, for a
+terminal without a browser. The server's session is saved; the provider's tokens are not.`,
 		Example: `  lockstep login --server https://lockstep.internal:8443 --username alice
   echo "$PASSWORD" | lockstep login --server https://127.0.0.1:8443 --username admin --password-stdin --certificate-authority ca.pem
-  lockstep login --server https://lockstep.internal:8443 --token "$LOCKSTEP_CI_TOKEN" --name ci`,
+  lockstep login --server https://lockstep.internal:8443 --token "$LOCKSTEP_CI_TOKEN" --name ci
+  lockstep login --server https://lockstep.internal:8443 --sso
+  lockstep login --server https://lockstep.internal:8443 --sso --device`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, _, err := a.resolve()
@@ -39,6 +49,9 @@ without any kubeconfig.`,
 			}
 			if a.server == "" && r.Server == "" {
 				return errors.New("give --server https://HOST:PORT")
+			}
+			if err := checkSSOFlags(sso, device, a.token, username, passwordStdin); err != nil {
+				return err
 			}
 			opts := r.ClientOptions
 			opts.Server = firstOf(a.server, r.Server)
@@ -49,7 +62,11 @@ without any kubeconfig.`,
 			}
 			ctx := cmd.Context()
 			token := a.token
-			if token == "" {
+			if sso {
+				if token, err = loginSSO(ctx, cmd, c, opts, device, show); err != nil {
+					return err
+				}
+			} else if token == "" {
 				if username == "" {
 					if username, err = prompt(cmd, "Username: "); err != nil {
 						return err
@@ -98,6 +115,8 @@ without any kubeconfig.`,
 	f := cmd.Flags()
 	f.StringVarP(&username, "username", "u", "", "the local account (asked for when not given)")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	f.BoolVar(&sso, "sso", false, "sign in with the server's identity provider, in a browser")
+	f.BoolVar(&device, "device", false, "with --sso: sign in on another device (a code to enter at the provider's page)")
 	f.StringVar(&name, "name", "", "the context's name (default: the server's host:port)")
 	f.StringVarP(&namespace, "namespace", "n", "", "the namespace of Applications named without one (default \"default\")")
 	return cmd

@@ -25,7 +25,8 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand(),
 		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(),
 		newHistoryCommand(), newAuditCommand(), newBlameCommand(),
-		newLoginCommand(), newLogoutCommand(), newContextCommand(), newWhoamiCommand(), newAccountCommand(), newTokenCommand())
+		newLoginCommand(), newLogoutCommand(), newContextCommand(), newWhoamiCommand(), newAccountCommand(), newTokenCommand(),
+		newTreeCommand(), newLogsCommand(), newRestartCommand())
 	root.AddCommand(newManualActionCommands()...)
 	usageErrors(root)
 	return root

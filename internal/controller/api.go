@@ -34,17 +34,36 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 	}
 	authn := auth.New(secretWriter{cs: clients.Typed, namespace: opts.Namespace}, auth.Options{LedgerToken: ledgerToken, SessionTTL: opts.SessionTTL})
 	policy := &rbac.Store{}
+	children := kube.NewChildren(clients.Dynamic)
 	log := slog.New(logr.ToSlogHandler(opts.Logger))
-	srv, err := server.New(server.Deps{
-		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline},
+	deps := server.Deps{
+		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline}, Recorder: ledger,
+		Cluster:   newCluster(clients, children),
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
-	})
+	}
+	// Single sign-on: a misconfiguration stops the start; a provider that
+	// cannot be reached does not (the relying party retries discovery).
+	var sso *auth.OIDCConfig
+	var rp *relyingParty
+	if opts.OIDC.Enabled() {
+		cfg, caPEM, err := opts.OIDC.config()
+		if err != nil {
+			return err
+		}
+		sso, rp = &cfg, &relyingParty{issuer: cfg.Issuer}
+		deps.OIDC, deps.OIDCPublic = rp, server.PublicOIDC(cfg, caPEM)
+	}
+	srv, err := server.New(deps)
 	if err != nil {
 		return err
 	}
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if err := watchAuth(ctx, clients.Typed, opts.Namespace, authn, policy, opts.Logger); err != nil {
+		defer children.Stop()
+		if rp != nil {
+			go rp.discover(ctx, *sso, discoveryRetryMin, opts.Logger)
+		}
+		if err := watchAuth(ctx, clients.Typed, opts.Namespace, authn, policy, sso, opts.Logger); err != nil {
 			return err
 		}
 		return server.Serve(ctx, opts.APIAddress, srv.Handler(), opts.APITLSCert, opts.APITLSKey)

@@ -119,8 +119,10 @@ func randomPassword() (string, error) {
 // watchAuth keeps authn and policy loaded from their Secrets and ConfigMap
 // in namespace until ctx ends, and returns once both were read. Only that
 // namespace is watched; Secrets other than auth's are dropped on arrival, so
-// none of their data stays in memory.
-func watchAuth(ctx context.Context, cs kubernetes.Interface, namespace string, authn *auth.Authenticator, policy *rbac.Store, log logr.Logger) error {
+// none of their data stays in memory. With single sign-on on (sso not nil),
+// it also warns when the ConfigMap's scopes name claims SSO does not read as
+// groups.
+func watchAuth(ctx context.Context, cs kubernetes.Interface, namespace string, authn *auth.Authenticator, policy *rbac.Store, sso *auth.OIDCConfig, log logr.Logger) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(namespace))
 	secrets := factory.Core().V1().Secrets().Informer()
 	if err := secrets.SetTransform(func(o any) (any, error) {
@@ -176,6 +178,11 @@ func watchAuth(ctx context.Context, cs kubernetes.Interface, namespace string, a
 		}
 		for _, w := range policy.Policy().Warnings() {
 			log.Info("RBAC policy warning", "warning", w)
+		}
+		if sso != nil {
+			if w := scopesWarning(data, policy.Policy().Scopes(), *sso); w != "" {
+				log.Info("RBAC policy warning", "warning", w)
+			}
 		}
 		log.Info("RBAC policy loaded", "configMap", RBACConfigMap)
 	}

@@ -83,6 +83,8 @@ type Options struct {
 	APITLSCert, APITLSKey string
 	// SessionTTL is how long an API session lasts (0: 12 hours).
 	SessionTTL time.Duration
+	// OIDC configures single sign-on (off without an issuer).
+	OIDC OIDCOptions
 	// APIInsecureHTTP allows plain HTTP on an address other than loopback,
 	// where the bearer token crosses the network in clear text.
 	APIInsecureHTTP bool

@@ -3,13 +3,17 @@ package reconcile_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -163,5 +167,102 @@ func TestAReadOnlyAccountIsRefusedActions(t *testing.T) {
 	}
 	if f.get(t, "web").Spec.Suspend {
 		t.Error("the refused suspend changed the Application")
+	}
+}
+
+// adminClient logs in as the controller's admin account.
+func adminClient(t *testing.T, c client.Client) *server.Client {
+	t.Helper()
+	anon, err := server.NewClientWith(server.ClientOptions{Server: shared.apiURL, AllowNoToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := anon.Login(testenv.Context(t), auth.AdminAccount, initialAdmin(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := server.NewClient(shared.apiURL, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
+}
+
+// The resource tree comes from watches: the Deployment, its ReplicaSet and
+// its Pods with their health; one object reads live and desired with its
+// Secret values masked; a restart is recorded with its actor and is not
+// drift.
+func TestTheResourceTreeAndARestartThroughTheAPI(t *testing.T) {
+	f := newRepo(t)
+	const password = "planted-secret-value-9f3a"
+	deploy := strings.Replace(deploymentYAML("registry.internal/web:1.0", "info"), "replicas: 1", "replicas: 2", 1)
+	first := f.commit(t, "first", map[string]string{
+		"app/deploy.yaml": deploy,
+		"app/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: " + password + "}\n",
+	})
+	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.SelfHeal = true }))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+	admin := adminClient(t, f.c)
+	ctx := testenv.Context(t)
+
+	var tree server.Tree
+	eventually(t, 30*time.Second, "the tree shows the Deployment's two ready Pods", func(ctx context.Context) (bool, error) {
+		var err error
+		if tree, err = admin.Tree(ctx, f.ns, "web"); err != nil {
+			return false, err
+		}
+		pods, rsReady := 0, false
+		for _, n := range tree.Nodes {
+			if n.Kind == "Pod" && n.Health == "Healthy" && strings.HasPrefix(n.Parent, "apps/ReplicaSet/"+f.ns+"/web-") {
+				pods++
+			}
+			rsReady = rsReady || (n.Kind == "ReplicaSet" && n.Info == "2/2 ready")
+		}
+		return pods == 2 && rsReady, fmt.Errorf("nodes %+v", tree.Nodes)
+	})
+	var rs server.TreeNode
+	for _, n := range tree.Nodes {
+		if n.Kind == "ReplicaSet" {
+			rs = n
+		}
+	}
+	if rs.Parent != "apps/Deployment/"+f.ns+"/web" || rs.Managed || rs.Health != "Healthy" {
+		t.Errorf("the ReplicaSet node: %+v", rs)
+	}
+
+	res, err := admin.Resource(ctx, f.ns, "web", server.ResourceQuery{Kind: "Secret", Namespace: f.ns, Name: "db"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(res)
+	if strings.Contains(string(raw), password) || strings.Contains(string(raw), base64.StdEncoding.EncodeToString([]byte(password))) || res.Live == nil || res.Revision != first {
+		t.Errorf("the Secret's view shows its value or lacks its parts: %s", raw)
+	}
+	var se *server.StatusError
+	if _, err := admin.Resource(ctx, f.ns, "web", server.ResourceQuery{Kind: "Secret", Namespace: "kube-system", Name: "anything"}, false); !errors.As(err, &se) || se.Code != 404 {
+		t.Errorf("an object outside the tree: %v", err)
+	}
+
+	if _, err := admin.Restart(ctx, f.ns, "web", server.ResourceQuery{Group: "apps", Kind: "Deployment", Namespace: f.ns, Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	d := &appsv1.Deployment{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "web"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
+		t.Fatalf("the restart did not reach the pod template: %v", d.Spec.Template.Annotations)
+	}
+	recs := f.waitRecords(t, "web", 1, audit.EventAction)
+	if recs[0].Actor != auth.AdminAccount || !strings.Contains(recs[0].Message, "restart") {
+		t.Errorf("the restart's record: %+v", recs[0])
+	}
+	f.refresh(t, "web")
+	time.Sleep(2 * time.Second)
+	if drift := f.records(t, "web", audit.EventDrift); len(drift) > 0 {
+		t.Errorf("the restart was taken for drift: %+v", drift)
+	}
+	if _, err := admin.Restart(ctx, f.ns, "web", server.ResourceQuery{Kind: "Secret", Namespace: f.ns, Name: "db"}); !errors.As(err, &se) || se.Code != 400 {
+		t.Errorf("restarting a Secret: %v", err)
 	}
 }

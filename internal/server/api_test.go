@@ -63,6 +63,12 @@ func app(ns, name, project string, sync v1.SyncState, health string) *v1.Applica
 
 func newAPI(t *testing.T, objs ...client.Object) *apiFixture {
 	t.Helper()
+	return newAPIWith(t, nil, objs...)
+}
+
+// newAPIWith is newAPI with more dependencies set by with.
+func newAPIWith(t *testing.T, with func(*server.Deps), objs ...client.Object) *apiFixture {
+	t.Helper()
 	scheme, err := kube.NewScheme()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +89,11 @@ func newAPI(t *testing.T, objs ...client.Object) *apiFixture {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	s, err := server.New(server.Deps{Apps: apps, Writer: apps, Auth: a, Policy: policy, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	deps := server.Deps{Apps: apps, Writer: apps, Auth: a, Policy: policy, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if with != nil {
+		with(&deps)
+	}
+	s, err := server.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -172,4 +173,79 @@ func (c *Client) Preview(ctx context.Context, namespace, name string) (pass.Prev
 	var p pass.Preview
 	err := c.do(ctx, http.MethodGet, appPathOf(namespace, name)+"/preview", nil, nil, &p)
 	return p, err
+}
+
+// Tree reads an Application's resource tree.
+func (c *Client) Tree(ctx context.Context, namespace, name string) (Tree, error) {
+	var t Tree
+	err := c.do(ctx, http.MethodGet, appPathOf(namespace, name)+"/tree", nil, nil, &t)
+	return t, err
+}
+
+// ResourceQuery names an object of an Application's tree.
+type ResourceQuery struct {
+	Group, Kind, Namespace, Name string
+}
+
+func (q ResourceQuery) values() url.Values {
+	v := url.Values{"kind": {q.Kind}, "name": {q.Name}}
+	if q.Group != "" {
+		v.Set("group", q.Group)
+	}
+	if q.Namespace != "" {
+		v.Set("namespace", q.Namespace)
+	}
+	return v
+}
+
+// Resource reads one object of an Application's tree; desired adds what Git
+// wants of it and the diff.
+func (c *Client) Resource(ctx context.Context, namespace, name string, q ResourceQuery, desired bool) (Resource, error) {
+	v := q.values()
+	if desired {
+		v.Set("desired", "true")
+	}
+	var r Resource
+	err := c.do(ctx, http.MethodGet, appPathOf(namespace, name)+"/resource", v, nil, &r)
+	return r, err
+}
+
+// Restart restarts a workload of an Application.
+func (c *Client) Restart(ctx context.Context, namespace, name string, q ResourceQuery) (ActionResult, error) {
+	var r ActionResult
+	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/resource/actions/restart", q.values(), nil, &r)
+	return r, err
+}
+
+// LogOptions select a Pod's log.
+type LogOptions struct {
+	Namespace, Pod, Container string
+	TailLines                 int
+	Follow, Previous          bool
+}
+
+// Logs copies a Pod's log to w as it comes.
+func (c *Client) Logs(ctx context.Context, namespace, name string, o LogOptions, w io.Writer) error {
+	q := url.Values{"pod": {o.Pod}}
+	for k, v := range map[string]string{"namespace": o.Namespace, "container": o.Container} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if o.TailLines > 0 {
+		q.Set("tailLines", strconv.Itoa(o.TailLines))
+	}
+	if o.Follow {
+		q.Set("follow", "true")
+	}
+	if o.Previous {
+		q.Set("previous", "true")
+	}
+	resp, err := c.get(ctx, appPathOf(namespace, name)+"/logs", q)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
 }

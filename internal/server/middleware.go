@@ -68,8 +68,11 @@ func (s *Server) wrap(rt route) http.Handler {
 		// Each answer has a deadline for its work and for writing it; walking
 		// the whole ledger gets longer.
 		limit := writeTimeout
-		if rt.pattern == PathExport || rt.pattern == PathVerify {
+		switch {
+		case rt.pattern == PathExport || rt.pattern == PathVerify:
 			limit = exportTimeout
+		case streams(rt, r):
+			limit = maxStream
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), limit)
 		defer cancel()
@@ -132,12 +135,20 @@ func (s *Server) admit(r *http.Request, rt route, c *call) error {
 			return err
 		}
 		c.app, c.object = app, AppObject(app)
-		if !allowed(rbac.Get, c.object) {
+		// Whoever may not see the Application learns nothing of it.
+		if !c.rbac.Enforce(rbac.Applications, rbac.Get, c.object).Allowed() {
 			return notFound("no Application %s/%s (or you may not see it)", app.Namespace, app.Name)
 		}
 	}
-	if !allowed(rt.action, c.object) {
-		return forbidden("permission denied: %s %s %s", rt.action, rt.resource, c.object)
+	action := rt.action
+	if action == actionOfRequest {
+		var err error
+		if action, err = resourceActionOf(r); err != nil {
+			return badRequest(err)
+		}
+	}
+	if !allowed(action, c.object) {
+		return forbidden("permission denied: %s %s %s", action, rt.resource, c.object)
 	}
 	return nil
 }
@@ -217,4 +228,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *call, err error
 		s.d.Log.Error("API request failed", "path", r.URL.Path, "caller", c.principal.Name, "request", id, "error", err.Error())
 		writeError(w, http.StatusInternalServerError, fmt.Errorf("internal error; the controller's log has it as request %s", id))
 	}
+}
+
+// maxStream bounds a streamed answer (a followed log, live updates): the
+// client reconnects after it.
+const maxStream = 30 * time.Minute
+
+// streams reports whether the request asks for a stream that outlives
+// writeTimeout.
+func streams(rt route, r *http.Request) bool {
+	return (rt.pattern == appPath+"/logs" && r.URL.Query().Get("follow") == "true") || strings.HasPrefix(rt.pattern, PathStream)
 }

@@ -19,6 +19,17 @@ const (
 	PathExport       = "/api/v1/export"
 	PathBlame        = "/api/v1/blame"
 	PathPublicKey    = "/api/v1/publickey"
+	PathStream       = "/api/v1/stream"
+)
+
+// Paths of single sign-on (sso.go). The browser's two are outside /api/v1:
+// they answer redirects, not JSON, and the provider is registered with the
+// callback's URL.
+const (
+	PathAuthConfig   = "/api/v1/auth/config"
+	PathSessionSSO   = PathSession + "/sso"
+	PathAuthLogin    = "/auth/login"
+	PathAuthCallback = "/auth/callback"
 )
 
 // scope says which object a route's permission is checked against.
@@ -51,6 +62,11 @@ type route struct {
 	scope           scope
 	handle          func(w http.ResponseWriter, r *http.Request, c *call) error
 }
+
+// actionOfRequest marks a route whose action the request names: a resource
+// action is checked as action/<group>/<kind>/<action> of the object it acts
+// on (resourceActionOf).
+const actionOfRequest rbac.Action = "action/<group>/<kind>/<action>"
 
 // Route describes a route for tests and docs.
 type Route struct {
@@ -94,6 +110,10 @@ func (s *Server) table() []route {
 		{get, PathApplications, apps, rbac.Get, scopeList, s.listApplications},
 		{get, appPath, apps, rbac.Get, scopeApplication, s.getApplication},
 		{get, appPath + "/preview", apps, rbac.Get, scopeApplication, s.previewApplication},
+		{get, appPath + "/tree", apps, rbac.Get, scopeApplication, s.getTree},
+		{get, appPath + "/resource", apps, rbac.Get, scopeApplication, s.getResource},
+		{get, appPath + "/logs", rbac.Logs, rbac.Get, scopeApplication, s.podLogs},
+		{post, appPath + "/resource/actions/{action}", apps, actionOfRequest, scopeApplication, s.resourceAction},
 		{post, appPath + "/sync", apps, rbac.Sync, scopeApplication, s.syncApplication},
 		{post, appPath + "/refresh", apps, rbac.Refresh, scopeApplication, s.refreshApplication},
 		{post, appPath + "/suspend", apps, rbac.Suspend, scopeApplication, s.suspendApplication},
@@ -116,5 +136,11 @@ func (s *Server) table() []route {
 		{get, PathTokens, tokens, rbac.Get, scopeGlobal, s.listTokens},
 		{post, PathTokens, tokens, rbac.Create, scopeGlobal, s.createToken},
 		{del, PathTokens + "/{id}", tokens, rbac.Delete, scopeGlobal, s.revokeToken},
+
+		// single sign-on
+		{get, PathAuthConfig, "", none, scopeNone, s.authConfig},
+		{post, PathSessionSSO, "", none, scopeNone, s.loginSSO},
+		{get, PathAuthLogin, "", none, scopeNone, s.ssoStart},
+		{get, PathAuthCallback, "", none, scopeNone, s.ssoCallback},
 	}
 }

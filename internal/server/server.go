@@ -10,6 +10,7 @@
 package server
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
@@ -31,6 +33,11 @@ type Deps struct {
 	Apps client.Reader
 	// Writer patches Applications for actions, as the controller.
 	Writer client.Writer
+	// Cluster reads the resource tree, objects, Events and logs.
+	Cluster Cluster
+	// Recorder writes the ledger records of actions the server takes itself
+	// (resource actions); the others are recorded by the controller.
+	Recorder Recorder
 	// Previewer runs an Application's pipeline up to the plan.
 	Previewer Previewer
 	// Ledger answers ledger reads and blame.
@@ -41,6 +48,10 @@ type Deps struct {
 	// ConfigMap, reloaded on change).
 	Auth   *auth.Authenticator
 	Policy *rbac.Store
+	// OIDC is single sign-on's relying party (sso.go); nil when SSO is off.
+	// OIDCPublic is what clients are told to sign in with (PublicOIDC).
+	OIDC       RelyingParty
+	OIDCPublic OIDCPublic
 	// SecureCookies marks session cookies Secure (served over TLS).
 	SecureCookies bool
 	Log           *slog.Logger
@@ -90,4 +101,9 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, errors.New("no such API path: see /api/v1 in docs/api.md"))
 	})
 	return mux
+}
+
+// Recorder appends a record to the ledger: audit.Ledger.
+type Recorder interface {
+	Append(ctx context.Context, records ...audit.Record) ([]audit.Record, error)
 }

@@ -112,7 +112,7 @@ func (a *Authenticator) Authenticate(credential string) (Principal, error) {
 	case strings.HasPrefix(credential, TokenPrefix):
 		return a.authenticateToken(credential, now)
 	case a.opts.LedgerToken != "" && subtle.ConstantTimeCompare([]byte(credential), []byte(a.opts.LedgerToken)) == 1:
-		return Principal{Name: "ledger-token", Method: MethodLedgerToken, Roles: []string{"role:readonly"}}, nil
+		return Principal{Name: ledgerTokenSubject, Method: MethodLedgerToken, Roles: []string{"role:readonly"}}, nil
 	}
 	return Principal{}, ErrBadToken
 }
@@ -138,6 +138,11 @@ func (a *Authenticator) authenticateSession(token string, now time.Time) (Princi
 			return Principal{}, errors.New("the password was changed since this session began: log in again")
 		}
 	}
+	if s.Method == MethodSSO {
+		if err := a.ssoNameTaken(s.Subject); err != nil {
+			return Principal{}, err
+		}
+	}
 	return Principal{Name: s.Subject, Method: s.Method, Groups: s.Groups, Session: s.ID, Expiry: time.Unix(s.Expires, 0)}, nil
 }
 
@@ -153,7 +158,7 @@ func (a *Authenticator) authenticateToken(credential string, now time.Time) (Pri
 	if !now.Before(t.ExpiresAt) {
 		return Principal{}, fmt.Errorf("the API token %q expired at %s", t.Name, t.ExpiresAt.Format(time.RFC3339))
 	}
-	return Principal{Name: "token/" + t.Name, Method: MethodToken, Roles: t.Roles, Projects: t.Projects, Session: id, Expiry: t.ExpiresAt}, nil
+	return Principal{Name: tokenSubjectPrefix + t.Name, Method: MethodToken, Roles: t.Roles, Projects: t.Projects, Session: id, Expiry: t.ExpiresAt}, nil
 }
 
 // Session is a newly opened session: the token to present, and who it is.
@@ -185,12 +190,43 @@ func (a *Authenticator) Login(name, password string) (Session, error) {
 }
 
 // LoginSSO opens a session for a user the identity provider vouched for,
-// with the groups it named.
+// with the groups it named. A username another kind of caller already goes
+// by is refused with ErrSSONameTaken.
 func (a *Authenticator) LoginSSO(username string, groups []string) (Session, error) {
 	if username == "" {
 		return Session{}, errors.New("the identity provider named no user")
 	}
+	if err := a.ssoNameTaken(username); err != nil {
+		return Session{}, err
+	}
 	return a.open(session{Subject: username, Method: MethodSSO, Groups: groups})
+}
+
+// ErrSSONameTaken refuses a single sign-on user named like a local account,
+// an API token ("token/<name>") or the ledger token. RBAC knows every caller
+// by that one name, so the provider's user would act with the other's
+// permissions: an SSO user called "admin" with the local admin's.
+var ErrSSONameTaken = errors.New("single sign-on refused")
+
+// The names of callers that are not accounts: "token/<name>" for an API
+// token, and the ledger token's.
+const (
+	tokenSubjectPrefix = "token/"
+	ledgerTokenSubject = "ledger-token"
+)
+
+// ssoNameTaken says why username cannot be an SSO user's, or nil. It is a
+// map lookup: authenticateSession asks it on every request, so an account
+// created after an SSO login of the same name ends that session.
+func (a *Authenticator) ssoNameTaken(username string) error {
+	if strings.HasPrefix(username, tokenSubjectPrefix) || username == ledgerTokenSubject {
+		return fmt.Errorf("%w: the username %q is reserved for API tokens", ErrSSONameTaken, username)
+	}
+	if _, ok := (*a.accounts.Load())[username]; ok {
+		return fmt.Errorf("%w: the username %q is a local account's: rename one of them, or name users by another claim (--oidc-username-claim)",
+			ErrSSONameTaken, username)
+	}
+	return nil
 }
 
 func (a *Authenticator) open(s session) (Session, error) {

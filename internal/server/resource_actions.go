@@ -1,0 +1,68 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+)
+
+// resourceActions are the actions on an Application's objects, by name, with
+// the kinds each applies to.
+var resourceActions = map[string][]string{
+	"restart": {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet"},
+}
+
+// resourceActionOf is the RBAC action of POST .../resource/actions/{action}:
+// action/<group>/<kind>/<action> of the object the query names.
+func resourceActionOf(r *http.Request) (rbac.Action, error) {
+	key, err := resourceKey(r.URL.Query())
+	if err != nil {
+		return "", err
+	}
+	name := r.PathValue("action")
+	kinds, ok := resourceActions[name]
+	if !ok {
+		return "", fmt.Errorf("no resource action %q (there is: restart)", name)
+	}
+	for _, k := range kinds {
+		if k == key.Group+"/"+key.Kind {
+			return rbac.ResourceAction(key.Group, key.Kind, name), nil
+		}
+	}
+	return "", fmt.Errorf("%s applies to %v, not %s", name, kinds, key.Group+"/"+key.Kind)
+}
+
+// resourceAction runs an action on one managed object of the Application and
+// records it in the ledger with the caller as actor.
+func (s *Server) resourceAction(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.d.Cluster == nil || s.d.Recorder == nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server changes no cluster objects")}
+	}
+	key, _ := resourceKey(r.URL.Query())
+	node, err := s.inTree(r.Context(), c.app, key)
+	if err != nil {
+		return err
+	}
+	if !node.Managed {
+		return badRequest(fmt.Errorf("%s is not one of the Application's own objects", key))
+	}
+	now := s.d.Clock()
+	if err := s.d.Cluster.Restart(r.Context(), key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
+		return fmt.Errorf("restarting %s: %w", key, err)
+	}
+	rec := audit.Record{Event: audit.EventAction, Application: c.app.Namespace + "/" + c.app.Name, Project: ProjectOf(c.app),
+		Namespace: c.app.Spec.Destination.Namespace, Actor: c.principal.Actor(), Result: audit.Succeeded, Message: "restart " + key.String(),
+		Changes: []audit.Change{{Group: key.Group, Version: node.Version, Kind: key.Kind, Namespace: key.Namespace, Name: key.Name, Action: audit.Update,
+			Fields: []audit.FieldChange{{Path: "spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt", To: strconv.Quote(now.UTC().Format(time.RFC3339))}}}}}
+	if _, err := s.d.Recorder.Append(r.Context(), rec); err != nil {
+		return fmt.Errorf("%s was restarted, but recording it in the ledger failed: %w", key, err)
+	}
+	s.d.Log.Info("API resource action", "action", "restart", "object", key.String(), "application", rec.Application, "actor", rec.Actor)
+	w.WriteHeader(http.StatusAccepted)
+	return writeJSON(w, ActionResult{Action: "restart " + key.String(), Application: rec.Application, Actor: rec.Actor})
+}
