@@ -14,6 +14,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
@@ -35,10 +36,14 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 	authn := auth.New(secretWriter{cs: clients.Typed, namespace: opts.Namespace}, auth.Options{LedgerToken: ledgerToken, SessionTTL: opts.SessionTTL})
 	policy := &rbac.Store{}
 	children := kube.NewChildren(clients.Dynamic)
+	hub, err := publishChanges(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	log := slog.New(logr.ToSlogHandler(opts.Logger))
 	deps := server.Deps{
 		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline}, Recorder: ledger,
-		Cluster:   newCluster(clients, children),
+		Cluster: newCluster(clients, children), Hub: hub,
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
 	}
@@ -76,4 +81,28 @@ type previewer struct{ pipeline *reconcile.Pipeline }
 
 func (p previewer) Preview(ctx context.Context, app *v1.Application) (*pass.Pass, error) {
 	return p.pipeline.Preview(ctx, app, reconcile.PreviewOptions{Fresh: true})
+}
+
+// publishChanges feeds every change the manager's watch sees of an
+// Application to a Hub, for the API's live streams.
+func publishChanges(ctx context.Context, mgr manager.Manager) (*server.Hub, error) {
+	hub := server.NewHub()
+	informer, err := mgr.GetCache().GetInformer(ctx, &v1.Application{})
+	if err != nil {
+		return nil, err
+	}
+	publish := func(o any, deleted bool) {
+		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		if app, ok := o.(*v1.Application); ok {
+			hub.Publish(app, deleted)
+		}
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { publish(o, false) },
+		UpdateFunc: func(_, o any) { publish(o, false) },
+		DeleteFunc: func(o any) { publish(o, true) },
+	})
+	return hub, err
 }

@@ -118,6 +118,8 @@ func (s *Server) table() []route {
 		{post, appPath + "/refresh", apps, rbac.Refresh, scopeApplication, s.refreshApplication},
 		{post, appPath + "/suspend", apps, rbac.Suspend, scopeApplication, s.suspendApplication},
 		{post, appPath + "/resume", apps, rbac.Resume, scopeApplication, s.resumeApplication},
+		{get, PathStream + "/applications", apps, rbac.Get, scopeList, s.streamApplications},
+		{get, PathStream + "/applications/{namespace}/{name}", apps, rbac.Get, scopeApplication, s.streamApplication},
 		{get, PathProjects, projects, rbac.Get, scopeList, s.listProjects},
 		{get, PathProjects + "/{name}", projects, rbac.Get, scopeProject, s.getProject},
 

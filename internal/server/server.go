@@ -33,6 +33,8 @@ type Deps struct {
 	Apps client.Reader
 	// Writer patches Applications for actions, as the controller.
 	Writer client.Writer
+	// Hub carries the changes of Applications to live streams.
+	Hub *Hub
 	// Cluster reads the resource tree, objects, Events and logs.
 	Cluster Cluster
 	// Recorder writes the ledger records of actions the server takes itself

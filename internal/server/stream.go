@@ -1,0 +1,189 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+)
+
+// Hub fans changes of Applications out to the live streams of the API
+// (server-sent events). The controller publishes every change its watch
+// sees; each stream keeps what its caller may see and its filter selects.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[*subscriber]struct{} // guarded by mu
+}
+
+// NewHub returns a Hub with no streams.
+func NewHub() *Hub { return &Hub{subs: map[*subscriber]struct{}{}} }
+
+// Change is one change of an Application, as streams send it.
+type Change struct {
+	// Type is "upsert" or "delete".
+	Type        string          `json:"type"`
+	Summary     AppSummary      `json:"summary"`
+	Application *v1.Application `json:"-"`
+}
+
+// subscriber is one open stream. Its channel is bounded: a client that
+// does not keep up is cut off (it reconnects and lists again) rather than
+// holding changes for everyone.
+type subscriber struct {
+	ch      chan Change
+	dropped bool // set under Hub.mu when the channel overflowed
+}
+
+// Stream limits.
+const (
+	subscriberBuffer = 256
+	maxSubscribers   = 1000
+	heartbeat        = 15 * time.Second
+	// recheck is how often a stream checks that its caller's credential
+	// still holds (logged out, revoked, password changed).
+	recheck = time.Minute
+)
+
+// Publish sends a change of app to every stream; deleted says it is gone.
+// It never blocks.
+func (h *Hub) Publish(app *v1.Application, deleted bool) {
+	c := Change{Type: "upsert", Summary: Summarize(app), Application: app}
+	if deleted {
+		c.Type = "delete"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		select {
+		case s.ch <- c:
+		default:
+			s.dropped = true
+			delete(h.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+func (h *Hub) subscribe() (*subscriber, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) >= maxSubscribers {
+		return nil, errors.New("too many live streams are open: try again later")
+	}
+	s := &subscriber{ch: make(chan Change, subscriberBuffer)}
+	h.subs[s] = struct{}{}
+	return s, nil
+}
+
+func (h *Hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}
+
+// streamApplications streams changes of the Applications the caller may see
+// and the filter selects: event "upsert" with the row, "delete" with it.
+func (s *Server) streamApplications(w http.ResponseWriter, r *http.Request, c *call) error {
+	f, err := ParseAppFilter(r.URL.Query())
+	if err != nil {
+		return badRequest(err)
+	}
+	return s.stream(w, r, c, func(ch Change) (any, bool) {
+		a := ch.Application
+		if !c.may(rbac.Applications, rbac.Get, AppObject(a)) || !f.Matches(a, ch.Summary) {
+			return nil, false
+		}
+		return ch.Summary, true
+	})
+}
+
+// streamApplication streams changes of one Application: the whole
+// Application on every change.
+func (s *Server) streamApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	ns, name := c.app.Namespace, c.app.Name
+	return s.stream(w, r, c, func(ch Change) (any, bool) {
+		a := ch.Application
+		if a.Namespace != ns || a.Name != name || !c.may(rbac.Applications, rbac.Get, AppObject(a)) {
+			return nil, false
+		}
+		app := a.DeepCopy()
+		app.ManagedFields = nil
+		return AppDetail{Summary: ch.Summary, Application: app}, true
+	})
+}
+
+// stream writes server-sent events until the client leaves, the stream's
+// time is up, the client falls behind, or its credential stops holding.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick func(Change) (any, bool)) error {
+	if s.d.Hub == nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server streams no changes")}
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		return errors.New("the connection cannot stream")
+	}
+	sub, err := s.d.Hub.subscribe()
+	if err != nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: err}
+	}
+	defer s.d.Hub.unsubscribe(sub)
+	cred, _ := credential(r)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 3000\n\n")
+	flusher.Flush()
+	beat, check := time.NewTicker(heartbeat), time.NewTicker(recheck)
+	defer beat.Stop()
+	defer check.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+		case <-check.C:
+			p, err := s.d.Auth.Authenticate(cred)
+			if err != nil {
+				_ = writeEvent(w, "end", map[string]string{"reason": "the credential no longer holds: " + err.Error()})
+				flusher.Flush()
+				return nil
+			}
+			// The policy may have changed: what the stream shows follows it.
+			c.rbac = s.d.Policy.Policy().Resolve(subjects(p))
+		case ch, open := <-sub.ch:
+			if !open {
+				_ = writeEvent(w, "reset", map[string]string{"reason": "the stream fell behind: list again, then reconnect"})
+				flusher.Flush()
+				return nil
+			}
+			data, ok := pick(ch)
+			if !ok {
+				continue
+			}
+			if err := writeEvent(w, ch.Type, data); err != nil {
+				return nil
+			}
+		}
+		flusher.Flush()
+	}
+}
+
+func writeEvent(w http.ResponseWriter, event string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	return err
+}
