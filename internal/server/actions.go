@@ -55,37 +55,53 @@ func (s *Server) syncApplication(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) refreshApplication(w http.ResponseWriter, r *http.Request, c *call) error {
-	now := s.d.Clock().UTC().Format(time.RFC3339Nano)
-	return s.manual(w, r, c, "refresh", map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationReconcileRequestedAt: now}}})
+	return s.manual(w, r, c, "refresh")
 }
 
 func (s *Server) suspendApplication(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.manual(w, r, c, "suspend", map[string]any{"spec": map[string]any{"suspend": true}})
+	return s.manual(w, r, c, "suspend")
 }
 
 func (s *Server) resumeApplication(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.manual(w, r, c, "resume", map[string]any{"spec": map[string]any{"suspend": false}})
+	return s.manual(w, r, c, "resume")
 }
 
-// manual patches what a manual action changes, with the annotation that
-// names who asked: the controller records it in the ledger with that actor.
-func (s *Server) manual(w http.ResponseWriter, r *http.Request, c *call, action string, patch map[string]any) error {
-	request := v1.ActionRequestValue(action, actorName(c), s.d.Clock())
-	md, _ := patch["metadata"].(map[string]any)
-	if md == nil {
-		md = map[string]any{}
-		patch["metadata"] = md
-	}
-	ann, _ := md["annotations"].(map[string]any)
-	if ann == nil {
-		ann = map[string]any{}
-		md["annotations"] = ann
-	}
-	ann[v1.AnnotationActionRequestedBy] = request
+// manual requests a manual action on the Application the path names.
+func (s *Server) manual(w http.ResponseWriter, r *http.Request, c *call, action string) error {
+	patch, request := actionPatch(action, actorName(c), s.d.Clock())
 	return s.act(w, r, c, action, request, patch)
 }
 
+// actionPatch is what a manual action (refresh, suspend, resume) changes,
+// with the action-requested-by annotation naming who asked: the controller
+// records it in the ledger with that actor. request is the annotation's value.
+func actionPatch(action, who string, now time.Time) (patch map[string]any, request string) {
+	request = v1.ActionRequestValue(action, who, now)
+	ann := map[string]any{v1.AnnotationActionRequestedBy: request}
+	patch = map[string]any{"metadata": map[string]any{"annotations": ann}}
+	switch action {
+	case "refresh":
+		ann[v1.AnnotationReconcileRequestedAt] = now.UTC().Format(time.RFC3339Nano)
+	case "suspend":
+		patch["spec"] = map[string]any{"suspend": true}
+	case "resume":
+		patch["spec"] = map[string]any{"suspend": false}
+	}
+	return patch, request
+}
+
 func (s *Server) act(w http.ResponseWriter, r *http.Request, c *call, action, request string, patch map[string]any) error {
+	if err := s.patch(r, c.app, patch); err != nil {
+		return fmt.Errorf("%s of %s/%s: %w", action, c.app.Namespace, c.app.Name, err)
+	}
+	name := c.app.Namespace + "/" + c.app.Name
+	s.d.Log.Info("API action", "action", action, "application", name, "actor", c.principal.Actor())
+	w.WriteHeader(http.StatusAccepted)
+	return writeJSON(w, ActionResult{Action: action, Application: name, Actor: c.principal.Actor(), Request: request})
+}
+
+// patch merge-patches an Application as the controller.
+func (s *Server) patch(r *http.Request, a *v1.Application, patch map[string]any) error {
 	if s.d.Writer == nil {
 		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server changes no Applications")}
 	}
@@ -94,13 +110,8 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, c *call, action, re
 		return err
 	}
 	app := &v1.Application{}
-	app.Namespace, app.Name = c.app.Namespace, c.app.Name
-	if err := s.d.Writer.Patch(r.Context(), app, client.RawPatch(types.MergePatchType, body)); err != nil {
-		return fmt.Errorf("%s of %s/%s: %w", action, app.Namespace, app.Name, err)
-	}
-	s.d.Log.Info("API action", "action", action, "application", app.Namespace+"/"+app.Name, "actor", c.principal.Actor())
-	w.WriteHeader(http.StatusAccepted)
-	return writeJSON(w, ActionResult{Action: action, Application: app.Namespace + "/" + app.Name, Actor: c.principal.Actor(), Request: request})
+	app.Namespace, app.Name = a.Namespace, a.Name
+	return s.d.Writer.Patch(r.Context(), app, client.RawPatch(types.MergePatchType, body))
 }
 
 // actorName is the caller as annotations name them: no spaces, which the

@@ -437,3 +437,38 @@ func TestNoSecretInLogsOrAnswers(t *testing.T) {
 		t.Error("a refused login is not logged")
 	}
 }
+
+func TestBulkActionsActOnlyWhereAllowed(t *testing.T) {
+	f := newAPI(t)
+	dev := f.as(t, "dev")
+	bulk := func(action, query string) (int, server.BulkResult) {
+		t.Helper()
+		code, body := f.do(t, http.MethodPost, server.PathApplications+"/bulk/"+action+"?"+query, dev, nil)
+		var r server.BulkResult
+		_ = json.Unmarshal([]byte(body), &r)
+		return code, r
+	}
+	if code, _ := bulk("refresh", ""); code != http.StatusBadRequest {
+		t.Errorf("a bulk action without a filter: %d", code)
+	}
+	code, r := bulk("sync", "sync=OutOfSync")
+	// dev may sync team-a only, and may not see the secret project at all.
+	if code != http.StatusAccepted || len(r.Results) != 1 || r.Results[0].Application != "team/api" || r.Results[0].Outcome != "requested" || r.Results[0].Revision == "" {
+		t.Fatalf("bulk sync: %d %+v", code, r)
+	}
+	if code, r := bulk("refresh", "all=true"); code != http.StatusAccepted || r.Counts["requested"] != 2 || r.Counts["forbidden"] != 1 {
+		t.Errorf("bulk refresh of all: %d %+v", code, r)
+	}
+	if code, _ := bulk("suspend", "all=true"); code != http.StatusForbidden {
+		t.Errorf("bulk suspend by someone who may suspend nothing: %d", code)
+	}
+	a := &v1.Application{}
+	_ = f.apps.Get(t.Context(), client.ObjectKey{Namespace: "team", Name: "api"}, a)
+	if req := v1.ParseSyncRequest(a.Annotations[v1.AnnotationSyncRequestedBy]); req.Who != "dev" || req.Commit != a.Status.Sync.Revision {
+		t.Errorf("team/api's sync request: %+v", req)
+	}
+	_ = f.apps.Get(t.Context(), client.ObjectKey{Namespace: "other", Name: "x"}, a)
+	if a.Annotations[v1.AnnotationSyncRequestedBy] != "" || a.Annotations[v1.AnnotationActionRequestedBy] != "" {
+		t.Errorf("an Application dev may not act on was changed: %v", a.Annotations)
+	}
+}

@@ -109,6 +109,10 @@ func (s *Server) table() []route {
 		// Applications and Projects, from the watch cache
 		{get, PathApplications, apps, rbac.Get, scopeList, s.listApplications},
 		{get, appPath, apps, rbac.Get, scopeApplication, s.getApplication},
+		{post, PathApplications + "/bulk/sync", apps, rbac.Sync, scopeList, s.bulk("sync", rbac.Sync)},
+		{post, PathApplications + "/bulk/refresh", apps, rbac.Refresh, scopeList, s.bulk("refresh", rbac.Refresh)},
+		{post, PathApplications + "/bulk/suspend", apps, rbac.Suspend, scopeList, s.bulk("suspend", rbac.Suspend)},
+		{post, PathApplications + "/bulk/resume", apps, rbac.Resume, scopeList, s.bulk("resume", rbac.Resume)},
 		{get, appPath + "/preview", apps, rbac.Get, scopeApplication, s.previewApplication},
 		{get, appPath + "/tree", apps, rbac.Get, scopeApplication, s.getTree},
 		{get, appPath + "/resource", apps, rbac.Get, scopeApplication, s.getResource},

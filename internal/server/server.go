@@ -86,21 +86,25 @@ func New(d Deps) (*Server, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	allowed := map[string][]string{}
 	for _, rt := range s.routes {
 		mux.Handle(rt.method+" "+rt.pattern, Instrument(rt.pattern, s.wrap(rt)))
-		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
-	}
-	// A known path asked with another method is told which methods it takes.
-	for pattern, methods := range allowed {
-		allow := strings.Join(methods, ", ")
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s takes %s, not %s", pattern, allow, r.Method))
-		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, errors.New("no such API path: see /api/v1 in docs/api.md"))
+		// A known path asked with another method is told which it takes.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s takes %s, not %s", r.URL.Path, strings.Join(allow, ", "), r.Method))
+			return
+		}
+		writeError(w, http.StatusNotFound, errors.New("no such API path: see docs/api.md"))
 	})
 	return mux
 }
