@@ -3,8 +3,10 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
 
 // NewAccount is the body of POST /api/v1/accounts.
@@ -83,7 +85,17 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	secret, info, err := s.d.Auth.CreateToken(r.Context(), req, c.principal.Actor())
+	// A token may hold only roles its creator holds (an admin's, any role):
+	// tokens create is not a way to more rights.
+	held := c.rbac.Subjects()
+	if !slices.Contains(held, rbac.Admin) {
+		for _, role := range req.Roles {
+			if !slices.Contains(held, role) {
+				return forbidden("you do not hold %s, so a token you create may not either", role)
+			}
+		}
+	}
+	secret, info, err := s.d.Auth.CreateToken(r.Context(), req, c.principal)
 	if err != nil {
 		return accountError(err)
 	}

@@ -34,6 +34,7 @@ p, role:deployer, applications, sync, team-a/*, allow
 p, role:deployer, applications, refresh, team-a/*, allow
 p, dev, applications, get, secret/*, deny
 p, dev, ledger, get, secret/*, deny
+p, dev, tokens, create, *, allow
 `
 
 const password = "a long enough password"
@@ -470,5 +471,28 @@ func TestBulkActionsActOnlyWhereAllowed(t *testing.T) {
 	_ = f.apps.Get(t.Context(), client.ObjectKey{Namespace: "other", Name: "x"}, a)
 	if a.Annotations[v1.AnnotationSyncRequestedBy] != "" || a.Annotations[v1.AnnotationActionRequestedBy] != "" {
 		t.Errorf("an Application dev may not act on was changed: %v", a.Annotations)
+	}
+}
+
+// A token is no way to more rights: it holds only roles its creator holds,
+// and its creator's deny lines bind it.
+func TestATokenNeverExceedsItsCreator(t *testing.T) {
+	f := newAPI(t)
+	dev := f.as(t, "dev")
+	if code, body := f.do(t, http.MethodPost, server.PathTokens, dev, auth.TokenRequest{Name: "mine", Roles: []string{"role:admin"}, ExpiresIn: "1h"}); code != http.StatusForbidden {
+		t.Errorf("dev mints a role:admin token: %d %s", code, body)
+	}
+	code, body := f.do(t, http.MethodPost, server.PathTokens, dev, auth.TokenRequest{Name: "mine", Roles: []string{"role:readonly"}, ExpiresIn: "1h"})
+	if code != http.StatusCreated {
+		t.Fatalf("dev mints a role:readonly token: %d %s", code, body)
+	}
+	var tok server.NewToken
+	_ = json.Unmarshal([]byte(body), &tok)
+	_, list := f.do(t, http.MethodGet, server.PathApplications, tok.Token, nil)
+	if strings.Contains(list, `"vault"`) || !strings.Contains(list, `"web"`) {
+		t.Errorf("dev's read-only token lists %s; want what dev sees, without the denied project", list)
+	}
+	if code, _ := f.do(t, http.MethodPost, server.PathTokens, tok.Token, auth.TokenRequest{Name: "child", Roles: []string{"role:readonly"}, ExpiresIn: "1h"}); code/100 != 4 {
+		t.Errorf("a token mints a token: %d", code)
 	}
 }

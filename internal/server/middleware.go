@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,12 @@ func subjects(p auth.Principal) rbac.Subjects {
 	s := rbac.Subjects{User: p.Name, Groups: p.Groups, Roles: p.Roles, Projects: p.Projects}
 	if p.Method == auth.MethodPassword && p.Name == auth.AdminAccount {
 		s.Roles = []string{rbac.Admin}
+	}
+	if p.Method == auth.MethodToken && p.Owner != "" {
+		// A token acts with its roles, within its creator's denials: the
+		// creator and their groups are its subjects, and its own name is
+		// one more (policy lines may name token/<name>).
+		s.User, s.Groups = p.Owner, append(slices.Clone(p.OwnerGroups), p.Name)
 	}
 	return s
 }

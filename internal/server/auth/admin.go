@@ -98,16 +98,20 @@ func (a *Authenticator) Tokens() []TokenInfo {
 // maxTokens bounds how many tokens are kept (a Secret holds 1 MiB).
 const maxTokens = 1000
 
-// CreateToken makes an API token for what r asks, created by by. The
-// returned secret is shown once: only its hash is kept.
-func (a *Authenticator) CreateToken(ctx context.Context, r TokenRequest, by string) (secret string, info TokenInfo, err error) {
+// CreateToken makes an API token for what r asks, created by the caller by.
+// The returned secret is shown once: only its hash is kept.
+func (a *Authenticator) CreateToken(ctx context.Context, r TokenRequest, by Principal) (secret string, info TokenInfo, err error) {
 	if err := r.Check(); err != nil {
 		return "", TokenInfo{}, asInput(err)
 	}
-	id, secret, t, err := newToken(r, by, a.opts.Clock())
+	if by.Method == MethodToken || by.Method == MethodLedgerToken {
+		return "", TokenInfo{}, inputErrorf("a token cannot create tokens: log in as a person")
+	}
+	id, secret, t, err := newToken(r, by.Name, a.opts.Clock())
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
+	t.CreatorGroups = by.Groups
 	err = a.update(ctx, SecretTokens, func(data map[string][]byte) error {
 		if len(data) >= maxTokens {
 			return inputErrorf("there are %d tokens already: revoke some first", len(data))

@@ -145,7 +145,7 @@ func TestLoginLimits(t *testing.T) {
 func TestTokens(t *testing.T) {
 	a, c := newTestAuth(t)
 	ctx := context.Background()
-	secret, info, err := a.CreateToken(ctx, TokenRequest{Name: "ci", Roles: []string{"role:readonly"}, Projects: []string{"team-a"}, ExpiresIn: "24h"}, "alice")
+	secret, info, err := a.CreateToken(ctx, TokenRequest{Name: "ci", Roles: []string{"role:readonly"}, Projects: []string{"team-a"}, ExpiresIn: "24h"}, Principal{Name: "alice", Method: MethodPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestTokens(t *testing.T) {
 		t.Error("a revoked token was accepted")
 	}
 	for _, bad := range []TokenRequest{{Name: "x"}, {Name: "Bad Name", Roles: []string{"r"}, ExpiresIn: "1h"}, {Name: "x", Roles: []string{"r"}}, {Name: "x", Roles: []string{"r"}, ExpiresIn: "100000h"}, {Name: "x", Roles: []string{"a,b"}, ExpiresIn: "1h"}} {
-		if _, _, err := a.CreateToken(ctx, bad, "alice"); err == nil {
+		if _, _, err := a.CreateToken(ctx, bad, Principal{Name: "alice", Method: MethodPassword}); err == nil {
 			t.Errorf("CreateToken(%+v) succeeded", bad)
 		}
 	}

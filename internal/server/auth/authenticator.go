@@ -158,7 +158,8 @@ func (a *Authenticator) authenticateToken(credential string, now time.Time) (Pri
 	if !now.Before(t.ExpiresAt) {
 		return Principal{}, fmt.Errorf("the API token %q expired at %s", t.Name, t.ExpiresAt.Format(time.RFC3339))
 	}
-	return Principal{Name: tokenSubjectPrefix + t.Name, Method: MethodToken, Roles: t.Roles, Projects: t.Projects, Session: id, Expiry: t.ExpiresAt}, nil
+	return Principal{Name: tokenSubjectPrefix + t.Name, Method: MethodToken, Roles: t.Roles, Projects: t.Projects, Session: id, Expiry: t.ExpiresAt,
+		Owner: t.CreatedBy, OwnerGroups: t.CreatorGroups}, nil
 }
 
 // Session is a newly opened session: the token to present, and who it is.

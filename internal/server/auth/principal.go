@@ -41,6 +41,10 @@ type Principal struct {
 	// Projects, when not empty, are the only Projects (globs) the caller may
 	// touch (an API token's scope).
 	Projects []string
+	// Owner and OwnerGroups are, for an API token, who created it and their
+	// groups then: the token never does what its creator is denied.
+	Owner       string
+	OwnerGroups []string
 	// Session is the session's or the token's ID, for logout and revocation.
 	Session string
 	// Expiry is when the session or token stops working.

@@ -30,8 +30,10 @@ type Token struct {
 	Roles []string `json:"roles"`
 	// Projects, when not empty, are the only Projects (globs) it may touch.
 	Projects []string `json:"projects,omitempty"`
-	// CreatedBy is who created it, CreatedAt when.
-	CreatedBy string    `json:"createdBy"`
+	// CreatedBy is who created it, CreatedAt when; CreatorGroups the
+	// creator's groups then (SSO), whose deny lines bind the token too.
+	CreatedBy     string   `json:"createdBy"`
+	CreatorGroups []string `json:"creatorGroups,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	// ExpiresAt is when it stops working; tokens always expire.
 	ExpiresAt time.Time `json:"expiresAt"`
