@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -494,5 +495,18 @@ func TestATokenNeverExceedsItsCreator(t *testing.T) {
 	}
 	if code, _ := f.do(t, http.MethodPost, server.PathTokens, tok.Token, auth.TokenRequest{Name: "child", Roles: []string{"role:readonly"}, ExpiresIn: "1h"}); code/100 != 4 {
 		t.Errorf("a token mints a token: %d", code)
+	}
+}
+
+// docs/api.md lists every route: the document is the API's reference.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range newAPI(t).server.Routes() {
+		if want := "`" + rt.Method + " " + rt.Pattern + "`"; !strings.Contains(string(doc), want) {
+			t.Errorf("docs/api.md does not document %s", want)
+		}
 	}
 }
