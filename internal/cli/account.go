@@ -19,6 +19,7 @@ func newAccountCommand() *cobra.Command {
 	}
 	var a apiFlags
 	var stdin bool
+	var listOutput string
 	passwd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change your own password (every session of the old one ends)",
@@ -55,6 +56,9 @@ func newAccountCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if listOutput != "" {
+				return printObject(cmd.OutOrStdout(), listOutput, accounts)
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tCAN LOG IN\tDISABLED\tPASSWORD CHANGED")
 			for _, acct := range accounts {
@@ -68,6 +72,7 @@ func newAccountCommand() *cobra.Command {
 		},
 	}
 	a.add(list)
+	list.Flags().StringVarP(&listOutput, "output", "o", "", "json or yaml (default: a table)")
 
 	var createStdin bool
 	create := &cobra.Command{
@@ -167,7 +172,7 @@ func newTokenCommand() *cobra.Command {
 	}
 	var a apiFlags
 	var req auth.TokenRequest
-	var output string
+	var output, listOutput string
 	create := &cobra.Command{
 		Use:   "create NAME --role ROLE [--project PROJECT] [--expires-in 720h]",
 		Short: "Create an API token acting with the given roles, for the given Projects only; it is printed once",
@@ -215,6 +220,9 @@ func newTokenCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if listOutput != "" {
+				return printObject(cmd.OutOrStdout(), listOutput, tokens)
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tROLES\tPROJECTS\tCREATED BY\tEXPIRES")
 			for _, t := range tokens {
@@ -224,6 +232,7 @@ func newTokenCommand() *cobra.Command {
 		},
 	}
 	a.add(list)
+	list.Flags().StringVarP(&listOutput, "output", "o", "", "json or yaml (default: a table)")
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke an API token at once",

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -43,8 +42,8 @@ keeps the last 10, the ledger keeps them all.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), recs)
+			if output == "json" || output == "yaml" {
+				return printObject(cmd.OutOrStdout(), output, recs)
 			}
 			if len(recs) == 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "no syncs of %s in the ledger\n", app)
@@ -60,7 +59,7 @@ keeps the last 10, the ledger keeps them all.`,
 		},
 	}
 	lf.add(cmd, true)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or yaml")
 	cmd.Flags().IntVar(&limit, "limit", 50, fmt.Sprintf("how many syncs to show (at most %d)", audit.MaxLimit))
 	return cmd
 }
@@ -127,12 +126,12 @@ Event kinds: ` + eventNames() + `.`,
 				return err
 			}
 			switch output {
-			case "json":
-				return printJSON(cmd.OutOrStdout(), recs)
+			case "json", "yaml":
+				return printObject(cmd.OutOrStdout(), output, recs)
 			case "table", "":
 				return printRecords(cmd.OutOrStdout(), recs)
 			}
-			return fmt.Errorf("-o %q: want table or json", output)
+			return &UsageError{fmt.Errorf("-o %q: want table, json or yaml", output)}
 		},
 	}
 	lf.add(cmd, true)
@@ -144,7 +143,7 @@ Event kinds: ` + eventNames() + `.`,
 	fl.StringVar(&author, "author", "", "only records of commits whose author contains this (any case)")
 	fl.StringVar(&object, "object", "", "only records that changed this object: Kind[.group]/[namespace/]name")
 	fl.IntVar(&limit, "limit", audit.DefaultLimit, fmt.Sprintf("how many records to show (at most %d)", audit.MaxLimit))
-	fl.StringVarP(&output, "output", "o", "table", "table or json")
+	fl.StringVarP(&output, "output", "o", "table", "table, json or yaml")
 	cmd.AddCommand(newAuditVerifyCommand(), newAuditExportCommand())
 	return cmd
 }
@@ -189,8 +188,8 @@ Exits 1 when the chain is broken.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				if err := printJSON(cmd.OutOrStdout(), rep); err != nil {
+			if output == "json" || output == "yaml" {
+				if err := printObject(cmd.OutOrStdout(), output, rep); err != nil {
 					return err
 				}
 			} else {
@@ -204,7 +203,7 @@ Exits 1 when the chain is broken.`,
 	}
 	lf.add(cmd, false)
 	cmd.Flags().StringVar(&keyFile, "public-key", "", "PEM file of the ledger's public key to trust")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
 	return cmd
 }
 
@@ -391,12 +390,6 @@ func eventNames() string {
 		names[i] = strings.ToLower(string(e))
 	}
 	return strings.Join(names, ", ")
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // adopted notes how many objects a record took over, when any did.

@@ -98,18 +98,19 @@ func TestAuditReadsADatabaseFileOffline(t *testing.T) {
 func TestAuditCommandsSayWhatIsWrong(t *testing.T) {
 	t.Setenv("LOCKSTEP_SERVER", "")
 	t.Setenv("LOCKSTEP_TOKEN", "")
+	t.Setenv("LOCKSTEP_CONFIG", filepath.Join(t.TempDir(), "no-config.yaml"))
 	db, _ := offlineLedger(t, 1)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"audit"}, "no ledger to read: set $LOCKSTEP_SERVER"},
-		{[]string{"audit", "--server", "http://127.0.0.1:1"}, "LOCKSTEP_TOKEN"},
+		{[]string{"audit"}, "no ledger to read: log in"},
+		{[]string{"audit", "--server", "http://127.0.0.1:1"}, "not logged in"},
 		{[]string{"audit", "--db", "/nonexistent/ledger.db"}, "ledger database"},
 		{[]string{"audit", "--db", db, "--kind", "oops"}, "unknown event kind"},
 		{[]string{"audit", "--db", db, "--since", "last tuesday"}, "--since"},
 		{[]string{"audit", "--db", db, "--object", "Deployment"}, "--object"},
-		{[]string{"audit", "--db", db, "-o", "yaml"}, "want table or json"},
+		{[]string{"audit", "--db", db, "-o", "xml"}, "want table, json or yaml"},
 		{[]string{"history", "a/b/c", "--db", db}, "NAME or NAMESPACE/NAME"},
 		{[]string{"blame", "deployment", "--db", db}, "want KIND/NAME"},
 		{[]string{"audit", "verify", "--db", db, "--public-key", db}, "public key"},

@@ -53,8 +53,8 @@ approvers and tickets, and which objects the same sync changed and whose Pods it
 				}
 			}
 			switch {
-			case output == "json":
-				return printJSON(cmd.OutOrStdout(), b)
+			case output == "json" || output == "yaml":
+				return printObject(cmd.OutOrStdout(), output, b)
 			case field != "":
 				printFieldDetail(cmd.OutOrStdout(), b)
 			default:
@@ -65,7 +65,7 @@ approvers and tickets, and which objects the same sync changed and whose Pods it
 	}
 	lf.add(cmd, true)
 	cmd.Flags().StringVar(&field, "field", "", "show this field, or every field under this path, in full")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or yaml")
 	return cmd
 }
 
