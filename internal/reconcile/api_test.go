@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,26 @@ func TestAnOperatorSyncsThroughTheAPIWithoutAKubeconfig(t *testing.T) {
 	history, err := asUser(t, config, "history", f.ns+"/web")
 	if err != nil || !strings.Contains(history, "admin") {
 		t.Errorf("history through the API: %v\n%s", err, history)
+	}
+	raw, _ := os.ReadFile(config)
+	token := strings.TrimSpace(strings.TrimPrefix(regexp.MustCompile(`token: \S+`).FindString(string(raw)), "token: "))
+	notInControllerLog(t, password, token)
+}
+
+// notInControllerLog fails when the controller's log holds any of values.
+func notInControllerLog(t *testing.T, values ...string) {
+	t.Helper()
+	logs, err := os.ReadFile(shared.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if len(v) < 8 {
+			t.Fatalf("%q is too short to look for", v)
+		}
+		if strings.Contains(string(logs), v) {
+			t.Errorf("the controller's log holds %.12s…", v)
+		}
 	}
 }
 
@@ -265,4 +286,5 @@ func TestTheResourceTreeAndARestartThroughTheAPI(t *testing.T) {
 	if _, err := admin.Restart(ctx, f.ns, "web", server.ResourceQuery{Kind: "Secret", Namespace: f.ns, Name: "db"}); !errors.As(err, &se) || se.Code != 400 {
 		t.Errorf("restarting a Secret: %v", err)
 	}
+	notInControllerLog(t, password, base64.StdEncoding.EncodeToString([]byte(password)), initialAdmin(t, f.c))
 }
