@@ -55,22 +55,29 @@ Lockstep dev environment
   State and logs  %s
 
   Controller      in this process, log in %s/controller.log
+  Lockstep API    %s  accounts %s and %s (read-only); passwords in the env file
   Applications    webapp-dev, webapp-stage, webapp-prod (Kustomize), webapp-helm (Helm)
                   in namespace %s, polling every %s
 
 In another shell:
   source %s
-  kubectl get applications -n %s -w     # sync status, revision, readiness
+  %s
+  lockstep get apps                     # sync status, revisions, health, through the API
   git clone "$GIT_URL" webapp           # asks for GIT_USERNAME / GIT_PASSWORD
   cd webapp && $EDITOR overlays/prod/kustomization.yaml && git commit -am "..." && git push
   kubectl get deploy -n webapp-prod     # the change, applied within %s
   GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL" webapp-ssh   # or over SSH
 
+The read-only account, in a context of its own (lockstep context %s switches back):
+  %s
+
 %s
 `, env.ControlPlane.Config.Host, env.ControlPlane.Kubeconfig,
 		env.Git.HTTPSURL(devenv.ExampleRepo), devenv.DevUser,
-		env.Git.SSHURL(devenv.ExampleRepo), env.StateDir, env.StateDir, devenv.AppNamespace, devenv.PollInterval,
-		env.EnvFile, devenv.AppNamespace, devenv.PollInterval, ReadyLine)
+		env.Git.SSHURL(devenv.ExampleRepo), env.StateDir, env.StateDir,
+		env.APIURL, devenv.AdminAccount, devenv.ViewerAccount, devenv.AppNamespace, devenv.PollInterval,
+		env.EnvFile, devenv.LoginCommand(devenv.AdminAccount), devenv.PollInterval,
+		devenv.AdminAccount, devenv.LoginCommand(devenv.ViewerAccount), ReadyLine)
 
 	// Run until interrupted, or until a component dies (then say which).
 	tick := time.NewTicker(2 * time.Second)

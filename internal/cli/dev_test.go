@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/internal/cli"
 	"github.com/lockstep-dev/lockstep/internal/devenv"
+	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
 // TestDevEnvironmentEndToEnd runs `lockstep dev` as a person would: wait for the
@@ -68,20 +71,35 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 		t.Errorf("instructions do not say how to use the env file:\n%s", printed)
 	}
 	vars := sourceEnv(t, envFile)
-	for _, name := range []string{"KUBECONFIG", "GIT_URL", "GIT_CA", "GIT_USERNAME", "GIT_PASSWORD", "LOCKSTEP_SERVER", "LOCKSTEP_TOKEN"} {
+	for _, name := range []string{"KUBECONFIG", "GIT_URL", "GIT_CA", "GIT_USERNAME", "GIT_PASSWORD", "LOCKSTEP_SERVER", "LOCKSTEP_CA",
+		"LOCKSTEP_ADMIN_PASSWORD", "LOCKSTEP_VIEWER_PASSWORD", "LOCKSTEP_CONFIG", "LOCKSTEP_LEDGER_TOKEN"} {
 		if vars[name] == "" {
 			t.Errorf("env file lacks %s", name)
 		}
 	}
 	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("env file holds a password; mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
+		t.Errorf("env file holds passwords; mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
+	}
+	// LOCKSTEP_TOKEN would take the place of the session lockstep login saves.
+	if raw, _ := os.ReadFile(envFile); strings.Contains(string(raw), "export LOCKSTEP_TOKEN=") {
+		t.Error("env file exports LOCKSTEP_TOKEN, which overrides every login")
+	}
+	if !strings.HasPrefix(vars["LOCKSTEP_SERVER"], "https://127.0.0.1:") {
+		t.Errorf("LOCKSTEP_SERVER = %q, want https on loopback", vars["LOCKSTEP_SERVER"])
+	}
+	for _, user := range []string{devenv.AdminAccount, devenv.ViewerAccount} {
+		if !strings.Contains(printed, devenv.LoginCommand(user)) {
+			t.Errorf("instructions lack the login command of %s:\n%s", user, printed)
+		}
 	}
 
 	if fi, err := os.Stat(filepath.Join(stateDir, "git", "id_ed25519")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("SSH private key mode = %v (err %v), want 0600", fi.Mode().Perm(), err)
 	}
-	if strings.Contains(printed, vars["GIT_PASSWORD"]) {
-		t.Error("lockstep dev printed the Git password; it belongs in the env file only")
+	for _, secret := range []string{"GIT_PASSWORD", "LOCKSTEP_ADMIN_PASSWORD", "LOCKSTEP_VIEWER_PASSWORD", "LOCKSTEP_LEDGER_TOKEN"} {
+		if strings.Contains(printed, vars[secret]) || strings.Contains(stderr.String(), vars[secret]) {
+			t.Errorf("lockstep dev printed %s; it belongs in the env file only", secret)
+		}
 	}
 
 	// The kubeconfig reaches the cluster, whose nodes are Ready.
@@ -203,6 +221,7 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	}
 
 	exerciseCLI(t, vars, kubectl.Env, repo, gitEnv)
+	exerciseAPI(t, vars)
 
 	// Ctrl-C: everything it started goes away.
 	cancel()
@@ -315,7 +334,7 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 	if out, err = run(t, "get", "project", "default", kc); err != nil || !strings.Contains(out, "built-in default applies") || !strings.Contains(out, "Applications (0)") {
 		t.Errorf("get project default: %v\n%s", err, out)
 	}
-	if _, err = run(t, "get", "project", "missing", kc); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err = run(t, "get", "project", "missing", kc); err == nil || !strings.Contains(err.Error(), "no such Project") {
 		t.Errorf("get project missing: err = %v", err)
 	}
 	sh := func(script string) {
@@ -362,13 +381,48 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 	if err != nil || !strings.Contains(out, "in sync") {
 		t.Errorf("diff after the sync: %v\n%s", err, out)
 	}
+}
 
-	// The ledger, with nothing but the env file's LOCKSTEP_SERVER and LOCKSTEP_TOKEN.
-	t.Setenv("LOCKSTEP_SERVER", vars["LOCKSTEP_SERVER"])
-	t.Setenv("LOCKSTEP_TOKEN", vars["LOCKSTEP_TOKEN"])
+// exerciseAPI uses the CLI as the README's tour does, with nothing but the env
+// file and no kubeconfig: log in over HTTPS as admin and as viewer with the
+// env file's passwords and CA; admin syncs, reads the history, verifies the
+// ledger; viewer reads and is refused a sync.
+func exerciseAPI(t *testing.T, vars map[string]string) {
+	for _, name := range []string{"LOCKSTEP_SERVER", "LOCKSTEP_CA", "LOCKSTEP_CONFIG"} {
+		t.Setenv(name, vars[name])
+	}
+	t.Setenv("LOCKSTEP_TOKEN", "")
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-kubeconfig"))
+	start := time.Now()
+	defer func() {
+		t.Logf("the tour through the API, as admin and as viewer, in %s", time.Since(start).Round(time.Millisecond))
+	}()
+	login := func(user, password string) (string, error) {
+		return runWithInput(t, password+"\n", "login", "--server", vars["LOCKSTEP_SERVER"], "--certificate-authority", vars["LOCKSTEP_CA"],
+			"--username", user, "--password-stdin", "--name", user)
+	}
+	// The API is HTTPS with the dev CA's certificate: without the CA, no login.
+	if out, err := runWithInput(t, vars["LOCKSTEP_ADMIN_PASSWORD"]+"\n", "login", "--server", vars["LOCKSTEP_SERVER"], "--username", "admin", "--password-stdin"); err == nil ||
+		!strings.Contains(err.Error(), "certificate") {
+		t.Errorf("login without the CA: %v\n%s", err, out)
+	}
+	if out, err := login(devenv.AdminAccount, vars["LOCKSTEP_ADMIN_PASSWORD"]); err != nil || !strings.Contains(out, "logged in to "+vars["LOCKSTEP_SERVER"]+" as admin") {
+		t.Fatalf("login as admin: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(vars["LOCKSTEP_CONFIG"]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the CLI's configuration in the state dir: %v (mode %v), want mode 0600", err, fi.Mode().Perm())
+	}
+	out, err := run(t, "get", "apps")
+	if err != nil || strings.Count(out, "Synced") != 4 {
+		t.Errorf("get apps as admin: %v\n%s", err, out)
+	}
+	out, err = run(t, "sync", "webapp-dev", "-n", "lockstep", "--timeout=30s")
+	if err != nil || !strings.Contains(out, "requested by admin") {
+		t.Errorf("sync as admin: %v\n%s", err, out)
+	}
 	out, err = run(t, "history", "webapp-dev", "-n", "lockstep")
-	if err != nil || !strings.Contains(out, head[:12]) || !strings.Contains(out, "kubernetes-admin") || !strings.Contains(out, "Manual") {
-		t.Errorf("history after a manual sync: %v\n%s", err, out)
+	if err != nil || !regexp.MustCompile(`Manual\s+admin\s+Succeeded`).MatchString(out) || !strings.Contains(out, "kubernetes-admin") {
+		t.Errorf("history as admin, after syncs by the cluster admin and by admin: %v\n%s", err, out)
 	}
 	out, err = run(t, "audit", "verify")
 	if err != nil || !strings.HasPrefix(out, "OK: ") {
@@ -378,4 +432,40 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 	if err != nil || !strings.Contains(out, "spec.replicas") {
 		t.Errorf("blame: %v\n%s", err, out)
 	}
+	// The ledger token reads the ledger, and only that.
+	ledger := "--token=" + vars["LOCKSTEP_LEDGER_TOKEN"]
+	if out, err = run(t, "history", "webapp-dev", "-n", "lockstep", ledger); err != nil || !strings.Contains(out, "admin") {
+		t.Errorf("history with the ledger token: %v\n%s", err, out)
+	}
+	if out, err = run(t, "get", "apps", ledger); cli.ExitCode(err) != cli.ExitForbidden {
+		t.Errorf("get apps with the ledger token: %v (exit %d), want refused\n%s", err, cli.ExitCode(err), out)
+	}
+
+	if out, err := login(devenv.ViewerAccount, vars["LOCKSTEP_VIEWER_PASSWORD"]); err != nil || !strings.Contains(out, "as viewer") {
+		t.Fatalf("login as viewer: %v\n%s", err, out)
+	}
+	if out, err = run(t, "get", "apps"); err != nil || strings.Count(out, "Synced") != 4 {
+		t.Errorf("get apps as viewer: %v\n%s", err, out)
+	}
+	out, err = run(t, "sync", "webapp-dev", "-n", "lockstep")
+	var se *server.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusForbidden || cli.ExitCode(err) != cli.ExitForbidden {
+		t.Errorf("sync as viewer: %v (exit %d), want 403 and exit 4\n%s", err, cli.ExitCode(err), out)
+	}
+	if out, err = run(t, "sync", "webapp-dev", "-n", "lockstep", "--context", devenv.AdminAccount, "--timeout=30s"); err != nil {
+		t.Errorf("sync in the admin context after the viewer's login: %v\n%s", err, out)
+	}
+}
+
+// runWithInput is run with stdin.
+func runWithInput(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := cli.NewRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetIn(strings.NewReader(stdin))
+	err := cmd.ExecuteContext(t.Context())
+	return out.String(), err
 }

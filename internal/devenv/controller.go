@@ -41,7 +41,8 @@ var exampleApps = []struct{ name, path, namespace string }{
 }
 
 // startController runs the controller in this process, logging to
-// StateDir/controller.log, and creates the example Applications.
+// StateDir/controller.log, with its API over HTTPS; creates the example
+// Applications and, once they are Ready, the API's accounts.
 func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	logFile, err := os.OpenFile(filepath.Join(e.StateDir, "controller.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -56,7 +57,10 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	if opts.APIToken, err = randomToken(); err != nil {
 		return err
 	}
-	e.APIURL, e.APIToken = "http://"+opts.APIAddress, opts.APIToken
+	if e.APICAFile, opts.APITLSCert, opts.APITLSKey, err = e.writeAPICertificates(); err != nil {
+		return err
+	}
+	e.APIURL, e.LedgerToken = "https://"+opts.APIAddress, opts.APIToken
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	finished := make(chan struct{}) // closed when the controller has stopped
 	var runErr error
@@ -73,6 +77,9 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 		_ = logFile.Close()
 	}
 	stopped := func() error { return fmt.Errorf("the controller stopped: %w (see controller.log)", runErr) }
+	wait := func(timeout time.Duration) waiter {
+		return func(what string, cond func() bool) error { return waitFor(ctx, finished, stopped, timeout, what, cond) }
+	}
 
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
@@ -81,14 +88,14 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, finished, stopped, time.Minute, "the Application CRD", func() bool { return c.List(ctx, &v1.ApplicationList{}) == nil }); err != nil {
+	if err := wait(time.Minute)("the Application CRD", func() bool { return c.List(ctx, &v1.ApplicationList{}) == nil }); err != nil {
 		return err
 	}
 	if err := e.createExampleApps(ctx, c); err != nil {
 		return err
 	}
 	fmt.Fprintf(progress, "dev: controller running; waiting for %d example Applications to sync\n", len(exampleApps))
-	return waitFor(ctx, finished, stopped, 2*time.Minute, "the example Applications to become Ready", func() bool {
+	err = wait(2*time.Minute)("the example Applications to become Ready", func() bool {
 		for _, a := range exampleApps {
 			app := &v1.Application{}
 			if c.Get(ctx, client.ObjectKey{Namespace: AppNamespace, Name: a.name}, app) != nil ||
@@ -98,6 +105,11 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 		}
 		return true
 	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "dev: example Applications synced; setting up the API's accounts %s and %s\n", AdminAccount, ViewerAccount)
+	return e.setUpAccounts(ctx, c, opts.Namespace, wait(time.Minute))
 }
 
 // createExampleApps creates the namespace, a read-only Git user's credentials
@@ -171,6 +183,10 @@ func freeLocalAddress() (string, error) {
 	port, err := cluster.FreePort()
 	return fmt.Sprintf("127.0.0.1:%d", port), err
 }
+
+// waiter waits for what until cond holds; waitFor with the controller's
+// channel and a timeout.
+type waiter func(what string, cond func() bool) error
 
 // waitFor polls cond until it holds, the controller stops, or timeout passes.
 func waitFor(ctx context.Context, finished <-chan struct{}, stopped func() error, timeout time.Duration, what string, cond func() bool) error {

@@ -44,11 +44,20 @@ type Env struct {
 	ControlPlane *cluster.ControlPlane
 	Git          *gitserver.Server
 	// Vars are the variables written to EnvFile, in order.
-	Vars [][2]string
+	Vars []Var
 	// BinDir holds kubectl (matching the server) and is put first on PATH by EnvFile.
 	BinDir string
-	// APIURL and APIToken reach the controller's API (the ledger, blame).
-	APIURL, APIToken string
+	// APIURL is the controller's API, over HTTPS with a certificate signed by
+	// the CA in APICAFile.
+	APIURL, APICAFile string
+	// AdminPassword and ViewerPassword are those of the API's accounts
+	// AdminAccount and ViewerAccount.
+	AdminPassword, ViewerPassword string
+	// LedgerToken is the shared bearer token that reads the ledger only.
+	LedgerToken string
+	// CLIConfig is the CLI's configuration file for this environment (its
+	// logins), so they stay out of the user's own.
+	CLIConfig string
 
 	unlock         func()
 	stopController func() // nil until the controller runs
@@ -68,7 +77,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state dir: %w", err)
 	}
-	env = &Env{StateDir: stateDir, EnvFile: filepath.Join(stateDir, "env")}
+	env = &Env{StateDir: stateDir, EnvFile: filepath.Join(stateDir, "env"), CLIConfig: filepath.Join(stateDir, "config.yaml")}
 	if env.unlock, err = lockStateDir(stateDir); err != nil {
 		return nil, err
 	}
@@ -79,8 +88,9 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}()
 	// A previous run's cluster, repositories and ledger are discarded: a dev
 	// environment starts from the example every time (and a ledger signed with
-	// the previous cluster's key would stop the controller).
-	for _, sub := range []string{"cluster", "git", "controller"} {
+	// the previous cluster's key would stop the controller), and so are the
+	// API's certificates and the CLI's sessions with the previous API.
+	for _, sub := range []string{"cluster", "git", "controller", "api", filepath.Base(env.CLIConfig)} {
 		if err := os.RemoveAll(filepath.Join(stateDir, sub)); err != nil {
 			return env, err
 		}
@@ -119,26 +129,30 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := env.startController(ctx, opts.Progress); err != nil {
 		return env, err
 	}
-	fmt.Fprintf(opts.Progress, "dev: example Applications synced\n")
+	fmt.Fprintf(opts.Progress, "dev: the API's accounts are ready\n")
 
-	env.Vars = [][2]string{
-		{"KUBECONFIG", env.ControlPlane.Kubeconfig},
-		{"GIT_URL", env.Git.HTTPSURL(ExampleRepo)},
-		{"GIT_CA", env.Git.CAFile},
-		{"GIT_USERNAME", DevUser},
-		{"GIT_PASSWORD", password},
-		// Trust the CA for this server only (a global GIT_SSL_CAINFO would break every
-		// other HTTPS remote in the shell): git reads config from GIT_CONFIG_* too.
-		{"GIT_CONFIG_COUNT", "1"},
-		{"GIT_CONFIG_KEY_0", "http." + strings.TrimSuffix(env.Git.HTTPSURL(ExampleRepo), ExampleRepo+".git") + ".sslCAInfo"},
-		{"GIT_CONFIG_VALUE_0", env.Git.CAFile},
-		{"GIT_SSH_URL", env.Git.SSHURL(ExampleRepo)},
-		// Not GIT_SSH_COMMAND: that would apply to every SSH remote. Use it per command:
-		// GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL".
-		// The CLI reads the audit ledger through the controller's API.
-		{"LOCKSTEP_SERVER", env.APIURL},
-		{"LOCKSTEP_TOKEN", env.APIToken},
-		{"LOCKSTEP_GIT_SSH_COMMAND", fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", shellQuote(sshKeyFile), shellQuote(knownHostsFile))},
+	env.Vars = []Var{
+		{Name: "KUBECONFIG", Value: env.ControlPlane.Kubeconfig, Comment: "The cluster, as its admin (kubectl)."},
+		{Name: "GIT_URL", Value: env.Git.HTTPSURL(ExampleRepo), Comment: "The example repository, over HTTPS with basic auth."},
+		{Name: "GIT_CA", Value: env.Git.CAFile},
+		{Name: "GIT_USERNAME", Value: DevUser},
+		{Name: "GIT_PASSWORD", Value: password},
+		// A global GIT_SSL_CAINFO would break every other HTTPS remote in the shell.
+		{Name: "GIT_CONFIG_COUNT", Value: "1", Comment: "Trust GIT_CA for this server only: git reads config from GIT_CONFIG_* too."},
+		{Name: "GIT_CONFIG_KEY_0", Value: "http." + strings.TrimSuffix(env.Git.HTTPSURL(ExampleRepo), ExampleRepo+".git") + ".sslCAInfo"},
+		{Name: "GIT_CONFIG_VALUE_0", Value: env.Git.CAFile},
+		{Name: "GIT_SSH_URL", Value: env.Git.SSHURL(ExampleRepo)},
+		{Name: "LOCKSTEP_GIT_SSH_COMMAND", Comment: "Not GIT_SSH_COMMAND, which would apply to every SSH remote; per command:\n" +
+			`GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL"`,
+			Value: fmt.Sprintf("ssh -i %s -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes", shellQuote(sshKeyFile), shellQuote(knownHostsFile))},
+		{Name: "LOCKSTEP_SERVER", Value: env.APIURL, Comment: "The operator API, over HTTPS with a certificate signed by LOCKSTEP_CA. Log in:\n" + LoginCommand(AdminAccount)},
+		{Name: "LOCKSTEP_CA", Value: env.APICAFile},
+		{Name: "LOCKSTEP_ADMIN_PASSWORD", Value: env.AdminPassword, Comment: "Account " + AdminAccount + " may do anything; " + ViewerAccount + " reads (role:readonly)."},
+		{Name: "LOCKSTEP_VIEWER_PASSWORD", Value: env.ViewerPassword},
+		{Name: "LOCKSTEP_CONFIG", Value: env.CLIConfig, Comment: "Where lockstep login keeps its contexts for this environment (not in your own configuration)."},
+		// Not LOCKSTEP_TOKEN: the CLI prefers that to the session lockstep login saves.
+		{Name: "LOCKSTEP_LEDGER_TOKEN", Value: env.LedgerToken, Comment: "The shared ledger token: it reads the ledger only (lockstep audit --token \"$LOCKSTEP_LEDGER_TOKEN\").\n" +
+			"Not exported as LOCKSTEP_TOKEN, which would take the place of your login."},
 	}
 	env.BinDir = bins.Dir
 	// The tour's commands are `kubectl` (matching the server) and `lockstep`
@@ -151,6 +165,13 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		return env, err
 	}
 	return env, nil
+}
+
+// LoginCommand is the shell command that logs user in to the dev API with the
+// password from the env file, in a context named after user.
+func LoginCommand(user string) string {
+	return fmt.Sprintf(`echo "$LOCKSTEP_%s_PASSWORD" | lockstep login --server "$LOCKSTEP_SERVER" --certificate-authority "$LOCKSTEP_CA" --username %s --password-stdin --name %[2]s`,
+		strings.ToUpper(user), user)
 }
 
 // Stop tears everything down; the state dir stays for inspection of logs.
@@ -217,21 +238,46 @@ func writeSSHIdentity(env *Env, user string) (keyFile, knownHostsFile string, er
 	return keyFile, knownHostsFile, nil
 }
 
+// Var is a variable of the env file.
+type Var struct {
+	Name, Value string
+	// Comment, when set, goes above the variable, one "# " line per line.
+	Comment string
+}
+
 // writeEnvFile writes `export NAME='value'` lines, quoted for any POSIX shell, and
-// puts binDirs first on PATH, in order. Only the owner can read it: it holds a
-// password.
-func writeEnvFile(path string, vars [][2]string, binDirs ...string) error {
+// puts binDirs first on PATH, in order. Only the owner can read it: it holds
+// passwords.
+func writeEnvFile(path string, vars []Var, binDirs ...string) error {
 	var b strings.Builder
 	b.WriteString("# Written by `lockstep dev`. Use: source " + path + "\n")
-	for _, kv := range vars {
-		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	for _, v := range vars {
+		if v.Comment != "" {
+			b.WriteString("\n# " + strings.ReplaceAll(v.Comment, "\n", "\n#   ") + "\n")
+		}
+		fmt.Fprintf(&b, "export %s=%s\n", v.Name, shellQuote(v.Value))
 	}
+	b.WriteString("\n")
 	for i := len(binDirs) - 1; i >= 0; i-- {
 		if binDirs[i] != "" {
 			fmt.Fprintf(&b, "export PATH=%s:\"$PATH\"\n", shellQuote(binDirs[i]))
 		}
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
+	// Written to a new file, then renamed: WriteFile's mode applies only to a
+	// file it creates, and an older env file may be readable by others.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".env-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(b.String()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func shellQuote(s string) string {
