@@ -64,7 +64,7 @@ func TestLiveStreamsShowOnlyWhatTheCallerMaySee(t *testing.T) {
 	dev := f.as(t, "dev")
 	list := openStream(t, f, server.PathStream+"/applications?project=team-a", dev)
 	one := openStream(t, f, server.PathStream+"/applications/team/web", dev)
-	time.Sleep(100 * time.Millisecond) // both subscribed
+	time.Sleep(100 * time.Millisecond)                                          // both subscribed
 	hub.Publish(app("sec", "vault", "secret", v1.OutOfSync, "Degraded"), false) // hidden from dev
 	hub.Publish(app("other", "x", "", v1.Synced, "Healthy"), false)             // not team-a
 	hub.Publish(app("team", "api", "team-a", v1.OutOfSync, "Degraded"), false)

@@ -32,9 +32,9 @@ type Token struct {
 	Projects []string `json:"projects,omitempty"`
 	// CreatedBy is who created it, CreatedAt when; CreatorGroups the
 	// creator's groups then (SSO), whose deny lines bind the token too.
-	CreatedBy     string   `json:"createdBy"`
-	CreatorGroups []string `json:"creatorGroups,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy     string    `json:"createdBy"`
+	CreatorGroups []string  `json:"creatorGroups,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
 	// ExpiresAt is when it stops working; tokens always expire.
 	ExpiresAt time.Time `json:"expiresAt"`
 }
