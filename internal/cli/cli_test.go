@@ -69,6 +69,7 @@ func TestExitCodesScriptsCanRelyOn(t *testing.T) {
 		{usage, cli.ExitUsage},
 		{flag, cli.ExitUsage},
 		{&server.StatusError{Code: 401}, cli.ExitUnauthorized},
+		{server.ErrNotLoggedIn, cli.ExitUnauthorized},
 		{fmt.Errorf("listing: %w", &server.StatusError{Code: 403}), cli.ExitForbidden},
 		{&server.StatusError{Code: 404}, cli.ExitNotFound},
 		{&server.StatusError{Code: 409}, cli.ExitConflict},

@@ -34,6 +34,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.Is(err, server.ErrNotLoggedIn):
+		return ExitUnauthorized
 	case errors.Is(err, ErrSyncFailed):
 		return ExitSyncFailed
 	case errors.As(err, &se):

@@ -59,7 +59,7 @@ func NewClientWith(opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("server %q: want https://host:port", opts.Server)
 	}
 	if opts.Token == "" && !opts.AllowNoToken {
-		return nil, errors.New("not logged in: run lockstep login --server URL, or set $LOCKSTEP_TOKEN")
+		return nil, ErrNotLoggedIn
 	}
 	if u.Scheme == "http" {
 		// The token would cross the network in clear text.
@@ -85,6 +85,9 @@ func NewClientWith(opts ClientOptions) (*Client, error) {
 		// A redirect could carry the token elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
+
+// ErrNotLoggedIn is returned for a client without a credential.
+var ErrNotLoggedIn = errors.New("not logged in: run lockstep login --server URL, or set $LOCKSTEP_TOKEN")
 
 // StatusError is an answer other than 2xx, with the server's message.
 type StatusError struct {

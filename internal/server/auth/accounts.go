@@ -58,12 +58,12 @@ func ParseAccounts(data map[string][]byte) (map[string]Account, []error) {
 	var errs []error
 	for _, name := range sortedKeys(data) {
 		if err := CheckAccountName(name); err != nil {
-			errs = append(errs, fmt.Errorf("Secret %s: %w", SecretAccounts, err))
+			errs = append(errs, fmt.Errorf("the Secret %s: %w", SecretAccounts, err))
 			continue
 		}
 		var a Account
 		if err := json.Unmarshal(data[name], &a); err != nil {
-			errs = append(errs, fmt.Errorf("Secret %s, account %q: %w", SecretAccounts, name, err))
+			errs = append(errs, fmt.Errorf("the Secret %s, account %q: %w", SecretAccounts, name, err))
 			continue
 		}
 		out[name] = a

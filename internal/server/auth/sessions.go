@@ -111,11 +111,11 @@ type sessionState struct {
 func parseSessionState(data map[string][]byte) (sessionState, error) {
 	st := sessionState{key: data["key"], revoked: map[string]int64{}}
 	if len(st.key) < sessionKeyLength {
-		return st, fmt.Errorf("Secret %s: key \"key\" is missing or shorter than %d bytes", SecretSessions, sessionKeyLength)
+		return st, fmt.Errorf("the Secret %s: key \"key\" is missing or shorter than %d bytes", SecretSessions, sessionKeyLength)
 	}
 	if raw := data["revoked"]; len(raw) > 0 {
 		if err := json.Unmarshal(raw, &st.revoked); err != nil {
-			return st, fmt.Errorf("Secret %s, key \"revoked\": %w", SecretSessions, err)
+			return st, fmt.Errorf("the Secret %s, key \"revoked\": %w", SecretSessions, err)
 		}
 	}
 	return st, nil

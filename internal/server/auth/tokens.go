@@ -147,11 +147,11 @@ func ParseTokens(data map[string][]byte) (map[string]Token, []error) {
 	for _, id := range sortedKeys(data) {
 		var t Token
 		if !tokenID.MatchString(id) {
-			errs = append(errs, fmt.Errorf("Secret %s: key %q is not a token ID", SecretTokens, id))
+			errs = append(errs, fmt.Errorf("the Secret %s: key %q is not a token ID", SecretTokens, id))
 			continue
 		}
 		if err := json.Unmarshal(data[id], &t); err != nil || len(t.Hash) != 64 || len(t.Roles) == 0 {
-			errs = append(errs, fmt.Errorf("Secret %s, token %s: malformed (want name, hash and roles)", SecretTokens, id))
+			errs = append(errs, fmt.Errorf("the Secret %s, token %s: malformed (want name, hash and roles)", SecretTokens, id))
 			continue
 		}
 		out[id] = t
