@@ -70,9 +70,11 @@ func MaskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstru
 	}
 	if before != nil {
 		before = before.DeepCopy()
+		maskAnnotations(before)
 	}
 	if after != nil {
 		after = after.DeepCopy()
+		maskAnnotations(after)
 	}
 	for _, field := range []string{"data", "stringData"} {
 		var b, a map[string]any
@@ -101,4 +103,18 @@ func MaskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstru
 		}
 	}
 	return before, after
+}
+
+// maskAnnotations hides every annotation value of a Secret: kubectl's
+// last-applied-configuration (and tools that copy it) hold the whole
+// Secret, data included.
+func maskAnnotations(secret *unstructured.Unstructured) {
+	ann := secret.GetAnnotations()
+	if len(ann) == 0 {
+		return
+	}
+	for k := range ann {
+		ann[k] = "***"
+	}
+	secret.SetAnnotations(ann)
 }

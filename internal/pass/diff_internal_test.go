@@ -42,3 +42,17 @@ func TestMaskSecretsHidesEveryValue(t *testing.T) {
 		t.Error("a ConfigMap was masked")
 	}
 }
+
+// kubectl's last-applied annotation holds the whole Secret: it is masked too.
+func TestMaskSecretsHidesTheLastAppliedCopy(t *testing.T) {
+	s := secret(map[string]any{"password": "UExBTlRFRA=="})
+	s.SetAnnotations(map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"password":"UExBTlRFRA=="}}`})
+	masked, _ := MaskSecrets(s, s)
+	text, _ := asYAML(masked)
+	if strings.Contains(text, "UExBTlRFRA") {
+		t.Errorf("masked Secret shows its value:\n%s", text)
+	}
+	if s.GetAnnotations()["kubectl.kubernetes.io/last-applied-configuration"] == "***" {
+		t.Error("the caller's object was changed")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
@@ -35,6 +36,27 @@ func accountError(err error) error {
 	return err
 }
 
+// mayManage refuses to let the caller create, reset or delete an account
+// that holds (as a user named so, by the policy now) a role the caller does
+// not: a password reset must not be a way to the rights of another account,
+// and an account named like a group must not get that group's roles.
+func (s *Server) mayManage(c *call, name string) error {
+	held := c.rbac.Subjects()
+	if slices.Contains(held, rbac.Admin) {
+		return nil
+	}
+	target := s.d.Policy.Policy().Resolve(rbac.Subjects{User: name}).Subjects()
+	if name == auth.AdminAccount {
+		target = append(target, rbac.Admin)
+	}
+	for _, r := range target {
+		if strings.HasPrefix(r, rbac.RolePrefix) && !slices.Contains(held, r) {
+			return forbidden("account %q holds %s, which you do not: only someone who holds it may create, reset or delete that account", name, r)
+		}
+	}
+	return nil
+}
+
 func (s *Server) listAccounts(w http.ResponseWriter, _ *http.Request, _ *call) error {
 	return writeJSON(w, map[string]any{"items": s.d.Auth.Accounts()})
 }
@@ -42,6 +64,9 @@ func (s *Server) listAccounts(w http.ResponseWriter, _ *http.Request, _ *call) e
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req NewAccount
 	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.mayManage(c, req.Name); err != nil {
 		return err
 	}
 	if err := s.d.Auth.CreateAccount(r.Context(), req.Name, req.Password); err != nil {
@@ -58,6 +83,9 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	name := r.PathValue("name")
+	if err := s.mayManage(c, name); err != nil {
+		return err
+	}
 	if err := s.d.Auth.SetPassword(r.Context(), name, "", req.New, true); err != nil {
 		return accountError(err)
 	}
@@ -68,6 +96,9 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := r.PathValue("name")
+	if err := s.mayManage(c, name); err != nil {
+		return err
+	}
 	if err := s.d.Auth.DeleteAccount(r.Context(), name); err != nil {
 		return accountError(err)
 	}

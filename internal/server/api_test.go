@@ -36,6 +36,10 @@ p, role:deployer, applications, refresh, team-a/*, allow
 p, dev, applications, get, secret/*, deny
 p, dev, ledger, get, secret/*, deny
 p, dev, tokens, create, *, allow
+g, helpdesk, role:helpdesk
+g, helpdesk, role:readonly
+p, role:helpdesk, accounts, *, *, allow
+g, platform-admins, role:admin
 `
 
 const password = "a long enough password"
@@ -49,6 +53,7 @@ type apiFixture struct {
 	server *server.Server
 	apps   client.Client
 	auth   *auth.Authenticator
+	policy *rbac.Store
 	logs   *bytes.Buffer
 }
 
@@ -85,7 +90,7 @@ func newAPIWith(t *testing.T, with func(*server.Deps), objs ...client.Object) *a
 		}
 	}
 	apps := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
-	a := authtest.New(t, auth.Options{LedgerToken: token}, map[string]string{"admin": password, "viewer": password, "dev": password, "nobody": password})
+	a := authtest.New(t, auth.Options{LedgerToken: token}, map[string]string{"admin": password, "viewer": password, "dev": password, "nobody": password, "helpdesk": password})
 	policy := &rbac.Store{}
 	if err := policy.Load(map[string]string{"policy.csv": testPolicy}); err != nil {
 		t.Fatal(err)
@@ -101,7 +106,7 @@ func newAPIWith(t *testing.T, with func(*server.Deps), objs ...client.Object) *a
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &apiFixture{srv: srv, server: s, apps: apps, auth: a, logs: logs}
+	return &apiFixture{srv: srv, server: s, apps: apps, auth: a, policy: policy, logs: logs}
 }
 
 // as returns the bearer credential of a logged-in account.
@@ -508,5 +513,58 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		if want := "`" + rt.Method + " " + rt.Pattern + "`"; !strings.Contains(string(doc), want) {
 			t.Errorf("docs/api.md does not document %s", want)
 		}
+	}
+}
+
+// Managing accounts is no way to another account's rights: a helpdesk that
+// may reset passwords cannot reset the admin's, nor create an account named
+// like a group the policy makes admin.
+func TestAccountManagementIsNoWayToMoreRights(t *testing.T) {
+	f := newAPI(t)
+	helpdesk := f.as(t, "helpdesk")
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{http.MethodPut, server.PathAccounts + "/admin/password", server.PasswordChange{New: "a new long password"}, http.StatusForbidden},
+		{http.MethodDelete, server.PathAccounts + "/admin", nil, http.StatusForbidden},
+		{http.MethodPost, server.PathAccounts, server.NewAccount{Name: "platform-admins", Password: "a new long password"}, http.StatusForbidden},
+		{http.MethodPut, server.PathAccounts + "/viewer/password", server.PasswordChange{New: "a new long password"}, http.StatusNoContent},
+		{http.MethodPost, server.PathAccounts, server.NewAccount{Name: "newcomer", Password: "a new long password"}, http.StatusCreated},
+	} {
+		if code, body := f.do(t, tc.method, tc.path, helpdesk, tc.body); code != tc.want {
+			t.Errorf("%s %s: %d %s; want %d", tc.method, tc.path, code, body, tc.want)
+		}
+	}
+}
+
+// A token stops at what its creator may do now: a role taken from the
+// creator is taken from the token, and a deleted creator's token stops.
+func TestATokenFollowsItsCreator(t *testing.T) {
+	f := newAPI(t)
+	dev := f.as(t, "dev")
+	code, body := f.do(t, http.MethodPost, server.PathTokens, dev, auth.TokenRequest{Name: "deploy", Roles: []string{"role:readonly", "role:deployer"}, ExpiresIn: "1h"})
+	if code != http.StatusCreated {
+		t.Fatalf("mint: %d %s", code, body)
+	}
+	var tok server.NewToken
+	_ = json.Unmarshal([]byte(body), &tok)
+	sync := server.SyncRequest{Revision: strings.Repeat("b", 40)}
+	if code, body := f.do(t, http.MethodPost, server.PathApplications+"/team/web/sync", tok.Token, sync); code != http.StatusAccepted || !strings.Contains(body, `"actor":"token/deploy(dev)"`) {
+		t.Fatalf("the token syncs: %d %s", code, body)
+	}
+	policy := strings.Replace(testPolicy, "g, dev, role:deployer\n", "", 1)
+	if err := f.policy.Load(map[string]string{"policy.csv": policy}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.do(t, http.MethodPost, server.PathApplications+"/team/web/sync", tok.Token, sync); code != http.StatusForbidden {
+		t.Errorf("the token syncs after dev lost role:deployer: %d", code)
+	}
+	if err := f.auth.DeleteAccount(t.Context(), "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.do(t, http.MethodGet, server.PathApplications, tok.Token, nil); code != http.StatusUnauthorized {
+		t.Errorf("the token of a deleted account: %d", code)
 	}
 }

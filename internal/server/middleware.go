@@ -43,17 +43,26 @@ func (c *call) may(resource rbac.Resource, action rbac.Action, object string) bo
 
 // subjects are what RBAC knows a principal by. The local admin account holds
 // role:admin whatever the policy says (a deny line can still restrict it),
-// so a broken ConfigMap cannot lock everyone out.
-func subjects(p auth.Principal) rbac.Subjects {
+// so a broken ConfigMap cannot lock everyone out. A token acts with those of
+// its roles its creator still holds, within its creator's denials.
+func subjects(policy *rbac.Policy, p auth.Principal) rbac.Subjects {
 	s := rbac.Subjects{User: p.Name, Groups: p.Groups, Roles: p.Roles, Projects: p.Projects}
 	if p.Method == auth.MethodPassword && p.Name == auth.AdminAccount {
 		s.Roles = []string{rbac.Admin}
 	}
 	if p.Method == auth.MethodToken && p.Owner != "" {
-		// A token acts with its roles, within its creator's denials: the
-		// creator and their groups are its subjects, and its own name is
-		// one more (policy lines may name token/<name>).
-		s.User, s.Groups = p.Owner, append(slices.Clone(p.OwnerGroups), p.Name)
+		owner := rbac.Subjects{User: p.Owner, Groups: p.OwnerGroups}
+		if p.OwnerMethod == auth.MethodPassword && p.Owner == auth.AdminAccount {
+			owner.Roles = []string{rbac.Admin}
+		}
+		held := policy.Resolve(owner).Subjects()
+		roles := []string{} // not nil: with no role left, nothing is allowed
+		for _, r := range p.Roles {
+			if slices.Contains(held, r) || slices.Contains(held, rbac.Admin) {
+				roles = append(roles, r)
+			}
+		}
+		s.User, s.Groups, s.Roles = p.Owner, p.OwnerGroups, roles
 	}
 	return s
 }
@@ -113,7 +122,8 @@ func (s *Server) admit(r *http.Request, rt route, c *call) error {
 	if p.Method == auth.MethodLedgerToken && rt.resource != rbac.Ledger {
 		return forbidden("the shared ledger token (LOCKSTEP_TOKEN) reads only the ledger: log in (lockstep login) or use an API token")
 	}
-	c.rbac = s.d.Policy.Policy().Resolve(subjects(p))
+	policy := s.d.Policy.Policy()
+	c.rbac = policy.Resolve(subjects(policy, p))
 	allowed := func(action rbac.Action, object string) bool {
 		d := c.rbac.Enforce(rt.resource, action, object)
 		if !d.Allowed() {

@@ -160,7 +160,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 				return nil
 			}
 			// The policy may have changed: what the stream shows follows it.
-			c.rbac = s.d.Policy.Policy().Resolve(subjects(p))
+			policy := s.d.Policy.Policy()
+			c.rbac = policy.Resolve(subjects(policy, p))
 		case ch, open := <-sub.ch:
 			if !open {
 				_ = writeEvent(w, "reset", map[string]string{"reason": "the stream fell behind: list again, then reconnect"})

@@ -111,7 +111,7 @@ func (a *Authenticator) CreateToken(ctx context.Context, r TokenRequest, by Prin
 	if err != nil {
 		return "", TokenInfo{}, err
 	}
-	t.CreatorGroups = by.Groups
+	t.CreatorGroups, t.CreatorMethod = by.Groups, by.Method
 	err = a.update(ctx, SecretTokens, func(data map[string][]byte) error {
 		if len(data) >= maxTokens {
 			return inputErrorf("there are %d tokens already: revoke some first", len(data))

@@ -158,8 +158,13 @@ func (a *Authenticator) authenticateToken(credential string, now time.Time) (Pri
 	if !now.Before(t.ExpiresAt) {
 		return Principal{}, fmt.Errorf("the API token %q expired at %s", t.Name, t.ExpiresAt.Format(time.RFC3339))
 	}
+	if t.CreatorMethod == MethodPassword {
+		if acct, ok := (*a.accounts.Load())[t.CreatedBy]; !ok || acct.Disabled {
+			return Principal{}, fmt.Errorf("the API token %q was created by %s, whose account no longer exists or is disabled", t.Name, t.CreatedBy)
+		}
+	}
 	return Principal{Name: tokenSubjectPrefix + t.Name, Method: MethodToken, Roles: t.Roles, Projects: t.Projects, Session: id, Expiry: t.ExpiresAt,
-		Owner: t.CreatedBy, OwnerGroups: t.CreatorGroups}, nil
+		Owner: t.CreatedBy, OwnerGroups: t.CreatorGroups, OwnerMethod: t.CreatorMethod}, nil
 }
 
 // Session is a newly opened session: the token to present, and who it is.

@@ -45,15 +45,23 @@ type Principal struct {
 	// groups then: the token never does what its creator is denied.
 	Owner       string
 	OwnerGroups []string
+	// OwnerMethod is how the creator had logged in (password: a local account).
+	OwnerMethod Method
 	// Session is the session's or the token's ID, for logout and revocation.
 	Session string
 	// Expiry is when the session or token stops working.
 	Expiry time.Time
 }
 
-// Actor is how the ledger names the caller: the name, which for a token is
-// "token/<name>" and for SSO the provider's username.
-func (p Principal) Actor() string { return p.Name }
+// Actor is how the ledger names the caller: the account's name, the
+// provider's username for SSO; a token is named with its creator.
+// A token is named with its creator: "token/ci(alice)".
+func (p Principal) Actor() string {
+	if p.Method == MethodToken && p.Owner != "" {
+		return p.Name + "(" + p.Owner + ")"
+	}
+	return p.Name
+}
 
 // Clone returns a copy that shares no slices.
 func (p Principal) Clone() Principal {

@@ -32,8 +32,11 @@ type Token struct {
 	Projects []string `json:"projects,omitempty"`
 	// CreatedBy is who created it, CreatedAt when; CreatorGroups the
 	// creator's groups then (SSO), whose deny lines bind the token too.
-	CreatedBy     string    `json:"createdBy"`
-	CreatorGroups []string  `json:"creatorGroups,omitempty"`
+	CreatedBy     string   `json:"createdBy"`
+	CreatorGroups []string `json:"creatorGroups,omitempty"`
+	// CreatorMethod is how the creator had logged in: a token of a local
+	// account stops working when the account is deleted or disabled.
+	CreatorMethod Method    `json:"creatorMethod,omitempty"`
 	CreatedAt     time.Time `json:"createdAt"`
 	// ExpiresAt is when it stops working; tokens always expire.
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -81,6 +84,11 @@ func (r *TokenRequest) Check() error {
 	}
 	if len(r.Roles) == 0 {
 		return errors.New("a token needs at least one role (e.g. role:readonly)")
+	}
+	for _, role := range r.Roles {
+		if !strings.HasPrefix(role, "role:") {
+			return fmt.Errorf("role %q: a token acts with roles, named role:<name>", role)
+		}
 	}
 	if len(r.Roles) > 32 || len(r.Projects) > 64 {
 		return errors.New("a token may name at most 32 roles and 64 projects")
