@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -410,7 +412,7 @@ func TestHostileRequests(t *testing.T) {
 		t.Errorf("a form post: %d", resp.StatusCode)
 	}
 	// A session cookie does not work from another site's page.
-	sess, _ := f.auth.Login("admin", password)
+	sess, _ := f.auth.Login(t.Context(), "admin", password, "127.0.0.1")
 	req, _ = http.NewRequest(http.MethodPost, f.srv.URL+server.PathApplications+"/team/web/refresh", nil)
 	req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: sess.Token})
 	req.Header.Set("Origin", "https://evil.example")
@@ -566,5 +568,40 @@ func TestATokenFollowsItsCreator(t *testing.T) {
 	}
 	if code, _ := f.do(t, http.MethodGet, server.PathApplications, tok.Token, nil); code != http.StatusUnauthorized {
 		t.Errorf("the token of a deleted account: %d", code)
+	}
+}
+
+// A client that sends its body a byte at a time is dropped, not waited for.
+func TestASlowBodyIsDropped(t *testing.T) {
+	defer server.SetReadBodyTimeout(time.Second)()
+	f := newAPI(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", server.PathSession)
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 512)
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the slow body held its connection for %s", d)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+			_, _ = conn.Write([]byte(" "))
+		}
 	}
 }

@@ -192,30 +192,33 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c *cal
 	if err := s.d.Apps.List(r.Context(), &list, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
-	items := list.Items
-	slices.SortFunc(items, func(a, b v1.Application) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
-	})
+	// Filter first, then sort what is left by pointer: sorting the list's
+	// items by value moved a whole Application per swap and took more than
+	// half of a 10,000-Application list's time (BENCHMARKS.md, issue 15).
+	afterNamespace, afterName, _ := strings.Cut(after, "/")
 	out := AppList{Items: []AppSummary{}}
-	for i := range items {
-		a := &items[i]
-		if !c.may(rbac.Applications, rbac.Get, AppObject(a)) {
-			continue
-		}
-		sum := Summarize(a)
-		if !f.Matches(a, sum) {
+	var rest []*v1.Application // selected, and after the continue key
+	for i := range list.Items {
+		a := &list.Items[i]
+		if !c.may(rbac.Applications, rbac.Get, AppObject(a)) || !f.Matches(a, Summarize(a)) {
 			continue
 		}
 		out.Total++
-		if after != "" && a.Namespace+"/"+a.Name <= after {
-			continue
+		// Compared as the sort orders, namespace then name: as one string,
+		// "team-a/x" < "team/x" while namespace team sorts before team-a.
+		if after == "" || cmp.Or(strings.Compare(a.Namespace, afterNamespace), strings.Compare(a.Name, afterName)) > 0 {
+			rest = append(rest, a)
 		}
-		if len(out.Items) < limit {
-			out.Items = append(out.Items, sum)
-		} else if out.Continue == "" {
-			last := out.Items[len(out.Items)-1]
-			out.Continue = encodeContinue(last.Namespace + "/" + last.Name)
-		}
+	}
+	slices.SortFunc(rest, func(a, b *v1.Application) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	for _, a := range rest[:min(limit, len(rest))] {
+		out.Items = append(out.Items, Summarize(a))
+	}
+	if len(rest) > limit {
+		last := rest[limit-1]
+		out.Continue = encodeContinue(last.Namespace + "/" + last.Name)
 	}
 	return writeJSON(w, out)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -89,6 +90,13 @@ func (s *Server) wrap(rt route) http.Handler {
 			limit = exportTimeout
 		case streams(rt, r):
 			limit = maxStream
+		}
+		// A body comes within readBodyTimeout, or the request is dropped: a
+		// client dribbling a byte now and then holds nothing for long.
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(readBodyTimeout))
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), limit)
 		defer cancel()
@@ -255,4 +263,24 @@ const maxStream = 30 * time.Minute
 // writeTimeout.
 func streams(rt route, r *http.Request) bool {
 	return (rt.pattern == appPath+"/logs" && r.URL.Query().Get("follow") == "true") || strings.HasPrefix(rt.pattern, PathStream)
+}
+
+// deadlineBody lifts the read deadline once the whole body has been read: the
+// server then reads the connection only to notice the client leaving, and a
+// deadline there would cancel a long answer.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	// Only a whole body lifts it; a body cut short by the deadline keeps it,
+	// so the connection is dropped rather than drained at the client's pace.
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

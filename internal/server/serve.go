@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // Timeouts of the API server. A request reads nothing but its header; an
@@ -19,7 +21,12 @@ var (
 	writeTimeout      = time.Minute
 	idleTimeout       = time.Minute
 	exportTimeout     = 30 * time.Minute
+	readBodyTimeout   = 10 * time.Second
 )
+
+// maxConnections bounds the connections served at once; more wait in the
+// listen queue.
+const maxConnections = 4096
 
 // ErrPlainHTTP is returned by CheckPlainHTTP.
 var ErrPlainHTTP = errors.New("the API would send its bearer token in clear text")
@@ -47,6 +54,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, certFile, keyFile s
 	if err != nil {
 		return fmt.Errorf("API address %s: %w", addr, err)
 	}
+	ln = netutil.LimitListener(ln, maxConnections)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: 16 << 10}
 	done := make(chan error, 1)
 	go func() {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -33,13 +34,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if req.Username == "" || req.Password == "" {
 		return badRequest(errors.New("give username and password"))
 	}
-	sess, err := s.d.Auth.Login(req.Username, req.Password)
+	sess, err := s.d.Auth.Login(r.Context(), req.Username, req.Password, clientAddress(r))
 	switch {
 	case errors.Is(err, auth.ErrTooManyTries):
 		w.Header().Set("Retry-After", "60")
 		return &apiError{status: http.StatusTooManyRequests, err: err}
 	case errors.Is(err, auth.ErrBadCredentials):
-		s.d.Log.Info("login refused", "account", req.Username, "remote", r.RemoteAddr)
+		// The name is logged only when it is an account's: a password typed
+		// into the name field must not reach the log.
+		name := "(no such account)"
+		if s.d.Auth.HasAccount(req.Username) {
+			name = req.Username
+		}
+		s.d.Log.Info("login refused", "account", name, "remote", r.RemoteAddr)
 		return &apiError{status: http.StatusUnauthorized, err: err}
 	case err != nil:
 		return err
@@ -91,4 +98,13 @@ func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request, c *ca
 	s.d.Log.Info("password changed", "account", c.principal.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// clientAddress is the caller's IP, for login limits.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

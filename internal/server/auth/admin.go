@@ -14,6 +14,12 @@ const dummyHash = "$2a$12$C6UzMDM.H6dfI/f/IKxGhuK5t1S/.qUsDhbTRbb7wE2w2uImGD3Ri"
 // ErrNoAccount is returned for an account that does not exist.
 var ErrNoAccount = &NotFoundError{"no such account"}
 
+// HasAccount reports whether a local account of that name exists.
+func (a *Authenticator) HasAccount(name string) bool {
+	_, ok := (*a.accounts.Load())[name]
+	return ok
+}
+
 // Accounts lists the local accounts.
 func (a *Authenticator) Accounts() []AccountInfo {
 	accts := *a.accounts.Load()
@@ -50,11 +56,14 @@ func (a *Authenticator) SetPassword(ctx context.Context, name, current, password
 		return ErrNoAccount
 	}
 	if !byAdmin {
-		if !a.limits.allow(name) {
+		if !a.limits.allow(name, "password change") {
 			return ErrTooManyTries
 		}
-		if acct.PasswordHash == "" || !passwordMatches(acct.PasswordHash, current) {
-			a.limits.failed(name)
+		matched, ran := a.limits.compare(ctx, func() bool { return acct.PasswordHash != "" && passwordMatches(acct.PasswordHash, current) })
+		if !ran {
+			return ErrTooManyTries
+		}
+		if !matched {
 			return inputErrorf("the current password is wrong")
 		}
 	}

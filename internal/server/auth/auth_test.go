@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func newTestAuth(t *testing.T) (*Authenticator, *clock) {
 
 func TestLoginAndSession(t *testing.T) {
 	a, c := newTestAuth(t)
-	s, err := a.Login("alice", "correct horse battery")
+	s, err := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestLoginAndSession(t *testing.T) {
 		t.Fatalf("Authenticate = %+v, %v", p, err)
 	}
 	for _, tc := range []struct{ name, password string }{{"alice", "wrong password!"}, {"bob", "correct horse battery"}, {"", ""}, {"alice", strings.Repeat("x", 100)}} {
-		if _, err := a.Login(tc.name, tc.password); !errors.Is(err, ErrBadCredentials) {
+		if _, err := a.Login(t.Context(), tc.name, tc.password, "10.0.0.1"); !errors.Is(err, ErrBadCredentials) {
 			t.Errorf("Login(%q, %q) = %v, want ErrBadCredentials", tc.name, tc.password, err)
 		}
 	}
@@ -69,7 +70,7 @@ func TestLoginAndSession(t *testing.T) {
 
 func TestForgedAndTamperedSessions(t *testing.T) {
 	a, _ := newTestAuth(t)
-	s, err := a.Login("alice", "correct horse battery")
+	s, err := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestForgedAndTamperedSessions(t *testing.T) {
 func TestPasswordChangeEndsSessions(t *testing.T) {
 	a, _ := newTestAuth(t)
 	ctx := context.Background()
-	s, _ := a.Login("alice", "correct horse battery")
+	s, _ := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1")
 	if err := a.SetPassword(ctx, "alice", "wrong", "another long password", false); err == nil {
 		t.Fatal("SetPassword with a wrong current password succeeded")
 	}
@@ -104,7 +105,7 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	if _, err := a.Authenticate(s.Token); err == nil || !strings.Contains(err.Error(), "password was changed") {
 		t.Errorf("a session of the old password still works: %v", err)
 	}
-	if _, err := a.Login("alice", "another long password"); err != nil {
+	if _, err := a.Login(t.Context(), "alice", "another long password", "10.0.0.1"); err != nil {
 		t.Error(err)
 	}
 	if err := a.SetPassword(ctx, "alice", "", "short", true); err == nil {
@@ -114,8 +115,8 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 
 func TestLogoutEndsOnlyThatSession(t *testing.T) {
 	a, _ := newTestAuth(t)
-	s1, _ := a.Login("alice", "correct horse battery")
-	s2, _ := a.Login("alice", "correct horse battery")
+	s1, _ := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1")
+	s2, _ := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1")
 	p, _ := a.Authenticate(s1.Token)
 	if err := a.Logout(context.Background(), p); err != nil {
 		t.Fatal(err)
@@ -130,15 +131,29 @@ func TestLogoutEndsOnlyThatSession(t *testing.T) {
 
 func TestLoginLimits(t *testing.T) {
 	a, c := newTestAuth(t)
-	for range loginBurst {
-		_, _ = a.Login("alice", "wrong password!")
+	for range nameBurst {
+		_, _ = a.Login(t.Context(), "alice", "wrong password!", "10.0.0.1")
 	}
-	if _, err := a.Login("alice", "correct horse battery"); !errors.Is(err, ErrTooManyTries) {
-		t.Fatalf("after %d failures: %v, want ErrTooManyTries", loginBurst, err)
+	if _, err := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1"); !errors.Is(err, ErrTooManyTries) {
+		t.Fatalf("after %d failures: %v, want ErrTooManyTries", nameBurst, err)
 	}
-	c.now = c.now.Add(loginEvery)
-	if _, err := a.Login("alice", "correct horse battery"); err != nil {
+	// Someone failing on purpose elsewhere does not lock alice out.
+	if _, err := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.2"); err != nil {
+		t.Errorf("from another address: %v", err)
+	}
+	c.now = c.now.Add(nameEvery)
+	if _, err := a.Login(t.Context(), "alice", "correct horse battery", "10.0.0.1"); err != nil {
 		t.Errorf("after waiting: %v", err)
+	}
+	// Many names from one address: the address's limit holds.
+	refused := 0
+	for i := range addressBurst + 5 {
+		if _, err := a.Login(t.Context(), fmt.Sprintf("user%d", i), "x", "10.0.0.3"); errors.Is(err, ErrTooManyTries) {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("an address guessing many names was never limited")
 	}
 }
 

@@ -97,7 +97,7 @@ func (a *Authenticator) Ready() error {
 var (
 	ErrNoCredentials = errors.New("authentication required: log in (lockstep login) or give a bearer token")
 	ErrBadToken      = errors.New("the API token is not valid: it is malformed, unknown, revoked or expired")
-	ErrTooManyTries  = errors.New("too many failed logins: wait a minute and try again")
+	ErrTooManyTries  = errors.New("too many logins: wait a minute and try again")
 )
 
 // Authenticate tells who presents credential: a session token, an API token
@@ -174,11 +174,11 @@ type Session struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// Login checks a local account's password and opens a session. Failed tries
-// are limited per account name and in total; every answer to a wrong name
-// or password is the same ErrBadCredentials.
-func (a *Authenticator) Login(name, password string) (Session, error) {
-	if !a.limits.allow(name) {
+// Login checks a local account's password, tried from address (the
+// client's IP), and opens a session. Tries are limited (see loginLimits);
+// every answer to a wrong name or password is the same ErrBadCredentials.
+func (a *Authenticator) Login(ctx context.Context, name, password, address string) (Session, error) {
+	if !a.limits.allow(name, address) {
 		return Session{}, ErrTooManyTries
 	}
 	acct, ok := (*a.accounts.Load())[name]
@@ -188,8 +188,11 @@ func (a *Authenticator) Login(name, password string) (Session, error) {
 		// password.
 		hash = dummyHash
 	}
-	if !passwordMatches(hash, password) || !ok || acct.PasswordHash == "" || acct.Disabled {
-		a.limits.failed(name)
+	matched, ran := a.limits.compare(ctx, func() bool { return passwordMatches(hash, password) })
+	if !ran {
+		return Session{}, ErrTooManyTries
+	}
+	if !matched || !ok || acct.PasswordHash == "" || acct.Disabled {
 		return Session{}, ErrBadCredentials
 	}
 	return a.open(session{Subject: name, Method: MethodPassword, Generation: generation(acct.PasswordHash)})

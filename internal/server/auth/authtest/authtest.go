@@ -63,7 +63,7 @@ func New(t testing.TB, opts auth.Options, accounts map[string]string) *auth.Auth
 // Login logs name in and returns the session token.
 func Login(t testing.TB, a *auth.Authenticator, name, password string) string {
 	t.Helper()
-	s, err := a.Login(name, password)
+	s, err := a.Login(context.Background(), name, password, "127.0.0.1")
 	if err != nil {
 		t.Fatalf("logging in %s: %v", name, err)
 	}
