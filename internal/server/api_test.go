@@ -605,3 +605,25 @@ func TestASlowBodyIsDropped(t *testing.T) {
 		}
 	}
 }
+
+// A bulk action over its limit is refused before it touches anything.
+func TestABulkActionOverItsLimitChangesNothing(t *testing.T) {
+	var objs []client.Object
+	for i := range server.MaxBulk + 1 {
+		objs = append(objs, app("team", fmt.Sprintf("app-%04d", i), "team-a", v1.Synced, "Healthy"))
+	}
+	f := newAPI(t, objs...)
+	code, _ := f.do(t, http.MethodPost, server.PathApplications+"/bulk/suspend?all=true", f.as(t, "admin"), nil)
+	if code != http.StatusBadRequest {
+		t.Fatalf("a bulk suspend of %d: %d", server.MaxBulk+1, code)
+	}
+	var list v1.ApplicationList
+	if err := f.apps.List(t.Context(), &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range list.Items {
+		if a.Spec.Suspend {
+			t.Fatalf("%s was suspended by a refused request", a.Name)
+		}
+	}
+}

@@ -55,19 +55,22 @@ func (s *Server) bulk(action string, rbacAction rbac.Action) func(http.ResponseW
 		slices.SortFunc(list.Items, func(a, b v1.Application) int {
 			return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 		})
-		out := BulkResult{Action: action, Actor: c.principal.Actor(), Results: []BulkItem{}, Counts: map[string]int{}}
-		now := s.d.Clock()
+		// Select first, act after: a request over the limit changes nothing.
+		var selected []*v1.Application
 		for i := range list.Items {
 			a := &list.Items[i]
-			object := AppObject(a)
-			if !c.may(rbac.Applications, rbac.Get, object) || !f.Matches(a, Summarize(a)) {
-				continue
+			if c.may(rbac.Applications, rbac.Get, AppObject(a)) && f.Matches(a, Summarize(a)) {
+				selected = append(selected, a)
 			}
-			if len(out.Results) == MaxBulk {
-				return badRequest(fmt.Errorf("the filter selects more than %d Applications: narrow it", MaxBulk))
-			}
+		}
+		if len(selected) > MaxBulk {
+			return badRequest(fmt.Errorf("the filter selects %d Applications, more than %d: narrow it", len(selected), MaxBulk))
+		}
+		out := BulkResult{Action: action, Actor: c.principal.Actor(), Results: []BulkItem{}, Counts: map[string]int{}}
+		now := s.d.Clock()
+		for _, a := range selected {
 			item := BulkItem{Application: a.Namespace + "/" + a.Name, Outcome: "requested"}
-			if !c.may(rbac.Applications, rbacAction, object) {
+			if !c.may(rbac.Applications, rbacAction, AppObject(a)) {
 				item.Outcome = "forbidden"
 			} else if err := s.requestAction(r, c, a, action, now, &item); err != nil {
 				item.Outcome, item.Error = "failed", err.Error()

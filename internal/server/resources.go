@@ -144,12 +144,11 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 	if s.d.Previewer == nil {
 		return nil
 	}
-	select {
-	case s.previews <- struct{}{}:
-		defer func() { <-s.previews }()
-	case <-ctx.Done():
-		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("too many previews are running: try again shortly")}
+	release, err := s.previewSlot(ctx, c.principal.Actor())
+	if err != nil {
+		return err
 	}
+	defer release()
 	p, err := s.d.Previewer.Preview(ctx, c.app.DeepCopy())
 	if p == nil {
 		return err

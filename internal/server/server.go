@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,6 +67,9 @@ type Server struct {
 	d        Deps
 	routes   []route
 	previews chan struct{} // a slot per preview running
+
+	mu         sync.Mutex
+	previewsBy map[string]int // previews running per caller; guarded by mu
 }
 
 // New returns a Server; every dependency but Ledger, Writer and Apps is
@@ -77,7 +81,7 @@ func New(d Deps) (*Server, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	s := &Server{d: d, previews: make(chan struct{}, maxPreviews)}
+	s := &Server{d: d, previews: make(chan struct{}, maxPreviews), previewsBy: map[string]int{}}
 	s.routes = s.table()
 	return s, nil
 }

@@ -16,12 +16,13 @@ import (
 // (server-sent events). The controller publishes every change its watch
 // sees; each stream keeps what its caller may see and its filter selects.
 type Hub struct {
-	mu   sync.Mutex
-	subs map[*subscriber]struct{} // guarded by mu
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{} // guarded by mu
+	byUser map[string]int           // open streams per caller; guarded by mu
 }
 
 // NewHub returns a Hub with no streams.
-func NewHub() *Hub { return &Hub{subs: map[*subscriber]struct{}{}} }
+func NewHub() *Hub { return &Hub{subs: map[*subscriber]struct{}{}, byUser: map[string]int{}} }
 
 // Change is one change of an Application, as streams send it.
 type Change struct {
@@ -35,6 +36,7 @@ type Change struct {
 // does not keep up is cut off (it reconnects and lists again) rather than
 // holding changes for everyone.
 type subscriber struct {
+	user    string
 	ch      chan Change
 	dropped bool // set under Hub.mu when the channel overflowed
 }
@@ -43,10 +45,11 @@ type subscriber struct {
 const (
 	subscriberBuffer = 256
 	maxSubscribers   = 1000
+	maxPerCaller     = 20
 	heartbeat        = 15 * time.Second
 	// recheck is how often a stream checks that its caller's credential
 	// still holds (logged out, revoked, password changed).
-	recheck = time.Minute
+	recheck = 10 * time.Second
 )
 
 // Publish sends a change of app to every stream; deleted says it is gone.
@@ -63,29 +66,43 @@ func (h *Hub) Publish(app *v1.Application, deleted bool) {
 		case s.ch <- c:
 		default:
 			s.dropped = true
-			delete(h.subs, s)
-			close(s.ch)
+			h.drop(s)
 		}
 	}
 }
 
-func (h *Hub) subscribe() (*subscriber, error) {
+// subscribe opens a stream for user: at most maxPerCaller each, so one
+// caller cannot take every stream.
+func (h *Hub) subscribe(user string) (*subscriber, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.byUser[user] >= maxPerCaller {
+		return nil, fmt.Errorf("you have %d live streams open already: close one", maxPerCaller)
+	}
 	if len(h.subs) >= maxSubscribers {
 		return nil, errors.New("too many live streams are open: try again later")
 	}
-	s := &subscriber{ch: make(chan Change, subscriberBuffer)}
+	s := &subscriber{user: user, ch: make(chan Change, subscriberBuffer)}
 	h.subs[s] = struct{}{}
+	h.byUser[user]++
 	return s, nil
 }
 
 func (h *Hub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.ch)
+	h.drop(s)
+}
+
+// drop ends a stream once. h.mu is held.
+func (h *Hub) drop(s *subscriber) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	close(s.ch)
+	if h.byUser[s.user]--; h.byUser[s.user] <= 0 {
+		delete(h.byUser, s.user)
 	}
 }
 
@@ -130,7 +147,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 	if !ok {
 		return errors.New("the connection cannot stream")
 	}
-	sub, err := s.d.Hub.subscribe()
+	sub, err := s.d.Hub.subscribe(c.principal.Actor())
 	if err != nil {
 		return &apiError{status: http.StatusServiceUnavailable, err: err}
 	}
