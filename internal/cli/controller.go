@@ -60,7 +60,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.Var(newBytesValue(&opts.RepositoryCacheSize), "repository-cache-size", "most the repository cache keeps on the data volume, e.g. 20Gi; least recently used repositories go first (default: half the data volume)")
 	f.BoolVar(&opts.RequireProjects, "require-projects", false, "fail closed: an Application whose Project does not exist is denied, \"default\" included (without it, a missing \"default\" Project allows everything)")
 	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")
-	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the HTTP API the CLI reads the ledger from, e.g. 127.0.0.1:8443 (plain HTTP only on loopback; TLS elsewhere) (empty disables); token from $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")
+	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the operator API (/api/v1: lockstep login, the CLI and the UI), e.g. 0.0.0.0:8443; TLS with --api-tls-cert/--api-tls-key, plain HTTP only on loopback (empty disables). Accounts, tokens and the RBAC ConfigMap lockstep-rbac live in --namespace; the old ledger-only token is $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")
 	f.StringVar(&opts.APITLSCert, "api-tls-cert", "", "TLS certificate file for the API (PEM)")
 	f.StringVar(&opts.APITLSKey, "api-tls-key", "", "TLS key file for the API (PEM)")
 	f.BoolVar(&opts.APIInsecureHTTP, "api-insecure-http", false, "serve the API without TLS on an address other than loopback: the bearer token crosses the network in clear text")

@@ -31,6 +31,9 @@ func (k *kubeFlags) loader() clientcmd.ClientConfig {
 func (k *kubeFlags) config() (*rest.Config, string, error) {
 	loader := k.loader()
 	cfg, err := loader.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, "", fmt.Errorf("nothing to talk to: log in to the Lockstep API (lockstep login --server https://HOST:PORT), or give a kubeconfig (--kubeconfig, $KUBECONFIG): %w", err)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
 	}

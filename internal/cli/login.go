@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
 )
 
 func newLoginCommand() *cobra.Command { return newLoginCommandWith(showSignInURL) }
@@ -67,6 +68,9 @@ terminal without a browser. The server's session is saved; the provider's tokens
 					return err
 				}
 			} else if token == "" {
+				if passwordStdin && username == "" {
+					return &UsageError{errors.New("--password-stdin reads only the password: give --username too")}
+				}
 				if username == "" {
 					if username, err = prompt(cmd, "Username: "); err != nil {
 						return err
@@ -179,11 +183,15 @@ func newLogoutCommand() *cobra.Command {
 			if err := c.Logout(cmd.Context()); err != nil && !(errors.As(err, &se) && se.Code == 401) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the server did not end the session (%v); the token is forgotten here\n", err)
 			}
+			token := sc.Token
 			sc.Token = ""
 			if err := cfg.Save(path); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "logged out of %s\n", sc.Server)
+			if strings.HasPrefix(token, auth.TokenPrefix) {
+				fmt.Fprintln(cmd.OutOrStdout(), "the context held an API token: it was forgotten here and stays valid until revoked (lockstep token revoke ID)")
+			}
 			return nil
 		},
 	}

@@ -107,7 +107,7 @@ func NewPreview(p *Pass) (Preview, error) {
 			return Preview{}, err
 		}
 		if len(diff) > maxPreviewDiff {
-			diff = TruncateBytes(diff, maxPreviewDiff) + "\n... (the diff is longer than 256 KiB: lockstep diff prints it whole)\n"
+			diff = TruncateBytes(diff, maxPreviewDiff) + "\n... (cut: the diff is longer than 256 KiB; lockstep diff --kubeconfig prints it whole)\n"
 		}
 		s := PreviewStep{Action: step.Action, Group: step.Key.Group, Version: step.Version, Kind: step.Key.Kind, Namespace: step.Key.Namespace,
 			Name: step.Key.Name, ChangedFields: step.ChangedFields, Adopted: step.Adopted, Reason: step.Reason, Diff: diff}

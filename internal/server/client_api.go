@@ -241,7 +241,11 @@ func (c *Client) Logs(ctx context.Context, namespace, name string, o LogOptions,
 	if o.Previous {
 		q.Set("previous", "true")
 	}
-	resp, err := c.get(ctx, appPathOf(namespace, name)+"/logs", q)
+	// A followed log runs as long as the server allows (30 minutes), not
+	// the client's usual timeout.
+	stream := *c
+	stream.http = &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect}
+	resp, err := stream.get(ctx, appPathOf(namespace, name)+"/logs", q)
 	if err != nil {
 		return err
 	}
