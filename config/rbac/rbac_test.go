@@ -24,7 +24,10 @@ import (
 	"github.com/lockstep-dev/lockstep/config/rbac"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/controller"
+	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
+	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
@@ -69,6 +72,7 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"*"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"git-auth", "git-ca"}, Verbs: []string{"get"}},
 		}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "deployer", Namespace: ns},
@@ -98,7 +102,9 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		}
 	}
 	head, err := repo.Commit(gitserver.CommitOptions{Message: "settings", Files: map[string][]byte{
-		"ok/cm.yaml":   []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"),
+		"ok/cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"),
+		"ok/deploy.yaml": []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n" +
+			"  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: registry.internal/web:1}]}\n"),
 		"deny/sa.yaml": []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sneaky}\n"),
 	}})
 	if err != nil {
@@ -109,6 +115,11 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 	opts.DataDir = filepath.Join(t.TempDir(), "controller")
 	opts.DefaultServiceAccount = "deployer"
 	opts.Logger = logr.Discard()
+	port, err := cluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.APIAddress = fmt.Sprintf("127.0.0.1:%d", port)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- controller.Run(runCtx, controllerCfg, opts) }()
@@ -162,6 +173,65 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 	// The ledger was written with the controller's own namespace Secrets.
 	if _, err := os.Stat(filepath.Join(opts.DataDir, "ledger.db")); err != nil {
 		t.Errorf("no ledger: %v", err)
+	}
+	useTheAPI(t, c, "http://"+opts.APIAddress, ns)
+}
+
+// useTheAPI logs in and takes every kind of step the API takes with the
+// controller's permissions: read the watch cache, preview, sync, look at
+// the tree, restart (as the deployer), create a token, log out.
+func useTheAPI(t *testing.T, c client.Client, url, ns string) {
+	ctx := testenv.Context(t)
+	initial := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: rbac.Namespace, Name: auth.SecretInitialAdmin}, initial); err != nil {
+		t.Fatal(err)
+	}
+	anon, err := server.NewClientWith(server.ClientOptions{Server: url, AllowNoToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess auth.Session
+	testenv.Eventually(t, 30*time.Second, "the API answers a login", func(ctx context.Context) (bool, error) {
+		sess, err = anon.Login(ctx, auth.AdminAccount, string(initial.Data["password"]))
+		return err == nil, err
+	})
+	api, err := server.NewClient(url, sess.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := api.AllApplications(ctx, server.ListOptions{Namespace: ns}); err != nil || len(list) != 2 {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	pv, err := api.Preview(ctx, ns, "ok")
+	if err != nil || !pv.InSync {
+		t.Fatalf("preview: %+v, %v", pv, err)
+	}
+	if _, err := api.Sync(ctx, ns, "ok", pv.Revision); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the tree shows the Deployment's Pod", func(ctx context.Context) (bool, error) {
+		tree, err := api.Tree(ctx, ns, "ok")
+		if err != nil {
+			return false, err
+		}
+		for _, n := range tree.Nodes {
+			if n.Kind == "Pod" {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("nodes %+v", tree.Nodes)
+	})
+	if _, err := api.Restart(ctx, ns, "ok", server.ResourceQuery{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web"}); err != nil {
+		t.Fatalf("restart as the deployer: %v", err)
+	}
+	if _, err := api.CreateToken(ctx, auth.TokenRequest{Name: "ci", Roles: []string{"role:readonly"}, ExpiresIn: "1h"}); err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	if err := api.Logout(ctx); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	if _, err := api.Whoami(ctx); err == nil {
+		t.Error("the session works after logout")
 	}
 }
 

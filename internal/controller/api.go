@@ -43,7 +43,7 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 	log := slog.New(logr.ToSlogHandler(opts.Logger))
 	deps := server.Deps{
 		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline}, Recorder: ledger,
-		Cluster: newCluster(clients, children), Hub: hub,
+		Cluster: newCluster(clients, children, pipeline), Hub: hub,
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
 	}

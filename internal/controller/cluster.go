@@ -13,7 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
@@ -22,17 +24,33 @@ import (
 const apiFieldManager = "lockstep-api"
 
 // cluster is server.Cluster over the controller's clients: children from
-// watches, objects, Events and logs read as the controller.
+// watches, objects and Events read as the controller; logs read and
+// restarts made as the Application's identity.
 type cluster struct {
 	*kube.Children
 	*server.KubeLive
-	clients *kube.Clients
+	clients  *kube.Clients
+	pipeline *reconcile.Pipeline
 }
 
 var _ server.Cluster = (*cluster)(nil)
 
-func newCluster(clients *kube.Clients, children *kube.Children) *cluster {
-	return &cluster{Children: children, KubeLive: server.NewKubeLive(clients), clients: clients}
+func newCluster(clients *kube.Clients, children *kube.Children, pipeline *reconcile.Pipeline) *cluster {
+	return &cluster{Children: children, KubeLive: server.NewKubeLive(clients), clients: clients, pipeline: pipeline}
+}
+
+// as returns the clients of the identity app acts as: what a person does to
+// an Application's objects through the API, it does with the Application's
+// rights, not the controller's.
+func (c *cluster) as(ctx context.Context, app *v1.Application) (*kube.Clients, error) {
+	identity, err := c.pipeline.Identity(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if identity == "" {
+		return c.clients, nil
+	}
+	return c.clients.As(identity)
 }
 
 // Events implements server.Cluster: one list, filtered by the API server.
@@ -49,8 +67,12 @@ func (c *cluster) Events(ctx context.Context, namespace, kind, name string) ([]c
 }
 
 // Logs implements server.Cluster.
-func (c *cluster) Logs(ctx context.Context, namespace, pod string, opts corev1.PodLogOptions) (io.ReadCloser, error) {
-	return c.clients.Typed.CoreV1().Pods(namespace).GetLogs(pod, &opts).Stream(ctx)
+func (c *cluster) Logs(ctx context.Context, app *v1.Application, namespace, pod string, opts corev1.PodLogOptions) (io.ReadCloser, error) {
+	clients, err := c.as(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	return clients.Typed.CoreV1().Pods(namespace).GetLogs(pod, &opts).Stream(ctx)
 }
 
 // workloads are the kinds a restart applies to.
@@ -62,7 +84,7 @@ var workloads = map[string]schema.GroupVersionResource{
 
 // Restart implements server.Cluster as kubectl rollout restart does: a merge
 // patch of the pod template's restartedAt annotation.
-func (c *cluster) Restart(ctx context.Context, group, kind, namespace, name string, at time.Time) error {
+func (c *cluster) Restart(ctx context.Context, app *v1.Application, group, kind, namespace, name string, at time.Time) error {
 	gvr, ok := workloads[group+"/"+kind]
 	if !ok {
 		return fmt.Errorf("%s/%s cannot be restarted", group, kind)
@@ -72,6 +94,10 @@ func (c *cluster) Restart(ctx context.Context, group, kind, namespace, name stri
 	if err != nil {
 		return err
 	}
-	_, err = c.clients.Dynamic.Resource(gvr).Namespace(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: apiFieldManager})
+	clients, err := c.as(ctx, app)
+	if err != nil {
+		return err
+	}
+	_, err = clients.Dynamic.Resource(gvr).Namespace(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: apiFieldManager})
 	return err
 }

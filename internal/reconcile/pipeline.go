@@ -263,6 +263,16 @@ func (pl *Pipeline) SyncTimeout(app *v1.Application) time.Duration {
 
 // identity is the user an Application reads and applies as: its service
 // account as the Project's rules choose it, "" for the controller itself.
+// Identity is the user an Application acts as (its or its Project's service
+// account, or the default one); "" is the controller itself.
+func (pl *Pipeline) Identity(ctx context.Context, app *v1.Application) (string, error) {
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	return pl.identity(app, rules), nil
+}
+
 func (pl *Pipeline) identity(app *v1.Application, rules *policy.Rules) string {
 	if sa := rules.ServiceAccount(app, pl.defaultSA); sa != "" {
 		return kube.ServiceAccountUser(app.Namespace, sa)

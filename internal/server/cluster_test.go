@@ -47,11 +47,11 @@ func (f *fakeCluster) Events(context.Context, string, string, string) ([]corev1.
 	return nil, nil
 }
 
-func (f *fakeCluster) Logs(context.Context, string, string, corev1.PodLogOptions) (io.ReadCloser, error) {
+func (f *fakeCluster) Logs(context.Context, *v1.Application, string, string, corev1.PodLogOptions) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader(strings.Repeat("a line of the log\n", 1<<20))), nil // 18 MiB
 }
 
-func (f *fakeCluster) Restart(_ context.Context, group, kind, namespace, name string, _ time.Time) error {
+func (f *fakeCluster) Restart(_ context.Context, _ *v1.Application, group, kind, namespace, name string, _ time.Time) error {
 	f.restarted = append(f.restarted, group+"/"+kind+"/"+namespace+"/"+name)
 	return nil
 }

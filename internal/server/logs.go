@@ -53,7 +53,7 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 	if _, err := s.inTree(r.Context(), c.app, key); err != nil {
 		return err
 	}
-	stream, err := s.d.Cluster.Logs(r.Context(), key.Namespace, key.Name, opts)
+	stream, err := s.d.Cluster.Logs(r.Context(), c.app, key.Namespace, key.Name, opts)
 	if err != nil {
 		return &apiError{status: http.StatusBadGateway, err: fmt.Errorf("reading the log of Pod %s/%s: %w", key.Namespace, key.Name, err)}
 	}

@@ -52,7 +52,7 @@ func (s *Server) resourceAction(w http.ResponseWriter, r *http.Request, c *call)
 		return badRequest(fmt.Errorf("%s is not one of the Application's own objects", key))
 	}
 	now := s.d.Clock()
-	if err := s.d.Cluster.Restart(r.Context(), key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
+	if err := s.d.Cluster.Restart(r.Context(), c.app, key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
 		return fmt.Errorf("restarting %s: %w", key, err)
 	}
 	rec := audit.Record{Event: audit.EventAction, Application: c.app.Namespace + "/" + c.app.Name, Project: ProjectOf(c.app),

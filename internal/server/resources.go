@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
@@ -26,11 +27,12 @@ type Cluster interface {
 	LiveReader
 	// Events are the Events about one object, newest last.
 	Events(ctx context.Context, namespace, kind, name string) ([]corev1.Event, error)
-	// Logs streams a Pod's log.
-	Logs(ctx context.Context, namespace, pod string, opts corev1.PodLogOptions) (io.ReadCloser, error)
-	// Restart restarts a workload's Pods as kubectl rollout restart does:
-	// the pod template's restartedAt annotation set to at.
-	Restart(ctx context.Context, group, kind, namespace, name string, at time.Time) error
+	// Logs streams a Pod's log, read as the Application's identity.
+	Logs(ctx context.Context, app *v1.Application, namespace, pod string, opts corev1.PodLogOptions) (io.ReadCloser, error)
+	// Restart restarts a workload's Pods as kubectl rollout restart does
+	// (the pod template's restartedAt annotation set to at), acting as the
+	// Application's identity.
+	Restart(ctx context.Context, app *v1.Application, group, kind, namespace, name string, at time.Time) error
 }
 
 // Resource is the answer to GET .../resource: one object of the tree, live
