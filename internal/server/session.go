@@ -70,6 +70,9 @@ func (s *Server) whoami(w http.ResponseWriter, _ *http.Request, c *call) error {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.d.Auth.Logout(r.Context(), c.principal); err != nil {
+		if errors.As(err, new(*auth.InputError)) {
+			return &apiError{status: http.StatusServiceUnavailable, err: err}
+		}
 		return err
 	}
 	s.setSessionCookie(w, "", time.Unix(1, 0))

@@ -153,15 +153,25 @@ func (s *Server) ssoError(r *http.Request, err error) error {
 }
 
 // openSSOSession opens a session for the identity the provider vouched for.
+// It carries only the groups the RBAC policy names: the others decide
+// nothing, and hundreds of them would not fit a cookie. A group the policy
+// names later counts from the next sign-in.
 func (s *Server) openSSOSession(r *http.Request, id auth.Identity) (auth.Session, error) {
-	sess, err := s.d.Auth.LoginSSO(id.Username, id.Groups)
+	policy := s.d.Policy.Policy()
+	var groups []string
+	for _, g := range id.Groups {
+		if policy.Names(g) {
+			groups = append(groups, g)
+		}
+	}
+	sess, err := s.d.Auth.LoginSSO(id.Username, groups)
 	if err != nil {
 		if errors.Is(err, auth.ErrSSONameTaken) {
 			return auth.Session{}, s.ssoError(r, err)
 		}
 		return auth.Session{}, err
 	}
-	s.d.Log.Info("logged in", "user", sess.Name, "method", auth.MethodSSO, "groups", len(id.Groups), "remote", r.RemoteAddr)
+	s.d.Log.Info("logged in", "user", sess.Name, "method", auth.MethodSSO, "groups", len(id.Groups), "groupsThePolicyNames", len(groups), "remote", r.RemoteAddr)
 	return sess, nil
 }
 

@@ -113,12 +113,26 @@ func (s *Server) streamApplications(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return badRequest(err)
 	}
-	return s.stream(w, r, c, func(ch Change) (any, bool) {
+	// shown remembers which rows the client holds: one that leaves the
+	// filter or the caller's sight (moved to a hidden Project) is deleted.
+	shown := map[string]bool{}
+	return s.stream(w, r, c, func(ch *Change) (any, bool) {
 		a := ch.Application
-		if !c.may(rbac.Applications, rbac.Get, AppObject(a)) || !f.Matches(a, ch.Summary) {
-			return nil, false
+		key := a.Namespace + "/" + a.Name
+		visible := c.may(rbac.Applications, rbac.Get, AppObject(a)) && f.Matches(a, ch.Summary)
+		switch {
+		case visible && ch.Type == "delete":
+			delete(shown, key)
+			return ch.Summary, true
+		case visible:
+			shown[key] = true
+			return ch.Summary, true
+		case shown[key]:
+			delete(shown, key)
+			ch.Type = "delete"
+			return AppSummary{Namespace: a.Namespace, Name: a.Name}, true
 		}
-		return ch.Summary, true
+		return nil, false
 	})
 }
 
@@ -126,7 +140,7 @@ func (s *Server) streamApplications(w http.ResponseWriter, r *http.Request, c *c
 // Application on every change.
 func (s *Server) streamApplication(w http.ResponseWriter, r *http.Request, c *call) error {
 	ns, name := c.app.Namespace, c.app.Name
-	return s.stream(w, r, c, func(ch Change) (any, bool) {
+	return s.stream(w, r, c, func(ch *Change) (any, bool) {
 		a := ch.Application
 		if a.Namespace != ns || a.Name != name || !c.may(rbac.Applications, rbac.Get, AppObject(a)) {
 			return nil, false
@@ -139,7 +153,7 @@ func (s *Server) streamApplication(w http.ResponseWriter, r *http.Request, c *ca
 
 // stream writes server-sent events until the client leaves, the stream's
 // time is up, the client falls behind, or its credential stops holding.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick func(Change) (any, bool)) error {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick func(*Change) (any, bool)) error {
 	if s.d.Hub == nil {
 		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server streams no changes")}
 	}
@@ -185,7 +199,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 				flusher.Flush()
 				return nil
 			}
-			data, ok := pick(ch)
+			data, ok := pick(&ch)
 			if !ok {
 				continue
 			}

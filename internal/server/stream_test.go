@@ -98,3 +98,17 @@ func TestASlowStreamIsCutOffNotWaitedFor(t *testing.T) {
 		t.Errorf("the overflowed stream did not end with a reset: %d events, last %.80q", len(events), events[len(events)-1:])
 	}
 }
+
+// A row that moves out of the caller's sight is deleted from their list.
+func TestARowThatBecomesHiddenIsDeleted(t *testing.T) {
+	hub := server.NewHub()
+	f := newAPIWith(t, func(d *server.Deps) { d.Hub = hub })
+	list := openStream(t, f, server.PathStream+"/applications", f.as(t, "dev"))
+	time.Sleep(100 * time.Millisecond)
+	hub.Publish(app("team", "api", "team-a", v1.Synced, "Healthy"), false)
+	hub.Publish(app("team", "api", "secret", v1.Synced, "Healthy"), false) // moved to a Project dev may not see
+	got := readEvents(t, list, 2)
+	if len(got) != 2 || !strings.HasPrefix(got[1], `delete {"namespace":"team","name":"api"`) || strings.Contains(got[1], "secret") {
+		t.Errorf("events %q; want the row deleted, naming nothing of where it went", got)
+	}
+}

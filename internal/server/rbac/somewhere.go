@@ -21,3 +21,11 @@ func (c *Caller) Somewhere(resource Resource, action Action) bool {
 	}
 	return false
 }
+
+// Names reports whether the policy names subject: a p line's subject or a g
+// line's left side. A caller's other groups change nothing it decides, so
+// they need not be carried (an identity provider may list hundreds).
+func (p *Policy) Names(subject string) bool {
+	p = p.orBuiltin()
+	return len(p.rules[subject]) > 0 || len(p.members[subject]) > 0
+}
