@@ -37,6 +37,9 @@ const (
 	// ReasonRevisionChanged refuses a manual sync pinned to a commit that is
 	// no longer the newest of the followed ref.
 	ReasonRevisionChanged = "RevisionChanged"
+	// ReasonSpecChanged refuses a manual sync pinned to a generation of the
+	// Application's spec that is no longer its own.
+	ReasonSpecChanged = "SpecChanged"
 )
 
 // SyncState says whether the cluster matches Git.

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -8,19 +9,24 @@ import (
 // The values of the sync-requested-by and action-requested-by annotations.
 // Spaces separate their parts, so a name is written without any.
 //
-//	sync-requested-by:   "<who> at <RFC 3339 time>[ for <commit>]"
+//	sync-requested-by:   "<who> at <RFC 3339 time>[ for <commit>[ gen <generation>]]"
 //	action-requested-by: "<action> by <who> at <RFC 3339 time>"
 //
 // A sync request naming a commit applies that commit or nothing: if the
 // followed ref moved on, the request is refused rather than applying a
-// commit the requester did not see.
+// commit the requester did not see. Naming the Application's generation too,
+// it is refused when the spec changed since (another path, other values).
 
 // SyncRequestValue is the sync-requested-by annotation's value for who, now
-// and, when not empty, the commit they previewed.
-func SyncRequestValue(who string, now time.Time, commit string) string {
+// and, when not empty, the commit they previewed (and, when not 0, the
+// Application's generation they previewed).
+func SyncRequestValue(who string, now time.Time, commit string, generation int64) string {
 	v := who + " at " + now.UTC().Format(time.RFC3339Nano)
 	if commit != "" {
 		v += " for " + commit
+		if generation > 0 {
+			v += " gen " + strconv.FormatInt(generation, 10)
+		}
 	}
 	return v
 }
@@ -30,13 +36,17 @@ type SyncRequest struct {
 	Who, At string
 	// Commit is the commit the sync is pinned to; "" is the newest.
 	Commit string
+	// Generation is the spec's generation it is pinned to; 0 is any.
+	Generation int64
 }
 
 // ParseSyncRequest reads a sync-requested-by annotation's value.
 func ParseSyncRequest(v string) SyncRequest {
 	who, rest, _ := strings.Cut(v, " at ")
-	at, commit, _ := strings.Cut(rest, " for ")
-	return SyncRequest{Who: who, At: at, Commit: strings.TrimSpace(commit)}
+	at, pinned, _ := strings.Cut(rest, " for ")
+	commit, gen, _ := strings.Cut(pinned, " gen ")
+	g, _ := strconv.ParseInt(strings.TrimSpace(gen), 10, 64)
+	return SyncRequest{Who: who, At: at, Commit: strings.TrimSpace(commit), Generation: max(g, 0)}
 }
 
 // ActionRequestValue is the action-requested-by annotation's value.

@@ -206,7 +206,7 @@ func useTheAPI(t *testing.T, c client.Client, url, ns string) {
 	if err != nil || !pv.InSync {
 		t.Fatalf("preview: %+v, %v", pv, err)
 	}
-	if _, err := api.Sync(ctx, ns, "ok", pv.Revision); err != nil {
+	if _, err := api.Sync(ctx, ns, "ok", server.SyncRequest{Revision: pv.Revision, Generation: pv.Generation}); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
 	testenv.Eventually(t, 30*time.Second, "the tree shows the Deployment's Pod", func(ctx context.Context) (bool, error) {

@@ -156,7 +156,7 @@ func WritePreview(out io.Writer, pv pass.Preview) error {
 			}
 		}
 	}
-	fmt.Fprintf(out, "# to apply exactly this: lockstep sync %s --revision %s\n", pv.Application, short(pv.Revision))
+	fmt.Fprintf(out, "# to apply exactly this: lockstep sync %s --revision %s --generation %d\n", pv.Application, short(pv.Revision), pv.Generation)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
 func newSyncCommand() *cobra.Command {
@@ -22,6 +23,7 @@ func newSyncCommand() *cobra.Command {
 	var wait bool
 	var timeout time.Duration
 	var revision string
+	var generation int64
 	cmd := &cobra.Command{
 		Use:   "sync APP",
 		Short: "Ask the controller to sync an Application now, recording who asked",
@@ -43,7 +45,7 @@ commit (lockstep diff) and sync again.`,
 				return err
 			}
 			if viaAPI {
-				return syncThroughAPI(cmd, &m, args[0], revision, wait, timeout)
+				return syncThroughAPI(cmd, &m, args[0], server.SyncRequest{Revision: revision, Generation: generation}, wait, timeout)
 			}
 			if revision != "" {
 				return errors.New("--revision pins a sync through the API: log in first (lockstep login)")
@@ -68,10 +70,11 @@ commit (lockstep diff) and sync again.`,
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait for the controller to handle the request and print the result")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
 	cmd.Flags().StringVar(&revision, "revision", "", "the commit to sync (API only; default: the newest the Application shows)")
+	cmd.Flags().Int64Var(&generation, "generation", 0, "the Application's spec generation previewed, as lockstep diff prints it (API only; default: the one it shows)")
 	return cmd
 }
 
-func syncThroughAPI(cmd *cobra.Command, m *modeFlags, arg, revision string, wait bool, timeout time.Duration) error {
+func syncThroughAPI(cmd *cobra.Command, m *modeFlags, arg string, req server.SyncRequest, wait bool, timeout time.Duration) error {
 	c, r, err := m.api.client()
 	if err != nil {
 		return err
@@ -81,20 +84,22 @@ func syncThroughAPI(cmd *cobra.Command, m *modeFlags, arg, revision string, wait
 		return err
 	}
 	ctx := cmd.Context()
-	if revision == "" {
+	if req.Revision == "" {
 		app, err := c.Application(ctx, ns, name)
 		if err != nil {
 			return err
 		}
-		if revision = app.Status.Sync.Revision; revision == "" {
+		// What is shown now is what is synced, or nothing.
+		req.Generation = app.Generation
+		if req.Revision = app.Status.Sync.Revision; req.Revision == "" {
 			return fmt.Errorf("%s/%s has not resolved its ref yet: lockstep refresh %s/%s, then sync", ns, name, ns, name)
 		}
 	}
-	res, err := c.Sync(ctx, ns, name, revision)
+	res, err := c.Sync(ctx, ns, name, req)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "sync of %s to %s requested by %s\n", res.Application, short(revision), res.Actor)
+	fmt.Fprintf(cmd.OutOrStdout(), "sync of %s to %s requested by %s\n", res.Application, short(req.Revision), res.Actor)
 	if !wait {
 		return nil
 	}

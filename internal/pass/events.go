@@ -28,7 +28,7 @@ func Events(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []Event
 	ref := ledgerRef(written)
 	var events []Event
 	if p.Refused != nil {
-		events = append(events, Event{Type: "Warning", Reason: v1.ReasonRevisionChanged, Action: "Sync", Log: "sync request refused", Note: note("", p.RefusalMessage(), "")})
+		events = append(events, Event{Type: "Warning", Reason: p.RefusalReason(), Action: "Sync", Log: "sync request refused", Note: note("", p.RefusalMessage(), "")})
 	}
 	return append(events, passEvents(p, next, written, ref)...)
 }

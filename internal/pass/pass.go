@@ -165,17 +165,31 @@ func (p *Pass) TakeSyncRequest() {
 		return
 	}
 	req := v1.ParseSyncRequest(app.Annotations[v1.AnnotationSyncRequestedBy])
-	if req.Commit != "" && p.Commit != nil && !strings.HasPrefix(p.Commit.Hash, req.Commit) {
+	if (req.Commit != "" && p.Commit != nil && !strings.HasPrefix(p.Commit.Hash, req.Commit)) ||
+		(req.Generation != 0 && req.Generation != app.Generation) {
 		p.Refused = &req
 		return
 	}
 	p.Request = &req
 }
 
+// RefusalReason is the reason of the refusal of the manual sync request:
+// SpecChanged or RevisionChanged.
+func (p *Pass) RefusalReason() string {
+	if p.Refused != nil && p.Refused.Generation != 0 && p.Refused.Generation != p.Application.Generation {
+		return v1.ReasonSpecChanged
+	}
+	return v1.ReasonRevisionChanged
+}
+
 // RefusalMessage says why the pass refused its manual sync request.
 func (p *Pass) RefusalMessage() string {
 	if p.Refused == nil {
 		return ""
+	}
+	if p.RefusalReason() == v1.ReasonSpecChanged {
+		return fmt.Sprintf("%s asked to sync generation %d of the Application, but its spec is now generation %d: preview again, then sync",
+			p.Refused.Who, p.Refused.Generation, p.Application.Generation)
 	}
 	return fmt.Sprintf("%s asked to sync %s, but %s is now at %s: preview the new commit, then sync it",
 		p.Refused.Who, short(p.Refused.Commit), p.Commit.Ref, p.Commit.Short())

@@ -384,7 +384,7 @@ func TestARollbackSaysSoInItsEvent(t *testing.T) {
 func TestASyncPinnedToAnOlderCommitIsRefused(t *testing.T) {
 	p := syncPass(t)
 	p.Application.Spec.Sync.Automated = ptr.To(false)
-	request := v1.SyncRequestValue("alice", t0, applied.Hash[:12])
+	request := v1.SyncRequestValue("alice", t0, applied.Hash[:12], 0)
 	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: request}
 	p.TakeSyncRequest()
 	if p.Request != nil || p.Refused == nil || p.Refused.Who != "alice" {
@@ -410,9 +410,28 @@ func TestASyncPinnedToAnOlderCommitIsRefused(t *testing.T) {
 
 	// Pinned to the newest commit, the same request is a manual sync.
 	p = syncPass(t)
-	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: v1.SyncRequestValue("alice", t0, newest.Hash)}
+	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: v1.SyncRequestValue("alice", t0, newest.Hash, 0)}
 	p.TakeSyncRequest()
 	if p.Request == nil || p.Refused != nil || p.Initiator() != "alice" {
 		t.Errorf("a request pinned to the newest commit: Request %+v, Refused %+v", p.Request, p.Refused)
+	}
+}
+
+func TestASyncPinnedToAnOlderSpecIsRefused(t *testing.T) {
+	p := syncPass(t)
+	p.Application.Generation = 3
+	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: v1.SyncRequestValue("alice", t0, newest.Hash, 2)}
+	p.TakeSyncRequest()
+	if p.Refused == nil || p.RefusalReason() != v1.ReasonSpecChanged || !strings.Contains(p.RefusalMessage(), "generation 2") {
+		t.Fatalf("refused %+v (%s: %s); want SpecChanged", p.Refused, p.RefusalReason(), p.RefusalMessage())
+	}
+	p = syncPass(t)
+	p.Application.Generation = 3
+	p.Application.Annotations = map[string]string{v1.AnnotationSyncRequestedBy: v1.SyncRequestValue("alice", t0, newest.Hash, 3)}
+	if p.TakeSyncRequest(); p.Request == nil || p.Request.Generation != 3 {
+		t.Errorf("a request of the current generation: %+v", p.Request)
+	}
+	if got := v1.ParseSyncRequest("bob at 2026-11-30T10:00:00Z for abc123 gen x"); got.Commit != "abc123" || got.Generation != 0 {
+		t.Errorf("a malformed generation: %+v", got)
 	}
 }

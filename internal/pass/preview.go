@@ -12,8 +12,10 @@ import (
 type Preview struct {
 	Application string `json:"application"`
 	Project     string `json:"project"`
-	// Revision is the commit a sync would apply: pin a sync to it.
+	// Revision is the commit a sync would apply, and Generation the
+	// Application's spec previewed: pin a sync to both.
 	Revision   string    `json:"revision,omitempty"`
+	Generation int64     `json:"generation,omitempty"`
 	Ref        string    `json:"ref,omitempty"`
 	Author     string    `json:"author,omitempty"`
 	Subject    string    `json:"subject,omitempty"`
@@ -84,7 +86,7 @@ const maxPreviewDiff = 256 << 10
 // not). Unchanged steps are counted, not listed.
 func NewPreview(p *Pass) (Preview, error) {
 	app := p.Application
-	pv := Preview{Application: app.Namespace + "/" + app.Name, Project: p.Project, Approvers: p.Approvers,
+	pv := Preview{Application: app.Namespace + "/" + app.Name, Project: p.Project, Approvers: p.Approvers, Generation: app.Generation,
 		Rollback: p.Rollback, Automated: app.Spec.Sync.IsAutomated(), InSync: p.Err == nil && p.Plan.InSync()}
 	if c := p.Commit; c != nil {
 		pv.Revision, pv.Ref, pv.Author, pv.Subject, pv.CommitTime = c.Hash, c.Ref, c.Author, c.Subject, c.CommitTime

@@ -52,7 +52,7 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 	if p.Refused != nil {
 		r := base
 		r.Event, r.Result, r.Actor, r.Trigger = audit.EventSync, audit.Failed, p.Refused.Who, v1.TriggerManual
-		r.Reason, r.Message = v1.ReasonRevisionChanged, p.RefusalMessage()
+		r.Reason, r.Message = p.RefusalReason(), p.RefusalMessage()
 		// The record names the commit asked for, which was not applied.
 		r.Revision, r.Commit = p.Refused.Commit, nil
 		recs = append(recs, r)

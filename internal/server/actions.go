@@ -21,6 +21,9 @@ type SyncRequest struct {
 	// showed it: status.sync.revision). The sync applies that commit or
 	// nothing: if the ref moved on since, it is refused.
 	Revision string `json:"revision"`
+	// Generation, when not 0, is the Application's metadata.generation the
+	// caller previewed: if its spec changed since, the sync is refused.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // ActionResult is the answer to an action: what was asked, by whom, and
@@ -49,7 +52,10 @@ func (s *Server) syncApplication(w http.ResponseWriter, r *http.Request, c *call
 	if !strings.HasPrefix(newest, req.Revision) {
 		return conflict("the newest commit of %s/%s is %s, not %s: preview it, then sync that", c.app.Namespace, c.app.Name, shortHash(newest), req.Revision)
 	}
-	request := v1.SyncRequestValue(actorName(c), s.d.Clock(), newest)
+	if req.Generation < 0 || (req.Generation != 0 && req.Generation != c.app.Generation) {
+		return conflict("%s/%s's spec is at generation %d, not %d: preview it again, then sync", c.app.Namespace, c.app.Name, c.app.Generation, req.Generation)
+	}
+	request := v1.SyncRequestValue(actorName(c), s.d.Clock(), newest, req.Generation)
 	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationSyncRequestedBy: request}}}
 	return s.act(w, r, c, "sync", request, patch)
 }

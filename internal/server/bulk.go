@@ -96,6 +96,6 @@ func (s *Server) requestAction(r *http.Request, c *call, a *v1.Application, acti
 		return errors.New("its ref is not resolved yet")
 	}
 	item.Revision = a.Status.Sync.Revision
-	request := v1.SyncRequestValue(who, now, a.Status.Sync.Revision)
+	request := v1.SyncRequestValue(who, now, a.Status.Sync.Revision, a.Generation)
 	return s.patch(r, a, map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationSyncRequestedBy: request}}})
 }

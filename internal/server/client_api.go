@@ -99,10 +99,10 @@ func (c *Client) Application(ctx context.Context, namespace, name string) (*v1.A
 	return d.Application, err
 }
 
-// Sync asks for a sync of the commit the caller saw.
-func (c *Client) Sync(ctx context.Context, namespace, name, revision string) (ActionResult, error) {
+// Sync asks for a sync of the commit (and spec generation) the caller saw.
+func (c *Client) Sync(ctx context.Context, namespace, name string, req SyncRequest) (ActionResult, error) {
 	var r ActionResult
-	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/sync", nil, SyncRequest{Revision: revision}, &r)
+	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/sync", nil, req, &r)
 	return r, err
 }
 
