@@ -55,6 +55,7 @@ func newManualActionCommands() []*cobra.Command {
 
 func (a manualAction) command() *cobra.Command {
 	var m modeFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   a.name + " APP",
 		Short: a.short,
@@ -78,6 +79,9 @@ func (a manualAction) command() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if output != "" {
+					return printObject(cmd.OutOrStdout(), output, res)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s of %s requested by %s\n", a.name, res.Application, res.Actor)
 				return nil
 			}
@@ -100,6 +104,7 @@ func (a manualAction) command() *cobra.Command {
 		},
 	}
 	m.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the request as data (API only)")
 	return cmd
 }
 

@@ -138,7 +138,7 @@ func newLogsCommand() *cobra.Command {
 
 func newRestartCommand() *cobra.Command {
 	var m modeFlags
-	var workloadNS string
+	var workloadNS, output string
 	cmd := &cobra.Command{
 		Use:     "restart APP KIND/NAME",
 		Short:   "Restart a Deployment, StatefulSet or DaemonSet of an Application (as kubectl rollout restart), recorded in the ledger",
@@ -175,6 +175,9 @@ func newRestartCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if output != "" {
+				return printObject(cmd.OutOrStdout(), output, res)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s of %s by %s (recorded in the ledger)\n", res.Action, res.Application, res.Actor)
 			return nil
 		},
@@ -182,5 +185,6 @@ func newRestartCommand() *cobra.Command {
 	m.api.add(cmd)
 	cmd.Flags().StringVarP(&m.kube.namespace, "namespace", "n", "", "namespace of the Application (default: the context's)")
 	cmd.Flags().StringVar(&workloadNS, "workload-namespace", "", "the workload's namespace (default: the Application's destination)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the result as data")
 	return cmd
 }
