@@ -256,10 +256,20 @@ func decodeContinue(v string) (string, error) {
 type AppDetail struct {
 	Summary     AppSummary      `json:"summary"`
 	Application *v1.Application `json:"application"`
+	// Can says which actions the caller may take on it (sync, refresh,
+	// suspend, resume, logs, restart), so a UI offers only those; the server
+	// refuses the others anyway.
+	Can map[string]bool `json:"can,omitempty"`
 }
 
 func (s *Server) getApplication(w http.ResponseWriter, _ *http.Request, c *call) error {
 	app := c.app.DeepCopy()
 	app.ManagedFields = nil
-	return writeJSON(w, AppDetail{Summary: Summarize(app), Application: app})
+	object := AppObject(app)
+	can := map[string]bool{
+		"sync": c.may(rbac.Applications, rbac.Sync, object), "refresh": c.may(rbac.Applications, rbac.Refresh, object),
+		"suspend": c.may(rbac.Applications, rbac.Suspend, object), "resume": c.may(rbac.Applications, rbac.Resume, object),
+		"logs": c.may(rbac.Logs, rbac.Get, object), "restart": c.may(rbac.Applications, rbac.ResourceAction("apps", "Deployment", "restart"), object),
+	}
+	return writeJSON(w, AppDetail{Summary: Summarize(app), Application: app, Can: can})
 }

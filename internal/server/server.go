@@ -25,6 +25,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+	"github.com/lockstep-dev/lockstep/internal/server/ui"
 )
 
 // Deps are what the server reads and writes through.
@@ -93,7 +94,12 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes {
 		mux.Handle(rt.method+" "+rt.pattern, Instrument(rt.pattern, s.wrap(rt)))
 	}
+	pages := ui.Handler()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/auth/") {
+			pages.ServeHTTP(w, r) // the web UI, which calls the API
+			return
+		}
 		// A known path asked with another method is told which it takes.
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {

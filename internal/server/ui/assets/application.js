@@ -1,0 +1,160 @@
+// application.js: one Application: what it is, what a sync would do (the
+// plan before the button), its objects as a tree, and the actions the user
+// may take.
+import { get, post, appPath } from "./api.js";
+import { h, render, short, authorName, badge, when, toast } from "./dom.js";
+import { onLeave } from "./app.js";
+
+export async function applicationView(ns, name, params) {
+  let detail;
+  try {
+    detail = await get(appPath(ns, name));
+  } catch (err) {
+    render(h("h1", {}, ns + "/" + name), h("p", { class: "error", role: "alert" }, err.message), h("a", { href: "#/" }, "All Applications"));
+    return;
+  }
+  const plan = h("section", { class: "plan", "aria-labelledby": "plan-h" });
+  const tree = h("section", { class: "tree", "aria-labelledby": "tree-h" });
+  const summary = h("section", { class: "summary" });
+  const draw = (d) => summary.replaceChildren(...summaryParts(d, plan));
+  draw(detail);
+  plan.append(h("h2", { id: "plan-h" }, "What a sync would do"),
+    h("button", { type: "button", onclick: () => showPlan(ns, name, detail, plan) }, "Preview the sync"));
+  render(h("p", {}, h("a", { href: "#/" }, "← All Applications")), summary, plan, tree);
+  showTree(ns, name, tree, params.get("unhealthy") === "true");
+
+  // Live: the summary follows the Application.
+  const es = new EventSource("/api/v1/stream" + appPath(ns, name));
+  es.addEventListener("upsert", (e) => { detail = { ...JSON.parse(e.data), can: detail.can }; draw(detail); });
+  es.addEventListener("delete", () => toast("This Application was deleted.", "error"));
+  es.addEventListener("end", () => es.close());
+  onLeave(() => es.close());
+}
+
+function summaryParts(d, plan) {
+  const a = d.application, s = d.summary, st = a.status || {};
+  const applied = st.lastAppliedRevision;
+  const ns = a.metadata.namespace, name = a.metadata.name;
+  const act = (action, label) => d.can && d.can[action]
+    ? h("button", { type: "button", onclick: () => request(ns, name, action) }, label) : null;
+  const conditions = (st.conditions || []).map((c) => h("li", {}, h("strong", {}, c.type + ": "), `${c.status} ${c.reason || ""} `, h("span", { class: "muted" }, c.message || "")));
+  return [
+    h("h1", {}, ns + "/" + name, " ", badge(s.sync), " ", badge(s.health)),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Source"), h("dd", { class: "mono" }, `${s.repo} ${s.path || ""}`),
+      h("dt", {}, "Destination"), h("dd", {}, `${s.cluster} / ${s.destNamespace}`),
+      h("dt", {}, "Project"), h("dd", {}, s.project),
+      h("dt", {}, "Newest commit"), h("dd", { class: "mono" }, short(s.newestRevision)),
+      h("dt", {}, "Applied"), h("dd", {}, applied ? [h("span", { class: "mono" }, short(applied.commit)), ` “${applied.subject || ""}” by ${authorName(applied.author)}`] : "–"),
+      h("dt", {}, "Last sync"), h("dd", {}, when(s.lastSyncAt)),
+    ),
+    h("ul", { class: "conditions" }, conditions),
+    h("div", { class: "actions", role: "group", "aria-label": "Actions" },
+      act("refresh", "Refresh"), s.suspended ? act("resume", "Resume") : act("suspend", "Suspend")),
+  ];
+}
+
+async function request(ns, name, action) {
+  try {
+    const r = await post(appPath(ns, name) + "/" + action);
+    toast(`${action} requested by ${r.actor}`);
+  } catch (err) {
+    toast(err.message, "error");
+  }
+}
+
+// showPlan previews the sync and shows it, step by step, with the button
+// that syncs exactly that commit of that spec.
+async function showPlan(ns, name, detail, plan) {
+  const body = h("div", { "aria-busy": "true" }, h("p", { class: "muted" }, "Fetching, rendering and comparing with the cluster…"));
+  plan.replaceChildren(h("h2", { id: "plan-h" }, "What a sync would do"), body);
+  let pv;
+  try {
+    pv = await get(appPath(ns, name) + "/preview");
+  } catch (err) {
+    body.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+    return;
+  }
+  const parts = [
+    h("p", {}, "Commit ", h("span", { class: "mono" }, short(pv.revision)), ` “${pv.subject || ""}” by ${authorName(pv.author)}`,
+      pv.rollback ? [" ", badge("rollback", "progressing")] : null),
+    h("ul", { class: "verdicts" },
+      h("li", {}, "Signature: ", pv.verifiedBy ? ["verified with ", h("span", { class: "mono" }, pv.verifiedBy)] : "not required"),
+      h("li", {}, "Approvals: ", pv.approvers && pv.approvers.length ? pv.approvers.join(", ") : "none counted"),
+      h("li", {}, "Policy: ", pv.refused ? badge(pv.refused.reason, "degraded") : badge("allowed", "healthy"))),
+  ];
+  if (pv.refused) {
+    parts.push(h("p", { class: "error", role: "alert" }, pv.refused.message));
+  } else if (pv.inSync) {
+    parts.push(h("p", {}, "In sync: a sync would change nothing."));
+  } else {
+    const counts = Object.entries(pv.counts || {}).map(([k, v]) => `${v} ${k}`).join(", ");
+    parts.push(h("p", {}, counts));
+    for (const hook of pv.hooks || []) parts.push(h("p", {}, badge("hook", "progressing"), ` ${hook.phase} ${hook.kind}/${hook.name} (wave ${hook.wave})`));
+    for (const w of pv.waves || []) {
+      parts.push(h("h3", {}, `Wave ${w.wave}`));
+      for (const s of w.steps) parts.push(step(s));
+    }
+  }
+  if (detail.can && detail.can.sync && !pv.refused) {
+    parts.push(h("button", { type: "button", class: "primary", onclick: () => sync(ns, name, pv) }, `Sync ${short(pv.revision)}`));
+  }
+  body.replaceChildren(...parts);
+  body.removeAttribute("aria-busy");
+}
+
+function step(s) {
+  const id = [s.kind, s.namespace, s.name].filter(Boolean).join("/");
+  const fields = s.changedFields && s.changedFields.length ? h("span", { class: "muted" }, " " + s.changedFields.join(", ")) : null;
+  return h("details", { class: "step " + s.action.toLowerCase() },
+    h("summary", {}, badge(s.action, s.action.toLowerCase()), " ", id, s.adopted ? " (adopted)" : "", fields),
+    s.reason ? h("p", {}, s.reason) : null,
+    s.diff ? h("pre", { class: "diff" }, diffLines(s.diff)) : null);
+}
+
+// diffLines colours a unified diff line by line, keeping line numbers of the
+// hunks visible.
+function diffLines(text) {
+  return text.split("\n").map((line) => h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "" }, line + "\n"));
+}
+
+async function sync(ns, name, pv) {
+  try {
+    const r = await post(appPath(ns, name) + "/sync", { revision: pv.revision, generation: pv.generation });
+    toast(`sync of ${short(pv.revision)} requested by ${r.actor}`);
+  } catch (err) {
+    toast(err.message, "error");
+  }
+}
+
+// showTree draws the resource tree, each object under its owner.
+async function showTree(ns, name, section, unhealthyOnly) {
+  let t;
+  try {
+    t = await get(appPath(ns, name) + "/tree");
+  } catch (err) {
+    section.replaceChildren(h("h2", { id: "tree-h" }, "Objects"), h("p", { class: "error" }, err.message));
+    return;
+  }
+  const kids = new Map();
+  for (const n of t.nodes) {
+    if (!kids.has(n.parent || "")) kids.set(n.parent || "", []);
+    kids.get(n.parent || "").push(n);
+  }
+  const bad = (n) => n.health && n.health !== "Healthy";
+  const keep = (n) => !unhealthyOnly || bad(n) || (kids.get(n.id) || []).some(keep);
+  const list = (parent) => {
+    const items = (kids.get(parent) || []).filter(keep);
+    return items.length ? h("ul", { role: parent ? "group" : "tree" }, items.map((n) => h("li", { role: "treeitem" },
+      h("span", { class: "node" }, badge(n.health || "–", (n.health || "unknown").toLowerCase()), ` ${n.kind}/${n.name}`,
+        n.info ? h("span", { class: "muted" }, " " + n.info) : null,
+        n.healthMessage ? h("span", { class: "muted" }, " — " + n.healthMessage) : null),
+      list(n.id)))) : null;
+  };
+  const toggle = h("a", { href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}${unhealthyOnly ? "" : "?unhealthy=true"}` },
+    unhealthyOnly ? "Show everything" : "Show only what is not healthy");
+  section.replaceChildren(h("h2", { id: "tree-h" }, `Objects (${t.nodes.length})`), toggle,
+    list("") || h("p", { class: "muted" }, "Nothing to show."),
+    t.truncated ? h("p", { class: "muted" }, "The tree is cut short.") : null);
+}
+
