@@ -5,6 +5,7 @@ import { h, render } from "./dom.js";
 import { loginView } from "./login.js";
 import { overviewView } from "./overview.js";
 import { applicationView } from "./application.js";
+import { resourceView } from "./resource.js";
 
 export const session = { who: null };
 
@@ -27,6 +28,8 @@ async function route() {
     }
     header();
   }
+  const res = path.match(/^\/apps\/([^/]+)\/([^/]+)\/resource$/);
+  if (res) return resourceView(decodeURIComponent(res[1]), decodeURIComponent(res[2]), params);
   const app = path.match(/^\/apps\/([^/]+)\/([^/]+)$/);
   if (app) return applicationView(decodeURIComponent(app[1]), decodeURIComponent(app[2]), params);
   if (path === "/") return overviewView(params);

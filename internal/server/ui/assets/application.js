@@ -146,7 +146,8 @@ async function showTree(ns, name, section, unhealthyOnly) {
   const list = (parent) => {
     const items = (kids.get(parent) || []).filter(keep);
     return items.length ? h("ul", { role: parent ? "group" : "tree" }, items.map((n) => h("li", { role: "treeitem" },
-      h("span", { class: "node" }, badge(n.health || "–", (n.health || "unknown").toLowerCase()), ` ${n.kind}/${n.name}`,
+      h("span", { class: "node" }, badge(n.health || "–", (n.health || "unknown").toLowerCase()), " ",
+        h("a", { href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/resource?` + new URLSearchParams({ group: n.group || "", kind: n.kind, namespace: n.namespace || "", name: n.name }) }, `${n.kind}/${n.name}`),
         n.info ? h("span", { class: "muted" }, " " + n.info) : null,
         n.healthMessage ? h("span", { class: "muted" }, " — " + n.healthMessage) : null),
       list(n.id)))) : null;
