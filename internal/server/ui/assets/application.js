@@ -4,6 +4,7 @@
 import { get, post, appPath } from "./api.js";
 import { h, render, short, authorName, badge, when, toast } from "./dom.js";
 import { onLeave } from "./app.js";
+import { historySection } from "./history.js";
 
 export async function applicationView(ns, name, params) {
   let detail;
@@ -20,8 +21,10 @@ export async function applicationView(ns, name, params) {
   draw(detail);
   plan.append(h("h2", { id: "plan-h" }, "What a sync would do"),
     h("button", { type: "button", onclick: () => showPlan(ns, name, detail, plan) }, "Preview the sync"));
-  render(h("p", {}, h("a", { href: "#/" }, "← All Applications")), summary, plan, tree);
+  const history = h("section");
+  render(h("p", {}, h("a", { href: "#/" }, "← All Applications")), summary, plan, tree, history);
   showTree(ns, name, tree, params.get("unhealthy") === "true");
+  historySection(ns, name).then((s) => history.replaceWith(s));
 
   // Live: the summary follows the Application.
   const es = new EventSource("/api/v1/stream" + appPath(ns, name));

@@ -3,6 +3,7 @@
 import { get, query, appPath } from "./api.js";
 import { h, render, when, badge } from "./dom.js";
 import { onLeave } from "./app.js";
+import { blameSection } from "./history.js";
 
 export async function resourceView(ns, name, params) {
   const key = { group: params.get("group") || "", kind: params.get("kind") || "", namespace: params.get("namespace") || "", name: params.get("name") || "" };
@@ -33,7 +34,10 @@ export async function resourceView(ns, name, params) {
     h("thead", {}, h("tr", {}, ["Last seen", "Type", "Reason", "Message", "Count"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, r.events.map((e) => h("tr", {}, h("td", {}, when(e.lastSeen)), h("td", {}, e.type), h("td", {}, e.reason), h("td", {}, e.message), h("td", {}, e.count || ""))))) : h("p", { class: "muted" }, "No Events."));
   if (key.kind === "Pod") parts.push(logs(ns, name, key));
+  const blame = h("section");
+  if (r.node.managed) parts.push(blame);
   render(...parts);
+  if (r.node.managed) blameSection(key).then((s) => blame.replaceWith(s));
 }
 
 // logs shows a Pod's log: the tail, or followed as it comes; a filter keeps
