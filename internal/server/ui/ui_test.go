@@ -52,7 +52,7 @@ func TestPagesAndAssetsAreServedWithTheirPolicy(t *testing.T) {
 func TestTheUINamesNoOtherOrigin(t *testing.T) {
 	srv := httptest.NewServer(ui.Handler())
 	defer srv.Close()
-	for _, f := range []string{"/", "/assets/app.js", "/assets/api.js", "/assets/dom.js", "/assets/login.js", "/assets/overview.js", "/assets/application.js", "/assets/resource.js", "/assets/history.js", "/assets/style.css"} {
+	for _, f := range []string{"/", "/assets/app.js", "/assets/api.js", "/assets/dom.js", "/assets/login.js", "/assets/overview.js", "/assets/application.js", "/assets/resource.js", "/assets/history.js", "/assets/audit.js", "/assets/style.css"} {
 		resp, err := http.Get(srv.URL + f)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import { loginView } from "./login.js";
 import { overviewView } from "./overview.js";
 import { applicationView } from "./application.js";
 import { resourceView } from "./resource.js";
+import { auditView, projectsView } from "./audit.js";
 
 export const session = { who: null };
 
@@ -33,6 +34,8 @@ async function route() {
   const app = path.match(/^\/apps\/([^/]+)\/([^/]+)$/);
   if (app) return applicationView(decodeURIComponent(app[1]), decodeURIComponent(app[2]), params);
   if (path === "/") return overviewView(params);
+  if (path === "/audit") return auditView(params);
+  if (path === "/projects") return projectsView();
   render(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "All Applications")));
 }
 
@@ -45,7 +48,7 @@ export function header() {
     who.replaceChildren();
     return;
   }
-  nav.replaceChildren(h("a", { href: "#/" }, "Applications"));
+  nav.replaceChildren(h("a", { href: "#/" }, "Applications"), " ", h("a", { href: "#/projects" }, "Projects"), " ", h("a", { href: "#/audit" }, "Audit"));
   who.replaceChildren(
     h("span", { title: "logged in with " + session.who.method }, session.who.name),
     h("button", { type: "button", class: "link", onclick: logout }, "Log out"),
