@@ -56,6 +56,8 @@ Lockstep dev environment
 
   Controller      in this process, log in %s/controller.log
   Lockstep API    %s  accounts %s and %s (read-only); passwords in the env file
+  Web UI          %s/  in a browser that trusts %s
+                  (log in as %s with $LOCKSTEP_ADMIN_PASSWORD, or as %s)
   Applications    webapp-dev, webapp-stage, webapp-prod (Kustomize), webapp-helm (Helm)
                   in namespace %s, polling every %s
 
@@ -75,7 +77,8 @@ The read-only account, in a context of its own (lockstep context %s switches bac
 `, env.ControlPlane.Config.Host, env.ControlPlane.Kubeconfig,
 		env.Git.HTTPSURL(devenv.ExampleRepo), devenv.DevUser,
 		env.Git.SSHURL(devenv.ExampleRepo), env.StateDir, env.StateDir,
-		env.APIURL, devenv.AdminAccount, devenv.ViewerAccount, devenv.AppNamespace, devenv.PollInterval,
+		env.APIURL, devenv.AdminAccount, devenv.ViewerAccount, env.APIURL, env.APICAFile, devenv.AdminAccount, devenv.ViewerAccount,
+		devenv.AppNamespace, devenv.PollInterval,
 		env.EnvFile, devenv.LoginCommand(devenv.AdminAccount), devenv.PollInterval,
 		devenv.AdminAccount, devenv.LoginCommand(devenv.ViewerAccount), ReadyLine)
 
