@@ -11,7 +11,7 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 
 all: build
 
-## deps: install missing Debian packages (git, openssh-client, gnupg)
+## deps: install missing Debian packages (git, openssh-client, gnupg, chromium, fonts-dejavu-core)
 deps:
 	@hack/deps.sh
 
