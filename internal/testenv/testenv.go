@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 	"github.com/lockstep-dev/lockstep/internal/testenv/kubebin"
@@ -37,9 +38,10 @@ import (
 // shared is the control plane of this test binary; set by Main.
 var shared *cluster.ControlPlane
 
-// Main starts the control plane, runs the tests and stops it, then exits. When a
-// test fails, the tail of every component's log is printed. If the test binary
-// dies instead (panic, timeout, SIGKILL), the components die with it: they carry a
+// Main starts the control plane, runs the tests and stops it, and the Chromium of
+// package browser if a test opened one, then exits. When a test fails, the tail of
+// every component's log is printed. If the test binary dies instead (panic,
+// timeout, SIGKILL), the components and Chromium die with it: they carry a
 // parent-death signal.
 func Main(m *testing.M) {
 	os.Exit(run(m))
@@ -58,6 +60,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	browser.Stop() // the tests' Chromium, if one of them opened a browser.New
 	if code != 0 {
 		shared.KeepDir()
 		fmt.Fprintf(os.Stderr, "testenv: tests failed; component logs (full logs kept in %s/logs):\n%s\n",
