@@ -28,7 +28,16 @@ export async function applicationView(ns, name, params) {
 
   // Live: the summary follows the Application.
   const es = new EventSource("/api/v1/stream" + appPath(ns, name));
-  es.addEventListener("upsert", (e) => { detail = { ...JSON.parse(e.data), can: detail.can }; draw(detail); });
+  es.addEventListener("upsert", (e) => {
+    detail = { ...JSON.parse(e.data), can: detail.can };
+    draw(detail);
+    // Once the controller has handled the sync asked for here, the whole
+    // page (plan, tree, history) is drawn again from what is now true.
+    if (pending && (detail.application.status || {}).lastHandledSyncRequest === pending) {
+      pending = null;
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    }
+  });
   es.addEventListener("delete", () => toast("This Application was deleted.", "error"));
   es.addEventListener("end", () => es.close());
   onLeave(() => es.close());
@@ -121,9 +130,13 @@ function diffLines(text) {
   return text.split("\n").map((line) => h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "" }, line + "\n"));
 }
 
+// pending is the sync request this page made and waits to see handled.
+let pending = null;
+
 async function sync(ns, name, pv) {
   try {
     const r = await post(appPath(ns, name) + "/sync", { revision: pv.revision, generation: pv.generation });
+    pending = r.request;
     toast(`sync of ${short(pv.revision)} requested by ${r.actor}`);
   } catch (err) {
     toast(err.message, "error");
@@ -157,8 +170,8 @@ async function showTree(ns, name, section, unhealthyOnly) {
   };
   const toggle = h("a", { href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}${unhealthyOnly ? "" : "?unhealthy=true"}` },
     unhealthyOnly ? "Show everything" : "Show only what is not healthy");
-  section.replaceChildren(h("h2", { id: "tree-h" }, `Objects (${t.nodes.length})`), toggle,
-    list("") || h("p", { class: "muted" }, "Nothing to show."),
-    t.truncated ? h("p", { class: "muted" }, "The tree is cut short.") : null);
+  const parts = [h("h2", { id: "tree-h" }, `Objects (${t.nodes.length})`), toggle, list("") || h("p", { class: "muted" }, "Nothing to show.")];
+  if (t.truncated) parts.push(h("p", { class: "muted" }, "The tree is cut short."));
+  section.replaceChildren(...parts);
 }
 

@@ -1,0 +1,75 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
+)
+
+// An operator in a real browser logs in, finds an Application by its
+// filter, reads what a sync would do, syncs exactly that, and logs out;
+// against the real controller, control plane and Git server.
+func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
+	f := newRepo(t)
+	first := f.commit(t, "first", map[string]string{"app/cm.yaml": configMapYAML})
+	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.Automated = ptr.To(false) }))
+	f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, first)
+
+	// The page asks who is logged in before anyone is: that 401 is expected.
+	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
+	b.Navigate("/")
+	b.WaitVisible("#username")
+	b.Type("#username", auth.AdminAccount)
+	b.Type("#password", initialAdmin(t, f.c))
+	b.Click("form.login button[type=submit]")
+	b.WaitVisible("table.apps")
+
+	// Filter by the test's namespace: one row, OutOfSync.
+	b.Type(`input[name="namespace"]`, f.ns)
+	b.Click("form.filters button[type=submit]")
+	row := fmt.Sprintf(`tr[data-app="%s/web"]`, f.ns)
+	b.WaitVisible(row)
+	if n := b.Count("table.apps tbody tr"); n != 1 {
+		t.Fatalf("the filter left %d rows", n)
+	}
+	if text := b.Text(row); !strings.Contains(text, "OutOfSync") || !strings.Contains(text, first[:12]) {
+		t.Errorf("the row reads %q", text)
+	}
+
+	// The plan before the button, then the sync of exactly that commit.
+	b.Click(row + " a")
+	b.WaitVisible(".summary h1")
+	b.Click(".plan button")
+	b.WaitVisible(".plan button.primary")
+	if plan := b.Text(".plan"); !strings.Contains(plan, "1 Create") || !strings.Contains(plan, "ConfigMap/"+f.ns+"/settings") {
+		t.Errorf("the plan reads %q", plan)
+	}
+	b.Click(".plan button.primary")
+	recs := f.waitRecords(t, "web", 1, audit.EventSync)
+	if recs[0].Actor != auth.AdminAccount || recs[0].Revision != first || recs[0].Result != audit.Succeeded {
+		t.Errorf("the sync's record: %+v", recs[0])
+	}
+	eventually(t, 30*time.Second, "the page shows the Application Synced", func(context.Context) (bool, error) {
+		return strings.Contains(b.Text(".summary h1"), "Synced"), nil
+	})
+
+	// The history shows the sync and who asked (after a reload, as a new
+	// visitor would see it); logging out ends the session.
+	b.Navigate(fmt.Sprintf("/?again#/apps/%s/web", f.ns))
+	b.WaitVisible("#history-h")
+	if history := b.Text("#history-h + table"); !strings.Contains(history, "Manual") || !strings.Contains(history, auth.AdminAccount) {
+		t.Errorf("the history reads %q", history)
+	}
+	b.Click(`button.link`)
+	b.WaitVisible("#username")
+}
