@@ -164,14 +164,7 @@ func TestAReadOnlyAccountIsRefusedActions(t *testing.T) {
 	if err := admin.CreateAccount(ctx, viewer, "a long enough password"); err != nil {
 		t.Fatal(err)
 	}
-	rbacCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: shared.opts.Namespace, Name: "lockstep-rbac"}}
-	_, err = controllerutil.CreateOrUpdate(ctx, f.c, rbacCM, func() error {
-		rbacCM.Data = map[string]string{"policy.csv": "g, " + viewer + ", role:readonly\n"}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	grantReadOnly(t, f.c, viewer)
 	c, _ := server.NewClientWith(server.ClientOptions{Server: shared.apiURL, AllowNoToken: true})
 	vs, err := c.Login(ctx, viewer, "a long enough password")
 	if err != nil {
@@ -287,4 +280,21 @@ func TestTheResourceTreeAndARestartThroughTheAPI(t *testing.T) {
 		t.Errorf("restarting a Secret: %v", err)
 	}
 	notInControllerLog(t, password, base64.StdEncoding.EncodeToString([]byte(password)), initialAdmin(t, f.c))
+}
+
+// grantReadOnly adds "g, account, role:readonly" to the shared controller's
+// RBAC ConfigMap, keeping the lines other tests added.
+func grantReadOnly(t *testing.T, c client.Client, account string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: shared.opts.Namespace, Name: "lockstep-rbac"}}
+	_, err := controllerutil.CreateOrUpdate(testenv.Context(t), c, cm, func() error {
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		cm.Data["policy.csv"] += "g, " + account + ", role:readonly\n"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

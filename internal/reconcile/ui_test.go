@@ -13,6 +13,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
 )
 
@@ -72,4 +73,34 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 	}
 	b.Click(`button.link`)
 	b.WaitVisible("#username")
+}
+
+// A read-only account sees the Application in the browser but is offered no
+// action and no Sync button.
+func TestAViewerIsOfferedNoActionInTheBrowser(t *testing.T) {
+	f := newRepo(t)
+	first := f.commit(t, "first", map[string]string{"app/cm.yaml": configMapYAML})
+	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.Automated = ptr.To(false) }))
+	f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, first)
+	viewer := "ui-viewer-" + f.ns[len(f.ns)-6:]
+	if err := adminClient(t, f.c).CreateAccount(testenv.Context(t), viewer, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	grantReadOnly(t, f.c, viewer)
+
+	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
+	b.Navigate(fmt.Sprintf("/#/apps/%s/web", f.ns))
+	b.WaitVisible("#username")
+	b.Type("#username", viewer)
+	b.Type("#password", "a long enough password")
+	b.Click("form.login button[type=submit]")
+	b.WaitVisible(".summary h1")
+	if n := b.Count(".actions button"); n != 0 {
+		t.Errorf("a viewer is offered %d actions", n)
+	}
+	b.Click(".plan button")
+	b.WaitVisible(".plan .verdicts")
+	if n := b.Count(".plan button.primary"); n != 0 {
+		t.Error("a viewer is offered the Sync button")
+	}
 }
