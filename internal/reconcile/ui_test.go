@@ -46,6 +46,7 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 	if text := b.Text(row); !strings.Contains(text, "OutOfSync") || !strings.Contains(text, first[:12]) {
 		t.Errorf("the row reads %q", text)
 	}
+	b.Screenshot("overview") // kept with LOCKSTEP_TEST_ARTIFACTS: docs/ui.md's pictures
 
 	// The plan before the button, then the sync of exactly that commit.
 	b.Click(row + " a")
@@ -55,6 +56,8 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 	if plan := b.Text(".plan"); !strings.Contains(plan, "1 Create") || !strings.Contains(plan, "ConfigMap/"+f.ns+"/settings") {
 		t.Errorf("the plan reads %q", plan)
 	}
+	b.Click(".plan details summary")
+	b.Screenshot("sync-plan")
 	b.Click(".plan button.primary")
 	recs := f.waitRecords(t, "web", 1, audit.EventSync)
 	if recs[0].Actor != auth.AdminAccount || recs[0].Revision != first || recs[0].Result != audit.Succeeded {
@@ -71,6 +74,7 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 	if history := b.Text("#history-h + table"); !strings.Contains(history, "Manual") || !strings.Contains(history, auth.AdminAccount) {
 		t.Errorf("the history reads %q", history)
 	}
+	b.Screenshot("application")
 	b.Click(`button.link`)
 	b.WaitVisible("#username")
 }
