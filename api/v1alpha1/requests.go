@@ -53,3 +53,35 @@ func ParseSyncRequest(v string) SyncRequest {
 func ActionRequestValue(action, who string, now time.Time) string {
 	return action + " by " + who + " at " + now.UTC().Format(time.RFC3339Nano)
 }
+
+// ActionRequest is a parsed action-requested-by annotation.
+type ActionRequest struct {
+	Action, Who, At string
+}
+
+// ParseActionRequest reads an action-requested-by annotation's value.
+func ParseActionRequest(v string) ActionRequest {
+	action, rest, _ := strings.Cut(v, " by ")
+	who, at, _ := strings.Cut(rest, " at ")
+	return ActionRequest{Action: action, Who: who, At: at}
+}
+
+// ManualActionPatch is the merge patch of a manual action (refresh, suspend,
+// resume) by who at now: what it changes, and the action-requested-by
+// annotation naming who asked, which the controller records in the ledger.
+// request is that annotation's value. The API and `lockstep` with a
+// kubeconfig both write it.
+func ManualActionPatch(action, who string, now time.Time) (patch map[string]any, request string) {
+	request = ActionRequestValue(action, who, now)
+	ann := map[string]any{AnnotationActionRequestedBy: request}
+	patch = map[string]any{"metadata": map[string]any{"annotations": ann}}
+	switch action {
+	case "refresh":
+		ann[AnnotationReconcileRequestedAt] = now.UTC().Format(time.RFC3339Nano)
+	case "suspend":
+		patch["spec"] = map[string]any{"suspend": true}
+	case "resume":
+		patch["spec"] = map[string]any{"suspend": false}
+	}
+	return patch, request
+}

@@ -17,8 +17,6 @@ import (
 // for the audit ledger.
 type manualAction struct {
 	name, short, long string
-	// patch is what the action changes, besides the annotation naming who.
-	patch func(now string) map[string]any
 }
 
 var manualActions = []manualAction{
@@ -27,21 +25,16 @@ var manualActions = []manualAction{
 		long: `Asks the controller to reconcile APP now instead of at its next interval: fetch
 Git, compare with the cluster, and apply if automated sync is on. Recorded in the audit
 ledger with your name.`,
-		patch: func(now string) map[string]any {
-			return map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationReconcileRequestedAt: now}}}
-		},
 	},
 	{
 		name: "suspend", short: "Stop reconciling an Application (nothing is applied, pruned or reverted)",
 		long: `Sets spec.suspend on APP: the controller stops applying, pruning and reverting drift
 until it is resumed. Recorded in the audit ledger with your name. Note that if the
 Application itself is managed from Git, Git's value wins at the next sync.`,
-		patch: func(string) map[string]any { return map[string]any{"spec": map[string]any{"suspend": true}} },
 	},
 	{
 		name: "resume", short: "Resume reconciling a suspended Application",
-		long:  `Unsets spec.suspend on APP. Recorded in the audit ledger with your name.`,
-		patch: func(string) map[string]any { return map[string]any{"spec": map[string]any{"suspend": false}} },
+		long: `Unsets spec.suspend on APP. Recorded in the audit ledger with your name.`,
 	},
 }
 
@@ -85,19 +78,8 @@ func (a manualAction) command() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s of %s requested by %s\n", a.name, res.Application, res.Actor)
 				return nil
 			}
-			_, _, err = requestAsUser(cmd, &m.kube, args[0], a.name, func(who, now string) map[string]any {
-				patch := a.patch(now)
-				md, _ := patch["metadata"].(map[string]any)
-				if md == nil {
-					md = map[string]any{}
-					patch["metadata"] = md
-				}
-				ann, _ := md["annotations"].(map[string]any)
-				if ann == nil {
-					ann = map[string]any{}
-					md["annotations"] = ann
-				}
-				ann[v1.AnnotationActionRequestedBy] = a.name + " by " + who + " at " + now
+			_, _, err = requestAsUser(cmd, &m.kube, args[0], a.name, func(who string, now time.Time) map[string]any {
+				patch, _ := v1.ManualActionPatch(a.name, who, now)
 				return patch
 			})
 			return err
@@ -111,7 +93,7 @@ func (a manualAction) command() *cobra.Command {
 // requestAsUser asks the API server who the caller is, patches the Application
 // with what build makes of that name and the time (a merge patch), and says so.
 // It returns the client and the patched Application.
-func requestAsUser(cmd *cobra.Command, kf *kubeFlags, name, what string, build func(who, now string) map[string]any) (client.Client, *v1.Application, error) {
+func requestAsUser(cmd *cobra.Command, kf *kubeFlags, name, what string, build func(who string, now time.Time) map[string]any) (client.Client, *v1.Application, error) {
 	c, cfg, ns, err := kf.client()
 	if err != nil {
 		return nil, nil, err
@@ -121,7 +103,7 @@ func requestAsUser(cmd *cobra.Command, kf *kubeFlags, name, what string, build f
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := json.Marshal(build(who, time.Now().UTC().Format(time.RFC3339Nano)))
+	body, err := json.Marshal(build(who, time.Now()))
 	if err != nil {
 		return nil, nil, err
 	}

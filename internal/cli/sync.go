@@ -51,8 +51,8 @@ commit (lockstep diff) and sync again.`,
 				return errors.New("--revision pins a sync through the API: log in first (lockstep login)")
 			}
 			var request string
-			c, app, err := requestAsUser(cmd, &m.kube, args[0], "sync", func(who, now string) map[string]any {
-				request = who + " at " + now
+			c, app, err := requestAsUser(cmd, &m.kube, args[0], "sync", func(who string, now time.Time) map[string]any {
+				request = v1.SyncRequestValue(who, now, "", 0)
 				return map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1.AnnotationSyncRequestedBy: request}}}
 			})
 			if err != nil {

@@ -215,9 +215,8 @@ func actionRecords(app *v1.Application) []audit.Record {
 	fresh := request != "" && request != before.LastHandledActionRequest
 	action, who := "", ""
 	if fresh {
-		var rest string
-		action, rest, _ = strings.Cut(request, " by ")
-		who, _, _ = strings.Cut(rest, " at ")
+		req := v1.ParseActionRequest(request)
+		action, who = req.Action, req.Who
 	}
 	actor := func(want string) string {
 		if fresh && strings.EqualFold(action, want) && who != "" {

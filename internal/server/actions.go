@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -74,26 +73,8 @@ func (s *Server) resumeApplication(w http.ResponseWriter, r *http.Request, c *ca
 
 // manual requests a manual action on the Application the path names.
 func (s *Server) manual(w http.ResponseWriter, r *http.Request, c *call, action string) error {
-	patch, request := actionPatch(action, actorName(c), s.d.Clock())
+	patch, request := v1.ManualActionPatch(action, actorName(c), s.d.Clock())
 	return s.act(w, r, c, action, request, patch)
-}
-
-// actionPatch is what a manual action (refresh, suspend, resume) changes,
-// with the action-requested-by annotation naming who asked: the controller
-// records it in the ledger with that actor. request is the annotation's value.
-func actionPatch(action, who string, now time.Time) (patch map[string]any, request string) {
-	request = v1.ActionRequestValue(action, who, now)
-	ann := map[string]any{v1.AnnotationActionRequestedBy: request}
-	patch = map[string]any{"metadata": map[string]any{"annotations": ann}}
-	switch action {
-	case "refresh":
-		ann[v1.AnnotationReconcileRequestedAt] = now.UTC().Format(time.RFC3339Nano)
-	case "suspend":
-		patch["spec"] = map[string]any{"suspend": true}
-	case "resume":
-		patch["spec"] = map[string]any{"suspend": false}
-	}
-	return patch, request
 }
 
 func (s *Server) act(w http.ResponseWriter, r *http.Request, c *call, action, request string, patch map[string]any) error {

@@ -89,7 +89,7 @@ func (s *Server) bulk(action string, rbacAction rbac.Action) func(http.ResponseW
 func (s *Server) requestAction(r *http.Request, c *call, a *v1.Application, action string, now time.Time, item *BulkItem) error {
 	who := actorName(c)
 	if action != "sync" {
-		patch, _ := actionPatch(action, who, now)
+		patch, _ := v1.ManualActionPatch(action, who, now)
 		return s.patch(r, a, patch)
 	}
 	if a.Status.Sync.Revision == "" {

@@ -55,12 +55,15 @@ const (
 // Publish sends a change of app to every stream; deleted says it is gone.
 // It never blocks.
 func (h *Hub) Publish(app *v1.Application, deleted bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) == 0 {
+		return // nobody watches: every status write costs nothing more
+	}
 	c := Change{Type: "upsert", Summary: Summarize(app), Application: app}
 	if deleted {
 		c.Type = "delete"
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	for s := range h.subs {
 		select {
 		case s.ch <- c:
