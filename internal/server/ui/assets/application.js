@@ -5,6 +5,8 @@ import { get, post, appPath } from "./api.js";
 import { h, render, short, authorName, badge, when, toast } from "./dom.js";
 import { onLeave } from "./app.js";
 import { historySection } from "./history.js";
+import { diffView } from "./diff.js";
+import { treeSection } from "./tree.js";
 
 export async function applicationView(ns, name, params) {
   let detail;
@@ -23,7 +25,7 @@ export async function applicationView(ns, name, params) {
     h("button", { type: "button", onclick: () => showPlan(ns, name, detail, plan) }, "Preview the sync"));
   const history = h("section");
   render(h("p", {}, h("a", { href: "#/" }, "← All Applications")), summary, plan, tree, history);
-  showTree(ns, name, tree, params.get("unhealthy") === "true");
+  treeSection(ns, name, tree, params.get("unhealthy") === "true");
   historySection(ns, name).then((s) => history.replaceWith(s));
 
   // Live: the summary follows the Application.
@@ -121,13 +123,7 @@ function step(s) {
   return h("details", { class: "step " + s.action.toLowerCase() },
     h("summary", {}, badge(s.action, s.action.toLowerCase()), " ", id, s.adopted ? " (adopted)" : "", fields),
     s.reason ? h("p", {}, s.reason) : null,
-    s.diff ? h("pre", { class: "diff" }, diffLines(s.diff)) : null);
-}
-
-// diffLines colours a unified diff line by line, keeping line numbers of the
-// hunks visible.
-function diffLines(text) {
-  return text.split("\n").map((line) => h("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "" }, line + "\n"));
+    s.diff ? diffView(s.diff, { title: "Live → Git" }) : null);
 }
 
 // pending is the sync request this page made and waits to see handled.
@@ -142,36 +138,3 @@ async function sync(ns, name, pv) {
     toast(err.message, "error");
   }
 }
-
-// showTree draws the resource tree, each object under its owner.
-async function showTree(ns, name, section, unhealthyOnly) {
-  let t;
-  try {
-    t = await get(appPath(ns, name) + "/tree");
-  } catch (err) {
-    section.replaceChildren(h("h2", { id: "tree-h" }, "Objects"), h("p", { class: "error" }, err.message));
-    return;
-  }
-  const kids = new Map();
-  for (const n of t.nodes) {
-    if (!kids.has(n.parent || "")) kids.set(n.parent || "", []);
-    kids.get(n.parent || "").push(n);
-  }
-  const bad = (n) => n.health && n.health !== "Healthy";
-  const keep = (n) => !unhealthyOnly || bad(n) || (kids.get(n.id) || []).some(keep);
-  const list = (parent) => {
-    const items = (kids.get(parent) || []).filter(keep);
-    return items.length ? h("ul", { role: parent ? "group" : "tree" }, items.map((n) => h("li", { role: "treeitem" },
-      h("span", { class: "node" }, badge(n.health || "–", (n.health || "unknown").toLowerCase()), " ",
-        h("a", { href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/resource?` + new URLSearchParams({ group: n.group || "", kind: n.kind, namespace: n.namespace || "", name: n.name }) }, `${n.kind}/${n.name}`),
-        n.info ? h("span", { class: "muted" }, " " + n.info) : null,
-        n.healthMessage ? h("span", { class: "muted" }, " — " + n.healthMessage) : null),
-      list(n.id)))) : null;
-  };
-  const toggle = h("a", { href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}${unhealthyOnly ? "" : "?unhealthy=true"}` },
-    unhealthyOnly ? "Show everything" : "Show only what is not healthy");
-  const parts = [h("h2", { id: "tree-h" }, `Objects (${t.nodes.length})`), toggle, list("") || h("p", { class: "muted" }, "Nothing to show.")];
-  if (t.truncated) parts.push(h("p", { class: "muted" }, "The tree is cut short."));
-  section.replaceChildren(...parts);
-}
-

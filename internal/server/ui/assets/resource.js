@@ -4,6 +4,7 @@ import { get, query, appPath } from "./api.js";
 import { h, render, when, badge } from "./dom.js";
 import { onLeave } from "./app.js";
 import { blameSection } from "./history.js";
+import { diffView } from "./diff.js";
 
 export async function resourceView(ns, name, params) {
   const key = { group: params.get("group") || "", kind: params.get("kind") || "", namespace: params.get("namespace") || "", name: params.get("name") || "" };
@@ -24,7 +25,7 @@ export async function resourceView(ns, name, params) {
   if (r.node.managed && !desired) {
     parts.push(h("p", {}, h("a", { class: "button", href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/resource?${q}` }, "Compare with Git")));
   }
-  if (r.diff) parts.push(h("h2", {}, "Diff with Git at ", h("span", { class: "mono" }, (r.revision || "").slice(0, 12))), h("pre", { class: "diff" }, r.diff));
+  if (r.diff) parts.push(h("h2", {}, "Diff with Git at ", h("span", { class: "mono" }, (r.revision || "").slice(0, 12))), diffView(r.diff, { title: "Live → Git" }));
   else if (desired && r.node.managed) parts.push(h("p", {}, "The live object is as Git wants it."));
   parts.push(h("details", { open: !desired },
     h("summary", {}, h("h2", { class: "inline" }, "Live manifest")),
