@@ -1,0 +1,4 @@
+document.getElementById('last').addEventListener('click', () => {
+  document.getElementById('out').textContent = 'pressed';
+});
+document.getElementById('first').focus();
