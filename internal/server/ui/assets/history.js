@@ -52,13 +52,13 @@ export async function blameSection(key) {
     h("thead", {}, h("tr", {}, ["Field", "Value", "Set by", "Commit", "Author", "Approved by", "Notes"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, b.fields.map((f) => {
       const s = f.setBy || {}, c = s.commit || {};
-      return h("tr", {},
+      return h("tr", { "data-field": f.path, class: (f.flags || []).length ? "flagged" : null },
         h("td", { class: "mono" }, f.path), h("td", { class: "mono" }, f.value || ""),
         h("td", {}, s.seq ? `#${s.seq} ${when(s.time)}` : "–"),
         h("td", { class: "mono" }, short(s.revision)),
         h("td", {}, authorName(c.author)),
         h("td", {}, (c.approvedBy || []).map(authorName).join(", ") || "–"),
-        h("td", {}, (f.flags || []).map((x) => badge(x, "progressing"))));
+        h("td", { class: "notes" }, (f.flags || []).map((x) => h("div", { class: "flag" }, "⚠ " + x))));
     }))));
   return section;
 }

@@ -27,7 +27,9 @@ export async function resourceView(ns, name, params) {
   }
   if (r.diff) parts.push(h("h2", {}, "Diff with Git at ", h("span", { class: "mono" }, (r.revision || "").slice(0, 12))), diffView(r.diff, { title: "Live → Git" }));
   else if (desired && r.node.managed) parts.push(h("p", {}, "The live object is as Git wants it."));
-  parts.push(h("details", { open: !desired },
+  // An object Git manages is read through its diff and blame; its whole
+  // manifest is one click away. Anything else (a Pod) is its manifest.
+  parts.push(h("details", { open: !desired && !r.node.managed },
     h("summary", {}, h("h2", { class: "inline" }, "Live manifest")),
     h("pre", {}, r.live ? JSON.stringify(r.live, null, 2) : "Not found in the cluster.")));
   if (r.desired) parts.push(h("details", {}, h("summary", {}, h("h2", { class: "inline" }, "Desired manifest")), h("pre", {}, JSON.stringify(r.desired, null, 2))));
