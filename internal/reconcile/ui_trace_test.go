@@ -150,3 +150,30 @@ func TestAnOperatorTracesADriftInTheBrowser(t *testing.T) {
 		t.Errorf("the diff of the pushed commit:\n%s", diff)
 	}
 }
+
+// Drift on an Application with self-heal shows on the open overview as it
+// happens, without a reload, and the Application's history names it.
+func TestADriftRevertedShowsLiveInTheBrowser(t *testing.T) {
+	f := newRepo(t)
+	rev := f.commit(t, "web", map[string]string{"app/deploy.yaml": deploymentYAML("registry.internal/web:1.0", "info")})
+	f.create(t, f.application("web", "app", selfHeal))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rev)
+
+	b := logInAsAdmin(t, f, "/#/?namespace="+f.ns)
+	row := fmt.Sprintf(`tr[data-app="%s/web"]`, f.ns)
+	b.WaitVisible(row)
+	if text := b.Text(row); strings.Contains(text, "drift reverted") {
+		t.Fatalf("drift before any: %q", text)
+	}
+	f.scale(t, "web", 5, "kubectl-scale")
+	f.waitReplicas(t, "web", 1, 10*time.Second)
+	eventually(t, 15*time.Second, "the open overview shows the drift reverted", func(context.Context) (bool, error) {
+		text := b.Text(row)
+		return strings.Contains(text, "drift reverted"), fmt.Errorf("the row reads %q", text)
+	})
+	b.Click(row + " a")
+	b.WaitVisible("#history-h + table")
+	if newest := b.Text("#history-h + table tbody tr"); !strings.Contains(newest, v1.TriggerDrift) || !strings.Contains(newest, rev[:12]) {
+		t.Errorf("the newest history row reads %q", newest)
+	}
+}

@@ -75,14 +75,17 @@ func Summarize(a *v1.Application) AppSummary {
 		s.Ready, s.Reason, s.Message = string(c.Status), c.Reason, c.Message
 		s.PolicyDenied = c.Reason == v1.ReasonPolicyDenied
 		s.VerificationFailed = c.Reason == v1.ReasonVerificationFailed
-		s.DriftReverted = c.Reason == v1.ReasonDriftReverted
 	}
 	if r := a.Status.LastAppliedRevision; r != nil {
 		s.AppliedRevision, s.Author = r.Commit, r.Author
 	}
 	if len(a.Status.History) > 0 {
-		t := a.Status.History[0].FinishedAt.Time
+		newest := a.Status.History[0]
+		t := newest.FinishedAt.Time
 		s.LastSyncAt = &t
+		// Self-heal's last act was to undo a change made in the cluster: it
+		// stays flagged until Git next moves the Application.
+		s.DriftReverted = newest.Trigger == v1.TriggerDrift && newest.Result == v1.SyncSucceeded
 	}
 	return s
 }
