@@ -46,6 +46,9 @@ const (
 	// SkippedHeading is a heading more than one level below the heading before
 	// it (an h3 after an h1), or a first heading that is not an h1.
 	SkippedHeading
+	// EmptyHeader is a table's header cell with no text: a screen reader
+	// reads each cell of its column with no name for it.
+	EmptyHeader
 	// NoTitleOrLanguage is a document without a title or without a lang on
 	// <html>: the first thing a screen reader says, and how it pronounces it.
 	NoTitleOrLanguage
@@ -67,6 +70,8 @@ func (r A11yRule) String() string {
 		return "not exactly one h1"
 	case SkippedHeading:
 		return "heading skips a level"
+	case EmptyHeader:
+		return "empty table header"
 	case NoTitleOrLanguage:
 		return "no title or language"
 	}
@@ -295,7 +300,7 @@ type description struct {
 }
 
 // structureScript applies the rules that need no names: tabindex, alt, ids,
-// headings, title and language.
+// headings, table headers, title and language.
 const structureScript = `(() => {
 	const describe = ` + describeScript + `;
 	const out = [];
@@ -322,6 +327,9 @@ const structureScript = `(() => {
 		if (l > prev + 1) add('skip', e, prev ? 'h' + l + ' after h' + prev : 'the first heading is h' + l);
 		prev = l;
 	}
+	for (const e of document.querySelectorAll('th, [role=columnheader], [role=rowheader]')) {
+		if (shown(e) && !e.textContent.trim() && !e.getAttribute('aria-label')) add('th', e, '');
+	}
 	if (!document.title.trim()) add('title', null, 'no <title>');
 	if (!document.documentElement.lang) add('title', null, 'no lang on <html>');
 	return out;
@@ -337,7 +345,7 @@ type rawFinding struct {
 
 var structureRules = map[string]A11yRule{
 	"tabindex": PositiveTabindex, "alt": ImageWithoutAlt, "id": DuplicateID,
-	"h1": NotOneH1, "skip": SkippedHeading, "title": NoTitleOrLanguage,
+	"h1": NotOneH1, "skip": SkippedHeading, "th": EmptyHeader, "title": NoTitleOrLanguage,
 }
 
 func (r rawFinding) finding() A11yFinding {

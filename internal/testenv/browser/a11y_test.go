@@ -47,6 +47,7 @@ func TestA11yFindingsNameEachOffender(t *testing.T) {
 		{DuplicateID, "p#dup"},
 		{NotOneH1, "h1.again"},
 		{SkippedHeading, "h3.deep"},
+		{EmptyHeader, `th.flags`},
 		{NoTitleOrLanguage, ""},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -70,7 +71,7 @@ func TestCheckAccessibleFailsTheTestWithTheOffenders(t *testing.T) {
 		t.Fatalf("failures = %q, want one", failures)
 	}
 	for _, want := range []string{
-		"browser: the bad page breaks 12 rule(s) of basic accessibility:",
+		"browser: the bad page breaks 13 rule(s) of basic accessibility:",
 		"\n\tcontrol without a name: button#icon (button) <button id=\"icon\" type=\"button\"></button>",
 		"\n\tform field without a label: input[name=\"q\"] (textbox named only by its placeholder \"Search\")",
 		"\n\tform field without a label: input[name=\"t\"] (textbox named only by its title \"Only a tooltip\")",

@@ -55,7 +55,7 @@ export async function overviewView(params) {
   }));
   const table = h("table", { class: "apps" },
     h("caption", {}, `${list.total} Application${list.total === 1 ? "" : "s"}`),
-    h("thead", {}, h("tr", {}, ["Application", "Project", "Sync", "Health", "Newest", "Applied", "Author", "Last sync", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, ["Application", "Project", "Sync", "Health", "Newest", "Applied", "Author", "Last sync", "Flags"].map((c) => h("th", { scope: "col" }, c)))),
     tbody);
 
   const base = new URLSearchParams(params);
