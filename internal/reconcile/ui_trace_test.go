@@ -149,6 +149,24 @@ func TestAnOperatorTracesADriftInTheBrowser(t *testing.T) {
 	if diff := strings.Join(b.Texts("table.diff tbody tr"), "\n"); !strings.Contains(diff, "CACHE_MB: \"64\"") || !strings.Contains(diff, "CACHE_MB: \"256\"") {
 		t.Errorf("the diff of the pushed commit:\n%s", diff)
 	}
+	if n := b.Count(".actions button"); n != 0 {
+		t.Errorf("a ConfigMap offers %d actions", n)
+	}
+
+	// Restart, asked twice, acts as kubectl rollout restart and is recorded
+	// with who asked.
+	b.Navigate(resourcePage(f.ns, "prod-api", "apps", "Deployment", "api"))
+	b.Click(".actions button")
+	b.Click(".actions button.primary")
+	acts := f.waitRecords(t, "prod-api", 1, audit.EventAction)
+	if acts[0].Actor != auth.AdminAccount || !strings.Contains(acts[0].Message, "restart Deployment.apps/"+f.ns+"/api") {
+		t.Errorf("the restart's record: %+v", acts[0])
+	}
+	eventually(t, 10*time.Second, "the pod template restarted", func(ctx context.Context) (bool, error) {
+		d := &appsv1.Deployment{}
+		err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "api"}, d)
+		return err == nil && d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] != "", err
+	})
 }
 
 // Drift on an Application with self-heal shows on the open overview as it

@@ -98,6 +98,20 @@ func TestTreeLogsAndRestartKeepToTheApplication(t *testing.T) {
 		t.Errorf("logs: %d, %d bytes; want at most 10 MiB", code, len(body))
 	}
 
+	// The object's answer says which actions the caller may run on it.
+	for _, tc := range []struct {
+		query, who, want string
+	}{
+		{"group=apps&kind=Deployment&namespace=team&name=web", admin, `"actions":["restart"]`},
+		{"group=apps&kind=Deployment&namespace=team&name=web", dev, ""},
+		{"kind=Secret&namespace=team&name=db", admin, ""},
+	} {
+		code, body := f.do(t, http.MethodGet, base+"/resource?"+tc.query, tc.who, nil)
+		if code != 200 || tc.want != "" && !strings.Contains(body, tc.want) || tc.want == "" && strings.Contains(body, `"actions"`) {
+			t.Errorf("resource?%s: %d, want %q in %.300s", tc.query, code, tc.want, body)
+		}
+	}
+
 	restart := base + "/resource/actions/restart?group=apps&kind=Deployment&namespace=team&name=web"
 	if code, _ := f.do(t, http.MethodPost, restart, dev, nil); code != http.StatusForbidden {
 		t.Errorf("dev restarts without action/apps/Deployment/restart: %d", code)

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
 
@@ -35,6 +37,19 @@ func resourceActionOf(r *http.Request) (rbac.Action, error) {
 		}
 	}
 	return "", fmt.Errorf("%s applies to %v, not %s", name, kinds, key.Group+"/"+key.Kind)
+}
+
+// resourceActionsOn lists the resource actions that apply to the object's
+// kind and that the caller may run on the call's Application.
+func (c *call) resourceActionsOn(key object.Key) []string {
+	var out []string
+	for name, kinds := range resourceActions {
+		if slices.Contains(kinds, key.Group+"/"+key.Kind) && c.may(rbac.Applications, rbac.ResourceAction(key.Group, key.Kind, name), AppObject(c.app)) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // resourceAction runs an action on one managed object of the Application and

@@ -47,6 +47,9 @@ type Resource struct {
 	Diff     string         `json:"diff,omitempty"`
 	Revision string         `json:"revision,omitempty"`
 	Events   []EventSummary `json:"events"`
+	// Actions are the resource actions (restart) the caller may run on
+	// this object, so a UI offers only those.
+	Actions []string `json:"actions,omitempty"`
 }
 
 // EventSummary is one Kubernetes Event about an object.
@@ -97,7 +100,7 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	out := Resource{Node: *node, Events: []EventSummary{}}
+	out := Resource{Node: *node, Events: []EventSummary{}, Actions: c.resourceActionsOn(key)}
 	live, err := s.d.Cluster.Get(r.Context(), kubectlKind(key.Group, key.Kind), key.Namespace, key.Name)
 	var nf *NotFoundError
 	switch {

@@ -1,7 +1,7 @@
 // resource.js: one object of an Application's tree: live and desired
 // manifests, the diff, its Events, and a Pod's log.
-import { get, query, appPath } from "./api.js";
-import { h, render, when, badge } from "./dom.js";
+import { get, post, query, appPath } from "./api.js";
+import { h, render, when, badge, toast } from "./dom.js";
 import { onLeave } from "./app.js";
 import { blameSection } from "./history.js";
 import { diffView } from "./diff.js";
@@ -22,6 +22,7 @@ export async function resourceView(ns, name, params) {
   q.set("desired", "true");
   const parts = [back, h("h1", {}, title, " ", badge(r.node.health || "–", (r.node.health || "unknown").toLowerCase())),
     r.node.healthMessage ? h("p", { class: "muted" }, r.node.healthMessage) : null];
+  if ((r.actions || []).includes("restart") && r.live) parts.push(restart(ns, name, key, title));
   if (r.node.managed && !desired) {
     parts.push(h("p", {}, h("a", { class: "button", href: `#/apps/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/resource?${q}` }, "Compare with Git")));
   }
@@ -41,6 +42,30 @@ export async function resourceView(ns, name, params) {
   if (r.node.managed) parts.push(blame);
   render(...parts);
   if (r.node.managed) blameSection(key).then((s) => blame.replaceWith(s));
+}
+
+// restart offers kubectl rollout restart of a workload, asking once more
+// before it replaces every Pod.
+function restart(ns, name, key, title) {
+  const box = h("div", { class: "actions", role: "group", "aria-label": "Actions on " + title });
+  const offer = () => box.replaceChildren(h("button", { type: "button", onclick: confirm }, "Restart"));
+  const confirm = () => {
+    const yes = h("button", { type: "button", class: "primary", onclick: run }, "Yes, restart");
+    box.replaceChildren(h("span", {}, `Replace every Pod of ${title}, as kubectl rollout restart does?`), yes,
+      h("button", { type: "button", onclick: offer }, "Cancel"));
+    yes.focus();
+  };
+  const run = async () => {
+    try {
+      const res = await post(appPath(ns, name) + "/resource/actions/restart" + query(key));
+      toast(`${res.action}: requested by ${res.actor}`);
+    } catch (err) {
+      toast(err.message, "error");
+    }
+    offer();
+  };
+  offer();
+  return box;
 }
 
 // logs shows a Pod's log: the tail, or followed as it comes; a filter keeps
