@@ -325,8 +325,8 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 		t.Errorf("get projects: %v\n%s", err, out)
 	}
 	out, err = run(t, "get", "project", "webapp", kc)
-	for _, want := range []string{"Used from namespaces:  lockstep", "Destinations:          in-cluster/webapp-*", "denied: *.rbac.authorization.k8s.io",
-		"Images:                from registry.internal.example, pinned by digest", "Applications (4):", "lockstep   webapp-helm"} {
+	for _, want := range []string{"Only Applications in namespace lockstep may use it.", "may deploy only to in-cluster/webapp-* (cluster/namespace)",
+		"except every kind of rbac.authorization.k8s.io", "must come from registry.internal.example and be pinned by digest", "Applications (4):", "lockstep   webapp-helm"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("get project webapp lacks %q: %v\n%s", want, err, out)
 		}

@@ -7,14 +7,18 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
@@ -59,8 +63,7 @@ func newGetProjectCommand() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if builtIn {
-				fmt.Fprintf(out, "Project %s: not created, so the built-in default applies: every repository, destination and kind, no other rule\n"+
-					"(unless the controller runs with --require-projects: then its Applications are denied until the Project exists)\n", v1.DefaultProject)
+				printBuiltInRules(out)
 			} else {
 				printProjectRules(out, &projects[0])
 			}
@@ -100,10 +103,16 @@ func (m *modeFlags) projects(cmd *cobra.Command, name string) ([]v1.Project, map
 			case err != nil:
 				return nil, nil, err
 			default:
-				projects = []v1.Project{*p}
+				projects = []v1.Project{p.Project}
 			}
-		} else if projects, err = c.Projects(ctx); err != nil {
-			return nil, nil, err
+		} else {
+			l, err := c.Projects(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, p := range l.Items {
+				projects = append(projects, p.Project)
+			}
 		}
 		if summaries, err = c.AllApplications(ctx, server.ListOptions{Project: name}); err != nil {
 			return nil, nil, fmt.Errorf("listing Applications to count them: %w", err)
@@ -167,50 +176,30 @@ func printProjectTable(out io.Writer, projects []v1.Project, apps map[string][]s
 	return w.Flush()
 }
 
-// printProjectRules says in words what a Project allows.
+// printProjectRules says in words what a Project allows (policy.Describe).
 func printProjectRules(out io.Writer, p *v1.Project) {
-	s := p.Spec
-	line := func(label, value string) { fmt.Fprintf(out, "%-22s %s\n", label+":", value) }
-	line("Project", p.Name)
-	if s.Description != "" {
-		line("Description", s.Description)
-	}
-	line("Used from namespaces", listOrNone(s.SourceNamespaces))
-	line("Source repositories", listOrNone(s.SourceRepos))
-	var dests []string
-	for _, d := range s.Destinations {
-		dests = append(dests, cmp.Or(d.Cluster, v1.InCluster)+"/"+d.Namespace)
-	}
-	line("Destinations", listOrNone(dests))
-	line("Cluster-scoped kinds", kindRules(s.ClusterResources, "none"))
-	line("Namespaced kinds", kindRules(s.NamespacedResources, "all"))
-	if s.PodSecurityLabels {
-		line("Pod security", "Namespace objects may set pod-security.kubernetes.io/ labels")
-	}
-	line("Service account", cmp.Or(s.ServiceAccountName, "- (the Application's, else the controller's default)"))
-	if v := s.Verification; v != nil {
-		line("Signatures", fmt.Sprintf("required on %s, keys from %s", cmp.Or(v.Mode, v1.VerifyHead), keySources(v.KeysFrom)))
-	} else {
-		line("Signatures", "- (as each Application asks)")
-	}
-	if a := s.Approvals; a != nil {
-		line("Approvals", fmt.Sprintf("%d distinct %s: trailers, not the author, on a commit signed by %s", a.Required, cmp.Or(a.Trailer, "Approved-by"), keySources(a.KeysFrom)))
-	} else {
-		line("Approvals", "-")
-	}
-	if i := s.Images; i != nil {
-		pinned := ""
-		if i.RequireDigest {
-			pinned = ", pinned by digest"
+	fmt.Fprintf(out, "Project:      %s\n", p.Name)
+	if d := p.Spec.Description; d != "" {
+		if strings.ContainsFunc(d, func(r rune) bool { return r == utf8.RuneError || !unicode.IsPrint(r) }) {
+			d = strconv.Quote(d) // no escape sequences to the terminal
 		}
-		line("Images", "from "+listOrNone(i.Registries)+pinned)
-	} else {
-		line("Images", "- (any)")
+		fmt.Fprintf(out, "Description:  %s\n", d)
 	}
-	if s.Secrets != nil && s.Secrets.RefusePlain {
-		line("Secrets", "SOPS-encrypted in Git only")
-	} else {
-		line("Secrets", "- (plain allowed)")
+	printRules(out, policy.Describe(p))
+}
+
+// printBuiltInRules says what applies while no Project named default exists,
+// which depends on the controller's --require-projects, unknown here.
+func printBuiltInRules(out io.Writer) {
+	fmt.Fprintf(out, "Project:      %s (not created)\n", v1.DefaultProject)
+	printRules(out, policy.DescribeBuiltIn(false))
+	fmt.Fprintf(out, "Unless the controller runs with --require-projects:\n  - %s\n", policy.DescribeBuiltIn(true)[0])
+}
+
+func printRules(out io.Writer, rules []string) {
+	fmt.Fprintln(out, "Rules:")
+	for _, r := range rules {
+		fmt.Fprintf(out, "  - %s\n", r)
 	}
 }
 
@@ -223,46 +212,4 @@ func printProjectApps(out io.Writer, apps []server.AppSummary) error {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return printSummaryTable(out, apps)
-}
-
-func kindRules(r v1.ResourceRules, byDefault string) string {
-	allow, deny := byDefault, ""
-	if len(r.Allow) > 0 {
-		allow = groupKinds(r.Allow)
-	}
-	if len(r.Deny) > 0 {
-		deny = "; denied: " + groupKinds(r.Deny)
-	}
-	return "allowed: " + allow + deny
-}
-
-func groupKinds(gks []v1.GroupKind) string {
-	var out []string
-	for _, gk := range gks {
-		if gk.Group == "" {
-			out = append(out, gk.Kind)
-		} else {
-			out = append(out, gk.Kind+"."+gk.Group)
-		}
-	}
-	return strings.Join(out, ", ")
-}
-
-func keySources(ks []v1.KeySource) string {
-	var out []string
-	for _, k := range ks {
-		name := cmp.Or(k.Kind, "Secret") + " " + k.Name
-		if k.Namespace != "" {
-			name = cmp.Or(k.Kind, "Secret") + " " + k.Namespace + "/" + k.Name
-		}
-		out = append(out, name)
-	}
-	return listOrNone(out)
-}
-
-func listOrNone(items []string) string {
-	if len(items) == 0 {
-		return "none"
-	}
-	return strings.Join(items, ", ")
 }

@@ -46,6 +46,7 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		Cluster: newCluster(clients, children, pipeline), Hub: hub,
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
+		RequireProjects: opts.RequireProjects,
 	}
 	// Single sign-on: a misconfiguration stops the start; a provider that
 	// cannot be reached does not (the relying party retries discovery).

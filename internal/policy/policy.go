@@ -84,20 +84,24 @@ func Compile(p *v1.Project) (*Rules, error) {
 // Permissive is the built-in default Project's rules, used when no Project
 // named "default" exists: everything is allowed, nothing is required.
 func Permissive() *Rules {
-	r, err := Compile(&v1.Project{
-		Spec: v1.ProjectSpec{
-			SourceNamespaces:  []string{"*"},
-			SourceRepos:       []string{"**"},
-			Destinations:      []v1.ProjectDestination{{Cluster: "*", Namespace: "*"}},
-			ClusterResources:  v1.ResourceRules{Allow: []v1.GroupKind{{Group: "*", Kind: "*"}}},
-			PodSecurityLabels: true,
-		},
-	})
+	r, err := Compile(&v1.Project{Spec: permissiveSpec()})
 	if err != nil {
 		panic(err) // constant input
 	}
 	r.Project = v1.DefaultProject + " (built in)"
 	return r
+}
+
+// permissiveSpec is the built-in default Project's rules, which
+// DescribeBuiltIn says in words.
+func permissiveSpec() v1.ProjectSpec {
+	return v1.ProjectSpec{
+		SourceNamespaces:  []string{"*"},
+		SourceRepos:       []string{"**"},
+		Destinations:      []v1.ProjectDestination{{Cluster: "*", Namespace: "*"}},
+		ClusterResources:  v1.ResourceRules{Allow: []v1.GroupKind{{Group: "*", Kind: "*"}}},
+		PodSecurityLabels: true,
+	}
 }
 
 // Object is a rendered object and where it came from.

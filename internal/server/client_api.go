@@ -113,16 +113,17 @@ func (c *Client) Act(ctx context.Context, namespace, name, action string) (Actio
 	return r, err
 }
 
-// Projects lists the Projects.
-func (c *Client) Projects(ctx context.Context) ([]v1.Project, error) {
+// Projects lists the Projects, and the built-in default while no Project
+// named default exists.
+func (c *Client) Projects(ctx context.Context) (ProjectList, error) {
 	var l ProjectList
 	err := c.do(ctx, http.MethodGet, PathProjects, nil, nil, &l)
-	return l.Items, err
+	return l, err
 }
 
 // Project reads one Project.
-func (c *Client) Project(ctx context.Context, name string) (*v1.Project, error) {
-	p := &v1.Project{}
+func (c *Client) Project(ctx context.Context, name string) (*ProjectDetail, error) {
+	p := &ProjectDetail{}
 	err := c.do(ctx, http.MethodGet, PathProjects+"/"+url.PathEscape(name), nil, nil, p)
 	return p, err
 }

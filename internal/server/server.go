@@ -56,6 +56,10 @@ type Deps struct {
 	// OIDCPublic is what clients are told to sign in with (PublicOIDC).
 	OIDC       RelyingParty
 	OIDCPublic OIDCPublic
+	// RequireProjects is the controller's --require-projects: while no
+	// Project named default exists, its Applications are denied rather than
+	// held to the built-in default (what the Projects' answer says).
+	RequireProjects bool
 	// SecureCookies marks session cookies Secure (served over TLS).
 	SecureCookies bool
 	Log           *slog.Logger

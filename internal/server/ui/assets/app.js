@@ -6,7 +6,8 @@ import { loginView } from "./login.js";
 import { overviewView } from "./overview.js";
 import { applicationView } from "./application.js";
 import { resourceView } from "./resource.js";
-import { auditView, projectsView } from "./audit.js";
+import { auditView } from "./audit.js";
+import { projectsView } from "./projects.js";
 
 export const session = { who: null };
 

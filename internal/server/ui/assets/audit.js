@@ -1,5 +1,4 @@
-// audit.js: the ledger across Applications, with its chain's state, and the
-// Projects with their Applications.
+// audit.js: the ledger across Applications, with its chain's state.
 import { get, query } from "./api.js";
 import { h, render, short, authorName, when, badge } from "./dom.js";
 import { chainStatus } from "./history.js";
@@ -25,27 +24,4 @@ export async function auditView(params) {
         h("td", {}, r.application || "–"), h("td", { class: "mono" }, short(r.revision)),
         h("td", {}, authorName((r.commit || {}).author)), h("td", {}, r.actor),
         h("td", {}, r.result ? badge(r.result, r.result === "Succeeded" ? "healthy" : r.result === "Failed" ? "degraded" : "progressing") : "–"))))));
-}
-
-export async function projectsView() {
-  let projects;
-  try {
-    projects = (await get("/projects")).items;
-  } catch (err) {
-    render(h("h1", {}, "Projects"), h("p", { class: "error", role: "alert" }, err.message));
-    return;
-  }
-  render(h("h1", {}, "Projects"), projects.length ? h("table", { class: "apps" },
-    h("thead", {}, h("tr", {}, ["Project", "Repositories", "Destinations", "Signed", "Approvals", "Images", ""].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, projects.map((p) => {
-      const s = p.spec || {};
-      return h("tr", {},
-        h("th", { scope: "row" }, p.metadata.name),
-        h("td", {}, (s.sourceRepos || []).join(", ") || "any"),
-        h("td", {}, (s.destinations || []).map((d) => `${d.cluster || "in-cluster"}/${d.namespace}`).join(", ") || "any"),
-        h("td", {}, s.verification ? s.verification.mode || "head" : "–"),
-        h("td", {}, s.approvals ? String(s.approvals.required) : "–"),
-        h("td", {}, s.images ? (s.images.registries || []).join(", ") + (s.images.requireDigest ? " @digest" : "") : "–"),
-        h("td", {}, h("a", { href: "#/?" + new URLSearchParams({ project: p.metadata.name }) }, "Applications")));
-    }))) : h("p", { class: "muted" }, "No Project: every Application uses the built-in default."));
 }
