@@ -33,8 +33,9 @@ export async function loginView(params) {
   try {
     const cfg = await get("/auth/config");
     if (cfg && cfg.sso) {
+      // Back from the provider to the page asked for, as after a password.
       form.append(h("p", { class: "or" }, "or"),
-        h("a", { class: "button", href: "/auth/login?return=/" }, "Log in with single sign-on"));
+        h("a", { class: "button", href: "/auth/login?" + new URLSearchParams({ return: "/#" + next }) }, "Log in with single sign-on"));
     }
   } catch { /* no single sign-on offered */ }
 }
