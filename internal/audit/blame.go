@@ -36,6 +36,10 @@ type FieldBlame struct {
 	// Flags say why the live value may not be Git's: another manager owns the
 	// field, or a drift changed it after SetBy and was not reverted.
 	Flags []string `json:"flags,omitempty"`
+	// Reverted are the drifts that changed the field after SetBy and were
+	// put back (self-heal), newest first: the live value is Git's, but
+	// someone tried.
+	Reverted []string `json:"reverted,omitempty"`
 }
 
 // BlameObject blames the fields of live. manager is Lockstep's field manager;
@@ -82,7 +86,7 @@ func BlameObject(live *unstructured.Unstructured, manager string, records []Reco
 		if !secret {
 			fb.Value = valueAt(live, p)
 		}
-		fb.SetBy, fb.Flags = history(p, changes, fb.Value)
+		fb.SetBy, fb.Flags, fb.Reverted = history(p, changes, fb.Value)
 		for _, w := range fb.Owners {
 			if w.Manager != manager {
 				fb.Flags = append(fb.Flags, fmt.Sprintf("owned by %s (%s) since %s", w.Manager, w.Operation, w.Time))
@@ -113,16 +117,20 @@ func objectChanges(ref ObjectRef, records []Record) []objectChange {
 }
 
 // history walks the object's changes newest first to the sync that set path,
-// flagging drifts met on the way that were not reverted.
-func history(path string, changes []objectChange, live string) (*Record, []string) {
-	var flags []string
+// flagging drifts met on the way that were not reverted and listing those
+// that were.
+func history(path string, changes []objectChange, live string) (setBy *Record, flags, reverted []string) {
+	// A self-heal's sync (trigger Drift) puts back the value an earlier sync
+	// set: that earlier sync answers "who set it"; the revert is the fallback
+	// when retention has cut the earlier one.
+	var revert *Record
 	for _, c := range changes {
 		if c.change.Error != "" {
 			continue
 		}
 		switch c.rec.Event {
 		case EventDrift:
-			if c.rec.Result == Reverted || !touches(c.change, path) {
+			if !touches(c.change, path) {
 				continue
 			}
 			by := "someone"
@@ -132,24 +140,38 @@ func history(path string, changes []objectChange, live string) (*Record, []strin
 					by += " at " + w.Time
 				}
 			}
+			if c.rec.Result == Reverted {
+				reverted = append(reverted, fmt.Sprintf("changed by %s, reverted (drift record #%d)", by, c.rec.Seq))
+				continue
+			}
 			flags = append(flags, fmt.Sprintf("differs from Git: changed by %s (drift record #%d, not reverted)", by, c.rec.Seq))
 		case EventSync:
 			if c.change.Action == Create {
-				return c.rec, flags
+				return c.rec, flags, reverted
 			}
 			for _, f := range c.change.Fields {
 				if !object.Within(path, f.Path) && !object.Within(f.Path, path) {
 					continue
 				}
+				if c.rec.Trigger == triggerDrift {
+					if revert == nil {
+						revert = c.rec
+					}
+					break
+				}
 				if len(flags) == 0 && f.Path == path && f.To != "" && f.To != SecretValue && len(f.To) <= MaxValueLen && live != f.To {
 					flags = append(flags, fmt.Sprintf("differs from Git: live %s, record #%d set %s", live, c.rec.Seq, f.To))
 				}
-				return c.rec, flags
+				return c.rec, flags, reverted
 			}
 		}
 	}
-	return nil, flags
+	return revert, flags, reverted
 }
+
+// triggerDrift is the trigger of a self-heal's sync (v1alpha1.TriggerDrift;
+// the ledger does not import the API).
+const triggerDrift = "Drift"
 
 func touches(c Change, path string) bool {
 	if c.Action == Deleted {

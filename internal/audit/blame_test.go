@@ -214,3 +214,36 @@ func keys(m map[string]audit.FieldBlame) []string {
 	}
 	return out
 }
+
+// A drift that self-heal put back leaves the field Git's, unflagged, set by
+// the sync that set it before; blame still tells who changed it and that it
+// was reverted.
+func TestBlameListsDriftsThatWereReverted(t *testing.T) {
+	live := mustObject(t, liveDeployment)
+	created := audit.Record{Seq: 1, Event: audit.EventSync, Revision: "aaa", Changes: []audit.Change{deploymentChange(audit.Create)}}
+	scaled := func(seq uint64, who string) audit.Record {
+		c := deploymentChange(audit.Update, audit.FieldChange{Path: "spec.replicas", From: "3", To: "9"})
+		c.ChangedBy = &audit.Writer{Manager: who, Time: "2026-11-30T04:00:00Z"}
+		return audit.Record{Seq: seq, Event: audit.EventDrift, Result: audit.Reverted, Changes: []audit.Change{c}}
+	}
+	// Self-heal writes the drift and, after it, the sync that put the value back.
+	revert := audit.Record{Seq: 10, Event: audit.EventSync, Trigger: "Drift", Revision: "aaa",
+		Changes: []audit.Change{deploymentChange(audit.Update, audit.FieldChange{Path: "spec.replicas", From: "9", To: "3"})}}
+	b, err := audit.BlameObject(live, "lockstep", []audit.Record{revert, scaled(9, "kubectl-scale"), scaled(4, "hpa"), created})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range b.Fields {
+		switch f.Path {
+		case "spec.replicas":
+			want := "changed by kubectl-scale at 2026-11-30T04:00:00Z, reverted (drift record #9)|changed by hpa at 2026-11-30T04:00:00Z, reverted (drift record #4)"
+			if got := strings.Join(f.Reverted, "|"); got != want || len(f.Flags) != 0 || f.SetBy == nil || f.SetBy.Seq != 1 {
+				t.Errorf("spec.replicas: reverted %q, flags %q, set by %+v", got, f.Flags, f.SetBy)
+			}
+		default:
+			if len(f.Reverted) != 0 {
+				t.Errorf("%s: reverted %q, but no drift touched it", f.Path, f.Reverted)
+			}
+		}
+	}
+}

@@ -123,6 +123,9 @@ func printFieldDetail(out io.Writer, b audit.Blame) {
 		for _, flag := range f.Flags {
 			fmt.Fprintf(out, "  ! %s\n", flag)
 		}
+		for _, r := range f.Reverted {
+			fmt.Fprintf(out, "  drift      %s\n", r)
+		}
 		for _, o := range f.Owners {
 			fmt.Fprintf(out, "  owner      %s (%s) %s\n", o.Manager, o.Operation, o.Time)
 		}

@@ -194,4 +194,12 @@ func TestADriftRevertedShowsLiveInTheBrowser(t *testing.T) {
 	if newest := b.Text("#history-h + table tbody tr"); !strings.Contains(newest, v1.TriggerDrift) || !strings.Contains(newest, rev[:12]) {
 		t.Errorf("the newest history row reads %q", newest)
 	}
+
+	// Blame: replicas are Git's again, and the hand change is still told.
+	b.Navigate(resourcePage(f.ns, "web", "apps", "Deployment", "web"))
+	b.WaitVisible("#blame-h + table")
+	replicas := b.Text(`#blame-h + table tr[data-field="spec.replicas"]`)
+	if !strings.Contains(replicas, "changed by kubectl-scale") || !strings.Contains(replicas, "reverted (drift record #") || strings.Contains(replicas, "differs") {
+		t.Errorf("blame of the replicas reads %q", replicas)
+	}
 }

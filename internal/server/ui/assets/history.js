@@ -58,7 +58,8 @@ export async function blameSection(key) {
         h("td", { class: "mono" }, short(s.revision)),
         h("td", {}, authorName(c.author)),
         h("td", {}, (c.approvedBy || []).map(authorName).join(", ") || "–"),
-        h("td", { class: "notes" }, (f.flags || []).map((x) => h("div", { class: "flag" }, "⚠ " + x))));
+        h("td", { class: "notes" }, (f.flags || []).map((x) => h("div", { class: "flag" }, "⚠ " + x)),
+          (f.reverted || []).map((x) => h("div", { class: "muted" }, "↺ " + x))));
     }))));
   return section;
 }
