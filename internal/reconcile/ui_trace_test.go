@@ -95,6 +95,13 @@ func TestAnOperatorTracesADriftInTheBrowser(t *testing.T) {
 		kinds := b.Texts("details.group summary strong")
 		return len(kinds) == 1 && kinds[0] == "ConfigMap", fmt.Errorf("groups %q", kinds)
 	})
+	if text := b.Text("section.tree"); strings.Contains(text, "null") || strings.Contains(text, "undefined") {
+		t.Errorf("the tree reads %q", text)
+	}
+	b.WaitVisible("#history-h + table")
+	if took := b.Texts("#history-h + table tbody tr td:last-child"); len(took) != 2 || !strings.HasSuffix(took[0], "ms") && !strings.HasSuffix(took[0], " s") {
+		t.Errorf("the history's durations read %q", took)
+	}
 	b.Screenshot("tree")
 
 	// Blame: who set the limit, and the hand edit since.

@@ -23,6 +23,13 @@ function append(el, children) {
   }
 }
 
+// fill replaces el's children, skipping what is null or false as h does
+// (replaceChildren would write them as text).
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 // render replaces the main area's content and moves focus there, so that
 // keyboard and screen-reader users land on the new page.
 export function render(...children) {

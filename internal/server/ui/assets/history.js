@@ -32,9 +32,15 @@ export async function historySection(ns, name) {
         h("td", { class: "mono" }, c.trustedKey || "–"),
         h("td", {}, r.trigger || "–"), h("td", {}, r.actor),
         h("td", {}, badge(r.result, r.result === "Succeeded" ? "healthy" : "degraded"), r.reason ? " " + r.reason : "", r.message ? h("div", { class: "muted" }, r.message) : null),
-        h("td", {}, changes), h("td", {}, r.durationMS ? (r.durationMS / 1000).toFixed(1) + " s" : "–"));
+        h("td", {}, changes), h("td", {}, took(r.durationMs)));
     }))));
   return section;
+}
+
+// took says how long a sync took: milliseconds under a second.
+function took(ms) {
+  if (ms === undefined || ms === null) return "–";
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 // blameSection blames the fields of one live object: each with the sync,

@@ -4,7 +4,7 @@
 // of objects draws at once and stays responsive; a text filter and "only
 // what is not healthy" narrow it.
 import { get, appPath } from "./api.js";
-import { h, badge } from "./dom.js";
+import { h, badge, fill } from "./dom.js";
 
 // A group of at most this many objects starts open.
 const openUpTo = 25;
@@ -29,7 +29,7 @@ export async function treeSection(ns, name, section, unhealthyOnly) {
   filter.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(draw, 120); });
   onlyBad.addEventListener("change", draw);
   draw();
-  section.replaceChildren(heading,
+  fill(section, heading,
     h("div", { class: "filters", role: "search", "aria-label": "Objects" },
       h("label", { for: "tree-filter" }, "Filter", filter),
       h("label", { class: "check", for: "tree-unhealthy" }, onlyBad, `Only what is not healthy (${model.unhealthy})`)),
