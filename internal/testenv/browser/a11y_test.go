@@ -58,12 +58,7 @@ func TestA11yFindingsNameEachOffender(t *testing.T) {
 func TestCheckAccessibleFailsTheTestWithTheOffenders(t *testing.T) {
 	t.Parallel()
 	srv := serve(t)
-	r := &recorder{TB: t}
-	var b *Browser
-	// Registered before New, so it runs after the Browser's own cleanup: the
-	// recorded failure must not leave a screenshot folder behind in /tmp.
-	t.Cleanup(func() { _ = os.RemoveAll(b.art.dir) })
-	b = New(r, srv.URL)
+	r, b := newRecorded(t, srv.URL)
 	b.Navigate("/a11y-bad.html")
 	b.CheckAccessible("the bad page")
 	failures, _ := r.recorded()
@@ -82,4 +77,16 @@ func TestCheckAccessibleFailsTheTestWithTheOffenders(t *testing.T) {
 			t.Errorf("the failure does not say %q:\n%s", want, failures[0])
 		}
 	}
+}
+
+// newRecorded opens a Browser whose failures are recorded in r, not
+// reported, for a test that provokes them; it leaves no screenshot behind.
+func newRecorded(t *testing.T, base string) (*recorder, *Browser) {
+	r := &recorder{TB: t}
+	var b *Browser
+	// Registered before New, so it runs after the Browser's own cleanup: the
+	// recorded failure must not leave a screenshot folder behind in /tmp.
+	t.Cleanup(func() { _ = os.RemoveAll(b.art.dir) })
+	b = New(r, base)
+	return r, b
 }

@@ -1,7 +1,6 @@
 package browser
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -60,10 +59,7 @@ func TestWalkingThePageWithTheKeyboard(t *testing.T) {
 
 func TestTabToFailsWhenTheKeyboardCannotReach(t *testing.T) {
 	t.Parallel()
-	r := &recorder{TB: t}
-	var b *Browser
-	t.Cleanup(func() { _ = os.RemoveAll(b.art.dir) }) // as in TestCheckAccessibleFailsTheTestWithTheOffenders
-	b = New(r, serve(t).URL)
+	r, b := newRecorded(t, serve(t).URL)
 	b.Navigate("/keyboard.html")
 	b.TabTo("#out")
 	failures, _ := r.recorded()
