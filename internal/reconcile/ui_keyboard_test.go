@@ -8,10 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp/kb"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
-	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
@@ -23,10 +20,7 @@ import (
 // each control, labels each field and outlines itself with headings, and
 // every stop of the keyboard shows where it is.
 func TestAnOperatorUsesOnlyTheKeyboard(t *testing.T) {
-	f := newRepo(t)
-	first := f.commit(t, "first", map[string]string{"app/cm.yaml": configMapYAML})
-	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.Automated = ptr.To(false) }))
-	f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, first)
+	f, first := manualWebApp(t)
 
 	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
 	b.Navigate("/")
@@ -60,12 +54,21 @@ func TestAnOperatorUsesOnlyTheKeyboard(t *testing.T) {
 	b.TabTo(".plan button")
 	b.Press(kb.Enter)
 	b.WaitVisible(".plan button.primary")
+	if got := b.Focused(); got.Selector != "h2#plan-h" {
+		t.Errorf("after Enter on Preview the focus is on %v, want the plan's heading", got)
+	}
 	b.TabTo(".plan details summary")
 	b.Press(kb.Enter)
 	if !browser.Evaluate[bool](b, `document.activeElement.parentElement.open`) {
 		t.Error("Enter on a step of the plan did not open it")
 	}
 	b.CheckAccessible("the sync plan")
+	// Switching the diff's layout keeps the focus on the switch.
+	b.TabTo(`.plan .diff-mode button[aria-pressed="false"]`)
+	b.Press(kb.Enter)
+	if got := b.Focused(); !strings.Contains(got.HTML, `aria-pressed="true"`) {
+		t.Errorf("after switching the diff's layout the focus is on %v", got)
+	}
 	b.TabTo(".plan button.primary")
 	b.Press(" ")
 	recs := f.waitRecords(t, "web", 1, audit.EventSync)

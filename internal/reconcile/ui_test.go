@@ -17,14 +17,22 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
 )
 
-// An operator in a real browser logs in, finds an Application by its
-// filter, reads what a sync would do, syncs exactly that, and logs out;
-// against the real controller, control plane and Git server.
-func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
+// manualWebApp is an Application "web" of one ConfigMap, without automated
+// sync, OutOfSync at its first commit (returned).
+func manualWebApp(t *testing.T) (*repoFixture, string) {
+	t.Helper()
 	f := newRepo(t)
 	first := f.commit(t, "first", map[string]string{"app/cm.yaml": configMapYAML})
 	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.Automated = ptr.To(false) }))
 	f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, first)
+	return f, first
+}
+
+// An operator in a real browser logs in, finds an Application by its
+// filter, reads what a sync would do, syncs exactly that, and logs out;
+// against the real controller, control plane and Git server.
+func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
+	f, first := manualWebApp(t)
 
 	// The page asks who is logged in before anyone is: that 401 is expected.
 	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
@@ -82,10 +90,7 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 // A read-only account sees the Application in the browser but is offered no
 // action and no Sync button.
 func TestAViewerIsOfferedNoActionInTheBrowser(t *testing.T) {
-	f := newRepo(t)
-	first := f.commit(t, "first", map[string]string{"app/cm.yaml": configMapYAML})
-	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.Automated = ptr.To(false) }))
-	f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, first)
+	f, _ := manualWebApp(t)
 	viewer := "ui-viewer-" + f.ns[len(f.ns)-6:]
 	if err := adminClient(t, f.c).CreateAccount(testenv.Context(t), viewer, "a long enough password"); err != nil {
 		t.Fatal(err)

@@ -81,7 +81,11 @@ async function request(ns, name, action) {
 // that syncs exactly that commit of that spec.
 async function showPlan(ns, name, detail, plan) {
   const body = h("div", { "aria-busy": "true" }, h("p", { class: "muted" }, "Fetching, rendering and comparing with the cluster…"));
-  plan.replaceChildren(h("h2", { id: "plan-h" }, "What a sync would do"), body);
+  // The button pressed goes away: the focus moves to the plan's heading, not
+  // back to the top of the page.
+  const heading = h("h2", { id: "plan-h", tabindex: "-1" }, "What a sync would do");
+  plan.replaceChildren(heading, body);
+  heading.focus();
   let pv;
   try {
     pv = await get(appPath(ns, name) + "/preview");

@@ -61,10 +61,13 @@ export function diffView(text, { title = "Diff", open = true } = {}) {
   const counts = hunks.flatMap((hk) => hk.rows).reduce((c, r) => (c[r.kind]++, c), { add: 0, del: 0, ctx: 0 });
   const body = h("div", { class: "diff-body" });
   let mode = localStorage.getItem(modeKey) === "split" ? "split" : "unified";
-  const switcher = h("div", { class: "diff-mode", role: "group", "aria-label": "Diff layout" });
+  // The buttons stay (only aria-pressed changes), so the focus stays on the
+  // one pressed.
+  const buttons = [["unified", "Unified"], ["split", "Side by side"]].map(([m, label]) =>
+    h("button", { type: "button", "data-mode": m, onclick: () => { mode = m; localStorage.setItem(modeKey, m); draw(); } }, label));
+  const switcher = h("div", { class: "diff-mode", role: "group", "aria-label": "Diff layout" }, buttons);
   const draw = () => {
-    switcher.replaceChildren(...[["unified", "Unified"], ["split", "Side by side"]].map(([m, label]) =>
-      h("button", { type: "button", "aria-pressed": String(mode === m), onclick: () => { mode = m; localStorage.setItem(modeKey, m); draw(); } }, label)));
+    for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
     body.replaceChildren(hunks.length ? (mode === "split" ? splitTable(hunks) : unifiedTable(hunks)) : h("p", { class: "muted" }, "No difference."));
   };
   draw();

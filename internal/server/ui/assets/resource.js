@@ -31,9 +31,9 @@ export async function resourceView(ns, name, params) {
   // An object Git manages is read through its diff and blame; its whole
   // manifest is one click away. Anything else (a Pod) is its manifest.
   parts.push(h("details", { open: !desired && !r.node.managed },
-    h("summary", {}, h("h2", { class: "inline" }, "Live manifest")),
+    h("summary", { class: "title" }, "Live manifest"),
     h("pre", {}, r.live ? JSON.stringify(r.live, null, 2) : "Not found in the cluster.")));
-  if (r.desired) parts.push(h("details", {}, h("summary", {}, h("h2", { class: "inline" }, "Desired manifest")), h("pre", {}, JSON.stringify(r.desired, null, 2))));
+  if (r.desired) parts.push(h("details", {}, h("summary", { class: "title" }, "Desired manifest"), h("pre", {}, JSON.stringify(r.desired, null, 2))));
   parts.push(h("h2", {}, "Events"), r.events.length ? h("table", { class: "apps" },
     h("thead", {}, h("tr", {}, ["Last seen", "Type", "Reason", "Message", "Count"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, r.events.map((e) => h("tr", {}, h("td", {}, when(e.lastSeen)), h("td", {}, e.type), h("td", {}, e.reason), h("td", {}, e.message), h("td", {}, e.count || ""))))) : h("p", { class: "muted" }, "No Events."));
