@@ -3,7 +3,7 @@
 // may take.
 import { get, post, appPath } from "./api.js";
 import { h, render, short, authorName, badge, when, toast } from "./dom.js";
-import { onLeave } from "./app.js";
+import { onLeave } from "./page.js";
 import { historySection } from "./history.js";
 import { diffView } from "./diff.js";
 import { treeSection } from "./tree.js";

@@ -1,7 +1,7 @@
 // login.js: local accounts and single sign-on.
 import { get, post } from "./api.js";
 import { h, render } from "./dom.js";
-import { session, header } from "./app.js";
+import { session, header } from "./page.js";
 
 export async function loginView(params) {
   const next = safeNext(params.get("next"));

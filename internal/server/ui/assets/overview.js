@@ -2,7 +2,7 @@
 // server, kept live by server-sent events.
 import { get, query } from "./api.js";
 import { h, render, short, authorName, badge, when } from "./dom.js";
-import { onLeave } from "./app.js";
+import { onLeave } from "./page.js";
 
 const filters = [
   ["search", "Search", "text"],

@@ -2,7 +2,7 @@
 // manifests, the diff, its Events, and a Pod's log.
 import { get, post, query, appPath } from "./api.js";
 import { h, render, when, badge, toast } from "./dom.js";
-import { onLeave } from "./app.js";
+import { onLeave } from "./page.js";
 import { blameSection } from "./history.js";
 import { diffView } from "./diff.js";
 
