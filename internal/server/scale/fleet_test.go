@@ -29,6 +29,12 @@ type fleet struct {
 	projects   int
 }
 
+// newFleet is a fleet of apps Applications over listNamespaces namespaces and
+// listProjects Projects, its names its own.
+func newFleet(apps int) fleet {
+	return fleet{id: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff), apps: apps, namespaces: listNamespaces, projects: listProjects}
+}
+
 func (f fleet) namespace(i int) string { return fmt.Sprintf("list-%s-%02d", f.id, i%f.namespaces) }
 func (f fleet) project(i int) string   { return fmt.Sprintf("list-%s-p%02d", f.id, i%f.projects) }
 func (f fleet) name(i int) string      { return fmt.Sprintf("svc-%04d", i) }
@@ -183,7 +189,36 @@ func (f fleet) create(ctx context.Context, b *testing.B, c client.Client, worker
 			b.Fatal(err)
 		}
 	}
+	f.createApps(ctx, b, c, 0, workers)
+	return time.Since(start)
+}
+
+// createApps creates Applications from up to f.apps (their namespaces and
+// Projects exist), each created and then given its status, with workers in
+// parallel: a fleet grows by raising apps and creating from the old count.
+func (f fleet) createApps(ctx context.Context, b *testing.B, c client.Client, from, workers int) {
+	b.Helper()
 	now := time.Now()
+	err := inParallel(from, f.apps, workers, func(i int) error {
+		a := f.app(i)
+		err := c.Create(ctx, a)
+		if err == nil {
+			a.Status = f.status(i, now)
+			err = c.Status().Update(ctx, a)
+		}
+		if err != nil {
+			return fmt.Errorf("Application/%s/%s: %w", a.Namespace, a.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// inParallel calls do for each i from from up to to, from workers goroutines,
+// and returns the first error (the others still run).
+func inParallel(from, to, workers int, do func(i int) error) error {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -191,27 +226,18 @@ func (f fleet) create(ctx context.Context, b *testing.B, c client.Client, worker
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				a := f.app(i)
-				err := c.Create(ctx, a)
-				if err == nil {
-					a.Status = f.status(i, now)
-					err = c.Status().Update(ctx, a)
-				}
-				if err != nil {
-					once.Do(func() { failed = fmt.Errorf("Application/%s/%s: %w", a.Namespace, a.Name, err) })
+				if err := do(i); err != nil {
+					once.Do(func() { failed = err })
 				}
 			}
 		})
 	}
-	for i := range f.apps {
+	for i := from; i < to; i++ {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	if failed != nil {
-		b.Fatal(failed)
-	}
-	return time.Since(start)
+	return failed
 }
 
 // remove deletes what create made; the namespaces go in the background.

@@ -76,36 +76,10 @@ const (
 //
 //	go test -run '^$' -bench ListApplications -benchtime 200x -timeout 30m ./internal/server/scale/
 func BenchmarkListApplications(b *testing.B) {
-	ctrllog.SetLogger(logr.Discard())
-	if os.Getenv("GOGC") == "" {
-		old := debug.SetGCPercent(controllerGOGC)
-		b.Cleanup(func() { debug.SetGCPercent(old) })
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.Context()), 20*time.Minute)
-	defer cancel()
-	scheme, err := kube.NewScheme()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := testenv.Config(b)
-	if err := crd.Install(ctx, cfg); err != nil {
-		b.Fatal(err)
-	}
-
-	// The fleet, created by a client of its own, not counted.
-	setupCfg := rest.CopyConfig(cfg)
-	setupCfg.QPS, setupCfg.Burst = -1, 0 // no client-side limit: the API server is the limit
-	setup, err := client.New(setupCfg, client.Options{Scheme: scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := fleet{id: fmt.Sprintf("%04x", time.Now().UnixNano()&0xffff), apps: listApps, namespaces: listNamespaces, projects: listProjects}
-	created := f.create(ctx, b, setup, createWorkers)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.Context()), 5*time.Minute)
-		defer cancel()
-		f.remove(ctx, b, setup)
-	})
+	e := newBench(b)
+	ctx, cfg, scheme := e.ctx, e.cfg, e.scheme
+	f := newFleet(listApps)
+	created := e.createFleet(b, f)
 	debug.FreeOSMemory() // the setup's garbage is not the server's
 	baseline := measureMemory()
 
@@ -118,7 +92,7 @@ func BenchmarkListApplications(b *testing.B) {
 	afterSync := measureMemory()
 	phase := requests.snapshot()
 
-	api := startAPI(ctx, b, apps, f)
+	api := startAPI(ctx, b, server.Deps{Apps: apps, Writer: apps}, f)
 	viewer, team := api.login(b, "viewer"), api.login(b, "team")
 	teamSees := f.count(func(i int) bool { return i%listProjects <= 2 && i%listNamespaces != 1 })
 
@@ -170,6 +144,56 @@ func BenchmarkListApplications(b *testing.B) {
 		}
 		b.ReportMetric(strippedHeap, "cache-heap-MiB")
 	})
+}
+
+// bench is where every benchmark of this package starts: the controller's
+// logger and GOGC, the CRDs installed on the control plane, and a client of
+// its own for the setup, not counted and not limited (the API server is the
+// limit).
+type bench struct {
+	ctx    context.Context // ends with the benchmark, or after 20 minutes
+	cfg    *rest.Config    // the control plane's admin
+	scheme *k8sruntime.Scheme
+	setup  client.Client
+}
+
+func newBench(b *testing.B) *bench {
+	b.Helper()
+	ctrllog.SetLogger(logr.Discard())
+	if os.Getenv("GOGC") == "" {
+		old := debug.SetGCPercent(controllerGOGC)
+		b.Cleanup(func() { debug.SetGCPercent(old) })
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.Context()), 20*time.Minute)
+	b.Cleanup(cancel)
+	scheme, err := kube.NewScheme()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := testenv.Config(b)
+	if err := crd.Install(ctx, cfg); err != nil {
+		b.Fatal(err)
+	}
+	setupCfg := rest.CopyConfig(cfg)
+	setupCfg.QPS, setupCfg.Burst = -1, 0
+	setup, err := client.New(setupCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &bench{ctx: ctx, cfg: cfg, scheme: scheme, setup: setup}
+}
+
+// createFleet creates f with the setup client, removes it when the benchmark
+// ends, and returns how long the creation took.
+func (e *bench) createFleet(b *testing.B, f fleet) time.Duration {
+	b.Helper()
+	created := f.create(e.ctx, b, e.setup, createWorkers)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.Context()), 5*time.Minute)
+		defer cancel()
+		f.remove(ctx, b, e.setup)
+	})
+	return created
 }
 
 // startCache starts a cache of Applications and Projects and returns a client
@@ -252,14 +276,18 @@ type listAPI struct {
 	http *http.Client
 }
 
-func startAPI(ctx context.Context, b *testing.B, apps client.Client, f fleet) *listAPI {
+// startAPI serves the real server.Server on loopback with deps and, added to
+// them, the real authentication (the accounts viewer and team) and the RBAC
+// policy of f.
+func startAPI(ctx context.Context, b *testing.B, deps server.Deps, f fleet) *listAPI {
 	b.Helper()
 	a := authtest.New(b, auth.Options{}, map[string]string{"viewer": password, "team": password})
 	policy := &rbac.Store{}
 	if err := policy.Load(map[string]string{"policy.csv": testPolicy(f)}); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(server.Deps{Apps: apps, Writer: apps, Auth: a, Policy: policy, Log: slog.New(slog.DiscardHandler)})
+	deps.Auth, deps.Policy, deps.Log = a, policy, slog.New(slog.DiscardHandler)
+	srv, err := server.New(deps)
 	if err != nil {
 		b.Fatal(err)
 	}
