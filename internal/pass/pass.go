@@ -21,6 +21,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/source"
 	"github.com/lockstep-dev/lockstep/internal/source/verify"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Pass is everything one pass found and did, stage by stage. Fields of stages
@@ -220,11 +221,17 @@ func (p *Pass) Drifted() bool { return p.Err == nil && !p.Gated && p.Decision ==
 
 // Scrubber hides the values of the pass's Secrets in every message it reports.
 func (p *Pass) Scrubber() audit.Scrubber {
+	return p.ScrubberWith()
+}
+
+// ScrubberWith is Scrubber that also hides the values of more Secrets (the
+// live ones, say, that a preview did not render).
+func (p *Pass) ScrubberWith(more ...*unstructured.Unstructured) audit.Scrubber {
 	objs := p.Plan.DesiredObjects()
 	if p.Rendered != nil {
 		objs = append(objs, p.Rendered.Objects...)
 	}
-	return audit.NewScrubber(objs, p.Secrets...)
+	return audit.NewScrubber(append(objs, more...), p.Secrets...)
 }
 
 // message is the stage error as reported: Secret values scrubbed, cut to n

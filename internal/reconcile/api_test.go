@@ -213,6 +213,8 @@ func TestTheResourceTreeAndARestartThroughTheAPI(t *testing.T) {
 	first := f.commit(t, "first", map[string]string{
 		"app/deploy.yaml": deploy,
 		"app/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: " + password + "}\n",
+		// The same value copied into a ConfigMap, as a chart using one value twice does.
+		"app/dsn.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dsn}\ndata: {url: 'postgres://app:" + password + "@db/app'}\n",
 	})
 	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.SelfHeal = true }))
 	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
@@ -251,6 +253,23 @@ func TestTheResourceTreeAndARestartThroughTheAPI(t *testing.T) {
 	raw, _ := json.Marshal(res)
 	if strings.Contains(string(raw), password) || strings.Contains(string(raw), base64.StdEncoding.EncodeToString([]byte(password))) || res.Live == nil || res.Revision != first {
 		t.Errorf("the Secret's view shows its value or lacks its parts: %s", raw)
+	}
+	// Nor does the ConfigMap that holds a copy: its manifests, diff, Events
+	// and blame hide it as the ledger does.
+	res, err = admin.Resource(ctx, f.ns, "web", server.ResourceQuery{Kind: "ConfigMap", Namespace: f.ns, Name: "dsn"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = json.Marshal(res)
+	if strings.Contains(string(raw), password) || res.Live == nil || res.Desired == nil || !strings.Contains(string(raw), audit.Redacted) {
+		t.Errorf("the ConfigMap's view shows the Secret's value or lacks its parts: %s", raw)
+	}
+	blame, err := admin.Blame(ctx, server.BlameRequest{Kind: "configmap", Namespace: f.ns, Name: "dsn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := json.Marshal(blame); strings.Contains(string(raw), password) || !strings.Contains(string(raw), audit.Redacted) {
+		t.Errorf("the ConfigMap's blame shows the Secret's value: %s", raw)
 	}
 	var se *server.StatusError
 	if _, err := admin.Resource(ctx, f.ns, "web", server.ResourceQuery{Kind: "Secret", Namespace: "kube-system", Name: "anything"}, false); !errors.As(err, &se) || se.Code != 404 {

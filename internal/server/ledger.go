@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -130,8 +132,9 @@ func (s *Server) blame(w http.ResponseWriter, r *http.Request, c *call) error {
 		return errNoLedger
 	}
 	q := r.URL.Query()
+	var owner string
 	req := BlameRequest{Kind: q.Get("kind"), Namespace: q.Get("namespace"), Name: q.Get("name"),
-		Check: func(owner string) error { return s.mayBlame(r, c, owner) }}
+		Check: func(o string) error { owner = o; return s.mayBlame(r, c, o) }}
 	if req.Kind == "" || req.Name == "" {
 		return badRequest(errors.New("kind and name are required"))
 	}
@@ -146,7 +149,31 @@ func (s *Server) blame(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := s.scrubBlameOf(r.Context(), owner, &b); err != nil {
+		return err
+	}
 	return writeJSON(w, b)
+}
+
+// scrubBlameOf hides, in blame's values, the values of the Secrets the
+// owning Application manages (see secretsOf).
+func (s *Server) scrubBlameOf(ctx context.Context, owner string, b *audit.Blame) error {
+	ns, name, ok := strings.Cut(owner, "/")
+	if !ok || s.d.Apps == nil || s.d.Cluster == nil {
+		return nil
+	}
+	app := &v1.Application{}
+	if err := s.d.Apps.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, app); apierrors.IsNotFound(err) {
+		return nil // gone: only who may read the whole ledger got this far
+	} else if err != nil {
+		return err
+	}
+	secrets, err := s.secretsOf(ctx, app)
+	if err != nil {
+		return err
+	}
+	scrubBlame(b, audit.NewScrubber(secrets))
+	return nil
 }
 
 // PublicKey is the answer to GET /api/v1/publickey.

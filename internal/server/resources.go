@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
@@ -101,6 +102,11 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	out := Resource{Node: *node, Events: []EventSummary{}, Actions: c.resourceActionsOn(key)}
+	secrets, err := s.secretsOf(r.Context(), c.app)
+	if err != nil {
+		return err
+	}
+	scrub := audit.NewScrubber(secrets)
 	live, err := s.d.Cluster.Get(r.Context(), kubectlKind(key.Group, key.Kind), key.Namespace, key.Name)
 	var nf *NotFoundError
 	switch {
@@ -111,10 +117,10 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 		masked, _ := pass.MaskSecrets(live, live)
 		masked = masked.DeepCopy()
 		masked.SetManagedFields(nil)
-		out.Live = masked.Object
+		out.Live = scrubObject(masked.Object, scrub)
 	}
 	if q.Get("desired") == "true" && node.Managed {
-		if err := s.desired(r.Context(), c, key, live, &out); err != nil {
+		if err := s.desired(r.Context(), c, key, live, secrets, &out); err != nil {
 			return err
 		}
 	}
@@ -127,7 +133,7 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 		if i == maxEvents {
 			break
 		}
-		out.Events = append(out.Events, EventSummary{Type: e.Type, Reason: e.Reason, Message: e.Message, Count: e.Count,
+		out.Events = append(out.Events, EventSummary{Type: e.Type, Reason: e.Reason, Message: scrub.Scrub(e.Message), Count: e.Count,
 			LastSeen: eventTime(e), Source: e.Source.Component})
 	}
 	return writeJSON(w, out)
@@ -145,7 +151,7 @@ func eventTime(e corev1.Event) time.Time {
 
 // desired previews the Application and takes the object's step: what Git
 // wants of it now, and the diff.
-func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *unstructured.Unstructured, out *Resource) error {
+func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *unstructured.Unstructured, liveSecrets []*unstructured.Unstructured, out *Resource) error {
 	if s.d.Previewer == nil {
 		return nil
 	}
@@ -168,11 +174,12 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 		if step.Key != key {
 			continue
 		}
+		scrub := p.ScrubberWith(liveSecrets...)
 		if step.Desired != nil {
 			_, desired := pass.MaskSecrets(live, step.Desired)
-			out.Desired = plan.Comparable(desired).Object
+			out.Desired = scrubObject(plan.Comparable(desired).Object, scrub)
 		}
-		out.Diff, err = pass.StepDiff(p, step, p.Scrubber())
+		out.Diff, err = pass.StepDiff(p, step, scrub)
 		return err
 	}
 	return nil
