@@ -96,11 +96,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ *call) error {
 			return badRequest(fmt.Errorf("publicKey: %w", err))
 		}
 	}
-	rep, err := s.d.Ledger.Verify(r.Context(), trusted)
+	v, err := s.verifier.verify(r.Context(), s.d.Ledger, trusted, s.d.Clock)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, rep)
+	return writeJSON(w, v)
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, _ *call) error {

@@ -72,6 +72,7 @@ type Server struct {
 	d        Deps
 	routes   []route
 	previews chan struct{} // a slot per preview running
+	verifier verifier      // shares ledger verifications
 
 	mu         sync.Mutex
 	previewsBy map[string]int // previews running per caller; guarded by mu

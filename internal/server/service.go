@@ -61,6 +61,24 @@ func (s *Service) Records(ctx context.Context, f audit.Filter) ([]audit.Record, 
 	return s.Store.Query(ctx, f)
 }
 
+// Head says where the ledger's chain stands: its newest record and the
+// newest retention cut.
+func (s *Service) Head(ctx context.Context) (LedgerHead, error) {
+	seq, hash, err := s.Store.Head(ctx)
+	if err != nil {
+		return LedgerHead{}, err
+	}
+	_, cut, err := s.Store.Checkpoints(ctx)
+	if err != nil {
+		return LedgerHead{}, err
+	}
+	h := LedgerHead{Seq: seq, Hash: hash}
+	if cut != nil {
+		h.CutAt = cut.Seq
+	}
+	return h, nil
+}
+
 // Verify implements API.
 func (s *Service) Verify(ctx context.Context, trusted ed25519.PublicKey) (audit.Report, error) {
 	return audit.Verify(ctx, s.Store, trusted)
