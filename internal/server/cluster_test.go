@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -47,8 +48,19 @@ func (f *fakeCluster) Events(context.Context, string, string, string) ([]corev1.
 	return nil, nil
 }
 
-func (f *fakeCluster) Logs(context.Context, *v1.Application, string, string, corev1.PodLogOptions) (io.ReadCloser, error) {
+func (f *fakeCluster) Logs(ctx context.Context, _ *v1.Application, _, _ string, opts corev1.PodLogOptions) (io.ReadCloser, error) {
+	if opts.Follow {
+		return io.NopCloser(io.MultiReader(strings.NewReader("a followed line\n"), untilDone{ctx})), nil
+	}
 	return io.NopCloser(strings.NewReader(strings.Repeat("a line of the log\n", 1<<20))), nil // 18 MiB
+}
+
+// untilDone is a followed log that says nothing more until the caller leaves.
+type untilDone struct{ ctx context.Context }
+
+func (u untilDone) Read([]byte) (int, error) {
+	<-u.ctx.Done()
+	return 0, io.EOF
 }
 
 func (f *fakeCluster) Restart(_ context.Context, _ *v1.Application, group, kind, namespace, name string, _ time.Time) error {
@@ -68,7 +80,7 @@ func newClusterAPI(t *testing.T) (*apiFixture, *fakeCluster) {
 		{ObjectReference: v1.ObjectReference{Version: "v1", Kind: "Secret", Namespace: "team", Name: "db"}, Health: "Healthy"},
 	}
 	fc := &fakeCluster{}
-	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder = fc, fc }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
+	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder, d.Hub = fc, fc, server.NewHub() }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
 	return f, fc
 }
 
@@ -129,5 +141,69 @@ func TestTreeLogsAndRestartKeepToTheApplication(t *testing.T) {
 	}
 	if len(fc.restarted) != 1 || len(fc.records) != 1 || fc.records[0].Actor != "admin" || fc.records[0].Event != audit.EventAction {
 		t.Errorf("restarted %v, records %+v", fc.restarted, fc.records)
+	}
+}
+
+// A followed log stays open for up to 30 minutes: it counts against the same
+// limits as live streams, per caller and in all.
+func TestFollowedLogsCountAsStreams(t *testing.T) {
+	defer server.SetMaxStreams(server.MaxStreamsPerCaller + 2)()
+	f, _ := newClusterAPI(t)
+	dev, viewer := f.as(t, "dev"), f.as(t, "viewer")
+	logs := server.PathApplications + "/team/web/logs?pod=web-1"
+	open := func(path, cred string) (*http.Response, string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+cred)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); resp.Body.Close() })
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			return resp, string(body)
+		}
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n') // the stream has begun
+		return resp, line
+	}
+	var held []*http.Response
+	for range server.MaxStreamsPerCaller {
+		resp, body := open(logs+"&follow=true", dev)
+		if resp.StatusCode != http.StatusOK || body != "a followed line\n" {
+			t.Fatalf("followed log %d: %d %q", len(held)+1, resp.StatusCode, body)
+		}
+		held = append(held, resp)
+	}
+	for _, tc := range []struct {
+		name, path, cred string
+		want             int
+		wantBody         string
+	}{
+		{"one more followed log", logs + "&follow=true", dev, http.StatusTooManyRequests, "streams open already (live updates and followed logs): close one"},
+		{"a live stream of the same caller", server.PathStream + "/applications", dev, http.StatusTooManyRequests, "close one"},
+		{"a log's tail, which is not followed", logs + "&tailLines=1", dev, http.StatusOK, "a line of the log"},
+		{"another caller's followed log", logs + "&follow=true", viewer, http.StatusOK, "a followed line"},
+		{"another caller's live stream", server.PathStream + "/applications", viewer, http.StatusOK, ""},
+		{"over the limit in all", logs + "&follow=true", viewer, http.StatusServiceUnavailable, "too many streams"},
+	} {
+		resp, body := open(tc.path, tc.cred)
+		if resp.StatusCode != tc.want || !strings.Contains(body, tc.wantBody) {
+			t.Errorf("%s: %d %.200q; want %d %q", tc.name, resp.StatusCode, body, tc.want, tc.wantBody)
+		}
+	}
+	// A closed log gives its place back.
+	held[0].Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, body := open(logs+"&follow=true", dev)
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after one was closed: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -9,3 +9,14 @@ func SetReadBodyTimeout(d time.Duration) (restore func()) {
 	readBodyTimeout = d
 	return func() { readBodyTimeout = old }
 }
+
+// SetMaxStreams lowers maxStreams for a test; the returned function
+// restores it.
+func SetMaxStreams(n int) (restore func()) {
+	old := maxStreams
+	maxStreams = n
+	return func() { maxStreams = old }
+}
+
+// MaxStreamsPerCaller is maxStreamsPerCaller.
+const MaxStreamsPerCaller = maxStreamsPerCaller

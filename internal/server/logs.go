@@ -14,7 +14,8 @@ import (
 )
 
 // Log limits: a tail of at most maxTailLines lines, at most maxLogBytes in
-// all; a followed log ends after maxStream.
+// all; a followed log ends after maxStream and counts against the Hub's
+// stream limits while open.
 const (
 	defaultTailLines = 500
 	maxTailLines     = 10000
@@ -52,6 +53,18 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 	opts.Follow = q.Get("follow") == "true"
 	if _, err := s.inTree(r.Context(), c.app, key); err != nil {
 		return err
+	}
+	if opts.Follow {
+		// A followed log stays open for up to maxStream: it counts as a
+		// live stream does.
+		if s.d.Hub == nil {
+			return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server follows no logs: leave out follow=true")}
+		}
+		release, err := s.d.Hub.hold(c.principal.Actor())
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	stream, err := s.d.Cluster.Logs(r.Context(), c.app, key.Namespace, key.Name, opts)
 	if err != nil {

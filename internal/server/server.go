@@ -35,7 +35,8 @@ type Deps struct {
 	Apps client.Reader
 	// Writer patches Applications for actions, as the controller.
 	Writer client.Writer
-	// Hub carries the changes of Applications to live streams.
+	// Hub carries the changes of Applications to live streams, and counts
+	// the streams (live ones and followed logs) each caller holds open.
 	Hub *Hub
 	// Cluster reads the resource tree, objects, Events and logs.
 	Cluster Cluster

@@ -15,10 +15,14 @@ import (
 // Hub fans changes of Applications out to the live streams of the API
 // (server-sent events). The controller publishes every change its watch
 // sees; each stream keeps what its caller may see and its filter selects.
+//
+// It also counts every answer that stays open (live streams and followed
+// logs) against the same limits: maxStreamsPerCaller each, maxStreams in all.
 type Hub struct {
 	mu     sync.Mutex
 	subs   map[*subscriber]struct{} // guarded by mu
 	byUser map[string]int           // open streams per caller; guarded by mu
+	open   int                      // open streams in all; guarded by mu
 }
 
 // NewHub returns a Hub with no streams.
@@ -43,10 +47,9 @@ type subscriber struct {
 
 // Stream limits.
 const (
-	subscriberBuffer = 256
-	maxSubscribers   = 1000
-	maxPerCaller     = 20
-	heartbeat        = 15 * time.Second
+	subscriberBuffer    = 256
+	maxStreamsPerCaller = 20
+	heartbeat           = 15 * time.Second
 	// recheck is how often a stream checks that its caller's credential
 	// still holds (logged out, revoked, password changed).
 	recheck = 10 * time.Second
@@ -74,20 +77,60 @@ func (h *Hub) Publish(app *v1.Application, deleted bool) {
 	}
 }
 
-// subscribe opens a stream for user: at most maxPerCaller each, so one
-// caller cannot take every stream.
+// maxStreams bounds the streams open in all; a variable for tests.
+var maxStreams = 1000
+
+// take counts a stream of user's in, or answers why not: at most
+// maxStreamsPerCaller each, so one caller cannot take every stream (429),
+// and maxStreams in all (503). h.mu is held.
+func (h *Hub) take(user string) error {
+	if h.byUser[user] >= maxStreamsPerCaller {
+		return &apiError{status: http.StatusTooManyRequests, err: fmt.Errorf(
+			"you have %d streams open already (live updates and followed logs): close one", maxStreamsPerCaller)}
+	}
+	if h.open >= maxStreams {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("too many streams (live updates and followed logs) are open: try again later")}
+	}
+	h.byUser[user]++
+	h.open++
+	return nil
+}
+
+// give counts a stream of user's out. h.mu is held.
+func (h *Hub) give(user string) {
+	h.open--
+	if h.byUser[user]--; h.byUser[user] <= 0 {
+		delete(h.byUser, user)
+	}
+}
+
+// hold counts a stream that takes no changes (a followed log) against the
+// limits while it is open; release counts it out.
+func (h *Hub) hold(user string) (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.take(user); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.give(user)
+		})
+	}, nil
+}
+
+// subscribe opens a live stream for user, within the limits of take.
 func (h *Hub) subscribe(user string) (*subscriber, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byUser[user] >= maxPerCaller {
-		return nil, fmt.Errorf("you have %d live streams open already: close one", maxPerCaller)
-	}
-	if len(h.subs) >= maxSubscribers {
-		return nil, errors.New("too many live streams are open: try again later")
+	if err := h.take(user); err != nil {
+		return nil, err
 	}
 	s := &subscriber{user: user, ch: make(chan Change, subscriberBuffer)}
 	h.subs[s] = struct{}{}
-	h.byUser[user]++
 	return s, nil
 }
 
@@ -104,9 +147,7 @@ func (h *Hub) drop(s *subscriber) {
 	}
 	delete(h.subs, s)
 	close(s.ch)
-	if h.byUser[s.user]--; h.byUser[s.user] <= 0 {
-		delete(h.byUser, s.user)
-	}
+	h.give(s.user)
 }
 
 // streamApplications streams changes of the Applications the caller may see
@@ -166,7 +207,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 	}
 	sub, err := s.d.Hub.subscribe(c.principal.Actor())
 	if err != nil {
-		return &apiError{status: http.StatusServiceUnavailable, err: err}
+		return err
 	}
 	defer s.d.Hub.unsubscribe(sub)
 	cred, _ := credential(r)
