@@ -79,8 +79,21 @@ type PreviewHook struct {
 }
 
 // maxPreviewDiff bounds one step's diff in a preview: a 5 MiB ConfigMap is
-// shown as changed, not printed.
-const maxPreviewDiff = 256 << 10
+// shown as changed, not printed. maxPreviewDiffs bounds them all together:
+// the first sync of thousands of objects lists every step, and the diffs of
+// the first 8 MiB.
+const (
+	maxPreviewDiff  = 256 << 10
+	maxPreviewDiffs = 8 << 20
+)
+
+// CapDiff cuts one object's diff at 256 KiB, saying so.
+func CapDiff(diff string) string {
+	if len(diff) <= maxPreviewDiff {
+		return diff
+	}
+	return TruncateBytes(diff, maxPreviewDiff) + "\n... (cut: the diff is longer than 256 KiB; lockstep diff --kubeconfig prints it whole)\n"
+}
 
 // NewPreview describes a previewed pass (Pipeline.Preview's result, failed or
 // not). Unchanged steps are counted, not listed.
@@ -100,6 +113,7 @@ func NewPreview(p *Pass) (Preview, error) {
 	}
 	pv.Counts = p.Plan.Counts()
 	scrub := p.Scrubber()
+	total := 0
 	for _, step := range p.Plan.Steps {
 		if step.Action == plan.Unchanged {
 			continue
@@ -108,8 +122,9 @@ func NewPreview(p *Pass) (Preview, error) {
 		if err != nil {
 			return Preview{}, err
 		}
-		if len(diff) > maxPreviewDiff {
-			diff = TruncateBytes(diff, maxPreviewDiff) + "\n... (cut: the diff is longer than 256 KiB; lockstep diff --kubeconfig prints it whole)\n"
+		diff = CapDiff(diff)
+		if total += len(diff); total > maxPreviewDiffs {
+			diff = "... (not shown: this preview's diffs are longer than 8 MiB together; lockstep diff --kubeconfig prints them all)\n"
 		}
 		s := PreviewStep{Action: step.Action, Group: step.Key.Group, Version: step.Version, Kind: step.Key.Kind, Namespace: step.Key.Namespace,
 			Name: step.Key.Name, ChangedFields: step.ChangedFields, Adopted: step.Adopted, Reason: step.Reason, Diff: diff}

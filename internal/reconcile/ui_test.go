@@ -97,7 +97,8 @@ func TestAViewerIsOfferedNoActionInTheBrowser(t *testing.T) {
 	}
 	grantReadOnly(t, f.c, viewer)
 
-	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
+	// The last step ends the session on purpose: the page's next call is refused.
+	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session", fmt.Sprintf("/api/v1/applications/%s/web", f.ns)))
 	b.Navigate(fmt.Sprintf("/#/apps/%s/web", f.ns))
 	b.WaitVisible("#username")
 	b.Type("#username", viewer)
@@ -111,5 +112,20 @@ func TestAViewerIsOfferedNoActionInTheBrowser(t *testing.T) {
 	b.WaitVisible(".plan .verdicts")
 	if n := b.Count(".plan button.primary"); n != 0 {
 		t.Error("a viewer is offered the Sync button")
+	}
+
+	// A hand-made address with a broken escape is not found, not a stuck page.
+	b.Navigate("/#/apps/%E0/x")
+	eventually(t, 10*time.Second, "a page saying Not found", func(context.Context) (bool, error) {
+		return b.Count("main h1") == 1 && b.Text("main h1") == "Not found", nil
+	})
+
+	// The session ends (here: on the server, as when it expires): the next
+	// call lands on the login page, which says why.
+	browser.Evaluate[any](b, `fetch("/api/v1/session", { method: "DELETE", credentials: "same-origin" }).then(() => null)`)
+	b.Navigate(fmt.Sprintf("/#/apps/%s/web", f.ns))
+	b.WaitVisible("#username")
+	if msg := b.Text("form.login [role=alert]"); !strings.Contains(msg, "session has ended") {
+		t.Errorf("the login page after the session ended says %q", msg)
 	}
 }

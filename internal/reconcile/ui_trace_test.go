@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -66,12 +67,15 @@ func TestAnOperatorTracesADriftInTheBrowser(t *testing.T) {
 	f.waitFor(t, "prod-api", metav1.ConditionTrue, v1.ReasonSucceeded, raise)
 
 	// Someone edits the limit by hand; without self-heal it stays, reported.
-	d := &appsv1.Deployment{}
-	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "api"}, d); err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].Resources.Limits["memory"] = resource.MustParse("1Gi")
-	if err := f.c.Update(ctx, d, client.FieldOwner("kubectl-edit")); err != nil {
+	// (The Deployment controller writes it too: retry on a conflict, as kubectl edit does.)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := &appsv1.Deployment{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "api"}, d); err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Resources.Limits["memory"] = resource.MustParse("1Gi")
+		return f.c.Update(ctx, d, client.FieldOwner("kubectl-edit"))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	f.waitFor(t, "prod-api", metav1.ConditionFalse, v1.ReasonDriftDetected, "")

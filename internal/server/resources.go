@@ -179,7 +179,8 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 			_, desired := pass.MaskSecrets(live, step.Desired)
 			out.Desired = scrubObject(plan.Comparable(desired).Object, scrub)
 		}
-		out.Diff, err = pass.StepDiff(p, step, scrub)
+		diff, err := pass.StepDiff(p, step, scrub)
+		out.Diff = pass.CapDiff(diff)
 		return err
 	}
 	return nil

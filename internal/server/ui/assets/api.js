@@ -22,7 +22,7 @@ export async function call(method, path, body) {
   if (!resp.ok) {
     const msg = (data && data.error) || text || resp.statusText;
     if (resp.status === 401 && !path.startsWith("/session")) {
-      location.hash = "#/login?next=" + encodeURIComponent(location.hash.slice(1) || "/");
+      location.hash = "#/login?expired=1&next=" + encodeURIComponent(location.hash.slice(1) || "/");
     }
     throw new APIError(resp.status, msg);
   }

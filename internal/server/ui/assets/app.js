@@ -25,9 +25,14 @@ async function route() {
     header();
   }
   const res = path.match(/^\/apps\/([^/]+)\/([^/]+)\/resource$/);
-  if (res) return resourceView(decodeURIComponent(res[1]), decodeURIComponent(res[2]), params);
   const app = path.match(/^\/apps\/([^/]+)\/([^/]+)$/);
-  if (app) return applicationView(decodeURIComponent(app[1]), decodeURIComponent(app[2]), params);
+  try {
+    if (res) return await resourceView(decodeURIComponent(res[1]), decodeURIComponent(res[2]), params);
+    if (app) return await applicationView(decodeURIComponent(app[1]), decodeURIComponent(app[2]), params);
+  } catch (err) {
+    if (!(err instanceof URIError)) throw err;
+    // A hand-made address with a broken escape: not found, not a stuck page.
+  }
   if (path === "/") return overviewView(params);
   if (path === "/audit") return auditView(params);
   if (path === "/projects") return projectsView();

@@ -2,7 +2,7 @@
 // plan before the button), its objects as a tree, and the actions the user
 // may take.
 import { get, post, appPath } from "./api.js";
-import { h, render, short, authorName, badge, when, toast } from "./dom.js";
+import { h, render, short, authorName, badge, when, toast, busy, liveStatus } from "./dom.js";
 import { onLeave } from "./page.js";
 import { historySection } from "./history.js";
 import { diffView } from "./diff.js";
@@ -30,6 +30,7 @@ export async function applicationView(ns, name, params) {
 
   // Live: the summary follows the Application.
   const es = new EventSource("/api/v1/stream" + appPath(ns, name));
+  summary.after(liveStatus(es));
   es.addEventListener("upsert", (e) => {
     detail = { ...JSON.parse(e.data), can: detail.can };
     draw(detail);
@@ -50,7 +51,7 @@ function summaryParts(d, plan) {
   const applied = st.lastAppliedRevision;
   const ns = a.metadata.namespace, name = a.metadata.name;
   const act = (action, label) => d.can && d.can[action]
-    ? h("button", { type: "button", onclick: () => request(ns, name, action) }, label) : null;
+    ? h("button", { type: "button", onclick: (e) => busy(e.currentTarget, () => request(ns, name, action)) }, label) : null;
   const conditions = (st.conditions || []).map((c) => h("li", {}, h("strong", {}, c.type + ": "), `${c.status} ${c.reason || ""} `, h("span", { class: "muted" }, c.message || "")));
   return [
     h("h1", {}, ns + "/" + name, " ", badge(s.sync), " ", badge(s.health)),
@@ -115,19 +116,26 @@ async function showPlan(ns, name, detail, plan) {
     }
   }
   if (detail.can && detail.can.sync && !pv.refused) {
-    parts.push(h("button", { type: "button", class: "primary", onclick: () => sync(ns, name, pv) }, `Sync ${short(pv.revision)}`));
+    parts.push(h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, () => sync(ns, name, pv)) }, `Sync ${short(pv.revision)}`));
   }
   body.replaceChildren(...parts);
   body.removeAttribute("aria-busy");
 }
 
+// step is one object of the plan; its diff is drawn when it is opened, so a
+// first sync of thousands of objects lists them at once.
 function step(s) {
   const id = [s.kind, s.namespace, s.name].filter(Boolean).join("/");
   const fields = s.changedFields && s.changedFields.length ? h("span", { class: "muted" }, " " + s.changedFields.join(", ")) : null;
-  return h("details", { class: "step " + s.action.toLowerCase() },
+  let drawn = false;
+  const el = h("details", { class: "step " + s.action.toLowerCase(), ontoggle: () => {
+    if (!el.open || drawn || !s.diff) return;
+    drawn = true;
+    el.append(diffView(s.diff, { title: "Live → Git" }));
+  } },
     h("summary", {}, badge(s.action, s.action.toLowerCase()), " ", id, s.adopted ? " (adopted)" : "", fields),
-    s.reason ? h("p", {}, s.reason) : null,
-    s.diff ? diffView(s.diff, { title: "Live → Git" }) : null);
+    s.reason ? h("p", {}, s.reason) : null);
+  return el;
 }
 
 // pending is the sync request this page made and waits to see handled.

@@ -23,5 +23,6 @@ export async function auditView(params) {
         h("td", {}, r.seq), h("td", {}, when(r.time)), h("td", {}, r.event),
         h("td", {}, r.application || "–"), h("td", { class: "mono" }, short(r.revision)),
         h("td", {}, authorName((r.commit || {}).author)), h("td", {}, r.actor),
-        h("td", {}, r.result ? badge(r.result, r.result === "Succeeded" ? "healthy" : r.result === "Failed" ? "degraded" : "progressing") : "–"))))));
+        h("td", {}, r.result ? badge(r.result, r.result === "Succeeded" ? "healthy" : r.result === "Failed" ? "degraded" : "progressing") : "–",
+          r.message ? h("div", { class: "muted" }, r.message) : null))))));
 }

@@ -39,6 +39,28 @@ export function render(...children) {
   main.focus({ preventScroll: true });
 }
 
+// busy runs fn with button disabled, so that a double click sends one
+// request, not two.
+export async function busy(button, fn) {
+  button.disabled = true;
+  try {
+    await fn();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// liveStatus is a line that says when a page's live updates stop (the
+// server ended the stream, or the session ended): the page then shows what
+// was true, not what is.
+export function liveStatus(es) {
+  const line = h("p", { class: "muted live", role: "status" });
+  const stopped = () => { line.textContent = "Live updates stopped: reload the page to see what changed since."; };
+  es.addEventListener("end", stopped);
+  es.addEventListener("error", () => { if (es.readyState === EventSource.CLOSED) stopped(); });
+  return line;
+}
+
 // toast shows a short message in the live region.
 export function toast(text, kind) {
   const t = document.getElementById("toast");

@@ -5,7 +5,7 @@ import { session, header } from "./page.js";
 
 export async function loginView(params) {
   const next = safeNext(params.get("next"));
-  const error = h("p", { class: "error", role: "alert" });
+  const error = h("p", { class: "error", role: "alert" }, params.get("expired") ? "Your session has ended: log in again." : "");
   const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
   const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
   const form = h("form", { class: "login", onsubmit: async (e) => {

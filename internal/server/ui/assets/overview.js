@@ -1,7 +1,7 @@
 // overview.js: every Application at a glance, filtered and paged by the
 // server, kept live by server-sent events.
 import { get, query } from "./api.js";
-import { h, render, short, authorName, badge, when } from "./dom.js";
+import { h, render, short, authorName, badge, when, liveStatus } from "./dom.js";
 import { onLeave } from "./page.js";
 
 const filters = [
@@ -73,6 +73,7 @@ export async function overviewView(params) {
 
   // Live: rows of this page change in place; a deleted one goes.
   const es = new EventSource("/api/v1/stream/applications" + query(f));
+  nav.after(liveStatus(es));
   es.addEventListener("upsert", (e) => {
     const a = JSON.parse(e.data);
     const key = a.namespace + "/" + a.name;

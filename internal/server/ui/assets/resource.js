@@ -1,7 +1,7 @@
 // resource.js: one object of an Application's tree: live and desired
 // manifests, the diff, its Events, and a Pod's log.
 import { get, post, query, appPath } from "./api.js";
-import { h, render, when, badge, toast } from "./dom.js";
+import { h, render, when, badge, toast, busy } from "./dom.js";
 import { onLeave } from "./page.js";
 import { blameSection } from "./history.js";
 import { diffView } from "./diff.js";
@@ -28,16 +28,17 @@ export async function resourceView(ns, name, params) {
   }
   if (r.diff) parts.push(h("h2", {}, "Diff with Git at ", h("span", { class: "mono" }, (r.revision || "").slice(0, 12))), diffView(r.diff, { title: "Live → Git" }));
   else if (desired && r.node.managed) parts.push(h("p", {}, "The live object is as Git wants it."));
-  // An object Git manages is read through its diff and blame; its whole
-  // manifest is one click away. Anything else (a Pod) is its manifest.
-  parts.push(h("details", { open: !desired && !r.node.managed },
-    h("summary", { class: "title" }, "Live manifest"),
-    h("pre", {}, r.live ? JSON.stringify(r.live, null, 2) : "Not found in the cluster.")));
-  if (r.desired) parts.push(h("details", {}, h("summary", { class: "title" }, "Desired manifest"), h("pre", {}, JSON.stringify(r.desired, null, 2))));
+  // A Pod is read through its log and Events; an object Git manages through
+  // its diff and blame. The whole manifest is one click away, open first
+  // only for what is neither.
+  if (key.kind === "Pod") parts.push(logs(ns, name, key));
   parts.push(h("h2", {}, "Events"), r.events.length ? h("table", { class: "apps" },
     h("thead", {}, h("tr", {}, ["Last seen", "Type", "Reason", "Message", "Count"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, r.events.map((e) => h("tr", {}, h("td", {}, when(e.lastSeen)), h("td", {}, e.type), h("td", {}, e.reason), h("td", {}, e.message), h("td", {}, e.count || ""))))) : h("p", { class: "muted" }, "No Events."));
-  if (key.kind === "Pod") parts.push(logs(ns, name, key));
+  parts.push(h("details", { open: !desired && !r.node.managed && key.kind !== "Pod" },
+    h("summary", { class: "title" }, "Live manifest"),
+    h("pre", {}, r.live ? JSON.stringify(r.live, null, 2) : "Not found in the cluster.")));
+  if (r.desired) parts.push(h("details", {}, h("summary", { class: "title" }, "Desired manifest"), h("pre", {}, JSON.stringify(r.desired, null, 2))));
   const blame = h("section");
   if (r.node.managed) parts.push(blame);
   render(...parts);
@@ -50,7 +51,7 @@ function restart(ns, name, key, title) {
   const box = h("div", { class: "actions", role: "group", "aria-label": "Actions on " + title });
   const offer = () => box.replaceChildren(h("button", { type: "button", onclick: confirm }, "Restart"));
   const confirm = () => {
-    const yes = h("button", { type: "button", class: "primary", onclick: run }, "Yes, restart");
+    const yes = h("button", { type: "button", class: "primary", onclick: (e) => busy(e.currentTarget, run) }, "Yes, restart");
     box.replaceChildren(h("span", {}, `Replace every Pod of ${title}, as kubectl rollout restart does?`), yes,
       h("button", { type: "button", onclick: offer }, "Cancel"));
     yes.focus();

@@ -21,7 +21,7 @@ export async function treeSection(ns, name, section, unhealthyOnly) {
   }
   const model = treeModel(t.nodes);
   heading.textContent = `Objects (${t.nodes.length})`;
-  const filter = h("input", { type: "search", id: "tree-filter", placeholder: "kind or name contains…" });
+  const filter = h("input", { type: "search", id: "tree-filter", placeholder: "kind or name" });
   const onlyBad = h("input", { type: "checkbox", id: "tree-unhealthy", checked: unhealthyOnly });
   const groups = h("div", { class: "groups" });
   const draw = () => groups.replaceChildren(...drawGroups(model, { ns, name, text: filter.value.trim().toLowerCase(), unhealthyOnly: onlyBad.checked }));
