@@ -73,7 +73,7 @@ func (s *Server) bulk(action string, rbacAction rbac.Action) func(http.ResponseW
 			if !c.may(rbac.Applications, rbacAction, AppObject(a)) {
 				item.Outcome = "forbidden"
 			} else if err := s.requestAction(r, c, a, action, now, &item); err != nil {
-				item.Outcome, item.Error = "failed", err.Error()
+				item.Outcome, item.Error = "failed", s.shownCause(r, err, "the API server could not be reached")
 			}
 			out.Results = append(out.Results, item)
 			out.Counts[item.Outcome]++
@@ -93,7 +93,7 @@ func (s *Server) requestAction(r *http.Request, c *call, a *v1.Application, acti
 		return s.patch(r, a, patch)
 	}
 	if a.Status.Sync.Revision == "" {
-		return errors.New("its ref is not resolved yet")
+		return conflict("its ref is not resolved yet")
 	}
 	item.Revision = a.Status.Sync.Revision
 	request := v1.SyncRequestValue(who, now, a.Status.Sync.Revision, a.Generation)

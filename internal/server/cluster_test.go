@@ -3,15 +3,23 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
@@ -25,6 +33,7 @@ import (
 type fakeCluster struct {
 	restarted []string
 	records   []audit.Record
+	logErr    error // when set, what reading a log fails with
 }
 
 func (f *fakeCluster) Of(_ context.Context, group, kind, namespace, name string) ([]*unstructured.Unstructured, error) {
@@ -49,6 +58,9 @@ func (f *fakeCluster) Events(context.Context, string, string, string) ([]corev1.
 }
 
 func (f *fakeCluster) Logs(ctx context.Context, _ *v1.Application, _, _ string, opts corev1.PodLogOptions) (io.ReadCloser, error) {
+	if f.logErr != nil {
+		return nil, f.logErr
+	}
 	if opts.Follow {
 		return io.NopCloser(io.MultiReader(strings.NewReader("a followed line\n"), untilDone{ctx})), nil
 	}
@@ -205,5 +217,82 @@ func TestFollowedLogsCountAsStreams(t *testing.T) {
 			t.Fatalf("after one was closed: %d %s", resp.StatusCode, body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// failingWriter fails every patch with err.
+type failingWriter struct {
+	client.Writer
+	err error
+}
+
+func (w failingWriter) Patch(context.Context, client.Object, client.Patch, ...client.PatchOption) error {
+	return w.err
+}
+
+// What the API server answers for a request it refuses is the caller's to
+// read; a failure to reach the API server or, through it, a node's kubelet
+// names internal addresses: the caller gets a request ID and the controller's
+// log the cause.
+func TestClusterFailuresNameNoInternalAddresses(t *testing.T) {
+	dialAPI := &url.Error{Op: "Get", URL: "https://10.96.0.1:443/api/v1/namespaces/team/pods/web-1/log",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}}
+	dialKubelet := &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError,
+		Message: `Get "https://127.0.0.1:10250/containerLogs/team/web-1/app": dial tcp 127.0.0.1:10250: connect: connection refused`}}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		want     string // in the answer
+		internal string // in the log only
+	}{
+		{"the API server unreachable", dialAPI, "the cluster could not be reached to read this Pod's log", "10.96.0.1"},
+		{"the kubelet unreachable", dialKubelet, "the node's kubelet could not be reached to read this Pod's log", "127.0.0.1:10250"},
+		{"no container named", apierrors.NewBadRequest("a container name must be specified for pod web-1, choose one of: [app sidecar]"), "a container name must be specified", ""},
+		{"a container waiting", fmt.Errorf("acting as x: %w", apierrors.NewBadRequest(`container "app" in pod "web-1" is waiting to start: ContainerCreating`)), "is waiting to start", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, fc := newClusterAPI(t)
+			fc.logErr = tc.err
+			code, body := f.do(t, http.MethodGet, server.PathApplications+"/team/web/logs?pod=web-1", f.as(t, "dev"), nil)
+			if code != http.StatusBadGateway || !strings.Contains(body, tc.want) || !strings.Contains(body, "Pod team/web-1") {
+				t.Errorf("%d %s; want 502 with %q", code, body, tc.want)
+			}
+			if tc.internal == "" {
+				return
+			}
+			if strings.Contains(body, tc.internal) || !strings.Contains(body, "request ") {
+				t.Errorf("the answer names %s, or no request ID: %s", tc.internal, body)
+			}
+			if !strings.Contains(f.logs.String(), tc.internal) {
+				t.Errorf("the cause is not in the controller's log: %s", f.logs.String())
+			}
+		})
+	}
+
+	// A bulk action says, for each Application, why it failed: the same rule.
+	for _, tc := range []struct {
+		name, want, internal string
+		err                  error
+	}{
+		{"the API server unreachable", "the API server could not be reached", "10.96.0.1", dialAPI},
+		{"a conflict", "the object has been modified", "", apierrors.NewConflict(schema.GroupResource{Group: "lockstep.dev", Resource: "applications"}, "web", errors.New("the object has been modified"))},
+	} {
+		t.Run("bulk: "+tc.name, func(t *testing.T) {
+			f := newAPIWith(t, func(d *server.Deps) { d.Writer = failingWriter{Writer: d.Writer, err: tc.err} })
+			code, body := f.do(t, http.MethodPost, server.PathApplications+"/bulk/refresh?project=team-a", f.as(t, "admin"), nil)
+			var res server.BulkResult
+			_ = json.Unmarshal([]byte(body), &res)
+			if code != http.StatusAccepted || res.Counts["failed"] == 0 {
+				t.Fatalf("%d %s", code, body)
+			}
+			for _, item := range res.Results {
+				if item.Outcome == "failed" && (!strings.Contains(item.Error, tc.want) || tc.internal != "" && (strings.Contains(item.Error, tc.internal) || !strings.Contains(item.Error, "request "))) {
+					t.Errorf("%s: %q; want %q, not %q", item.Application, item.Error, tc.want, tc.internal)
+				}
+			}
+			if tc.internal != "" && !strings.Contains(f.logs.String(), tc.internal) {
+				t.Errorf("the cause is not in the controller's log: %s", f.logs.String())
+			}
+		})
 	}
 }

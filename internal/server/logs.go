@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/lockstep-dev/lockstep/internal/object"
 )
@@ -67,8 +69,16 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 		defer release()
 	}
 	stream, err := s.d.Cluster.Logs(r.Context(), c.app, key.Namespace, key.Name, opts)
+	if errors.Is(err, context.Canceled) {
+		return err // the caller left
+	}
 	if err != nil {
-		return &apiError{status: http.StatusBadGateway, err: fmt.Errorf("reading the log of Pod %s/%s: %w", key.Namespace, key.Name, err)}
+		// A 5xx is the API server failing to reach the Pod's node.
+		hidden := "the cluster could not be reached to read this Pod's log"
+		if errors.As(err, new(apierrors.APIStatus)) {
+			hidden = "the node's kubelet could not be reached to read this Pod's log"
+		}
+		return &apiError{status: http.StatusBadGateway, err: fmt.Errorf("reading the log of Pod %s/%s: %s", key.Namespace, key.Name, s.shownCause(r, err, hidden))}
 	}
 	defer stream.Close()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

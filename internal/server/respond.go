@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // apiError is a failure the caller caused, with the status to answer. Its
@@ -63,6 +65,29 @@ func readJSON(r *http.Request, v any) error {
 		return badRequest(errors.New("the request body has data after its JSON object"))
 	}
 	return nil
+}
+
+// shownCause is what the caller is told of err, a failure of a call the
+// server made for them (to the cluster, to the API server): a refusal the
+// caller caused (an apiError, a NotFoundError) and the API server's refusal
+// of the request (a 4xx status: not found, invalid, "a container name must
+// be specified", "container is waiting to start") as they are. Anything else
+// is logged under a request ID, and the caller told hidden and that ID: a
+// transport failure names the cluster's hosts and addresses, and so does a
+// 5xx status whose message the API server copied from its own failed call
+// (`Get "https://10.0.0.5:10250/containerLogs/…": dial tcp …`).
+func (s *Server) shownCause(r *http.Request, err error, hidden string) string {
+	var ae *apiError
+	var status apierrors.APIStatus
+	switch {
+	case errors.As(err, &ae), errors.As(err, new(*NotFoundError)):
+		return err.Error()
+	case errors.As(err, &status) && status.Status().Code >= 400 && status.Status().Code < 500:
+		return status.Status().Message
+	}
+	id := requestID()
+	s.d.Log.Error("a call for an API request failed", "path", r.URL.Path, "request", id, "error", err.Error())
+	return fmt.Sprintf("%s (the controller's log has the cause as request %s)", hidden, id)
 }
 
 // requestID names a failed request in the log and in the answer.
