@@ -57,7 +57,8 @@ Lockstep dev environment
   Controller      in this process, log in %s/controller.log
   Lockstep API    %s  accounts %s and %s (read-only); passwords in the env file
   Web UI          %s/  in a browser that trusts %s
-                  (log in as %s with $LOCKSTEP_ADMIN_PASSWORD, or as %s)
+                  (import it once: it is kept from run to run)
+                  log in as %s, password: grep LOCKSTEP_ADMIN_PASSWORD %s (or as %s)
   Applications    webapp-dev, webapp-stage, webapp-prod (Kustomize), webapp-helm (Helm)
                   in namespace %s, polling every %s
 
@@ -77,7 +78,7 @@ The read-only account, in a context of its own (lockstep context %s switches bac
 `, env.ControlPlane.Config.Host, env.ControlPlane.Kubeconfig,
 		env.Git.HTTPSURL(devenv.ExampleRepo), devenv.DevUser,
 		env.Git.SSHURL(devenv.ExampleRepo), env.StateDir, env.StateDir,
-		env.APIURL, devenv.AdminAccount, devenv.ViewerAccount, env.APIURL, env.APICAFile, devenv.AdminAccount, devenv.ViewerAccount,
+		env.APIURL, devenv.AdminAccount, devenv.ViewerAccount, env.APIURL, env.APICAFile, devenv.AdminAccount, env.EnvFile, devenv.ViewerAccount,
 		devenv.AppNamespace, devenv.PollInterval,
 		env.EnvFile, devenv.LoginCommand(devenv.AdminAccount), devenv.PollInterval,
 		devenv.AdminAccount, devenv.LoginCommand(devenv.ViewerAccount), ReadyLine)

@@ -30,6 +30,9 @@ const (
 // viewerGrant is the RBAC line that makes ViewerAccount read-only.
 const viewerGrant = "g, " + ViewerAccount + ", role:readonly"
 
+// apiCADir holds the API's CA under StateDir, kept from run to run.
+const apiCADir = "api-ca"
+
 // writeAPICertificates makes a CA of the API's own and a serving certificate for
 // this machine's loopback names, in StateDir/api, and returns the CA's file and
 // the serving pair's files.
@@ -38,7 +41,9 @@ func (e *Env) writeAPICertificates() (caFile, certFile, keyFile string, err erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", "", err
 	}
-	ca, err := pki.NewCA("lockstep-api-ca")
+	// The CA outlives the run (StateDir/api-ca is not discarded), so that a
+	// browser told to trust it once keeps trusting the UI.
+	ca, err := pki.LoopbackCA(filepath.Join(e.StateDir, apiCADir), "Lockstep dev API CA (loopback only)")
 	if err != nil {
 		return "", "", "", err
 	}
@@ -47,12 +52,8 @@ func (e *Env) writeAPICertificates() (caFile, certFile, keyFile string, err erro
 	if err != nil {
 		return "", "", "", err
 	}
-	caFile = filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, ca.CertPEM, 0o644); err != nil {
-		return "", "", "", err
-	}
 	certFile, keyFile, err = serving.Write(dir, "server")
-	return caFile, certFile, keyFile, err
+	return filepath.Join(e.StateDir, apiCADir, "ca.crt"), certFile, keyFile, err
 }
 
 // setUpAccounts logs in over HTTPS as the admin the controller made on its first

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -51,7 +52,7 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	opts := controller.DefaultOptions()
 	// One team, no service accounts: the controller reads what the examples name.
 	opts.TenantReadsAsController = true
-	if opts.APIAddress, err = freeLocalAddress(); err != nil {
+	if opts.APIAddress, err = apiAddress(); err != nil {
 		return err
 	}
 	if opts.APIToken, err = randomToken(); err != nil {
@@ -179,6 +180,19 @@ func exampleProject(repoURL string) *v1.Project {
 }
 
 // freeLocalAddress is a loopback address with a port free now.
+// PreferredAPIAddress is where make dev serves the API and UI when the port
+// is free, so that a bookmark of the UI works from run to run; another free
+// port otherwise.
+const PreferredAPIAddress = "127.0.0.1:8443"
+
+func apiAddress() (string, error) {
+	if l, err := net.Listen("tcp", PreferredAPIAddress); err == nil {
+		_ = l.Close()
+		return PreferredAPIAddress, nil
+	}
+	return freeLocalAddress()
+}
+
 func freeLocalAddress() (string, error) {
 	port, err := cluster.FreePort()
 	return fmt.Sprintf("127.0.0.1:%d", port), err

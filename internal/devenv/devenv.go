@@ -89,7 +89,8 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	// A previous run's cluster, repositories and ledger are discarded: a dev
 	// environment starts from the example every time (and a ledger signed with
 	// the previous cluster's key would stop the controller), and so are the
-	// API's certificates and the CLI's sessions with the previous API.
+	// API's serving certificate and the CLI's sessions with the previous API;
+	// the API's CA is kept (apiCADir), as a browser may trust it.
 	for _, sub := range []string{"cluster", "git", "controller", "api", filepath.Base(env.CLIConfig)} {
 		if err := os.RemoveAll(filepath.Join(stateDir, sub)); err != nil {
 			return env, err

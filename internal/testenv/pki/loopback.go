@@ -1,0 +1,110 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// loopbackValidity of a loopback CA: a developer imports it into a browser
+// once, not every month.
+const loopbackValidity = 2 * 365 * 24 * time.Hour
+
+// LoopbackCA loads the CA kept in dir (ca.crt, ca.key), or makes one and
+// keeps it there, so that a browser that trusts it keeps trusting the next
+// run's certificates. The CA may only sign for localhost and loopback
+// addresses (critical name constraints): importing it trusts nothing else,
+// even should its key leak. A CA that expires within 30 days is replaced.
+func LoopbackCA(dir, commonName string) (*CA, error) {
+	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	ca, err := loadCA(certPath, keyPath)
+	if err == nil && time.Until(ca.Cert.NotAfter) > 30*24*time.Hour {
+		return ca, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (remove it to make a new CA)", dir, err)
+	}
+	if ca, err = newLoopbackCA(commonName); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if _, _, err := ca.Pair.Write(dir, "ca"); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}
+
+func newLoopbackCA(commonName string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:                serial(),
+		Subject:                     pkix.Name{CommonName: commonName},
+		NotBefore:                   time.Now().Add(-time.Hour),
+		NotAfter:                    time.Now().Add(loopbackValidity),
+		IsCA:                        true,
+		BasicConstraintsValid:       true,
+		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         []string{"localhost"},
+		PermittedIPRanges: []*net.IPNet{
+			{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)},
+			{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+		},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("creating CA %q: %w", commonName, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{Cert: cert, Key: key, Pair: Pair{CertPEM: encodeCert(der), KeyPEM: keyPEM}}, nil
+}
+
+func loadCA(certPath, keyPath string) (*CA, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, errors.New("not a PEM certificate and key")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if !cert.IsCA || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, errors.New("the certificate is not a CA or does not match the key")
+	}
+	return &CA{Cert: cert, Key: crypto.Signer(key), Pair: Pair{CertPEM: certPEM, KeyPEM: keyPEM}}, nil
+}
