@@ -426,6 +426,54 @@ func TestHostileRequests(t *testing.T) {
 	}
 }
 
+// Another site must not log a visitor's browser in to an account of its
+// choosing (login CSRF): a login comes from this server's pages or from a
+// client that is no browser, as JSON.
+func TestLoginRefusesOtherSites(t *testing.T) {
+	f := newAPI(t)
+	login := `{"username":"viewer","password":"` + password + `"}`
+	for _, tc := range []struct {
+		name, path             string
+		contentType, site, org string
+		want                   int
+	}{
+		{"another site's form, no content type", server.PathSession, "", "cross-site", "", http.StatusForbidden},
+		{"another site's fetch as text", server.PathSession, "text/plain", "cross-site", "https://evil.example", http.StatusForbidden},
+		{"another site's JSON", server.PathSession, "application/json", "cross-site", "", http.StatusForbidden},
+		{"a sibling site", server.PathSession, "application/json", "same-site", "", http.StatusForbidden},
+		{"another origin", server.PathSession, "application/json", "", "https://evil.example", http.StatusForbidden},
+		{"an opaque origin", server.PathSession, "application/json", "", "null", http.StatusForbidden},
+		{"no content type", server.PathSession, "", "", "", http.StatusUnsupportedMediaType},
+		{"text", server.PathSession, "text/plain", "", "", http.StatusUnsupportedMediaType},
+		{"the CLI", server.PathSession, "application/json", "", "", http.StatusOK},
+		{"the UI", server.PathSession, "application/json; charset=utf-8", "same-origin", "SELF", http.StatusOK},
+		{"typed in the address bar", server.PathSession, "application/json", "none", "", http.StatusOK},
+		{"SSO: another site's JSON", server.PathSessionSSO, "application/json", "cross-site", "", http.StatusForbidden},
+		{"SSO: no content type", server.PathSessionSSO, "", "", "", http.StatusUnsupportedMediaType},
+	} {
+		body := login
+		if tc.path == server.PathSessionSSO {
+			body = `{"idToken":"x"}`
+		}
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+tc.path, strings.NewReader(body))
+		for k, v := range map[string]string{"Content-Type": tc.contentType, "Sec-Fetch-Site": tc.site, "Origin": strings.ReplaceAll(tc.org, "SELF", f.srv.URL)} {
+			if v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cookie := resp.Header.Get("Set-Cookie")
+		if resp.StatusCode != tc.want || (tc.want == http.StatusOK) != (cookie != "") {
+			t.Errorf("%s: %d %s, cookie %q; want %d", tc.name, resp.StatusCode, out, cookie, tc.want)
+		}
+	}
+}
+
 func TestNoSecretInLogsOrAnswers(t *testing.T) {
 	f := newAPI(t)
 	admin := f.as(t, "admin")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -116,6 +117,9 @@ func (s *Server) wrap(rt route) http.Handler {
 // admit authenticates the caller and checks the route's permission.
 func (s *Server) admit(r *http.Request, rt route, c *call) error {
 	if rt.scope == scopeNone {
+		if r.Method == http.MethodPost {
+			return loginFromHere(r)
+		}
 		return nil
 	}
 	cred, fromCookie := credential(r)
@@ -230,8 +234,35 @@ func sameOrigin(r *http.Request) bool {
 	if origin == "" {
 		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
+	return isThisServer(r, origin)
+}
+
+// isThisServer reports whether a browser's Origin is this server's.
+func isThisServer(r *http.Request, origin string) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == r.Host
+}
+
+// loginFromHere refuses a POST that opens a session (a route open to anyone
+// that sets the session cookie) unless it comes from this server's own pages
+// or from a client that is no browser, such as the CLI: another site could
+// otherwise log a visitor's browser in to an account of the site's choosing
+// (login CSRF) and watch what they do there. A browser names where a request
+// comes from in Sec-Fetch-Site and Origin; the JSON content type, which the
+// CLI and the UI send, cannot be sent from another site without a CORS
+// preflight this server never grants, which covers browsers that send
+// neither header.
+func loginFromHere(r *http.Request) error {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return forbidden("a login must come from this server's own pages, not another site (Sec-Fetch-Site: %.40q)", site)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !isThisServer(r, origin) {
+		return forbidden("a login must come from this server's own pages, not %.100q", origin)
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return &apiError{status: http.StatusUnsupportedMediaType, err: errors.New("send the login as JSON, with Content-Type: application/json")}
+	}
+	return nil
 }
 
 // fail answers a failed request. Errors the caller caused say what was
