@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"net/url"
 
 	"github.com/go-logr/logr"
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -59,6 +60,10 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		}
 		sso, rp = &cfg, &relyingParty{issuer: cfg.Issuer}
 		deps.OIDC, deps.OIDCPublic = rp, server.PublicOIDC(cfg, caPEM)
+		// The callback is on the API's public name: pages from there are its own.
+		if u, err := url.Parse(cfg.RedirectURL); err == nil {
+			deps.PublicOrigin = u.Scheme + "://" + u.Host
+		}
 	}
 	srv, err := server.New(deps)
 	if err != nil {

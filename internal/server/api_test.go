@@ -474,6 +474,67 @@ func TestLoginRefusesOtherSites(t *testing.T) {
 	}
 }
 
+// A page's origin is its scheme and host: a plain-HTTP page under the
+// server's name (which a network attacker could write) is not the HTTPS
+// server's own.
+func TestOriginsMatchSchemeAndHost(t *testing.T) {
+	f := newAPI(t)
+	tlsSrv := httptest.NewTLSServer(f.server.Handler())
+	t.Cleanup(tlsSrv.Close)
+	proxied := newAPIWith(t, func(d *server.Deps) { d.PublicOrigin = "https://lockstep.example" })
+	plainHost, tlsHost := strings.TrimPrefix(f.srv.URL, "http://"), strings.TrimPrefix(tlsSrv.URL, "https://")
+	for _, tc := range []struct {
+		name   string
+		fx     *apiFixture
+		srv    *httptest.Server
+		host   string // the Host asked for, when not the server's address
+		origin string
+		want   int
+	}{
+		{"HTTPS, its own page", f, tlsSrv, "", "https://" + tlsHost, http.StatusAccepted},
+		{"HTTPS, a plain-HTTP page of the same name", f, tlsSrv, "", "http://" + tlsHost, http.StatusForbidden},
+		{"HTTPS, another port", f, tlsSrv, "", "https://" + strings.Split(tlsHost, ":")[0] + ":1", http.StatusForbidden},
+		{"HTTP, its own page", f, f.srv, "", "http://" + plainHost, http.StatusAccepted},
+		{"HTTP, an HTTPS page of the same name", f, f.srv, "", "https://" + plainHost, http.StatusForbidden},
+		{"behind a proxy that ends TLS, the public origin", proxied, proxied.srv, "lockstep.example", "https://lockstep.example", http.StatusAccepted},
+		{"behind a proxy, another name", proxied, proxied.srv, "lockstep.example", "https://evil.example", http.StatusForbidden},
+		{"behind a proxy, plain HTTP under the public name", proxied, proxied.srv, "other.example", "http://lockstep.example", http.StatusForbidden},
+		{"an opaque origin", f, f.srv, "", "null", http.StatusForbidden},
+	} {
+		sess, err := tc.fx.auth.Login(t.Context(), "admin", password, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, tc.srv.URL+server.PathApplications+"/team/web/refresh", nil)
+		req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: sess.Token})
+		req.Header.Set("Origin", tc.origin)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		resp, err := tc.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d %s; want %d", tc.name, resp.StatusCode, body, tc.want)
+		}
+	}
+	// A login is held to the same rule.
+	req, _ := http.NewRequest(http.MethodPost, tlsSrv.URL+server.PathSession, strings.NewReader(`{"username":"viewer","password":"`+password+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://"+tlsHost)
+	resp, err := tlsSrv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a login to the HTTPS server from a plain-HTTP page: %d", resp.StatusCode)
+	}
+}
+
 func TestNoSecretInLogsOrAnswers(t *testing.T) {
 	f := newAPI(t)
 	admin := f.as(t, "admin")

@@ -118,7 +118,7 @@ func (s *Server) wrap(rt route) http.Handler {
 func (s *Server) admit(r *http.Request, rt route, c *call) error {
 	if rt.scope == scopeNone {
 		if r.Method == http.MethodPost {
-			return loginFromHere(r)
+			return s.loginFromHere(r)
 		}
 		return nil
 	}
@@ -128,7 +128,7 @@ func (s *Server) admit(r *http.Request, rt route, c *call) error {
 		return &apiError{status: http.StatusUnauthorized, err: err}
 	}
 	c.principal = p
-	if fromCookie && r.Method != http.MethodGet && !sameOrigin(r) {
+	if fromCookie && r.Method != http.MethodGet && !s.sameOrigin(r) {
 		return forbidden("a request with a session cookie must come from this server's own pages")
 	}
 	if p.Method == auth.MethodLedgerToken && rt.resource != rbac.Ledger {
@@ -226,7 +226,7 @@ func credential(r *http.Request) (cred string, fromCookie bool) {
 // sameOrigin reports whether a cookie-carrying request that changes something
 // came from this server's pages: the browser's Origin (or Sec-Fetch-Site)
 // says so. The cookie is SameSite=Strict too; this is the second lock.
-func sameOrigin(r *http.Request) bool {
+func (s *Server) sameOrigin(r *http.Request) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return false
 	}
@@ -234,13 +234,27 @@ func sameOrigin(r *http.Request) bool {
 	if origin == "" {
 		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
-	return isThisServer(r, origin)
+	return s.isThisServer(r, origin)
 }
 
-// isThisServer reports whether a browser's Origin is this server's.
-func isThisServer(r *http.Request, origin string) bool {
+// isThisServer reports whether a browser's Origin is this server's: the
+// scheme it serves (https over TLS) and the host asked for, or the public
+// origin it is known by behind a proxy that ends TLS. A page served over
+// plain HTTP under the same name is another origin: a network attacker
+// could have written it.
+func (s *Server) isThisServer(r *http.Request, origin string) bool {
 	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	if err != nil || u.Host == "" || u.Path != "" || u.User != nil {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if u.Scheme == scheme && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return s.d.PublicOrigin != "" && strings.EqualFold(origin, s.d.PublicOrigin)
 }
 
 // loginFromHere refuses a POST that opens a session (a route open to anyone
@@ -252,11 +266,11 @@ func isThisServer(r *http.Request, origin string) bool {
 // CLI and the UI send, cannot be sent from another site without a CORS
 // preflight this server never grants, which covers browsers that send
 // neither header.
-func loginFromHere(r *http.Request) error {
+func (s *Server) loginFromHere(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return forbidden("a login must come from this server's own pages, not another site (Sec-Fetch-Site: %.40q)", site)
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !isThisServer(r, origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !s.isThisServer(r, origin) {
 		return forbidden("a login must come from this server's own pages, not %.100q", origin)
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {

@@ -63,7 +63,13 @@ type Deps struct {
 	RequireProjects bool
 	// SecureCookies marks session cookies Secure (served over TLS).
 	SecureCookies bool
-	Log           *slog.Logger
+	// PublicOrigin is the origin browsers reach the API at
+	// (https://lockstep.example), when it is known: the controller takes it
+	// from --oidc-redirect-url. Behind a proxy that ends TLS, a page's Origin
+	// is this one rather than the plain-HTTP one the server sees.
+	PublicOrigin string
+
+	Log *slog.Logger
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
 }
