@@ -2,6 +2,7 @@ package pass
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -43,13 +44,28 @@ func StepDiff(p *Pass, step plan.Step, scrub audit.Scrubber) (string, error) {
 		action = "Adopt: exists, managed by no Application; the sync takes it over"
 	}
 	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		A: yamlLines(a), B: yamlLines(b),
 		FromFile: step.Key.String() + " (live)", ToFile: step.Key.String() + " (" + action + ")", Context: 3,
 	})
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", step.Key, err)
 	}
 	return scrub.Scrub(text), nil
+}
+
+// yamlLines splits YAML into lines for difflib, each with its newline, and
+// none for an empty side (difflib.SplitLines gives "" one empty line, and a
+// text ending in a newline an empty last line: both showed as a line in the
+// diff that neither side has).
+func yamlLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
 }
 
 func asYAML(o *unstructured.Unstructured) (string, error) {

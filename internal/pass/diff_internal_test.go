@@ -1,6 +1,7 @@
 package pass
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,5 +55,23 @@ func TestMaskSecretsHidesTheLastAppliedCopy(t *testing.T) {
 	}
 	if s.GetAnnotations()["kubectl.kubernetes.io/last-applied-configuration"] == "***" {
 		t.Error("the caller's object was changed")
+	}
+}
+
+// A diff has no line that neither side has: nothing before a create, and no
+// empty line after the last.
+func TestYAMLLines(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"a: 1\n", []string{"a: 1\n"}},
+		{"a: 1\nb: 2\n", []string{"a: 1\n", "b: 2\n"}},
+		{"a: 1", []string{"a: 1"}},
+	} {
+		if got := yamlLines(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("yamlLines(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
