@@ -73,8 +73,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, c *call) 
 		return accountError(err)
 	}
 	s.d.Log.Info("account created", "account", req.Name, "by", c.principal.Actor())
-	w.WriteHeader(http.StatusCreated)
-	return writeJSON(w, map[string]string{"name": req.Name})
+	return writeJSONStatus(w, http.StatusCreated, map[string]string{"name": req.Name})
 }
 
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -131,8 +130,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) er
 		return accountError(err)
 	}
 	s.d.Log.Info("API token created", "token", info.Name, "id", info.ID, "roles", info.Roles, "by", c.principal.Actor())
-	w.WriteHeader(http.StatusCreated)
-	return writeJSON(w, NewToken{Token: secret, Info: info})
+	return writeJSONStatus(w, http.StatusCreated, NewToken{Token: secret, Info: info})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) error {

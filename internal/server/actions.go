@@ -26,12 +26,13 @@ type SyncRequest struct {
 }
 
 // ActionResult is the answer to an action: what was asked, by whom, and
-// the request to wait for (status.lastHandledSyncRequest for a sync).
+// the request to wait for (status.lastHandledSyncRequest for a sync; none
+// for a resource action, which is done when it is answered).
 type ActionResult struct {
 	Action      string `json:"action"`
 	Application string `json:"application"`
 	Actor       string `json:"actor"`
-	Request     string `json:"request"`
+	Request     string `json:"request,omitempty"`
 }
 
 var commitHash = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
@@ -83,8 +84,7 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, c *call, action, re
 	}
 	name := c.app.Namespace + "/" + c.app.Name
 	s.d.Log.Info("API action", "action", action, "application", name, "actor", c.principal.Actor())
-	w.WriteHeader(http.StatusAccepted)
-	return writeJSON(w, ActionResult{Action: action, Application: name, Actor: c.principal.Actor(), Request: request})
+	return writeJSONStatus(w, http.StatusAccepted, ActionResult{Action: action, Application: name, Actor: c.principal.Actor(), Request: request})
 }
 
 // patch merge-patches an Application as the controller.

@@ -535,6 +535,45 @@ func TestOriginsMatchSchemeAndHost(t *testing.T) {
 	}
 }
 
+// Answers other than 200 are labelled JSON too: with nosniff, a client that
+// goes by the label would not read a text/plain one as JSON.
+func TestAcceptedAndCreatedAnswersAreJSON(t *testing.T) {
+	f, _ := newClusterAPI(t)
+	admin := f.as(t, "admin")
+	base := server.PathApplications + "/team/web"
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		want       int
+		notIn      string // a field the answer leaves out
+	}{
+		{"refresh", base + "/refresh", nil, http.StatusAccepted, ""},
+		{"a bulk refresh", server.PathApplications + "/bulk/refresh?project=team-a", nil, http.StatusAccepted, ""},
+		{"restart", base + "/resource/actions/restart?group=apps&kind=Deployment&namespace=team&name=web", nil, http.StatusAccepted, `"request"`},
+		{"an account", server.PathAccounts, server.NewAccount{Name: "eve", Password: password}, http.StatusCreated, ""},
+		{"a token", server.PathTokens, auth.TokenRequest{Name: "ci", Roles: []string{"role:readonly"}, ExpiresIn: "1h"}, http.StatusCreated, ""},
+	} {
+		var r io.Reader
+		if tc.body != nil {
+			raw, _ := json.Marshal(tc.body)
+			r = bytes.NewReader(raw)
+		}
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+tc.path, r)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("Content-Type") != "application/json" || !json.Valid(body) ||
+			tc.notIn != "" && strings.Contains(string(body), tc.notIn) {
+			t.Errorf("%s: %d %q %s; want %d, JSON without %s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.want, tc.notIn)
+		}
+	}
+}
+
 func TestNoSecretInLogsOrAnswers(t *testing.T) {
 	f := newAPI(t)
 	admin := f.as(t, "admin")

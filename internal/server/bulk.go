@@ -79,8 +79,7 @@ func (s *Server) bulk(action string, rbacAction rbac.Action) func(http.ResponseW
 			out.Counts[item.Outcome]++
 		}
 		s.d.Log.Info("API bulk action", "action", action, "actor", out.Actor, "requested", out.Counts["requested"], "forbidden", out.Counts["forbidden"], "failed", out.Counts["failed"])
-		w.WriteHeader(http.StatusAccepted)
-		return writeJSON(w, out)
+		return writeJSONStatus(w, http.StatusAccepted, out)
 	}
 }
 

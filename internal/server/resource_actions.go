@@ -78,6 +78,5 @@ func (s *Server) resourceAction(w http.ResponseWriter, r *http.Request, c *call)
 		return fmt.Errorf("%s was restarted, but recording it in the ledger failed: %w", key, err)
 	}
 	s.d.Log.Info("API resource action", "action", "restart", "object", key.String(), "application", rec.Application, "actor", rec.Actor)
-	w.WriteHeader(http.StatusAccepted)
-	return writeJSON(w, ActionResult{Action: "restart " + key.String(), Application: rec.Application, Actor: rec.Actor})
+	return writeJSONStatus(w, http.StatusAccepted, ActionResult{Action: "restart " + key.String(), Application: rec.Application, Actor: rec.Actor})
 }

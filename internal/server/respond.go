@@ -102,6 +102,14 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
+// writeJSONStatus answers v as JSON with a status other than 200: the
+// content type must be set before WriteHeader sends the header.
+func writeJSONStatus(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
 // Error is the body of every answer that is not 2xx.
 type Error struct {
 	Error string `json:"error"`
