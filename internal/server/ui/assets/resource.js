@@ -31,7 +31,7 @@ export async function resourceView(ns, name, params) {
   // A Pod is read through its log and Events; an object Git manages through
   // its diff and blame. The whole manifest is one click away, open first
   // only for what is neither.
-  if (key.kind === "Pod") parts.push(logs(ns, name, key));
+  if (key.kind === "Pod") parts.push(logs(ns, name, key, r.live));
   parts.push(h("h2", {}, "Events"), r.events.length ? h("table", { class: "apps" },
     h("thead", {}, h("tr", {}, ["Last seen", "Type", "Reason", "Message", "Count"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, r.events.map((e) => h("tr", {}, h("td", {}, when(e.lastSeen)), h("td", {}, e.type), h("td", {}, e.reason), h("td", {}, e.message), h("td", {}, e.count || ""))))) : h("p", { class: "muted" }, "No Events."));
@@ -71,8 +71,14 @@ function restart(ns, name, key, title) {
 
 // logs shows a Pod's log: the tail, or followed as it comes; a filter keeps
 // the lines that contain a text, and the shown text can be downloaded.
-function logs(ns, name, key) {
+function logs(ns, name, key, pod) {
   const out = h("pre", { class: "log", "aria-live": "off" });
+  // Which container: kubectl's default-container annotation, else the
+  // first; init containers can be read too.
+  const spec = (pod && pod.spec) || {};
+  const names = [...(spec.containers || []), ...(spec.initContainers || [])].map((c) => c.name);
+  const preferred = ((pod && pod.metadata && pod.metadata.annotations) || {})["kubectl.kubernetes.io/default-container"];
+  const container = h("select", { id: "log-container" }, names.map((n) => h("option", { value: n, selected: n === (names.includes(preferred) ? preferred : names[0]) }, n)));
   const filter = h("input", { type: "search", id: "log-filter", placeholder: "only lines containing…" });
   const follow = h("input", { type: "checkbox", id: "log-follow" });
   const lines = [];
@@ -86,7 +92,7 @@ function logs(ns, name, key) {
     ctrl = new AbortController();
     lines.length = 0;
     show();
-    const path = "/api/v1" + appPath(ns, name) + "/logs" + query({ pod: key.name, namespace: key.namespace, tailLines: 500, follow: follow.checked });
+    const path = "/api/v1" + appPath(ns, name) + "/logs" + query({ pod: key.name, namespace: key.namespace, container: container.value, tailLines: 500, follow: follow.checked });
     try {
       const resp = await fetch(path, { credentials: "same-origin", signal: ctrl.signal });
       if (!resp.ok) {
@@ -110,16 +116,18 @@ function logs(ns, name, key) {
     }
   };
   const download = () => {
-    const a = h("a", { href: URL.createObjectURL(new Blob([out.textContent], { type: "text/plain" })), download: key.name + ".log" });
+    const a = h("a", { href: URL.createObjectURL(new Blob([out.textContent], { type: "text/plain" })), download: key.name + (names.length > 1 ? "-" + container.value : "") + ".log" });
     a.click();
     URL.revokeObjectURL(a.href);
   };
   filter.addEventListener("input", show);
   follow.addEventListener("change", load);
+  container.addEventListener("change", load);
   onLeave(() => ctrl && ctrl.abort());
   load();
   return h("section", { "aria-labelledby": "logs-h" }, h("h2", { id: "logs-h" }, "Log"),
     h("div", { class: "filters" },
+      names.length > 1 ? h("label", { for: "log-container" }, "Container", container) : null,
       h("label", { for: "log-filter" }, "Filter", filter),
       h("label", { class: "check", for: "log-follow" }, follow, "Follow"),
       h("button", { type: "button", onclick: download }, "Download")),
