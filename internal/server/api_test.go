@@ -461,12 +461,7 @@ func TestLoginRefusesOtherSites(t *testing.T) {
 				req.Header.Set(k, v)
 			}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, out := send(t, f.srv, req)
 		cookie := resp.Header.Get("Set-Cookie")
 		if resp.StatusCode != tc.want || (tc.want == http.StatusOK) != (cookie != "") {
 			t.Errorf("%s: %d %s, cookie %q; want %d", tc.name, resp.StatusCode, out, cookie, tc.want)
@@ -511,13 +506,7 @@ func TestOriginsMatchSchemeAndHost(t *testing.T) {
 		if tc.host != "" {
 			req.Host = tc.host
 		}
-		resp, err := tc.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
+		if resp, body := send(t, tc.srv, req); resp.StatusCode != tc.want {
 			t.Errorf("%s: %d %s; want %d", tc.name, resp.StatusCode, body, tc.want)
 		}
 	}
@@ -525,14 +514,21 @@ func TestOriginsMatchSchemeAndHost(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, tlsSrv.URL+server.PathSession, strings.NewReader(`{"username":"viewer","password":"`+password+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", "http://"+tlsHost)
-	resp, err := tlsSrv.Client().Do(req)
+	if resp, body := send(t, tlsSrv, req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a login to the HTTPS server from a plain-HTTP page: %d %s", resp.StatusCode, body)
+	}
+}
+
+// send sends req with srv's client and reads the answer.
+func send(t *testing.T, srv *httptest.Server, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("a login to the HTTPS server from a plain-HTTP page: %d", resp.StatusCode)
-	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
 }
 
 // Answers other than 200 are labelled JSON too: with nosniff, a client that
@@ -561,14 +557,9 @@ func TestAcceptedAndCreatedAnswersAreJSON(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+tc.path, r)
 		req.Header.Set("Authorization", "Bearer "+admin)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.want || resp.Header.Get("Content-Type") != "application/json" || !json.Valid(body) ||
-			tc.notIn != "" && strings.Contains(string(body), tc.notIn) {
+		resp, body := send(t, f.srv, req)
+		if resp.StatusCode != tc.want || resp.Header.Get("Content-Type") != "application/json" || !json.Valid([]byte(body)) ||
+			tc.notIn != "" && strings.Contains(body, tc.notIn) {
 			t.Errorf("%s: %d %q %s; want %d, JSON without %s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.want, tc.notIn)
 		}
 	}
