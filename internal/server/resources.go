@@ -18,6 +18,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
+	"sigs.k8s.io/yaml"
 )
 
 // Cluster reads what the resource tree and resource views show: children
@@ -44,10 +45,14 @@ type Resource struct {
 	// Live is the object in the cluster, without managedFields.
 	Live map[string]any `json:"live,omitempty"`
 	// Desired and Diff come from a preview of the newest commit (desired=true).
-	Desired  map[string]any `json:"desired,omitempty"`
-	Diff     string         `json:"diff,omitempty"`
-	Revision string         `json:"revision,omitempty"`
-	Events   []EventSummary `json:"events"`
+	Desired map[string]any `json:"desired,omitempty"`
+	// LiveYAML and DesiredYAML are the same manifests as YAML, as a person
+	// reads them (and as diffs are written).
+	LiveYAML    string         `json:"liveYAML,omitempty"`
+	DesiredYAML string         `json:"desiredYAML,omitempty"`
+	Diff        string         `json:"diff,omitempty"`
+	Revision    string         `json:"revision,omitempty"`
+	Events      []EventSummary `json:"events"`
 	// Actions are the resource actions (restart) the caller may run on
 	// this object, so a UI offers only those.
 	Actions []string `json:"actions,omitempty"`
@@ -118,6 +123,7 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 		masked = masked.DeepCopy()
 		masked.SetManagedFields(nil)
 		out.Live = scrubObject(masked.Object, scrub)
+		out.LiveYAML = asYAML(out.Live)
 	}
 	if q.Get("desired") == "true" && node.Managed {
 		if err := s.desired(r.Context(), c, key, live, secrets, &out); err != nil {
@@ -178,10 +184,20 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 		if step.Desired != nil {
 			_, desired := pass.MaskSecrets(live, step.Desired)
 			out.Desired = scrubObject(plan.Comparable(desired).Object, scrub)
+			out.DesiredYAML = asYAML(out.Desired)
 		}
 		diff, err := pass.StepDiff(p, step, scrub)
 		out.Diff = pass.CapDiff(diff)
 		return err
 	}
 	return nil
+}
+
+// asYAML is o as YAML; "" if it cannot be (it came from JSON: it can).
+func asYAML(o map[string]any) string {
+	data, err := yaml.Marshal(o)
+	if err != nil {
+		return ""
+	}
+	return string(data)
 }

@@ -82,3 +82,24 @@ func TestTheUINamesNoOtherOrigin(t *testing.T) {
 		}
 	}
 }
+
+// index.html preloads every module, so the browser fetches them together
+// instead of one import level after another.
+func TestTheIndexPreloadsEveryModule(t *testing.T) {
+	index, err := os.ReadFile("assets/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".js") || e.Name() == "app.js" {
+			continue
+		}
+		if !strings.Contains(string(index), `<link rel="modulepreload" href="/assets/`+e.Name()+`">`) {
+			t.Errorf("index.html does not preload %s", e.Name())
+		}
+	}
+}

@@ -37,8 +37,8 @@ export async function resourceView(ns, name, params) {
     h("tbody", {}, r.events.map((e) => h("tr", {}, h("td", {}, when(e.lastSeen)), h("td", {}, e.type), h("td", {}, e.reason), h("td", {}, e.message), h("td", {}, e.count || ""))))) : h("p", { class: "muted" }, "No Events."));
   parts.push(h("details", { open: !desired && !r.node.managed && key.kind !== "Pod" },
     h("summary", { class: "title" }, "Live manifest"),
-    h("pre", {}, r.live ? JSON.stringify(r.live, null, 2) : "Not found in the cluster.")));
-  if (r.desired) parts.push(h("details", {}, h("summary", { class: "title" }, "Desired manifest"), h("pre", {}, JSON.stringify(r.desired, null, 2))));
+    h("pre", {}, r.live ? r.liveYAML || JSON.stringify(r.live, null, 2) : "Not found in the cluster.")));
+  if (r.desired) parts.push(h("details", {}, h("summary", { class: "title" }, "Desired manifest"), h("pre", {}, r.desiredYAML || JSON.stringify(r.desired, null, 2))));
   const blame = h("section");
   if (r.node.managed) parts.push(blame);
   render(...parts);
