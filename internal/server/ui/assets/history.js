@@ -76,7 +76,8 @@ export async function chainStatus() {
     const rep = await get("/verify");
     return rep.problem
       ? h("p", { class: "error", role: "alert" }, `Ledger: broken at record ${rep.firstBadSeq}: ${rep.problem}`)
-      : h("p", {}, badge("verified", "healthy"), ` Ledger verified up to record ${rep.last} (${rep.records} records, key ${rep.key})`);
+      : h("p", {}, badge("verified", "healthy"), ` Ledger verified up to record ${rep.last} (${rep.records} records, key ${rep.key})`,
+        rep.verifiedAt ? h("span", { class: "muted" }, `, at ${when(rep.verifiedAt)}`) : null);
   } catch (err) {
     return h("p", { class: "muted" }, "Ledger: " + err.message);
   }
