@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -40,6 +41,24 @@ spec:
 `
 }
 
+// editMemoryLimit sets the first container's memory limit of a Deployment as
+// kubectl edit does: another field manager, an update retried on a conflict
+// (the Deployment controller writes the object too).
+func (f *repoFixture) editMemoryLimit(t *testing.T, name, limit string) {
+	t.Helper()
+	ctx := testenv.Context(t)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := &appsv1.Deployment{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: name}, d); err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Resources.Limits["memory"] = resource.MustParse(limit)
+		return f.c.Update(ctx, d, client.FieldOwner("kubectl-edit"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // lockstep runs the CLI as a user would, against the shared controller's API.
 func lockstep(t *testing.T, args ...string) string {
 	t.Helper()
@@ -59,7 +78,6 @@ func lockstep(t *testing.T, args ...string) string {
 // replaced; then the same question after someone edited the limit by hand.
 func TestBlameAnswersWhoChangedTheMemoryLimit(t *testing.T) {
 	f := newRepo(t)
-	ctx := testenv.Context(t)
 	first := f.commit(t, "Deploy the API", map[string]string{
 		"prod/api.yaml": apiDeployment("256Mi"),
 		"prod/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api-settings}\ndata: {CACHE_MB: '64'}\n",
@@ -118,14 +136,7 @@ func TestBlameAnswersWhoChangedTheMemoryLimit(t *testing.T) {
 	}
 
 	// Someone raises the limit by hand: blame now flags the field with who and when.
-	d := &appsv1.Deployment{}
-	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "api"}, d); err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].Resources.Limits["memory"] = resource.MustParse("1Gi")
-	if err := f.c.Update(ctx, d, client.FieldOwner("kubectl-edit")); err != nil {
-		t.Fatal(err)
-	}
+	f.editMemoryLimit(t, "api", "1Gi")
 	f.waitFor(t, "prod-api", metav1.ConditionFalse, v1.ReasonDriftDetected, "")
 	f.waitRecords(t, "prod-api", 1, audit.EventDrift)
 	out = lockstep(t, append([]string{"blame", "deployment/api", "-n", f.ns}, server...)...)

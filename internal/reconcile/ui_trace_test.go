@@ -9,16 +9,12 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
-	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
@@ -48,7 +44,6 @@ func resourcePage(ns, app, group, kind, name string) string {
 // the real controller, control plane and Git server.
 func TestAnOperatorTracesADriftInTheBrowser(t *testing.T) {
 	f := newRepo(t)
-	ctx := testenv.Context(t)
 	cm := func(mb string) string {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api-settings}\ndata: {CACHE_MB: '" + mb + "'}\n"
 	}
@@ -67,17 +62,7 @@ func TestAnOperatorTracesADriftInTheBrowser(t *testing.T) {
 	f.waitFor(t, "prod-api", metav1.ConditionTrue, v1.ReasonSucceeded, raise)
 
 	// Someone edits the limit by hand; without self-heal it stays, reported.
-	// (The Deployment controller writes it too: retry on a conflict, as kubectl edit does.)
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d := &appsv1.Deployment{}
-		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "api"}, d); err != nil {
-			return err
-		}
-		d.Spec.Template.Spec.Containers[0].Resources.Limits["memory"] = resource.MustParse("1Gi")
-		return f.c.Update(ctx, d, client.FieldOwner("kubectl-edit"))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	f.editMemoryLimit(t, "api", "1Gi")
 	f.waitFor(t, "prod-api", metav1.ConditionFalse, v1.ReasonDriftDetected, "")
 	f.waitRecords(t, "prod-api", 1, audit.EventDrift)
 
