@@ -88,3 +88,36 @@ func (s Scrubber) Scrub(text string) string {
 	}
 	return s.r.Replace(text)
 }
+
+// ScrubObject returns a copy of a decoded object (maps, slices, strings, ...)
+// with every known Secret value hidden in its string values. Keys are kept:
+// scrubbing them could merge two into one. Scrubbing the object before it
+// is written out catches what scrubbing the text after cannot: YAML writes a
+// multi-line value as an indented block, which matches no form of it.
+func (s Scrubber) ScrubObject(o map[string]any) map[string]any {
+	if o == nil || s.r == nil {
+		return o
+	}
+	return s.scrubValue(o).(map[string]any)
+}
+
+func (s Scrubber) scrubValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return s.Scrub(t)
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = s.scrubValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = s.scrubValue(e)
+		}
+		return out
+	default:
+		return v
+	}
+}

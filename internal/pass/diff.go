@@ -31,6 +31,7 @@ func StepDiff(p *Pass, step plan.Step, scrub audit.Scrubber) (string, error) {
 		return "", nil
 	}
 	before, after = MaskSecrets(before, after)
+	before, after = scrubbed(before, scrub), scrubbed(after, scrub)
 	a, err := asYAML(before)
 	if err != nil {
 		return "", err
@@ -51,6 +52,15 @@ func StepDiff(p *Pass, step plan.Step, scrub audit.Scrubber) (string, error) {
 		return "", fmt.Errorf("%s: %w", step.Key, err)
 	}
 	return scrub.Scrub(text), nil
+}
+
+// scrubbed is o with the Secret values scrub knows hidden in its strings,
+// before it is written as YAML (see audit.Scrubber.ScrubObject).
+func scrubbed(o *unstructured.Unstructured, scrub audit.Scrubber) *unstructured.Unstructured {
+	if o == nil {
+		return nil
+	}
+	return &unstructured.Unstructured{Object: scrub.ScrubObject(o.Object)}
 }
 
 // yamlLines splits YAML into lines for difflib, each with its newline, and

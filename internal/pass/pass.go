@@ -219,17 +219,26 @@ func (p *Pass) Reverted() bool { return p.Synced() && p.Trigger == v1.TriggerDri
 // Drifted reports whether the pass found drift and left it.
 func (p *Pass) Drifted() bool { return p.Err == nil && !p.Gated && p.Decision == ReportDrift }
 
-// Scrubber hides the values of the pass's Secrets in every message it reports.
+// Scrubber hides the values of the pass's Secrets in every message it
+// reports: those Git wants (rendered and planned), those the cluster holds
+// now (a rotated password's old value is on a diff's "-" lines and in a
+// record's From), and the values read for the render.
 func (p *Pass) Scrubber() audit.Scrubber {
 	return p.ScrubberWith()
 }
 
 // ScrubberWith is Scrubber that also hides the values of more Secrets (the
-// live ones, say, that a preview did not render).
+// live ones, say, that a preview did not observe).
 func (p *Pass) ScrubberWith(more ...*unstructured.Unstructured) audit.Scrubber {
 	objs := p.Plan.DesiredObjects()
 	if p.Rendered != nil {
 		objs = append(objs, p.Rendered.Objects...)
+	}
+	for _, o := range p.Observed.Current {
+		objs = append(objs, o)
+	}
+	for _, o := range p.Observed.DryRun {
+		objs = append(objs, o)
 	}
 	return audit.NewScrubber(append(objs, more...), p.Secrets...)
 }

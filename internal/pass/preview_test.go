@@ -1,13 +1,16 @@
 package pass_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // A preview of thousands of big objects (a first sync) lists every step, but
@@ -50,5 +53,43 @@ func TestCapDiff(t *testing.T) {
 	}
 	if got := pass.CapDiff(strings.Repeat("é", 200<<10)); len(got) > 257<<10 || !strings.HasSuffix(got, "prints it whole)\n") {
 		t.Errorf("a long diff: %d bytes, ends %q", len(got), got[len(got)-40:])
+	}
+}
+
+// A password rotated in Git and copied into a ConfigMap: the old value, which
+// only the cluster still holds, is hidden from the record's From and from the
+// preview's diff as the new one is; a multi-line value (a key) too, though
+// YAML writes it as an indented block.
+func TestLiveAndMultiLineSecretValuesAreScrubbed(t *testing.T) {
+	const old, rotated = "old-db-passw0rd", "new-db-passw0rd"
+	const key = "-----BEGIN KEY-----\nc2VjcmV0IGtleSBsaW5lIG9uZQ\nc2VjcmV0IGtleSBsaW5lIHR3bw\n-----END KEY-----\n"
+	p := syncPass(t)
+	live, desired := configMap(t, old), configMap(t, rotated)
+	_ = unstructured.SetNestedField(live.Object, key, "data", "tls.key")
+	secretKey := object.Key{Kind: "Secret", Namespace: "prod", Name: "db"}
+	p.Observed.Current[cmKey] = live
+	p.Observed.Current[secretKey] = parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: prod}\nstringData: {password: "+old+"}\n")
+	_ = unstructured.SetNestedField(p.Observed.Current[secretKey].Object, key, "stringData", "tls.key")
+	p.Plan.Steps[0].Desired, p.Observed.DryRun[cmKey] = desired, desired
+	p.Plan.Steps[0].ChangedFields = []string{"data.level", "data.tls.key"}
+	p.Secrets = []string{rotated}
+
+	next := pass.Status(p)
+	raw, _ := json.Marshal(pass.Records(p, &next))
+	pv, err := pass.NewPreview(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := pv.Waves[0].Steps[0].Diff
+	for _, secret := range []string{old, rotated, "c2VjcmV0IGtleSBsaW5lIG9uZQ"} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the records hold %q: %s", secret, raw)
+		}
+		if strings.Contains(diff, secret) {
+			t.Errorf("the preview's diff holds %q:\n%s", secret, diff)
+		}
+	}
+	if !strings.Contains(diff, audit.Redacted) {
+		t.Errorf("the diff hides nothing:\n%s", diff)
 	}
 }

@@ -122,7 +122,7 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 		masked, _ := pass.MaskSecrets(live, live)
 		masked = masked.DeepCopy()
 		masked.SetManagedFields(nil)
-		out.Live = scrubObject(masked.Object, scrub)
+		out.Live = scrub.ScrubObject(masked.Object)
 		out.LiveYAML = asYAML(out.Live)
 	}
 	if q.Get("desired") == "true" && node.Managed {
@@ -183,7 +183,7 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 		scrub := p.ScrubberWith(liveSecrets...)
 		if step.Desired != nil {
 			_, desired := pass.MaskSecrets(live, step.Desired)
-			out.Desired = scrubObject(plan.Comparable(desired).Object, scrub)
+			out.Desired = scrub.ScrubObject(plan.Comparable(desired).Object)
 			out.DesiredYAML = asYAML(out.Desired)
 		}
 		diff, err := pass.StepDiff(p, step, scrub)

@@ -44,36 +44,6 @@ func (s *Server) secretsOf(ctx context.Context, app *v1.Application) ([]*unstruc
 	return out, nil
 }
 
-// scrubValue returns v (decoded JSON: maps, slices, strings, ...) with every
-// string, keys included, scrubbed.
-func scrubValue(v any, s audit.Scrubber) any {
-	switch t := v.(type) {
-	case string:
-		return s.Scrub(t)
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[s.Scrub(k)] = scrubValue(e, s)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = scrubValue(e, s)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-func scrubObject(o map[string]any, s audit.Scrubber) map[string]any {
-	if o == nil {
-		return nil
-	}
-	return scrubValue(o, s).(map[string]any)
-}
-
 // scrubBlame hides Secret values in blame's live values and notes.
 func scrubBlame(b *audit.Blame, s audit.Scrubber) {
 	for i := range b.Fields {
