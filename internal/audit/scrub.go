@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,4 +121,29 @@ func (s Scrubber) scrubValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// LeafStrings are the values at the leaves of decoded YAML or JSON, as
+// strings: the secret values of a Secret that holds a values file (Helm's
+// valuesFrom), each to be hidden on its own.
+func LeafStrings(v any) []string {
+	switch v := v.(type) {
+	case map[string]any:
+		var out []string
+		for _, e := range v {
+			out = append(out, LeafStrings(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, LeafStrings(e)...)
+		}
+		return out
+	case nil:
+		return nil
+	case string:
+		return []string{v}
+	}
+	return []string{fmt.Sprint(v)}
 }

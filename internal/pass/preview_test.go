@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/health"
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
@@ -91,5 +92,20 @@ func TestLiveAndMultiLineSecretValuesAreScrubbed(t *testing.T) {
 	}
 	if !strings.Contains(diff, audit.Redacted) {
 		t.Errorf("the diff hides nothing:\n%s", diff)
+	}
+}
+
+// An object's health message is its own condition text: a Secret's value
+// quoted there stays out of the Application's status.
+func TestHealthMessagesInTheStatusAreScrubbed(t *testing.T) {
+	const secret = "db-passw0rd-in-a-condition"
+	p := syncPass(t)
+	p.Secrets = []string{secret}
+	p.Health[cmKey] = health.Result{Status: health.Degraded, Message: "cannot connect with " + secret}
+	p.HealthSummary = health.Summary{Status: health.Degraded, Message: "ConfigMap/cfg: cannot connect with " + secret}
+	next := pass.Status(p)
+	raw, _ := json.Marshal(next)
+	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), audit.Redacted) {
+		t.Errorf("the status: %s", raw)
 	}
 }

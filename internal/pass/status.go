@@ -257,7 +257,11 @@ func (b *statusBuilder) recordSync(failed bool) {
 // setHealth writes the Application's and each resource's health.
 func (b *statusBuilder) setHealth() {
 	sum := b.p.HealthSummary
-	b.st.Health = &v1.HealthStatus{Status: string(sum.Status), Object: sum.Object, Message: Truncate(sum.Message, 512)}
+	// Health messages are the objects' own condition text: a Secret's value
+	// quoted there must not reach the status, which every reader of the
+	// Application sees.
+	scrub := b.p.Scrubber()
+	b.st.Health = &v1.HealthStatus{Status: string(sum.Status), Object: sum.Object, Message: Truncate(scrub.Scrub(sum.Message), 512)}
 	for i := range b.st.Resources {
 		rs := &b.st.Resources[i]
 		r, ok := b.p.Health[object.Key{Group: rs.Group, Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name}]
@@ -267,7 +271,7 @@ func (b *statusBuilder) setHealth() {
 		}
 		rs.Health, rs.HealthMessage = string(r.Status), ""
 		if r.Status != health.Healthy {
-			rs.HealthMessage = Truncate(r.Message, 256)
+			rs.HealthMessage = Truncate(scrub.Scrub(r.Message), 256)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/render"
@@ -87,7 +88,7 @@ func (pl *Pipeline) helmValues(ctx context.Context, app *v1.Application, user st
 			return nil, secrets, fmt.Errorf("helm.valuesFrom: %s is not a YAML map of values", what)
 		}
 		if ref.Kind == "Secret" {
-			secrets = append(secrets, leafStrings(values)...)
+			secrets = append(secrets, audit.LeafStrings(values)...)
 		}
 		out = append(out, values)
 	}
@@ -99,29 +100,6 @@ func (pl *Pipeline) helmValues(ctx context.Context, app *v1.Application, user st
 		out = append(out, values)
 	}
 	return out, secrets, nil
-}
-
-// leafStrings are the values of a values tree, as text.
-func leafStrings(v any) []string {
-	switch v := v.(type) {
-	case map[string]any:
-		var out []string
-		for _, e := range v {
-			out = append(out, leafStrings(e)...)
-		}
-		return out
-	case []any:
-		var out []string
-		for _, e := range v {
-			out = append(out, leafStrings(e)...)
-		}
-		return out
-	case nil:
-		return nil
-	case string:
-		return []string{v}
-	}
-	return []string{fmt.Sprint(v)}
 }
 
 // ErrNoServiceAccount is wrapped when an Application without a service account

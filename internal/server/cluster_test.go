@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
@@ -33,7 +35,8 @@ import (
 type fakeCluster struct {
 	restarted []string
 	records   []audit.Record
-	logErr    error // when set, what reading a log fails with
+	logErr    error                                 // when set, what reading a log fails with
+	objects   map[string]*unstructured.Unstructured // what Get finds, by "kind/namespace/name"
 }
 
 func (f *fakeCluster) Of(_ context.Context, group, kind, namespace, name string) ([]*unstructured.Unstructured, error) {
@@ -49,7 +52,10 @@ func (f *fakeCluster) Of(_ context.Context, group, kind, namespace, name string)
 	return []*unstructured.Unstructured{pod}, nil
 }
 
-func (f *fakeCluster) Get(context.Context, string, string, string) (*unstructured.Unstructured, error) {
+func (f *fakeCluster) Get(_ context.Context, kind, namespace, name string) (*unstructured.Unstructured, error) {
+	if o, ok := f.objects[kind+"/"+namespace+"/"+name]; ok {
+		return o.DeepCopy(), nil
+	}
 	return nil, &server.NotFoundError{}
 }
 
@@ -294,5 +300,41 @@ func TestClusterFailuresNameNoInternalAddresses(t *testing.T) {
 				t.Errorf("the cause is not in the controller's log: %s", f.logs.String())
 			}
 		})
+	}
+}
+
+// An object's view hides the values of the Secrets its Application manages
+// and of those its Helm values come from, wherever they were copied: the
+// live manifest, its YAML, the tree's health messages.
+func TestObjectViewsHideSecretValuesCopiedElsewhere(t *testing.T) {
+	const managed, fromValues = "managed-secret-value", "helm-values-secret"
+	obj := func(y string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	web := app("team", "web", "team-a", v1.Synced, "Healthy")
+	web.Spec.Destination.Namespace = "team"
+	web.Spec.Source.Helm = &v1.HelmOptions{ValuesFrom: []v1.ValuesReference{{Kind: "Secret", Name: "vals"}}}
+	web.Status.Resources = []v1.ResourceStatus{
+		{ObjectReference: v1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "team", Name: "cfg"}, Health: "Degraded",
+			HealthMessage: "cannot reach postgres://app:" + fromValues + "@db"},
+		{ObjectReference: v1.ObjectReference{Version: "v1", Kind: "Secret", Namespace: "team", Name: "db"}, Health: "Healthy"},
+	}
+	fc := &fakeCluster{objects: map[string]*unstructured.Unstructured{
+		"secret/team/db":     obj("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team}\ndata: {password: " + base64.StdEncoding.EncodeToString([]byte(managed)) + "}\n"),
+		"secret/team/vals":   obj("apiVersion: v1\nkind: Secret\nmetadata: {name: vals, namespace: team}\nstringData: {values.yaml: 'db: {password: " + fromValues + "}'}\n"),
+		"configmap/team/cfg": obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: team}\ndata: {a: " + managed + ", b: 'x-" + fromValues + "'}\n"),
+	}}
+	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder = fc, fc }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
+	admin := f.as(t, "admin")
+	base := server.PathApplications + "/team/web"
+	for _, path := range []string{base + "/resource?kind=ConfigMap&namespace=team&name=cfg", base + "/tree"} {
+		code, body := f.do(t, http.MethodGet, path, admin, nil)
+		if code != 200 || strings.Contains(body, managed) || strings.Contains(body, fromValues) || !strings.Contains(body, audit.Redacted) {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
 	}
 }

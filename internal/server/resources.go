@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
@@ -111,7 +110,8 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	scrub := audit.NewScrubber(secrets)
+	scrub := secrets.scrubber()
+	out.Node.HealthMessage, out.Node.Info = scrub.Scrub(out.Node.HealthMessage), scrub.Scrub(out.Node.Info)
 	live, err := s.d.Cluster.Get(r.Context(), kubectlKind(key.Group, key.Kind), key.Namespace, key.Name)
 	var nf *NotFoundError
 	switch {
@@ -157,7 +157,7 @@ func eventTime(e corev1.Event) time.Time {
 
 // desired previews the Application and takes the object's step: what Git
 // wants of it now, and the diff.
-func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *unstructured.Unstructured, liveSecrets []*unstructured.Unstructured, out *Resource) error {
+func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *unstructured.Unstructured, secrets secretSet, out *Resource) error {
 	if s.d.Previewer == nil {
 		return nil
 	}
@@ -180,7 +180,7 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 		if step.Key != key {
 			continue
 		}
-		scrub := p.ScrubberWith(liveSecrets...)
+		scrub := p.ScrubberWith(secrets.objs...)
 		if step.Desired != nil {
 			_, desired := pass.MaskSecrets(live, step.Desired)
 			out.Desired = scrub.ScrubObject(plan.Comparable(desired).Object)

@@ -80,6 +80,7 @@ type Server struct {
 	routes   []route
 	previews chan struct{} // a slot per preview running
 	verifier verifier      // shares ledger verifications
+	secrets  secretSets    // each Application's Secrets, for scrubbing its views
 
 	mu         sync.Mutex
 	previewsBy map[string]int // previews running per caller; guarded by mu

@@ -157,6 +157,18 @@ func (s *Server) getTree(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
+	// Health messages are free text from the objects' conditions, as Events
+	// are: a Secret's value quoted there is hidden.
+	if s.d.Cluster != nil {
+		secrets, err := s.secretsOf(r.Context(), c.app)
+		if err != nil {
+			return err
+		}
+		scrub := secrets.scrubber()
+		for i := range t.Nodes {
+			t.Nodes[i].HealthMessage, t.Nodes[i].Info = scrub.Scrub(t.Nodes[i].HealthMessage), scrub.Scrub(t.Nodes[i].Info)
+		}
+	}
 	return writeJSON(w, t)
 }
 
