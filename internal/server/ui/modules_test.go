@@ -182,6 +182,20 @@ func TestAMalformedDiffDrawsWithoutError(t *testing.T) {
 	}
 }
 
+// What the server says about a diff it cut or left out shows under it; a
+// step whose diff was left out does not read "No difference."
+func TestADiffSaysWhenItWasCut(t *testing.T) {
+	b := modulePage(t)
+	d := draw(b, "@@ -1 +1 @@\n-a\n+b\n... (cut: the diff is longer than 256 KiB; lockstep diff --kubeconfig prints it whole)\n", "unified")
+	if len(d.Rows) != 2 || !strings.Contains(b.Text("#main"), "(cut: the diff is longer than 256 KiB") {
+		t.Errorf("a cut diff: %q, %q", d.Rows, b.Text("#main"))
+	}
+	draw(b, "... (not shown: this preview's diffs are longer than 8 MiB together; lockstep diff --kubeconfig prints them all)\n", "unified")
+	if text := b.Text("#main"); strings.Contains(text, "No difference.") || !strings.Contains(text, "not shown") {
+		t.Errorf("a diff left out reads %q", text)
+	}
+}
+
 // A diff of 20,000 changed lines draws every line (the API caps what it
 // sends; the page must not drop or crash on what it gets).
 func TestALargeDiffDrawsEveryLine(t *testing.T) {

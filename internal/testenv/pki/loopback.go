@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -59,6 +60,7 @@ func newLoopbackCA(commonName string) (*CA, error) {
 		IsCA:                        true,
 		BasicConstraintsValid:       true,
 		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:                 []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		PermittedDNSDomainsCritical: true,
 		PermittedDNSDomains:         []string{"localhost"},
 		PermittedIPRanges: []*net.IPNet{
@@ -105,6 +107,12 @@ func loadCA(certPath, keyPath string) (*CA, error) {
 	}
 	if !cert.IsCA || !key.PublicKey.Equal(cert.PublicKey) {
 		return nil, errors.New("the certificate is not a CA or does not match the key")
+	}
+	// A kept CA must still be the constrained one this package makes: one
+	// put there by hand (or by an older version) is not used.
+	if !cert.PermittedDNSDomainsCritical || !slices.Equal(cert.PermittedDNSDomains, []string{"localhost"}) || len(cert.PermittedIPRanges) != 2 ||
+		!slices.Equal(cert.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) {
+		return nil, errors.New("the kept CA is not limited to serving localhost and loopback")
 	}
 	return &CA{Cert: cert, Key: crypto.Signer(key), Pair: Pair{CertPEM: certPEM, KeyPEM: keyPEM}}, nil
 }

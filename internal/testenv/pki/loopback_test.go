@@ -63,6 +63,21 @@ func TestALoopbackCAIsKeptAndConstrained(t *testing.T) {
 			t.Errorf("the loopback CA vouches for %s", host)
 		}
 	}
+	// A CA that is not the constrained kind is refused.
+	plain, err := pki.NewCA("unconstrained")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "ca")
+	if err := os.MkdirAll(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := plain.Pair.Write(other, "ca"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.LoopbackCA(other, "test-ca"); err == nil {
+		t.Error("an unconstrained CA was kept")
+	}
 	// A damaged CA is reported, not silently replaced.
 	if err := os.WriteFile(filepath.Join(dir, "ca.key"), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,9 @@ import { h } from "./dom.js";
 // null on the side the line is not on).
 export function parseDiff(text) {
   const hunks = [];
+  // Lines the server adds about the diff ("... (cut: …)", "... (not shown: …)")
+  // are kept as notes, shown under it.
+  hunks.notes = [];
   let hunk = null, o = 0, n = 0;
   for (const line of text.split("\n")) {
     const m = line.match(/^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/);
@@ -21,6 +24,8 @@ export function parseDiff(text) {
       // A header no diff of a Kubernetes object can have is not believed.
       hunk = Number.isSafeInteger(o) && Number.isSafeInteger(n) ? { oldStart: o, rows: [] } : null;
       if (hunk) hunks.push(hunk);
+    } else if (line.startsWith("... (")) {
+      hunks.notes.push(line.slice(4));
     } else if (!hunk || line.startsWith("---") || line.startsWith("+++")) {
       continue;
     } else if (line.startsWith("+")) {
@@ -68,7 +73,8 @@ export function diffView(text, { title = "Diff", open = true } = {}) {
   const switcher = h("div", { class: "diff-mode", role: "group", "aria-label": "Diff layout" }, buttons);
   const draw = () => {
     for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
-    body.replaceChildren(hunks.length ? (mode === "split" ? splitTable(hunks) : unifiedTable(hunks)) : h("p", { class: "muted" }, "No difference."));
+    body.replaceChildren(hunks.length ? (mode === "split" ? splitTable(hunks) : unifiedTable(hunks)) : hunks.notes.length ? "" : h("p", { class: "muted" }, "No difference."),
+      ...hunks.notes.map((n) => h("p", { class: "muted diff-note" }, n)));
   };
   draw();
   return h("details", { class: "diff", open },

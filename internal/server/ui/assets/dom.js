@@ -57,6 +57,7 @@ export function liveStatus(es) {
   const line = h("p", { class: "muted live", role: "status" });
   const stopped = () => { line.textContent = "Live updates stopped: reload the page to see what changed since."; };
   es.addEventListener("end", stopped);
+  es.addEventListener("reset", () => { line.textContent = "Live updates fell behind and missed some changes: reload the page to see them."; });
   es.addEventListener("error", () => { if (es.readyState === EventSource.CLOSED) stopped(); });
   return line;
 }
