@@ -50,8 +50,10 @@ function summaryParts(d, plan) {
   const a = d.application, s = d.summary, st = a.status || {};
   const applied = st.lastAppliedRevision;
   const ns = a.metadata.namespace, name = a.metadata.name;
+  // A live update redraws the buttons: one whose request is still running
+  // is drawn disabled.
   const act = (action, label) => d.can && d.can[action]
-    ? h("button", { type: "button", onclick: (e) => busy(e.currentTarget, () => request(ns, name, action)) }, label) : null;
+    ? h("button", { type: "button", disabled: inFlight.has(action), onclick: (e) => busy(e.currentTarget, () => request(ns, name, action)) }, label) : null;
   const conditions = (st.conditions || []).map((c) => h("li", {}, h("strong", {}, c.type + ": "), `${c.status} ${c.reason || ""} `, h("span", { class: "muted" }, c.message || "")));
   return [
     h("h1", {}, ns + "/" + name, " ", badge(s.sync), " ", badge(s.health)),
@@ -69,12 +71,18 @@ function summaryParts(d, plan) {
   ];
 }
 
+// inFlight are the actions whose request has not come back.
+const inFlight = new Set();
+
 async function request(ns, name, action) {
+  inFlight.add(action);
   try {
     const r = await post(appPath(ns, name) + "/" + action);
     toast(`${action} requested by ${r.actor}`);
   } catch (err) {
     toast(err.message, "error");
+  } finally {
+    inFlight.delete(action);
   }
 }
 
