@@ -53,7 +53,7 @@ function summaryParts(d, plan) {
   // A live update redraws the buttons: one whose request is still running
   // is drawn disabled.
   const act = (action, label) => d.can && d.can[action]
-    ? h("button", { type: "button", disabled: inFlight.has(action), onclick: (e) => busy(e.currentTarget, () => request(ns, name, action)) }, label) : null;
+    ? h("button", { type: "button", "data-action": action, disabled: inFlight.has(action), onclick: (e) => busy(e.currentTarget, () => request(ns, name, action)) }, label) : null;
   const conditions = (st.conditions || []).map((c) => h("li", {}, h("strong", {}, c.type + ": "), `${c.status} ${c.reason || ""} `, h("span", { class: "muted" }, c.message || "")));
   return [
     h("h1", {}, ns + "/" + name, " ", badge(s.sync), " ", badge(s.health)),
@@ -83,6 +83,8 @@ async function request(ns, name, action) {
     toast(err.message, "error");
   } finally {
     inFlight.delete(action);
+    // The button pressed may have been redrawn meanwhile: enable the one shown.
+    for (const b of document.querySelectorAll(`.actions button[data-action="${action}"]`)) b.disabled = false;
   }
 }
 
