@@ -65,6 +65,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.StringVar(&opts.APITLSCert, "api-tls-cert", "", "TLS certificate file for the API (PEM)")
 	f.StringVar(&opts.APITLSKey, "api-tls-key", "", "TLS key file for the API (PEM)")
 	f.BoolVar(&opts.APIInsecureHTTP, "api-insecure-http", false, "serve the API without TLS on an address other than loopback: the bearer token crosses the network in clear text")
+	f.StringVar(&opts.APIPublicURL, "api-public-url", "", "the URL users reach the UI and the API at, e.g. https://lockstep.example, when a proxy in front (an ingress that ends TLS) serves it under another name or scheme: browsers' pages from there count as the API's own (without it, behind such a proxy, the UI's logins and actions are refused)")
 	f.DurationVar(&opts.SessionTTL, "session-ttl", 12*time.Hour, "how long an API session (password or single sign-on) lasts before its user logs in again")
 	addOIDCFlags(f, &opts.OIDC)
 	f.BoolVar(&opts.LedgerAcceptNewKey, "ledger-accept-new-key", false, "continue an existing ledger whose signing key Secret was lost or replaced: the change is recorded in the ledger (without it the controller refuses to start)")

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 
@@ -27,6 +28,19 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 	if err := server.CheckPlainHTTP(opts.APIAddress, opts.APITLSCert != "", opts.APIInsecureHTTP); err != nil {
 		return err
 	}
+	var redirectURL string
+	if opts.OIDC.Enabled() {
+		redirectURL = opts.OIDC.RedirectURL
+	}
+	origin, err := publicOrigin(opts.APIPublicURL, redirectURL)
+	if err != nil {
+		return err
+	}
+	if server.LacksPublicURL(opts.APIAddress, opts.APITLSCert != "", origin) {
+		opts.Logger.Info("API warning", "warning", "the API serves plain HTTP on "+opts.APIAddress+" without --api-public-url: "+
+			"behind a proxy that ends TLS, the browser's pages are https://NAME and their logins and actions are refused (403); "+
+			"give --api-public-url=https://NAME, the URL users reach the UI at")
+	}
 	ledgerToken, err := apiToken(ctx, clients.Typed, opts)
 	if err != nil {
 		return err
@@ -47,7 +61,7 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		Cluster: newCluster(clients, children, pipeline), Hub: hub,
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
-		RequireProjects: opts.RequireProjects,
+		RequireProjects: opts.RequireProjects, PublicOrigin: origin,
 	}
 	// Single sign-on: a misconfiguration stops the start; a provider that
 	// cannot be reached does not (the relying party retries discovery).
@@ -60,10 +74,6 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		}
 		sso, rp = &cfg, &relyingParty{issuer: cfg.Issuer}
 		deps.OIDC, deps.OIDCPublic = rp, server.PublicOIDC(cfg, caPEM)
-		// The callback is on the API's public name: pages from there are its own.
-		if u, err := url.Parse(cfg.RedirectURL); err == nil {
-			deps.PublicOrigin = u.Scheme + "://" + u.Host
-		}
 	}
 	srv, err := server.New(deps)
 	if err != nil {
@@ -79,6 +89,36 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		}
 		return server.Serve(ctx, opts.APIAddress, srv.Handler(), opts.APITLSCert, opts.APITLSKey)
 	}))
+}
+
+// publicOrigin is the origin users reach the API at: --api-public-url's,
+// else --oidc-redirect-url's (the callback is on the API's public name);
+// empty when neither is given. Given both, their origins must agree: a
+// browser sign-in's session cookie is set on the callback's name.
+func publicOrigin(publicURL, redirectURL string) (string, error) {
+	var redirect string
+	if redirectURL != "" {
+		o, err := server.OriginOf(redirectURL)
+		if err != nil {
+			return "", fmt.Errorf("--oidc-redirect-url %w", err)
+		}
+		redirect = o
+	}
+	if publicURL == "" {
+		return redirect, nil
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--api-public-url %q: want the URL users reach the UI at, with no path (https://lockstep.example)", publicURL)
+	}
+	public, err := server.OriginOf(publicURL)
+	if err != nil {
+		return "", fmt.Errorf("--api-public-url %w", err)
+	}
+	if redirect != "" && redirect != public {
+		return "", fmt.Errorf("--api-public-url %s and --oidc-redirect-url %s name different origins: the callback must be on the name users reach the UI at", public, redirect)
+	}
+	return public, nil
 }
 
 // previewer is server.Previewer over the controller's Pipeline: the ref is

@@ -88,6 +88,11 @@ type Options struct {
 	// APIInsecureHTTP allows plain HTTP on an address other than loopback,
 	// where the bearer token crosses the network in clear text.
 	APIInsecureHTTP bool
+	// APIPublicURL is the URL users reach the API and the UI at
+	// (https://lockstep.example), when a proxy in front of it (an ingress
+	// that ends TLS) gives it another name or scheme: a browser's pages from
+	// there are the API's own. Empty: the origin of OIDC.RedirectURL, if any.
+	APIPublicURL string
 	// MetricsAddress serves Prometheus metrics; "0" disables them.
 	MetricsAddress string
 	// Profiling adds Go's /debug/pprof/ handlers to the metrics address.

@@ -471,51 +471,107 @@ func TestLoginRefusesOtherSites(t *testing.T) {
 
 // A page's origin is its scheme and host: a plain-HTTP page under the
 // server's name (which a network attacker could write) is not the HTTPS
-// server's own.
+// server's own. Behind a proxy that ends TLS the server sees plain HTTP, and
+// the public origin (--api-public-url) is its own too, with local accounts
+// only as with single sign-on. Origins compare normalized: scheme and host
+// in any case, the default port written or not.
 func TestOriginsMatchSchemeAndHost(t *testing.T) {
 	f := newAPI(t)
 	tlsSrv := httptest.NewTLSServer(f.server.Handler())
 	t.Cleanup(tlsSrv.Close)
-	proxied := newAPIWith(t, func(d *server.Deps) { d.PublicOrigin = "https://lockstep.example" })
+	// Local accounts only, behind a proxy; the origin as someone may write it.
+	proxied := newAPIWith(t, func(d *server.Deps) { d.PublicOrigin = "https://LockStep.example:443" })
 	plainHost, tlsHost := strings.TrimPrefix(f.srv.URL, "http://"), strings.TrimPrefix(tlsSrv.URL, "https://")
+	sessions := map[*apiFixture]string{} // a session each, for the requests that act
 	for _, tc := range []struct {
 		name   string
 		fx     *apiFixture
 		srv    *httptest.Server
 		host   string // the Host asked for, when not the server's address
 		origin string
-		want   int
+		own    bool
 	}{
-		{"HTTPS, its own page", f, tlsSrv, "", "https://" + tlsHost, http.StatusAccepted},
-		{"HTTPS, a plain-HTTP page of the same name", f, tlsSrv, "", "http://" + tlsHost, http.StatusForbidden},
-		{"HTTPS, another port", f, tlsSrv, "", "https://" + strings.Split(tlsHost, ":")[0] + ":1", http.StatusForbidden},
-		{"HTTP, its own page", f, f.srv, "", "http://" + plainHost, http.StatusAccepted},
-		{"HTTP, an HTTPS page of the same name", f, f.srv, "", "https://" + plainHost, http.StatusForbidden},
-		{"behind a proxy that ends TLS, the public origin", proxied, proxied.srv, "lockstep.example", "https://lockstep.example", http.StatusAccepted},
-		{"behind a proxy, another name", proxied, proxied.srv, "lockstep.example", "https://evil.example", http.StatusForbidden},
-		{"behind a proxy, plain HTTP under the public name", proxied, proxied.srv, "other.example", "http://lockstep.example", http.StatusForbidden},
-		{"an opaque origin", f, f.srv, "", "null", http.StatusForbidden},
+		{"HTTPS, its own page", f, tlsSrv, "", "https://" + tlsHost, true},
+		{"HTTPS, a plain-HTTP page of the same name", f, tlsSrv, "", "http://" + tlsHost, false},
+		{"HTTPS, another port", f, tlsSrv, "", "https://" + strings.Split(tlsHost, ":")[0] + ":1", false},
+		{"HTTPS, the Host with its default port", f, tlsSrv, "lockstep.example:443", "https://lockstep.example", true},
+		{"HTTP, its own page", f, f.srv, "", "http://" + plainHost, true},
+		{"HTTP, an HTTPS page of the same name", f, f.srv, "", "https://" + plainHost, false},
+		{"HTTP, the Host with its default port", f, f.srv, "lockstep.example:80", "http://lockstep.example", true},
+		{"HTTP, the Origin with its default port", f, f.srv, "lockstep.example", "http://lockstep.example:80", true},
+		{"HTTP, names in another case", f, f.srv, "LockStep.example", "HTTP://lockstep.EXAMPLE", true},
+		{"HTTP, the default port of the other scheme", f, f.srv, "lockstep.example", "http://lockstep.example:443", false},
+		{"an opaque origin", f, f.srv, "", "null", false},
+		{"an origin with a path", f, f.srv, "", "http://" + plainHost + "/", false},
+		{"behind a proxy that ends TLS, the public origin", proxied, proxied.srv, "lockstep.example", "https://lockstep.example", true},
+		{"behind a proxy, the public origin with its default port", proxied, proxied.srv, "lockstep.example", "https://lockstep.example:443", true},
+		{"behind a proxy, the public name on another port", proxied, proxied.srv, "lockstep.example", "https://lockstep.example:8443", false},
+		{"behind a proxy, another name", proxied, proxied.srv, "lockstep.example", "https://evil.example", false},
+		{"behind a proxy, plain HTTP under the public name", proxied, proxied.srv, "other.example", "http://lockstep.example", false},
 	} {
-		sess, err := tc.fx.auth.Login(t.Context(), "admin", password, "127.0.0.1")
-		if err != nil {
-			t.Fatal(err)
+		request := func(method, path, cookie string, body io.Reader) *http.Request {
+			req, _ := http.NewRequest(method, tc.srv.URL+path, body)
+			req.Header.Set("Origin", tc.origin)
+			if tc.host != "" {
+				req.Host = tc.host
+			}
+			if cookie != "" {
+				req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: cookie})
+			}
+			return req
 		}
-		req, _ := http.NewRequest(http.MethodPost, tc.srv.URL+server.PathApplications+"/team/web/refresh", nil)
-		req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: sess.Token})
-		req.Header.Set("Origin", tc.origin)
-		if tc.host != "" {
-			req.Host = tc.host
+		wantLogin, wantAction, wantLogout := http.StatusForbidden, http.StatusForbidden, http.StatusForbidden
+		if tc.own {
+			wantLogin, wantAction, wantLogout = http.StatusOK, http.StatusAccepted, http.StatusNoContent
 		}
-		if resp, body := send(t, tc.srv, req); resp.StatusCode != tc.want {
-			t.Errorf("%s: %d %s; want %d", tc.name, resp.StatusCode, body, tc.want)
+		// Log in.
+		req := request(http.MethodPost, server.PathSession, "", strings.NewReader(`{"username":"dev","password":"`+password+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, body := send(t, tc.srv, req)
+		if resp.StatusCode != wantLogin {
+			t.Errorf("%s: login: %d %s; want %d", tc.name, resp.StatusCode, body, wantLogin)
+		}
+		// Act with a session cookie.
+		if sessions[tc.fx] == "" {
+			sessions[tc.fx] = tc.fx.as(t, "admin")
+		}
+		if resp, body := send(t, tc.srv, request(http.MethodPost, server.PathApplications+"/team/web/refresh", sessions[tc.fx], nil)); resp.StatusCode != wantAction {
+			t.Errorf("%s: refresh: %d %s; want %d", tc.name, resp.StatusCode, body, wantAction)
+		}
+		// Log out: the session just opened, else the shared one (which a
+		// refusal leaves open).
+		cookie := sessions[tc.fx]
+		for _, c := range resp.Cookies() {
+			if c.Name == server.SessionCookie {
+				cookie = c.Value
+			}
+		}
+		if resp, body := send(t, tc.srv, request(http.MethodDelete, server.PathSession, cookie, nil)); resp.StatusCode != wantLogout {
+			t.Errorf("%s: logout: %d %s; want %d", tc.name, resp.StatusCode, body, wantLogout)
 		}
 	}
-	// A login is held to the same rule.
-	req, _ := http.NewRequest(http.MethodPost, tlsSrv.URL+server.PathSession, strings.NewReader(`{"username":"viewer","password":"`+password+`"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", "http://"+tlsHost)
-	if resp, body := send(t, tlsSrv, req); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("a login to the HTTPS server from a plain-HTTP page: %d %s", resp.StatusCode, body)
+}
+
+// The origin of a URL as a browser names its pages: scheme and host in
+// lower case, without the scheme's default port.
+func TestOriginOf(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"https://lockstep.example", "https://lockstep.example"},
+		{"HTTPS://LockStep.Example:443/auth/callback", "https://lockstep.example"},
+		{"http://lockstep.example:80/", "http://lockstep.example"},
+		{"https://lockstep.example:80", "https://lockstep.example:80"},
+		{"http://lockstep.example:8080", "http://lockstep.example:8080"},
+		{"https://[::1]:443", "https://[::1]"},
+		{"https://[::1]:8443", "https://[::1]:8443"},
+		{"ftp://lockstep.example", ""},
+		{"lockstep.example", ""},
+		{"https://", ""},
+		{"https://user@lockstep.example", ""},
+	} {
+		got, err := server.OriginOf(tc.url)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("OriginOf(%q) = %q, %v; want %q", tc.url, got, err, tc.want)
+		}
 	}
 }
 

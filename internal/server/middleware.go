@@ -237,26 +237,6 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	return s.isThisServer(r, origin)
 }
 
-// isThisServer reports whether a browser's Origin is this server's: the
-// scheme it serves (https over TLS) and the host asked for, or the public
-// origin it is known by behind a proxy that ends TLS. A page served over
-// plain HTTP under the same name is another origin: a network attacker
-// could have written it.
-func (s *Server) isThisServer(r *http.Request, origin string) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" || u.Path != "" || u.User != nil {
-		return false
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if u.Scheme == scheme && strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	return s.d.PublicOrigin != "" && strings.EqualFold(origin, s.d.PublicOrigin)
-}
-
 // loginFromHere refuses a POST that opens a session (a route open to anyone
 // that sets the session cookie) unless it comes from this server's own pages
 // or from a client that is no browser, such as the CLI: another site could

@@ -38,14 +38,37 @@ func CheckPlainHTTP(addr string, tls, insecure bool) error {
 	if tls || insecure {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("API address %s: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return nil
+	loopback, err := onLoopback(addr)
+	if err != nil || loopback {
+		return err
 	}
 	return fmt.Errorf("%w on %s: give --api-tls-cert and --api-tls-key, listen on 127.0.0.1, or pass --api-insecure-http to accept it", ErrPlainHTTP, addr)
+}
+
+// LacksPublicURL reports whether the API serves plain HTTP beyond loopback
+// (--api-insecure-http) without knowing its public origin. That is most
+// often behind a proxy that ends TLS: the browser's pages are then
+// https://NAME while the server sees http://NAME, and it refuses their
+// logins and actions (403) as coming from another origin. The caller warns:
+// refusing to start would stop setups that serve plain HTTP to browsers
+// directly, or to the CLI only, which work.
+func LacksPublicURL(addr string, tls bool, publicOrigin string) bool {
+	if tls || publicOrigin != "" {
+		return false
+	}
+	loopback, err := onLoopback(addr)
+	return err == nil && !loopback
+}
+
+// onLoopback reports whether addr listens on a loopback address only
+// (":8443" listens on every interface).
+func onLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("API address %s: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback()), nil
 }
 
 // Serve serves h on addr until ctx ends, with TLS when certFile is set.

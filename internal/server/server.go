@@ -63,10 +63,11 @@ type Deps struct {
 	RequireProjects bool
 	// SecureCookies marks session cookies Secure (served over TLS).
 	SecureCookies bool
-	// PublicOrigin is the origin browsers reach the API at
+	// PublicOrigin is the origin browsers reach the API and the UI at
 	// (https://lockstep.example), when it is known: the controller takes it
-	// from --oidc-redirect-url. Behind a proxy that ends TLS, a page's Origin
-	// is this one rather than the plain-HTTP one the server sees.
+	// from --api-public-url, else from --oidc-redirect-url. Behind a proxy
+	// that ends TLS, a page's Origin is this one rather than the plain-HTTP
+	// one the server sees. It is compared normalized (see OriginOf).
 	PublicOrigin string
 
 	Log *slog.Logger

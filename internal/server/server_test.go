@@ -339,6 +339,32 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 	}
 }
 
+// Plain HTTP beyond loopback is most often a proxy in front that ends TLS:
+// without a public URL, browsers' logins and actions would be refused, and
+// the controller warns at start.
+func TestPlainHTTPBeyondLoopbackWantsAPublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		addr   string
+		tls    bool
+		public string
+		want   bool
+	}{
+		{":8443", false, "", true},
+		{"0.0.0.0:8443", false, "", true},
+		{"10.0.0.5:8443", false, "", true},
+		{":8443", false, "https://lockstep.example", false},
+		{":8443", true, "", false},
+		{"127.0.0.1:8443", false, "", false},
+		{"localhost:8443", false, "", false},
+		{"[::1]:8443", false, "", false},
+		{"no port", false, "", false}, // CheckPlainHTTP refuses it
+	} {
+		if got := server.LacksPublicURL(tc.addr, tc.tls, tc.public); got != tc.want {
+			t.Errorf("%s tls=%v public=%q: %v; want %v", tc.addr, tc.tls, tc.public, got, tc.want)
+		}
+	}
+}
+
 // A failure inside the controller is logged with a request id; the caller gets
 // the id, not the cause (which may name files, hosts or queries).
 func TestInternalErrorsAreNotEchoed(t *testing.T) {
