@@ -26,6 +26,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/server/auth"
 )
 
 // fakeCluster answers the tree's reads: the Deployment web owns Pod web-1,
@@ -163,11 +164,17 @@ func TestTreeLogsAndRestartKeepToTheApplication(t *testing.T) {
 }
 
 // A followed log stays open for up to 30 minutes: it counts against the same
-// limits as live streams, per caller and in all.
+// limits as live streams, per caller and in all. A caller is an account: the
+// tokens someone creates share that person's limit, so they cannot multiply
+// it.
 func TestFollowedLogsCountAsStreams(t *testing.T) {
 	defer server.SetMaxStreams(server.MaxStreamsPerCaller + 2)()
 	f, _ := newClusterAPI(t)
 	dev, viewer := f.as(t, "dev"), f.as(t, "viewer")
+	devTokens := []string{dev}
+	for _, name := range []string{"one", "two", "three", "four"} {
+		devTokens = append(devTokens, newToken(t, f, dev, name).Token)
+	}
 	logs := server.PathApplications + "/team/web/logs?pod=web-1"
 	open := func(path, cred string) (*http.Response, string) {
 		t.Helper()
@@ -187,8 +194,8 @@ func TestFollowedLogsCountAsStreams(t *testing.T) {
 		return resp, line
 	}
 	var held []*http.Response
-	for range server.MaxStreamsPerCaller {
-		resp, body := open(logs+"&follow=true", dev)
+	for i := range server.MaxStreamsPerCaller { // dev's session and three of dev's tokens
+		resp, body := open(logs+"&follow=true", devTokens[i%4])
 		if resp.StatusCode != http.StatusOK || body != "a followed line\n" {
 			t.Fatalf("followed log %d: %d %q", len(held)+1, resp.StatusCode, body)
 		}
@@ -199,7 +206,9 @@ func TestFollowedLogsCountAsStreams(t *testing.T) {
 		want             int
 		wantBody         string
 	}{
-		{"one more followed log", logs + "&follow=true", dev, http.StatusTooManyRequests, "streams open already (live updates and followed logs): close one"},
+		{"one more followed log", logs + "&follow=true", dev, http.StatusTooManyRequests, "streams open already (live updates and followed logs, your API tokens' included): close one"},
+		{"one more with a token of the same caller", logs + "&follow=true", devTokens[1], http.StatusTooManyRequests, "close one"},
+		{"one more with a new token of the same caller", logs + "&follow=true", devTokens[4], http.StatusTooManyRequests, "close one"},
 		{"a live stream of the same caller", server.PathStream + "/applications", dev, http.StatusTooManyRequests, "close one"},
 		{"a log's tail, which is not followed", logs + "&tailLines=1", dev, http.StatusOK, "a line of the log"},
 		{"another caller's followed log", logs + "&follow=true", viewer, http.StatusOK, "a followed line"},
@@ -224,6 +233,17 @@ func TestFollowedLogsCountAsStreams(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// newToken creates an API token as cred (role:readonly, for an hour).
+func newToken(t *testing.T, f *apiFixture, cred, name string) server.NewToken {
+	t.Helper()
+	code, body := f.do(t, http.MethodPost, server.PathTokens, cred, auth.TokenRequest{Name: name, Roles: []string{"role:readonly"}, ExpiresIn: "1h"})
+	var tok server.NewToken
+	if err := json.Unmarshal([]byte(body), &tok); code != http.StatusCreated || err != nil {
+		t.Fatalf("creating token %s: %d %s", name, code, body)
+	}
+	return tok
 }
 
 // failingWriter fails every patch with err.

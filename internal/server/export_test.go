@@ -20,3 +20,11 @@ func SetMaxStreams(n int) (restore func()) {
 
 // MaxStreamsPerCaller is maxStreamsPerCaller.
 const MaxStreamsPerCaller = maxStreamsPerCaller
+
+// SetRecheck shortens how often open streams recheck their caller, for a
+// test; the returned function restores it.
+func SetRecheck(d time.Duration) (restore func()) {
+	old := recheck
+	recheck = d
+	return func() { recheck = old }
+}

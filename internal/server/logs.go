@@ -13,11 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/lockstep-dev/lockstep/internal/object"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 )
 
 // Log limits: a tail of at most maxTailLines lines, at most maxLogBytes in
-// all; a followed log ends after maxStream and counts against the Hub's
-// stream limits while open.
+// all; a followed log ends after maxStream, or when its caller's credential
+// or permission stops holding, and counts against the Hub's stream limits
+// while open.
 const (
 	defaultTailLines = 500
 	maxTailLines     = 10000
@@ -56,19 +58,26 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 	if _, err := s.inTree(r.Context(), c.app, key); err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancelCause(r.Context())
+	defer stop(nil)
 	if opts.Follow {
 		// A followed log stays open for up to maxStream: it counts as a
-		// live stream does.
+		// live stream does, and is rechecked as one is.
 		if s.d.Hub == nil {
 			return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server follows no logs: leave out follow=true")}
 		}
-		release, err := s.d.Hub.hold(c.principal.Actor())
+		release, err := s.d.Hub.hold(c.principal.Account())
 		if err != nil {
 			return err
 		}
 		defer release()
+		go s.endWhenRefused(ctx, stop, r, c)
 	}
-	stream, err := s.d.Cluster.Logs(r.Context(), c.app, key.Namespace, key.Name, opts)
+	stream, err := s.d.Cluster.Logs(ctx, c.app, key.Namespace, key.Name, opts)
+	var refused *apiError
+	if err != nil && errors.As(context.Cause(ctx), &refused) {
+		return refused // the credential or permission stopped holding first
+	}
 	if errors.Is(err, context.Canceled) {
 		return err // the caller left
 	}
@@ -97,6 +106,23 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 		}
 		if err != nil {
 			return nil // the end of the log, the byte limit, or the caller left
+		}
+	}
+}
+
+// endWhenRefused stops a followed log (with an *apiError as the cause) once
+// a recheck finds that its caller's credential no longer holds (logged out,
+// revoked) or that they may no longer read the Application's logs. It
+// returns when ctx ends.
+func (s *Server) endWhenRefused(ctx context.Context, stop context.CancelCauseFunc, r *http.Request, c *call) {
+	for chk := range s.recheckCaller(ctx, r) {
+		switch {
+		case chk.err != nil:
+			stop(&apiError{status: http.StatusUnauthorized, err: fmt.Errorf("the credential no longer holds: %w", chk.err)})
+			return
+		case !chk.rbac.Enforce(rbac.Logs, rbac.Get, c.object).Allowed():
+			stop(forbidden("permission denied: %s %s %s", rbac.Get, rbac.Logs, c.object))
+			return
 		}
 	}
 }

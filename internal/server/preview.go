@@ -17,25 +17,27 @@ type Previewer interface {
 }
 
 // maxPreviews bounds the previews running at once: each fetches and renders,
-// which the reconcile loop needs too; one caller may run maxPreviewsPerCaller.
+// which the reconcile loop needs too; one account may run
+// maxPreviewsPerCaller, its tokens' included.
 const (
 	maxPreviews          = 4
 	maxPreviewsPerCaller = 2
 )
 
-// previewSlot waits for a preview slot for who, as long as ctx allows.
-func (s *Server) previewSlot(ctx context.Context, who string) (release func(), err error) {
+// previewSlot waits for a preview slot for account (the caller's
+// auth.Principal.Account: a token's creator), as long as ctx allows.
+func (s *Server) previewSlot(ctx context.Context, account string) (release func(), err error) {
 	s.mu.Lock()
-	if s.previewsBy[who] >= maxPreviewsPerCaller {
+	if s.previewsBy[account] >= maxPreviewsPerCaller {
 		s.mu.Unlock()
-		return nil, &apiError{status: http.StatusTooManyRequests, err: fmt.Errorf("you have %d previews running already: wait for them", maxPreviewsPerCaller)}
+		return nil, &apiError{status: http.StatusTooManyRequests, err: fmt.Errorf("you have %d previews running already (your API tokens' included): wait for them", maxPreviewsPerCaller)}
 	}
-	s.previewsBy[who]++
+	s.previewsBy[account]++
 	s.mu.Unlock()
 	done := func() {
 		s.mu.Lock()
-		if s.previewsBy[who]--; s.previewsBy[who] <= 0 {
-			delete(s.previewsBy, who)
+		if s.previewsBy[account]--; s.previewsBy[account] <= 0 {
+			delete(s.previewsBy, account)
 		}
 		s.mu.Unlock()
 	}
@@ -54,7 +56,7 @@ func (s *Server) previewApplication(w http.ResponseWriter, r *http.Request, c *c
 	if s.d.Previewer == nil {
 		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server previews no Applications")}
 	}
-	release, err := s.previewSlot(r.Context(), c.principal.Actor())
+	release, err := s.previewSlot(r.Context(), c.principal.Account())
 	if err != nil {
 		return err
 	}

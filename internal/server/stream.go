@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,16 +18,17 @@ import (
 // sees; each stream keeps what its caller may see and its filter selects.
 //
 // It also counts every answer that stays open (live streams and followed
-// logs) against the same limits: maxStreamsPerCaller each, maxStreams in all.
+// logs) against the same limits: maxStreamsPerCaller for each account (a
+// token's are its creator's: auth.Principal.Account), maxStreams in all.
 type Hub struct {
-	mu     sync.Mutex
-	subs   map[*subscriber]struct{} // guarded by mu
-	byUser map[string]int           // open streams per caller; guarded by mu
-	open   int                      // open streams in all; guarded by mu
+	mu        sync.Mutex
+	subs      map[*subscriber]struct{} // guarded by mu
+	byAccount map[string]int           // open streams per account; guarded by mu
+	open      int                      // open streams in all; guarded by mu
 }
 
 // NewHub returns a Hub with no streams.
-func NewHub() *Hub { return &Hub{subs: map[*subscriber]struct{}{}, byUser: map[string]int{}} }
+func NewHub() *Hub { return &Hub{subs: map[*subscriber]struct{}{}, byAccount: map[string]int{}} }
 
 // Change is one change of an Application, as streams send it.
 type Change struct {
@@ -40,7 +42,7 @@ type Change struct {
 // does not keep up is cut off (it reconnects and lists again) rather than
 // holding changes for everyone.
 type subscriber struct {
-	user    string
+	account string
 	ch      chan Change
 	dropped bool // set under Hub.mu when the channel overflowed
 }
@@ -50,10 +52,11 @@ const (
 	subscriberBuffer    = 256
 	maxStreamsPerCaller = 20
 	heartbeat           = 15 * time.Second
-	// recheck is how often a stream checks that its caller's credential
-	// still holds (logged out, revoked, password changed).
-	recheck = 10 * time.Second
 )
+
+// recheck is how often an open stream checks that its caller's credential
+// still holds (logged out, revoked, password changed); a variable for tests.
+var recheck = 10 * time.Second
 
 // Publish sends a change of app to every stream; deleted says it is gone.
 // It never blocks.
@@ -80,36 +83,36 @@ func (h *Hub) Publish(app *v1.Application, deleted bool) {
 // maxStreams bounds the streams open in all; a variable for tests.
 var maxStreams = 1000
 
-// take counts a stream of user's in, or answers why not: at most
-// maxStreamsPerCaller each, so one caller cannot take every stream (429),
-// and maxStreams in all (503). h.mu is held.
-func (h *Hub) take(user string) error {
-	if h.byUser[user] >= maxStreamsPerCaller {
+// take counts a stream of account's in, or answers why not: at most
+// maxStreamsPerCaller each, so one person cannot take every stream, however
+// many tokens they create (429), and maxStreams in all (503). h.mu is held.
+func (h *Hub) take(account string) error {
+	if h.byAccount[account] >= maxStreamsPerCaller {
 		return &apiError{status: http.StatusTooManyRequests, err: fmt.Errorf(
-			"you have %d streams open already (live updates and followed logs): close one", maxStreamsPerCaller)}
+			"you have %d streams open already (live updates and followed logs, your API tokens' included): close one", maxStreamsPerCaller)}
 	}
 	if h.open >= maxStreams {
 		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("too many streams (live updates and followed logs) are open: try again later")}
 	}
-	h.byUser[user]++
+	h.byAccount[account]++
 	h.open++
 	return nil
 }
 
-// give counts a stream of user's out. h.mu is held.
-func (h *Hub) give(user string) {
+// give counts a stream of account's out. h.mu is held.
+func (h *Hub) give(account string) {
 	h.open--
-	if h.byUser[user]--; h.byUser[user] <= 0 {
-		delete(h.byUser, user)
+	if h.byAccount[account]--; h.byAccount[account] <= 0 {
+		delete(h.byAccount, account)
 	}
 }
 
 // hold counts a stream that takes no changes (a followed log) against the
 // limits while it is open; release counts it out.
-func (h *Hub) hold(user string) (release func(), err error) {
+func (h *Hub) hold(account string) (release func(), err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.take(user); err != nil {
+	if err := h.take(account); err != nil {
 		return nil, err
 	}
 	var once sync.Once
@@ -117,19 +120,19 @@ func (h *Hub) hold(user string) (release func(), err error) {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			h.give(user)
+			h.give(account)
 		})
 	}, nil
 }
 
-// subscribe opens a live stream for user, within the limits of take.
-func (h *Hub) subscribe(user string) (*subscriber, error) {
+// subscribe opens a live stream for account, within the limits of take.
+func (h *Hub) subscribe(account string) (*subscriber, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.take(user); err != nil {
+	if err := h.take(account); err != nil {
 		return nil, err
 	}
-	s := &subscriber{user: user, ch: make(chan Change, subscriberBuffer)}
+	s := &subscriber{account: account, ch: make(chan Change, subscriberBuffer)}
 	h.subs[s] = struct{}{}
 	return s, nil
 }
@@ -147,7 +150,7 @@ func (h *Hub) drop(s *subscriber) {
 	}
 	delete(h.subs, s)
 	close(s.ch)
-	h.give(s.user)
+	h.give(s.account)
 }
 
 // streamApplications streams changes of the Applications the caller may see
@@ -205,20 +208,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 	if !ok {
 		return errors.New("the connection cannot stream")
 	}
-	sub, err := s.d.Hub.subscribe(c.principal.Actor())
+	sub, err := s.d.Hub.subscribe(c.principal.Account())
 	if err != nil {
 		return err
 	}
 	defer s.d.Hub.unsubscribe(sub)
-	cred, _ := credential(r)
+	checks := s.recheckCaller(r.Context(), r)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, "retry: 3000\n\n")
 	flusher.Flush()
-	beat, check := time.NewTicker(heartbeat), time.NewTicker(recheck)
+	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
-	defer check.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -227,16 +229,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return nil
 			}
-		case <-check.C:
-			p, err := s.d.Auth.Authenticate(cred)
-			if err != nil {
-				_ = writeEvent(w, "end", map[string]string{"reason": "the credential no longer holds: " + err.Error()})
+		case chk, ok := <-checks:
+			if !ok {
+				return nil // the request ended
+			}
+			if chk.err != nil {
+				_ = writeEvent(w, "end", map[string]string{"reason": "the credential no longer holds: " + chk.err.Error()})
 				flusher.Flush()
 				return nil
 			}
 			// The policy may have changed: what the stream shows follows it.
-			policy := s.d.Policy.Policy()
-			c.rbac = policy.Resolve(subjects(policy, p))
+			c.rbac = chk.rbac
 		case ch, open := <-sub.ch:
 			if !open {
 				_ = writeEvent(w, "reset", map[string]string{"reason": "the stream fell behind: list again, then reconnect"})
@@ -253,6 +256,52 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, pick fu
 		}
 		flusher.Flush()
 	}
+}
+
+// callerCheck is what a recheck of an open stream's caller found: what
+// they may do now, or why their credential no longer holds.
+type callerCheck struct {
+	rbac *rbac.Caller
+	err  error
+}
+
+// recheckCaller re-authenticates the credential r came with every recheck,
+// until ctx ends, and sends what its caller may do now (the policy may have
+// changed) or, last, why the credential no longer holds (logged out,
+// revoked, password changed, account disabled). Every answer that stays
+// open (a live stream, a followed log) takes these checks, so that logout
+// and revocation end it within recheck. The channel closes when it stops.
+func (s *Server) recheckCaller(ctx context.Context, r *http.Request) <-chan callerCheck {
+	cred, _ := credential(r)
+	checks := make(chan callerCheck)
+	tick := time.NewTicker(recheck)
+	go func() {
+		defer close(checks)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var chk callerCheck
+			if p, err := s.d.Auth.Authenticate(cred); err != nil {
+				chk.err = err
+			} else {
+				policy := s.d.Policy.Policy()
+				chk.rbac = policy.Resolve(subjects(policy, p))
+			}
+			select {
+			case checks <- chk:
+			case <-ctx.Done():
+				return
+			}
+			if chk.err != nil {
+				return
+			}
+		}
+	}()
+	return checks
 }
 
 func writeEvent(w http.ResponseWriter, event string, data any) error {

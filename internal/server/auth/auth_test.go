@@ -200,6 +200,41 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// A token's caller is its creator's: limits per caller count by Account.
+func TestAccountIsATokensCreator(t *testing.T) {
+	a, _ := newTestAuth(t)
+	ctx := context.Background()
+	token := func(name string, by Principal) Principal {
+		t.Helper()
+		secret, _, err := a.CreateToken(ctx, TokenRequest{Name: name, Roles: []string{"role:readonly"}, ExpiresIn: "1h"}, by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := a.Authenticate(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	alice, bob := Principal{Name: "alice", Method: MethodPassword}, Principal{Name: "bob@example.com", Method: MethodSSO}
+	for _, tc := range []struct {
+		name string
+		p    Principal
+		want string
+	}{
+		{"a local account", alice, "alice"},
+		{"a single sign-on user", bob, "bob@example.com"},
+		{"a token of a local account", token("ci", alice), "alice"},
+		{"another token of the same account", token("deploy", alice), "alice"},
+		{"a token of a single sign-on user", token("bots", bob), "bob@example.com"},
+		{"the ledger token", Principal{Name: ledgerTokenSubject, Method: MethodLedgerToken}, ledgerTokenSubject},
+	} {
+		if got := tc.p.Account(); got != tc.want {
+			t.Errorf("%s (%s): Account() = %q; want %q", tc.name, tc.p.Actor(), got, tc.want)
+		}
+	}
+}
+
 func TestLedgerTokenReadsOnly(t *testing.T) {
 	a, _ := newTestAuth(t)
 	p, err := a.Authenticate("0123456789abcdef0123")

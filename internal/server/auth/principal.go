@@ -63,6 +63,17 @@ func (p Principal) Actor() string {
 	return p.Name
 }
 
+// Account is whose the caller is: a token's creator, else the caller's own
+// name. Limits per caller (open streams, previews) count by it, so that
+// the tokens one person creates share that person's allowance rather than
+// each bringing a new one.
+func (p Principal) Account() string {
+	if p.Method == MethodToken && p.Owner != "" {
+		return p.Owner
+	}
+	return p.Name
+}
+
 // Clone returns a copy that shares no slices.
 func (p Principal) Clone() Principal {
 	p.Groups = slices.Clone(p.Groups)
