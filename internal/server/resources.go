@@ -161,7 +161,7 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 	if s.d.Previewer == nil {
 		return nil
 	}
-	release, err := s.previewSlot(ctx, c.principal.Actor())
+	release, err := s.previewSlot(ctx, c.principal.Account())
 	if err != nil {
 		return err
 	}
