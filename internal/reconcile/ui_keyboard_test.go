@@ -41,7 +41,7 @@ func TestAnOperatorUsesOnlyTheKeyboard(t *testing.T) {
 	b.TabTo(`input[name="namespace"]`)
 	b.Press(f.ns + kb.Enter)
 	row := fmt.Sprintf(`tr[data-app="%s/web"]`, f.ns)
-	b.WaitVisible(row)
+	filteredTo(t, b, row)
 	b.TabTo(row + " a")
 	b.Press(kb.Enter)
 	b.WaitVisible(".summary h1")
