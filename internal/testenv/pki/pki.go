@@ -61,22 +61,32 @@ type Request struct {
 
 // NewCA creates a self-signed certificate authority.
 func NewCA(commonName string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
+	return selfSigned(caTemplate(commonName, validity))
+}
+
+// caTemplate is a CA certificate's template, valid from an hour ago for
+// valid.
+func caTemplate(commonName string, valid time.Duration) *x509.Certificate {
+	return &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(validity),
+		NotAfter:              time.Now().Add(valid),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
+}
+
+// selfSigned makes a key and the CA that tmpl describes, signed by itself.
+func selfSigned(tmpl *x509.Certificate) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, fmt.Errorf("creating CA %q: %w", commonName, err)
+		return nil, fmt.Errorf("creating CA %q: %w", tmpl.Subject.CommonName, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
