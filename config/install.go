@@ -1,0 +1,103 @@
+// Package config embeds Lockstep's install manifests (config/install, a
+// Kustomize base over config/crd and config/rbac) and renders them, so that
+// the binary installs exactly what the repository holds.
+package config
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+//go:embed crd/kustomization.yaml crd/bases/*.yaml rbac/kustomization.yaml rbac/controller.yaml install/*.yaml
+var manifests embed.FS
+
+// InstallOptions change what Install renders.
+type InstallOptions struct {
+	// Image is the controller's image reference (name:tag or name@digest);
+	// empty keeps the base's.
+	Image string
+}
+
+// Install renders config/install with opts: CRDs, the controller's RBAC,
+// its namespace, Deployment, Service, PersistentVolumeClaim, NetworkPolicy,
+// PodDisruptionBudget and the strict default Project.
+func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(manifests, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := manifests.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path.Join("/", p), data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	root := "/install"
+	if opts.Image != "" {
+		overlay := map[string]any{
+			"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+			"resources": []string{"../install"},
+			"images":    []map[string]string{imageOverride(opts.Image)},
+		}
+		data, err := yaml.Marshal(overlay)
+		if err != nil {
+			return nil, err
+		}
+		if err := mem.WriteFile("/overlay/kustomization.yaml", data); err != nil {
+			return nil, err
+		}
+		root = "/overlay"
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, root)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the install manifests: %w", err)
+	}
+	var out []*unstructured.Unstructured
+	for _, r := range res.Resources() {
+		// Through JSON: Map() keeps YAML's ints, which unstructured cannot copy.
+		data, err := r.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		o := &unstructured.Unstructured{}
+		if err := o.UnmarshalJSON(data); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// baseImage is the image config/install names (its kustomization's images:).
+const baseImage = "registry.internal.example/lockstep/lockstep"
+
+// imageOverride is Kustomize's images: entry that makes the base's image
+// ref: name@digest (pinned: what an air-gapped install should use) or
+// name:tag.
+func imageOverride(ref string) map[string]string {
+	out := map[string]string{"name": baseImage}
+	name, digest, pinned := strings.Cut(ref, "@")
+	if pinned {
+		out["newName"], out["digest"] = name, digest
+		return out
+	}
+	// A tag follows the last ':' after the last '/' (a registry's port does not).
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		out["newName"], out["newTag"] = ref[:i], ref[i+1:]
+		return out
+	}
+	out["newName"], out["newTag"] = ref, "latest"
+	return out
+}

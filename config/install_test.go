@@ -1,0 +1,114 @@
+package config_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/lockstep-dev/lockstep/config"
+)
+
+// The install renders every part the issue names, and the controller's Pod
+// runs as the restricted profile requires.
+func TestTheInstallRendersEveryPart(t *testing.T) {
+	objs, err := config.Install(config.InstallOptions{Image: "registry.internal/lockstep@sha256:" + strings.Repeat("a", 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		kinds[o.GetKind()+"/"+o.GetName()] = o
+	}
+	for _, want := range []string{
+		"CustomResourceDefinition/applications.lockstep.dev", "CustomResourceDefinition/projects.lockstep.dev",
+		"Namespace/lockstep-system", "ServiceAccount/lockstep-controller", "ClusterRole/lockstep-controller",
+		"Deployment/lockstep-controller", "Service/lockstep", "PersistentVolumeClaim/lockstep-data",
+		"NetworkPolicy/lockstep-controller", "PodDisruptionBudget/lockstep-controller", "Project/default",
+	} {
+		if kinds[want] == nil {
+			t.Errorf("no %s in the install", want)
+		}
+	}
+	d := kinds["Deployment/lockstep-controller"]
+	if d == nil {
+		t.FailNow()
+	}
+	if d.GetNamespace() != "lockstep-system" {
+		t.Errorf("the Deployment is in %q", d.GetNamespace())
+	}
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	c := containers[0].(map[string]any)
+	if c["image"] != "registry.internal/lockstep@sha256:"+strings.Repeat("a", 64) {
+		t.Errorf("image %v", c["image"])
+	}
+	sc := c["securityContext"].(map[string]any)
+	if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false {
+		t.Errorf("container securityContext %v", sc)
+	}
+	pod, _, _ := unstructured.NestedMap(d.Object, "spec", "template", "spec", "securityContext")
+	if pod["runAsNonRoot"] != true || pod["seccompProfile"].(map[string]any)["type"] != "RuntimeDefault" {
+		t.Errorf("pod securityContext %v", pod)
+	}
+	args := strings.Join(func() []string {
+		var s []string
+		for _, a := range c["args"].([]any) {
+			s = append(s, a.(string))
+		}
+		return s
+	}(), " ")
+	for _, want := range []string{"--leader-elect", "--require-projects", "--data-dir=/var/lib/lockstep"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %s", args, want)
+		}
+	}
+	if p := kinds["Project/default"]; p != nil {
+		if repos, _, _ := unstructured.NestedSlice(p.Object, "spec", "sourceRepos"); len(repos) != 0 {
+			t.Errorf("the default Project allows repositories: %v", repos)
+		}
+	}
+}
+
+// An image reference becomes the Deployment's image as written: pinned by
+// digest, tagged, or on a registry with a port.
+func TestTheInstallTakesAnyImageReference(t *testing.T) {
+	for ref, want := range map[string]string{
+		"registry.internal/lockstep:1.2":                                         "registry.internal/lockstep:1.2",
+		"registry.internal:5000/lockstep:1.2":                                    "registry.internal:5000/lockstep:1.2",
+		"registry.internal:5000/lockstep":                                        "registry.internal:5000/lockstep:latest",
+		"registry.internal/lockstep@sha256:" + strings.Repeat("b", 64):           "registry.internal/lockstep@sha256:" + strings.Repeat("b", 64),
+		"registry.internal:5000/team/lockstep@sha256:" + strings.Repeat("c", 64): "registry.internal:5000/team/lockstep@sha256:" + strings.Repeat("c", 64),
+	} {
+		objs, err := config.Install(config.InstallOptions{Image: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			if got := containers[0].(map[string]any)["image"]; got != want {
+				t.Errorf("%s: image %v, want %s", ref, got, want)
+			}
+		}
+	}
+}
+
+// Every CRD make generate writes is in the install.
+func TestTheInstallHasEveryGeneratedCRD(t *testing.T) {
+	bases, err := os.ReadDir("crd/bases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := os.ReadFile("crd/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bases {
+		if !strings.Contains(string(k), "- bases/"+b.Name()+"\n") {
+			t.Errorf("config/crd/kustomization.yaml does not list %s", b.Name())
+		}
+	}
+}
