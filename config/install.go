@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/lockstep-dev/lockstep/internal/plan"
 )
 
 //go:embed crd/kustomization.yaml crd/bases/*.yaml rbac/kustomization.yaml rbac/controller.yaml install/*.yaml
@@ -28,7 +30,8 @@ type InstallOptions struct {
 
 // Install renders config/install with opts: CRDs, the controller's RBAC,
 // its namespace, Deployment, Service, PersistentVolumeClaim, NetworkPolicy,
-// PodDisruptionBudget and the strict default Project.
+// PodDisruptionBudget and the strict default Project, in the order they can
+// be applied.
 func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 	mem := filesys.MakeFsInMemory()
 	err := fs.WalkDir(manifests, ".", func(p string, d fs.DirEntry, err error) error {
@@ -77,6 +80,9 @@ func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, o)
 	}
+	// In the order they can be applied: the namespace and the CRDs first, the
+	// default Project (a custom resource) last.
+	plan.SortByKind(out)
 	return out, nil
 }
 

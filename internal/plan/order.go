@@ -38,6 +38,13 @@ func rank(k object.Key) int {
 	return len(kindOrder)
 }
 
+// SortByKind orders objects as a plan applies them (namespaces and CRDs
+// first, custom resources last), keeping the order of objects of one rank:
+// for installers that apply a fixed set of objects without a plan.
+func SortByKind(objs []*unstructured.Unstructured) {
+	sort.SliceStable(objs, func(i, j int) bool { return rank(object.KeyOf(objs[i])) < rank(object.KeyOf(objs[j])) })
+}
+
 // sortForApply orders steps by sync wave, then kind rank, then key, so plans are
 // deterministic.
 func sortForApply(steps []Step) {

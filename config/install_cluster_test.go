@@ -1,0 +1,71 @@
+package config_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/lockstep-dev/lockstep/config"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// The install applies, server-side, to a real control plane as it is
+// (schemas, the CRDs before the Project that needs them), twice (an
+// upgrade over itself changes nothing it cannot), and the controller's Pod
+// is admitted by the namespace's restricted Pod Security profile.
+func TestTheInstallAppliesToARealControlPlane(t *testing.T) {
+	ctx := testenv.Context(t)
+	c, err := client.New(testenv.Config(t), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := config.Install(config.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for _, o := range objs {
+			// A Project waits for its CRD to be served.
+			testenv.Eventually(t, 30*time.Second, "applying "+o.GetKind()+"/"+o.GetName(), func(ctx context.Context) (bool, error) {
+				err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("lockstep-install"), client.ForceOwnership)
+				return err == nil, err
+			})
+		}
+	}
+
+	// The Deployment's Pod, as its ReplicaSet would create it, dry-run:
+	// refused if it breaks the restricted profile.
+	var tmpl map[string]any
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			tmpl, _, _ = unstructured.NestedMap(o.Object, "spec", "template")
+		}
+	}
+	pod := &corev1.Pod{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(tmpl, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Namespace, pod.GenerateName = "lockstep-system", "lockstep-controller-"
+	if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
+		t.Errorf("the controller's Pod is not admitted: %v", err)
+	}
+	// And the profile is enforced there: a privileged Pod is refused.
+	bad := pod.DeepCopy()
+	bad.Spec.Containers[0].SecurityContext.Privileged = ptrTo(true)
+	if err := c.Create(ctx, bad, client.DryRunAll); err == nil {
+		t.Error("a privileged Pod is admitted in the install's namespace")
+	}
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "lockstep-system"}, ns); err != nil || ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Errorf("namespace %v: %v", ns.Labels, err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
