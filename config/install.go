@@ -26,7 +26,12 @@ type InstallOptions struct {
 	// Image is the controller's image reference (name:tag or name@digest);
 	// empty keeps the base's.
 	Image string
+	// Namespace is where the controller runs; empty: lockstep-system.
+	Namespace string
 }
+
+// DefaultNamespace is config/install's namespace.
+const DefaultNamespace = "lockstep-system"
 
 // Install renders config/install with opts: CRDs, the controller's RBAC,
 // its namespace, Deployment, Service, PersistentVolumeClaim, NetworkPolicy,
@@ -48,11 +53,16 @@ func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	root := "/install"
-	if opts.Image != "" {
+	if opts.Image != "" || opts.Namespace != "" {
 		overlay := map[string]any{
 			"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
 			"resources": []string{"../install"},
-			"images":    []map[string]string{imageOverride(opts.Image)},
+		}
+		if opts.Image != "" {
+			overlay["images"] = []map[string]string{imageOverride(opts.Image)}
+		}
+		if opts.Namespace != "" {
+			overlay["namespace"] = opts.Namespace
 		}
 		data, err := yaml.Marshal(overlay)
 		if err != nil {
@@ -80,6 +90,12 @@ func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, o)
 	}
+	clusterScoped(out)
+	if opts.Namespace != "" && opts.Namespace != DefaultNamespace {
+		if err := moveNamespace(out, opts.Namespace); err != nil {
+			return nil, err
+		}
+	}
 	// In the order they can be applied: the namespace and the CRDs first, the
 	// default Project (a custom resource) last.
 	plan.SortByKind(out)
@@ -106,4 +122,56 @@ func imageOverride(ref string) map[string]string {
 	}
 	out["newName"], out["newTag"] = ref, "latest"
 	return out
+}
+
+// moveNamespace finishes what Kustomize's namespace: does not: the
+// Namespace object's own name, and the controller's flags that name it.
+func moveNamespace(objs []*unstructured.Unstructured, ns string) error {
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Namespace":
+			o.SetName(ns)
+		case "Deployment":
+			containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			if err != nil {
+				return err
+			}
+			for _, c := range containers {
+				c := c.(map[string]any)
+				args, _ := c["args"].([]any)
+				for i, a := range args {
+					if s, ok := a.(string); ok && strings.HasSuffix(s, "="+DefaultNamespace) {
+						args[i] = strings.TrimSuffix(s, DefaultNamespace) + ns
+					}
+				}
+			}
+			if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// clusterScoped takes the namespace off the custom resources whose CRD (in
+// objs) says they are cluster-scoped: Kustomize's namespace: does not read
+// CRDs, so it gives the default Project one.
+func clusterScoped(objs []*unstructured.Unstructured) {
+	cluster := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		if scope == "Cluster" {
+			cluster[group+"/"+kind] = true
+		}
+	}
+	for _, o := range objs {
+		if cluster[o.GroupVersionKind().Group+"/"+o.GetKind()] {
+			o.SetNamespace("")
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package config_test
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lockstep-dev/lockstep/config"
+	"github.com/lockstep-dev/lockstep/internal/cli"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
 
@@ -69,3 +72,46 @@ func TestTheInstallAppliesToARealControlPlane(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// lockstep install applies the install for a namespace and an image, and
+// again (an upgrade); --dry-run prints what it would apply.
+func TestLockstepInstall(t *testing.T) {
+	ctx := testenv.Context(t)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := cli.NewRootCommand()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(args)
+		if err := cmd.ExecuteContext(ctx); err != nil {
+			t.Fatalf("lockstep %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		}
+		return out.String()
+	}
+	const ns, image = "platform-cd", "registry.internal/lockstep:1.2.3"
+	printed := run("install", "--dry-run", "--namespace", ns, "--image", image)
+	if !strings.Contains(printed, "kind: Deployment") || !strings.Contains(printed, "image: "+image) || !strings.Contains(printed, "--namespace="+ns) {
+		t.Errorf("--dry-run printed:\n%s", printed)
+	}
+	kubeconfig := testenv.ControlPlane(t).Kubeconfig
+	for range 2 {
+		out := run("install", "--kubeconfig", kubeconfig, "--namespace", ns, "--image", image)
+		if !strings.Contains(out, "applied Namespace/"+ns) || !strings.Contains(out, "applied Project/default") {
+			t.Errorf("install said:\n%s", out)
+		}
+	}
+	c, err := client.New(testenv.Config(t), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &unstructured.Unstructured{}
+	d.SetAPIVersion("apps/v1")
+	d.SetKind("Deployment")
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lockstep-controller"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := d.MarshalJSON(); !strings.Contains(string(raw), image) || !strings.Contains(string(raw), "--leader-election-namespace="+ns) {
+		t.Errorf("the installed Deployment: %s", raw)
+	}
+}

@@ -63,6 +63,9 @@ func TestTheInstallRendersEveryPart(t *testing.T) {
 			t.Errorf("args %q lack %s", args, want)
 		}
 	}
+	if p := kinds["Project/default"]; p != nil && p.GetNamespace() != "" {
+		t.Errorf("the default Project (cluster-scoped) has namespace %q", p.GetNamespace())
+	}
 	if p := kinds["Project/default"]; p != nil {
 		if repos, _, _ := unstructured.NestedSlice(p.Object, "spec", "sourceRepos"); len(repos) != 0 {
 			t.Errorf("the default Project allows repositories: %v", repos)
@@ -109,6 +112,32 @@ func TestTheInstallHasEveryGeneratedCRD(t *testing.T) {
 	for _, b := range bases {
 		if !strings.Contains(string(k), "- bases/"+b.Name()+"\n") {
 			t.Errorf("config/crd/kustomization.yaml does not list %s", b.Name())
+		}
+	}
+}
+
+// In another namespace, everything namespaced is there, the controller's
+// flags and its RBAC subjects name it, and nothing names the default.
+func TestTheInstallMovesToAnotherNamespace(t *testing.T) {
+	objs, err := config.Install(config.InstallOptions{Namespace: "platform-cd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		raw, err := o.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(raw), config.DefaultNamespace) {
+			t.Errorf("%s/%s still names %s: %s", o.GetKind(), o.GetName(), config.DefaultNamespace, raw)
+		}
+		switch {
+		case o.GetKind() == "Namespace" && o.GetName() != "platform-cd":
+			t.Errorf("namespace %s", o.GetName())
+		case o.GetKind() == "Deployment" && !strings.Contains(string(raw), "--namespace=platform-cd"):
+			t.Errorf("the Deployment's flags: %s", raw)
+		case o.GetKind() == "ClusterRoleBinding" && !strings.Contains(string(raw), `"namespace":"platform-cd"`):
+			t.Errorf("the ClusterRoleBinding's subject: %s", raw)
 		}
 	}
 }
