@@ -12,7 +12,6 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/config/crd"
+	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/config/rbac"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/controller"
@@ -46,21 +45,17 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The installer's part: the namespace, the CRDs, controller.yaml.
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: rbac.Namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	if err := crd.Install(ctx, admin); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := rbac.Controller()
+	// The installer's part: everything lockstep install applies (the
+	// namespace, the CRDs, controller.yaml, the strict default Project, ...).
+	objs, err := config.Install(config.InstallOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("installer"), client.ForceOwnership); err != nil {
-			t.Fatalf("installing %s/%s: %v", o.GetKind(), o.GetName(), err)
-		}
+		testenv.Eventually(t, 30*time.Second, "installing "+o.GetKind()+"/"+o.GetName(), func(ctx context.Context) (bool, error) {
+			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("installer"), client.ForceOwnership)
+			return err == nil, err
+		})
 	}
 	controllerCfg := testenv.ServiceAccountConfig(t, rbac.Namespace, rbac.ServiceAccount)
 
@@ -108,6 +103,19 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		"deny/sa.yaml": []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sneaky}\n"),
 	}})
 	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The administrator's part: the strict default Project lets the team's
+	// namespace use its repository, there.
+	project := &v1.Project{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "default"}, project); err != nil {
+		t.Fatal(err)
+	}
+	project.Spec.SourceNamespaces = []string{ns}
+	project.Spec.SourceRepos = []string{git.HTTPSURL("team")}
+	project.Spec.Destinations = []v1.ProjectDestination{{Namespace: ns}}
+	if err := c.Update(ctx, project); err != nil {
 		t.Fatal(err)
 	}
 
