@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -22,11 +21,9 @@ import (
 	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/config/rbac"
 	"github.com/lockstep-dev/lockstep/internal/apply"
-	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
-	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
@@ -115,28 +112,14 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 	project.Spec.SourceNamespaces = []string{ns}
 	project.Spec.SourceRepos = []string{git.HTTPSURL("team")}
 	project.Spec.Destinations = []v1.ProjectDestination{{Namespace: ns}}
+	project.Spec.ServiceAccountName = "deployer"
 	if err := c.Update(ctx, project); err != nil {
 		t.Fatal(err)
 	}
 
-	opts := controller.DefaultOptions()
-	opts.DataDir = filepath.Join(t.TempDir(), "controller")
-	opts.DefaultServiceAccount = "deployer"
-	opts.Logger = logr.Discard()
-	port, err := cluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.APIAddress = fmt.Sprintf("127.0.0.1:%d", port)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- controller.Run(runCtx, controllerCfg, opts) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("the controller stopped with: %v", err)
-		}
-	})
+	// The controller as the install's Deployment runs it, as the installed
+	// service account.
+	installed := runInstalledController(t, objs, controllerCfg)
 
 	application := func(name, path string) {
 		app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: v1.ApplicationSpec{
@@ -179,22 +162,22 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		t.Errorf("message %q lacks %q", cond.Message, want)
 	}
 	// The ledger was written with the controller's own namespace Secrets.
-	if _, err := os.Stat(filepath.Join(opts.DataDir, "ledger.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(installed.dataDir, "ledger.db")); err != nil {
 		t.Errorf("no ledger: %v", err)
 	}
-	useTheAPI(t, c, "http://"+opts.APIAddress, ns)
+	useTheAPI(t, c, installed.apiURL, installed.caPEM, ns)
 }
 
 // useTheAPI logs in and takes every kind of step the API takes with the
 // controller's permissions: read the watch cache, preview, sync, look at
 // the tree, restart (as the deployer), create a token, log out.
-func useTheAPI(t *testing.T, c client.Client, url, ns string) {
+func useTheAPI(t *testing.T, c client.Client, url string, caPEM []byte, ns string) {
 	ctx := testenv.Context(t)
 	initial := &corev1.Secret{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: rbac.Namespace, Name: auth.SecretInitialAdmin}, initial); err != nil {
 		t.Fatal(err)
 	}
-	anon, err := server.NewClientWith(server.ClientOptions{Server: url, AllowNoToken: true})
+	anon, err := server.NewClientWith(server.ClientOptions{Server: url, CAData: caPEM, AllowNoToken: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +186,7 @@ func useTheAPI(t *testing.T, c client.Client, url, ns string) {
 		sess, err = anon.Login(ctx, auth.AdminAccount, string(initial.Data["password"]))
 		return err == nil, err
 	})
-	api, err := server.NewClient(url, sess.Token)
+	api, err := server.NewClientWith(server.ClientOptions{Server: url, CAData: caPEM, Token: sess.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
