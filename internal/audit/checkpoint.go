@@ -1,18 +1,15 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/internal/signkey"
 )
 
 // CheckpointKind tells a head checkpoint from a retention cut.
@@ -69,73 +66,27 @@ func (c Checkpoint) verifyWith(trusted ed25519.PublicKey) error {
 }
 
 // Fingerprint names an ed25519 public key as ssh-keygen does: SHA256:base64.
-func Fingerprint(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
-}
+func Fingerprint(pub ed25519.PublicKey) string { return signkey.Fingerprint(pub) }
 
 // GenerateKey makes a new signing key.
-func GenerateKey() (ed25519.PrivateKey, error) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	return key, err
-}
+func GenerateKey() (ed25519.PrivateKey, error) { return signkey.Generate() }
 
 // MarshalKey encodes a signing key as PKCS#8 PEM, and its public key as PKIX PEM.
 func MarshalKey(key ed25519.PrivateKey) (private, public []byte, err error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	public, err = MarshalPublicKey(key.Public().(ed25519.PublicKey))
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), public, nil
+	return signkey.Marshal(key)
 }
 
 // MarshalPublicKey encodes a public key as PKIX PEM.
-func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
-}
+func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) { return signkey.MarshalPublic(pub) }
 
 // ParseKey reads a PKCS#8 PEM ed25519 private key.
 func ParseKey(data []byte) (ed25519.PrivateKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("ledger signing key: not a PEM \"PRIVATE KEY\" block")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("ledger signing key: %w", err)
-	}
-	ek, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("ledger signing key: %T, want ed25519", k)
-	}
-	return ek, nil
+	return signkey.ParsePrivate(data, "ledger signing key")
 }
 
 // ParsePublicKey reads a PKIX PEM ed25519 public key, or a bare base64 one.
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
-	if block, _ := pem.Decode(data); block != nil {
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("ledger public key: %w", err)
-		}
-		if ek, ok := k.(ed25519.PublicKey); ok {
-			return ek, nil
-		}
-		return nil, fmt.Errorf("ledger public key: %T, want ed25519", k)
-	}
-	raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(data)))
-	if err != nil || len(raw) != ed25519.PublicKeySize {
-		return nil, errors.New("ledger public key: neither PEM nor a base64 ed25519 key")
-	}
-	return raw, nil
+	return signkey.ParsePublic(data, "ledger public key")
 }
 
 func hashOf(body []byte) string {
