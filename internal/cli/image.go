@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/spf13/cobra"
+
+	"github.com/lockstep-dev/lockstep/internal/image"
+	"github.com/lockstep-dev/lockstep/internal/signkey"
+)
+
+// Files image build writes besides the image.
+const (
+	sbomFile      = "sbom.cdx.json"
+	signatureFile = "signature.json"
+)
+
+func newImageCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Build, sign and verify Lockstep's container image, without Docker",
+	}
+	cmd.AddCommand(newImageBuildCommand(), newImageVerifyCommand(), newImageKeygenCommand())
+	return cmd
+}
+
+func newImageBuildCommand() *cobra.Command {
+	var (
+		opts         image.Options
+		tag, out, kf string
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the image of a static lockstep binary: an OCI layout, a tarball, its SBOM and signature",
+		Long: `Build makes the image from a static binary (make image builds one with CGO_ENABLED=0
+-trimpath): the binary, the CA certificates and a non-root user (65532), nothing else, the
+same digest from the same inputs. It writes, under --out: oci/ (an OCI image layout),
+lockstep.tar (a tarball), sbom.cdx.json (CycloneDX, from the binary's Go build information)
+and, with --key, signature.json (the image's and the SBOM's digests, signed). It prints the
+image's digest.`,
+		Example: `  lockstep image keygen --out keys
+  lockstep image build --binary bin/lockstep-static --tag registry.internal/lockstep:1.0 --key keys/image.key --out dist`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ref, err := name.NewTag(tag)
+			if err != nil {
+				return &UsageError{fmt.Errorf("--tag: %w", err)}
+			}
+			img, err := image.Build(opts)
+			if err != nil {
+				return err
+			}
+			if err := image.WriteTo(out, img, ref); err != nil {
+				return err
+			}
+			sbom, err := image.SBOM(opts.Binary)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(out, sbomFile), sbom, 0o644); err != nil {
+				return err
+			}
+			digest, err := img.Digest()
+			if err != nil {
+				return err
+			}
+			if kf != "" {
+				data, err := os.ReadFile(kf)
+				if err != nil {
+					return err
+				}
+				key, err := signkey.ParsePrivate(data, "image signing key "+kf)
+				if err != nil {
+					return err
+				}
+				sbomDigest, _, err := v1.SHA256(bytes.NewReader(sbom))
+				if err != nil {
+					return err
+				}
+				sig, err := image.Sign(key, digest, sbomDigest)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(out, signatureFile), sig, 0o644); err != nil {
+					return err
+				}
+			}
+			// The repository as written (a bare name stays bare: no Docker Hub here).
+			repo := tag
+			if i := strings.LastIndex(tag, ":"); i > strings.LastIndex(tag, "/") {
+				repo = tag[:i]
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s\n", repo, digest)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Binary, "binary", "", "a static lockstep binary for linux (required)")
+	f.StringVar(&opts.CACerts, "ca-certs", image.DefaultCACerts, "the CA certificates the image trusts (PEM bundle)")
+	f.StringVar(&tag, "tag", "lockstep:dev", "the name the layout and the tarball give the image")
+	f.StringVar(&out, "out", "dist", "folder to write into")
+	f.StringVar(&kf, "key", "", "ed25519 signing key (PEM, from lockstep image keygen); none: unsigned")
+	_ = cmd.MarkFlagRequired("binary")
+	return cmd
+}
+
+func newImageVerifyCommand() *cobra.Command {
+	var dir, pubFile string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check an image build's signature offline: the image in oci/ and the SBOM, with a public key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(pubFile)
+			if err != nil {
+				return err
+			}
+			pub, err := signkey.ParsePublic(data, "image public key "+pubFile)
+			if err != nil {
+				return err
+			}
+			digest, sbomDigest, err := buildDigests(dir)
+			if err != nil {
+				return err
+			}
+			sig, err := os.ReadFile(filepath.Join(dir, signatureFile))
+			if err != nil {
+				return err
+			}
+			if err := image.Verify(pub, sig, digest, sbomDigest); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "OK: image %s and its SBOM are signed by %s\n", digest, signkey.Fingerprint(pub))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "dist", "the folder lockstep image build wrote")
+	cmd.Flags().StringVar(&pubFile, "public-key", "", "the signer's public key (PEM) (required)")
+	_ = cmd.MarkFlagRequired("public-key")
+	return cmd
+}
+
+// buildDigests are the digests of the image in dir's OCI layout (its only
+// one) and of its SBOM file.
+func buildDigests(dir string) (v1.Hash, v1.Hash, error) {
+	idx, err := layout.ImageIndexFromPath(filepath.Join(dir, image.LayoutDir))
+	if err != nil {
+		return v1.Hash{}, v1.Hash{}, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, v1.Hash{}, err
+	}
+	if len(m.Manifests) != 1 {
+		return v1.Hash{}, v1.Hash{}, fmt.Errorf("%s holds %d images, want 1", filepath.Join(dir, image.LayoutDir), len(m.Manifests))
+	}
+	sbom, err := os.ReadFile(filepath.Join(dir, sbomFile))
+	if err != nil {
+		return v1.Hash{}, v1.Hash{}, err
+	}
+	sbomDigest, _, err := v1.SHA256(bytes.NewReader(sbom))
+	return m.Manifests[0].Digest, sbomDigest, err
+}
+
+func newImageKeygenCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make an ed25519 key pair for signing images and bundles (image.key, image.pub)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := signkey.Generate()
+			if err != nil {
+				return err
+			}
+			private, public, err := signkey.Marshal(key)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return err
+			}
+			keyPath := filepath.Join(out, "image.key")
+			if _, err := os.Stat(keyPath); err == nil {
+				return fmt.Errorf("%s exists: not overwriting a key", keyPath)
+			}
+			if err := os.WriteFile(keyPath, private, 0o600); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(out, "image.pub"), public, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (keep it secret) and %s, key %s\n", keyPath, filepath.Join(out, "image.pub"), signkey.Fingerprint(key.Public().(ed25519.PublicKey)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", ".", "folder for image.key and image.pub")
+	return cmd
+}

@@ -1,0 +1,61 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A key, a build that writes the layout, the tarball, the SBOM and the
+// signature, the same digest twice, a verification that holds, and one that
+// fails once the SBOM is changed. The test binary stands in for a static
+// lockstep (it is a Go binary with build information).
+func TestImageBuildSignAndVerify(t *testing.T) {
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "keys")
+	if out, err := run(t, "image", "keygen", "--out", keys); err != nil || !strings.Contains(out, "SHA256:") {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	if _, err := run(t, "image", "keygen", "--out", keys); err == nil {
+		t.Error("keygen overwrote a key")
+	}
+	build := func(out string) string {
+		t.Helper()
+		got, err := run(t, "image", "build", "--binary", self, "--ca-certs", certs, "--tag", "registry.internal/lockstep:1.0",
+			"--key", filepath.Join(keys, "image.key"), "--out", out)
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, got)
+		}
+		return strings.TrimSpace(got)
+	}
+	first, second := build(filepath.Join(dir, "a")), build(filepath.Join(dir, "b"))
+	if first != second || !strings.HasPrefix(first, "registry.internal/lockstep@sha256:") {
+		t.Errorf("two builds printed %q and %q", first, second)
+	}
+	for _, f := range []string{"oci/index.json", "oci/oci-layout", "lockstep.tar", "sbom.cdx.json", "signature.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "a", f)); err != nil {
+			t.Errorf("the build wrote no %s: %v", f, err)
+		}
+	}
+	pub := filepath.Join(keys, "image.pub")
+	if out, err := run(t, "image", "verify", "--dir", filepath.Join(dir, "a"), "--public-key", pub); err != nil || !strings.HasPrefix(out, "OK: image sha256:") {
+		t.Errorf("verify: %v\n%s", err, out)
+	}
+	sbom := filepath.Join(dir, "a", "sbom.cdx.json")
+	data, _ := os.ReadFile(sbom)
+	if err := os.WriteFile(sbom, append(data, ' '), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "image", "verify", "--dir", filepath.Join(dir, "a"), "--public-key", pub); err == nil {
+		t.Errorf("a changed SBOM verified:\n%s", out)
+	}
+}
