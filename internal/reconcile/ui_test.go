@@ -54,7 +54,14 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 	b.Screenshot("overview") // kept with LOCKSTEP_TEST_ARTIFACTS: docs/ui.md's pictures
 
 	// The plan before the button, then the sync of exactly that commit.
-	b.Click(row + " a")
+	// A live update may redraw the row as it is clicked: click until the
+	// Application's page opens.
+	eventually(t, 10*time.Second, "the Application's page opens from its row", func(context.Context) (bool, error) {
+		if !strings.Contains(b.Location(), "#/apps/") {
+			b.Click(row + " a")
+		}
+		return strings.Contains(b.Location(), "#/apps/"), nil
+	})
 	b.WaitVisible(".summary h1")
 	b.Click(".plan button")
 	b.WaitVisible(".plan button.primary")
