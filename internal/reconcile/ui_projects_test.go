@@ -10,8 +10,6 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/policy"
-	"github.com/lockstep-dev/lockstep/internal/server/auth"
-	"github.com/lockstep-dev/lockstep/internal/testenv/browser"
 )
 
 // The Projects page shows each Project's rules in the words the policy gate
@@ -31,12 +29,7 @@ func TestTheProjectsPageSaysTheRulesInWords(t *testing.T) {
 	}))
 	f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonOutOfSync, first)
 
-	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
-	b.Navigate("/#/projects")
-	b.WaitVisible("#username")
-	b.Type("#username", auth.AdminAccount)
-	b.Type("#password", initialAdmin(t, f.c))
-	b.Click("form.login button[type=submit]")
+	b := logInAsAdmin(t, f, "/#/projects")
 	section := fmt.Sprintf(`section[aria-labelledby="project-%s"]`, f.ns)
 	b.WaitVisible(section)
 

@@ -35,12 +35,7 @@ func TestAnOperatorSyncsInTheBrowser(t *testing.T) {
 	f, first := manualWebApp(t)
 
 	// The page asks who is logged in before anyone is: that 401 is expected.
-	b := browser.New(t, shared.apiURL, browser.ExpectStatus(401, "/api/v1/session"))
-	b.Navigate("/")
-	b.WaitVisible("#username")
-	b.Type("#username", auth.AdminAccount)
-	b.Type("#password", initialAdmin(t, f.c))
-	b.Click("form.login button[type=submit]")
+	b := logInAsAdmin(t, f, "/")
 	b.WaitVisible("table.apps")
 
 	// Filter by the test's namespace: one row, OutOfSync.
