@@ -73,11 +73,7 @@ image's digest.`,
 				return err
 			}
 			if kf != "" {
-				data, err := os.ReadFile(kf)
-				if err != nil {
-					return err
-				}
-				key, err := signkey.ParsePrivate(data, "image signing key "+kf)
+				key, err := readPrivateKey(kf)
 				if err != nil {
 					return err
 				}
@@ -119,11 +115,7 @@ func newImageVerifyCommand() *cobra.Command {
 		Short: "Check an image build's signature offline: the image in oci/ and the SBOM, with a public key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := os.ReadFile(pubFile)
-			if err != nil {
-				return err
-			}
-			pub, err := signkey.ParsePublic(data, "image public key "+pubFile)
+			pub, err := readPublicKey(pubFile)
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,9 @@ const (
 	Tarball   = "lockstep.tar" // the image as a tarball (docker load, crane push)
 )
 
+// RefName is the OCI annotation that names an image in a layout.
+const RefName = "org.opencontainers.image.ref.name"
+
 // WriteTo writes img into dir as an OCI image layout and as a tarball,
 // both naming it ref.
 func WriteTo(dir string, img v1.Image, ref name.Tag) error {
@@ -27,7 +30,7 @@ func WriteTo(dir string, img v1.Image, ref name.Tag) error {
 	if err != nil {
 		return err
 	}
-	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref.String()})); err != nil {
+	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{RefName: ref.String()})); err != nil {
 		return err
 	}
 	return tarball.WriteToFile(filepath.Join(dir, Tarball), ref, img)
