@@ -7,7 +7,7 @@ BIN := bin/lockstep
 # Test packages run two at a time (one per core); each starts its own control plane.
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all dev test build lint deps kube bench fuzz generate clean image
+.PHONY: all dev test build lint deps kube bench fuzz generate clean image bundle static
 
 all: build
 
@@ -21,9 +21,20 @@ build:
 
 ## image: the container image without Docker: a static binary (CGO off, -trimpath), then an OCI
 ## layout, a tarball and the SBOM in dist/ (sign with: bin/lockstep image build ... --key KEY)
-image: build
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -buildid=" -o bin/lockstep-static ./cmd/lockstep
+image: build static
 	$(BIN) image build --binary bin/lockstep-static --tag lockstep:$(VERSION) --out dist
+
+## bundle: the offline bundle, signed with KEY (make bundle KEY=keys/image.key): the image built
+## and signed, then dist/lockstep-VERSION.tar.gz (see docs/airgap.md)
+bundle: build static
+	@test -n "$(KEY)" || { echo "make bundle: say which key signs it: make bundle KEY=keys/image.key (lockstep image keygen makes one)"; exit 2; }
+	rm -f dist/lockstep-$(VERSION).tar.gz
+	$(BIN) image build --binary bin/lockstep-static --tag lockstep:$(VERSION) --key $(KEY) --out dist
+	$(BIN) bundle create --build dist --binary bin/lockstep-static --key $(KEY) --out dist/lockstep-$(VERSION).tar.gz
+
+# static: the binary the image holds, the same bytes from the same sources
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -buildid=" -o bin/lockstep-static ./cmd/lockstep
 
 ## kube: build the Kubernetes binaries once per machine (cached under ~/.cache/lockstep)
 kube: build

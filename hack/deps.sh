@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Lockstep's tests and `lockstep dev` need when they are
 # missing: git (with git-http-backend) for the Git server, openssh-client for SSH
-# clones, gnupg to check PGP signatures independently, and chromium with one font for
+# clones, gnupg to check PGP signatures independently, openssl to check a bundle's
+# signature as a user at the air gap does, and chromium with one font for
 # the browser tests of the web UI. Idempotent and quiet when everything is present.
 set -euo pipefail
 need=()
 command -v git >/dev/null || need+=(git)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v gpg >/dev/null || need+=(gnupg)
+# openssl checks an offline bundle's signature the way a user at the air gap does.
+command -v openssl >/dev/null || need+=(openssl)
 # Headless Chromium starts without any font but then draws no text, so screenshots
 # show empty boxes and text metrics are wrong; DejaVu is small and enough.
 command -v chromium >/dev/null || need+=(chromium)

@@ -77,7 +77,7 @@ func Create(w io.Writer, top string, files []File, key ed25519.PrivateKey) error
 		File{Name: Checksums, Data: sums.Bytes()},
 		File{Name: ChecksumsSig, Data: ed25519.Sign(key, sums.Bytes())})
 
-	gz, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
 		return err
 	}

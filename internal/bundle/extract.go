@@ -22,8 +22,8 @@ type Limits struct {
 // DefaultLimits are far above a real bundle's (about 60 files, 170 MiB).
 var DefaultLimits = Limits{Files: 10_000, FileBytes: 1 << 30, Bytes: 2 << 30}
 
-// Extract unpacks a bundle archive into dir, which must be empty or absent,
-// and returns the name of the bundle's top folder. Only folders and regular
+// Extract unpacks a bundle archive's top folder into dir, which must be
+// empty or absent, and returns the folder's name (lockstep-1.0). Only folders and regular
 // files under that one folder are accepted: no links, no devices, no
 // absolute names, no "..". Nothing is trusted yet: Verify checks what was
 // unpacked.

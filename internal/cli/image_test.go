@@ -9,14 +9,11 @@ import (
 
 // A key, a build that writes the layout, the tarball, the SBOM and the
 // signature, the same digest twice, a verification that holds, and one that
-// fails once the SBOM is changed. The test binary stands in for a static
-// lockstep (it is a Go binary with build information).
+// fails once the SBOM is changed. A small Go program stands in for a static
+// lockstep.
 func TestImageBuildSignAndVerify(t *testing.T) {
 	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := smallGoBinary(t)
 	certs := filepath.Join(dir, "ca.crt")
 	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,11 @@ func WriteTo(dir string, img v1.Image, ref name.Tag) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	// A layout is written afresh: blobs of an earlier build would stay in
+	// it, and in whatever is made from it, unseen.
+	if err := os.RemoveAll(filepath.Join(dir, LayoutDir)); err != nil {
+		return err
+	}
 	lp, err := layout.Write(filepath.Join(dir, LayoutDir), empty.Index)
 	if err != nil {
 		return err

@@ -1,0 +1,124 @@
+package cli_test
+
+import (
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// The whole air-gap path: a signed image build, a bundle made from it,
+// verified with the public key (and refused with another), unpacked, and
+// its image pushed into a real registry (go-containerregistry's, over HTTP)
+// and pulled back by the digest push printed. A small Go program stands in
+// for a static lockstep (the test binary is 240 MB: gzip'd four times, too
+// slow).
+func TestBundleCreateVerifyPush(t *testing.T) {
+	dir := t.TempDir()
+	self := smallGoBinary(t)
+	certs := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys, others := filepath.Join(dir, "keys"), filepath.Join(dir, "others")
+	for _, k := range []string{keys, others} {
+		if out, err := run(t, "image", "keygen", "--out", k); err != nil {
+			t.Fatalf("keygen: %v\n%s", err, out)
+		}
+	}
+	key, pub, otherKey := filepath.Join(keys, "image.key"), filepath.Join(keys, "image.pub"), filepath.Join(others, "image.key")
+	dist := filepath.Join(dir, "dist")
+	built, err := run(t, "image", "build", "--binary", self, "--ca-certs", certs, "--tag", "lockstep:1.0", "--key", key, "--out", dist)
+	if err != nil {
+		t.Fatalf("image build: %v\n%s", err, built)
+	}
+	digest := strings.TrimPrefix(strings.TrimSpace(built), "lockstep@")
+
+	archive := filepath.Join(dir, "lockstep-1.0.tar.gz")
+	// Another key than the image's is refused, and leaves no archive.
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--key", otherKey, "--out", archive); err == nil || !strings.Contains(err.Error(), "names key") {
+		t.Errorf("bundle create with another key: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(archive); err == nil {
+		t.Error("a refused bundle was left behind")
+	}
+	// Another binary than the image's is refused too: the verification after writing.
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", certs, "--key", key, "--out", archive); err == nil || !strings.Contains(err.Error(), "not the image's /lockstep") {
+		t.Errorf("bundle create with another binary: %v\n%s", err, out)
+	}
+	out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--key", key, "--out", archive)
+	if err != nil || !strings.Contains(out, "image "+digest) {
+		t.Fatalf("bundle create: %v\n%s", err, out)
+	}
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--key", key, "--out", archive); err == nil {
+		t.Errorf("bundle create overwrote a bundle:\n%s", out)
+	}
+
+	unpacked := filepath.Join(dir, "unpacked")
+	out, err = run(t, "bundle", "verify", archive, "--public-key", pub, "--extract", unpacked)
+	if err != nil || !strings.HasPrefix(out, "OK: ") || !strings.Contains(out, digest+" (lockstep:1.0)") {
+		t.Fatalf("bundle verify: %v\n%s", err, out)
+	}
+	install, err := os.ReadFile(filepath.Join(unpacked, "install.yaml"))
+	if err != nil || !strings.Contains(string(install), "image: index.docker.io/library/lockstep@"+digest) && !strings.Contains(string(install), "lockstep@"+digest) {
+		t.Errorf("install.yaml does not name the image %s: %v", digest, err)
+	}
+	if out, err := run(t, "bundle", "verify", archive, "--public-key", filepath.Join(others, "image.pub")); err == nil || !strings.Contains(err.Error(), "not signed by the trusted key") {
+		t.Errorf("bundle verify with another key: %v\n%s", err, out)
+	}
+
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if out, err := run(t, "bundle", "push", archive, "--public-key", filepath.Join(others, "image.pub"), "--to", host+"/platform/lockstep", "--plain-http"); err == nil {
+		t.Errorf("bundle push with another key:\n%s", out)
+	}
+	out, err = run(t, "bundle", "push", archive, "--public-key", pub, "--to", host+"/platform/lockstep", "--plain-http")
+	want := host + "/platform/lockstep@" + digest
+	if err != nil || !strings.Contains(out, "pushed "+want+"\n") || !strings.Contains(out, "lockstep install --image "+want) {
+		t.Fatalf("bundle push: %v\n%s", err, out)
+	}
+	// The bundle's tag, since --to named none; and the same image by digest.
+	for _, ref := range []string{host + "/platform/lockstep:1.0", want} {
+		r, err := name.ParseReference(ref, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(r)
+		if err != nil {
+			t.Fatalf("pull %s: %v", ref, err)
+		}
+		if got, _ := img.Digest(); got.String() != digest {
+			t.Errorf("pulled %s as %s, pushed %s", ref, got, digest)
+		}
+	}
+}
+
+// smallGoBinary builds a Go program with build information, as the SBOM
+// needs, but 2 MB.
+func smallGoBinary(t *testing.T) string {
+	t.Helper()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/standin\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "lockstep")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
