@@ -28,6 +28,19 @@ type InstallOptions struct {
 	Image string
 	// Namespace is where the controller runs; empty: lockstep-system.
 	Namespace string
+	// APIServer are the Kubernetes API server's addresses (IPs or CIDRs)
+	// the NetworkPolicy lets the controller reach; empty keeps the base's
+	// placeholder.
+	APIServer []string
+	// APIServerPorts replace the NetworkPolicy's API server ports (443 and
+	// 6443) when given.
+	APIServerPorts []int32
+	// Egress are the Git servers' and registries' addresses; empty keeps
+	// the base's placeholder.
+	Egress []string
+	// EgressPorts replace the Git servers' and registries' ports (443 and
+	// 22) when given.
+	EgressPorts []int32
 }
 
 // DefaultNamespace is config/install's namespace.
@@ -91,6 +104,9 @@ func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 		out = append(out, o)
 	}
 	clusterScoped(out)
+	if err := setEgress(out, opts); err != nil {
+		return nil, err
+	}
 	if opts.Namespace != "" && opts.Namespace != DefaultNamespace {
 		if err := moveNamespace(out, opts.Namespace); err != nil {
 			return nil, err

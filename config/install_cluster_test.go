@@ -8,8 +8,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lockstep-dev/lockstep/config"
@@ -95,15 +99,28 @@ func TestLockstepInstall(t *testing.T) {
 		t.Errorf("--dry-run printed:\n%s", printed)
 	}
 	kubeconfig := testenv.ControlPlane(t).Kubeconfig
+	c, err := client.New(testenv.Config(t), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What kube-apiserver's endpoint reconciler writes in a real cluster: the
+	// test's control plane serves on 127.0.0.1, which an EndpointSlice may
+	// not hold, so it runs without one and the test writes the slice.
+	port := int32(6443)
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: "kubernetes", Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.96.7.7"}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: &port}},
+	}
+	if err := c.Create(ctx, slice); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 	for range 2 {
 		out := run("install", "--kubeconfig", kubeconfig, "--namespace", ns, "--image", image)
 		if !strings.Contains(out, "applied Namespace/"+ns) || !strings.Contains(out, "applied Project/default") {
 			t.Errorf("install said:\n%s", out)
 		}
-	}
-	c, err := client.New(testenv.Config(t), client.Options{})
-	if err != nil {
-		t.Fatal(err)
 	}
 	d := &unstructured.Unstructured{}
 	d.SetAPIVersion("apps/v1")
@@ -113,5 +130,24 @@ func TestLockstepInstall(t *testing.T) {
 	}
 	if raw, _ := d.MarshalJSON(); !strings.Contains(string(raw), image) || !strings.Contains(string(raw), "--leader-election-namespace="+ns) {
 		t.Errorf("the installed Deployment: %s", raw)
+	}
+	// The NetworkPolicy lets the controller reach the API server at the
+	// addresses and port the cluster's kubernetes Service leads to, read by
+	// install, and the Git server named with --egress.
+	run("install", "--kubeconfig", kubeconfig, "--namespace", ns, "--image", image, "--egress", "10.20.0.5", "--egress-ports", "3000")
+	np := &unstructured.Unstructured{}
+	np.SetAPIVersion("networking.k8s.io/v1")
+	np.SetKind("NetworkPolicy")
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lockstep-controller"}, np); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := np.MarshalJSON()
+	for _, want := range []string{`{"ports":[{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.96.7.7/32"}}]}`, `{"ports":[{"port":3000,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.20.0.5/32"}}]}`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the NetworkPolicy has no %s: %s", want, raw)
+		}
+	}
+	if strings.Contains(string(raw), "192.0.2.0/24") || strings.Contains(string(raw), "10.0.0.1/32") {
+		t.Errorf("the NetworkPolicy kept a placeholder: %s", raw)
 	}
 }

@@ -141,3 +141,43 @@ func TestTheInstallMovesToAnotherNamespace(t *testing.T) {
 		}
 	}
 }
+
+// The NetworkPolicy's placeholders give way to the addresses and ports
+// given; a bad address is refused with what would be right; and what is
+// left of the placeholders is said.
+func TestTheInstallTakesTheNetworkPolicysAddresses(t *testing.T) {
+	objs, err := config.Install(config.InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := config.Placeholders(objs); len(got) != 2 {
+		t.Errorf("the base's placeholders: %v", got)
+	}
+	objs, err = config.Install(config.InstallOptions{APIServer: []string{"10.96.0.1", "fd00::1"}, APIServerPorts: []int32{6443}, Egress: []string{"10.20.0.0/24"}, EgressPorts: []int32{3000, 5000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := config.Placeholders(objs); len(got) != 0 {
+		t.Errorf("placeholders left: %v", got)
+	}
+	var policy string
+	for _, o := range objs {
+		if o.GetKind() == "NetworkPolicy" {
+			raw, _ := o.MarshalJSON()
+			policy = string(raw)
+		}
+	}
+	for _, want := range []string{
+		`{"ports":[{"port":6443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.96.0.1/32"}},{"ipBlock":{"cidr":"fd00::1/128"}}]}`,
+		`{"ports":[{"port":3000,"protocol":"TCP"},{"port":5000,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.20.0.0/24"}}]}`,
+	} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("the NetworkPolicy has no %s:\n%s", want, policy)
+		}
+	}
+	for addr, want := range map[string]string{"10.20.0.5/8": "did you mean 10.0.0.0/8", "git.internal": "neither an IP address nor a CIDR", "": "neither"} {
+		if _, err := config.Install(config.InstallOptions{Egress: []string{addr}}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("egress %q: %v, want %q", addr, err, want)
+		}
+	}
+}

@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,22 +38,35 @@ the default Project last. Run it again to upgrade. With --dry-run it prints the 
 review it, commit it, or apply it with kubectl apply --server-side -f -.
 
 The controller's Pods need a Secret lockstep-api-tls (kubernetes.io/tls) in the namespace
-for the API and UI, and the NetworkPolicy's placeholder addresses replaced with your API
-server's, Git servers' and registry's (an overlay of config/install).`,
-		Example: `  lockstep install --image registry.internal/lockstep@sha256:... --dry-run > lockstep.yaml
-  lockstep install --image registry.internal/lockstep@sha256:... --namespace platform-cd`,
+for the API and UI. The NetworkPolicy lets the controller reach DNS, the API server (its
+addresses read from the cluster, or --api-server) and the Git servers and registries you
+name with --egress, nothing else.`,
+		Example: `  lockstep install --image registry.internal/lockstep@sha256:... --egress 10.20.0.0/24 --api-server 10.96.0.1 --dry-run > lockstep.yaml
+  lockstep install --image registry.internal/lockstep@sha256:... --egress 10.20.0.5,10.20.0.6 --namespace platform-cd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var c client.Client
+			if !dryRun {
+				var err error
+				if c, _, _, err = kube.client(); err != nil {
+					return err
+				}
+				if len(opts.APIServer) == 0 {
+					if opts.APIServer, opts.APIServerPorts, err = apiServerEndpoints(cmd.Context(), c); err != nil {
+						return err
+					}
+				}
+			}
 			objs, err := config.Install(opts)
 			if err != nil {
-				return err
+				return &UsageError{err}
+			}
+			if left := config.Placeholders(objs); len(left) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the NetworkPolicy still allows only the placeholder addresses %s: "+
+					"the controller reaches no Git server, registry or API server there until you give --egress (and --api-server with --dry-run)\n", strings.Join(left, ", "))
 			}
 			if dryRun {
 				return printYAML(cmd.OutOrStdout(), objs)
-			}
-			c, _, _, err := kube.client()
-			if err != nil {
-				return err
 			}
 			return applyInstall(cmd.Context(), c, objs, cmd.ErrOrStderr())
 		},
@@ -58,6 +75,9 @@ server's, Git servers' and registry's (an overlay of config/install).`,
 	f.StringVar(&kube.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&opts.Namespace, "namespace", config.DefaultNamespace, "namespace the controller runs in")
 	f.StringVar(&opts.Image, "image", "", "the controller's image, pinned by digest (registry/lockstep@sha256:...) or tagged; default: the base's")
+	f.StringSliceVar(&opts.Egress, "egress", nil, "addresses (IP or CIDR, repeatable) of the Git servers and registries the controller may reach")
+	f.Int32SliceVar(&opts.EgressPorts, "egress-ports", []int32{443, 22}, "TCP ports of those Git servers and registries")
+	f.StringSliceVar(&opts.APIServer, "api-server", nil, "the Kubernetes API server's addresses (IP or CIDR) the controller may reach; default: read from the cluster's kubernetes Service endpoints")
 	f.BoolVar(&dryRun, "dry-run", false, "print the YAML instead of applying it")
 	return cmd
 }
@@ -74,6 +94,38 @@ func printYAML(out io.Writer, objs []*unstructured.Unstructured) error {
 		}
 	}
 	return nil
+}
+
+// apiServerEndpoints are the addresses and ports behind the cluster's
+// kubernetes Service, which the NetworkPolicy must let the controller reach
+// (policies see the endpoint after the Service's address is translated).
+func apiServerEndpoints(ctx context.Context, c client.Client) ([]string, []int32, error) {
+	var list discoveryv1.EndpointSliceList
+	if err := c.List(ctx, &list, client.InNamespace("default"), client.MatchingLabels{discoveryv1.LabelServiceName: "kubernetes"}); err != nil {
+		return nil, nil, fmt.Errorf("reading the API server's addresses (or give --api-server): %w", err)
+	}
+	var addrs []string
+	var ports []int32
+	seen := map[string]bool{}
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			for _, a := range e.Addresses {
+				if !seen[a] {
+					seen[a] = true
+					addrs = append(addrs, a)
+				}
+			}
+		}
+		for _, p := range s.Ports {
+			if p.Port != nil && !slices.Contains(ports, *p.Port) {
+				ports = append(ports, *p.Port)
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, nil, errors.New("the kubernetes Service has no endpoints: give the API server's addresses with --api-server")
+	}
+	return addrs, ports, nil
 }
 
 // applyInstall applies objs in order, saying what it does; an object whose
