@@ -101,13 +101,13 @@ func group(apiVersion string) string {
 
 // kinds Lockstep does not translate, and why, by group.
 var skippedGroups = map[string]string{
-	"notification.toolkit.fluxcd.io":     "Flux notifications have no translation: configure Lockstep's notifications and webhook receivers (see docs) instead",
-	"image.toolkit.fluxcd.io":            "Flux image automation has no Lockstep equivalent: Lockstep applies what Git holds; update image digests in Git from CI",
-	"kustomize.config.k8s.io":            "a kustomization.yaml, not a Flux Kustomization: the Application whose path holds it renders it",
-	"lockstep.dev":                       "already a Lockstep object: apply it as it is",
-	"source.extensions.fluxcd.io":        "a Flux source Lockstep cannot fetch from: Lockstep reads Git repositories only",
-	"fluxcd.controlplane.io":             "a Flux Operator object: install Lockstep instead (lockstep install)",
-	"infra.contrib.fluxcd.io":            "a Flux Terraform controller object: no Lockstep equivalent",
+	"notification.toolkit.fluxcd.io": "Flux notifications have no translation: configure Lockstep's notifications and webhook receivers (see docs) instead",
+	"image.toolkit.fluxcd.io":        "Flux image automation has no Lockstep equivalent: Lockstep applies what Git holds; update image digests in Git from CI",
+	"kustomize.config.k8s.io":        "a kustomization.yaml, not a Flux Kustomization: the Application whose path holds it renders it",
+	"lockstep.dev":                   "already a Lockstep object: apply it as it is",
+	"source.extensions.fluxcd.io":    "a Flux source Lockstep cannot fetch from: Lockstep reads Git repositories only",
+	"fluxcd.controlplane.io":         "a Flux Operator object: install Lockstep instead (lockstep install)",
+	"infra.contrib.fluxcd.io":        "a Flux Terraform controller object: no Lockstep equivalent",
 }
 
 // kinds Lockstep does not translate, and why, by group/kind.

@@ -78,7 +78,7 @@ func application(t *testing.T, res *migrate.Result, ns, name string) *v1.Applica
 }
 
 func duration(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
-func ptr[T any](v T) *T                          { return &v }
+func ptr[T any](v T) *T                         { return &v }
 
 // Argo CD's annotated Application (docs/operator-manual/application.yaml)
 // sets both source and sources: Argo CD uses sources, which Lockstep cannot.
