@@ -219,13 +219,13 @@ func TestSecretsAreNeverCopied(t *testing.T) {
 func TestArgoCDRevisions(t *testing.T) {
 	in := "https://kubernetes.default.svc"
 	for rev, want := range map[string]string{
-		"HEAD":                   "{Branch: Tag: Semver: Commit:}",
-		"refs/heads/release":     "{Branch:release Tag: Semver: Commit:}",
-		"refs/tags/v1.2.3":       "{Branch: Tag:v1.2.3 Semver: Commit:}",
-		"v1.2.3":                 "{Branch: Tag:v1.2.3 Semver: Commit:}",
-		"'>=1.2.0 <2.0.0'":       "{Branch: Tag: Semver:>=1.2.0 <2.0.0 Commit:}",
-		"1.2.*":                  "{Branch: Tag: Semver:1.2.* Commit:}",
-		"production":             "{Branch:production Tag: Semver: Commit:}",
+		"HEAD":                  "{Branch: Tag: Semver: Commit:}",
+		"refs/heads/release":    "{Branch:release Tag: Semver: Commit:}",
+		"refs/tags/v1.2.3":      "{Branch: Tag:v1.2.3 Semver: Commit:}",
+		"v1.2.3":                "{Branch: Tag:v1.2.3 Semver: Commit:}",
+		"'>=1.2.0 <2.0.0'":      "{Branch: Tag: Semver:>=1.2.0 <2.0.0 Commit:}",
+		"1.2.*":                 "{Branch: Tag: Semver:1.2.* Commit:}",
+		"production":            "{Branch:production Tag: Semver: Commit:}",
 		strings.Repeat("a", 40): "{Branch: Tag: Semver: Commit:" + strings.Repeat("a", 40) + "}",
 	} {
 		res := translate(t, migrate.Options{}, argoApp("a", "git@github.com:org/repo.git", "p", rev, in, "ns"))
