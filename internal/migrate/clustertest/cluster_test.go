@@ -86,4 +86,3 @@ func TestClusterAcceptsTheTranslatedObjects(t *testing.T) {
 		}
 	}
 }
-
