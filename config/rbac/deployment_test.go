@@ -26,9 +26,13 @@ import (
 // the token of cfg (the installed service account's).
 type installedController struct {
 	apiURL  string
+	apiPort int
 	caPEM   []byte
 	dataDir string
 }
+
+// testPodIP stands in for the controller Pod's address.
+const testPodIP = "10.244.0.7"
 
 func runInstalledController(t *testing.T, objs []*unstructured.Unstructured, cfg *rest.Config) installedController {
 	t.Helper()
@@ -95,6 +99,21 @@ func runInstalledController(t *testing.T, objs []*unstructured.Unstructured, cfg
 			t.Fatal(err)
 		}
 	}
+	// The environment, as the kubelet would give it: the Pod's address
+	// (not loopback, which an EndpointSlice may not hold) and name.
+	for _, e := range container["env"].([]any) {
+		e := e.(map[string]any)
+		value, _ := e["value"].(string)
+		if field, ok, _ := unstructured.NestedString(e, "valueFrom", "fieldRef", "fieldPath"); ok {
+			value = map[string]string{"status.podIP": testPodIP, "metadata.name": "lockstep-controller-0"}[field]
+			if value == "" {
+				t.Fatalf("the Deployment's env %v: no stand-in for %s", e, field)
+			}
+		}
+		if e["name"] != "TMPDIR" {
+			t.Setenv(e["name"].(string), value)
+		}
+	}
 	api := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	args = append(args, "--api-address="+api, fmt.Sprintf("--metrics-address=127.0.0.1:%d", ports[1]), "--kubeconfig="+writeKubeconfig(t, cfg))
 
@@ -111,7 +130,7 @@ func runInstalledController(t *testing.T, objs []*unstructured.Unstructured, cfg
 			t.Errorf("lockstep %s stopped with: %v", strings.Join(args, " "), err)
 		}
 	})
-	return installedController{apiURL: "https://" + api, caPEM: ca.CertPEM, dataDir: mounts["/var/lib/lockstep"]}
+	return installedController{apiURL: "https://" + api, apiPort: ports[0], caPEM: ca.CertPEM, dataDir: mounts["/var/lib/lockstep"]}
 }
 
 // writeKubeconfig writes cfg (a bearer token) as a kubeconfig file.

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -146,6 +149,21 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		})
 		return cond
 	}
+	// The leader points the API's Service at its own Pod.
+	testenv.Eventually(t, 30*time.Second, "the API's EndpointSlice", func(ctx context.Context) (bool, error) {
+		slice := &discoveryv1.EndpointSlice{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: config.DefaultNamespace, Name: "lockstep"}, slice); err != nil {
+			return false, err
+		}
+		ok := len(slice.Endpoints) == 1 && slices.Equal(slice.Endpoints[0].Addresses, []string{testPodIP}) &&
+			slice.Endpoints[0].TargetRef != nil && slice.Endpoints[0].TargetRef.Name == "lockstep-controller-0" &&
+			len(slice.Ports) == 1 && *slice.Ports[0].Port == int32(installed.apiPort) && *slice.Ports[0].Name == "https" &&
+			slice.Labels[discoveryv1.LabelServiceName] == "lockstep"
+		if !ok {
+			return false, fmt.Errorf("%+v", slice)
+		}
+		return true, nil
+	})
 	application("ok", "ok")
 	application("deny", "deny")
 	ready("ok", metav1.ConditionTrue)

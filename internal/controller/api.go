@@ -79,6 +79,14 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 	if err != nil {
 		return err
 	}
+	if opts.APIService != "" {
+		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return advertiseAPI(ctx, clients.Typed, opts.Namespace, opts.APIService, opts.PodIP, opts.PodName, opts.APIAddress, opts.Logger)
+		}))
+		if err != nil {
+			return err
+		}
+	}
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		defer children.Stop()
 		if rp != nil {

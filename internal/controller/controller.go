@@ -93,6 +93,10 @@ type Options struct {
 	// that ends TLS) gives it another name or scheme: a browser's pages from
 	// there are the API's own. Empty: the origin of OIDC.RedirectURL, if any.
 	APIPublicURL string
+	// APIService names a Service without a selector that the leader points
+	// at itself (PodIP, PodName) with an EndpointSlice: only the leader
+	// serves the API. Empty: none (out of a cluster).
+	APIService, PodIP, PodName string
 	// MetricsAddress serves Prometheus metrics; "0" disables them.
 	MetricsAddress string
 	// Profiling adds Go's /debug/pprof/ handlers to the metrics address.
