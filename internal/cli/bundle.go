@@ -190,7 +190,7 @@ prints the image by digest and the install command for it.`,
 			if err != nil {
 				return err
 			}
-			pushed, err := bundle.Push(filepath.Join(dir, c.top), dst,
+			pushed, err := bundle.Push(dir, dst,
 				remote.WithContext(cmd.Context()), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(transport))
 			if err != nil {
 				return err
@@ -209,37 +209,30 @@ prints the image by digest and the install command for it.`,
 	return cmd
 }
 
-// verifiedBundle is a verified bundle and the folder it was unpacked into.
-type verifiedBundle struct {
-	bundle.Contents
-	top string
-}
-
 // verifyBundle unpacks archive into dir (a temporary folder, removed, when
 // empty) and verifies it with pub.
-func verifyBundle(archive string, pub ed25519.PublicKey, dir string) (verifiedBundle, error) {
+func verifyBundle(archive string, pub ed25519.PublicKey, dir string) (bundle.Contents, error) {
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "lockstep-bundle-")
 		if err != nil {
-			return verifiedBundle{}, err
+			return bundle.Contents{}, err
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
 	f, err := os.Open(archive)
 	if err != nil {
-		return verifiedBundle{}, err
+		return bundle.Contents{}, err
 	}
 	defer f.Close()
-	top, err := bundle.Extract(f, dir, bundle.DefaultLimits)
-	if err != nil {
-		return verifiedBundle{}, fmt.Errorf("%s: %w", archive, err)
+	if _, err := bundle.Extract(f, dir, bundle.DefaultLimits); err != nil {
+		return bundle.Contents{}, fmt.Errorf("%s: %w", archive, err)
 	}
-	c, err := bundle.Verify(filepath.Join(dir, top), pub)
+	c, err := bundle.Verify(dir, pub)
 	if err != nil {
-		return verifiedBundle{}, fmt.Errorf("%s: %w", archive, err)
+		return bundle.Contents{}, fmt.Errorf("%s: %w", archive, err)
 	}
-	return verifiedBundle{Contents: c, top: top}, nil
+	return c, nil
 }
 
 // layoutName is the name lockstep image build gave the image in dir.
