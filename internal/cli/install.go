@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,25 +46,9 @@ name with --egress, nothing else.`,
   lockstep install --image registry.internal/lockstep@sha256:... --egress 10.20.0.5,10.20.0.6 --namespace platform-cd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var c client.Client
-			if !dryRun {
-				var err error
-				if c, _, _, err = kube.client(); err != nil {
-					return err
-				}
-				if len(opts.APIServer) == 0 {
-					if opts.APIServer, opts.APIServerPorts, err = apiServerEndpoints(cmd.Context(), c); err != nil {
-						return err
-					}
-				}
-			}
-			objs, err := config.Install(opts)
+			c, objs, err := renderInstall(cmd, kube, opts, dryRun)
 			if err != nil {
-				return &UsageError{err}
-			}
-			if left := config.Placeholders(objs); len(left) > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the NetworkPolicy still allows only the placeholder addresses %s: "+
-					"the controller reaches no Git server, registry or API server there until you give --egress (and --api-server with --dry-run)\n", strings.Join(left, ", "))
+				return err
 			}
 			if dryRun {
 				return printYAML(cmd.OutOrStdout(), objs)
@@ -71,6 +56,13 @@ name with --egress, nothing else.`,
 			return applyInstall(cmd.Context(), c, objs, cmd.ErrOrStderr())
 		},
 	}
+	addInstallFlags(cmd, &kube, &opts)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the YAML instead of applying it")
+	return cmd
+}
+
+// addInstallFlags adds the flags that say what to install and where.
+func addInstallFlags(cmd *cobra.Command, kube *kubeFlags, opts *config.InstallOptions) {
 	f := cmd.Flags()
 	f.StringVar(&kube.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&opts.Namespace, "namespace", config.DefaultNamespace, "namespace the controller runs in")
@@ -78,8 +70,33 @@ name with --egress, nothing else.`,
 	f.StringSliceVar(&opts.Egress, "egress", nil, "addresses (IP or CIDR, repeatable) of the Git servers and registries the controller may reach")
 	f.Int32SliceVar(&opts.EgressPorts, "egress-ports", []int32{443, 22}, "TCP ports of those Git servers and registries")
 	f.StringSliceVar(&opts.APIServer, "api-server", nil, "the Kubernetes API server's addresses (IP or CIDR) the controller may reach; default: read from the cluster's kubernetes Service endpoints")
-	f.BoolVar(&dryRun, "dry-run", false, "print the YAML instead of applying it")
-	return cmd
+}
+
+// renderInstall renders the install for opts; unless dryRun, with a client
+// of the cluster and the API server's addresses read from it when not
+// given. It warns about the NetworkPolicy's placeholders left.
+func renderInstall(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions, dryRun bool) (client.Client, []*unstructured.Unstructured, error) {
+	var c client.Client
+	if !dryRun {
+		var err error
+		if c, _, _, err = kube.client(); err != nil {
+			return nil, nil, err
+		}
+		if len(opts.APIServer) == 0 {
+			if opts.APIServer, opts.APIServerPorts, err = apiServerEndpoints(cmd.Context(), c); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	objs, err := config.Install(opts)
+	if err != nil {
+		return nil, nil, &UsageError{err}
+	}
+	if left := config.Placeholders(objs); len(left) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the NetworkPolicy still allows only the placeholder addresses %s: "+
+			"the controller reaches no Git server, registry or API server there until you give --egress (and --api-server with --dry-run)\n", strings.Join(left, ", "))
+	}
+	return c, objs, nil
 }
 
 // printYAML writes objs as one YAML stream.
@@ -126,6 +143,29 @@ func apiServerEndpoints(ctx context.Context, c client.Client) ([]string, []int32
 		return nil, nil, errors.New("the kubernetes Service has no endpoints: give the API server's addresses with --api-server")
 	}
 	return addrs, ports, nil
+}
+
+// checkUpgrade reads the live copies of the install's CRDs and refuses the
+// install (config.CheckStoredVersions) if one of them may store objects at
+// a version the install would no longer serve. It changes nothing.
+func checkUpgrade(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
+	var live []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		l := &unstructured.Unstructured{}
+		l.SetGroupVersionKind(o.GroupVersionKind())
+		err := c.Get(ctx, client.ObjectKey{Name: o.GetName()}, l)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading CustomResourceDefinition %s: %w", o.GetName(), err)
+		}
+		live = append(live, l)
+	}
+	return config.CheckStoredVersions(live, objs)
 }
 
 // applyInstall applies objs in order, saying what it does; an object whose
