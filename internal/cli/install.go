@@ -35,7 +35,9 @@ func newInstallCommand() *cobra.Command {
 		Short: "Install Lockstep in a cluster (CRDs, RBAC, controller, strict default Project), or print it",
 		Long: `Install renders config/install (the manifests this binary carries) for a namespace and an
 image, and applies them with server-side apply, in order: the namespace and the CRDs first,
-the default Project last. Run it again to upgrade. With --dry-run it prints the YAML instead:
+the default Project last. Run it again to upgrade: it first checks that the cluster's CRDs
+store no object at a version this install no longer serves, and otherwise refuses, changing
+nothing, and says how to migrate. With --dry-run it prints the YAML instead:
 review it, commit it, or apply it with kubectl apply --server-side -f -.
 
 The controller's Pods need a Secret lockstep-api-tls (kubernetes.io/tls) in the namespace
@@ -170,8 +172,12 @@ func checkUpgrade(ctx context.Context, c client.Client, objs []*unstructured.Uns
 
 // applyInstall applies objs in order, saying what it does; an object whose
 // kind is not served yet (a Project right after its CRD) is retried until
-// the CRD is established.
+// the CRD is established. It first checks the CRDs' stored versions
+// (checkUpgrade) and, refused, applies nothing.
 func applyInstall(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, progress io.Writer) error {
+	if err := checkUpgrade(ctx, c, objs); err != nil {
+		return fmt.Errorf("nothing was installed or changed: %w", err)
+	}
 	for _, o := range objs {
 		what := o.GetKind() + "/" + o.GetName()
 		if ns := o.GetNamespace(); ns != "" {
