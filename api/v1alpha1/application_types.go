@@ -83,6 +83,7 @@ type Source struct {
 	Jsonnet *JsonnetOptions `json:"jsonnet,omitempty"`
 	// Substitute replaces ${NAME} in rendered manifests with these values. A
 	// reference to a name not listed is an error; write $${NAME} for a literal.
+	// Unset, nothing is replaced ({} checks that no ${NAME} is left).
 	// +optional
 	Substitute map[string]string `json:"substitute,omitempty"`
 	// Decryption decrypts SOPS-encrypted YAML and JSON files in memory while

@@ -182,3 +182,15 @@ data:
 	renderErr(t, fsys, "app", render.Options{Substitute: map[string]string{"ENV": "prod"}},
 		"ConfigMap/settings-prod: ${TAG} at data.image not defined in spec.source.substitute")
 }
+
+// Without spec.source.substitute a ${NAME} is text, as kubectl would apply
+// it (a script in a ConfigMap, a CRD's description); with it, even empty,
+// a name left undefined is an error.
+func TestSubstitutionOnlyWhenAskedFor(t *testing.T) {
+	fsys := fstest.MapFS{"app/cm.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: script}\ndata: {run.sh: 'echo ${HOME}'}\n")}}
+	res := renderOK(t, fsys, "app", render.Options{})
+	if got, _, _ := unstructured.NestedString(res.Objects[0].Object, "data", "run.sh"); got != "echo ${HOME}" {
+		t.Errorf("without substitution: %q", got)
+	}
+	renderErr(t, fsys, "app", render.Options{Substitute: map[string]string{}}, "${HOME} at data.run.sh not defined in spec.source.substitute")
+}

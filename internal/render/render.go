@@ -47,7 +47,8 @@ func DefaultLimits() Limits {
 type Options struct {
 	// Namespace is the destination namespace: Helm's release namespace.
 	Namespace string
-	// Substitute replaces ${NAME} in string values of the rendered objects.
+	// Substitute replaces ${NAME} in string values of the rendered objects,
+	// strictly (a name not listed is an error); nil: no substitution.
 	Substitute map[string]string
 	// Helm options, for a folder holding Chart.yaml.
 	Helm HelmOptions
@@ -200,8 +201,13 @@ func (r *reader) render(ctx context.Context, renderer Renderer, dir string, opts
 	if len(objs) > opts.Limits.MaxObjects {
 		return nil, &Error{File: dir, Err: fmt.Errorf("rendered %d objects, %w of %d", len(objs), ErrLimit, opts.Limits.MaxObjects)}
 	}
-	if err := substitute(objs, opts.Substitute); err != nil {
-		return nil, err
+	// Only when asked for (spec.source.substitute set, even to {}): a
+	// ${NAME} in a manifest is otherwise text, as kubectl applies it (a
+	// shell script in a ConfigMap, a CRD's description).
+	if opts.Substitute != nil {
+		if err := substitute(objs, opts.Substitute); err != nil {
+			return nil, err
+		}
 	}
 	sortObjects(objs)
 	return objs, nil

@@ -15,8 +15,8 @@ import (
 var variable = regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // substitute replaces ${NAME} in every string value (not in keys) of every object.
-// It runs even with no variables, so an unreplaced ${NAME} is reported instead of
-// being applied literally.
+// A name not in vars is an error, not applied literally: with substitution
+// asked for, a ${NAME} left is a typo or a forgotten value.
 func substitute(objs []*unstructured.Unstructured, vars map[string]string) error {
 	for _, o := range objs {
 		var missing []string
