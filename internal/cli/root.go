@@ -26,7 +26,7 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(),
 		newHistoryCommand(), newAuditCommand(), newBlameCommand(),
 		newLoginCommand(), newLogoutCommand(), newContextCommand(), newWhoamiCommand(), newAccountCommand(), newTokenCommand(),
-		newTreeCommand(), newLogsCommand(), newRestartCommand(), newInstallCommand(), newImageCommand(), newBundleCommand(), newImportCommand())
+		newTreeCommand(), newLogsCommand(), newRestartCommand(), newInstallCommand(), newImageCommand(), newBundleCommand(), newImportCommand(), newBootstrapCommand())
 	root.AddCommand(newManualActionCommands()...)
 	usageErrors(root)
 	return root

@@ -256,3 +256,15 @@ func isTransient(err error) bool {
 	return errors.As(err, &netErr) || errors.As(err, &opErr) || errors.Is(err, context.DeadlineExceeded) ||
 		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "unexpected EOF")
 }
+
+// Transport is what go-git needs to reach url with a's credentials, for the
+// commands that write to Git (lockstep bootstrap): the same rules as a fetch
+// (SSH needs known_hosts, HTTPS trusts a's CA bundle when given). Call
+// release when done.
+func Transport(url string, a Auth) (auth transport.AuthMethod, caBundle []byte, release func(), err error) {
+	t, err := newTransport(Request{URL: url, Auth: a})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t.auth, t.caBundle, t.close, nil
+}
