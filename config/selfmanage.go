@@ -48,8 +48,8 @@ func SelfManagement(o SelfOptions) ([]*unstructured.Unstructured, error) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1.GroupVersion.String(), Kind: "Application"},
 		ObjectMeta: metav1.ObjectMeta{Name: SelfName, Namespace: ns, Labels: labels, Annotations: keep},
 		Spec: v1.ApplicationSpec{
-			Project: SelfName,
-			Source: v1.Source{Git: v1.GitSource{URL: o.URL, Ref: v1.GitRef{Branch: o.Branch}}, Path: o.Path},
+			Project:     SelfName,
+			Source:      v1.Source{Git: v1.GitSource{URL: o.URL, Ref: v1.GitRef{Branch: o.Branch}}, Path: o.Path},
 			Destination: v1.Destination{Namespace: ns},
 			Sync:        v1.SyncPolicy{Automated: ptr.To(true), Prune: true, SelfHeal: true},
 		},
