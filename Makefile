@@ -60,13 +60,14 @@ lint:
 clean:
 	rm -rf bin .lockstep dist
 
-## bench: control-plane start and memory; N Applications converging, steady-state cost, drift latency; ledger append rate and size; 10,000 Applications listed through the API; the web UI's pages loaded in Chromium (numbers for BENCHMARKS.md)
+## bench: control-plane start and memory; N Applications converging, steady-state cost, drift latency; ledger append rate and size; 10,000 Applications listed through the API; the web UI's pages loaded in Chromium; the installed controller's start-up and idle memory (numbers for BENCHMARKS.md)
 bench: deps kube
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./internal/testenv/cluster/
 	$(GO) test -run '^$$' -bench Converge -benchtime 1x -timeout 40m ./internal/reconcile/
 	$(GO) test -run '^$$' -bench Ledger -benchtime 2s ./internal/audit/sqlite/
 	$(GO) test -run '^$$' -bench ListApplications -benchtime 200x -timeout 30m ./internal/server/scale/
 	$(GO) test -run '^$$' -bench UI -benchtime 5x -timeout 30m ./internal/server/scale/
+	$(GO) test -run '^$$' -bench InstalledControllerStart -benchtime 3x -timeout 10m ./config/rbac/
 
 FUZZTIME ?= 30s
 # Go minimizes every new interesting input for up to 60 s by default: with slow targets (SOPS,

@@ -25,16 +25,40 @@ import (
 // the API and metrics listen on free loopback ports; it authenticates with
 // the token of cfg (the installed service account's).
 type installedController struct {
-	apiURL  string
-	apiPort int
-	caPEM   []byte
-	dataDir string
+	apiURL     string
+	apiPort    int
+	metricsURL string
+	caPEM      []byte
+	container  map[string]any // the Deployment's
+	dataDir    string
 }
 
 // testPodIP stands in for the controller Pod's address.
 const testPodIP = "10.244.0.7"
 
 func runInstalledController(t *testing.T, objs []*unstructured.Unstructured, cfg *rest.Config) installedController {
+	t.Helper()
+	args, ctl := installedCommand(t, objs, cfg)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := cli.NewRootCommand()
+		cmd.SetArgs(args)
+		done <- cmd.ExecuteContext(runCtx)
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("lockstep %s stopped with: %v", strings.Join(args, " "), err)
+		}
+	})
+	return ctl
+}
+
+// installedCommand is the command line the install's Deployment runs,
+// with its volumes as temporary folders, its environment set as the
+// kubelet would (t.Setenv), and listening on free loopback ports.
+func installedCommand(t testing.TB, objs []*unstructured.Unstructured, cfg *rest.Config) ([]string, installedController) {
 	t.Helper()
 	var container map[string]any
 	for _, o := range objs {
@@ -116,25 +140,12 @@ func runInstalledController(t *testing.T, objs []*unstructured.Unstructured, cfg
 	}
 	api := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	args = append(args, "--api-address="+api, fmt.Sprintf("--metrics-address=127.0.0.1:%d", ports[1]), "--kubeconfig="+writeKubeconfig(t, cfg))
-
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		cmd := cli.NewRootCommand()
-		cmd.SetArgs(args)
-		done <- cmd.ExecuteContext(runCtx)
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("lockstep %s stopped with: %v", strings.Join(args, " "), err)
-		}
-	})
-	return installedController{apiURL: "https://" + api, apiPort: ports[0], caPEM: ca.CertPEM, dataDir: mounts["/var/lib/lockstep"]}
+	return args, installedController{apiURL: "https://" + api, apiPort: ports[0], metricsURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		caPEM: ca.CertPEM, dataDir: mounts["/var/lib/lockstep"], container: container}
 }
 
 // writeKubeconfig writes cfg (a bearer token) as a kubeconfig file.
-func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+func writeKubeconfig(t testing.TB, cfg *rest.Config) string {
 	t.Helper()
 	caData := cfg.CAData
 	if len(caData) == 0 && cfg.CAFile != "" {

@@ -3,12 +3,15 @@ package rbac_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 
@@ -164,6 +167,22 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 		}
 		return true, nil
 	})
+	// The Deployment's probes are served, on the port they name.
+	for _, probe := range []string{"livenessProbe", "readinessProbe"} {
+		path, _, _ := unstructured.NestedString(installed.container, probe, "httpGet", "path")
+		port, _, _ := unstructured.NestedString(installed.container, probe, "httpGet", "port")
+		if path == "" || port != "metrics" {
+			t.Fatalf("the Deployment's %s: %v", probe, installed.container[probe])
+		}
+		testenv.Eventually(t, 30*time.Second, probe+" "+path, func(ctx context.Context) (bool, error) {
+			resp, err := http.Get(installed.metricsURL + path)
+			if err != nil {
+				return false, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, fmt.Errorf("%s", resp.Status)
+		})
+	}
 	application("ok", "ok")
 	application("deny", "deny")
 	ready("ok", metav1.ConditionTrue)

@@ -132,14 +132,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	probe := &probes{}
+	extra := profilingHandlers(opts.Profiling)
+	if extra == nil {
+		extra = map[string]http.Handler{}
+	}
+	for path, h := range probe.handlers() {
+		extra[path] = h
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Logger:                  opts.Logger,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "lockstep-controller",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress, ExtraHandlers: profilingHandlers(opts.Profiling)},
-		HealthProbeBindAddress:  "0",
+		// The process ends when the manager stops, so the lease can be
+		// given up at once: in a rolling upgrade the other replica takes
+		// over now, not when the lease runs out (15 s).
+		LeaderElectionReleaseOnCancel: true,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddress, ExtraHandlers: extra},
+		HealthProbeBindAddress:        "0",
 		// Secrets and ConfigMaps are read when needed (credentials only when the
 		// repository must be asked, values only when rendering), never watched
 		// cluster-wide: that would keep every Secret of the cluster in memory.
@@ -148,6 +160,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	mgrCache := mgr.GetCache()
+	probe.cache.Store(&mgrCache)
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return err
 	}
