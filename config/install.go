@@ -10,6 +10,9 @@ import (
 	"path"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -51,6 +54,9 @@ const DefaultNamespace = "lockstep-system"
 // PodDisruptionBudget and the strict default Project, in the order they can
 // be applied.
 func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	mem := filesys.MakeFsInMemory()
 	err := fs.WalkDir(manifests, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -190,4 +196,30 @@ func clusterScoped(objs []*unstructured.Unstructured) {
 			o.SetNamespace("")
 		}
 	}
+}
+
+// reservedNamespaces belong to Kubernetes: the install would relabel them
+// for the restricted Pod Security profile and keep them from pruning.
+var reservedNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
+
+func (o InstallOptions) validate() error {
+	if ns := o.Namespace; ns != "" {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+		if reservedNamespaces[ns] || strings.HasPrefix(ns, "kube-") {
+			return fmt.Errorf("namespace %q is Kubernetes' own: the install labels its namespace for the restricted Pod Security profile; give Lockstep one of its own", ns)
+		}
+	}
+	if o.Image != "" {
+		if _, err := name.ParseReference(o.Image); err != nil {
+			return fmt.Errorf("image %q: %w", o.Image, err)
+		}
+	}
+	for _, p := range append(append([]int32{}, o.EgressPorts...), o.APIServerPorts...) {
+		if p < 1 || p > 65535 {
+			return fmt.Errorf("port %d: want 1 to 65535", p)
+		}
+	}
+	return nil
 }

@@ -94,7 +94,7 @@ func TestLockstepInstall(t *testing.T) {
 		return out.String()
 	}
 	const ns, image = "platform-cd", "registry.internal/lockstep:1.2.3"
-	printed := run("install", "--dry-run", "--namespace", ns, "--image", image)
+	printed := run("install", "--dry-run", "--namespace", ns, "--image", image, "--egress", "10.20.0.5", "--api-server", "10.96.0.1")
 	if !strings.Contains(printed, "kind: Deployment") || !strings.Contains(printed, "image: "+image) || !strings.Contains(printed, "--namespace="+ns) {
 		t.Errorf("--dry-run printed:\n%s", printed)
 	}
@@ -117,7 +117,7 @@ func TestLockstepInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		out := run("install", "--kubeconfig", kubeconfig, "--namespace", ns, "--image", image)
+		out := run("install", "--kubeconfig", kubeconfig, "--namespace", ns, "--image", image, "--egress", "10.20.0.9")
 		if !strings.Contains(out, "applied Namespace/"+ns) || !strings.Contains(out, "applied Project/default") {
 			t.Errorf("install said:\n%s", out)
 		}

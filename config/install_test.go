@@ -181,3 +181,27 @@ func TestTheInstallTakesTheNetworkPolicysAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Options that would install somewhere harmful or nothing valid are refused,
+// saying why: Kubernetes' own namespaces (relabelled for the restricted
+// profile, kept from pruning), names Kubernetes refuses, images that are no
+// reference, ports out of range.
+func TestTheInstallRefusesBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts config.InstallOptions
+		want string
+	}{
+		{config.InstallOptions{Namespace: "kube-system"}, "Kubernetes' own"},
+		{config.InstallOptions{Namespace: "default"}, "Kubernetes' own"},
+		{config.InstallOptions{Namespace: "kube-anything"}, "Kubernetes' own"},
+		{config.InstallOptions{Namespace: "Bad_NS"}, "RFC 1123"},
+		{config.InstallOptions{Image: "a b"}, "could not parse reference"},
+		{config.InstallOptions{Image: "registry.internal/lockstep@sha256:zzz"}, "image"},
+		{config.InstallOptions{EgressPorts: []int32{70000}}, "port 70000"},
+		{config.InstallOptions{APIServerPorts: []int32{0}}, "port 0"},
+	} {
+		if _, err := config.Install(c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error with %q", c.opts, err, c.want)
+		}
+	}
+}

@@ -108,7 +108,7 @@ spec:
 	before := []*unstructured.Unstructured{get(t, c, "lockstep.dev/v1alpha1", "Project", "", project.GetName()), get(t, c, "lockstep.dev/v1alpha1", "Application", team, app.GetName())}
 
 	// The upgrade.
-	args := []string{"install", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig, "--namespace", ns, "--api-server", apiServer}
+	args := []string{"install", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig, "--namespace", ns, "--api-server", apiServer, "--egress", "10.20.0.5"}
 	lockstep(t, args...)
 
 	// The team's objects: as they were, untouched, and still valid (a copy
@@ -247,7 +247,7 @@ spec:
 	// lockstep install refuses, naming the CRD, the versions and what to do,
 	// and changes nothing.
 	before := snapshot(t, c, objs)
-	args := []string{"install", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig, "--namespace", ns, "--api-server", apiServer}
+	args := []string{"install", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig, "--namespace", ns, "--api-server", apiServer, "--egress", "10.20.0.5"}
 	out, err := runLockstep(ctx, args...)
 	if err == nil {
 		t.Fatalf("install went ahead over a stored v1alpha0:\n%s", out)

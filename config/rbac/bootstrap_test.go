@@ -59,25 +59,43 @@ func TestLockstepManagesItself(t *testing.T) {
 	if err := os.WriteFile(password, []byte("writes-repos\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lockstep := func(args ...string) string {
+	try := func(args ...string) (string, error) {
 		t.Helper()
 		cmd := cli.NewRootCommand()
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)
 		cmd.SetArgs(args)
-		if err := cmd.ExecuteContext(ctx); err != nil {
-			t.Fatalf("lockstep %s: %v\n%s", strings.Join(args, " "), err, out.String())
-		}
-		return out.String()
+		err := cmd.ExecuteContext(ctx)
+		return out.String(), err
 	}
-	bootstrap := func() string {
+	lockstep := func(args ...string) string {
 		t.Helper()
-		return lockstep("bootstrap", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig, "--namespace", ns,
-			"--repo", gs.HTTPSURL("platform"), "--path", dir, "--git-username", "platform", "--git-password-file", password,
-			"--git-ca-file", gs.CAFile, "--author", "Ada Admin <ada@example.com>", "--api-server", "10.96.7.7", "--egress", "10.20.0.5")
+		out, err := try(args...)
+		if err != nil {
+			t.Fatalf("lockstep %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
 	}
-	if out := bootstrap(); !strings.Contains(out, "committed "+dir) || !strings.Contains(out, "applied Application/"+ns+"/lockstep") {
+	bootstrapArgs := func(extra ...string) []string {
+		return append([]string{"bootstrap", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig, "--namespace", ns,
+			"--repo", gs.HTTPSURL("platform"), "--path", dir, "--git-username", "platform", "--git-password-file", password,
+			"--git-ca-file", gs.CAFile, "--author", "Ada Admin <ada@example.com>", "--api-server", "10.96.7.7", "--egress", "10.20.0.5"}, extra...)
+	}
+	bootstrap := func(extra ...string) string {
+		t.Helper()
+		return lockstep(bootstrapArgs(extra...)...)
+	}
+	// A folder holding files bootstrap did not write is refused, and
+	// nothing is committed or applied; --replace removes them knowingly.
+	start, _ := repo.Head("main")
+	if out, err := try(bootstrapArgs()...); err == nil || !strings.Contains(err.Error(), "already holds files this did not write (stale.yaml)") {
+		t.Errorf("bootstrap over a folder of other files: %v\n%s", err, out)
+	}
+	if head, _ := repo.Head("main"); head != start {
+		t.Errorf("a refused bootstrap committed %s", head)
+	}
+	if out := bootstrap("--replace"); !strings.Contains(out, "committed "+dir) || !strings.Contains(out, "applied Application/"+ns+"/lockstep") {
 		t.Errorf("bootstrap said:\n%s", out)
 	}
 	first, err := repo.Head("main")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/url"
 	"os"
 	"path"
 	"sort"
@@ -33,14 +34,13 @@ type bootstrapFlags struct {
 	repo, branch, dir, author          string
 	username, passwordFile             string
 	sshKeyFile, knownHostsFile, caFile string
-	dryRun                             bool
+	dryRun, replace                    bool
 }
 
 func newBootstrapCommand() *cobra.Command {
 	var (
-		kube kubeFlags
-		opts config.InstallOptions
-		b    bootstrapFlags
+		in installFlags
+		b  bootstrapFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
@@ -63,10 +63,10 @@ them cannot make Lockstep delete itself.`,
       --git-ssh-key ~/.ssh/lockstep --git-known-hosts known_hosts --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBootstrap(cmd, kube, opts, b)
+			return runBootstrap(cmd, &in, b)
 		},
 	}
-	addInstallFlags(cmd, &kube, &opts)
+	in.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&b.repo, "repo", "", "the repository to commit the install to, https:// or ssh:// (required)")
 	f.StringVar(&b.dir, "path", "", "the folder in the repository, for example clusters/prod/lockstep (required; its other files are removed)")
@@ -78,14 +78,20 @@ them cannot make Lockstep delete itself.`,
 	f.StringVar(&b.knownHostsFile, "git-known-hosts", "", "known_hosts file with the SSH server's key (required with --git-ssh-key)")
 	f.StringVar(&b.caFile, "git-ca-file", "", "CA bundle (PEM) the HTTPS server's certificate is checked against")
 	f.BoolVar(&b.dryRun, "dry-run", false, "print the folder's files; commit and apply nothing")
+	f.BoolVar(&b.replace, "replace", false, "remove the folder's other files (without it, a folder holding files bootstrap did not write is refused)")
 	_ = cmd.MarkFlagRequired("repo")
 	_ = cmd.MarkFlagRequired("path")
 	return cmd
 }
 
-func runBootstrap(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions, b bootstrapFlags) error {
-	if !strings.HasPrefix(b.repo, "https://") && !strings.HasPrefix(b.repo, "ssh://") {
-		return &UsageError{fmt.Errorf("--repo %q: want an https:// or ssh:// URL", b.repo)}
+func runBootstrap(cmd *cobra.Command, in *installFlags, b bootstrapFlags) error {
+	u, err := url.Parse(b.repo)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "ssh") || u.Host == "" {
+		return &UsageError{fmt.Errorf("--repo: want an https:// or ssh:// URL")}
+	}
+	// The URL is committed, shown and recorded: never a password in it.
+	if _, hasPassword := u.User.Password(); hasPassword || u.Scheme == "https" && u.User != nil {
+		return &UsageError{errors.New("--repo holds credentials: give the URL without them, the user with --git-username and the password or token in $LOCKSTEP_GIT_PASSWORD or --git-password-file")}
 	}
 	dir := path.Clean(strings.Trim(b.dir, "/"))
 	if dir == "." || strings.HasPrefix(dir, "..") {
@@ -95,11 +101,11 @@ func runBootstrap(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions
 	if err != nil {
 		return err
 	}
-	c, install, err := renderInstall(cmd, kube, opts, b.dryRun)
+	c, install, err := renderInstall(cmd, in, b.dryRun)
 	if err != nil {
 		return err
 	}
-	ns := opts.Namespace
+	ns := in.opts.Namespace
 	self, err := config.SelfManagement(config.SelfOptions{
 		Namespace: ns, URL: b.repo, Branch: b.branch, Path: dir,
 		GitSecret: ifAny(auth.Username+auth.Password+string(auth.SSHPrivateKey), bootstrapGitSecret),
@@ -108,7 +114,7 @@ func runBootstrap(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions
 	if err != nil {
 		return err
 	}
-	files, err := bootstrapFiles(install, self, b.repo, dir)
+	files, err := bootstrapFiles(install, self, b.repo, dir, in.command())
 	if err != nil {
 		return err
 	}
@@ -128,8 +134,18 @@ func runBootstrap(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions
 		return err
 	}
 	out := cmd.ErrOrStderr()
+	// Refused upgrades are refused before the commit, not after it.
+	if err := checkUpgrade(cmd.Context(), c, install); err != nil {
+		return fmt.Errorf("nothing was committed, installed or changed: %w", err)
+	}
+	var owned []string
+	if !b.replace {
+		for n := range files {
+			owned = append(owned, n)
+		}
+	}
 	res, err := gitwrite.Commit(cmd.Context(), gitwrite.Change{
-		URL: b.repo, Auth: auth, Branch: b.branch, Dir: dir, Files: files, Name: name, Email: email,
+		URL: b.repo, Auth: auth, Branch: b.branch, Dir: dir, Files: files, Only: owned, Name: name, Email: email,
 		Message: "Lockstep manages itself from " + dir + "\n\nWritten by lockstep bootstrap: the install (install.yaml) and the Application\nthat keeps it in sync (self.yaml). Upgrade Lockstep by changing install.yaml.\n",
 	})
 	if err != nil {
@@ -151,10 +167,10 @@ func runBootstrap(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), `Lockstep now keeps %s in sync with %s (branch %s, folder %s).
-Upgrade or reconfigure it with a commit there, for example:
-  lockstep install --dry-run --image REGISTRY/lockstep@sha256:NEW ... > %s/install.yaml
+Upgrade or reconfigure it with a commit there: the same options, a new image,
+  %s > %s/install.yaml
 Watch it: lockstep get app %s -n %s
-`, ns, b.repo, b.branch, dir, dir, config.SelfName, ns)
+`, ns, b.repo, b.branch, dir, withImage(in.command()), dir, config.SelfName, ns)
 	return nil
 }
 
@@ -186,7 +202,7 @@ func (b bootstrapFlags) credentials() (source.Auth, error) {
 }
 
 // bootstrapFiles are the folder's files.
-func bootstrapFiles(install, self []*unstructured.Unstructured, repo, dir string) (map[string][]byte, error) {
+func bootstrapFiles(install, self []*unstructured.Unstructured, repo, dir, command string) (map[string][]byte, error) {
 	var installYAML, selfYAML bytes.Buffer
 	if err := printYAML(&installYAML, install); err != nil {
 		return nil, err
@@ -195,16 +211,22 @@ func bootstrapFiles(install, self []*unstructured.Unstructured, repo, dir string
 		return nil, err
 	}
 	return map[string][]byte{
-		"install.yaml":       append([]byte("# lockstep install --dry-run: replace this file to upgrade or reconfigure Lockstep.\n"), installYAML.Bytes()...),
+		"install.yaml":       append([]byte("# "+command+"\n# Write the new version's output over this file to upgrade or reconfigure Lockstep.\n"), installYAML.Bytes()...),
 		"self.yaml":          append([]byte("# What keeps the install in sync with this folder (lockstep bootstrap).\n"), selfYAML.Bytes()...),
 		"kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- install.yaml\n- self.yaml\n"),
 		"README.md": []byte("# Lockstep, managing itself\n\n" +
 			"Lockstep keeps this cluster's install of itself in sync with this folder (" + repo + ", " + dir + ").\n" +
 			"Change it like any other folder: by a reviewed commit.\n\n" +
-			"- `install.yaml` is `lockstep install --dry-run` with this cluster's options. To upgrade, write the new\n" +
-			"  version's output over it (`lockstep install --dry-run --image REGISTRY/lockstep@sha256:... > install.yaml`)\n" +
-			"  and commit. To roll back, revert that commit.\n" +
-			"- `self.yaml` is the Application `lockstep`, its Project and the service account it applies as.\n\n" +
+			"- `install.yaml` is what this command prints, with this cluster's options:\n\n" +
+			"      " + command + "\n\n" +
+			"  To upgrade, run the new version's `lockstep install` with the same options and a new `--image`,\n" +
+			"  write its output over `install.yaml` and commit. To roll back, revert that commit. Keep the\n" +
+			"  `--egress` and `--api-server` addresses: without them the controller reaches neither Git nor\n" +
+			"  the API server, and nothing in Git can undo that.\n" +
+			"- `self.yaml` is the Application `lockstep`, its Project and the service account it applies as.\n" +
+			"  That account may create and change the cluster's RBAC: whoever may push here is a cluster\n" +
+			"  administrator. Protect this branch as such (required reviews; signed commits, with a\n" +
+			"  `verification` in the Project).\n\n" +
 			"The CRDs, the namespace, the data volume, the Application and its Project are annotated\n" +
 			"`lockstep.dev/prune: disabled`: removing them here leaves them in the cluster.\n"),
 	}, nil
@@ -252,6 +274,18 @@ func authorOf(flag string) (string, string, error) {
 		return cfg.User.Name, cfg.User.Email, nil
 	}
 	return "", "", &UsageError{errors.New(`say who commits: --author "Name <email>" (or git config --global user.name and user.email)`)}
+}
+
+// withImage is an install command line with a placeholder for the new image.
+func withImage(command string) string {
+	if i := strings.Index(command, " --image "); i >= 0 {
+		rest := command[i+len(" --image "):]
+		if j := strings.Index(rest, " "); j >= 0 {
+			return command[:i] + " --image REGISTRY/lockstep@sha256:NEW" + rest[j:]
+		}
+		return command[:i] + " --image REGISTRY/lockstep@sha256:NEW"
+	}
+	return command + " --image REGISTRY/lockstep@sha256:NEW"
 }
 
 func ifAny(value, name string) string {

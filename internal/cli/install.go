@@ -26,8 +26,7 @@ const installFieldManager = "lockstep-install"
 
 func newInstallCommand() *cobra.Command {
 	var (
-		kube   kubeFlags
-		opts   config.InstallOptions
+		in     installFlags
 		dryRun bool
 	)
 	cmd := &cobra.Command{
@@ -48,7 +47,7 @@ name with --egress, nothing else.`,
   lockstep install --image registry.internal/lockstep@sha256:... --egress 10.20.0.5,10.20.0.6 --namespace platform-cd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, objs, err := renderInstall(cmd, kube, opts, dryRun)
+			c, objs, err := renderInstall(cmd, &in, dryRun)
 			if err != nil {
 				return err
 			}
@@ -58,45 +57,105 @@ name with --egress, nothing else.`,
 			return applyInstall(cmd.Context(), c, objs, cmd.ErrOrStderr())
 		},
 	}
-	addInstallFlags(cmd, &kube, &opts)
+	in.add(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the YAML instead of applying it")
 	return cmd
 }
 
-// addInstallFlags adds the flags that say what to install and where.
-func addInstallFlags(cmd *cobra.Command, kube *kubeFlags, opts *config.InstallOptions) {
-	f := cmd.Flags()
+// installFlags say what to install and where (install and bootstrap).
+type installFlags struct {
+	kube              kubeFlags
+	opts              config.InstallOptions
+	allowPlaceholders bool
+}
+
+func (in *installFlags) add(cmd *cobra.Command) {
+	kube, opts, f := &in.kube, &in.opts, cmd.Flags()
 	f.StringVar(&kube.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&opts.Namespace, "namespace", config.DefaultNamespace, "namespace the controller runs in")
 	f.StringVar(&opts.Image, "image", "", "the controller's image, pinned by digest (registry/lockstep@sha256:...) or tagged; default: the base's")
 	f.StringSliceVar(&opts.Egress, "egress", nil, "addresses (IP or CIDR, repeatable) of the Git servers and registries the controller may reach")
 	f.Int32SliceVar(&opts.EgressPorts, "egress-ports", []int32{443, 22}, "TCP ports of those Git servers and registries")
 	f.StringSliceVar(&opts.APIServer, "api-server", nil, "the Kubernetes API server's addresses (IP or CIDR) the controller may reach; default: read from the cluster's kubernetes Service endpoints")
+	f.Int32SliceVar(&opts.APIServerPorts, "api-server-ports", nil, "the API server's ports (default: read from the cluster with its addresses, else 443 and 6443)")
+	f.BoolVar(&in.allowPlaceholders, "allow-placeholders", false, "render or apply the NetworkPolicy with its placeholder addresses (the controller then reaches no Git server, registry or API server where the policy is enforced)")
+}
+
+// command is the lockstep install command line that renders in's install:
+// what to run again, with --dry-run, to change it in Git.
+func (in installFlags) command() string {
+	args := []string{"lockstep install --dry-run"}
+	if in.opts.Namespace != "" && in.opts.Namespace != config.DefaultNamespace {
+		args = append(args, "--namespace "+in.opts.Namespace)
+	}
+	if in.opts.Image != "" {
+		args = append(args, "--image "+in.opts.Image)
+	}
+	if len(in.opts.Egress) > 0 {
+		args = append(args, "--egress "+strings.Join(in.opts.Egress, ","))
+	}
+	if len(in.opts.EgressPorts) > 0 {
+		args = append(args, "--egress-ports "+joinPorts(in.opts.EgressPorts))
+	}
+	if len(in.opts.APIServer) > 0 {
+		args = append(args, "--api-server "+strings.Join(in.opts.APIServer, ","))
+		if len(in.opts.APIServerPorts) > 0 {
+			args = append(args, "--api-server-ports "+joinPorts(in.opts.APIServerPorts))
+		}
+	}
+	if in.allowPlaceholders {
+		args = append(args, "--allow-placeholders")
+	}
+	return strings.Join(args, " ")
+}
+
+func joinPorts(ports []int32) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ",")
 }
 
 // renderInstall renders the install for opts; unless dryRun, with a client
 // of the cluster and the API server's addresses read from it when not
 // given. It warns about the NetworkPolicy's placeholders left.
-func renderInstall(cmd *cobra.Command, kube kubeFlags, opts config.InstallOptions, dryRun bool) (client.Client, []*unstructured.Unstructured, error) {
+func renderInstall(cmd *cobra.Command, in *installFlags, dryRun bool) (client.Client, []*unstructured.Unstructured, error) {
 	var c client.Client
 	if !dryRun {
 		var err error
-		if c, _, _, err = kube.client(); err != nil {
+		if c, _, _, err = in.kube.client(); err != nil {
 			return nil, nil, err
 		}
-		if len(opts.APIServer) == 0 {
-			if opts.APIServer, opts.APIServerPorts, err = apiServerEndpoints(cmd.Context(), c); err != nil {
+		if len(in.opts.APIServer) == 0 && !in.allowPlaceholders {
+			if in.opts.APIServer, in.opts.APIServerPorts, err = apiServerEndpoints(cmd.Context(), c); err != nil {
 				return nil, nil, err
 			}
 		}
 	}
-	objs, err := config.Install(opts)
+	objs, err := config.Install(in.opts)
 	if err != nil {
 		return nil, nil, &UsageError{err}
 	}
+	// A policy with placeholders cuts the controller off from Git and the
+	// API server: once applied by Lockstep itself, nothing in Git can undo it.
 	if left := config.Placeholders(objs); len(left) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the NetworkPolicy still allows only the placeholder addresses %s: "+
-			"the controller reaches no Git server, registry or API server there until you give --egress (and --api-server with --dry-run)\n", strings.Join(left, ", "))
+		msg := fmt.Sprintf("the NetworkPolicy would let the controller reach only the placeholder addresses %s: give your Git servers' and registries' addresses with --egress", strings.Join(left, ", "))
+		if dryRun {
+			msg += " and the API server's with --api-server"
+		}
+		if !in.allowPlaceholders {
+			return nil, nil, &UsageError{errors.New(msg + " (or --allow-placeholders, to review the YAML)")}
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+msg)
+	}
+	if in.opts.Image != "" && !strings.Contains(in.opts.Image, "@") {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: --image %s is not pinned by digest: what a tag names can change (lockstep bundle push prints the digest)\n", in.opts.Image)
+	}
+	for _, e := range in.opts.Egress {
+		if strings.HasSuffix(e, "/0") {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: --egress %s lets the controller reach every address\n", e)
+		}
 	}
 	return c, objs, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Change struct {
 	Dir string
 	// Files are the folder's files, by path relative to Dir.
 	Files map[string][]byte
+	// Only, when not nil, names the files (relative to Dir) the folder may
+	// already hold: any other is an error, not removed (a mistyped folder
+	// must not delete someone's manifests).
+	Only []string
 	// Author and committer, and the message.
 	Name, Email, Message string
 }
@@ -77,6 +82,11 @@ func Commit(ctx context.Context, c Change) (Result, error) {
 	tree, err := repo.Worktree()
 	if err != nil {
 		return Result{}, err
+	}
+	if c.Only != nil {
+		if err := onlyOwned(wt, c.Dir, c.Only); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := replaceDir(wt, c.Dir, c.Files); err != nil {
 		return Result{}, err
@@ -185,6 +195,44 @@ func replaceDir(wt billy.Filesystem, dir string, files map[string][]byte) error 
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// onlyOwned refuses a folder holding files other than owned.
+func onlyOwned(wt billy.Filesystem, dir string, owned []string) error {
+	d, err := cleanDir(dir)
+	if err != nil {
+		return err
+	}
+	var others []string
+	var walk func(p string) error
+	walk = func(p string) error {
+		entries, err := wt.ReadDir(p)
+		if err != nil {
+			return nil // nothing there yet
+		}
+		for _, e := range entries {
+			child := path.Join(p, e.Name())
+			if e.IsDir() {
+				if err := walk(child); err != nil {
+					return err
+				}
+				continue
+			}
+			rel := strings.TrimPrefix(child, d+"/")
+			if !slices.Contains(owned, rel) {
+				others = append(others, rel)
+			}
+		}
+		return nil
+	}
+	if err := walk(d); err != nil {
+		return err
+	}
+	if len(others) > 0 {
+		sort.Strings(others)
+		return fmt.Errorf("%s already holds files this did not write (%s): name an empty folder, or replace them knowingly", dir, strings.Join(others, ", "))
 	}
 	return nil
 }
