@@ -81,10 +81,10 @@ func (f fixture) archive(t *testing.T) []byte {
 }
 
 // unpack extracts an archive and returns the bundle's folder.
-func unpack(t *testing.T, archive []byte) string {
+func unpack(t *testing.T, archive []byte, pub ed25519.PublicKey) string {
 	t.Helper()
 	dir := t.TempDir()
-	top, err := bundle.Extract(bytes.NewReader(archive), dir, bundle.DefaultLimits)
+	top, err := bundle.Extract(bytes.NewReader(archive), dir, pub, bundle.DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +104,14 @@ func TestABundleVerifiesAndIsReproducible(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Error("the same files made two different archives")
 	}
-	c, err := bundle.Verify(unpack(t, a), public(f.key))
+	c, err := bundle.Verify(unpack(t, a, public(f.key)), public(f.key))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Image != f.digest || c.Name != "lockstep:1.0" || c.Key != signkey.Fingerprint(public(f.key)) || c.Files != len(f.files) {
 		t.Errorf("contents %+v, want image %s", c, f.digest)
 	}
-	info, err := os.Stat(filepath.Join(unpack(t, a), bundle.Binary))
+	info, err := os.Stat(filepath.Join(unpack(t, a, public(f.key)), bundle.Binary))
 	if err != nil || info.Mode().Perm() != 0o755 {
 		t.Errorf("the binary unpacked as %v, %v", info, err)
 	}
@@ -121,7 +121,7 @@ func TestABundleVerifiesAndIsReproducible(t *testing.T) {
 // and openssl check it with the public key alone.
 func TestSha256sumAndOpenSSLCheckABundle(t *testing.T) {
 	f := newFixture(t)
-	dir := unpack(t, f.archive(t))
+	dir := unpack(t, f.archive(t), public(f.key))
 	_, pem, err := signkey.Marshal(f.key)
 	if err != nil {
 		t.Fatal(err)

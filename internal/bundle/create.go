@@ -50,8 +50,9 @@ func Dir(dir, prefix string) ([]File, error) {
 // epoch is every entry's time, so that the same files make the same archive.
 var epoch = time.Unix(0, 0).UTC()
 
-// Create writes a gzip'd tar of files under the folder top, with
-// SHA256SUMS listing them and SHA256SUMS.sig signing that list with key.
+// Create writes a gzip'd tar of files under the folder top, beginning with
+// SHA256SUMS, which lists them, and SHA256SUMS.sig, which signs that list
+// with key.
 func Create(w io.Writer, top string, files []File, key ed25519.PrivateKey) error {
 	if !validName(top) || strings.Contains(top, "/") {
 		return fmt.Errorf("bundle folder %q: want one plain name", top)
@@ -73,9 +74,11 @@ func Create(w io.Writer, top string, files []File, key ed25519.PrivateKey) error
 		// Two spaces: sha256sum's text mode, which --check reads.
 		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(h.Sum(nil)), f.Name)
 	}
-	files = append(files,
-		File{Name: Checksums, Data: sums.Bytes()},
-		File{Name: ChecksumsSig, Data: ed25519.Sign(key, sums.Bytes())})
+	// The signed list first: Extract checks it before it writes anything else.
+	files = append([]File{
+		{Name: Checksums, Data: sums.Bytes()},
+		{Name: ChecksumsSig, Data: ed25519.Sign(key, sums.Bytes())},
+	}, files...)
 
 	gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {

@@ -120,7 +120,7 @@ func TestAChangedBundleIsRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := unpack(t, archive)
+			dir := unpack(t, archive, public(f.key))
 			c.change(dir)
 			key := c.key
 			if key == nil {
@@ -141,6 +141,25 @@ type entry struct {
 	data     string
 	size     int64 // when not len(data)
 	link     string
+}
+
+// signedList is a bundle's beginning: SHA256SUMS listing files (name →
+// content) and its signature by key, under the folder b.
+func signedList(key ed25519.PrivateKey, files map[string]string) []entry {
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var sums bytes.Buffer
+	for _, n := range names {
+		sum := sha256.Sum256([]byte(files[n]))
+		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(sum[:]), n)
+	}
+	return []entry{
+		{name: "b/" + bundle.Checksums, typeflag: tar.TypeReg, data: sums.String()},
+		{name: "b/" + bundle.ChecksumsSig, typeflag: tar.TypeReg, data: string(ed25519.Sign(key, sums.Bytes()))},
+	}
 }
 
 func hostileArchive(t *testing.T, entries ...entry) []byte {
@@ -174,51 +193,71 @@ func hostileArchive(t *testing.T, entries ...entry) []byte {
 }
 
 // Archives that would write outside the folder, through a link, over a
-// file, or fill the disk are refused while unpacking, with why, and write
-// nothing outside the folder.
+// file, something the signed list does not hold, or fill the disk are
+// refused while unpacking, with why. Nothing but the signed list is written
+// before its signature is checked, and nothing outside the folder ever.
 func TestHostileArchivesAreRefused(t *testing.T) {
-	small := bundle.Limits{Files: 5, FileBytes: 1 << 10, Bytes: 2 << 10}
+	key, _ := signkey.Generate()
+	other, _ := signkey.Generate()
+	small := bundle.Limits{Files: 8, FileBytes: 1 << 10, Bytes: 4 << 10}
+	list := signedList(key, map[string]string{"x": "x", "big": strings.Repeat("\x00", 2<<10)})
+	with := func(entries ...entry) []byte {
+		return hostileArchive(t, append(append([]entry{}, list...), entries...)...)
+	}
+	x := entry{name: "b/x", typeflag: tar.TypeReg, data: "x"}
 	cases := []struct {
 		name    string
 		archive []byte
 		want    string
 	}{
 		{"not gzip", []byte("PK\x03\x04 a zip"), "not a bundle"},
-		{"cut short", hostileArchive(t, entry{name: "b/x", typeflag: tar.TypeReg, data: "abc"})[:30], "reading the bundle"},
+		{"cut short", with(x)[:60], "reading the bundle"},
 		{"empty", hostileArchive(t), "the bundle is empty"},
-		{"a name with ..", hostileArchive(t, entry{name: "b/../../escape", typeflag: tar.TypeReg, data: "x"}), "not a clean relative name"},
+		{"no signed list first", hostileArchive(t, x), "not a Lockstep bundle: it does not begin with SHA256SUMS"},
+		{"no signed list at all", hostileArchive(t, entry{name: "b/", typeflag: tar.TypeDir}), "not a Lockstep bundle"},
+		{"a list signed by another key", hostileArchive(t, append(signedList(other, map[string]string{"x": "x"}), x)...), "not signed by the trusted key"},
+		{"a file not listed", with(x, entry{name: "b/run.sh", typeflag: tar.TypeReg, data: "rm -rf /"}), "run.sh is not listed in SHA256SUMS"},
+		{"a file not as listed", with(entry{name: "b/x", typeflag: tar.TypeReg, data: "y"}), "x does not match its checksum"},
+		{"a listed file missing", with(x), "lacks files SHA256SUMS lists: big"},
+		{"a name with ..", with(entry{name: "b/../../escape", typeflag: tar.TypeReg, data: "x"}), "not a clean relative name"},
 		{"an absolute name", hostileArchive(t, entry{name: "/etc/cron.d/x", typeflag: tar.TypeReg, data: "x"}), "not a clean relative name"},
-		{"two top folders", hostileArchive(t, entry{name: "a/x", typeflag: tar.TypeReg, data: "x"}, entry{name: "b/y", typeflag: tar.TypeReg, data: "y"}), "not under the bundle's folder \"a\""},
-		{"a symbolic link", hostileArchive(t, entry{name: "b/link", typeflag: tar.TypeSymlink, link: "/etc"}), "is a symbolic link"},
-		{"a hard link", hostileArchive(t, entry{name: "b/link", typeflag: tar.TypeLink, link: "b/x"}), "is a hard link"},
-		{"a device", hostileArchive(t, entry{name: "b/dev", typeflag: tar.TypeChar}), "is a device"},
-		{"a file twice", hostileArchive(t, entry{name: "b/x", typeflag: tar.TypeReg, data: "1"}, entry{name: "b/x", typeflag: tar.TypeReg, data: "2"}), "file exists"},
+		{"two top folders", with(entry{name: "a/x", typeflag: tar.TypeReg, data: "x"}), "not under the bundle's folder \"b\""},
+		{"a symbolic link", with(entry{name: "b/x", typeflag: tar.TypeSymlink, link: "/etc"}), "is a symbolic link"},
+		{"a hard link", with(entry{name: "b/x", typeflag: tar.TypeLink, link: "b/x"}), "is a hard link"},
+		{"a device", with(entry{name: "b/dev", typeflag: tar.TypeChar}), "is a device"},
+		{"a file twice", with(x, x), "in the archive twice"},
 		{"a file as the top folder", hostileArchive(t, entry{name: "b", typeflag: tar.TypeReg, data: "x"}), "a file where the folder should be"},
-		{"a large file", hostileArchive(t, entry{name: "b/big", typeflag: tar.TypeReg, size: 2 << 10}), "more than 1024"},
-		{"many files", hostileArchive(t,
-			entry{name: "b/1", typeflag: tar.TypeReg}, entry{name: "b/2", typeflag: tar.TypeReg}, entry{name: "b/3", typeflag: tar.TypeReg},
-			entry{name: "b/4", typeflag: tar.TypeReg}, entry{name: "b/5", typeflag: tar.TypeReg}, entry{name: "b/6", typeflag: tar.TypeReg}), "more than 5 entries"},
-		{"much in all", hostileArchive(t,
-			entry{name: "b/1", typeflag: tar.TypeReg, size: 1 << 10}, entry{name: "b/2", typeflag: tar.TypeReg, size: 1 << 10},
-			entry{name: "b/3", typeflag: tar.TypeReg, size: 1 << 10}), "more than 2048 bytes in all"},
+		{"a large file, even listed", with(x, entry{name: "b/big", typeflag: tar.TypeReg, size: 2 << 10}), "more than 1024"},
+		{"many entries", with(entry{name: "b/1/", typeflag: tar.TypeDir}, entry{name: "b/2/", typeflag: tar.TypeDir}, entry{name: "b/3/", typeflag: tar.TypeDir},
+			entry{name: "b/4/", typeflag: tar.TypeDir}, entry{name: "b/5/", typeflag: tar.TypeDir}, entry{name: "b/6/", typeflag: tar.TypeDir}, entry{name: "b/7/", typeflag: tar.TypeDir}), "more than 8 entries"},
+		{"a large list", hostileArchive(t, entry{name: "b/" + bundle.Checksums, typeflag: tar.TypeReg, size: 1 << 10}, entry{name: "b/" + bundle.Checksums, typeflag: tar.TypeReg, size: 1 << 10},
+			entry{name: "b/" + bundle.Checksums, typeflag: tar.TypeReg, size: 1 << 10}, entry{name: "b/" + bundle.Checksums, typeflag: tar.TypeReg, size: 1 << 10},
+			entry{name: "b/" + bundle.Checksums, typeflag: tar.TypeReg, size: 1 << 10}), "not a Lockstep bundle"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "bundle")
-			_, err := bundle.Extract(bytes.NewReader(c.archive), dir, small)
+			_, err := bundle.Extract(bytes.NewReader(c.archive), dir, public(key), small)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("extract: %v, want an error with %q", err, c.want)
 			}
 			if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 				t.Errorf("wrote beside the folder: %v", entries)
 			}
+			// Before the list's signature holds, nothing is written.
+			if strings.Contains(c.want, "not a Lockstep bundle") || strings.Contains(c.want, "not signed") {
+				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+					t.Errorf("wrote %v before the signature was checked", entries)
+				}
+			}
 		})
 	}
 	// A folder that holds something is not unpacked into.
 	dir := t.TempDir()
 	write(t, dir, "keep", []byte("x"))
-	if _, err := bundle.Extract(bytes.NewReader(newFixture(t).archive(t)), dir, bundle.DefaultLimits); err == nil || !strings.Contains(err.Error(), "not empty") {
+	f := newFixture(t)
+	if _, err := bundle.Extract(bytes.NewReader(f.archive(t)), dir, public(f.key), bundle.DefaultLimits); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("extract into a full folder: %v", err)
 	}
 }

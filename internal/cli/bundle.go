@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -195,6 +196,9 @@ prints the image by digest and the install command for it.`,
 			if err != nil {
 				return err
 			}
+			if pushed.DigestStr() != c.Image.String() {
+				return fmt.Errorf("pushed %s, but the verified image is %s: the unpacked bundle changed between verifying and pushing", pushed, c.Image)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s\ninstall it with:\n  lockstep install --image %s\n", pushed, pushed)
 			return nil
 		},
@@ -212,6 +216,11 @@ prints the image by digest and the install command for it.`,
 // verifyBundle unpacks archive into dir (a temporary folder, removed, when
 // empty) and verifies it with pub.
 func verifyBundle(archive string, pub ed25519.PublicKey, dir string) (bundle.Contents, error) {
+	f, err := os.Open(archive)
+	if err != nil {
+		return bundle.Contents{}, err
+	}
+	defer f.Close()
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "lockstep-bundle-")
 		if err != nil {
@@ -220,19 +229,25 @@ func verifyBundle(archive string, pub ed25519.PublicKey, dir string) (bundle.Con
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	f, err := os.Open(archive)
+	c, err := extractAndVerify(f, dir, pub)
 	if err != nil {
-		return bundle.Contents{}, err
-	}
-	defer f.Close()
-	if _, err := bundle.Extract(f, dir, bundle.DefaultLimits); err != nil {
-		return bundle.Contents{}, fmt.Errorf("%s: %w", archive, err)
-	}
-	c, err := bundle.Verify(dir, pub)
-	if err != nil {
+		// What failed verification is not left behind (Extract refused a
+		// folder that held anything, so all of it is the bundle's).
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
 		return bundle.Contents{}, fmt.Errorf("%s: %w", archive, err)
 	}
 	return c, nil
+}
+
+func extractAndVerify(r io.Reader, dir string, pub ed25519.PublicKey) (bundle.Contents, error) {
+	if _, err := bundle.Extract(r, dir, pub, bundle.DefaultLimits); err != nil {
+		return bundle.Contents{}, err
+	}
+	return bundle.Verify(dir, pub)
 }
 
 // layoutName is the name lockstep image build gave the image in dir.

@@ -71,8 +71,12 @@ func TestBundleCreateVerifyPush(t *testing.T) {
 	if err != nil || !strings.Contains(string(install), "image: index.docker.io/library/lockstep@"+digest) && !strings.Contains(string(install), "lockstep@"+digest) {
 		t.Errorf("install.yaml does not name the image %s: %v", digest, err)
 	}
-	if out, err := run(t, "bundle", "verify", archive, "--public-key", filepath.Join(others, "image.pub")); err == nil || !strings.Contains(err.Error(), "not signed by the trusted key") {
+	refused := filepath.Join(dir, "refused")
+	if out, err := run(t, "bundle", "verify", archive, "--public-key", filepath.Join(others, "image.pub"), "--extract", refused); err == nil || !strings.Contains(err.Error(), "not signed by the trusted key") {
 		t.Errorf("bundle verify with another key: %v\n%s", err, out)
+	}
+	if entries, _ := os.ReadDir(refused); len(entries) != 0 {
+		t.Errorf("a refused bundle left %v in --extract's folder", entries)
 	}
 
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
