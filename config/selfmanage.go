@@ -35,8 +35,8 @@ type SelfOptions struct {
 // an Application of that folder, a Project that allows exactly the
 // install's kinds from that repository into its namespace, and a service
 // account with the rights to apply them (RBAC objects included, so it may
-// escalate and bind). The Application and its Project are never pruned:
-// removing them from Git must not make Lockstep delete itself.
+// escalate and bind). None of them is ever pruned: removing them from Git
+// must not make Lockstep delete itself or the identity it syncs as.
 func SelfManagement(o SelfOptions) ([]*unstructured.Unstructured, error) {
 	ns := o.Namespace
 	if ns == "" {
@@ -101,11 +101,11 @@ func SelfManagement(o SelfOptions) ([]*unstructured.Unstructured, error) {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: names, Verbs: []string{"get"}})
 	}
 	objs := []runtime.Object{
-		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: metav1.ObjectMeta{Name: selfServiceAccount, Namespace: ns, Labels: labels}},
-		&rbacv1.ClusterRole{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: metav1.ObjectMeta{Name: selfServiceAccount, Labels: labels}, Rules: rules},
+		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: metav1.ObjectMeta{Name: selfServiceAccount, Namespace: ns, Labels: labels, Annotations: keep}},
+		&rbacv1.ClusterRole{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: metav1.ObjectMeta{Name: selfServiceAccount, Labels: labels, Annotations: keep}, Rules: rules},
 		&rbacv1.ClusterRoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-			ObjectMeta: metav1.ObjectMeta{Name: selfServiceAccount, Labels: labels},
+			ObjectMeta: metav1.ObjectMeta{Name: selfServiceAccount, Labels: labels, Annotations: keep},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: selfServiceAccount},
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: selfServiceAccount, Namespace: ns}},
 		},

@@ -153,7 +153,7 @@ spec:
 		t.Errorf("the controller's env: %v, want %v", env, want)
 	}
 	rules, _, _ := unstructured.NestedSlice(get(t, c, "rbac.authorization.k8s.io/v1", "Role", ns, "lockstep-controller").Object, "rules")
-	if raw, _ := json.Marshal(rules); !strings.Contains(string(raw), `"resourceNames":["lockstep"],"resources":["endpointslices"],"verbs":["patch"]`) {
+	if raw, _ := json.Marshal(rules); !strings.Contains(string(raw), `"resourceNames":["lockstep"],"resources":["endpointslices"],"verbs":["get","patch","delete"]`) {
 		t.Errorf("the Role's rules: %s", raw)
 	}
 	np, _ := get(t, c, "networking.k8s.io/v1", "NetworkPolicy", ns, "lockstep-controller").MarshalJSON()

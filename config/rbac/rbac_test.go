@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -125,6 +127,14 @@ func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 
 	// The controller as the install's Deployment runs it, as the installed
 	// service account.
+	// Once stopped (this runs after the controller's own cleanup), it has
+	// taken its address out of the API's Service.
+	t.Cleanup(func() {
+		err := c.Get(context.Background(), client.ObjectKey{Namespace: config.DefaultNamespace, Name: "lockstep"}, &discoveryv1.EndpointSlice{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("the API's EndpointSlice after the leader stopped: %v", err)
+		}
+	})
 	installed := runInstalledController(t, objs, controllerCfg)
 
 	application := func(name, path string) {

@@ -24,8 +24,9 @@ const advertiseFieldManager = "lockstep-controller"
 // advertiseAPI points the API's Service (which has no selector) at this
 // replica, the leader: only the leader serves the API, so a Service that
 // selected every replica would send every other request to one that
-// refuses it. The slice is applied until it holds, then left: a replica
-// that loses the lease exits, and the next leader applies its own address.
+// refuses it. The slice is applied until it holds, and withdrawn when the
+// replica stops (it exits when it loses the lease); the next leader applies
+// its own address.
 func advertiseAPI(ctx context.Context, cs kubernetes.Interface, namespace, service, podIP, podName, apiAddress string, log logr.Logger) error {
 	_, portText, err := net.SplitHostPort(apiAddress)
 	if err != nil {
@@ -65,7 +66,7 @@ func advertiseAPI(ctx context.Context, cs kubernetes.Interface, namespace, servi
 		return err
 	}
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Cap: 30 * time.Second, Steps: 1 << 30}
-	return wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+	err = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
 		_, err := cs.DiscoveryV1().EndpointSlices(namespace).Patch(ctx, service, types.ApplyPatchType, data,
 			metav1.PatchOptions{FieldManager: advertiseFieldManager, Force: ptr.To(true)})
 		if err != nil {
@@ -75,6 +76,30 @@ func advertiseAPI(ctx context.Context, cs kubernetes.Interface, namespace, servi
 		log.Info("the API's Service points at this replica", "service", service, "address", net.JoinHostPort(ip.String(), portText))
 		return true, nil
 	})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	withdrawAPI(cs, namespace, service, ip.String(), log)
+	return nil
+}
+
+// withdrawAPI takes this replica's address out of the Service as it stops:
+// clients are refused at once, instead of waiting on an address that may
+// soon be another Pod's, until the next leader points the Service at
+// itself. A slice the next leader already rewrote is left alone.
+func withdrawAPI(cs kubernetes.Interface, namespace, service, ip string, log logr.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	slices := cs.DiscoveryV1().EndpointSlices(namespace)
+	slice, err := slices.Get(ctx, service, metav1.GetOptions{})
+	if err != nil || len(slice.Endpoints) != 1 || len(slice.Endpoints[0].Addresses) != 1 || slice.Endpoints[0].Addresses[0] != ip {
+		return
+	}
+	err = slices.Delete(ctx, service, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &slice.ResourceVersion}})
+	if err != nil {
+		log.Error(err, "taking this replica out of the API's Service", "service", service)
+	}
 }
 
 func targetRef(namespace, pod string) *corev1.ObjectReference {

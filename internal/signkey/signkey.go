@@ -72,6 +72,9 @@ func ParsePrivate(data []byte, what string) (ed25519.PrivateKey, error) {
 // what names it in errors.
 func ParsePublic(data []byte, what string) (ed25519.PublicKey, error) {
 	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("%s: a PEM %q block, not a \"PUBLIC KEY\" (give the .pub file; a private key stays with its owner)", what, block.Type)
+		}
 		k, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
