@@ -40,6 +40,11 @@ never guessed. See docs/migrate.md.
 input, for example the output of kubectl get applications.argoproj.io -A -o yaml. Import
 a Flux Kustomization or HelmRelease together with its GitRepository.
 
+A Project is opened (spec.sourceNamespaces) to its AppProject's sourceNamespaces and to
+the namespaces of the imported Applications that name it, never to every namespace given
+by --namespace; a namespace the AppProject did not allow is reported LOOSER. Credentials
+in repository URLs are never written: the report asks for a Secret instead.
+
 A partial translation still prints what translated. The exit code is 1 only when an
 input could not be read (a missing file, one over 8 MiB, a document that is not YAML).`,
 		Example: `  # An Argo CD Application and its AppProject
@@ -100,8 +105,8 @@ input could not be read (a missing file, one over 8 MiB, a document that is not 
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&files, "filename", "f", nil, "a file, a folder, or - for standard input (repeatable)")
-	f.StringVar(&opts.Namespace, "namespace", "", "put every Application in this namespace (default: each source object's own)")
-	f.StringArrayVar(&opts.ProjectNamespaces, "project-namespace", nil, "the namespaces whose Applications may use the imported Projects, spec.sourceNamespaces (repeatable; default: those of the imported Applications that name each Project)")
+	f.StringVar(&opts.Namespace, "namespace", "", "put every Application in this namespace (default: each source object's own); a Project is opened to it only if an Application there names the Project")
+	f.StringArrayVar(&opts.ProjectNamespaces, "project-namespace", nil, "the namespaces whose Applications may use every imported Project, spec.sourceNamespaces (repeatable; default: for each Project, its AppProject's sourceNamespaces and the namespaces of the imported Applications that name it); a namespace an AppProject did not allow is reported LOOSER")
 	f.BoolVar(&opts.Suspend, "suspend", false, "import every Application suspended (spec.suspend: true): nothing syncs until you resume it")
 	f.StringVar(&reportFile, "report", "", "write the report to this file instead of standard error")
 	return cmd

@@ -68,3 +68,47 @@ func TestImportExitCodes(t *testing.T) {
 		t.Errorf("help: %v\n%s", err, out)
 	}
 }
+
+// --namespace opens only the Projects its Applications name: a platform
+// AppProject no Application names stays closed, and the one that is named
+// is opened with a LOOSER finding. Credentials in a URL reach neither the
+// YAML nor the report.
+func TestImportNamespaceOpensOnlyNamedProjects(t *testing.T) {
+	in := `apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {name: platform, namespace: argocd}
+spec:
+  sourceRepos: ['*']
+  destinations: [{namespace: '*', server: '*'}]
+  clusterResourceWhitelist: [{group: '*', kind: '*'}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {name: team, namespace: argocd}
+spec:
+  sourceRepos: ['https://git.internal/team/*']
+  destinations: [{namespace: team-a, server: '*'}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: team
+  source: {repoURL: 'https://bob:TOPSECRETPW2@git.internal/team/web.git', path: deploy}
+  destination: {server: 'https://kubernetes.default.svc', namespace: team-a}
+`
+	stdout, stderr, err := runSplit(t, in, "import", "-f", "-", "--namespace", "team-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, team, _ := strings.Cut(stdout, "name: team\n")
+	if strings.Contains(platform, "sourceNamespaces") || !strings.Contains(team, "sourceNamespaces:\n  - team-a\n") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "LOOSER         spec.sourceNamespaces: team-a") || !strings.Contains(stderr, "(1 LOOSER") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if strings.Contains(stdout+stderr, "TOPSECRETPW2") || !strings.Contains(stdout, "url: https://git.internal/team/web.git") {
+		t.Errorf("credentials written:\n%s\n%s", stdout, stderr)
+	}
+}

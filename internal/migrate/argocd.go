@@ -57,7 +57,7 @@ func (t *translation) argoApplication(item *Item, obj map[string]any) {
 		item.skip("spec.source is missing")
 		return
 	}
-	if !t.argoSource(item, src, &app.Spec.Source) {
+	if !t.argoSource(item, src, app) {
 		return
 	}
 	if !t.argoDestination(item, spec.child("destination"), app) {
@@ -72,7 +72,8 @@ func (t *translation) argoApplication(item *Item, obj map[string]any) {
 
 // argoSource translates spec.source: the repository, revision and path, and
 // the Helm, Kustomize and directory options.
-func (t *translation) argoSource(item *Item, src *fields, out *v1.Source) bool {
+func (t *translation) argoSource(item *Item, src *fields, app *v1.Application) bool {
+	out := &app.Spec.Source
 	if chart := src.str("chart"); chart != "" {
 		item.skip("spec.source.chart: the chart %q comes from a Helm repository (%s); Lockstep renders charts from Git only: commit the chart (helm pull %s --untar) to a Git repository and point an Application at its folder", chart, src.str("repoURL"), chart)
 		return false
@@ -81,11 +82,16 @@ func (t *translation) argoSource(item *Item, src *fields, out *v1.Source) bool {
 		item.skip("spec.source.plugin: a config management plugin renders this Application; Lockstep renders plain YAML, Kustomize, Helm and Jsonnet only: commit the plugin's output, or render it in CI")
 		return false
 	}
-	url, ok := gitURL(item, "spec.source.repoURL", src.str("repoURL"))
+	url, credentials, ok := gitURL(item, "spec.source.repoURL", src.str("repoURL"))
 	if !ok {
 		return false
 	}
 	out.Git.URL = url
+	if credentials {
+		out.Git.SecretRef = localName(secretName(app.Name, "-git-credentials"))
+		item.add(Action, "spec.source.repoURL", "the URL held credentials; they are left out of spec.source.git.url and of this report: %s, which spec.source.git.secretRef names",
+			credentialsSecret(url, out.Git.SecretRef.Name, "in namespace "+app.Namespace))
+	}
 	if out.Git.Ref, ok = argoRevision(item, "spec.source.targetRevision", src.str("targetRevision")); !ok {
 		return false
 	}

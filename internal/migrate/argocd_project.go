@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gobwas/glob"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -16,9 +17,11 @@ import (
 type projectSource struct {
 	item    *Item
 	project *v1.Project
-	// namespaces are the AppProject's own sourceNamespaces, translated, and
-	// the namespace Applications of Argo CD's own namespace are imported to.
+	// namespaces are the AppProject's own sourceNamespaces, translated.
 	namespaces []string
+	// home is the AppProject's namespace, Argo CD's own, whose Applications
+	// could use every project.
+	home string
 }
 
 // argoProject translates an Argo CD AppProject into a Project. Every rule that
@@ -41,11 +44,10 @@ func (t *translation) argoProject(item *Item, obj map[string]any) {
 	} else {
 		p.Spec.Description = desc
 	}
-	// Argo CD lets the Applications of its own namespace use every project:
-	// they are imported to --namespace, or stay in that namespace.
-	if home := firstNonEmpty(t.opts.Namespace, item.Source.Namespace); home != "" {
-		ps.namespaces = append(ps.namespaces, home)
-	}
+	// Argo CD lets the Applications of its own namespace use every project;
+	// a Project is opened to a namespace only for the imported Applications
+	// that name it (finishProjects).
+	ps.home = item.Source.Namespace
 	for i, ns := range spec.strings("sourceNamespaces") {
 		if strings.HasPrefix(ns, "!") {
 			item.add(Looser, fmt.Sprintf("spec.sourceNamespaces[%d]", i), "%q: Lockstep has no deny patterns; left out, so that namespace is no longer excluded by a broader pattern", ns)
@@ -55,6 +57,10 @@ func (t *translation) argoProject(item *Item, obj map[string]any) {
 	}
 	for i, repo := range spec.strings("sourceRepos") {
 		field := fmt.Sprintf("spec.sourceRepos[%d]", i)
+		var credentials bool
+		if repo, credentials = withoutCredentials(repo); credentials {
+			item.add(Changed, field, "the credentials in the URL are left out (never written): a Project matches repositories without them, and each Application names its own Secret")
+		}
 		switch {
 		case strings.HasPrefix(repo, "!"):
 			item.add(Looser, field, "%q: Lockstep has no deny patterns; left out, so that repository is no longer refused", repo)
@@ -71,12 +77,12 @@ func (t *translation) argoProject(item *Item, obj map[string]any) {
 	}
 	p.Spec.Destinations = argoProjectDestinations(item, spec)
 	p.Spec.ClusterResources = v1.ResourceRules{
-		Allow: groupKinds(item, spec, "clusterResourceWhitelist", true),
-		Deny:  groupKinds(item, spec, "clusterResourceBlacklist", false),
+		Allow: groupKinds(item, spec, "clusterResourceWhitelist", allowNone),
+		Deny:  groupKinds(item, spec, "clusterResourceBlacklist", deny),
 	}
 	p.Spec.NamespacedResources = v1.ResourceRules{
-		Allow: groupKinds(item, spec, "namespaceResourceWhitelist", true),
-		Deny:  groupKinds(item, spec, "namespaceResourceBlacklist", false),
+		Allow: groupKinds(item, spec, "namespaceResourceWhitelist", allowEvery),
+		Deny:  groupKinds(item, spec, "namespaceResourceBlacklist", deny),
 	}
 	if keys := spec.children("signatureKeys"); len(keys) > 0 {
 		var ids []string
@@ -96,7 +102,9 @@ func (t *translation) argoProject(item *Item, obj map[string]any) {
 		item.add(Looser, "spec.syncWindows", "no equivalent: Lockstep syncs at any time; suspend Applications (lockstep suspend) for a freeze")
 	}
 	spec.drop("orphanedResources", "no equivalent: Lockstep watches only what its Applications applied")
-	spec.drop("destinationServiceAccounts", "not translated: Lockstep impersonates one service account in each Application's namespace; set spec.serviceAccountName of the Project")
+	if accounts, _ := spec.raw("destinationServiceAccounts"); !isZero(accounts) {
+		item.add(Looser, "spec.destinationServiceAccounts", "not translated: Argo CD chose the service accounts the Applications apply as; without spec.serviceAccountName in the Project, a Lockstep Application may name any service account of its namespace: set spec.serviceAccountName (one service account, in each Application's namespace)")
+	}
 	spec.drop("permitOnlyProjectScopedClusters", "no equivalent: Lockstep applies to its own cluster only")
 	spec.rest()
 	t.projects = append(t.projects, ps)
@@ -140,10 +148,34 @@ func argoProjectDestinations(item *Item, spec *fields) []v1.ProjectDestination {
 	return out
 }
 
+// noKind is an allow entry that matches no kind: no API kind has
+// parentheses in its name. It keeps an allow list closed whose entries did
+// not translate, where an empty list would allow every kind.
+var noKind = v1.GroupKind{Group: "", Kind: "(none)"}
+
+// kindList says how an Argo CD list of kinds translates.
+type kindList int
+
+const (
+	// allowNone is an allow list that allows nothing when empty, in both
+	// (clusterResourceWhitelist).
+	allowNone kindList = iota
+	// allowEvery is an allow list that allows every kind when empty, in
+	// both (namespaceResourceWhitelist).
+	allowEvery
+	// deny is a deny list.
+	deny
+)
+
 // groupKinds translates a list of kinds. Lockstep matches a group or kind
 // exactly or by a lone *; a pattern that does not translate is left out,
-// which refuses more in an allow list and lets more through in a deny list.
-func groupKinds(item *Item, spec *fields, key string, allow bool) []v1.GroupKind {
+// which refuses more in an allow list and lets more through in a deny list
+// (LOOSER). An allow list that allows every kind when empty, and whose
+// entries all were left out, gets noKind instead of becoming empty: the
+// source allowed only what it listed.
+func groupKinds(item *Item, spec *fields, key string, list kindList) []v1.GroupKind {
+	field := "spec." + key
+	raw, present := spec.raw(key)
 	var out []v1.GroupKind
 	for i, e := range spec.children(key) {
 		field := fmt.Sprintf("spec.%s[%d]", key, i)
@@ -154,35 +186,53 @@ func groupKinds(item *Item, spec *fields, key string, allow bool) []v1.GroupKind
 		case gk.Kind == "":
 			item.add(Invalid, field, "no kind; left out")
 		case pattern(gk.Group) || pattern(gk.Kind) || len(gk.Kind) > 63 || len(gk.Group) > 253:
-			if allow {
-				item.add(Dropped, field, "%s/%s: Lockstep matches a kind exactly or by a lone *; left out, so these kinds are refused: list them one by one", gk.Group, gk.Kind)
-			} else {
+			if list == deny {
 				item.add(Looser, field, "%s/%s: Lockstep matches a kind exactly or by a lone *; left out, so these kinds are no longer refused: list them one by one", gk.Group, gk.Kind)
+			} else {
+				item.add(Dropped, field, "%s/%s: Lockstep matches a kind exactly or by a lone *; left out, so these kinds are refused: list them one by one", gk.Group, gk.Kind)
 			}
+		case len(out) == 256 && list == deny:
+			item.add(Looser, field, "%s/%s: Lockstep takes at most 256 kinds a list; left out, so it is no longer refused", gk.Group, gk.Kind)
 		case len(out) == 256:
-			item.add(Dropped, field, "Lockstep takes at most 256 kinds a list")
+			item.add(Dropped, field, "%s/%s: Lockstep takes at most 256 kinds a list; left out, so it is refused", gk.Group, gk.Kind)
 		default:
 			out = append(out, gk)
 		}
+	}
+	if list == allowEvery && len(out) == 0 && present && !isZero(raw) {
+		out = []v1.GroupKind{noKind}
+		item.add(Action, field, "none of its entries translated, and an empty namespacedResources.allow would allow every namespaced kind: it allows only the kind %q, which matches none, so the Project allows no namespaced kind until you list the kinds its Applications need", noKind.Kind)
 	}
 	return out
 }
 
 // finishProjects sets each Project's sourceNamespaces, now that it is known
-// where its Applications went, and records the Projects.
+// where its Applications went, and records the Projects. A Project is opened
+// to its AppProject's own sourceNamespaces and to the namespaces of the
+// imported Applications that name it, never to a namespace only because
+// other Applications went there (--namespace); a namespace the AppProject
+// did not allow is LOOSER.
 func (t *translation) finishProjects() {
-	used := map[string][]string{}
+	// Project name → namespace → names of the Applications there naming it.
+	users := map[string]map[string][]string{}
 	for _, app := range t.result.Applications {
-		used[app.Spec.Project] = append(used[app.Spec.Project], app.Namespace)
+		project := firstNonEmpty(app.Spec.Project, v1.DefaultProject)
+		if users[project] == nil {
+			users[project] = map[string][]string{}
+		}
+		users[project][app.Namespace] = append(users[project][app.Namespace], app.Name)
 	}
 	for _, ps := range t.projects {
 		p := ps.project
 		if !t.claim(ps.item, "Project", p.Name) {
 			continue
 		}
-		namespaces := append(append([]string(nil), ps.namespaces...), used[p.Name]...)
+		namespaces := slices.Clone(ps.namespaces)
+		for ns := range users[p.Name] {
+			namespaces = append(namespaces, ns)
+		}
 		if len(t.opts.ProjectNamespaces) > 0 {
-			namespaces = t.opts.ProjectNamespaces
+			namespaces = slices.Clone(t.opts.ProjectNamespaces)
 		}
 		slices.Sort(namespaces)
 		p.Spec.SourceNamespaces = slices.Compact(namespaces)
@@ -190,11 +240,78 @@ func (t *translation) finishProjects() {
 			p.Spec.SourceNamespaces = p.Spec.SourceNamespaces[:256]
 			ps.item.add(Dropped, "spec.sourceNamespaces", "Lockstep takes at most 256 namespaces")
 		}
-		if len(p.Spec.SourceNamespaces) == 0 {
-			ps.item.add(Action, "spec.sourceNamespaces", "no namespace may use this Project yet: list the namespaces of its Applications (Lockstep's Projects are closed until opened)")
-		} else {
-			ps.item.add(Changed, "spec.sourceNamespaces", "%s: the namespaces whose Applications may name this Project (Argo CD allowed its own namespace implicitly)", strings.Join(p.Spec.SourceNamespaces, ", "))
+		own := slices.Clone(ps.namespaces)
+		slices.Sort(own)
+		own = slices.Compact(own)
+		switch {
+		case len(p.Spec.SourceNamespaces) == 0:
+			ps.item.add(Action, "spec.sourceNamespaces", "no namespace may use this Project yet: no imported Application names it; list the namespaces of its Applications (Lockstep's Projects are closed until opened)")
+		case !slices.Equal(p.Spec.SourceNamespaces, own):
+			ps.item.add(Changed, "spec.sourceNamespaces", "%s: the namespaces whose Applications may name this Project (Argo CD allowed its own namespace implicitly; a Lockstep Project is opened to the namespaces of the imported Applications that name it)", strings.Join(p.Spec.SourceNamespaces, ", "))
 		}
+		t.reportWidening(ps, users[p.Name])
 		t.result.Projects = append(t.result.Projects, p)
 	}
+}
+
+// reportWidening says LOOSER for each namespace of a Project's
+// sourceNamespaces whose Applications could not use the AppProject: neither
+// Argo CD's own namespace nor one of the AppProject's sourceNamespaces.
+func (t *translation) reportWidening(ps *projectSource, users map[string][]string) {
+	before := slices.Clone(ps.namespaces)
+	if ps.home != "" {
+		before = append(before, ps.home)
+	}
+	allowedBefore := func(ns string) bool {
+		for _, pattern := range before {
+			if pattern == ns {
+				return true
+			}
+			if g, err := glob.Compile(pattern); err == nil && !strings.ContainsAny(ns, "*?[{") && g.Match(ns) {
+				return true
+			}
+		}
+		return false
+	}
+	var wider []string
+	for _, ns := range ps.project.Spec.SourceNamespaces {
+		if !allowedBefore(ns) {
+			wider = append(wider, ns)
+		}
+	}
+	if len(wider) == 0 {
+		return
+	}
+	var was []string
+	if ps.home != "" {
+		was = append(was, ps.home+" (Argo CD's own namespace)")
+	}
+	own := slices.Clone(ps.namespaces)
+	slices.Sort(own)
+	was = append(was, slices.Compact(own)...)
+	allowedText := "the AppProject allowed Applications in no namespace"
+	if len(was) > 0 {
+		allowedText = "the AppProject allowed only Applications in " + strings.Join(was, " and ")
+	}
+	var why string
+	if len(t.opts.ProjectNamespaces) > 0 {
+		why = "given by --project-namespace"
+	} else {
+		var apps []string
+		for _, ns := range wider {
+			for _, name := range users[ns] {
+				apps = append(apps, ns+"/"+name)
+			}
+		}
+		slices.Sort(apps)
+		if len(apps) > 5 {
+			apps = append(apps[:5], fmt.Sprintf("and %d more", len(apps)-5))
+		}
+		why = "the imported Applications that name it are there: " + strings.Join(apps, ", ")
+		if t.opts.Namespace != "" {
+			why += ", moved there by --namespace"
+		}
+	}
+	ps.item.add(Looser, "spec.sourceNamespaces", "%s: Applications there may name this Project (%s); %s. Whoever may create Applications in %s may now use this Project's rules: check that is meant",
+		strings.Join(wider, ", "), why, allowedText, strings.Join(wider, ", "))
 }

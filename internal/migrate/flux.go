@@ -32,7 +32,7 @@ func (t *translation) fluxGitRepository(item *Item, obj map[string]any) *gitRepo
 		item.skip("metadata.name is missing")
 		return repo
 	}
-	url, ok := gitURL(item, "spec.url", spec.str("url"))
+	url, credentials, ok := gitURL(item, "spec.url", spec.str("url"))
 	if !ok {
 		return repo
 	}
@@ -47,6 +47,13 @@ func (t *translation) fluxGitRepository(item *Item, obj map[string]any) *gitRepo
 			repo.git.SecretRef = localName(name)
 			item.add(Action, "spec.secretRef", "each Application using this repository reads the Secret %s in its own namespace: create it there with username and password (HTTPS) or identity and known_hosts (SSH), the keys Flux reads; a bearerToken is not read, and a ca.crt must be named in spec.source.git.caSecretRef", name)
 		}
+	}
+	if credentials {
+		if repo.git.SecretRef == nil {
+			repo.git.SecretRef = localName(secretName(item.Source.Name, "-git-credentials"))
+		}
+		item.add(Action, "spec.url", "the URL held credentials; they are left out of spec.source.git.url and of this report: %s, which spec.source.git.secretRef names",
+			credentialsSecret(url, repo.git.SecretRef.Name, "in the namespace of each Application using this repository"))
 	}
 	if d, ok := spec.duration("interval", false); ok {
 		if d < v1.MinInterval {

@@ -10,6 +10,7 @@
 package migrate
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -22,7 +23,8 @@ import (
 // Options change where the translated objects go.
 type Options struct {
 	// Namespace puts every Application in this namespace; empty keeps each
-	// source object's own namespace.
+	// source object's own namespace. A Project is opened to it only for the
+	// Applications there that name the Project.
 	Namespace string
 	// ProjectNamespaces, when set, are every Project's spec.sourceNamespaces.
 	// By default a Project is opened to the namespaces of the imported
@@ -49,6 +51,7 @@ func Translate(docs []Document, opts Options) *Result {
 		gitRepos: map[string]*gitRepo{},
 		others:   map[string]string{},
 		made:     map[string]string{},
+		appItems: map[*v1.Application]*Item{},
 	}
 	// Sources first, whatever the order of the inputs: a Kustomization may
 	// come before the GitRepository it names. The report keeps input order.
@@ -77,6 +80,8 @@ type translation struct {
 	made map[string]string
 	// projects remembers each AppProject's own sourceNamespaces.
 	projects []*projectSource
+	// appItems are the report items of the Applications made.
+	appItems map[*v1.Application]*Item
 }
 
 // ref builds the SourceRef of a document.
@@ -178,6 +183,7 @@ func (t *translation) translate(item *Item, d Document) {
 // Git sources and puts the report in input order.
 func (t *translation) finish() {
 	t.finishProjects()
+	t.defaultProject()
 	for _, repo := range t.gitRepos {
 		if len(repo.item.UsedBy) == 0 && repo.item.Skipped == "" {
 			repo.item.skip("no Kustomization or HelmRelease among the inputs uses it; a Lockstep Application names its repository itself")
@@ -284,35 +290,106 @@ func (t *translation) addApplication(item *Item, app *v1.Application) {
 		item.add(Action, "metadata.name", "the Helm release is named after the Application, and %q is longer than Helm's 53 characters: set spec.source.helm.releaseName", app.Name)
 	}
 	t.result.Applications = append(t.result.Applications, app)
+	t.appItems[app] = item
+}
+
+// defaultProject tells the Applications on the Project default, unless it is
+// imported too, that the default Project Lockstep installs allows nothing
+// until an administrator opens it.
+func (t *translation) defaultProject() {
+	if _, imported := t.made["Project/"+v1.DefaultProject]; imported {
+		return
+	}
+	for _, app := range t.result.Applications {
+		if app.Spec.Project != "" && app.Spec.Project != v1.DefaultProject {
+			continue
+		}
+		field := ""
+		if app.Spec.Project != "" {
+			field = "spec.project"
+		}
+		t.appItems[app].add(Action, field, "on the Project default: the default Project Lockstep installs allows no repository and no destination, so this Application syncs nothing "+
+			"until an administrator opens it to the repository %s, the namespace %s and the kinds the Application applies (lockstep get project default says what it allows), or the Application names another Project",
+			app.Spec.Source.Git.URL, app.Spec.Destination.Namespace)
+	}
 }
 
 // gitURL checks a repository URL for Lockstep, which takes https:// and
 // ssh://. An scp-like address (git@host:org/repo.git) means SSH and is
-// rewritten as ssh://; anything else is refused.
-func gitURL(item *Item, field, url string) (string, bool) {
+// rewritten as ssh://; anything else is refused. Credentials in the URL are
+// left out of what it returns and of every message (see withoutCredentials):
+// credentials says that there were some, and the caller asks for a Secret.
+func gitURL(item *Item, field, url string) (clean string, credentials, ok bool) {
+	shown, _ := withoutCredentials(url)
 	switch {
 	case url == "":
 		item.skip("%s is missing: Lockstep needs the repository's URL", field)
-		return "", false
+		return "", false, false
 	case strings.ContainsAny(url, " \t\r\n"):
-		item.skip("%s %q contains white space", field, url)
-		return "", false
+		item.skip("%s %q contains white space", field, shown)
+		return "", false, false
 	case strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "ssh://"):
-		if len(url) > 2048 {
+		if len(shown) > 2048 {
 			item.skip("%s is longer than Lockstep's 2048 characters", field)
-			return "", false
+			return "", false, false
 		}
-		return url, true
+		return shown, shown != url, true
 	case !strings.Contains(url, "://") && strings.Contains(url, "@") && strings.Contains(url, ":"):
 		user, rest, _ := strings.Cut(url, "@")
 		host, path, _ := strings.Cut(rest, ":")
+		user, password, _ := strings.Cut(user, ":")
 		converted := "ssh://" + user + "@" + host + "/" + strings.TrimPrefix(path, "/")
-		item.add(Changed, field, "%q is written as %q: the same SSH address in the URL form Lockstep takes", url, converted)
-		return converted, true
+		item.add(Changed, field, "%q is written as %q: the same SSH address in the URL form Lockstep takes", user+"@"+rest, converted)
+		return converted, password != "", true
 	default:
-		item.skip("%s %q: Lockstep fetches over https:// or ssh:// only (no plain http://, git:// or file paths)", field, url)
-		return "", false
+		item.skip("%s %q: Lockstep fetches over https:// or ssh:// only (no plain http://, git:// or file paths)", field, shown)
+		return "", false, false
 	}
+}
+
+// withoutCredentials takes the credentials out of a URL: the whole user
+// information of an http(s) URL (the user name may be a token), the password
+// of any other (ssh://git@host keeps its user name, which is no secret).
+// changed says whether something was taken out.
+func withoutCredentials(url string) (clean string, changed bool) {
+	scheme, rest, found := strings.Cut(url, "://")
+	if !found {
+		return url, false
+	}
+	authority := rest
+	if end := strings.Index(rest, "/"); end >= 0 {
+		authority = rest[:end]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return url, false
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	switch s := strings.ToLower(scheme); {
+	case s == "http" || s == "https":
+		return scheme + "://" + rest[at+1:], true
+	case hasPassword:
+		return scheme + "://" + user + rest[at:], true
+	}
+	return url, false
+}
+
+// credentialsSecret asks for the Secret that replaces the credentials of a
+// URL, with the keys Lockstep reads for its scheme.
+func credentialsSecret(url, name, where string) string {
+	if strings.HasPrefix(url, "ssh://") {
+		return fmt.Sprintf("Lockstep authenticates over SSH with a key, not a password: create the Secret %s %s with the keys identity (the private key) and known_hosts", name, where)
+	}
+	return fmt.Sprintf("create the Secret %s %s with the keys username and password (a token goes in password)", name, where)
+}
+
+// secretName is the name of a Secret made up for an object: name-suffix, cut
+// to Kubernetes' 253 characters.
+func secretName(name, suffix string) string {
+	if len(name)+len(suffix) > 253 {
+		name = strings.TrimRight(name[:253-len(suffix)], "-.")
+	}
+	return name + suffix
 }
 
 // relPath cleans a path in a repository ("./apps/prod" → "apps/prod") and

@@ -173,7 +173,7 @@ func TestArgoCDProject(t *testing.T) {
 	}
 	want := v1.ProjectSpec{
 		Description:      "Example Project",
-		SourceNamespaces: []string{"argocd", "argocd-apps-*"},
+		SourceNamespaces: []string{"argocd-apps-*"}, // no Application names it
 		SourceRepos:      []string{"*"},
 		Destinations:     []v1.ProjectDestination{{Namespace: "guestbook"}},
 		ClusterResources: v1.ResourceRules{Allow: []v1.GroupKind{{Kind: "Namespace"}}},
@@ -187,13 +187,15 @@ func TestArgoCDProject(t *testing.T) {
 	}
 	wantFindings(t, item(t, res, "AppProject/argocd/my-project"),
 		"LOOSER spec.syncWindows", "not translated spec.roles", "not translated spec.orphanedResources",
-		"not translated metadata.finalizers", "changed spec.sourceNamespaces")
+		"not translated metadata.finalizers")
 
-	// --project-namespace replaces the namespaces.
+	// --project-namespace replaces the namespaces: one the AppProject did
+	// not allow is LOOSER.
 	res = migrate.Translate(read(t, "argocd/project.yaml"), migrate.Options{ProjectNamespaces: []string{"team-a"}})
 	if got := res.Projects[0].Spec.SourceNamespaces; !slices.Equal(got, []string{"team-a"}) {
 		t.Errorf("sourceNamespaces = %v", got)
 	}
+	wantFindings(t, item(t, res, "AppProject/argocd/my-project"), "changed spec.sourceNamespaces", "LOOSER spec.sourceNamespaces")
 }
 
 // The app-of-apps of argoproj/argocd-example-apps, rendered: Argo CD syncs

@@ -3,6 +3,7 @@ package migrate
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -93,11 +94,24 @@ type Item struct {
 }
 
 func (it *Item) add(kind FindingKind, field, format string, args ...any) {
-	it.Findings = append(it.Findings, Finding{Kind: kind, Field: field, Message: fmt.Sprintf(format, args...)})
+	it.Findings = append(it.Findings, Finding{Kind: kind, Field: field, Message: scrub(fmt.Sprintf(format, args...))})
 }
 
 func (it *Item) skip(format string, args ...any) {
-	it.Skipped = fmt.Sprintf(format, args...)
+	it.Skipped = scrub(fmt.Sprintf(format, args...))
+}
+
+// aURL is a URL in a message, up to white space or a quote.
+var aURL = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]*`)
+
+// scrub takes credentials out of every URL in a message, whatever printed
+// it: the report must never show a password (translators take them out
+// first, with withoutCredentials; this is the second line).
+func scrub(message string) string {
+	return aURL.ReplaceAllStringFunc(message, func(u string) string {
+		clean, _ := withoutCredentials(u)
+		return clean
+	})
 }
 
 // Report lists every source object, what was made from it and what did not

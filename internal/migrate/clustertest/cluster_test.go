@@ -86,3 +86,53 @@ func TestClusterAcceptsTheTranslatedObjects(t *testing.T) {
 		}
 	}
 }
+
+// An allow list none of whose entries translated is kept closed by an entry
+// that matches no kind; the API server takes it. So do the Applications
+// whose repository URL held credentials, written without them and naming a
+// Secret instead.
+func TestClusterAcceptsAClosedAllowListAndCredentialsTakenOut(t *testing.T) {
+	ctx := testenv.Context(t)
+	cfg := testenv.Config(t)
+	if err := crd.Install(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := testenv.Namespace(t)
+	in := `apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {name: globs-only, namespace: argocd}
+spec:
+  sourceRepos: ['https://bob:TOPSECRETPW2@git.internal/*']
+  destinations: [{namespace: guestbook, server: '*'}]
+  namespaceResourceWhitelist: [{group: apps, kind: 'Deploy*'}, {group: '', kind: 'ConfigMap?'}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: with-credentials, namespace: argocd}
+spec:
+  project: globs-only
+  source: {repoURL: 'https://bob:TOPSECRETPW2@git.internal/x.git', path: p}
+  destination: {server: 'https://kubernetes.default.svc', namespace: guestbook}
+`
+	docs, errs := migrate.NewReader(migrate.DefaultLimits()).ReadStream("in.yaml", strings.NewReader(in))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	res := migrate.Translate(docs, migrate.Options{Namespace: ns})
+	if len(res.Projects) != 1 || len(res.Projects[0].Spec.NamespacedResources.Allow) != 1 || len(res.Applications) != 1 {
+		t.Fatalf("%d Projects, %d Applications", len(res.Projects), len(res.Applications))
+	}
+	objs, err := res.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o.DeepCopy(), client.DryRunAll); err != nil {
+			t.Errorf("%s/%s refused: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+}
