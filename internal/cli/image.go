@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -53,6 +54,9 @@ image's digest.`,
 			ref, err := name.NewTag(tag)
 			if err != nil {
 				return &UsageError{fmt.Errorf("--tag: %w", err)}
+			}
+			if err := image.CheckStatic(opts.Binary, runtime.GOARCH); err != nil {
+				return err
 			}
 			img, err := image.Build(opts)
 			if err != nil {

@@ -34,6 +34,12 @@ func TestImageBuildSignAndVerify(t *testing.T) {
 		}
 		return strings.TrimSpace(got)
 	}
+	// A binary linked against the C library (this test binary) would not start in the image.
+	if cgo, err := os.Executable(); err == nil {
+		if out, err := run(t, "image", "build", "--binary", cgo, "--ca-certs", certs, "--out", filepath.Join(dir, "cgo")); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED") {
+			t.Errorf("image build of a cgo binary: %v\n%s", err, out)
+		}
+	}
 	first, second := build(filepath.Join(dir, "a")), build(filepath.Join(dir, "b"))
 	if first != second || !strings.HasPrefix(first, "registry.internal/lockstep@sha256:") {
 		t.Errorf("two builds printed %q and %q", first, second)

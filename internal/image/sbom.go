@@ -68,3 +68,24 @@ func module(kind cdx.ComponentType, m *debug.Module) cdx.Component {
 	}
 	return c
 }
+
+// CheckStatic refuses a binary that cannot run in the image: one not built
+// by Go for linux and arch, or linked against the C library (the image has
+// none), as its build information says.
+func CheckStatic(binary, arch string) error {
+	info, err := buildinfo.ReadFile(binary)
+	if err != nil {
+		return fmt.Errorf("%s carries no Go build information: %w", binary, err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	switch {
+	case settings["GOOS"] != "linux" || settings["GOARCH"] != arch:
+		return fmt.Errorf("%s is built for %s/%s, the image for linux/%s", binary, settings["GOOS"], settings["GOARCH"], arch)
+	case settings["CGO_ENABLED"] != "0":
+		return fmt.Errorf("%s is linked against the C library (CGO_ENABLED=%s), which the image does not have: build it with CGO_ENABLED=0 (make image does)", binary, settings["CGO_ENABLED"])
+	}
+	return nil
+}
