@@ -41,6 +41,12 @@ type InstallOptions struct {
 	// Egress are the Git servers' and registries' addresses; empty keeps
 	// the base's placeholder.
 	Egress []string
+	// Replicas of the controller (2 when 0). One replica gets a
+	// ReadWriteOnce volume, which every storage class offers, and no
+	// PodDisruptionBudget, which would block every drain.
+	Replicas int32
+	// StorageClass of the data volume; the cluster's default when empty.
+	StorageClass string
 	// EgressPorts replace the Git servers' and registries' ports (443 and
 	// 22) when given.
 	EgressPorts []int32
@@ -111,6 +117,9 @@ func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 	}
 	clusterScoped(out)
 	if err := setEgress(out, opts); err != nil {
+		return nil, err
+	}
+	if out, err = setReplicas(out, opts); err != nil {
 		return nil, err
 	}
 	if opts.Namespace != "" && opts.Namespace != DefaultNamespace {
@@ -216,10 +225,50 @@ func (o InstallOptions) validate() error {
 			return fmt.Errorf("image %q: %w", o.Image, err)
 		}
 	}
+	if o.Replicas < 0 || o.Replicas > 9 {
+		return fmt.Errorf("replicas %d: want 1 to 9 (only the leader works; the others stand by)", o.Replicas)
+	}
+	if errs := validation.IsDNS1123Subdomain(o.StorageClass); o.StorageClass != "" && len(errs) > 0 {
+		return fmt.Errorf("storage class %q: %s", o.StorageClass, strings.Join(errs, "; "))
+	}
 	for _, p := range append(append([]int32{}, o.EgressPorts...), o.APIServerPorts...) {
 		if p < 1 || p > 65535 {
 			return fmt.Errorf("port %d: want 1 to 65535", p)
 		}
 	}
 	return nil
+}
+
+// setReplicas sets the controller's replicas, and for one replica a
+// ReadWriteOnce volume and no PodDisruptionBudget; and the volume's
+// storage class.
+func setReplicas(objs []*unstructured.Unstructured, o InstallOptions) ([]*unstructured.Unstructured, error) {
+	out := objs[:0]
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "Deployment":
+			if o.Replicas > 0 {
+				if err := unstructured.SetNestedField(obj.Object, int64(o.Replicas), "spec", "replicas"); err != nil {
+					return nil, err
+				}
+			}
+		case "PersistentVolumeClaim":
+			if o.Replicas == 1 {
+				if err := unstructured.SetNestedStringSlice(obj.Object, []string{"ReadWriteOnce"}, "spec", "accessModes"); err != nil {
+					return nil, err
+				}
+			}
+			if o.StorageClass != "" {
+				if err := unstructured.SetNestedField(obj.Object, o.StorageClass, "spec", "storageClassName"); err != nil {
+					return nil, err
+				}
+			}
+		case "PodDisruptionBudget":
+			if o.Replicas == 1 {
+				continue
+			}
+		}
+		out = append(out, obj)
+	}
+	return out, nil
 }

@@ -205,3 +205,31 @@ func TestTheInstallRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// One replica: a ReadWriteOnce volume (which every storage class offers)
+// and no PodDisruptionBudget (which would block every drain).
+func TestTheInstallWithOneReplica(t *testing.T) {
+	objs, err := config.Install(config.InstallOptions{Replicas: 1, StorageClass: "local-path"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "PodDisruptionBudget":
+			t.Error("one replica with a PodDisruptionBudget")
+		case "Deployment":
+			if n, _, _ := unstructured.NestedInt64(o.Object, "spec", "replicas"); n != 1 {
+				t.Errorf("replicas %d", n)
+			}
+		case "PersistentVolumeClaim":
+			modes, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "accessModes")
+			class, _, _ := unstructured.NestedString(o.Object, "spec", "storageClassName")
+			if strings.Join(modes, ",") != "ReadWriteOnce" || class != "local-path" {
+				t.Errorf("the volume: %v, %q", modes, class)
+			}
+		}
+	}
+	if _, err := config.Install(config.InstallOptions{Replicas: 12}); err == nil {
+		t.Error("12 replicas")
+	}
+}

@@ -74,6 +74,8 @@ func (in *installFlags) add(cmd *cobra.Command) {
 	f.StringVar(&kube.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&opts.Namespace, "namespace", config.DefaultNamespace, "namespace the controller runs in")
 	f.StringVar(&opts.Image, "image", "", "the controller's image, pinned by digest (registry/lockstep@sha256:...) or tagged; default: the base's")
+	f.Int32Var(&opts.Replicas, "replicas", 2, "controller replicas (one leader, the others stand by); 1: a ReadWriteOnce volume and no PodDisruptionBudget")
+	f.StringVar(&opts.StorageClass, "storage-class", "", "storage class of the data volume (default: the cluster's); 2 or more replicas need one offering ReadWriteMany")
 	f.StringSliceVar(&opts.Egress, "egress", nil, "addresses (IP or CIDR, repeatable) of the Git servers and registries the controller may reach")
 	f.Int32SliceVar(&opts.EgressPorts, "egress-ports", []int32{443, 22}, "TCP ports of those Git servers and registries")
 	f.StringSliceVar(&opts.APIServer, "api-server", nil, "the Kubernetes API server's addresses (IP or CIDR) the controller may reach; default: read from the cluster's kubernetes Service endpoints")
@@ -90,6 +92,12 @@ func (in installFlags) command() string {
 	}
 	if in.opts.Image != "" {
 		args = append(args, "--image "+in.opts.Image)
+	}
+	if in.opts.Replicas != 0 && in.opts.Replicas != 2 {
+		args = append(args, fmt.Sprintf("--replicas %d", in.opts.Replicas))
+	}
+	if in.opts.StorageClass != "" {
+		args = append(args, "--storage-class "+in.opts.StorageClass)
 	}
 	if len(in.opts.Egress) > 0 {
 		args = append(args, "--egress "+strings.Join(in.opts.Egress, ","))
