@@ -32,10 +32,31 @@ func (r Report) OK() bool { return r.Problem == "" }
 // Report.KeyTrusted is false. The first problem stops the walk and names the
 // first bad record. An error is returned only when the store cannot be read.
 func Verify(ctx context.Context, store Store, trusted ed25519.PublicKey) (Report, error) {
+	for attempt := 1; ; attempt++ {
+		rep, head, err := verifyOnce(ctx, store, trusted)
+		if err != nil || head == nil || rep.Last <= head.Seq || attempt == 3 {
+			return rep, err
+		}
+		// Records newer than the head read first: appended (with their own
+		// signed head) while the chain was walked, or added unsigned. A
+		// head that moved meanwhile says which; walk again.
+		now, _, err := store.Checkpoints(ctx)
+		if err != nil {
+			return rep, err
+		}
+		if now == nil || now.Seq == head.Seq {
+			return rep, nil
+		}
+	}
+}
+
+// verifyOnce is one walk of Verify, and the head checkpoint it checked
+// against.
+func verifyOnce(ctx context.Context, store Store, trusted ed25519.PublicKey) (Report, *Checkpoint, error) {
 	rep := Report{KeyTrusted: trusted != nil}
 	head, cut, err := store.Checkpoints(ctx)
 	if err != nil {
-		return rep, err
+		return rep, nil, err
 	}
 	bad := func(seq uint64, format string, args ...any) error {
 		rep.FirstBadSeq, rep.Problem = seq, fmt.Sprintf(format, args...)
@@ -47,7 +68,7 @@ func Verify(ctx context.Context, store Store, trusted ed25519.PublicKey) (Report
 		}
 		if err := c.verifyWith(trusted); err != nil {
 			rep.Problem = err.Error()
-			return rep, nil
+			return rep, head, nil
 		}
 		if pub, err := ParsePublicKey([]byte(c.PublicKey)); err == nil {
 			rep.Key = Fingerprint(pub)
@@ -87,10 +108,10 @@ func Verify(ctx context.Context, store Store, trusted ed25519.PublicKey) (Report
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopScan) {
-		return rep, err
+		return rep, head, err
 	}
 	if rep.Problem != "" {
-		return rep, nil
+		return rep, head, nil
 	}
 	rep.Last, rep.HeadHash = last.Seq, last.Hash
 	switch {
@@ -105,5 +126,5 @@ func Verify(ctx context.Context, store Store, trusted ed25519.PublicKey) (Report
 	case head.Hash != last.Hash:
 		rep.FirstBadSeq, rep.Problem = last.Seq, fmt.Sprintf("record #%d was altered: its hash does not match the signed head", last.Seq)
 	}
-	return rep, nil
+	return rep, head, nil
 }

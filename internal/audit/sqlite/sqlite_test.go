@@ -416,3 +416,35 @@ func TestGroupCommitReturnsEachCallerItsOwnRecords(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 }
+
+// appendDuringWalk is a store whose first head read is followed at once by
+// an append: a record the walk sees after the head it checks against.
+type appendDuringWalk struct {
+	*sqlite.Store
+	t      *testing.T
+	ledger *audit.Ledger
+	done   bool
+}
+
+func (s *appendDuringWalk) Checkpoints(ctx context.Context) (*audit.Checkpoint, *audit.Checkpoint, error) {
+	head, cut, err := s.Store.Checkpoints(ctx)
+	if !s.done {
+		s.done = true
+		if _, err := s.ledger.Append(ctx, record(99)); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return head, cut, err
+}
+
+// A record appended, with its signed head, while the chain is walked is not
+// taken for one added without a signature (make test once failed on it).
+// TestTamperingIsDetected keeps the unsigned record refused.
+func TestVerifyWhileRecordsAreAppended(t *testing.T) {
+	f := newFixture(t)
+	f.appendN(t, 5)
+	rep, err := audit.Verify(context.Background(), &appendDuringWalk{Store: f.store, t: t, ledger: f.ledger}, f.ledger.PublicKey())
+	if err != nil || !rep.OK() || rep.Last != 6 {
+		t.Fatalf("verify during an append: %+v, %v", rep, err)
+	}
+}
