@@ -65,7 +65,7 @@ func TestRendersOverTheirLimitsFailAndTheNextWorks(t *testing.T) {
 	// collector on a busy machine can reach the memory budget before the
 	// 64 MiB stack (make test saw it once). With room, the stack limit is
 	// what stops it.
-	roomy := newPool(t, sandbox.Options{Processes: 1, Memory: 1 << 30, Timeout: 10 * time.Second})
+	roomy := newPool(t, sandbox.Options{Processes: 2, Memory: 1 << 30, Timeout: 10 * time.Second})
 	recursion := mapFS(map[string]string{"j/main.jsonnet": "local f(n) = f(n + 1) tailstrict; f(0)"})
 	if _, err = roomy.Render(t.Context(), recursion, "j", withTenant(hostileOptions, "ns/recursion")); !errors.Is(err, sandbox.ErrStackLimit) {
 		t.Errorf("a recursion without end: got %v, want the stack limit", err)
