@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -104,11 +105,22 @@ func (b *Browser) Press(keys string) {
 }
 
 // Text returns the visible text of the element matching sel (innerText), once it
-// is visible.
+// is visible. It is read in one evaluation, by selector: a live page may
+// redraw the element between finding it and reading it (the node found first
+// is then gone), so a vanished element is looked up again.
 func (b *Browser) Text(sel string) string {
 	b.t.Helper()
-	s, _ := run(b, "reading the text of "+sel, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	return s
+	q, _ := json.Marshal(sel)
+	read := fmt.Sprintf(`(() => { const e = document.querySelector(%s); return e ? [e.innerText] : []; })()`, q)
+	for range 100 {
+		b.WaitVisible(sel)
+		if got := Evaluate[[]string](b, read); len(got) == 1 {
+			return got[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.t.Fatalf("browser: %s kept vanishing before its text could be read", sel)
+	return ""
 }
 
 // Texts returns the visible text of every element matching sel, in document
