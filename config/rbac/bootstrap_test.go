@@ -18,8 +18,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -37,13 +35,7 @@ import (
 func TestLockstepManagesItself(t *testing.T) {
 	ctx := testenv.Context(t)
 	const ns, dir = "lockstep-boot", "prod/lockstep"
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1.AddToScheme(scheme)
-	c, err := client.New(testenv.Config(t), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := adminClient(t)
 	gs := testenv.GitServer(t)
 	gs.AddUser("platform", "writes-repos", gitserver.ReadWrite)
 	repo, err := gs.CreateRepo("platform")

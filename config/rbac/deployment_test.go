@@ -7,13 +7,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/internal/cli"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/pki"
 )
@@ -164,4 +171,34 @@ func writeKubeconfig(t testing.TB, cfg *rest.Config) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// adminClient is a cluster administrator's client that knows Lockstep's types.
+func adminClient(t testing.TB) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	c, err := client.New(testenv.Config(t), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// installAsAdmin applies the install's objects as lockstep install does
+// (the installer's part), each once its kind is served.
+func installAsAdmin(t testing.TB, c client.Client, opts config.InstallOptions) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := config.Install(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		testenv.Eventually(t, 30*time.Second, "installing "+o.GetKind()+"/"+o.GetName(), func(ctx context.Context) (bool, error) {
+			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("installer"), client.ForceOwnership)
+			return err == nil, err
+		})
+	}
+	return objs
 }

@@ -21,8 +21,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -42,26 +40,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // not the controller's, decides what reaches the cluster.
 func TestTheControllerRunsWithItsDocumentedPermissionsOnly(t *testing.T) {
 	ctx := testenv.Context(t)
-	admin := testenv.Config(t)
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1.AddToScheme(scheme)
-	c, err := client.New(admin, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := adminClient(t)
 	// The installer's part: everything lockstep install applies (the
 	// namespace, the CRDs, controller.yaml, the strict default Project, ...).
-	objs, err := config.Install(config.InstallOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		testenv.Eventually(t, 30*time.Second, "installing "+o.GetKind()+"/"+o.GetName(), func(ctx context.Context) (bool, error) {
-			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("installer"), client.ForceOwnership)
-			return err == nil, err
-		})
-	}
+	objs := installAsAdmin(t, c, config.InstallOptions{})
 	controllerCfg := testenv.ServiceAccountConfig(t, rbac.Namespace, rbac.ServiceAccount)
 
 	// A team: its namespace, and a deployer allowed ConfigMaps there only, and

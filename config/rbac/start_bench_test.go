@@ -1,7 +1,6 @@
 package rbac_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lockstep-dev/lockstep/config"
 	"github.com/lockstep-dev/lockstep/config/rbac"
@@ -29,20 +26,7 @@ import (
 //	go test -run '^$' -bench InstalledControllerStart -benchtime 3x ./config/rbac/
 func BenchmarkInstalledControllerStart(b *testing.B) {
 	ctx := testenv.Context(b)
-	c, err := client.New(testenv.Config(b), client.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	objs, err := config.Install(config.InstallOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, o := range objs {
-		testenv.Eventually(b, 30*time.Second, "installing "+o.GetKind()+"/"+o.GetName(), func(ctx context.Context) (bool, error) {
-			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("installer"), client.ForceOwnership)
-			return err == nil, err
-		})
-	}
+	objs := installAsAdmin(b, adminClient(b), config.InstallOptions{})
 	cfg := testenv.ServiceAccountConfig(b, rbac.Namespace, rbac.ServiceAccount)
 	bin := filepath.Join(b.TempDir(), "lockstep")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/lockstep-dev/lockstep/cmd/lockstep").CombinedOutput(); err != nil {
