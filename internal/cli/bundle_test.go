@@ -1,14 +1,23 @@
 package cli_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lockstep-dev/lockstep/internal/image"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	distribution "github.com/lockstep-dev/lockstep/internal/testenv/registry"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -90,6 +99,11 @@ func TestBundleCreateVerifyPush(t *testing.T) {
 	if err != nil || !strings.Contains(out, "pushed "+want+"\n") || !strings.Contains(out, "lockstep install --image "+want) {
 		t.Fatalf("bundle push: %v\n%s", err, out)
 	}
+	// Its SBOM and signature went along (this registry has no referrers
+	// API: they are found through the referrers tag).
+	if out, err := run(t, "image", "verify", "--ref", want, "--public-key", pub, "--plain-http"); err != nil || !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("image verify --ref: %v\n%s", err, out)
+	}
 	// The bundle's tag, since --to named none; and the same image by digest.
 	for _, ref := range []string{host + "/platform/lockstep:1.0", want} {
 		r, err := name.ParseReference(ref, name.Insecure)
@@ -125,4 +139,104 @@ func smallGoBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// Pushed into a real internal registry (CNCF Distribution over TLS, with a
+// login), as docs/airgap.md says: the credentials from the Docker config
+// file, the registry's CA with --ca-file; refused without either.
+func TestBundlePushToARealRegistry(t *testing.T) {
+	ctx := t.Context()
+	reg, err := distribution.Start(ctx, distribution.Options{Dir: t.TempDir(), Progress: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	archive, pub, digest := signedBundle(t)
+	to := reg.Host + "/platform/lockstep"
+
+	docker := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", docker)
+	if out, err := run(t, "bundle", "push", archive, "--public-key", pub, "--to", to, "--ca-file", reg.CAFile); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") && !strings.Contains(err.Error(), "401") {
+		t.Errorf("bundle push without credentials: %v\n%s", err, out)
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(distribution.Username + ":" + distribution.Password))
+	if err := os.WriteFile(filepath.Join(docker, "config.json"), []byte(`{"auths": {"`+reg.Host+`": {"auth": "`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "bundle", "push", archive, "--public-key", pub, "--to", to); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("bundle push without the registry's CA: %v\n%s", err, out)
+	}
+	out, err := run(t, "bundle", "push", archive, "--public-key", pub, "--to", to, "--ca-file", reg.CAFile)
+	if err != nil || !strings.Contains(out, "pushed "+to+"@"+digest) {
+		t.Fatalf("bundle push: %v\n%s", err, out)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(reg.CAPEM)
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	ref, err := name.ParseReference(to + ":1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref, remote.WithTransport(transport), remote.WithAuth(&authn.Basic{Username: distribution.Username, Password: distribution.Password}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := img.Digest(); got.String() != digest {
+		t.Errorf("pulled %s, pushed %s", got, digest)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OS != "linux" || cfg.Config.User != image.User || strings.Join(cfg.Config.Entrypoint, " ") != image.Entrypoint {
+		t.Errorf("the pulled image's config: %s %+v", cfg.OS, cfg.Config)
+	}
+	// The SBOM and the signature came along, attached to the image, and
+	// check out against the key; another key is refused.
+	byDigest := to + "@" + digest
+	out, err = run(t, "image", "verify", "--ref", byDigest, "--public-key", pub, "--ca-file", reg.CAFile)
+	if err != nil || !strings.HasPrefix(out, "OK: "+byDigest+" and its SBOM") {
+		t.Errorf("image verify --ref: %v\n%s", err, out)
+	}
+	otherKeys := filepath.Join(t.TempDir(), "other")
+	if out, err := run(t, "image", "keygen", "--out", otherKeys); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	if out, err := run(t, "image", "verify", "--ref", byDigest, "--public-key", filepath.Join(otherKeys, "image.pub"), "--ca-file", reg.CAFile); err == nil || !strings.Contains(err.Error(), "not the trusted key") {
+		t.Errorf("image verify --ref with another key: %v\n%s", err, out)
+	}
+}
+
+// signedBundle makes a key and a bundle of a small stand-in image signed
+// with it, and returns the bundle, the public key file and the image's digest.
+func signedBundle(t *testing.T) (archive, pub, digest string) {
+	t.Helper()
+	dir := t.TempDir()
+	self := smallGoBinary(t)
+	certs := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "keys")
+	if out, err := run(t, "image", "keygen", "--out", keys); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	dist := filepath.Join(dir, "dist")
+	built, err := run(t, "image", "build", "--binary", self, "--ca-certs", certs, "--tag", "lockstep:1.0", "--key", filepath.Join(keys, "image.key"), "--out", dist)
+	if err != nil {
+		t.Fatalf("image build: %v\n%s", err, built)
+	}
+	archive = filepath.Join(dir, "lockstep-1.0.tar.gz")
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--key", filepath.Join(keys, "image.key"), "--out", archive); err != nil {
+		t.Fatalf("bundle create: %v\n%s", err, out)
+	}
+	return archive, filepath.Join(keys, "image.pub"), strings.TrimPrefix(strings.TrimSpace(built), "lockstep@")
+}
+
+// testWriter logs what it is written (the registry's one-time build).
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -9,9 +9,11 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"github.com/lockstep-dev/lockstep/internal/image"
@@ -113,15 +115,25 @@ image's digest.`,
 }
 
 func newImageVerifyCommand() *cobra.Command {
-	var dir, pubFile string
+	var dir, ref, pubFile, caFile string
+	var plainHTTP bool
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Check an image build's signature offline: the image in oci/ and the SBOM, with a public key",
-		Args:  cobra.NoArgs,
+		Short: "Check an image's signature offline with a public key: a build's folder, or the image in a registry",
+		Long: `Verify checks that the image and its SBOM are signed by the public key's owner: in a folder
+lockstep image build wrote (--dir), or in a registry (--ref, by digest), where lockstep bundle
+push attached the SBOM and the signature to the image (OCI 1.1 artifacts whose subject is the
+image). Registry credentials come from the Docker config file, as for lockstep bundle push.`,
+		Example: `  lockstep image verify --dir dist --public-key keys/image.pub
+  lockstep image verify --ref registry.internal/platform/lockstep@sha256:... --public-key image.pub --ca-file internal-ca.crt`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pub, err := readPublicKey(pubFile)
 			if err != nil {
 				return err
+			}
+			if ref != "" {
+				return verifyInRegistry(cmd, ref, pub, caFile, plainHTTP)
 			}
 			digest, sbomDigest, err := buildDigests(dir)
 			if err != nil {
@@ -138,10 +150,37 @@ func newImageVerifyCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "dist", "the folder lockstep image build wrote")
-	cmd.Flags().StringVar(&pubFile, "public-key", "", "the signer's public key (PEM) (required)")
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "dist", "the folder lockstep image build wrote")
+	f.StringVar(&ref, "ref", "", "an image in a registry, by digest (registry/lockstep@sha256:...), instead of --dir")
+	f.StringVar(&pubFile, "public-key", "", "the signer's public key (PEM) (required)")
+	f.StringVar(&caFile, "ca-file", "", "PEM CA bundle the registry's certificate is checked against (default: the system's)")
+	f.BoolVar(&plainHTTP, "plain-http", false, "talk HTTP, not HTTPS, to the registry (a local test registry only)")
 	_ = cmd.MarkFlagRequired("public-key")
 	return cmd
+}
+
+// verifyInRegistry checks the image ref names in its registry: what bundle
+// push attached to it.
+func verifyInRegistry(cmd *cobra.Command, ref string, pub ed25519.PublicKey, caFile string, plainHTTP bool) error {
+	var nameOpts []name.Option
+	if plainHTTP {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	d, err := name.NewDigest(ref, nameOpts...)
+	if err != nil {
+		return &UsageError{fmt.Errorf("--ref wants an image by digest (registry/lockstep@sha256:...): %w", err)}
+	}
+	transport, err := registryTransport(caFile)
+	if err != nil {
+		return err
+	}
+	sbom, err := image.VerifyRemote(d, pub, remote.WithContext(cmd.Context()), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(transport))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "OK: %s and its SBOM (%d bytes) are signed by %s\n", d, len(sbom), signkey.Fingerprint(pub))
+	return nil
 }
 
 // buildDigests are the digests of the image in dir's OCI layout (its only
