@@ -127,8 +127,8 @@ func Install(opts InstallOptions) ([]*unstructured.Unstructured, error) {
 			return nil, err
 		}
 	}
-	// In the order they can be applied: the namespace and the CRDs first, the
-	// default Project (a custom resource) last.
+	// In the order they can be applied: the namespace first, the CRDs before the
+	// custom resources (the default Project, last).
 	plan.SortByKind(out)
 	return out, nil
 }

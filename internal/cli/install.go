@@ -33,8 +33,8 @@ func newInstallCommand() *cobra.Command {
 		Use:   "install",
 		Short: "Install Lockstep in a cluster (CRDs, RBAC, controller, strict default Project), or print it",
 		Long: `Install renders config/install (the manifests this binary carries) for a namespace and an
-image, and applies them with server-side apply, in order: the namespace and the CRDs first,
-the default Project last. Run it again to upgrade: it first checks that the cluster's CRDs
+image, and applies them with server-side apply, in order: the namespace first, the CRDs before
+the default Project, which comes last. Run it again to upgrade: it first checks that the cluster's CRDs
 store no object at a version this install no longer serves, and otherwise refuses, changing
 nothing, and says how to migrate. With --dry-run it prints the YAML instead:
 review it, commit it, or apply it with kubectl apply --server-side -f -.
