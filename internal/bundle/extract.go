@@ -106,11 +106,8 @@ func (x *extraction) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if rest != "" && x.listed != nil {
-			if err := os.MkdirAll(filepath.Join(x.dir, filepath.FromSlash(rest)), 0o755); err != nil {
-				return err
-			}
-		}
+		// Folders are made for the listed files only, never from these
+		// entries: an unlisted folder costs an inode and a block each.
 		return nil
 	case tar.TypeReg:
 	default:

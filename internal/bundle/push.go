@@ -16,8 +16,9 @@ import (
 // repository with a tag), with its SBOM and signature attached (OCI 1.1
 // artifacts whose subject is the image), and returns its reference by
 // digest, which is what lockstep install --image takes. Verify the bundle
-// first: Push checks nothing.
-func Push(dir string, dst name.Tag, opts ...remote.Option) (name.Digest, error) {
+// first, and give Push the digest it verified: Push checks that and nothing
+// else.
+func Push(dir string, verified v1.Hash, dst name.Tag, opts ...remote.Option) (name.Digest, error) {
 	img, _, err := layoutImage(filepath.Join(dir, ImageDir))
 	if err != nil {
 		return name.Digest{}, err
@@ -25,6 +26,9 @@ func Push(dir string, dst name.Tag, opts ...remote.Option) (name.Digest, error) 
 	digest, err := img.Digest()
 	if err != nil {
 		return name.Digest{}, err
+	}
+	if digest != verified {
+		return name.Digest{}, fmt.Errorf("the image in %s is %s, not the verified %s: the unpacked bundle changed after it was verified", dir, digest, verified)
 	}
 	if err := remote.Write(dst, img, opts...); err != nil {
 		return name.Digest{}, fmt.Errorf("pushing to %s: %w", dst, err)

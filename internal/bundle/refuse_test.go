@@ -278,3 +278,22 @@ func TestCreateRefusesBadNames(t *testing.T) {
 		t.Error("created a bundle with a nested top folder")
 	}
 }
+
+// Folder entries make no folder: only the listed files' parents are made,
+// so an archive of many folders costs nothing on disk.
+func TestFolderEntriesMakeNoFolders(t *testing.T) {
+	key, _ := signkey.Generate()
+	archive := hostileArchive(t, append(signedList(key, map[string]string{"sub/x": "x"}),
+		entry{name: "b/junk/", typeflag: tar.TypeDir}, entry{name: "b/junk/a/b/c/", typeflag: tar.TypeDir},
+		entry{name: "b/sub/x", typeflag: tar.TypeReg, data: "x"})...)
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := bundle.Extract(bytes.NewReader(archive), dir, public(key), bundle.DefaultLimits); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "junk")); !os.IsNotExist(err) {
+		t.Errorf("an unlisted folder was made: %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "sub", "x")); err != nil || string(data) != "x" {
+		t.Errorf("the listed file: %q, %v", data, err)
+	}
+}

@@ -191,13 +191,10 @@ prints the image by digest and the install command for it.`,
 			if err != nil {
 				return err
 			}
-			pushed, err := bundle.Push(dir, dst,
+			pushed, err := bundle.Push(dir, c.Image, dst,
 				remote.WithContext(cmd.Context()), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(transport))
 			if err != nil {
 				return err
-			}
-			if pushed.DigestStr() != c.Image.String() {
-				return fmt.Errorf("pushed %s, but the verified image is %s: the unpacked bundle changed between verifying and pushing", pushed, c.Image)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s\ninstall it with:\n  lockstep install --image %s\n", pushed, pushed)
 			return nil
@@ -213,32 +210,41 @@ prints the image by digest and the install command for it.`,
 	return cmd
 }
 
-// verifyBundle unpacks archive into dir (a temporary folder, removed, when
-// empty) and verifies it with pub.
-func verifyBundle(archive string, pub ed25519.PublicKey, dir string) (bundle.Contents, error) {
+// verifyBundle unpacks archive and verifies it with pub; with keep, the
+// verified bundle ends up in that folder (new or empty). It is unpacked into
+// a folder of its own beside keep and renamed into place only once it
+// verifies: a refused bundle leaves nothing, and keep is never emptied.
+func verifyBundle(archive string, pub ed25519.PublicKey, keep string) (bundle.Contents, error) {
 	f, err := os.Open(archive)
 	if err != nil {
 		return bundle.Contents{}, err
 	}
 	defer f.Close()
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "lockstep-bundle-")
-		if err != nil {
+	parent := ""
+	if keep != "" {
+		entries, err := os.ReadDir(keep)
+		if err != nil && !os.IsNotExist(err) {
 			return bundle.Contents{}, err
 		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	c, err := extractAndVerify(f, dir, pub)
-	if err != nil {
-		// What failed verification is not left behind (Extract refused a
-		// folder that held anything, so all of it is the bundle's).
-		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
-			for _, e := range entries {
-				os.RemoveAll(filepath.Join(dir, e.Name()))
-			}
+		if len(entries) > 0 {
+			return bundle.Contents{}, fmt.Errorf("%s is not empty: a bundle is unpacked into a new or empty folder", keep)
 		}
+		parent = filepath.Dir(filepath.Clean(keep))
+	}
+	work, err := os.MkdirTemp(parent, ".lockstep-bundle-")
+	if err != nil {
+		return bundle.Contents{}, err
+	}
+	defer os.RemoveAll(work) // gone already once renamed
+	c, err := extractAndVerify(f, work, pub)
+	if err != nil {
 		return bundle.Contents{}, fmt.Errorf("%s: %w", archive, err)
+	}
+	if keep != "" {
+		_ = os.Remove(keep) // the empty folder, if there is one
+		if err := os.Rename(work, keep); err != nil {
+			return bundle.Contents{}, err
+		}
 	}
 	return c, nil
 }

@@ -87,6 +87,20 @@ func TestBundleCreateVerifyPush(t *testing.T) {
 	if entries, _ := os.ReadDir(refused); len(entries) != 0 {
 		t.Errorf("a refused bundle left %v in --extract's folder", entries)
 	}
+	// A folder that holds something is refused, and keeps what it holds.
+	full := filepath.Join(dir, "full")
+	if err := os.MkdirAll(full, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(full, "mine"), []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "bundle", "verify", archive, "--public-key", pub, "--extract", full); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("bundle verify --extract into a full folder: %v\n%s", err, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(full, "mine")); err != nil || string(data) != "keep me" {
+		t.Errorf("the folder's own file after a refused --extract: %q, %v", data, err)
+	}
 
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
