@@ -252,6 +252,13 @@ func setReplicas(objs []*unstructured.Unstructured, o InstallOptions) ([]*unstru
 					return nil, err
 				}
 			}
+			// One ReadWriteOnce volume: the new Pod of a rolling update
+			// could not mount it while the old one runs elsewhere.
+			if o.Replicas == 1 {
+				if err := unstructured.SetNestedField(obj.Object, map[string]any{"type": "Recreate"}, "spec", "strategy"); err != nil {
+					return nil, err
+				}
+			}
 		case "PersistentVolumeClaim":
 			if o.Replicas == 1 {
 				if err := unstructured.SetNestedStringSlice(obj.Object, []string{"ReadWriteOnce"}, "spec", "accessModes"); err != nil {

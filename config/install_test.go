@@ -221,6 +221,9 @@ func TestTheInstallWithOneReplica(t *testing.T) {
 			if n, _, _ := unstructured.NestedInt64(o.Object, "spec", "replicas"); n != 1 {
 				t.Errorf("replicas %d", n)
 			}
+			if s, _, _ := unstructured.NestedString(o.Object, "spec", "strategy", "type"); s != "Recreate" {
+				t.Errorf("strategy %q: a rolling update cannot mount a ReadWriteOnce volume twice", s)
+			}
 		case "PersistentVolumeClaim":
 			modes, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "accessModes")
 			class, _, _ := unstructured.NestedString(o.Object, "spec", "storageClassName")

@@ -89,8 +89,10 @@ func runBootstrap(cmd *cobra.Command, in *installFlags, b bootstrapFlags) error 
 	if err != nil || (u.Scheme != "https" && u.Scheme != "ssh") || u.Host == "" {
 		return &UsageError{fmt.Errorf("--repo: want an https:// or ssh:// URL")}
 	}
-	// The URL is committed, shown and recorded: never a password in it.
-	if _, hasPassword := u.User.Password(); hasPassword || u.Scheme == "https" && u.User != nil {
+	// The URL is committed, shown and recorded: never a password in it (nor
+	// a token in a query, nor one hidden in an escaped user name).
+	_, hasPassword := u.User.Password()
+	if hasPassword || u.Scheme == "https" && u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.User.Username(), ":") {
 		return &UsageError{errors.New("--repo holds credentials: give the URL without them, the user with --git-username and the password or token in $LOCKSTEP_GIT_PASSWORD or --git-password-file")}
 	}
 	dir := path.Clean(strings.Trim(b.dir, "/"))

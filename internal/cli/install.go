@@ -135,7 +135,7 @@ func renderInstall(cmd *cobra.Command, in *installFlags, dryRun bool) (client.Cl
 		if c, _, _, err = in.kube.client(); err != nil {
 			return nil, nil, err
 		}
-		if len(in.opts.APIServer) == 0 && !in.allowPlaceholders {
+		if len(in.opts.APIServer) == 0 {
 			if in.opts.APIServer, in.opts.APIServerPorts, err = apiServerEndpoints(cmd.Context(), c); err != nil {
 				return nil, nil, err
 			}
@@ -147,11 +147,17 @@ func renderInstall(cmd *cobra.Command, in *installFlags, dryRun bool) (client.Cl
 	}
 	// A policy with placeholders cuts the controller off from Git and the
 	// API server: once applied by Lockstep itself, nothing in Git can undo it.
-	if left := config.Placeholders(objs); len(left) > 0 {
-		msg := fmt.Sprintf("the NetworkPolicy would let the controller reach only the placeholder addresses %s: give your Git servers' and registries' addresses with --egress", strings.Join(left, ", "))
-		if dryRun {
-			msg += " and the API server's with --api-server"
-		}
+	// Whether they are left is what was given, not the addresses (a real
+	// API server may well be at 10.0.0.1).
+	var missing []string
+	if len(in.opts.Egress) == 0 {
+		missing = append(missing, "your Git servers' and registries' addresses with --egress")
+	}
+	if len(in.opts.APIServer) == 0 {
+		missing = append(missing, "the API server's with --api-server")
+	}
+	if len(missing) > 0 {
+		msg := "the NetworkPolicy would let the controller reach only placeholder addresses: give " + strings.Join(missing, " and ")
 		if !in.allowPlaceholders {
 			return nil, nil, &UsageError{errors.New(msg + " (or --allow-placeholders, to review the YAML)")}
 		}

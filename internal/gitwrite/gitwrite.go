@@ -205,6 +205,9 @@ func onlyOwned(wt billy.Filesystem, dir string, owned []string) error {
 	if err != nil {
 		return err
 	}
+	if info, err := wt.Lstat(d); err == nil && !info.IsDir() {
+		return fmt.Errorf("%s is a file, not a folder: name the folder to write", dir)
+	}
 	var others []string
 	var walk func(p string) error
 	walk = func(p string) error {
@@ -214,7 +217,7 @@ func onlyOwned(wt billy.Filesystem, dir string, owned []string) error {
 		}
 		for _, e := range entries {
 			child := path.Join(p, e.Name())
-			if e.IsDir() {
+			if e.IsDir() && e.Mode()&fs.ModeSymlink == 0 {
 				if err := walk(child); err != nil {
 					return err
 				}

@@ -123,6 +123,20 @@ func TestCommitRefuses(t *testing.T) {
 			}
 		})
 	}
+	// Only: a folder holding files not named, or a file where the folder
+	// should be, is refused and nothing is removed.
+	if _, err := gitwrite.Commit(context.Background(), change(s, auth, files)); err != nil {
+		t.Fatal(err)
+	}
+	only := change(s, auth, files)
+	only.Only = []string{"b.yaml"}
+	if _, err := gitwrite.Commit(context.Background(), only); err == nil || !strings.Contains(err.Error(), "already holds files this did not write (a.yaml)") {
+		t.Errorf("a folder of other files: %v", err)
+	}
+	only.Dir, only.Only = "apps/web/a.yaml", []string{"a.yaml"}
+	if _, err := gitwrite.Commit(context.Background(), only); err == nil || !strings.Contains(err.Error(), "is a file, not a folder") {
+		t.Errorf("a file as the folder: %v", err)
+	}
 	// A branch the repository lacks is named.
 	if _, err := gitwrite.Commit(context.Background(), change(s, auth, files)); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -27,8 +28,9 @@ const (
 // Size bounds of attachments read back from a registry, which is not
 // trusted more than any other input.
 const (
-	maxSBOM      = 16 << 20
-	maxSignature = 64 << 10
+	maxSBOM        = 16 << 20
+	maxSignature   = 64 << 10
+	maxAttachments = 16 // of each type
 )
 
 // Attach pushes data as an artifact of artifactType whose subject is the
@@ -90,25 +92,38 @@ func VerifyRemote(ref name.Digest, pub ed25519.PublicKey, opts ...remote.Option)
 	if err != nil {
 		return nil, err
 	}
+	// At most maxAttachments of each are read, and one that cannot be read
+	// is passed over: a registry (or whoever may push to it) must not make
+	// the check endless, nor fail a signed image with junk beside it.
 	var sboms, sigs [][]byte
+	var skipped []string
 	for _, d := range im.Manifests {
+		var into *[][]byte
+		var max int64
 		switch d.ArtifactType {
 		case SBOMType:
-			data, err := attachment(ref.Context().Digest(d.Digest.String()), maxSBOM, opts...)
-			if err != nil {
-				return nil, err
-			}
-			sboms = append(sboms, data)
+			into, max = &sboms, maxSBOM
 		case SignatureType:
-			data, err := attachment(ref.Context().Digest(d.Digest.String()), maxSignature, opts...)
-			if err != nil {
-				return nil, err
-			}
-			sigs = append(sigs, data)
+			into, max = &sigs, maxSignature
+		default:
+			continue
 		}
+		if len(*into) == maxAttachments {
+			continue
+		}
+		data, err := attachment(ref.Context().Digest(d.Digest.String()), max, opts...)
+		if err != nil {
+			skipped = append(skipped, err.Error())
+			continue
+		}
+		*into = append(*into, data)
 	}
 	if len(sboms) == 0 || len(sigs) == 0 {
-		return nil, fmt.Errorf("%s has %d SBOMs and %d signatures attached: push it with lockstep bundle push", ref, len(sboms), len(sigs))
+		msg := fmt.Sprintf("%s has %d readable SBOMs and %d signatures attached: push it with lockstep bundle push", ref, len(sboms), len(sigs))
+		if len(skipped) > 0 {
+			msg += " (passed over: " + strings.Join(skipped, "; ") + ")"
+		}
+		return nil, errors.New(msg)
 	}
 	digest, _ := v1.NewHash(ref.DigestStr())
 	var last error
