@@ -151,3 +151,57 @@ func TestLockstepInstall(t *testing.T) {
 		t.Errorf("the NetworkPolicy kept a placeholder: %s", raw)
 	}
 }
+
+// Going from two replicas to one: the data volume's access modes cannot
+// change, so install refuses until the claim is gone (its ledger moved);
+// then it installs one replica and deletes the PodDisruptionBudget of two,
+// which would block every drain.
+func TestLockstepInstallDownToOneReplica(t *testing.T) {
+	ctx := testenv.Context(t)
+	const ns = "platform-one"
+	kubeconfig := testenv.ControlPlane(t).Kubeconfig
+	install := func(extra ...string) (string, error) {
+		cmd := cli.NewRootCommand()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(append([]string{"install", "--kubeconfig", kubeconfig, "--namespace", ns, "--egress", "10.20.0.9", "--api-server", "10.96.0.1"}, extra...))
+		err := cmd.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	if out, err := install(); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	out, err := install("--replicas", "1")
+	if err == nil || !strings.Contains(err.Error(), "PersistentVolumeClaim "+ns+"/lockstep-data exists with access modes [ReadWriteMany]") || strings.Contains(out, "applied ") {
+		t.Fatalf("install --replicas 1 over a ReadWriteMany claim: %v\n%s", err, out)
+	}
+	c, err := client.New(testenv.Config(t), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lockstep-data"}, pvc); err != nil {
+		t.Fatal(err)
+	}
+	// The operator moved the ledger and deleted the claim (its protection
+	// finalizer lifted by hand: KWOK's Pods never let go of it).
+	pvc.Finalizers = nil
+	if err := c.Update(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, pvc); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the claim gone", func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lockstep-data"}, &corev1.PersistentVolumeClaim{})
+		return apierrors.IsNotFound(err), err
+	})
+	out, err = install("--replicas", "1")
+	if err != nil || !strings.Contains(out, "deleted PodDisruptionBudget/"+ns+"/lockstep-controller") {
+		t.Fatalf("install --replicas 1: %v\n%s", err, out)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lockstep-data"}, pvc); err != nil || len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != corev1.ReadWriteOnce {
+		t.Errorf("the new claim: %v, %v", pvc.Spec.AccessModes, err)
+	}
+}

@@ -240,7 +240,77 @@ func checkUpgrade(ctx context.Context, c client.Client, objs []*unstructured.Uns
 		}
 		live = append(live, l)
 	}
-	return config.CheckStoredVersions(live, objs)
+	if err := config.CheckStoredVersions(live, objs); err != nil {
+		return err
+	}
+	return checkVolume(ctx, c, objs)
+}
+
+// checkVolume refuses a data volume whose access modes or storage class
+// would change: a claim's cannot, and it holds the ledger.
+func checkVolume(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "PersistentVolumeClaim" {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		err := c.Get(ctx, client.ObjectKeyFromObject(o), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading PersistentVolumeClaim %s/%s: %w", o.GetNamespace(), o.GetName(), err)
+		}
+		wantModes, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "accessModes")
+		haveModes, _, _ := unstructured.NestedStringSlice(live.Object, "spec", "accessModes")
+		wantClass, _, _ := unstructured.NestedString(o.Object, "spec", "storageClassName")
+		haveClass, _, _ := unstructured.NestedString(live.Object, "spec", "storageClassName")
+		if !slices.Equal(wantModes, haveModes) || wantClass != "" && wantClass != haveClass {
+			return fmt.Errorf("PersistentVolumeClaim %s/%s exists with access modes %v and storage class %q, and a claim's cannot change: "+
+				"keep the --replicas and --storage-class it was installed with, or move the ledger (ledger.db) off it and delete the claim first",
+				o.GetNamespace(), o.GetName(), haveModes, haveClass)
+		}
+	}
+	return nil
+}
+
+// removeDisruptionBudget deletes the install's PodDisruptionBudget when the
+// install has none (one replica): left from two replicas, it would block
+// every drain.
+func removeDisruptionBudget(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, progress io.Writer) error {
+	ns := ""
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "PodDisruptionBudget":
+			return nil
+		case "Deployment":
+			ns = o.GetNamespace()
+		}
+	}
+	if ns == "" {
+		return nil
+	}
+	pdb := &unstructured.Unstructured{}
+	pdb.SetAPIVersion("policy/v1")
+	pdb.SetKind("PodDisruptionBudget")
+	pdb.SetNamespace(ns)
+	pdb.SetName("lockstep-controller")
+	if err := c.Get(ctx, client.ObjectKeyFromObject(pdb), pdb); apierrors.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for _, m := range pdb.GetManagedFields() {
+		if m.Manager == installFieldManager {
+			if err := c.Delete(ctx, pdb); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting the PodDisruptionBudget of two replicas: %w", err)
+			}
+			fmt.Fprintf(progress, "deleted PodDisruptionBudget/%s/lockstep-controller (one replica)\n", ns)
+			return nil
+		}
+	}
+	return nil
 }
 
 // applyInstall applies objs in order, saying what it does; an object whose
@@ -273,5 +343,5 @@ func applyInstall(ctx context.Context, c client.Client, objs []*unstructured.Uns
 			}
 		}
 	}
-	return nil
+	return removeDisruptionBudget(ctx, c, objs, progress)
 }
