@@ -71,6 +71,7 @@ type installFlags struct {
 
 func (in *installFlags) add(cmd *cobra.Command) {
 	kube, opts, f := &in.kube, &in.opts, cmd.Flags()
+	kube.clusterOnly = true
 	f.StringVar(&kube.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&opts.Namespace, "namespace", config.DefaultNamespace, "namespace the controller runs in")
 	f.StringVar(&opts.Image, "image", "", "the controller's image, pinned by digest (registry/lockstep@sha256:...) or tagged; default: the base's")

@@ -14,6 +14,9 @@ import (
 type kubeFlags struct {
 	kubeconfig string
 	namespace  string
+	// clusterOnly: the command talks to the cluster itself, never to the
+	// Lockstep API (install, bootstrap), and says so when it has no kubeconfig.
+	clusterOnly bool
 }
 
 func (k *kubeFlags) add(cmd *cobra.Command) {
@@ -31,6 +34,9 @@ func (k *kubeFlags) loader() clientcmd.ClientConfig {
 func (k *kubeFlags) config() (*rest.Config, string, error) {
 	loader := k.loader()
 	cfg, err := loader.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) && k.clusterOnly {
+		return nil, "", fmt.Errorf("no cluster to install into: give a cluster administrator's kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config), or --dry-run to print the YAML: %w", err)
+	}
 	if clientcmd.IsEmptyConfig(err) {
 		return nil, "", fmt.Errorf("nothing to talk to: log in to the Lockstep API (lockstep login --server https://HOST:PORT), or give a kubeconfig (--kubeconfig, $KUBECONFIG): %w", err)
 	}
