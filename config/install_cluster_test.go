@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/lockstep-dev/lockstep/config"
-	"github.com/lockstep-dev/lockstep/internal/cli"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
 
@@ -83,15 +81,7 @@ func TestLockstepInstall(t *testing.T) {
 	ctx := testenv.Context(t)
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := cli.NewRootCommand()
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(args)
-		if err := cmd.ExecuteContext(ctx); err != nil {
-			t.Fatalf("lockstep %s: %v\n%s", strings.Join(args, " "), err, out.String())
-		}
-		return out.String()
+		return lockstep(t, args...)
 	}
 	const ns, image = "platform-cd", "registry.internal/lockstep:1.2.3"
 	printed := run("install", "--dry-run", "--namespace", ns, "--image", image, "--egress", "10.20.0.5", "--api-server", "10.96.0.1")
@@ -161,13 +151,7 @@ func TestLockstepInstallDownToOneReplica(t *testing.T) {
 	const ns = "platform-one"
 	kubeconfig := testenv.ControlPlane(t).Kubeconfig
 	install := func(extra ...string) (string, error) {
-		cmd := cli.NewRootCommand()
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs(append([]string{"install", "--kubeconfig", kubeconfig, "--namespace", ns, "--egress", "10.20.0.9", "--api-server", "10.96.0.1"}, extra...))
-		err := cmd.ExecuteContext(ctx)
-		return out.String(), err
+		return runLockstep(ctx, append([]string{"install", "--kubeconfig", kubeconfig, "--namespace", ns, "--egress", "10.20.0.9", "--api-server", "10.96.0.1"}, extra...)...)
 	}
 	if out, err := install(); err != nil {
 		t.Fatalf("install: %v\n%s", err, out)

@@ -312,11 +312,13 @@ func runLockstep(ctx context.Context, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func lockstep(t *testing.T, args ...string) {
+func lockstep(t *testing.T, args ...string) string {
 	t.Helper()
-	if out, err := runLockstep(testenv.Context(t), args...); err != nil {
+	out, err := runLockstep(testenv.Context(t), args...)
+	if err != nil {
 		t.Fatalf("lockstep %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return out
 }
 
 // decodeObjects reads a YAML stream of objects.
