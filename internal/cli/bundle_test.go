@@ -14,14 +14,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lockstep-dev/lockstep/internal/image"
-
 	"github.com/google/go-containerregistry/pkg/authn"
-	distribution "github.com/lockstep-dev/lockstep/internal/testenv/registry"
-
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/lockstep-dev/lockstep/internal/image"
+	distribution "github.com/lockstep-dev/lockstep/internal/testenv/registry"
 )
 
 // The whole air-gap path: a signed image build, a bundle made from it,
@@ -33,10 +32,7 @@ import (
 func TestBundleCreateVerifyPush(t *testing.T) {
 	dir := t.TempDir()
 	self := smallGoBinary(t)
-	certs := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	certs := standInCerts(t, dir)
 	keys, others := filepath.Join(dir, "keys"), filepath.Join(dir, "others")
 	for _, k := range []string{keys, others} {
 		if out, err := run(t, "image", "keygen", "--out", k); err != nil {
@@ -227,10 +223,7 @@ func signedBundle(t *testing.T) (archive, pub, digest string) {
 	t.Helper()
 	dir := t.TempDir()
 	self := smallGoBinary(t)
-	certs := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	certs := standInCerts(t, dir)
 	keys := filepath.Join(dir, "keys")
 	if out, err := run(t, "image", "keygen", "--out", keys); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
@@ -245,6 +238,16 @@ func signedBundle(t *testing.T) (archive, pub, digest string) {
 		t.Fatalf("bundle create: %v\n%s", err, out)
 	}
 	return archive, filepath.Join(keys, "image.pub"), strings.TrimPrefix(strings.TrimSpace(built), "lockstep@")
+}
+
+// standInCerts writes a CA bundle for an image that is built, not run.
+func standInCerts(t *testing.T, dir string) string {
+	t.Helper()
+	certs := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return certs
 }
 
 // testWriter logs what it is written (the registry's one-time build).

@@ -14,10 +14,7 @@ import (
 func TestImageBuildSignAndVerify(t *testing.T) {
 	dir := t.TempDir()
 	self := smallGoBinary(t)
-	certs := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	certs := standInCerts(t, dir)
 	keys := filepath.Join(dir, "keys")
 	if out, err := run(t, "image", "keygen", "--out", keys); err != nil || !strings.Contains(out, "SHA256:") {
 		t.Fatalf("keygen: %v\n%s", err, out)
