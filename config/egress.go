@@ -85,25 +85,3 @@ func parseCIDR(s string) (string, error) {
 	}
 	return netip.PrefixFrom(a, a.BitLen()).String(), nil
 }
-
-// Placeholders says which of the NetworkPolicy's placeholder addresses objs
-// still hold: an install with them reaches neither the API server nor Git.
-func Placeholders(objs []*unstructured.Unstructured) []string {
-	var left []string
-	for _, o := range objs {
-		if o.GetKind() != "NetworkPolicy" {
-			continue
-		}
-		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "egress")
-		for _, r := range rules {
-			to, _, _ := unstructured.NestedSlice(r.(map[string]any), "to")
-			for _, t := range to {
-				cidr, _, _ := unstructured.NestedString(t.(map[string]any), "ipBlock", "cidr")
-				if cidr == placeholderAPIServer || cidr == placeholderEgress {
-					left = append(left, cidr)
-				}
-			}
-		}
-	}
-	return left
-}

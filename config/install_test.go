@@ -150,14 +150,14 @@ func TestTheInstallTakesTheNetworkPolicysAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := config.Placeholders(objs); len(got) != 2 {
+	if got := placeholders(objs); len(got) != 2 {
 		t.Errorf("the base's placeholders: %v", got)
 	}
 	objs, err = config.Install(config.InstallOptions{APIServer: []string{"10.96.0.1", "fd00::1"}, APIServerPorts: []int32{6443}, Egress: []string{"10.20.0.0/24"}, EgressPorts: []int32{3000, 5000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := config.Placeholders(objs); len(got) != 0 {
+	if got := placeholders(objs); len(got) != 0 {
 		t.Errorf("placeholders left: %v", got)
 	}
 	var policy string
@@ -235,4 +235,26 @@ func TestTheInstallWithOneReplica(t *testing.T) {
 	if _, err := config.Install(config.InstallOptions{Replicas: 12}); err == nil {
 		t.Error("12 replicas")
 	}
+}
+
+// placeholders are the base's placeholder addresses left in the
+// NetworkPolicy's egress rules.
+func placeholders(objs []*unstructured.Unstructured) []string {
+	var left []string
+	for _, o := range objs {
+		if o.GetKind() != "NetworkPolicy" {
+			continue
+		}
+		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "egress")
+		for _, r := range rules {
+			to, _, _ := unstructured.NestedSlice(r.(map[string]any), "to")
+			for _, t := range to {
+				cidr, _, _ := unstructured.NestedString(t.(map[string]any), "ipBlock", "cidr")
+				if cidr == "10.0.0.1/32" || cidr == "192.0.2.0/24" {
+					left = append(left, cidr)
+				}
+			}
+		}
+	}
+	return left
 }
