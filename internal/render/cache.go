@@ -67,7 +67,7 @@ func (c *Cache) Render(ctx context.Context, fsys fs.FS, commit, dir string, opts
 		}
 		c.mu.Unlock()
 	}
-	out := &Result{Renderer: cached.Renderer, Objects: make([]*unstructured.Unstructured, len(cached.Objects)), Origins: cached.Origins}
+	out := &Result{Renderer: cached.Renderer, Objects: make([]*unstructured.Unstructured, len(cached.Objects)), Origins: cached.Origins, Inputs: cached.Inputs}
 	for i, o := range cached.Objects {
 		out.Objects[i] = o.DeepCopy()
 	}

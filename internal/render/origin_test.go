@@ -56,3 +56,45 @@ func TestOriginsNameTheFileOfEachObject(t *testing.T) {
 		t.Errorf("jsonnet (-want +got):\n%s", diff)
 	}
 }
+
+// Inputs name every folder a render read, also outside the rendered one (a
+// Kustomize base, a Jsonnet import), and no other: a webhook refreshes an
+// Application only when a push touches one of them.
+func TestInputsAreTheFoldersRead(t *testing.T) {
+	repo := fstest.MapFS{
+		"k/kustomization.yaml":     file("resources: [cm.yaml, ../base]\n"),
+		"k/cm.yaml":                file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k}\n"),
+		"base/kustomization.yaml":  file("resources: [sa.yaml]\n"),
+		"base/sa.yaml":             file("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b}\n"),
+		"other/cm.yaml":            file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: o}\n"),
+		"p/a.yaml":                 file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"),
+		"p/sub/b.yaml":             file("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"),
+		"j/main.jsonnet":           file(`(import "../lib/cm.libsonnet") + {metadata: {name: "j"}}`),
+		"lib/cm.libsonnet":         file(`{apiVersion: "v1", kind: "ConfigMap"}`),
+		"lib/unused/other.jsonnet": file(`{}`),
+	}
+	for _, tc := range []struct {
+		dir  string
+		want []string
+	}{
+		{"k", []string{"base", "k"}},
+		{"p", []string{"p", "p/sub"}},
+		{"j", []string{"j", "lib"}},
+	} {
+		res := renderOK(t, repo, tc.dir, render.Options{})
+		if diff := cmp.Diff(tc.want, res.Inputs); diff != "" {
+			t.Errorf("%s: inputs (-want +got):\n%s", tc.dir, diff)
+		}
+	}
+	// A cached result says the same.
+	c := render.NewCache(4, nil)
+	for range 2 {
+		res, err := c.Render(t.Context(), repo, "abc", "k", render.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"base", "k"}, res.Inputs); diff != "" {
+			t.Errorf("cached inputs (-want +got):\n%s", diff)
+		}
+	}
+}

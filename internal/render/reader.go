@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
+	"slices"
 
 	"filippo.io/age"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,6 +26,9 @@ type reader struct {
 	identities []age.Identity
 	decrypt    bool
 	decrypted  map[string][]string
+	// folders are those the render read files from: what a push must touch
+	// for the result to change (Result.Inputs).
+	folders map[string]bool
 }
 
 // place records the file objs were rendered from.
@@ -51,6 +56,10 @@ func (r *reader) readRaw(name string) ([]byte, error) {
 }
 
 func (r *reader) readFile(name string) ([]byte, error) {
+	if r.folders == nil {
+		r.folders = map[string]bool{}
+	}
+	r.folders[path.Dir(name)] = true
 	fi, err := fs.Lstat(r.fsys, name)
 	if err != nil {
 		return nil, &Error{File: name, Err: err}
@@ -100,4 +109,14 @@ func (r *reader) readFile(name string) ([]byte, error) {
 		r.decrypted[name] = secrets
 	}
 	return plain, nil
+}
+
+// inputs are the folders read, sorted.
+func (r *reader) inputs() []string {
+	out := make([]string, 0, len(r.folders))
+	for f := range r.folders {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
 }

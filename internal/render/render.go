@@ -94,6 +94,12 @@ type Result struct {
 	Objects []*unstructured.Unstructured
 	// Origins[i] says where Objects[i] came from.
 	Origins []Origin
+	// Inputs are the folders the render read files from, slash-separated and
+	// relative to the repository root ("." is the root): a commit that
+	// changes nothing in them renders the same (webhooks skip such
+	// Applications). They can lie outside the rendered folder (Kustomize
+	// bases, Jsonnet imports).
+	Inputs []string
 	// Size is the objects' JSON size together, when the renderer knows it
 	// (a sandbox process sends them as JSON); 0 otherwise.
 	Size int64
@@ -175,7 +181,7 @@ func Render(ctx context.Context, fsys fs.FS, dir string, opts Options) (*Result,
 	if err := r.markEncrypted(objs, origins); err != nil {
 		return nil, err
 	}
-	return &Result{Renderer: renderer, Objects: objs, Origins: origins}, nil
+	return &Result{Renderer: renderer, Objects: objs, Origins: origins, Inputs: r.inputs()}, nil
 }
 
 // render runs the renderer, applies the object limit and substitution, and

@@ -52,6 +52,9 @@ type cachedRepo struct {
 	mu       sync.Mutex
 	resolved map[resolutionKey]resolution // guarded by mu
 	fetches  int                          // network fetches so far; guarded by mu
+	// pushed is when the server last said the repository changed (a
+	// webhook): no resolution that started before it is reused. Guarded by mu.
+	pushed time.Time
 }
 
 // lockFetch takes the fetch slot, or gives up when ctx ends first.
@@ -73,7 +76,7 @@ func (r *cachedRepo) fresh(key resolutionKey, asked time.Time, maxAge time.Durat
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res, known := r.resolved[key]
-	return res, known && res.at.After(asked.Add(-maxAge))
+	return res, known && res.at.After(asked.Add(-maxAge)) && res.at.After(r.pushed)
 }
 
 // resolutionKey scopes a resolution to the credentials that made it.
@@ -174,6 +177,25 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 		}
 	}
 	return snap, nil
+}
+
+// Outdate says the repository at url changed at the given time (a push
+// event): every request after it asks the server again, however fresh a
+// resolution it would otherwise reuse. The requests of many Applications
+// still share one look, made after the push. A repository not in the cache
+// has nothing to outdate.
+func (c *Cache) Outdate(url string, at time.Time) {
+	c.mu.Lock()
+	r := c.repos[url]
+	c.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if at.After(r.pushed) {
+		r.pushed = at
+	}
 }
 
 // Fetches returns how many times the repository at url was fetched from its

@@ -319,3 +319,36 @@ func TestFetchReturnsTheSignedTag(t *testing.T) {
 		t.Errorf("branch has tag %+v", snap.Tag)
 	}
 }
+
+// A push event outdates what the cache knows: the next requests ask the
+// server, however fresh a resolution they would otherwise reuse, and share
+// one fetch made after the push.
+func TestOutdateMakesTheNextRequestsAskOnce(t *testing.T) {
+	f := newFixture(t)
+	first := f.commit(t, map[string]string{"a.yaml": "1"}, "one")
+	f.fetch(t, f.req, time.Hour)
+	second := f.commit(t, map[string]string{"a.yaml": "2"}, "two")
+	if got := f.fetch(t, f.req, time.Hour).Commit.Hash; got != first {
+		t.Fatalf("before the push event got %s, want the cached %s", got, first)
+	}
+	f.cache.Outdate(f.req.URL, time.Now())
+	f.cache.Outdate("https://elsewhere.example/unknown.git", time.Now()) // nothing cached: nothing to do
+	before := f.cache.Fetches(f.req.URL)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if snap, err := f.cache.Fetch(t.Context(), f.req, source.FetchOptions{MaxAge: time.Hour}); err != nil || snap.Commit.Hash != second {
+				t.Errorf("after the push event: %v, %v", snap, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := f.cache.Fetches(f.req.URL) - before; n != 1 {
+		t.Errorf("10 requests after a push event made %d fetches, want 1", n)
+	}
+	// An older event changes nothing.
+	f.cache.Outdate(f.req.URL, time.Now().Add(-time.Hour))
+	if got := f.fetch(t, f.req, time.Hour).Commit.Hash; got != second {
+		t.Errorf("got %s, want %s", got, second)
+	}
+}

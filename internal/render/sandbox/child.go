@@ -131,7 +131,7 @@ func (s *renderService) Render(a RenderArgs, reply *RenderReply) error {
 		return nil
 	}
 	var size int64
-	reply.Renderer, reply.Origins = res.Renderer, res.Origins
+	reply.Renderer, reply.Origins, reply.Inputs = res.Renderer, res.Origins, res.Inputs
 	reply.Objects = make([][]byte, len(res.Objects))
 	for i, o := range res.Objects {
 		data, err := o.MarshalJSON()

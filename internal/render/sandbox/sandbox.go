@@ -229,6 +229,11 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 		return nil, w, reply.Err.err()
 	}
 	res := &render.Result{Renderer: reply.Renderer, Origins: reply.Origins, Objects: make([]*unstructured.Unstructured, len(reply.Objects))}
+	// The folders read only narrow which pushes refresh the Application: too
+	// many (or none) from a process that lost its way widen it to every push.
+	if len(reply.Inputs) <= maxInputs {
+		res.Inputs = reply.Inputs
+	}
 	if len(reply.Origins) != len(reply.Objects) {
 		w.kill()
 		return nil, nil, fmt.Errorf("the render process answered %d objects and %d origins", len(reply.Objects), len(reply.Origins))
@@ -243,6 +248,9 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 	}
 	return res, w, nil
 }
+
+// maxInputs bounds the folders a render may say it read.
+const maxInputs = 10000
 
 // died says why a render process stopped answering: its memory budget, or
 // something else (never what it printed: a crash message could quote a value).

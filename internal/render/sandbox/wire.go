@@ -26,6 +26,7 @@ type RenderReply struct {
 	Renderer render.Renderer
 	Objects  [][]byte
 	Origins  []render.Origin
+	Inputs   []string
 	Err      *WireError
 }
 
