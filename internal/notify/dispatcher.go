@@ -95,7 +95,7 @@ type Result string
 const (
 	Delivered Result = "delivered" // the receiver took it
 	Failed    Result = "failed"    // refused, or out of tries
-	Dropped   Result = "dropped"   // the queue was full, or the dispatcher closing
+	Dropped   Result = "dropped"   // the queue was full, the receiver forgotten, or the dispatcher closed
 )
 
 // resultRetried counts, in lockstep_notifications_total, each try that
@@ -129,6 +129,7 @@ type job struct {
 var (
 	ErrQueueFull = errors.New("the receiver's queue is full: it is slower than messages come")
 	ErrClosed    = errors.New("the dispatcher is closed")
+	ErrStopped   = errors.New("delivery stopped before the message was delivered: the receiver was forgotten, or Close's deadline passed")
 )
 
 // NewDispatcher returns a Dispatcher with opts; zero options take their

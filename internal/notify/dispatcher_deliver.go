@@ -28,7 +28,7 @@ func (d *Dispatcher) deliver(q *queue, j job) {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		if q.ctx.Err() != nil {
-			d.finish(q.name, j.msg, Dropped, attempt-1, ErrClosed, start)
+			d.finish(q.name, j.msg, Dropped, attempt-1, ErrStopped, start)
 			return
 		}
 		err := d.try(q.ctx, j)
@@ -44,7 +44,7 @@ func (d *Dispatcher) deliver(q *queue, j job) {
 		delay := max(backoff.Step(), de.RetryAfter)
 		switch {
 		case q.ctx.Err() != nil:
-			d.finish(q.name, j.msg, Dropped, attempt, fmt.Errorf("%w: %w", ErrClosed, err), start)
+			d.finish(q.name, j.msg, Dropped, attempt, fmt.Errorf("%w: %w", ErrStopped, err), start)
 			return
 		case !de.Retry:
 			d.finish(q.name, j.msg, Failed, attempt, err, start)
@@ -59,7 +59,7 @@ func (d *Dispatcher) deliver(q *queue, j job) {
 		notifications.WithLabelValues(q.name, resultRetried).Inc()
 		d.log(slog.LevelWarn, "notification failed, trying again", q.name, j.msg, attempt, err, slog.Duration("retryIn", delay))
 		if !sleep(q.ctx, delay) {
-			d.finish(q.name, j.msg, Dropped, attempt, fmt.Errorf("%w: %w", ErrClosed, err), start)
+			d.finish(q.name, j.msg, Dropped, attempt, fmt.Errorf("%w: %w", ErrStopped, err), start)
 			return
 		}
 	}

@@ -251,8 +251,8 @@ func TestDispatcherCloseGivesUpAtItsDeadline(t *testing.T) {
 		t.Errorf("Close took %s", took)
 	}
 	for range 3 {
-		if o := next(); o.Result != Dropped || !errors.Is(o.Err, ErrClosed) {
-			t.Errorf("outcome %+v, want dropped as closed", o)
+		if o := next(); o.Result != Dropped || !errors.Is(o.Err, ErrStopped) {
+			t.Errorf("outcome %+v, want dropped as stopped", o)
 		}
 	}
 }
@@ -275,8 +275,8 @@ func TestDispatcherForget(t *testing.T) {
 	<-started
 	d.Forget(r.Name)
 	for range 2 {
-		if o := next(); o.Result != Dropped {
-			t.Errorf("outcome %+v, want dropped", o)
+		if o := next(); o.Result != Dropped || !errors.Is(o.Err, ErrStopped) {
+			t.Errorf("outcome %+v, want dropped as stopped", o)
 		}
 	}
 	// The name can be used again, with a new queue.
