@@ -22,7 +22,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Application{}, &ApplicationList{}, &Project{}, &ProjectList{})
+	s.AddKnownTypes(GroupVersion, &Application{}, &ApplicationList{}, &Project{}, &ProjectList{}, &Receiver{}, &ReceiverList{}, &Notification{}, &NotificationList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

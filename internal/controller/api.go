@@ -12,6 +12,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/receiver"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
@@ -24,7 +25,7 @@ import (
 // made on first start, its Secrets and RBAC policy watched, served on
 // opts.APIAddress. Only the leader serves: the ledger is the leader's (a
 // PostgreSQL store would let every replica answer).
-func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Clients, pipeline *reconcile.Pipeline, store audit.Store, ledger *audit.Ledger, opts Options) error {
+func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Clients, pipeline *reconcile.Pipeline, refresher receiver.Refresher, store audit.Store, ledger *audit.Ledger, opts Options) error {
 	if err := server.CheckPlainHTTP(opts.APIAddress, opts.APITLSCert != "", opts.APIInsecureHTTP); err != nil {
 		return err
 	}
@@ -56,12 +57,21 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		return err
 	}
 	log := slog.New(logr.ToSlogHandler(opts.Logger))
+	// Git servers' push events arrive on the API's address: Receivers live
+	// only where it is served (the leader).
+	hooks, err := receiver.New(receiver.Options{Client: mgr.GetClient(), Refresher: refresher, Namespace: opts.Namespace, PublicURL: origin, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := hooks.SetupWithManager(mgr); err != nil {
+		return err
+	}
 	deps := server.Deps{
 		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline}, Recorder: ledger,
 		Cluster: newCluster(clients, children, pipeline), Hub: hub,
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
-		RequireProjects: opts.RequireProjects, PublicOrigin: origin,
+		RequireProjects: opts.RequireProjects, PublicOrigin: origin, Hooks: hooks,
 	}
 	// Single sign-on: a misconfiguration stops the start; a provider that
 	// cannot be reached does not (the relying party retries discovery).

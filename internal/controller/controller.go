@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if opts.APIAddress != "" && opts.APIAddress != "0" {
-		if err := addAPIServer(ctx, mgr, clients, pipeline, store, ledger, opts); err != nil {
+		if err := addAPIServer(ctx, mgr, clients, pipeline, r, store, ledger, opts); err != nil {
 			return err
 		}
 	}

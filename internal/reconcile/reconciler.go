@@ -44,6 +44,7 @@ type Reconciler struct {
 	journal    journal
 	failures   failureCounter
 	superseded superseded
+	refreshes  *refreshes
 	ops        *operations // nil until SetupWithManager: syncs then run inline
 }
 
@@ -67,7 +68,7 @@ func NewReconciler(d ReconcilerDeps) (*Reconciler, error) {
 	if d.Client == nil || d.Pipeline == nil || d.Events == nil || d.Clock == nil {
 		return nil, errors.New("reconcile.NewReconciler: Client, Pipeline, Events and Clock are required")
 	}
-	return &Reconciler{client: d.Client, pipeline: d.Pipeline, events: d.Events, now: d.Clock, journal: journal{ledger: d.Ledger}}, nil
+	return &Reconciler{client: d.Client, pipeline: d.Pipeline, events: d.Events, now: d.Clock, journal: journal{ledger: d.Ledger}, refreshes: newRefreshes()}, nil
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes
@@ -83,7 +84,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		return err
 	}
 	r.ops = newOperations(ctx, r.reportOrphan)
-	sources = append(sources, r.ops.source())
+	sources = append(sources, r.ops.source(), r.refreshes.source())
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -124,6 +125,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.superseded.forget(req.NamespacedName)
+			r.refreshes.forget(req.NamespacedName)
 			forgetApplication(req.NamespacedName)
 			if r.ops != nil {
 				r.ops.forget(req.NamespacedName)
@@ -136,6 +138,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	defer observeReconcile(app, time.Now())
 	p, again, err := r.pass(ctx, app)
+	if p != nil {
+		r.refreshes.saw(req.NamespacedName, p)
+	}
 	if errors.Is(err, errSyncSlotsFull) {
 		return ctrl.Result{RequeueAfter: syncSlotRetry}, nil
 	}

@@ -20,6 +20,8 @@ const (
 	PathBlame        = "/api/v1/blame"
 	PathPublicKey    = "/api/v1/publickey"
 	PathStream       = "/api/v1/stream"
+	// PathHooks begins every webhook Receiver's path (v1.ReceiverPathPrefix).
+	PathHooks = "/hooks/"
 )
 
 // Paths of single sign-on (sso.go). The browser's two are outside /api/v1:

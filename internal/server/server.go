@@ -69,6 +69,9 @@ type Deps struct {
 	// that ends TLS, a page's Origin is this one rather than the plain-HTTP
 	// one the server sees. It is compared normalized (see OriginOf).
 	PublicOrigin string
+	// Hooks takes Git servers' push events at /hooks/ (package receiver):
+	// they carry their own signatures, not a user's credentials. nil: none.
+	Hooks http.Handler
 
 	Log *slog.Logger
 	// Clock is time.Now unless a test sets it.
@@ -107,6 +110,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	for _, rt := range s.routes {
 		mux.Handle(rt.method+" "+rt.pattern, Instrument(rt.pattern, s.wrap(rt)))
+	}
+	if s.d.Hooks != nil {
+		mux.Handle(PathHooks+"{token}", Instrument(PathHooks+"{token}", hookLimits(s.d.Hooks)))
 	}
 	pages := ui.Handler()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

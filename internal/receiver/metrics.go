@@ -1,0 +1,15 @@
+package receiver
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var webhookRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "lockstep_webhook_requests_total",
+	Help: "Webhook requests by Receiver (namespace/name; empty for a path no Receiver has) and result: accepted, ignored (not a push), or why it was refused.",
+}, []string{"receiver", "result"})
+
+func init() { metrics.Registry.MustRegister(webhookRequests) }
+
+func observe(receiver, result string) { webhookRequests.WithLabelValues(receiver, result).Inc() }
