@@ -68,6 +68,11 @@ func (s *Server) httpHandler() http.Handler {
 				"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true",
 			},
 		}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			path, _ := s.repoPath(repo + ".git")
+			s.afterPush(strings.TrimPrefix(repo, "/"), path, func() { h.ServeHTTP(w, r) })
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -26,8 +26,9 @@ type Repo struct {
 	// Path is the bare repository's folder.
 	Path string
 
-	mu   sync.Mutex // serialises writes through this Repo
-	repo *git.Repository
+	mu     sync.Mutex // serialises writes through this Repo
+	repo   *git.Repository
+	server *Server
 }
 
 // Person identifies an author or committer.
@@ -72,12 +73,26 @@ func (s *Server) CreateRepo(name string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating repository %q: %w", name, err)
 	}
-	return &Repo{Name: name, Path: dir, repo: r}, nil
+	return &Repo{Name: name, Path: dir, repo: r, server: s}, nil
 }
 
 // Commit writes a commit with opts.Files applied to the branch head and moves the
 // branch to it. It returns the new commit's hash.
-func (r *Repo) Commit(opts CommitOptions) (string, error) {
+func (r *Repo) Commit(opts CommitOptions) (hash string, err error) {
+	r.pushed(func() { hash, err = r.commit(opts) })
+	return hash, err
+}
+
+// pushed runs change, which moves refs, and tells the server's webhooks.
+func (r *Repo) pushed(change func()) {
+	if r.server == nil {
+		change()
+		return
+	}
+	r.server.afterPush(r.Name, r.Path, change)
+}
+
+func (r *Repo) commit(opts CommitOptions) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if opts.Branch == "" {
@@ -162,7 +177,12 @@ type TagOptions struct {
 }
 
 // Tag creates an annotated tag name pointing at commit.
-func (r *Repo) Tag(name, commit string, opts TagOptions) error {
+func (r *Repo) Tag(name, commit string, opts TagOptions) (err error) {
+	r.pushed(func() { err = r.tag(name, commit, opts) })
+	return err
+}
+
+func (r *Repo) tag(name, commit string, opts TagOptions) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.reopen(); err != nil {
@@ -197,7 +217,12 @@ func (r *Repo) Tag(name, commit string, opts TagOptions) error {
 
 // CopyTag points tag to at the annotated tag object of from, as pushing a
 // signed tag under another name would: for tests of a replayed tag.
-func (r *Repo) CopyTag(from, to string) error {
+func (r *Repo) CopyTag(from, to string) (err error) {
+	r.pushed(func() { err = r.copyTag(from, to) })
+	return err
+}
+
+func (r *Repo) copyTag(from, to string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.reopen(); err != nil {

@@ -72,6 +72,7 @@ type Server struct {
 	keys     map[string]string // marshalled public key → user name
 	sshConns map[net.Conn]bool // accepted SSH connections, closed by Close
 	closed   bool              // set by Close; nothing is accepted after
+	webhooks []Webhook         // told of every push
 }
 
 type user struct {

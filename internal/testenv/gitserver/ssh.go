@@ -142,7 +142,15 @@ func (s *Server) runGit(user, command string, env []string, ch ssh.Channel) uint
 	cmd := exec.CommandContext(s.ctx, "git", strings.TrimPrefix(service, "git-"), path)
 	cmd.Env = append(cmd.Environ(), env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
-	if err := cmd.Run(); err != nil {
+	run := cmd.Run
+	if service == "git-receive-pack" {
+		name := strings.TrimSuffix(strings.TrimPrefix(repo, "/"), ".git")
+		run = func() (err error) {
+			s.afterPush(name, path, func() { err = cmd.Run() })
+			return err
+		}
+	}
+	if err := run(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			return uint32(exit.ExitCode())
