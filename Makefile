@@ -7,7 +7,7 @@ BIN := bin/lockstep
 # Test packages run two at a time (one per core); each starts its own control plane.
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all dev test build lint deps kube bench fuzz generate clean image bundle static
+.PHONY: all dev test build lint deps kube gitea bench fuzz generate clean image bundle static
 
 all: build
 
@@ -40,13 +40,18 @@ static:
 kube: build
 	@$(BIN) dev prepare >/dev/null
 
+## gitea: build the Gitea that commit-status and webhook tests run, once per machine (cached
+## under ~/.cache/lockstep; see internal/testenv/gitea)
+gitea:
+	@$(GO) run ./internal/testenv/gitea/prepare >/dev/null
+
 ## dev: run the local control plane, Git server and example repository until Ctrl-C
 dev: deps kube
 	$(BIN) dev
 
 ## test: run every test against the real local control plane and Git server, then the
 ## race detector over the repository storage that renders and fetches share
-test: deps kube
+test: deps kube gitea
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
 	$(GO) test -race $(TEST_FLAGS) -run 'WhileAFetch' ./internal/source/
