@@ -60,7 +60,8 @@ Lockstep dev environment
                   (import it once: it is kept from run to run)
                   log in as %s, password: grep LOCKSTEP_ADMIN_PASSWORD %s (or as %s)
   Applications    webapp-dev, webapp-stage, webapp-prod (Kustomize), webapp-helm (Helm)
-                  in namespace %s, polling every %s
+                  in namespace %s; the Git server's webhook (Receiver git) applies a
+                  push at once, and they poll every %s besides
 
 In another shell:
   source %s
@@ -68,7 +69,7 @@ In another shell:
   lockstep get apps                     # sync status, revisions, health, through the API
   git clone "$GIT_URL" webapp           # asks for GIT_USERNAME / GIT_PASSWORD
   cd webapp && $EDITOR overlays/prod/kustomization.yaml && git commit -am "..." && git push
-  kubectl get deploy -n webapp-prod     # the change, applied within %s
+  kubectl get deploy -n webapp-prod     # the change, applied within a second (%s at most)
   GIT_SSH_COMMAND="$LOCKSTEP_GIT_SSH_COMMAND" git clone "$GIT_SSH_URL" webapp-ssh   # or over SSH
 
 The read-only account, in a context of its own (lockstep context %s switches back):

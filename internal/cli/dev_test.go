@@ -167,6 +167,7 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	}
 	git(t, repo, gitEnv, "commit", "-qam", "Change the greeting")
 	git(t, repo, gitEnv, "push", "-q", "origin", "HEAD:main")
+	pushedAt := time.Now()
 	pushed := strings.TrimSpace(git(t, repo, nil, "rev-parse", "HEAD"))
 	git(t, work, gitEnv, "clone", "-q", vars["GIT_SSH_URL"], "over-ssh")
 	if head := strings.TrimSpace(git(t, filepath.Join(work, "over-ssh"), nil, "rev-parse", "HEAD")); head != pushed {
@@ -195,6 +196,22 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
+	}
+
+	t.Logf("the push reached both overlays %s after git push returned (an SSH clone in between)", time.Since(pushedAt).Round(time.Millisecond))
+	// It came by the Git server's webhook, not by polling: the Receiver
+	// records the push (within a second or so).
+	var last string
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		rcv := exec.CommandContext(ctx, "sh", "-c", "kubectl get receiver "+devenv.ExampleReceiver+" -n lockstep -o jsonpath='{.status.lastEvent.commit} {.status.lastEvent.refreshed}'")
+		rcv.Env = kubectl.Env
+		out, _ := rcv.CombinedOutput()
+		if last = string(out); strings.HasPrefix(last, pushed+" ") {
+			break
+		}
+	}
+	if !strings.HasPrefix(last, pushed+" ") || strings.HasSuffix(last, " 0") {
+		t.Errorf("the Receiver's last event is %q, want the pushed %s refreshing the Applications", last, pushed)
 	}
 
 	// The README's drift demo: a `kubectl scale` is undone from the watch.

@@ -95,6 +95,9 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	if err := e.createExampleApps(ctx, c); err != nil {
 		return err
 	}
+	if err := e.connectWebhook(ctx, c, wait(time.Minute)); err != nil {
+		return err
+	}
 	fmt.Fprintf(progress, "dev: controller running; waiting for %d example Applications to sync\n", len(exampleApps))
 	err = wait(2*time.Minute)("the example Applications to become Ready", func() bool {
 		for _, a := range exampleApps {
