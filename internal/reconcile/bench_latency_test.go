@@ -2,11 +2,14 @@ package reconcile_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,14 +21,16 @@ import (
 
 // BenchmarkCommitToApplied measures, over 20 commits each changing one
 // ConfigMap, the time from the push to the change being in the cluster: waiting
-// for the 10 s poll, and with an immediate trigger (the reconcile-requested-at
-// annotation a webhook sets). The "isolation" runs repeat the triggered case
+// for the 10 s poll; with an immediate trigger (the reconcile-requested-at
+// annotation `lockstep refresh` sets); and with the Git server's webhook to a
+// Receiver on the controller's API (sent after the push returns, as Gitea
+// does). The "isolation" runs repeat the triggered case
 // while two other Applications fail for good: one whose render fails (retried
 // with backoff) and one that never gets healthy (sync.wait); the p95 should not
 // move.
 func BenchmarkCommitToApplied(b *testing.B) {
 	bin := buildLockstep(b)
-	for _, mode := range []string{"poll", "trigger", "trigger-isolation"} {
+	for _, mode := range []string{"poll", "trigger", "trigger-isolation", "webhook"} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				benchCommitToApplied(b, bin, mode)
@@ -38,9 +43,17 @@ func benchCommitToApplied(b *testing.B, bin, mode string) {
 	ctx := b.Context()
 	ns := testenv.Namespace(b)
 	git, repo, _ := benchRepo(b, 1)
-	startController(b, bin)
+	var args []string
+	api := freeAddress(b)
+	if mode == "webhook" {
+		args = []string{"--api-address", api}
+	}
+	startController(b, bin, args...)
 	c := benchClient(b)
 	benchSecrets(b, c, ns, git)
+	if mode == "webhook" {
+		benchReceiver(b, c, ns, git, "http://"+api)
+	}
 	if err := c.Create(ctx, benchApp(git, repo.Name, ns, 0)); err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +90,7 @@ func benchCommitToApplied(b *testing.B, bin, mode string) {
 			b.Fatal(err)
 		}
 		pushed := time.Now()
-		if mode != "poll" {
+		if mode == "trigger" || mode == "trigger-isolation" {
 			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1.AnnotationReconcileRequestedAt, value)
 			app := &v1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-000"}}
 			if err := c.Patch(ctx, app, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
@@ -107,4 +120,36 @@ func isReadyBench(app *v1.Application) bool {
 		}
 	}
 	return false
+}
+
+// benchReceiver connects the Git server's pushes to a Receiver in ns on the
+// controller's API at apiURL.
+func benchReceiver(b *testing.B, c client.Client, ns string, git *gitserver.Server, apiURL string) {
+	b.Helper()
+	ctx := testenv.Context(b)
+	secret := []byte(rand.Text())
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns}, Data: map[string][]byte{v1.ReceiverSecretKey: secret}}); err != nil {
+		b.Fatal(err)
+	}
+	rcv := &v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns},
+		Spec: v1.ReceiverSpec{Type: "gitea", SecretRef: v1.LocalObjectReference{Name: "hook"}}}
+	if err := c.Create(ctx, rcv); err != nil {
+		b.Fatal(err)
+	}
+	testenv.Eventually(b, time.Minute, "the Receiver is Ready", func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKeyFromObject(rcv), rcv)
+		return err == nil && meta.IsStatusConditionTrue(rcv.Status.Conditions, "Ready"), err
+	})
+	git.AddWebhook(gitserver.Webhook{URL: apiURL + rcv.Status.Path, Secret: secret})
+}
+
+// freeAddress is a loopback address whose port is free now.
+func freeAddress(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
