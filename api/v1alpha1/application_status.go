@@ -72,6 +72,11 @@ type ApplicationStatus struct {
 	// LastAppliedRevision is the last revision applied successfully.
 	// +optional
 	LastAppliedRevision *Revision `json:"lastAppliedRevision,omitempty"`
+	// LastDeployedRevision is the last commit applied that the cluster then
+	// ran in sync and healthy: deployed. Notifications of Deployed are sent
+	// when it changes, so once per commit.
+	// +optional
+	LastDeployedRevision string `json:"lastDeployedRevision,omitempty"`
 	// LastAttemptedRevision is the last revision a sync was attempted for.
 	// +optional
 	LastAttemptedRevision *Revision `json:"lastAttemptedRevision,omitempty"`

@@ -8,8 +8,8 @@ import (
 // look: a chat room, a mailbox, Alertmanager, any HTTP endpoint, or the Git
 // server's commit statuses (so a reviewer sees in the pull request what the
 // merge did). It subscribes to the Applications of its own namespace, chosen
-// by name, Project and labels; one in the controller's namespace
-// (lockstep-system) subscribes to every namespace's.
+// by name, Project and labels; one in the controller's own namespace
+// subscribes to every namespace's.
 //
 // Delivery runs in the background with retries: a receiver that hangs or
 // fails never slows reconciliation.
@@ -45,7 +45,7 @@ type NotificationSpec struct {
 	// teams (Microsoft Teams-compatible incoming webhook), smtp (mail),
 	// alertmanager, or a commit status on gitea (and Forgejo), gitlab or
 	// github (and GitHub Enterprise Server).
-	// +kubebuilder:validation:Enum=webhook;webhook-hmac;slack;matrix;teams;smtp;alertmanager;gitea;gitlab;github
+	// +kubebuilder:validation:Enum=webhook;webhook-hmac;slack;matrix;teams;smtp;alertmanager;gitea;forgejo;gitlab;github
 	Type string `json:"type"`
 	// Address is the receiver's URL: the webhook's URL, the Matrix
 	// homeserver, smtp://host:587 (STARTTLS) or smtps://host:465, the

@@ -9,8 +9,8 @@ import (
 // lists no Applications: a push refreshes those that follow the pushed
 // repository and ref and, when the payload lists the changed files, only
 // those whose path changed. A Receiver refreshes the Applications of its own
-// namespace; one in the controller's namespace (lockstep-system) refreshes
-// every namespace's.
+// namespace; one in the controller's own namespace refreshes every
+// namespace's.
 //
 // A push is only a hint to look now: the refreshed Applications fetch from
 // Git as always, and nothing in the payload (its commit, its files) is

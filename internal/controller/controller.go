@@ -7,6 +7,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/lockstep-dev/lockstep/config/crd"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/notify/subscription"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 )
@@ -192,8 +194,22 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	defer store.Close()
+	// Notifications are delivered in the background; those still queued at
+	// shutdown get a few seconds (after the syncs are recorded: defers run
+	// last first).
+	subs := subscription.New(subscription.Options{Client: mgr.GetClient(), Namespace: opts.Namespace, PublicURL: opts.APIPublicURL,
+		Log: slog.New(logr.ToSlogHandler(opts.Logger))})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyDrain)
+		defer cancel()
+		_ = subs.Close(ctx)
+	}()
+	if err := subs.SetupWithManager(mgr); err != nil {
+		return err
+	}
 	r, err := reconcile.NewReconciler(reconcile.ReconcilerDeps{
 		Client: mgr.GetClient(), Pipeline: pipeline, Events: mgr.GetEventRecorder("lockstep"), Ledger: ledger, Clock: time.Now,
+		Notifier: subs,
 	})
 	if err != nil {
 		return err
@@ -223,6 +239,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	return mgr.Start(ctx)
 }
+
+// notifyDrain is how long a stopping controller waits for the
+// notifications still queued.
+const notifyDrain = 5 * time.Second
 
 func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) error {
 	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})

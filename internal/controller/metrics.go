@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/notify"
+	"github.com/lockstep-dev/lockstep/internal/receiver"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
@@ -89,7 +91,7 @@ func appInfoLabels(app *v1.Application) []string {
 // metricCollectors are every metric Lockstep serves besides controller-runtime's
 // own; lockstep_app_info is read from apps.
 func metricCollectors(ctx context.Context, apps client.Reader, log logr.Logger) []prometheus.Collector {
-	return slices.Concat(reconcile.Metrics(), server.Metrics(), []prometheus.Collector{newAppCollector(ctx, apps, log)})
+	return slices.Concat(reconcile.Metrics(), server.Metrics(), notify.Metrics(), receiver.Metrics(), []prometheus.Collector{newAppCollector(ctx, apps, log)})
 }
 
 // addMetrics serves Lockstep's metrics on the manager's metrics address while

@@ -39,7 +39,18 @@ func Status(p *Pass) v1.ApplicationStatus {
 	if p.Refused != nil {
 		b.refused()
 	}
+	b.deployed()
 	return b.st
+}
+
+// deployed marks the applied commit deployed once the cluster runs it in
+// sync and healthy; a later wobble of health at the same commit leaves it.
+func (b *statusBuilder) deployed() {
+	st := &b.st
+	if st.Sync.Status == v1.Synced && st.Health != nil && st.Health.Status == string(health.Healthy) &&
+		st.LastAppliedRevision != nil && st.Sync.Revision == st.LastAppliedRevision.Commit {
+		st.LastDeployedRevision = st.LastAppliedRevision.Commit
+	}
 }
 
 // refused handles a manual sync request pinned to a commit that is no

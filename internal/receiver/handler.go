@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -82,7 +83,7 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	observe(name, "accepted")
 	r.o.Log.Info("webhook push", "receiver", name, "ref", ev.Ref, "commit", ev.Commit, "refreshed", refreshed)
-	r.statuses.record(e.key, v1.ReceiverEvent{Ref: ev.Ref, Commit: ev.Commit, Refreshed: len(refreshed)}, r.o.Clock())
+	r.statuses.Patch(e.key, map[string]any{"lastEvent": v1.ReceiverEvent{Time: metav1.NewTime(r.o.Clock()), Ref: ev.Ref, Commit: ev.Commit, Refreshed: len(refreshed)}})
 	// The count, not the names: the Git server's delivery log is read by the
 	// repository's admins, who may not see every namespace.
 	writeJSON(w, http.StatusOK, map[string]any{"refreshed": len(refreshed)})

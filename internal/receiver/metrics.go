@@ -2,7 +2,6 @@ package receiver
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 var webhookRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -10,6 +9,7 @@ var webhookRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Webhook requests by Receiver (namespace/name; empty for a path no Receiver has) and result: accepted, ignored (not a push), or why it was refused.",
 }, []string{"receiver", "result"})
 
-func init() { metrics.Registry.MustRegister(webhookRequests) }
+// Metrics are the receiver's metrics, for the controller to serve.
+func Metrics() []prometheus.Collector { return []prometheus.Collector{webhookRequests} }
 
 func observe(receiver, result string) { webhookRequests.WithLabelValues(receiver, result).Inc() }

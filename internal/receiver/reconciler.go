@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/webhook"
 )
 
@@ -51,7 +52,7 @@ type Receivers struct {
 	rs       *receivers
 	unknown  *rate.Limiter
 	reading  chan struct{} // a slot per body being read
-	statuses *statusWriter
+	statuses *kube.StatusPatcher
 }
 
 // New returns Receivers; Client, Refresher and Log are required.
@@ -64,7 +65,7 @@ func New(o Options) (*Receivers, error) {
 	}
 	o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
 	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst),
-		reading: make(chan struct{}, readingBodies), statuses: newStatusWriter(o.Client, o.Log)}, nil
+		reading: make(chan struct{}, readingBodies), statuses: &kube.StatusPatcher{Client: o.Client, New: func() client.Object { return &v1.Receiver{} }, Delay: time.Second, Log: o.Log}}, nil
 }
 
 // SetupWithManager reconciles Receivers on changes, and every

@@ -31,6 +31,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/notify"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 )
 
@@ -45,6 +46,7 @@ type Reconciler struct {
 	failures   failureCounter
 	superseded superseded
 	refreshes  *refreshes
+	notifier   Notifier
 	ops        *operations // nil until SetupWithManager: syncs then run inline
 }
 
@@ -61,6 +63,14 @@ type ReconcilerDeps struct {
 	Ledger *audit.Ledger
 	// Clock is the Pipeline's clock. Required.
 	Clock func() time.Time
+	// Notifier is told what each pass has to tell people; nil: nothing is.
+	Notifier Notifier
+}
+
+// Notifier sends notifications: package subscription's, which finds the
+// Notifications an Application is subscribed to. Notify must not block.
+type Notifier interface {
+	Notify(app *v1.Application, msgs []notify.Message)
 }
 
 // NewReconciler returns a Reconciler, or an error naming a missing collaborator.
@@ -68,7 +78,7 @@ func NewReconciler(d ReconcilerDeps) (*Reconciler, error) {
 	if d.Client == nil || d.Pipeline == nil || d.Events == nil || d.Clock == nil {
 		return nil, errors.New("reconcile.NewReconciler: Client, Pipeline, Events and Clock are required")
 	}
-	return &Reconciler{client: d.Client, pipeline: d.Pipeline, events: d.Events, now: d.Clock, journal: journal{ledger: d.Ledger}, refreshes: newRefreshes()}, nil
+	return &Reconciler{client: d.Client, pipeline: d.Pipeline, events: d.Events, now: d.Clock, journal: journal{ledger: d.Ledger}, refreshes: newRefreshes(), notifier: d.Notifier}, nil
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes
@@ -147,7 +157,8 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		// The dependencies could not be read: the manual actions seen are
 		// recorded; the status waits for a pass that knows.
-		return ctrl.Result{}, errors.Join(err, r.report(ctx, &pass.Pass{Application: app, Gated: true}, &app.Status))
+		_, reportErr := r.report(ctx, &pass.Pass{Application: app, Gated: true}, &app.Status)
+		return ctrl.Result{}, errors.Join(err, reportErr)
 	}
 	if p == nil {
 		return ctrl.Result{}, nil // a sync runs in the background; its end queues the Application
@@ -156,12 +167,16 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// lost is retried without a duplicate (see journal); the reverse would lose
 	// the record.
 	next := pass.Status(p)
-	if err := r.report(ctx, p, &next); err != nil {
+	written, err := r.report(ctx, p, &next)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.writeStatus(ctx, app, next); err != nil {
 		return ctrl.Result{}, err
 	}
+	// People are told once the status says it: a status write lost and
+	// retried would otherwise tell them twice.
+	r.notify(p, &next, written)
 	attempt := r.failures.record(req.NamespacedName, p.Err != nil && p.Err.Transient && !p.Gated)
 	if again {
 		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
@@ -214,10 +229,12 @@ func (r *Reconciler) reportOrphan(p *pass.Pass) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ops.base), 30*time.Second)
 	defer cancel()
 	next := pass.Status(p)
-	if err := r.report(ctx, p, &next); err != nil {
+	written, err := r.report(ctx, p, &next)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "recording a sync whose Application went away or whose controller stopped",
 			"application", p.Application.Namespace+"/"+p.Application.Name)
 	}
+	r.notify(p, &next, written)
 }
 
 // WaitForSyncs returns when every background sync has ended and been
@@ -264,11 +281,11 @@ func (r *Reconciler) run(ctx context.Context, app *v1.Application) (*pass.Pass, 
 
 // report writes the pass's ledger records, logs them, and emits and logs its
 // Events.
-func (r *Reconciler) report(ctx context.Context, p *pass.Pass, next *v1.ApplicationStatus) error {
+func (r *Reconciler) report(ctx context.Context, p *pass.Pass, next *v1.ApplicationStatus) ([]audit.Record, error) {
 	app := p.Application
 	written, err := r.journal.write(ctx, app, pass.Records(p, next))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger := log.FromContext(ctx).WithValues("application", types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
 	for _, rec := range written {
@@ -280,7 +297,18 @@ func (r *Reconciler) report(ctx context.Context, p *pass.Pass, next *v1.Applicat
 		}
 		r.events.Eventf(app, nil, ev.Type, ev.Reason, ev.Action, "%s", ev.Note)
 	}
-	return nil
+	return written, nil
+}
+
+// notify hands the pass's news to the Notifications subscribed (in the
+// background: a receiver that hangs never slows this).
+func (r *Reconciler) notify(p *pass.Pass, next *v1.ApplicationStatus, written []audit.Record) {
+	if r.notifier == nil {
+		return
+	}
+	if msgs := pass.Notices(p, next, written); len(msgs) > 0 {
+		r.notifier.Notify(p.Application, msgs)
+	}
 }
 
 // writeStatus stores the status the pass leads to, unless it is what the
