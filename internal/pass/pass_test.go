@@ -246,7 +246,9 @@ func TestSyncStateAfterFailures(t *testing.T) {
 
 // Drift is described once (pass.Drift) and reported three ways: condition,
 // Event and ledger record all name the object, the field and who changed it.
-func TestDriftIsReportedThreeWaysFromOneDescription(t *testing.T) {
+// driftPass finds the ConfigMap changed in the cluster by kubectl-edit and
+// leaves it (no self-heal).
+func driftPass(t *testing.T, app *v1.Application) *pass.Pass {
 	desired := configMap(t, "info")
 	live := parse(t, `apiVersion: v1
 kind: ConfigMap
@@ -259,10 +261,14 @@ metadata:
 data: {level: debug}
 `)
 	step := plan.Step{Action: plan.Update, Key: cmKey, Version: "v1", Desired: desired, ChangedFields: []string{"data.level"}}
-	p := &pass.Pass{Application: syncedApp(), Started: t0, Finished: t0, Commit: &applied, Digest: "sha256:old",
+	return &pass.Pass{Application: app, Started: t0, Finished: t0, Commit: &applied, Digest: "sha256:old",
 		Plan:     plan.Plan{Steps: []plan.Step{step}},
 		Observed: apply.Observation{Current: map[object.Key]*unstructured.Unstructured{cmKey: live}, DryRun: map[object.Key]*unstructured.Unstructured{cmKey: desired}},
 		Decision: pass.ReportDrift, HealthSummary: health.Summary{Status: health.Healthy}}
+}
+
+func TestDriftIsReportedThreeWaysFromOneDescription(t *testing.T) {
+	p := driftPass(t, syncedApp())
 	const want = "ConfigMap/prod/cfg changed (data.level) by kubectl-edit at 2026-11-29T09:30:00Z"
 	if got := pass.DescribeDrift(p); got != want {
 		t.Fatalf("DescribeDrift = %q", got)
