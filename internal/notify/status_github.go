@@ -2,6 +2,7 @@ package notify
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,11 @@ var githubStatus = statusServer{
 		if err != nil {
 			return nil, err
 		}
-		switch strings.ToLower(host) {
+		name := host
+		if h, port, err := net.SplitHostPort(host); err == nil && port == "443" {
+			name = h
+		}
+		switch strings.ToLower(name) {
 		case "github.com", "www.github.com", "ssh.github.com":
 			return httpsBase("api.github.com"), nil
 		}

@@ -55,7 +55,10 @@ type gitlabStatusBody struct {
 	Description string `json:"description"`
 }
 
-// gitlabStates spells the states as GitLab does; it has no "error".
+// gitlabStates spells the states as GitLab does; it has no "error". GitLab
+// does not move a running status back to pending ("Cannot transition status
+// via :enqueue from :running", a final error here); Lockstep sends pending
+// only while a commit waits for an approval, before anything is applied.
 var gitlabStates = map[commitState]string{
 	statePending: "pending",
 	stateRunning: "running",

@@ -308,6 +308,7 @@ func TestStatusBaseFromRepository(t *testing.T) {
 		{GitLab, "git@gitlab.example.org:a/b/web.git", "https://gitlab.example.org"},
 		{GitHub, "https://github.com/team-a/web", "https://api.github.com"},
 		{GitHub, "git@github.com:team-a/web.git", "https://api.github.com"},
+		{GitHub, "https://GitHub.com:443/team-a/web", "https://api.github.com"},
 		{GitHub, "https://ghe.example.org/team-a/web.git", "https://ghe.example.org/api/v3"},
 		{GitHub, "git@ghe.example.org:team-a/web.git", "https://ghe.example.org/api/v3"},
 	} {

@@ -163,6 +163,7 @@ HTTP_PORT = %[3]d
 ROOT_URL = http://127.0.0.1:%[3]d/
 DOMAIN = 127.0.0.1
 DISABLE_SSH = true
+SSH_USER = git
 START_SSH_SERVER = false
 OFFLINE_MODE = true
 LFS_START_SERVER = false

@@ -75,7 +75,9 @@ func (s *Server) Commit(ctx context.Context, repo Repo, branch string, files map
 	}
 	for name, content := range files {
 		path := filepath.Join(work, filepath.FromSlash(name))
-		if !strings.HasPrefix(path, work+string(filepath.Separator)) || strings.HasPrefix(name, ".git/") {
+		rel, err := filepath.Rel(work, path)
+		if err != nil || rel == "." || rel == ".git" || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." ||
+			strings.HasPrefix(rel, ".git"+string(filepath.Separator)) {
 			return "", fmt.Errorf("gitea: file %q is outside the work tree", name)
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
