@@ -49,8 +49,10 @@ type NotificationSpec struct {
 	Type string `json:"type"`
 	// Address is the receiver's URL: the webhook's URL, the Matrix
 	// homeserver, smtp://host:587 (STARTTLS) or smtps://host:465, the
-	// Alertmanager, or the Git server's API (for commit statuses, the
-	// repository's own server when empty). An address that carries a token
+	// Alertmanager, or the Git server's API for commit statuses
+	// (https://git.example; required, so that the token goes to that server
+	// only, whatever an Application's repository URL says). An address that
+	// carries a token
 	// (Slack, Teams and Mattermost webhook URLs do) belongs in the Secret's
 	// "address" entry instead: spec fields are readable by everyone who may
 	// read the Notification.

@@ -171,12 +171,13 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	news := pass.Notices(p, &next, written) // before writeStatus sets app's status to next
 	if err := r.writeStatus(ctx, app, next); err != nil {
 		return ctrl.Result{}, err
 	}
 	// People are told once the status says it: a status write lost and
 	// retried would otherwise tell them twice.
-	r.notify(p, &next, written)
+	r.notify(p.Application, news)
 	attempt := r.failures.record(req.NamespacedName, p.Err != nil && p.Err.Transient && !p.Gated)
 	if again {
 		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
@@ -234,7 +235,7 @@ func (r *Reconciler) reportOrphan(p *pass.Pass) {
 		log.FromContext(ctx).Error(err, "recording a sync whose Application went away or whose controller stopped",
 			"application", p.Application.Namespace+"/"+p.Application.Name)
 	}
-	r.notify(p, &next, written)
+	r.notify(p.Application, pass.Notices(p, &next, written))
 }
 
 // WaitForSyncs returns when every background sync has ended and been
@@ -300,14 +301,11 @@ func (r *Reconciler) report(ctx context.Context, p *pass.Pass, next *v1.Applicat
 	return written, nil
 }
 
-// notify hands the pass's news to the Notifications subscribed (in the
+// notify hands a pass's news to the Notifications subscribed (in the
 // background: a receiver that hangs never slows this).
-func (r *Reconciler) notify(p *pass.Pass, next *v1.ApplicationStatus, written []audit.Record) {
-	if r.notifier == nil {
-		return
-	}
-	if msgs := pass.Notices(p, next, written); len(msgs) > 0 {
-		r.notifier.Notify(p.Application, msgs)
+func (r *Reconciler) notify(app *v1.Application, news []notify.Message) {
+	if r.notifier != nil && len(news) > 0 {
+		r.notifier.Notify(app, news)
 	}
 }
 

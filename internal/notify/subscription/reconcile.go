@@ -9,8 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -140,6 +140,12 @@ func (s *Subscriptions) build(ctx context.Context, n *v1.Notification) (*subscri
 	address := n.Spec.Address
 	if a := secret["address"]; len(a) > 0 {
 		address = string(a)
+	}
+	if status && address == "" {
+		// Else the token would go to whichever server an Application's
+		// repository URL names: anyone who may write an Application could
+		// collect it.
+		return sub, fmt.Errorf("spec.address is required for %s commit statuses: the API of the Git server the token belongs to (https://git.example)", typ)
 	}
 	if status {
 		sub.provider, err = notify.NewStatus(notify.StatusConfig{Type: typ, Address: address, Token: string(secret["token"]), RootCAs: roots})

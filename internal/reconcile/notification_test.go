@@ -1,0 +1,153 @@
+package reconcile_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/notify"
+	"github.com/lockstep-dev/lockstep/internal/testenv"
+)
+
+// hmacReceiver is an HTTP endpoint started by the test that takes
+// Lockstep's signed webhook notifications and keeps those whose signature
+// checks.
+type hmacReceiver struct {
+	*httptest.Server
+	key []byte
+
+	mu       sync.Mutex
+	payloads []notify.WebhookPayload
+	refused  int
+}
+
+func newHMACReceiver(t *testing.T) *hmacReceiver {
+	r := &hmacReceiver{key: []byte(rand.Text())}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		ts, _ := strconv.ParseInt(req.Header.Get(notify.TimestampHeader), 10, 64)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if notify.Sign(r.key, ts, body) != req.Header.Get(notify.SignatureHeader) {
+			r.refused++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p notify.WebhookPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Errorf("a notification that is not a WebhookPayload: %v\n%s", err, body)
+		}
+		r.payloads = append(r.payloads, p)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// wait returns the first payload of trigger, waiting up to timeout.
+func (r *hmacReceiver) wait(t *testing.T, trigger notify.Trigger, timeout time.Duration) notify.WebhookPayload {
+	t.Helper()
+	var got notify.WebhookPayload
+	eventually(t, timeout, "a "+string(trigger)+" notification", func(context.Context) (bool, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, p := range r.payloads {
+			if p.Trigger == trigger {
+				got = p
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("received %d (%d refused)", len(r.payloads), r.refused)
+	})
+	return got
+}
+
+func (f *repoFixture) notification(t *testing.T, name string, spec v1.NotificationSpec, secret map[string][]byte) {
+	t.Helper()
+	ctx := testenv.Context(t)
+	if secret != nil {
+		if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}, Data: secret}); err != nil {
+			t.Fatal(err)
+		}
+		spec.SecretRef = &v1.LocalObjectReference{Name: name}
+	}
+	n := &v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}, Spec: spec}
+	if err := f.c.Create(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "Notification "+name+" is Ready", func(ctx context.Context) (bool, error) {
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: name}, n); err != nil {
+			return false, err
+		}
+		return meta.IsStatusConditionTrue(n.Status.Conditions, "Ready"), fmt.Errorf("conditions %+v", n.Status.Conditions)
+	})
+}
+
+// A failed sync and the fix's deployment reach a signed webhook, naming the
+// Application, the commit, its author and the ledger record, while another
+// Notification's receiver hangs; the Notification's status says what it
+// last delivered.
+func TestNotificationsReachTheirReceivers(t *testing.T) {
+	f := newRepo(t)
+	good := newHMACReceiver(t)
+	stop := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(func() { close(stop) }) // first: Close waits for the requests it holds
+	f.notification(t, "hangs", v1.NotificationSpec{Type: "webhook", Address: hanging.URL}, nil)
+	f.notification(t, "team-hook", v1.NotificationSpec{Type: "webhook-hmac", Address: good.URL,
+		Triggers: []v1.NotificationTrigger{"SyncFailed", "Deployed"}, Applications: []string{"web*"}},
+		map[string][]byte{"hmacKey": good.key})
+
+	broken := f.commit(t, "break it", map[string]string{"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n   bad: indent\n"})
+	f.create(t, f.application("web", "web", nil))
+	failed := good.wait(t, notify.SyncFailed, 30*time.Second)
+	if failed.Application != f.ns+"/web" || failed.Revision != broken || failed.Author != "Ada <ada@example.com>" ||
+		failed.Reason != v1.ReasonRenderFailed || !strings.Contains(failed.Summary, "web/cm.yaml") || len(failed.Records) == 0 {
+		t.Errorf("SyncFailed %+v", failed)
+	}
+
+	fixed := f.commit(t, "fix it", map[string]string{"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n"})
+	f.refresh(t, "web")
+	deployed := good.wait(t, notify.Deployed, 30*time.Second)
+	if deployed.Revision != fixed || deployed.Subject != "fix it" || deployed.Sync != "Synced" || deployed.Health != "Healthy" {
+		t.Errorf("Deployed %+v", deployed)
+	}
+	eventually(t, 15*time.Second, "the Notification's status records the delivery", func(ctx context.Context) (bool, error) {
+		n := &v1.Notification{}
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "team-hook"}, n); err != nil {
+			return false, err
+		}
+		d := n.Status.LastDelivery
+		return d != nil && d.Trigger == "Deployed" && d.Revision == fixed, fmt.Errorf("last delivery %+v", d)
+	})
+	good.mu.Lock()
+	defer good.mu.Unlock()
+	if good.refused > 0 {
+		t.Errorf("%d notifications were not signed with the key", good.refused)
+	}
+	for _, p := range good.payloads {
+		if p.Trigger != notify.SyncFailed && p.Trigger != notify.Deployed {
+			t.Errorf("a %s notification was sent, not subscribed to", p.Trigger)
+		}
+	}
+}
