@@ -23,9 +23,10 @@ import (
 func newGetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get",
-		Short: "Show Applications and Projects",
+		Short: "Show Applications, Projects, webhook Receivers and Notifications",
 	}
-	cmd.AddCommand(newGetAppsCommand(), newGetAppCommand(), newGetProjectsCommand(), newGetProjectCommand())
+	cmd.AddCommand(newGetAppsCommand(), newGetAppCommand(), newGetProjectsCommand(), newGetProjectCommand(),
+		newGetReceiversCommand(), newGetNotificationsCommand())
 	return cmd
 }
 

@@ -140,6 +140,10 @@ func TestNotificationsReachTheirReceivers(t *testing.T) {
 		d := n.Status.LastDelivery
 		return d != nil && d.Trigger == "Deployed" && d.Revision == fixed, fmt.Errorf("last delivery %+v", d)
 	})
+	out := lockstep(t, "get", "notifications", "-n", f.ns, "--kubeconfig", testenv.ControlPlane(t).Kubeconfig)
+	if !strings.Contains(out, "team-hook") || !strings.Contains(out, "SyncFailed,Deployed") || !strings.Contains(out, "Deployed "+f.ns+"/web") {
+		t.Errorf("lockstep get notifications:\n%s", out)
+	}
 	good.mu.Lock()
 	defer good.mu.Unlock()
 	if good.refused > 0 {

@@ -147,6 +147,13 @@ func TestWebhookPushAppliesAtOnce(t *testing.T) {
 		return ev != nil && ev.Commit == second && ev.Ref == "refs/heads/main" && ev.Refreshed == 1, fmt.Errorf("last event %+v", ev)
 	})
 
+	// lockstep get receivers says where to send, that it is ready, and the push.
+	out := lockstep(t, "get", "receivers", "-n", f.ns, "--kubeconfig", testenv.ControlPlane(t).Kubeconfig)
+	if !strings.Contains(out, strings.TrimPrefix(rcv.url, shared.apiURL)) || !strings.Contains(out, "gitea") ||
+		!strings.Contains(out, "main at "+second[:12]+", 1 refreshed") {
+		t.Errorf("lockstep get receivers:\n%s", out)
+	}
+
 	// A ping (not a push) is answered and ignored.
 	req, _ := http.NewRequestWithContext(testenv.Context(t), http.MethodPost, rcv.url, strings.NewReader(`{}`))
 	mac := hmac.New(sha256.New, rcv.secret)
