@@ -25,7 +25,7 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if r.unknown.Allow() {
 			r.refuse(w, req, "", http.StatusNotFound, "no Receiver has this path")
 		} else {
-			observe("", "unknown")
+			observe("", "not-found")
 			http.Error(w, "no Receiver has this path", http.StatusNotFound)
 		}
 		return
