@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/notify"
@@ -153,5 +154,59 @@ func TestNotificationsReachTheirReceivers(t *testing.T) {
 		if p.Trigger != notify.SyncFailed && p.Trigger != notify.Deployed {
 			t.Errorf("a %s notification was sent, not subscribed to", p.Trigger)
 		}
+	}
+}
+
+// A Notification or a Receiver that cannot work is not Ready, and says what
+// to fix without repeating a secret.
+func TestMisconfiguredNotificationsAndReceiversSayWhy(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "short", Namespace: f.ns},
+		Data: map[string][]byte{"token": []byte("s3cret-short"), "password": []byte("hunter2-long-password")}}); err != nil {
+		t.Fatal(err)
+	}
+	objects := []struct {
+		obj  interface{ GetName() string }
+		want string
+	}{
+		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "no-address", Namespace: f.ns},
+			Spec: v1.NotificationSpec{Type: "gitea", SecretRef: &v1.LocalObjectReference{Name: "short"}}}, "spec.address is required"},
+		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "no-secret", Namespace: f.ns},
+			Spec: v1.NotificationSpec{Type: "slack", SecretRef: &v1.LocalObjectReference{Name: "missing"}}}, "Secret missing not found"},
+		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "mail-no-from", Namespace: f.ns},
+			Spec: v1.NotificationSpec{Type: "smtp", Address: "smtp://mail.internal:587", To: []string{"ops@x.io"}}}, "from is missing"},
+		{&v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "short", Namespace: f.ns},
+			Spec: v1.ReceiverSpec{Type: "github", SecretRef: v1.LocalObjectReference{Name: "short"}}}, "at least 16"},
+		{&v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "missing", Namespace: f.ns},
+			Spec: v1.ReceiverSpec{Type: "github", SecretRef: v1.LocalObjectReference{Name: "missing"}}}, "Secret missing not found"},
+	}
+	for _, o := range objects {
+		if err := f.c.Create(ctx, o.obj.(client.Object)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range objects {
+		eventually(t, 30*time.Second, o.obj.GetName()+" says why it is not Ready", func(ctx context.Context) (bool, error) {
+			obj := o.obj.(client.Object)
+			if err := f.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return false, err
+			}
+			var conds []metav1.Condition
+			switch x := obj.(type) {
+			case *v1.Notification:
+				conds = x.Status.Conditions
+			case *v1.Receiver:
+				conds = x.Status.Conditions
+			}
+			c := meta.FindStatusCondition(conds, "Ready")
+			if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, o.want) {
+				return false, fmt.Errorf("Ready %+v, want False saying %q", c, o.want)
+			}
+			if strings.Contains(c.Message, "s3cret-short") || strings.Contains(c.Message, "hunter2") {
+				t.Errorf("%s: the condition repeats a secret: %s", obj.GetName(), c.Message)
+			}
+			return true, nil
+		})
 	}
 }
