@@ -2,15 +2,17 @@
 // Go module into the cache (see Ensure), started on a free loopback port with
 // a fresh SQLite database in a folder of the test's, with one administrator
 // and an access token. Its API sets and reads commit statuses, takes pushes
-// over HTTP, and its webhooks reach receivers on 127.0.0.1 (push events
-// signed with X-Gitea-Signature), so Lockstep's status writer and webhook
-// receiver are tested against the server itself rather than a fake of it.
+// over HTTP (or HTTPS with a CA of its own: Options.HTTPS), and its webhooks
+// reach receivers on 127.0.0.1 (push events signed with X-Gitea-Signature),
+// so Lockstep's status writer, webhook receiver and Git fetches are tested
+// against the server itself rather than a fake of it.
 package gitea
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
+	"github.com/lockstep-dev/lockstep/internal/testenv/pki"
 	"github.com/lockstep-dev/lockstep/internal/testenv/proc"
 )
 
@@ -40,14 +43,21 @@ const (
 
 // Server is a running Gitea.
 type Server struct {
-	// URL is its root, http://127.0.0.1:PORT, without a trailing slash;
-	// the API is under URL + "/api/v1".
+	// URL is its root, http://127.0.0.1:PORT (https:// with
+	// Options.HTTPS), without a trailing slash; the API is under
+	// URL + "/api/v1".
 	URL string
 	// Token is an access token of the administrator with every scope.
 	Token string
-	// Dir holds its configuration (app.ini), database, repositories and
-	// log (gitea.log).
+	// Dir holds its configuration (app.ini), database, repositories, log
+	// (gitea.log) and, over HTTPS, its certificate (https.crt, https.key).
 	Dir string
+	// CAFile is the PEM file of the CA that signed the server's certificate
+	// (Dir/ca.crt) and CAPEM its content, for clients that must trust it
+	// (GIT_SSL_CAINFO, a Kubernetes Secret's ca.crt); both empty over plain
+	// HTTP.
+	CAFile string
+	CAPEM  []byte
 
 	build  Build
 	config string
@@ -65,16 +75,35 @@ type Options struct {
 	// webhooks may be delivered. "loopback" (127.0.0.0/8 and ::1) when
 	// empty; Gitea's own default refuses them.
 	WebhookHosts string
+	// HTTPS serves the web UI, the API and Git over TLS, with a certificate
+	// for 127.0.0.1, ::1 and localhost signed by a CA made for this server
+	// (Server.CAFile): what a client that refuses plain HTTP (Lockstep's
+	// Applications, its commit-status writer) needs. Plain HTTP when false.
+	HTTPS bool
 }
 
-// New starts a Gitea for t in a temporary folder and stops it when t ends.
-// The build (once per machine) happens here when `make test` has not done
-// it already.
+// New starts a Gitea over plain HTTP for t in a temporary folder and stops
+// it when t ends. The build (once per machine) happens here when `make test`
+// has not done it already.
 func New(t testing.TB) *Server {
 	t.Helper()
+	return NewWith(t, Options{})
+}
+
+// NewWith is New with opts: an empty Dir is a temporary folder of t's, a
+// nil Progress is standard error. A Gitea that cannot be built or started
+// fails t with the reason.
+func NewWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	if opts.Progress == nil {
+		opts.Progress = os.Stderr
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{Dir: t.TempDir(), Progress: os.Stderr})
+	s, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("starting Gitea: %v", err)
 	}
@@ -96,14 +125,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if opts.HTTPS {
+		scheme = "https"
+	}
 	s := &Server{
-		URL:    "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		URL:    scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Dir:    opts.Dir,
 		build:  b,
 		config: filepath.Join(opts.Dir, "app.ini"),
 		client: &http.Client{Timeout: 30 * time.Second},
 	}
-	ini, err := appIni(opts, b, port)
+	var certificate string
+	if opts.HTTPS {
+		if certificate, err = s.serveTLS(); err != nil {
+			return nil, err
+		}
+	}
+	ini, err := appIni(opts, b, port, certificate)
 	if err != nil {
 		return nil, err
 	}
@@ -131,9 +170,37 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// serveTLS makes the server's CA and its certificate for loopback, writes
+// them into its folder, has s's client trust the CA, and returns app.ini's
+// lines naming the certificate. Git hooks reach the server's internal API
+// over the same TLS; Gitea's internal client does not verify it, so nothing
+// else needs the CA.
+func (s *Server) serveTLS() (string, error) {
+	ca, err := pki.NewCA("lockstep-gitea-ca")
+	if err != nil {
+		return "", err
+	}
+	dns, ips := pki.Loopback()
+	pair, err := ca.Issue(pki.Request{CommonName: "lockstep-gitea", DNSNames: dns, IPs: ips, Usage: pki.Server})
+	if err != nil {
+		return "", err
+	}
+	certFile, keyFile, err := pair.Write(s.Dir, "https")
+	if err != nil {
+		return "", err
+	}
+	s.CAFile, s.CAPEM = filepath.Join(s.Dir, "ca.crt"), ca.CertPEM
+	if err := os.WriteFile(s.CAFile, ca.CertPEM, 0o644); err != nil {
+		return "", err
+	}
+	s.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}
+	return fmt.Sprintf("CERT_FILE = %s\nKEY_FILE = %s\n", certFile, keyFile), nil
+}
+
 // appIni is the server's configuration: everything it needs on this
 // machine, nothing that reaches out (offline, no mailer, no update check).
-func appIni(opts Options, b Build, port int) (string, error) {
+// certificate is [server]'s CERT_FILE and KEY_FILE lines over HTTPS.
+func appIni(opts Options, b Build, port int, certificate string) (string, error) {
 	secret, err := randomHex(32)
 	if err != nil {
 		return "", err
@@ -152,15 +219,19 @@ func appIni(opts Options, b Build, port int) (string, error) {
 		root = "I_AM_BEING_UNSAFE_RUNNING_AS_ROOT = true\n"
 	}
 	dir := opts.Dir
+	scheme := "http"
+	if opts.HTTPS {
+		scheme = "https"
+	}
 	return fmt.Sprintf(`APP_NAME = Lockstep test Gitea
 RUN_MODE = prod
 WORK_PATH = %[1]s
 %[2]s
 [server]
-PROTOCOL = http
-HTTP_ADDR = 127.0.0.1
+PROTOCOL = %[9]s
+%[8]sHTTP_ADDR = 127.0.0.1
 HTTP_PORT = %[3]d
-ROOT_URL = http://127.0.0.1:%[3]d/
+ROOT_URL = %[9]s://127.0.0.1:%[3]d/
 DOMAIN = 127.0.0.1
 DISABLE_SSH = true
 SSH_USER = git
@@ -224,7 +295,7 @@ ENABLED = false
 
 [packages]
 ENABLED = false
-`, dir, root, port, b.Dir, secret, internal, hosts), nil
+`, dir, root, port, b.Dir, secret, internal, hosts, certificate, scheme), nil
 }
 
 func randomHex(n int) (string, error) {
@@ -237,7 +308,7 @@ func randomHex(n int) (string, error) {
 
 // waitReady waits until the API answers /api/v1/version.
 func (s *Server) waitReady(ctx context.Context) error {
-	c := &http.Client{Timeout: time.Second}
+	c := &http.Client{Timeout: time.Second, Transport: s.client.Transport}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {

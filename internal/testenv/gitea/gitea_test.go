@@ -178,3 +178,51 @@ func TestServer(t *testing.T) {
 		t.Errorf("statuses of main: %s %+v, want success [%+v]", combined, got, want)
 	}
 }
+
+// TestServerOverHTTPS runs the real Gitea over TLS: its API and Git answer
+// a client that trusts its CA, and its certificate fails one that does not.
+func TestServerOverHTTPS(t *testing.T) {
+	s := NewWith(t, Options{HTTPS: true})
+	ctx := t.Context()
+	if !strings.HasPrefix(s.URL, "https://127.0.0.1:") || s.CAFile == "" || len(s.CAPEM) == 0 {
+		t.Fatalf("URL %q, CA file %q, %d bytes of CA: want an https URL and its CA", s.URL, s.CAFile, len(s.CAPEM))
+	}
+	if onDisk, err := os.ReadFile(s.CAFile); err != nil || !bytes.Equal(onDisk, s.CAPEM) {
+		t.Errorf("CAFile does not hold CAPEM (err %v)", err)
+	}
+	repo, err := s.CreateRepo(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(repo.CloneURL, s.URL+"/") {
+		t.Errorf("clone URL %q is not on %s", repo.CloneURL, s.URL)
+	}
+	// A push runs Gitea's pre-receive hook, which calls its internal API
+	// over the same TLS and refuses the push when it cannot.
+	sha, err := s.Commit(ctx, repo, "", map[string]string{"deploy/app.yaml": "kind: ConfigMap\n"}, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Not GET /branches/main: v1.26.0 panics on it, over HTTP too.)
+	var refs []struct {
+		Ref    string `json:"ref"`
+		Object struct {
+			SHA string `json:"sha"`
+		} `json:"object"`
+	}
+	if err := s.API(ctx, "GET", "/repos/"+repo.FullName()+"/git/refs/heads/main", nil, &refs); err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0].Object.SHA != sha {
+		t.Errorf("refs/heads/main is %+v after pushing %s", refs, sha)
+	}
+
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(s.URL + "/api/v1/version")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a client without the test CA trusted the server's certificate")
+	}
+	if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client without the CA: %v, want a certificate error", err)
+	}
+}

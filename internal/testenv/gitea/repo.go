@@ -15,7 +15,8 @@ import (
 // Repo is a repository of the administrator's.
 type Repo struct {
 	Owner, Name string
-	// CloneURL is its Git URL over HTTP, without credentials.
+	// CloneURL is its Git URL over HTTP (HTTPS with Options.HTTPS),
+	// without credentials.
 	CloneURL string
 	// HTMLURL is its page (as Lockstep's Application would name it without
 	// .git).
@@ -44,7 +45,7 @@ func (s *Server) CreateRepo(ctx context.Context, name string) (Repo, error) {
 }
 
 // Commit pushes a commit to branch (main when empty) of repo with git over
-// HTTP, as a developer would: files (slash-separated paths to contents) are
+// HTTP(S), as a developer would: files (slash-separated paths to contents) are
 // written over the branch's tree, or an empty one when the branch does not
 // exist yet. It returns the commit's hash. A push fires the repository's
 // webhooks.
@@ -102,7 +103,8 @@ func (s *Server) Commit(ctx context.Context, repo Repo, branch string, files map
 
 // git returns a runner of git in dir as the administrator: its identity,
 // basic auth on every request to this server (never in a URL, so never in
-// an error), and none of the machine's global configuration.
+// an error), its CA over HTTPS, and none of the machine's global
+// configuration.
 func (s *Server) git(dir string) func(ctx context.Context, args ...string) (string, error) {
 	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(Username+":"+Password))
 	return func(ctx context.Context, args ...string) (string, error) {
@@ -116,6 +118,11 @@ func (s *Server) git(dir string) func(ctx context.Context, args ...string) (stri
 		cmd := exec.CommandContext(ctx, "git", full...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "HOME="+dir)
+		if s.CAFile != "" {
+			// The variable, not http.sslCAInfo: one set in the caller's
+			// environment would win over the configuration.
+			cmd.Env = append(cmd.Env, "GIT_SSL_CAINFO="+s.CAFile)
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("git %s: %w\n%s", args[0], err, tail(out, 2000))
