@@ -49,7 +49,7 @@ func Notices(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []noti
 		add(notify.HealthDegraded, notify.Error, v1.ReasonHealthCheckFailed, msg)
 	}
 	if next.LastDeployedRevision != "" && next.LastDeployedRevision != prev.LastDeployedRevision {
-		add(notify.Deployed, notify.Info, v1.ReasonSucceeded, "Deployed "+short(next.LastDeployedRevision)+": in sync and healthy")
+		add(notify.Deployed, notify.Info, v1.ReasonSucceeded, short(next.LastDeployedRevision)+" is applied, in sync and healthy")
 	}
 	return out
 }
