@@ -62,7 +62,9 @@ type NotificationSpec struct {
 	// SecretRef names a Secret in the Notification's namespace holding what
 	// must stay secret: "address" (overrides spec.address), "token" (Matrix
 	// access token, Git server API token), "username" and "password" (SMTP),
-	// "hmacKey" (webhook-hmac).
+	// "hmacKey" (webhook-hmac). The Secret must be labelled
+	// lockstep.dev/secret-use=notification: a Notification sends what it
+	// holds, so it may name only Secrets marked for that.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 	// CASecretRef names a Secret whose ca.crt holds the CA bundle that signed

@@ -53,7 +53,8 @@ type ReceiverSpec struct {
 	// SecretRef names a Secret in the Receiver's namespace whose "token"
 	// entry is the webhook's secret, as entered in the Git server's webhook
 	// settings: the key of its HMAC signature, or GitLab's secret token. A
-	// request whose signature does not match is refused.
+	// request whose signature does not match is refused. The Secret must be
+	// labelled lockstep.dev/secret-use=receiver.
 	SecretRef LocalObjectReference `json:"secretRef"`
 	// Suspend refuses every event (answered 503) without deleting the
 	// Receiver.
@@ -63,6 +64,17 @@ type ReceiverSpec struct {
 
 // ReceiverSecretKey is the entry of a Receiver's Secret that holds its secret.
 const ReceiverSecretKey = "token"
+
+// LabelSecretUse marks a Secret that Receivers (value "receiver") or
+// Notifications (value "notification") may read. The controller may read
+// every Secret; without the mark, whoever may create a Notification could
+// have it send out a Secret they may not read themselves (a token, another
+// team's password).
+const (
+	LabelSecretUse        = "lockstep.dev/secret-use"
+	SecretUseReceiver     = "receiver"
+	SecretUseNotification = "notification"
+)
 
 // ReceiverPathPrefix begins every Receiver's path on the API server.
 const ReceiverPathPrefix = "/hooks/"

@@ -30,7 +30,7 @@ func (e *Env) connectWebhook(ctx context.Context, c client.Client, wait waiter) 
 		if err != nil {
 			return err
 		}
-		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: map[string]string{v1.LabelSecretUse: v1.SecretUseReceiver}},
 			Data: map[string][]byte{v1.ReceiverSecretKey: []byte(token)}}
 		if err := c.Create(ctx, secret); err != nil {
 			return fmt.Errorf("creating the webhook's Secret: %w", err)

@@ -42,6 +42,8 @@ func followsRef(e webhook.Event, git v1.GitSource) bool {
 	switch {
 	case ref.Commit != "":
 		return false // pinned: no push moves it
+	case e.Ref == "":
+		return e.Matches(git.URL, "") // several refs moved (Bitbucket Server): any may be theirs
 	case ref.Branch != "":
 		want = "refs/heads/" + ref.Branch
 	case ref.Tag != "":

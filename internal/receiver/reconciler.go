@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -140,12 +141,18 @@ func (r *Receivers) readSecret(ctx context.Context, rcv *v1.Receiver) (token []b
 		}
 		return nil, fmt.Sprintf("reading Secret %s: %v", key.Name, err)
 	}
-	token = s.Data[v1.ReceiverSecretKey]
+	if s.Labels[v1.LabelSecretUse] != v1.SecretUseReceiver {
+		return nil, fmt.Sprintf("Secret %s is not labelled %s=%s: label it (kubectl label secret %s %s=%s) to let Receivers use it",
+			key.Name, v1.LabelSecretUse, v1.SecretUseReceiver, key.Name, v1.LabelSecretUse, v1.SecretUseReceiver)
+	}
+	// A secret written with kubectl --from-file ends in a newline the Git
+	// server's setting does not have.
+	token = bytes.TrimRight(s.Data[v1.ReceiverSecretKey], "\r\n")
 	switch {
 	case len(token) == 0:
 		return nil, fmt.Sprintf("Secret %s has no %q entry: put the webhook's secret there", key.Name, v1.ReceiverSecretKey)
 	case len(token) < minSecret:
-		return nil, fmt.Sprintf("the webhook's secret in Secret %s is %d bytes: use at least %d random ones (openssl rand -hex 32)", key.Name, len(token), minSecret)
+		return nil, fmt.Sprintf("the webhook's secret in Secret %s is too short: use at least %d random bytes (openssl rand -hex 32)", key.Name, minSecret)
 	}
 	return token, ""
 }

@@ -128,7 +128,7 @@ func benchReceiver(b *testing.B, c client.Client, ns string, git *gitserver.Serv
 	b.Helper()
 	ctx := testenv.Context(b)
 	secret := []byte(rand.Text())
-	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns}, Data: map[string][]byte{v1.ReceiverSecretKey: secret}}); err != nil {
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns, Labels: map[string]string{v1.LabelSecretUse: v1.SecretUseReceiver}}, Data: map[string][]byte{v1.ReceiverSecretKey: secret}}); err != nil {
 		b.Fatal(err)
 	}
 	rcv := &v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns},

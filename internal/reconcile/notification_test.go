@@ -81,7 +81,8 @@ func (f *repoFixture) notification(t *testing.T, name string, spec v1.Notificati
 	t.Helper()
 	ctx := testenv.Context(t)
 	if secret != nil {
-		if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns}, Data: secret}); err != nil {
+		if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns,
+			Labels: map[string]string{v1.LabelSecretUse: v1.SecretUseNotification}}, Data: secret}); err != nil {
 			t.Fatal(err)
 		}
 		spec.SecretRef = &v1.LocalObjectReference{Name: name}
@@ -162,22 +163,34 @@ func TestNotificationsReachTheirReceivers(t *testing.T) {
 func TestMisconfiguredNotificationsAndReceiversSayWhy(t *testing.T) {
 	f := newRepo(t)
 	ctx := testenv.Context(t)
-	if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "short", Namespace: f.ns},
-		Data: map[string][]byte{"token": []byte("s3cret-short"), "password": []byte("hunter2-long-password")}}); err != nil {
-		t.Fatal(err)
+	for name, use := range map[string]string{"short": v1.SecretUseReceiver, "for-notifications": v1.SecretUseNotification, "unmarked": ""} {
+		labels := map[string]string{v1.LabelSecretUse: use}
+		if use == "" {
+			labels = nil
+		}
+		if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns, Labels: labels},
+			Data: map[string][]byte{"token": []byte("s3cret-short"), "password": []byte("hunter2-long-password")}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	objects := []struct {
 		obj  interface{ GetName() string }
 		want string
 	}{
 		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "no-address", Namespace: f.ns},
-			Spec: v1.NotificationSpec{Type: "gitea", SecretRef: &v1.LocalObjectReference{Name: "short"}}}, "spec.address is required"},
+			Spec: v1.NotificationSpec{Type: "gitea", SecretRef: &v1.LocalObjectReference{Name: "for-notifications"}}}, "spec.address is required"},
+		// A Secret not marked for Notifications is not sent anywhere, though the controller may read it.
+		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "steals", Namespace: f.ns},
+			Spec: v1.NotificationSpec{Type: "webhook", Address: "https://collector.example", SecretRef: &v1.LocalObjectReference{Name: "unmarked"}}},
+			"is not labelled lockstep.dev/secret-use=notification"},
+		{&v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "unmarked", Namespace: f.ns},
+			Spec: v1.ReceiverSpec{Type: "github", SecretRef: v1.LocalObjectReference{Name: "unmarked"}}}, "is not labelled lockstep.dev/secret-use=receiver"},
 		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "no-secret", Namespace: f.ns},
 			Spec: v1.NotificationSpec{Type: "slack", SecretRef: &v1.LocalObjectReference{Name: "missing"}}}, "Secret missing not found"},
 		{&v1.Notification{ObjectMeta: metav1.ObjectMeta{Name: "mail-no-from", Namespace: f.ns},
 			Spec: v1.NotificationSpec{Type: "smtp", Address: "smtp://mail.internal:587", To: []string{"ops@x.io"}}}, "from is missing"},
 		{&v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "short", Namespace: f.ns},
-			Spec: v1.ReceiverSpec{Type: "github", SecretRef: v1.LocalObjectReference{Name: "short"}}}, "at least 16"},
+			Spec: v1.ReceiverSpec{Type: "github", SecretRef: v1.LocalObjectReference{Name: "short"}}}, "too short"},
 		{&v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "missing", Namespace: f.ns},
 			Spec: v1.ReceiverSpec{Type: "github", SecretRef: v1.LocalObjectReference{Name: "missing"}}}, "Secret missing not found"},
 	}

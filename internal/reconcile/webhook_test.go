@@ -34,7 +34,7 @@ func (f *repoFixture) receiver(t *testing.T) *receiverFixture {
 	t.Helper()
 	ctx := testenv.Context(t)
 	secret := []byte(rand.Text())
-	if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: f.ns}, Data: map[string][]byte{"token": secret}}); err != nil {
+	if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: f.ns, Labels: map[string]string{v1.LabelSecretUse: v1.SecretUseReceiver}}, Data: map[string][]byte{"token": secret}}); err != nil {
 		t.Fatal(err)
 	}
 	rcv := &v1.Receiver{ObjectMeta: metav1.ObjectMeta{Name: "gitea", Namespace: f.ns},

@@ -43,10 +43,16 @@ func decode(body []byte, v any) error {
 // githubPush is GitHub's push payload; Gitea and Forgejo send the same
 // shape, and so does Lockstep's generic form (GenericPayload).
 type githubPush struct {
-	Ref        string `json:"ref"`
-	After      string `json:"after"`
-	Deleted    bool   `json:"deleted"`
-	Repository struct {
+	Ref     string `json:"ref"`
+	Before  string `json:"before"`
+	After   string `json:"after"`
+	Deleted bool   `json:"deleted"`
+	Created bool   `json:"created"`
+	Forced  bool   `json:"forced"`
+	// TotalCommits is Gitea's count of the pushed commits: it lists only
+	// the newest few ([ui] FEED_MAX_COMMIT_NUM, 5 by default).
+	TotalCommits int `json:"total_commits"`
+	Repository   struct {
 		FullName string `json:"full_name"`
 		CloneURL string `json:"clone_url"`
 		SSHURL   string `json:"ssh_url"`
@@ -111,19 +117,45 @@ func fromGitHubShape(body []byte) (Event, error) {
 	}
 	switch {
 	case push.Files != nil:
-		e.Files = sortedUnique(push.Files)
-	case len(push.Commits) > 0 && len(push.Commits) < 20:
-		// GitHub lists at most 20 commits in full: with 20, some may be
-		// missing, and their files with them.
-		e.Files = filesOf(push.Commits)
+		e.Files = known(sortedUnique(push.Files))
+	case push.completeList():
+		e.Files = known(filesOf(push.Commits))
 	}
 	return e.checked()
+}
+
+// completeList says whether the payload's commits are every commit the ref
+// moved by, so their files are every file that changed. Not when the ref
+// was created or force-pushed (the commits it lost are not listed), nor
+// when the list was cut: Gitea says how many there were; GitHub lists at
+// most 20 in full (with 20, some may be missing). Gitea does not say when a
+// push was forced: a force push that drops commits is seen only through the
+// files of the commits it adds.
+func (p githubPush) completeList() bool {
+	switch {
+	case len(p.Commits) == 0, p.Created, p.Forced, strings.Trim(p.Before, "0") == "":
+		return false
+	case p.TotalCommits > 0:
+		return len(p.Commits) == p.TotalCommits
+	}
+	return len(p.Commits) < 20
+}
+
+// known is a list of changed files that says something: an empty one (an
+// empty commit, which may carry approvals or a signature) is no list, so
+// every Application following the ref looks.
+func known(files []string) []string {
+	if len(files) == 0 {
+		return nil
+	}
+	return files
 }
 
 // gitlabPush is GitLab's Push Hook and Tag Push Hook payload.
 type gitlabPush struct {
 	ObjectKind string `json:"object_kind"`
 	Ref        string `json:"ref"`
+	Before     string `json:"before"`
 	After      string `json:"after"`
 	Project    struct {
 		PathWithNamespace string `json:"path_with_namespace"`
@@ -153,8 +185,9 @@ func parseGitLab(h http.Header, body, secret []byte) (Event, error) {
 		e.Commit = ""
 	}
 	// GitLab lists at most 20 commits; the count says whether that is all.
-	if len(push.Commits) > 0 && len(push.Commits) == push.TotalCommitsCount {
-		e.Files = filesOf(push.Commits)
+	// A new branch lists no parent to diff against.
+	if len(push.Commits) > 0 && len(push.Commits) == push.TotalCommitsCount && strings.Trim(push.Before, "0") != "" {
+		e.Files = known(filesOf(push.Commits))
 	}
 	return e.checked()
 }
@@ -223,11 +256,27 @@ func (e Event) checked() (Event, error) {
 	if len(e.Repositories) == 0 {
 		return Event{}, fmt.Errorf("the payload names no repository")
 	}
-	if e.Ref != "" && !strings.HasPrefix(e.Ref, "refs/") {
-		return Event{}, fmt.Errorf("the payload's ref %q is not a full ref (refs/heads/..., refs/tags/...)", e.Ref)
+	if e.Ref != "" && (!strings.HasPrefix(e.Ref, "refs/") || len(e.Ref) > maxRef || strings.IndexFunc(e.Ref, notRefRune) >= 0) {
+		return Event{}, fmt.Errorf("the payload's ref %.80q is not a full ref (refs/heads/..., refs/tags/...)", e.Ref)
+	}
+	if len(e.Commit) > 64 || strings.IndexFunc(e.Commit, notHex) >= 0 {
+		return Event{}, fmt.Errorf("the payload's commit %.80q is not a commit hash", e.Commit)
 	}
 	return e, nil
 }
+
+// maxRef is the longest ref taken: Git servers refuse longer ones, and it
+// is shown in status and logs.
+const maxRef = 255
+
+// notRefRune is what no ref holds (git check-ref-format): controls, space
+// and a few punctuation marks; it keeps terminal escapes out of the status
+// and the logs.
+func notRefRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r)
+}
+
+func notHex(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) }
 
 func filesOf(commits []changedFiles) []string {
 	var all []string

@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockstep-dev/lockstep/internal/webhook"
 )
@@ -29,7 +32,7 @@ const (
 "commits":[{"added":["deploy/prod/new.yaml"],"modified":["deploy/prod/app.yaml"],"removed":[]},{"added":[],"modified":["README.md","deploy/prod/app.yaml"],"removed":["old.yaml"]}]}`
 	giteaPush = `{"ref":"refs/tags/v1.2.0","after":"3333333333333333333333333333333333333333",
 "repository":{"full_name":"team/app","clone_url":"https://gitea.internal/team/app.git","ssh_url":"ssh://git@gitea.internal:2222/team/app.git"},"commits":[]}`
-	gitlabPush = `{"object_kind":"push","ref":"refs/heads/main","after":"4444444444444444444444444444444444444444","checkout_sha":"4444444444444444444444444444444444444444",
+	gitlabPush = `{"object_kind":"push","ref":"refs/heads/main","before":"3333333333333333333333333333333333333333","after":"4444444444444444444444444444444444444444","checkout_sha":"4444444444444444444444444444444444444444",
 "project":{"path_with_namespace":"platform/team/app","git_http_url":"https://gitlab.internal/platform/team/app.git","git_ssh_url":"git@gitlab.internal:platform/team/app.git","web_url":"https://gitlab.internal/platform/team/app"},
 "commits":[{"added":[],"modified":["envs/prod/values.yaml"],"removed":[]}],"total_commits_count":1}`
 	bitbucketPush = `{"eventKey":"repo:refs_changed","date":"2026-11-30T09:45:32+0000","actor":{"name":"ada"},
@@ -200,5 +203,46 @@ func TestMatchesAndTouches(t *testing.T) {
 	}
 	if slices.Contains(e.Files, "") {
 		t.Error("an empty file name")
+	}
+}
+
+// A list of changed files is used only when it is every file the push
+// changed: not when the server cut the list (Gitea's 5 newest commits,
+// GitHub's 20), the ref was created or force-pushed, or the push changed no
+// file (an empty commit may bring approvals): then every Application on
+// the ref looks. Bad refs and commits are refused.
+func TestFilesAreUsedOnlyWhenComplete(t *testing.T) {
+	const repo = `"repository":{"full_name":"team/app","clone_url":"https://gitea.internal/team/app.git"}`
+	commit := `{"added":[],"modified":["apps/b/x.yaml"],"removed":[]}`
+	six := strings.TrimSuffix(strings.Repeat(commit+",", 5), ",")
+	before := `"before":"1111111111111111111111111111111111111111","after":"2222222222222222222222222222222222222222"`
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"complete", `{"ref":"refs/heads/main",` + before + `,` + repo + `,"commits":[` + commit + `],"total_commits":1}`, []string{"apps/b/x.yaml"}},
+		{"Gitea cut the list to 5 of 6", `{"ref":"refs/heads/main",` + before + `,` + repo + `,"commits":[` + six + `],"total_commits":6}`, nil},
+		{"a new branch", `{"ref":"refs/heads/new","before":"0000000000000000000000000000000000000000","after":"2222222222222222222222222222222222222222",` + repo + `,"commits":[` + commit + `]}`, nil},
+		{"created", `{"ref":"refs/heads/main",` + before + `,"created":true,` + repo + `,"commits":[` + commit + `]}`, nil},
+		{"forced", `{"ref":"refs/heads/main",` + before + `,"forced":true,` + repo + `,"commits":[` + commit + `]}`, nil},
+		{"an empty commit", `{"ref":"refs/heads/main",` + before + `,` + repo + `,"commits":[{"added":[],"modified":[],"removed":[]}],"total_commits":1}`, nil},
+		{"generic, no files", `{"ref":"refs/heads/main",` + before + `,` + repo + `,"files":[]}`, nil},
+	} {
+		e, err := webhook.Parse(webhook.Gitea, headers("X-Gitea-Event", "push", "X-Gitea-Signature", sign([]byte(tc.body))), []byte(tc.body), secret)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !cmp.Equal(e.Files, tc.want) {
+			t.Errorf("%s: files %q, want %q", tc.name, e.Files, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		`{"ref":"refs/heads/\u001b]8;;https://x\u0007main","after":"22",` + repo + `}`,
+		`{"ref":"refs/heads/` + strings.Repeat("a", 300) + `","after":"22",` + repo + `}`,
+		`{"ref":"refs/heads/main","after":"not a hash",` + repo + `}`,
+	} {
+		if _, err := webhook.Parse(webhook.Gitea, headers("X-Gitea-Event", "push", "X-Gitea-Signature", sign([]byte(bad))), []byte(bad), secret); err == nil {
+			t.Errorf("accepted %.60s", bad)
+		}
 	}
 }

@@ -122,13 +122,13 @@ func (s *Subscriptions) build(ctx context.Context, n *v1.Notification) (*subscri
 		}
 		sub.selector = sel
 	}
-	secret, err := s.secretData(ctx, n.Namespace, n.Spec.SecretRef, "spec.secretRef")
+	secret, err := s.secretData(ctx, n.Namespace, n.Spec.SecretRef, "spec.secretRef", true)
 	if err != nil {
 		return sub, err
 	}
 	var roots *x509.CertPool
 	if n.Spec.CASecretRef != nil {
-		ca, err := s.secretData(ctx, n.Namespace, n.Spec.CASecretRef, "spec.caSecretRef")
+		ca, err := s.secretData(ctx, n.Namespace, n.Spec.CASecretRef, "spec.caSecretRef", false)
 		if err != nil {
 			return sub, err
 		}
@@ -157,8 +157,12 @@ func (s *Subscriptions) build(ctx context.Context, n *v1.Notification) (*subscri
 	return sub, err
 }
 
-// secretData reads a Notification's Secret; none is asked for when ref is nil.
-func (s *Subscriptions) secretData(ctx context.Context, namespace string, ref *v1.LocalObjectReference, field string) (map[string][]byte, error) {
+// secretData reads a Notification's Secret; none is asked for when ref is
+// nil. One whose values are sent (marked) must carry the label saying
+// Notifications may: the controller may read any Secret, and a Notification
+// sends what it reads to an address its author chose. A CA bundle is only
+// trusted, never sent.
+func (s *Subscriptions) secretData(ctx context.Context, namespace string, ref *v1.LocalObjectReference, field string, marked bool) (map[string][]byte, error) {
 	if ref == nil {
 		return map[string][]byte{}, nil
 	}
@@ -168,6 +172,10 @@ func (s *Subscriptions) secretData(ctx context.Context, namespace string, ref *v
 			return nil, fmt.Errorf("%s: Secret %s not found", field, ref.Name)
 		}
 		return nil, fmt.Errorf("%s: reading Secret %s: %w", field, ref.Name, err)
+	}
+	if marked && secret.Labels[v1.LabelSecretUse] != v1.SecretUseNotification {
+		return nil, fmt.Errorf("%s: Secret %s is not labelled %s=%s: label it (kubectl label secret %s %s=%s) to let Notifications send what it holds",
+			field, ref.Name, v1.LabelSecretUse, v1.SecretUseNotification, ref.Name, v1.LabelSecretUse, v1.SecretUseNotification)
 	}
 	return secret.Data, nil
 }
