@@ -121,3 +121,13 @@ func targetURL(raw string, max int) string {
 	}
 	return raw
 }
+
+// SetsStatus says whether a commit-status receiver has anything to write
+// for m: a state for its trigger, on a full commit hash. Messages that set
+// none (drift found; a fetch that failed before any commit was known) are
+// not queued, so they neither count as delivered nor fail.
+func SetsStatus(m Message) bool {
+	_, ok := stateOf(m)
+	_, err := commitHash(m.Revision)
+	return ok && err == nil
+}

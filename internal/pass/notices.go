@@ -4,12 +4,14 @@ import (
 	"errors"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/health"
 	"github.com/lockstep-dev/lockstep/internal/notify"
 	"github.com/lockstep-dev/lockstep/internal/policy"
+	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // Notices are what the pass tells people (package notify), given the status
@@ -37,6 +39,13 @@ func Notices(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []noti
 		add(notify.SyncSucceeded, notify.Info, v1.ReasonSucceeded, "Synced "+p.Commit.Short()+rollbackNote(p)+": "+Summary(p))
 	case p.Drifted() && prev.Sync.Reason != v1.ReasonDriftDetected:
 		add(notify.DriftDetected, notify.Warning, v1.ReasonDriftDetected, "Drift detected: "+DescribeDrift(p))
+	}
+	// A sync that waited for health and gave up failed too, though no stage
+	// did (sync.wait, its timeout).
+	if ready := meta.FindStatusCondition(next.Conditions, v1.ConditionReady); p.Err == nil && !p.Gated &&
+		ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == v1.ReasonHealthCheckFailed &&
+		healthOf(next) != string(health.Degraded) && failureIsNews(prev, next) { // Degraded is told below
+		add(notify.SyncFailed, notify.Error, v1.ReasonHealthCheckFailed, p.Scrubber().Scrub(ready.Message))
 	}
 	if healthOf(next) == string(health.Degraded) && healthOf(prev) != string(health.Degraded) {
 		msg := "Degraded"
@@ -99,7 +108,7 @@ func message(p *Pass, next *v1.ApplicationStatus, written []audit.Record, t noti
 	m := notify.Message{
 		Trigger: t, Severity: sev, Time: p.Finished,
 		Application: app.Namespace + "/" + app.Name, Project: p.Project, Cluster: app.Spec.Destination.Cluster,
-		Namespace: app.Spec.Destination.Namespace, Repository: app.Spec.Source.Git.URL,
+		Namespace: app.Spec.Destination.Namespace, Repository: source.Redacted(app.Spec.Source.Git.URL),
 		Sync: string(next.Sync.Status), Health: healthOf(next), Reason: reason, Summary: Truncate(summary, 1024),
 		Approvers: p.Approvers,
 	}

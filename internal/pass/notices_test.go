@@ -147,3 +147,33 @@ func TestNoticesOfHealthAndDrift(t *testing.T) {
 		t.Errorf("drift reverted: %v", got)
 	}
 }
+
+// A sync that waits for health (sync.wait) and gives up is a failure told
+// once, though no stage failed.
+func TestNoticesOfAHealthWaitThatGaveUp(t *testing.T) {
+	first := syncPass(t)
+	first.Application.Spec.Sync.Wait = true
+	first.Timeout = time.Minute
+	first.HealthSummary = health.Summary{Status: health.Progressing, Object: "Deployment/prod/web", Message: "0 of 3 ready"}
+	waiting := after(first)
+	if msgs := pass.Notices(first, &waiting.Status, nil); len(triggers(msgs)) != 1 || msgs[0].Trigger != notify.SyncSucceeded {
+		t.Fatalf("while waiting: %v", triggers(msgs))
+	}
+	late := syncPass(t)
+	late.Application, late.Changes.Applied = waiting, nil
+	late.Timeout, late.Started, late.Finished = time.Minute, t0.Add(time.Hour), t0.Add(time.Hour)
+	late.HealthSummary = first.HealthSummary
+	next := pass.Status(late)
+	msgs := pass.Notices(late, &next, nil)
+	if len(msgs) != 1 || msgs[0].Trigger != notify.SyncFailed || msgs[0].Reason != v1.ReasonHealthCheckFailed || !strings.Contains(msgs[0].Summary, "still Progressing") {
+		t.Fatalf("after the wait: %+v", msgs)
+	}
+	again := syncPass(t)
+	again.Application, again.Changes.Applied = after(late), nil
+	again.Timeout, again.Started, again.Finished = time.Minute, t0.Add(2*time.Hour), t0.Add(2*time.Hour)
+	again.HealthSummary = first.HealthSummary
+	next = pass.Status(again)
+	if msgs := pass.Notices(again, &next, nil); len(msgs) != 0 {
+		t.Errorf("told again: %v", triggers(msgs))
+	}
+}

@@ -36,6 +36,14 @@ func Targets(e webhook.Event, apps []v1.Application, inputs InputsOf) []*v1.Appl
 	return out
 }
 
+// waitsOnTheCommit: an Application whose newest commit was refused for its
+// signature or approvals may be freed by any new commit (an empty one
+// carrying approvals), whatever files it touches.
+func waitsOnTheCommit(app *v1.Application) bool {
+	r := app.Status.Sync.Reason
+	return r == v1.ReasonPolicyDenied || r == v1.ReasonVerificationFailed
+}
+
 func followsRef(e webhook.Event, git v1.GitSource) bool {
 	ref := git.Ref
 	var want string
@@ -61,7 +69,7 @@ func followsRef(e webhook.Event, git v1.GitSource) bool {
 }
 
 func touches(e webhook.Event, app *v1.Application, inputs InputsOf) bool {
-	if e.Files == nil || e.Touches(app.Spec.Source.Path) {
+	if e.Files == nil || e.Touches(app.Spec.Source.Path) || waitsOnTheCommit(app) {
 		return true
 	}
 	if inputs == nil {

@@ -94,3 +94,18 @@ func TestTargetsAreTheApplicationsThePushConcerns(t *testing.T) {
 		})
 	}
 }
+
+// An Application whose newest commit was refused for its approvals or
+// signature looks at every push to its ref: an empty commit bringing
+// approvals touches no file.
+func TestARefusedApplicationLooksAtEveryPush(t *testing.T) {
+	denied := app("denied", "https://git.internal/team/app.git", "apps/denied", v1.GitRef{Branch: "main"})
+	denied.Status.Sync.Reason = v1.ReasonPolicyDenied
+	other := app("other", "https://git.internal/team/app.git", "apps/other", v1.GitRef{Branch: "main"})
+	e := webhook.Event{Repositories: []string{"team/app"}, Ref: "refs/heads/main", Files: []string{"apps/web/x.yaml"}}
+	known := func(types.NamespacedName) ([]string, bool) { return []string{"apps/somewhere"}, true }
+	got := receiver.Targets(e, []v1.Application{denied, other}, known)
+	if len(got) != 1 || got[0].Name != "denied" {
+		t.Errorf("targets %v, want only the refused Application", got)
+	}
+}

@@ -19,8 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/kube"
@@ -73,7 +75,9 @@ func New(o Options) (*Receivers, error) {
 // recheckInterval (a Secret is not watched: reading every Secret of the
 // cluster would be needed for that).
 func (r *Receivers) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).For(&v1.Receiver{}).Named("receiver").
+	// Status writes (the last push, up to one a second) are not changes to
+	// reconcile: each would read the Secret again.
+	return ctrl.NewControllerManagedBy(mgr).For(&v1.Receiver{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).Named("receiver").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: ptr.To(true)}).
 		Complete(r)
 }

@@ -46,8 +46,8 @@ func (f *refreshes) saw(key types.NamespacedName, p *pass.Pass) {
 	switch {
 	case p.Rendered != nil && p.Rendered.Inputs != nil:
 		f.inputs[key] = p.Rendered.Inputs
-	case p.Err != nil && p.Err.Reason == v1.ReasonRenderFailed:
-		delete(f.inputs, key)
+	case p.Rendered != nil, p.Err != nil && p.Err.Reason == v1.ReasonRenderFailed:
+		delete(f.inputs, key) // a render that did not say what it read: any push may concern it
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -165,7 +166,22 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("fetching %s of %s: %v", e.Ref, e.URL, e.Err)
+	return fmt.Sprintf("fetching %s of %s: %v", e.Ref, Redacted(e.URL), e.Err)
+}
+
+// Redacted is a repository URL without a password it may (wrongly) hold:
+// what logs, statuses and notifications may show. The user name (git@ of
+// SSH URLs) stays.
+func Redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); !has {
+		return raw
+	}
+	u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	return u.String()
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -352,3 +352,16 @@ func TestOutdateMakesTheNextRequestsAskOnce(t *testing.T) {
 		t.Errorf("got %s, want %s", got, second)
 	}
 }
+
+// A password wrongly put in a repository's URL never reaches an error
+// message (which reaches statuses, Events and notifications).
+func TestFetchErrorsHideAPasswordInTheURL(t *testing.T) {
+	c := source.NewCache(t.TempDir())
+	_, err := c.Fetch(t.Context(), source.Request{URL: "https://bot:glpat-s3cret@git.internal/team/app.git"}, source.FetchOptions{})
+	if err == nil || strings.Contains(err.Error(), "glpat-s3cret") || !strings.Contains(err.Error(), "git.internal/team/app.git") {
+		t.Errorf("error %v", err)
+	}
+	if got := source.Redacted("ssh://git@git.internal/app.git"); got != "ssh://git@git.internal/app.git" {
+		t.Errorf("a user name alone is kept: %s", got)
+	}
+}

@@ -16,8 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/notify"
@@ -26,7 +28,9 @@ import (
 // SetupWithManager reconciles Notifications on changes and every
 // recheckInterval (their Secrets are not watched).
 func (s *Subscriptions) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).For(&v1.Notification{}).Named("notification").
+	// Status writes (deliveries, up to one a second) are not changes to
+	// reconcile: each would read the Secrets and rebuild the receiver.
+	return ctrl.NewControllerManagedBy(mgr).For(&v1.Notification{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).Named("notification").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: ptr.To(true)}).
 		Complete(s)
 }
@@ -100,6 +104,7 @@ func (s *Subscriptions) build(ctx context.Context, n *v1.Notification) (*subscri
 	}
 	typ := notify.Type(n.Spec.Type)
 	status := slices.Contains(notify.StatusTypes, typ)
+	sub.status = status
 	for _, t := range n.Spec.Triggers {
 		sub.triggers = append(sub.triggers, notify.Trigger(t))
 	}

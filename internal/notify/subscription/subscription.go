@@ -58,6 +58,7 @@ type subscription struct {
 	apps     []string // name globs; empty: all
 	projects []string
 	selector labels.Selector // nil: all
+	status   bool            // a commit-status writer: only messages that set one
 }
 
 // New returns Subscriptions delivering through their own Dispatcher; Close
@@ -88,7 +89,7 @@ func (s *Subscriptions) Notify(app *v1.Application, msgs []notify.Message) {
 			continue
 		}
 		for _, m := range msgs {
-			if slices.Contains(sub.triggers, m.Trigger) {
+			if slices.Contains(sub.triggers, m.Trigger) && (!sub.status || notify.SetsStatus(m)) {
 				s.dispatch.Enqueue(notify.Receiver{Name: sub.name, Provider: sub.provider}, m)
 			}
 		}
