@@ -40,20 +40,16 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(w, req, name, http.StatusServiceUnavailable, "the Receiver is suspended")
 		return
 	}
-	if !e.limiter.Allow() {
-		w.Header().Set("Retry-After", "1")
-		r.refuse(w, req, name, http.StatusTooManyRequests, "more than its rate of events")
-		return
-	}
-	select {
-	case r.reading <- struct{}{}:
-		defer func() { <-r.reading }()
-	default:
+	// Bodies are read a few at a time for each Receiver and for all: one
+	// whose path leaked, sent slowly, holds its own slots, not everyone's.
+	release, ok := r.slot(e)
+	if !ok {
 		w.Header().Set("Retry-After", "1")
 		r.refuse(w, req, name, http.StatusServiceUnavailable, "too many events are being read at once")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, webhook.MaxBody))
+	release()
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.As(err, new(*http.MaxBytesError)) {
@@ -74,6 +70,13 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	case err != nil:
 		r.refuse(w, req, name, http.StatusBadRequest, err.Error())
+		return
+	}
+	// Only signed events count against the rates: a stranger who knows the
+	// path cannot use up the Git server's.
+	if !e.limiter.Allow() || !r.accepted.Allow() {
+		w.Header().Set("Retry-After", "1")
+		r.refuse(w, req, name, http.StatusTooManyRequests, "more than its rate of events")
 		return
 	}
 	refreshed, err := r.refresh(req, e, ev)
@@ -149,12 +152,31 @@ func (r *Receivers) refresh(req *http.Request, e *entry, ev webhook.Event) ([]st
 	return names, nil
 }
 
+// slot takes a body-reading slot of e and one of all Receivers', or none.
+func (r *Receivers) slot(e *entry) (release func(), ok bool) {
+	select {
+	case e.reading <- struct{}{}:
+	default:
+		return nil, false
+	}
+	select {
+	case r.reading <- struct{}{}:
+		return func() { <-r.reading; <-e.reading }, true
+	default:
+		<-e.reading
+		return nil, false
+	}
+}
+
 // refuse answers a refused request and logs why, naming the Receiver ("" for
 // an unknown path) and the sender's address, never the secret or the body.
+// Each Receiver's refusals are logged at a bounded rate (each is counted).
 func (r *Receivers) refuse(w http.ResponseWriter, req *http.Request, receiver string, status int, why string) {
 	observe(receiver, strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "-")))
-	r.o.Log.Warn("webhook refused", "receiver", receiver, "status", status, "why", why, "remote", req.RemoteAddr,
-		"event", eventName(req.Header))
+	if e := r.rs.at(req.URL.Path); e == nil || e.logs.Allow() {
+		r.o.Log.Warn("webhook refused", "receiver", receiver, "status", status, "why", why, "remote", req.RemoteAddr,
+			"event", eventName(req.Header))
+	}
 	writeJSON(w, status, map[string]any{"error": why})
 }
 

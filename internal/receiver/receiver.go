@@ -41,9 +41,17 @@ const (
 	// and with them the log lines they cause.
 	unknownRate  = 5
 	unknownBurst = 20
-	// readingBodies bounds the bodies read at once: each may be
-	// webhook.MaxBody.
-	readingBodies = 4
+	// readingBodies bounds the bodies read at once, each up to
+	// webhook.MaxBody: for all Receivers, and for each.
+	readingBodies      = 16
+	readingPerReceiver = 2
+	// acceptedRate bounds the signed events of all Receivers together: each
+	// makes the controller ask a Git server and look at Applications.
+	acceptedRate  = 50
+	acceptedBurst = 100
+	// refusalLogs bounds the log lines of one Receiver's refusals.
+	refusalLogs      = 1
+	refusalLogsBurst = 5
 	// secretRecheck is how often a signature that does not match may send
 	// us to read the Secret again (it may have been rotated).
 	secretRecheck = 10 * time.Second
@@ -62,7 +70,9 @@ type entry struct {
 	key      types.NamespacedName
 	provider webhook.Provider
 	suspend  bool
-	limiter  *rate.Limiter
+	limiter  *rate.Limiter // its signed events
+	logs     *rate.Limiter // its refusals' log lines
+	reading  chan struct{} // its bodies being read
 
 	mu       sync.Mutex
 	secret   []byte    // nil: the Secret is missing or has no token
@@ -79,12 +89,14 @@ func (rs *receivers) set(path string, e *entry) {
 	defer rs.mu.Unlock()
 	if old, ok := rs.byKey[e.key]; ok {
 		if prev := rs.byPath[old]; prev != nil && old == path {
-			e.limiter = prev.limiter
+			e.limiter, e.logs, e.reading = prev.limiter, prev.logs, prev.reading
 		}
 		delete(rs.byPath, old)
 	}
 	if e.limiter == nil {
 		e.limiter = rate.NewLimiter(perReceiverRate, perReceiverBurst)
+		e.logs = rate.NewLimiter(refusalLogs, refusalLogsBurst)
+		e.reading = make(chan struct{}, readingPerReceiver)
 	}
 	rs.byPath[path] = e
 	rs.byKey[e.key] = path

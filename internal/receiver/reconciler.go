@@ -53,7 +53,8 @@ type Options struct {
 type Receivers struct {
 	o        Options
 	rs       *receivers
-	unknown  *rate.Limiter
+	unknown  *rate.Limiter // requests to paths no Receiver has
+	accepted *rate.Limiter // signed events of all Receivers
 	reading  chan struct{} // a slot per body being read
 	statuses *kube.StatusPatcher
 }
@@ -67,7 +68,7 @@ func New(o Options) (*Receivers, error) {
 		o.Clock = time.Now
 	}
 	o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
-	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst),
+	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst), accepted: rate.NewLimiter(acceptedRate, acceptedBurst),
 		reading: make(chan struct{}, readingBodies), statuses: &kube.StatusPatcher{Client: o.Client, New: func() client.Object { return &v1.Receiver{} }, Delay: time.Second, Log: o.Log}}, nil
 }
 
