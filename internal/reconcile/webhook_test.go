@@ -54,10 +54,11 @@ func (f *repoFixture) receiver(t *testing.T) *receiverFixture {
 	return &receiverFixture{url: shared.apiURL + rcv.Status.Path, secret: secret}
 }
 
-// giteaPush is the body Gitea sends for a push (the fields Lockstep reads).
-func (f *repoFixture) giteaPush(commit string, files ...string) []byte {
+// giteaPush is the body Gitea sends for a push from before to commit (the
+// fields Lockstep reads).
+func (f *repoFixture) giteaPush(before, commit string, files ...string) []byte {
 	body, _ := json.Marshal(map[string]any{
-		"ref": "refs/heads/main", "after": commit,
+		"ref": "refs/heads/main", "before": before, "after": commit, "total_commits": 1,
 		"repository": map[string]any{"clone_url": sharedGit.HTTPSURL(f.repo.Name), "full_name": "lockstep/" + f.repo.Name},
 		"commits":    []map[string]any{{"id": commit, "added": []string{}, "modified": files, "removed": []string{}}},
 	})
@@ -103,7 +104,7 @@ func TestWebhookPushAppliesAtOnce(t *testing.T) {
 	rcv := f.receiver(t)
 
 	second := f.commit(t, "second", map[string]string{"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {v: '2'}\n"})
-	push := f.giteaPush(second, "web/cm.yaml")
+	push := f.giteaPush(first, second, "web/cm.yaml")
 
 	// Refused, and nothing refreshed.
 	for _, tc := range []struct {
@@ -126,6 +127,14 @@ func TestWebhookPushAppliesAtOnce(t *testing.T) {
 	time.Sleep(time.Second)
 	if got := f.get(t, "web").Status.LastAttemptedRevision.Commit; got != first {
 		t.Fatalf("a refused request refreshed web: it attempted %s", got)
+	}
+
+	// A stranger who knows the path cannot use up the Receiver's rate: only
+	// signed events count against it.
+	for range 80 {
+		if status, _ := rcv.send(t, http.MethodPost, rcv.url, push, nil); status != http.StatusUnauthorized {
+			t.Fatalf("an unsigned request: %d, want 401", status)
+		}
 	}
 
 	sent := time.Now()
