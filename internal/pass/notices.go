@@ -41,8 +41,10 @@ func Notices(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []noti
 		add(notify.DriftDetected, notify.Warning, v1.ReasonDriftDetected, "Drift detected: "+DescribeDrift(p))
 	}
 	// A sync that waited for health and gave up failed too, though no stage
-	// did (sync.wait, its timeout).
-	if ready := meta.FindStatusCondition(next.Conditions, v1.ConditionReady); p.Err == nil && !p.Gated &&
+	// did (sync.wait, its timeout): told when the wait runs out, not when a
+	// deployed commit's health wobbles later.
+	if ready, before := meta.FindStatusCondition(next.Conditions, v1.ConditionReady), meta.FindStatusCondition(prev.Conditions, v1.ConditionReady); p.Err == nil && !p.Gated &&
+		before != nil && before.Reason == v1.ReasonProgressing && next.LastDeployedRevision != next.Sync.Revision &&
 		ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == v1.ReasonHealthCheckFailed &&
 		healthOf(next) != string(health.Degraded) && failureIsNews(prev, next) { // Degraded is told below
 		add(notify.SyncFailed, notify.Error, v1.ReasonHealthCheckFailed, p.Scrubber().Scrub(ready.Message))

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
+
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 )
 
@@ -19,10 +21,10 @@ func (r *Rules) CheckApplication(app *v1.Application) error {
 	switch url := app.Spec.Source.Git.URL; {
 	case hasDotSegment(url):
 		vs = append(vs, Violation{Rule: "spec.sourceRepos",
-			Message: fmt.Sprintf("repository %s has . or .. in its path, which a server may resolve to another repository", url)})
+			Message: fmt.Sprintf("repository %s has . or .. in its path, which a server may resolve to another repository", object.RedactedURL(url))})
 	case !r.RepoAllowed(url):
 		vs = append(vs, Violation{Rule: "spec.sourceRepos",
-			Message: fmt.Sprintf("repository %s is not one of the project's source repositories", url)})
+			Message: fmt.Sprintf("repository %s is not one of the project's source repositories", object.RedactedURL(url))})
 	}
 	cluster := clusterOf(app)
 	if !r.DestinationAllowed(cluster, app.Spec.Destination.Namespace) {

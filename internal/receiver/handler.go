@@ -1,12 +1,15 @@
 package receiver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
+	"golang.org/x/time/rate"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -48,8 +51,20 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(w, req, name, http.StatusServiceUnavailable, "too many events are being read at once")
 		return
 	}
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	// GitLab sends its secret in a header: a request without it is refused
+	// before its body is read.
+	if e.provider == webhook.GitLab {
+		if _, err := r.parse(req, e, nil); errors.Is(err, webhook.ErrSignature) || errors.Is(err, errNoSecret) {
+			r.refuse(w, req, name, http.StatusUnauthorized, err.Error())
+			return
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, webhook.MaxBody))
-	release()
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.As(err, new(*http.MaxBytesError)) {
@@ -72,9 +87,11 @@ func (r *Receivers) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(w, req, name, http.StatusBadRequest, err.Error())
 		return
 	}
-	// Only signed events count against the rates: a stranger who knows the
+	release() // the body is checked; what it costs from here is the refresh's
+	release = nil
+	// Only signed events count against the rate: a stranger who knows the
 	// path cannot use up the Git server's.
-	if !e.limiter.Allow() || !r.accepted.Allow() {
+	if !e.limiter.Allow() {
 		w.Header().Set("Retry-After", "1")
 		r.refuse(w, req, name, http.StatusTooManyRequests, "more than its rate of events")
 		return
@@ -97,7 +114,7 @@ var errNoSecret = errors.New("the Receiver's Secret holds no usable token (see i
 // parse checks the signature; one that does not match sends us to read the
 // Secret again (it may have been rotated), at most every secretRecheck.
 func (r *Receivers) parse(req *http.Request, e *entry, body []byte) (webhook.Event, error) {
-	secret, at := e.token()
+	secret, _ := e.token()
 	var ev webhook.Event
 	var err error
 	if secret != nil {
@@ -106,17 +123,27 @@ func (r *Receivers) parse(req *http.Request, e *entry, body []byte) (webhook.Eve
 			return ev, err
 		}
 	}
-	if r.o.Clock().Sub(at) < secretRecheck {
+	if !e.claimRecheck(r.o.Clock()) {
 		if secret == nil {
 			return ev, errNoSecret
 		}
 		return ev, err
 	}
+	// Read apart from the request: a sender who hangs up must not make the
+	// read fail, and a read that fails for a moment keeps the token known.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 5*time.Second)
+	defer cancel()
 	rcv := &v1.Receiver{}
-	if getErr := r.o.Client.Get(req.Context(), e.key, rcv); getErr != nil {
+	if getErr := r.o.Client.Get(ctx, e.key, rcv); getErr != nil {
 		return ev, errors.Join(webhook.ErrSignature, getErr)
 	}
-	fresh, _ := r.readSecret(req.Context(), rcv)
+	fresh, _, transient := r.readSecret(ctx, rcv)
+	if transient {
+		if secret == nil {
+			return ev, errNoSecret
+		}
+		return ev, err
+	}
 	e.setToken(fresh, r.o.Clock())
 	if fresh == nil {
 		return ev, errNoSecret
@@ -152,20 +179,34 @@ func (r *Receivers) refresh(req *http.Request, e *entry, ev webhook.Event) ([]st
 	return names, nil
 }
 
-// slot takes a body-reading slot of e and one of all Receivers', or none.
+// slot takes a body-reading slot of e, of its namespace and of all
+// Receivers, or none: one namespace's slow senders hold at most its own
+// share.
 func (r *Receivers) slot(e *entry) (release func(), ok bool) {
 	select {
 	case e.reading <- struct{}{}:
 	default:
 		return nil, false
 	}
-	select {
-	case r.reading <- struct{}{}:
-		return func() { <-r.reading; <-e.reading }, true
-	default:
+	ns := e.key.Namespace
+	r.slotsMu.Lock()
+	defer r.slotsMu.Unlock()
+	if r.slotsIn[ns] >= readingPerNamespace || r.slotsTaken >= readingBodies {
 		<-e.reading
 		return nil, false
 	}
+	r.slotsIn[ns]++
+	r.slotsTaken++
+	return func() {
+		r.slotsMu.Lock()
+		r.slotsIn[ns]--
+		if r.slotsIn[ns] == 0 {
+			delete(r.slotsIn, ns)
+		}
+		r.slotsTaken--
+		r.slotsMu.Unlock()
+		<-e.reading
+	}, true
 }
 
 // refuse answers a refused request and logs why, naming the Receiver ("" for
@@ -173,7 +214,16 @@ func (r *Receivers) slot(e *entry) (release func(), ok bool) {
 // Each Receiver's refusals are logged at a bounded rate (each is counted).
 func (r *Receivers) refuse(w http.ResponseWriter, req *http.Request, receiver string, status int, why string) {
 	observe(receiver, strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "-")))
-	if e := r.rs.at(req.URL.Path); e == nil || e.logs.Allow() {
+	e := r.rs.at(req.URL.Path)
+	logs := (*rate.Limiter)(nil)
+	if e != nil {
+		// A stranger's unsigned requests do not silence the rest.
+		logs = e.logs
+		if status == http.StatusUnauthorized {
+			logs = e.unsignedLogs
+		}
+	}
+	if logs == nil || logs.Allow() {
 		r.o.Log.Warn("webhook refused", "receiver", receiver, "status", status, "why", why, "remote", req.RemoteAddr,
 			"event", eventName(req.Header))
 	}

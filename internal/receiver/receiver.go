@@ -42,13 +42,10 @@ const (
 	unknownRate  = 5
 	unknownBurst = 20
 	// readingBodies bounds the bodies read at once, each up to
-	// webhook.MaxBody: for all Receivers, and for each.
-	readingBodies      = 16
-	readingPerReceiver = 2
-	// acceptedRate bounds the signed events of all Receivers together: each
-	// makes the controller ask a Git server and look at Applications.
-	acceptedRate  = 50
-	acceptedBurst = 100
+	// webhook.MaxBody: for all Receivers, for each namespace's, for each.
+	readingBodies       = 16
+	readingPerNamespace = 4
+	readingPerReceiver  = 2
 	// refusalLogs bounds the log lines of one Receiver's refusals.
 	refusalLogs      = 1
 	refusalLogsBurst = 5
@@ -67,12 +64,13 @@ type receivers struct {
 
 // entry is one Receiver as the Handler needs it.
 type entry struct {
-	key      types.NamespacedName
-	provider webhook.Provider
-	suspend  bool
-	limiter  *rate.Limiter // its signed events
-	logs     *rate.Limiter // its refusals' log lines
-	reading  chan struct{} // its bodies being read
+	key          types.NamespacedName
+	provider     webhook.Provider
+	suspend      bool
+	limiter      *rate.Limiter // its signed events
+	logs         *rate.Limiter // its refusals' log lines
+	unsignedLogs *rate.Limiter // those of requests without a valid signature
+	reading      chan struct{} // its bodies being read
 
 	mu       sync.Mutex
 	secret   []byte    // nil: the Secret is missing or has no token
@@ -89,13 +87,14 @@ func (rs *receivers) set(path string, e *entry) {
 	defer rs.mu.Unlock()
 	if old, ok := rs.byKey[e.key]; ok {
 		if prev := rs.byPath[old]; prev != nil && old == path {
-			e.limiter, e.logs, e.reading = prev.limiter, prev.logs, prev.reading
+			e.limiter, e.logs, e.unsignedLogs, e.reading = prev.limiter, prev.logs, prev.unsignedLogs, prev.reading
 		}
 		delete(rs.byPath, old)
 	}
 	if e.limiter == nil {
 		e.limiter = rate.NewLimiter(perReceiverRate, perReceiverBurst)
 		e.logs = rate.NewLimiter(refusalLogs, refusalLogsBurst)
+		e.unsignedLogs = rate.NewLimiter(refusalLogs, refusalLogsBurst)
 		e.reading = make(chan struct{}, readingPerReceiver)
 	}
 	rs.byPath[path] = e
@@ -121,6 +120,18 @@ func (e *entry) token() ([]byte, time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.secret, e.secretAt
+}
+
+// claimRecheck says whether the caller should read the Secret again: it
+// was last read secretRecheck ago or more. One caller at a time is told so.
+func (e *entry) claimRecheck(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now.Sub(e.secretAt) < secretRecheck {
+		return false
+	}
+	e.secretAt = now
+	return true
 }
 
 func (e *entry) setToken(secret []byte, at time.Time) {

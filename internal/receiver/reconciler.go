@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -54,9 +56,11 @@ type Receivers struct {
 	o        Options
 	rs       *receivers
 	unknown  *rate.Limiter // requests to paths no Receiver has
-	accepted *rate.Limiter // signed events of all Receivers
-	reading  chan struct{} // a slot per body being read
 	statuses *kube.StatusPatcher
+
+	slotsMu    sync.Mutex     // guards the two below
+	slotsIn    map[string]int // bodies being read, by namespace
+	slotsTaken int            // bodies being read in all
 }
 
 // New returns Receivers; Client, Refresher and Log are required.
@@ -68,8 +72,7 @@ func New(o Options) (*Receivers, error) {
 		o.Clock = time.Now
 	}
 	o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
-	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst), accepted: rate.NewLimiter(acceptedRate, acceptedBurst),
-		reading: make(chan struct{}, readingBodies), statuses: &kube.StatusPatcher{Client: o.Client, New: func() client.Object { return &v1.Receiver{} }, Delay: time.Second, Log: o.Log}}, nil
+	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst), slotsIn: map[string]int{}, statuses: &kube.StatusPatcher{Client: o.Client, New: func() client.Object { return &v1.Receiver{} }, Delay: time.Second, Log: o.Log}}, nil
 }
 
 // SetupWithManager reconciles Receivers on changes, and every
@@ -112,7 +115,10 @@ func (r *Receivers) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		next.URL = r.o.PublicURL + next.Path
 	}
 	e := &entry{key: req.NamespacedName, provider: webhook.Provider(rcv.Spec.Type), suspend: rcv.Spec.Suspend}
-	secret, why := r.readSecret(ctx, rcv)
+	secret, why, transient := r.readSecret(ctx, rcv)
+	if transient {
+		return ctrl.Result{}, errors.New(why) // tried again with backoff; what is known stays
+	}
 	e.setToken(secret, r.o.Clock())
 	r.rs.set(next.Path, e)
 
@@ -136,30 +142,31 @@ func (r *Receivers) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 }
 
 // readSecret reads the Receiver's token; why says what is wrong when there
-// is none (never the value).
-func (r *Receivers) readSecret(ctx context.Context, rcv *v1.Receiver) (token []byte, why string) {
+// is none (never the value), and transient that the read itself failed
+// (the Secret may be fine).
+func (r *Receivers) readSecret(ctx context.Context, rcv *v1.Receiver) (token []byte, why string, transient bool) {
 	s := &corev1.Secret{}
 	key := types.NamespacedName{Namespace: rcv.Namespace, Name: rcv.Spec.SecretRef.Name}
 	if err := r.o.Client.Get(ctx, key, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Sprintf("Secret %s not found: create it with the webhook's secret in %q", key.Name, v1.ReceiverSecretKey)
+			return nil, fmt.Sprintf("Secret %s not found: create it with the webhook's secret in %q", key.Name, v1.ReceiverSecretKey), false
 		}
-		return nil, fmt.Sprintf("reading Secret %s: %v", key.Name, err)
+		return nil, fmt.Sprintf("reading Secret %s: %v", key.Name, err), true
 	}
 	if s.Labels[v1.LabelSecretUse] != v1.SecretUseReceiver {
 		return nil, fmt.Sprintf("Secret %s is not labelled %s=%s: label it (kubectl label secret %s %s=%s) to let Receivers use it",
-			key.Name, v1.LabelSecretUse, v1.SecretUseReceiver, key.Name, v1.LabelSecretUse, v1.SecretUseReceiver)
+			key.Name, v1.LabelSecretUse, v1.SecretUseReceiver, key.Name, v1.LabelSecretUse, v1.SecretUseReceiver), false
 	}
 	// A secret written with kubectl --from-file ends in a newline the Git
 	// server's setting does not have.
 	token = bytes.TrimRight(s.Data[v1.ReceiverSecretKey], "\r\n")
 	switch {
 	case len(token) == 0:
-		return nil, fmt.Sprintf("Secret %s has no %q entry: put the webhook's secret there", key.Name, v1.ReceiverSecretKey)
+		return nil, fmt.Sprintf("Secret %s has no %q entry: put the webhook's secret there", key.Name, v1.ReceiverSecretKey), false
 	case len(token) < minSecret:
-		return nil, fmt.Sprintf("the webhook's secret in Secret %s is too short: use at least %d random bytes (openssl rand -hex 32)", key.Name, minSecret)
+		return nil, fmt.Sprintf("the webhook's secret in Secret %s is too short: use at least %d random bytes (openssl rand -hex 32)", key.Name, minSecret), false
 	}
-	return token, ""
+	return token, "", false
 }
 
 // minSecret is the shortest secret taken: anything shorter could be guessed

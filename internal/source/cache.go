@@ -304,7 +304,9 @@ func (c *Cache) repo(rawURL string) (*cachedRepo, error) {
 func validateURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid repository URL: %w", err)
+		// Not url.Parse's words: they quote the URL or pieces of it, which
+		// may be a password.
+		return errors.New("invalid repository URL: it does not parse (a password in it, or a port that is not a number?)")
 	}
 	switch u.Scheme {
 	case "https", "ssh":

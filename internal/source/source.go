@@ -15,9 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/internal/object"
 )
 
 // Ref selects a commit. At most one field is set; none means the remote's default
@@ -166,22 +167,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("fetching %s of %s: %v", e.Ref, Redacted(e.URL), e.Err)
+	return object.RedactURLIn(fmt.Sprintf("fetching %s of %s: %v", e.Ref, e.URL, e.Err), e.URL)
 }
 
-// Redacted is a repository URL without a password it may (wrongly) hold:
-// what logs, statuses and notifications may show. The user name (git@ of
-// SSH URLs) stays.
-func Redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); !has {
-		return raw
-	}
-	u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	return u.String()
-}
+// Redacted is object.RedactedURL: a repository URL without credentials it
+// may (wrongly) hold.
+func Redacted(raw string) string { return object.RedactedURL(raw) }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -365,3 +365,24 @@ func TestFetchErrorsHideAPasswordInTheURL(t *testing.T) {
 		t.Errorf("a user name alone is kept: %s", got)
 	}
 }
+
+// Passwords that net/url refuses to parse, and tokens used as the user
+// name, are hidden too.
+func TestRedactedHidesEveryCredential(t *testing.T) {
+	for _, raw := range []string{
+		"https://bot:s3cret%zz@git.internal/team/app.git",
+		"https://bot:s3c/ret@git.internal/team/app.git",
+		"https://bot:s3cret@git.internal:badport/team/app.git",
+		"https://ghp_s3cret@github.com/o/r.git",
+		"ssh://git:s3cret@git.internal/app.git",
+	} {
+		got := source.Redacted(raw)
+		if strings.Contains(got, "s3c") || !strings.Contains(got, "REDACTED@") {
+			t.Errorf("Redacted(%q) = %q", raw, got)
+		}
+		c := source.NewCache(t.TempDir())
+		if _, err := c.Fetch(t.Context(), source.Request{URL: raw}, source.FetchOptions{}); err == nil || strings.Contains(err.Error(), "s3c") {
+			t.Errorf("fetching %q: %v", raw, err)
+		}
+	}
+}

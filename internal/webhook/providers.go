@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // hmacMatches checks a hex HMAC-SHA256 of body (with an optional prefix
@@ -186,7 +187,10 @@ func parseGitLab(h http.Header, body, secret []byte) (Event, error) {
 	}
 	// GitLab lists at most 20 commits; the count says whether that is all.
 	// A new branch lists no parent to diff against.
-	if len(push.Commits) > 0 && len(push.Commits) == push.TotalCommitsCount && strings.Trim(push.Before, "0") != "" {
+	// GitLab lists a renamed file under added only, by its new path: the
+	// folder it left is not named, so a push that added files lists no
+	// complete set.
+	if len(push.Commits) > 0 && len(push.Commits) == push.TotalCommitsCount && strings.Trim(push.Before, "0") != "" && !addsFiles(push.Commits) {
 		e.Files = known(filesOf(push.Commits))
 	}
 	return e.checked()
@@ -273,10 +277,19 @@ const maxRef = 255
 // and a few punctuation marks; it keeps terminal escapes out of the status
 // and the logs.
 func notRefRune(r rune) bool {
-	return r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r)
+	return !unicode.IsPrint(r) || unicode.Is(unicode.Bidi_Control, r) || strings.ContainsRune(" ~^:?*[\\", r)
 }
 
 func notHex(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) }
+
+func addsFiles(commits []changedFiles) bool {
+	for _, c := range commits {
+		if len(c.Added) > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 func filesOf(commits []changedFiles) []string {
 	var all []string

@@ -240,6 +240,8 @@ func TestFilesAreUsedOnlyWhenComplete(t *testing.T) {
 		`{"ref":"refs/heads/\u001b]8;;https://x\u0007main","after":"22",` + repo + `}`,
 		`{"ref":"refs/heads/` + strings.Repeat("a", 300) + `","after":"22",` + repo + `}`,
 		`{"ref":"refs/heads/main","after":"not a hash",` + repo + `}`,
+		`{"ref":"refs/heads/ma\u202ein","after":"22",` + repo + `}`,
+		`{"ref":"refs/heads/ma\u009bin","after":"22",` + repo + `}`,
 	} {
 		if _, err := webhook.Parse(webhook.Gitea, headers("X-Gitea-Event", "push", "X-Gitea-Signature", sign([]byte(bad))), []byte(bad), secret); err == nil {
 			t.Errorf("accepted %.60s", bad)
