@@ -86,9 +86,10 @@ type NotificationSpec struct {
 	// Triggers are what is sent: SyncSucceeded, SyncFailed, Deployed (a
 	// commit applied and healthy, once per commit), HealthDegraded,
 	// DriftDetected, DriftReverted, PolicyDenied, VerificationFailed,
-	// ApprovalMissing. Empty: every failure (SyncFailed, HealthDegraded,
-	// DriftDetected, PolicyDenied, VerificationFailed, ApprovalMissing), and
-	// for commit statuses every trigger.
+	// ApprovalMissing, Recovered (Ready again after a failure, at the same
+	// commit). Empty: every failure (SyncFailed, HealthDegraded,
+	// DriftDetected, PolicyDenied, VerificationFailed, ApprovalMissing) and
+	// Recovered; for commit statuses, every trigger.
 	// +optional
 	Triggers []NotificationTrigger `json:"triggers,omitempty"`
 	// Applications are the names (globs: web-*) of the Applications
@@ -110,7 +111,7 @@ type NotificationSpec struct {
 }
 
 // NotificationTrigger is what a notification is sent for.
-// +kubebuilder:validation:Enum=SyncSucceeded;SyncFailed;Deployed;HealthDegraded;DriftDetected;DriftReverted;PolicyDenied;VerificationFailed;ApprovalMissing
+// +kubebuilder:validation:Enum=SyncSucceeded;SyncFailed;Deployed;HealthDegraded;DriftDetected;DriftReverted;PolicyDenied;VerificationFailed;ApprovalMissing;Recovered
 type NotificationTrigger string
 
 // NotificationStatus says whether the Notification can send and what it

@@ -59,6 +59,7 @@ var resolves = map[Trigger][]Trigger{
 	SyncSucceeded: {SyncFailed, PolicyDenied, VerificationFailed, ApprovalMissing, DriftDetected},
 	Deployed:      {SyncFailed, PolicyDenied, VerificationFailed, ApprovalMissing, DriftDetected, HealthDegraded},
 	DriftReverted: {DriftDetected},
+	Recovered:     {SyncFailed, PolicyDenied, VerificationFailed, ApprovalMissing, DriftDetected, HealthDegraded},
 }
 
 // alert is one element of the array POSTed to /api/v2/alerts.

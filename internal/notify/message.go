@@ -25,10 +25,14 @@ const (
 	PolicyDenied       Trigger = "PolicyDenied"       // the Project's rules refused the commit
 	VerificationFailed Trigger = "VerificationFailed" // the commit's signature did not verify
 	ApprovalMissing    Trigger = "ApprovalMissing"    // the two-person rule is not met
+	// Recovered: Ready again after a failure without a new commit applied
+	// (an apply that failed, then went through; a Project fixed): it ends
+	// what the failure started (alerts, a red commit status).
+	Recovered Trigger = "Recovered"
 )
 
 // Triggers lists them, for validation and help texts.
-var Triggers = []Trigger{SyncSucceeded, SyncFailed, Deployed, HealthDegraded, DriftDetected, DriftReverted, PolicyDenied, VerificationFailed, ApprovalMissing}
+var Triggers = []Trigger{SyncSucceeded, SyncFailed, Deployed, HealthDegraded, DriftDetected, DriftReverted, PolicyDenied, VerificationFailed, ApprovalMissing, Recovered}
 
 // Severity is how loud a message is: chat colours, mail subjects and
 // Alertmanager's severity label follow it.

@@ -33,7 +33,7 @@ func stateOf(m Message) (s commitState, ok bool) {
 	switch m.Trigger {
 	case Deployed:
 		return stateSuccess, true
-	case SyncSucceeded, DriftReverted:
+	case SyncSucceeded, DriftReverted, Recovered:
 		return stateOfHealth(m.Health), true
 	case HealthDegraded, PolicyDenied, VerificationFailed:
 		return stateFailure, true
@@ -85,7 +85,7 @@ func statusDescription(m Message, max int) string {
 	default:
 		head = string(m.Trigger)
 	}
-	if m.Health != "" && (m.Trigger == SyncSucceeded || m.Trigger == DriftReverted) {
+	if m.Health != "" && (m.Trigger == SyncSucceeded || m.Trigger == DriftReverted || m.Trigger == Recovered) {
 		head += ", " + m.Health
 	}
 	if m.Summary != "" {

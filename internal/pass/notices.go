@@ -2,6 +2,7 @@ package pass
 
 import (
 	"errors"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,10 +60,30 @@ func Notices(p *Pass, next *v1.ApplicationStatus, written []audit.Record) []noti
 		}
 		add(notify.HealthDegraded, notify.Error, v1.ReasonHealthCheckFailed, msg)
 	}
-	if next.LastDeployedRevision != "" && next.LastDeployedRevision != prev.LastDeployedRevision {
+	deployed := next.LastDeployedRevision != "" && next.LastDeployedRevision != prev.LastDeployedRevision
+	if deployed {
 		add(notify.Deployed, notify.Info, v1.ReasonSucceeded, short(next.LastDeployedRevision)+" is applied, in sync and healthy")
 	}
+	if !deployed && !p.Changed() && recovered(prev, next) {
+		add(notify.Recovered, notify.Info, v1.ReasonSucceeded, "Ready again at "+short(next.Sync.Revision)+", "+healthOf(next))
+	}
 	return out
+}
+
+// failureReasons are the Ready reasons a failure leaves.
+var failureReasons = []string{v1.ReasonSourceFailed, v1.ReasonRenderFailed, v1.ReasonPlanFailed, v1.ReasonApplyFailed,
+	v1.ReasonPruneFailed, v1.ReasonHookFailed, v1.ReasonPolicyDenied, v1.ReasonVerificationFailed, v1.ReasonHealthCheckFailed, v1.ReasonInvalidSpec}
+
+// recovered says whether the Application is Ready again after a failure, or
+// healthy again after Degraded, without a new commit deployed (Deployed
+// says that one).
+func recovered(prev, next *v1.ApplicationStatus) bool {
+	before, after := meta.FindStatusCondition(prev.Conditions, v1.ConditionReady), meta.FindStatusCondition(next.Conditions, v1.ConditionReady)
+	if after == nil || after.Status != metav1.ConditionTrue {
+		return false
+	}
+	failed := before != nil && before.Status == metav1.ConditionFalse && slices.Contains(failureReasons, before.Reason)
+	return failed || (healthOf(prev) == string(health.Degraded) && healthOf(next) == string(health.Healthy))
 }
 
 // failureIsNews says whether a failed pass is a new failure: the Ready

@@ -177,3 +177,46 @@ func TestNoticesOfAHealthWaitThatGaveUp(t *testing.T) {
 		t.Errorf("told again: %v", triggers(msgs))
 	}
 }
+
+// A failure at the deployed commit that goes away (an apply that failed and
+// then went through) is told to end (Recovered), so the alert it fired
+// resolves and the commit's status turns green again; so is Degraded turning
+// Healthy at the same commit.
+func TestNoticesOfARecovery(t *testing.T) {
+	deploy := syncPass(t)
+	failed := &pass.Pass{Application: after(deploy), Started: t0.Add(time.Hour), Finished: t0.Add(time.Hour), Project: "default", Commit: &newest,
+		Err: &pass.StageError{Reason: v1.ReasonApplyFailed, Transient: true, Err: errors.New("the API server is restarting")}}
+	next := pass.Status(failed)
+	if got := triggers(pass.Notices(failed, &next, nil)); !cmp.Equal(got, []notify.Trigger{notify.SyncFailed}) {
+		t.Fatalf("failure: %v", got)
+	}
+	back := syncPass(t)
+	back.Application, back.Changes.Applied = after(failed), nil
+	back.Started, back.Finished = t0.Add(2*time.Hour), t0.Add(2*time.Hour)
+	next = pass.Status(back)
+	msgs := pass.Notices(back, &next, nil)
+	if len(msgs) != 1 || msgs[0].Trigger != notify.Recovered || msgs[0].Revision != newest.Hash || msgs[0].Health != "Healthy" {
+		t.Fatalf("recovery: %+v", msgs)
+	}
+	steady := syncPass(t)
+	steady.Application, steady.Changes.Applied = after(back), nil
+	next = pass.Status(steady)
+	if got := triggers(pass.Notices(steady, &next, nil)); len(got) != 0 {
+		t.Errorf("after the recovery: %v", got)
+	}
+
+	degraded := syncPass(t)
+	degraded.Application, degraded.Changes.Applied = after(deploy), nil
+	degraded.HealthSummary = health.Summary{Status: health.Degraded, Object: "Deployment/prod/web"}
+	degraded.Health[cmKey] = health.Result{Status: health.Degraded}
+	next = pass.Status(degraded)
+	if got := triggers(pass.Notices(degraded, &next, nil)); !cmp.Equal(got, []notify.Trigger{notify.HealthDegraded}) {
+		t.Fatalf("degraded: %v", got)
+	}
+	healthy := syncPass(t)
+	healthy.Application, healthy.Changes.Applied = after(degraded), nil
+	next = pass.Status(healthy)
+	if got := triggers(pass.Notices(healthy, &next, nil)); !cmp.Equal(got, []notify.Trigger{notify.Recovered}) {
+		t.Errorf("healthy again: %v", got)
+	}
+}

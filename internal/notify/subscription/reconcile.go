@@ -91,9 +91,10 @@ func (sub *subscription) triggersOrNone() []notify.Trigger {
 	return sub.triggers
 }
 
-// failures are what a Notification sends when it names no triggers.
+// failures are what a Notification sends when it names no triggers, with
+// Recovered: who heard of a failure hears of its end.
 var failures = []notify.Trigger{notify.SyncFailed, notify.HealthDegraded, notify.DriftDetected,
-	notify.PolicyDenied, notify.VerificationFailed, notify.ApprovalMissing}
+	notify.PolicyDenied, notify.VerificationFailed, notify.ApprovalMissing, notify.Recovered}
 
 // build makes the subscription of a Notification: its receiver from the
 // spec and Secrets, and its filters. Errors say what to fix, never a secret.
