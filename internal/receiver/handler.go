@@ -176,6 +176,7 @@ func (r *Receivers) refresh(req *http.Request, e *entry, ev webhook.Event) ([]st
 			return nil, err
 		}
 	}
+	r.followUp(ev, byURL)
 	return names, nil
 }
 
