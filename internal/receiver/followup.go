@@ -11,13 +11,13 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/webhook"
 )
 
-// followUps are when a push's Applications are looked at again if they did
+// defaultFollowUps are when a push's Applications are looked at again if they did
 // not see its commit: a Git server whose mirrors or replicas lag sends the
 // event before a fetch sees the commit, and that fetch would otherwise count
 // as fresh until the next interval.
-var followUps = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second}
+var defaultFollowUps = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second}
 
-// followUp refreshes, after each of followUps, the Applications of byURL that
+// followUp refreshes, after each of r.followUps, the Applications of byURL that
 // have not seen the pushed commit yet; it stops when all have. Only for
 // branches: a tag's event names the tag object, not the commit the
 // Applications see.
@@ -31,12 +31,13 @@ func (r *Receivers) followUp(ev webhook.Event, byURL map[string][]*v1.Applicatio
 			keys[url] = append(keys[url], types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
 		}
 	}
+	delays := r.followUps
 	var next func(step int)
 	next = func(step int) {
-		if step >= len(followUps) {
+		if step >= len(delays) {
 			return
 		}
-		time.AfterFunc(followUps[step], func() {
+		time.AfterFunc(delays[step], func() {
 			if r.behind(ev.Commit, keys) {
 				next(step + 1)
 			}

@@ -39,9 +39,6 @@ func (c *countingRefresher) count() []int {
 // An Application that has not seen the pushed commit is looked at again (a
 // lagging mirror), until it has, at most len(followUps) times.
 func TestFollowUpsUntilTheCommitIsSeen(t *testing.T) {
-	saved := followUps
-	followUps = []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}
-	defer func() { followUps = saved }()
 	scheme := runtime.NewScheme()
 	_ = v1.AddToScheme(scheme)
 	late := &v1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "late"}}
@@ -54,6 +51,7 @@ func TestFollowUpsUntilTheCommitIsSeen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.followUps = []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}
 	push := webhook.Event{Ref: "refs/heads/main", Commit: "abc"}
 	r.followUp(push, map[string][]*v1.Application{"https://git/app.git": {late, seen}})
 	time.Sleep(300 * time.Millisecond)
@@ -62,7 +60,9 @@ func TestFollowUpsUntilTheCommitIsSeen(t *testing.T) {
 	}
 
 	// Once seen, no more; and a tag's event is not followed up.
+	refresher.mu.Lock()
 	refresher.calls = nil
+	refresher.mu.Unlock()
 	r.followUp(push, map[string][]*v1.Application{"https://git/app.git": {seen}})
 	r.followUp(webhook.Event{Ref: "refs/tags/v1", Commit: "tagobject"}, map[string][]*v1.Application{"https://git/app.git": {late}})
 	time.Sleep(200 * time.Millisecond)

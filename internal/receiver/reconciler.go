@@ -53,10 +53,13 @@ type Options struct {
 // Receivers keeps the Receivers' paths and secrets (Reconcile) and serves
 // their events (ServeHTTP).
 type Receivers struct {
-	o        Options
-	rs       *receivers
-	unknown  *rate.Limiter // requests to paths no Receiver has
-	statuses *kube.StatusPatcher
+	o       Options
+	rs      *receivers
+	unknown *rate.Limiter // requests to paths no Receiver has
+	// followUps are when a push's Applications are looked at again
+	// (defaultFollowUps; tests shorten them).
+	followUps []time.Duration
+	statuses  *kube.StatusPatcher
 
 	slotsMu    sync.Mutex     // guards the two below
 	slotsIn    map[string]int // bodies being read, by namespace
@@ -72,7 +75,7 @@ func New(o Options) (*Receivers, error) {
 		o.Clock = time.Now
 	}
 	o.PublicURL = strings.TrimSuffix(o.PublicURL, "/")
-	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst), slotsIn: map[string]int{}, statuses: &kube.StatusPatcher{Client: o.Client, New: func() client.Object { return &v1.Receiver{} }, Delay: time.Second, Log: o.Log}}, nil
+	return &Receivers{o: o, rs: newReceivers(), unknown: rate.NewLimiter(unknownRate, unknownBurst), followUps: defaultFollowUps, slotsIn: map[string]int{}, statuses: &kube.StatusPatcher{Client: o.Client, New: func() client.Object { return &v1.Receiver{} }, Delay: time.Second, Log: o.Log}}, nil
 }
 
 // SetupWithManager reconciles Receivers on changes, and every
