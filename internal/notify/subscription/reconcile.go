@@ -49,7 +49,7 @@ func (s *Subscriptions) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	sub, err := s.build(ctx, n)
 	cond := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", ObservedGeneration: n.Generation,
-		Message: fmt.Sprintf("Sends %v to %s", sub.triggersOrNone(), n.Spec.Type)}
+		Message: fmt.Sprintf("Sends %v to %s, %s", sub.triggersOrNone(), n.Spec.Type, s.audience(ctx, sub))}
 	switch {
 	case err != nil:
 		s.forget(req.NamespacedName)
@@ -72,6 +72,32 @@ func (s *Subscriptions) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 	}
 	return ctrl.Result{RequeueAfter: recheckInterval}, nil
+}
+
+// audience says how many Applications the subscription hears now, so that
+// filters that match nothing show (the count is as of the last reconcile).
+func (s *Subscriptions) audience(ctx context.Context, sub *subscription) string {
+	apps := &v1.ApplicationList{}
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+	if sub.scope != "" {
+		opts = append(opts, client.InNamespace(sub.scope))
+	}
+	if err := s.o.Client.List(ctx, apps, opts...); err != nil {
+		return "for the Applications its filters match"
+	}
+	n := 0
+	for i := range apps.Items {
+		if sub.hears(&apps.Items[i]) {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return "but no Application matches its filters yet"
+	case 1:
+		return "for 1 Application"
+	}
+	return fmt.Sprintf("for %d Applications", n)
 }
 
 func (s *Subscriptions) forget(key types.NamespacedName) {
