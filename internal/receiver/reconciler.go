@@ -83,8 +83,9 @@ func New(o Options) (*Receivers, error) {
 // cluster would be needed for that).
 func (r *Receivers) SetupWithManager(mgr ctrl.Manager) error {
 	// Status writes (the last push, up to one a second) are not changes to
-	// reconcile: each would read the Secret again.
-	return ctrl.NewControllerManagedBy(mgr).For(&v1.Receiver{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).Named("receiver").
+	// reconcile: each would read the Secret again. An annotation is: it is
+	// how a person has the Secret read now (docs/webhooks.md).
+	return ctrl.NewControllerManagedBy(mgr).For(&v1.Receiver{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).Named("receiver").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: ptr.To(true)}).
 		Complete(r)
 }

@@ -29,8 +29,9 @@ import (
 // recheckInterval (their Secrets are not watched).
 func (s *Subscriptions) SetupWithManager(mgr ctrl.Manager) error {
 	// Status writes (deliveries, up to one a second) are not changes to
-	// reconcile: each would read the Secrets and rebuild the receiver.
-	return ctrl.NewControllerManagedBy(mgr).For(&v1.Notification{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).Named("notification").
+	// reconcile: each would read the Secrets and rebuild the receiver. An
+	// annotation is: it is how a person has the Secrets read now.
+	return ctrl.NewControllerManagedBy(mgr).For(&v1.Notification{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).Named("notification").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, SkipNameValidation: ptr.To(true)}).
 		Complete(s)
 }
