@@ -222,4 +222,30 @@ func TestMisconfiguredNotificationsAndReceiversSayWhy(t *testing.T) {
 			return true, nil
 		})
 	}
+
+	// Fixed by its owner (labelled), the Secret is read at once when the
+	// Receiver is annotated, not in 5 minutes.
+	fixed := &corev1.Secret{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "unmarked"}, fixed); err != nil {
+		t.Fatal(err)
+	}
+	fixed.Labels = map[string]string{v1.LabelSecretUse: v1.SecretUseReceiver}
+	fixed.Data["token"] = []byte("now long enough for a webhook secret")
+	if err := f.c.Update(ctx, fixed); err != nil {
+		t.Fatal(err)
+	}
+	rcv := &v1.Receiver{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "unmarked"}, rcv); err != nil {
+		t.Fatal(err)
+	}
+	rcv.Annotations = map[string]string{v1.AnnotationReconcileRequestedAt: time.Now().Format(time.RFC3339Nano)}
+	if err := f.c.Update(ctx, rcv); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the annotated Receiver is Ready", func(ctx context.Context) (bool, error) {
+		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "unmarked"}, rcv); err != nil {
+			return false, err
+		}
+		return meta.IsStatusConditionTrue(rcv.Status.Conditions, "Ready"), fmt.Errorf("conditions %+v", rcv.Status.Conditions)
+	})
 }
