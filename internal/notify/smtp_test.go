@@ -12,32 +12,17 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lockstep-dev/lockstep/internal/testenv/mailserver"
 )
 
-// mailbox is a real SMTP server (go-smtp's) on 127.0.0.1 and what it got.
-type mailbox struct {
-	addr    string
-	rcptErr error // answered to RCPT when set
-
-	mu    sync.Mutex
-	auths []string // user names that tried to log in
-	mails []gotMail
-}
-
-type gotMail struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool
-	User string
-}
+// mailbox is a real SMTP server (internal/testenv/mailserver) and what it got.
+type mailbox = mailserver.Server
 
 type smtpServer struct {
 	tls               *tls.Config // offers STARTTLS when set
@@ -47,91 +32,20 @@ type smtpServer struct {
 }
 
 const (
-	smtpUser     = "lockstep"
-	smtpPassword = "pa55-w0rd-secret"
+	smtpUser     = mailserver.Username
+	smtpPassword = mailserver.Password
 )
 
 func startSMTP(t *testing.T, opts smtpServer) *mailbox {
 	t.Helper()
-	box := &mailbox{rcptErr: opts.rcptErr}
-	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
-		return &smtpSession{box: box, conn: c}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.TLSConfig = opts.tls
-	srv.AllowInsecureAuth = opts.allowInsecureAuth
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opts.implicitTLS {
-		l = tls.NewListener(l, opts.tls)
-	}
-	box.addr = l.Addr().String()
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return box
-}
-
-type smtpSession struct {
-	box  *mailbox
-	conn *gosmtp.Conn
-	user string
-	from string
-	to   []string
-}
-
-func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		s.box.mu.Lock()
-		s.box.auths = append(s.box.auths, username)
-		s.box.mu.Unlock()
-		if username != smtpUser || password != smtpPassword {
-			return gosmtp.ErrAuthFailed
-		}
-		s.user = username
-		return nil
-	}), nil
-}
-
-func (s *smtpSession) Mail(from string, _ *gosmtp.MailOptions) error { s.from = from; return nil }
-
-func (s *smtpSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
-	if s.box.rcptErr != nil {
-		return s.box.rcptErr
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *smtpSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, isTLS := s.conn.TLSConnectionState()
-	s.box.mu.Lock()
-	defer s.box.mu.Unlock()
-	s.box.mails = append(s.box.mails, gotMail{From: s.from, To: s.to, Data: data, TLS: isTLS, User: s.user})
-	return nil
-}
-
-func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
-func (s *smtpSession) Logout() error { return nil }
-
-func (b *mailbox) got() ([]gotMail, []string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.mails), slices.Clone(b.auths)
+	return mailserver.Start(t, mailserver.Options{TLS: opts.tls, ImplicitTLS: opts.implicitTLS,
+		AllowInsecureAuth: opts.allowInsecureAuth, RcptErr: opts.rcptErr})
 }
 
 // mailConfig is a receiver sending to box.
 func mailConfig(box *mailbox, scheme string) Config {
 	return Config{
-		Type: SMTP, Address: scheme + "://" + box.addr,
+		Type: SMTP, Address: scheme + "://" + box.Addr,
 		From: "Lockstep <lockstep@example.org>", To: []string{"ops@example.org", "Dev Team <dev@example.org>"},
 		Username: smtpUser, Password: smtpPassword, Now: fixedClock,
 	}
@@ -150,7 +64,7 @@ func TestSMTPDeliversOverSTARTTLSWithAuth(t *testing.T) {
 	if err := mustNew(t, c).Send(t.Context(), sample()); err != nil {
 		t.Fatal(err)
 	}
-	mails, auths := box.got()
+	mails, auths := box.Got()
 	if len(mails) != 1 {
 		t.Fatalf("%d mails, want 1", len(mails))
 	}
@@ -195,7 +109,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 	if err := mustNew(t, c).Send(t.Context(), sample()); err != nil {
 		t.Fatal(err)
 	}
-	if mails, _ := box.got(); len(mails) != 1 || !mails[0].TLS || mails[0].User != smtpUser {
+	if mails, _ := box.Got(); len(mails) != 1 || !mails[0].TLS || mails[0].User != smtpUser {
 		t.Fatalf("mails %+v", mails)
 	}
 }
@@ -209,7 +123,7 @@ func TestSMTPRefusesToLogInWithoutTLS(t *testing.T) {
 	if de.Retry || !strings.Contains(de.Error(), "STARTTLS") {
 		t.Errorf("error %v (retry %v), want no STARTTLS, not retried", de, de.Retry)
 	}
-	if mails, auths := box.got(); len(mails) != 0 || len(auths) != 0 {
+	if mails, auths := box.Got(); len(mails) != 0 || len(auths) != 0 {
 		t.Errorf("the server got %d mails and %d logins", len(mails), len(auths))
 	}
 }
@@ -221,7 +135,7 @@ func TestSMTPInsecureLocalRelay(t *testing.T) {
 	if err := mustNew(t, c).Send(t.Context(), sample()); err != nil {
 		t.Fatal(err)
 	}
-	if mails, auths := box.got(); len(mails) != 1 || mails[0].TLS || len(auths) != 0 {
+	if mails, auths := box.Got(); len(mails) != 1 || mails[0].TLS || len(auths) != 0 {
 		t.Fatalf("mails %+v, logins %v", mails, auths)
 	}
 }
@@ -233,7 +147,7 @@ func TestSMTPUnknownCA(t *testing.T) {
 	if de.Retry || !strings.Contains(de.Error(), "certificate") {
 		t.Errorf("error %v (retry %v), want a certificate error, not retried", de, de.Retry)
 	}
-	if mails, auths := box.got(); len(mails) != 0 || len(auths) != 0 {
+	if mails, auths := box.Got(); len(mails) != 0 || len(auths) != 0 {
 		t.Errorf("the server got %d mails and %d logins", len(mails), len(auths))
 	}
 }
@@ -309,7 +223,7 @@ func TestSMTPHeaderInjection(t *testing.T) {
 	if err := mustNew(t, c).Send(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
-	mails, _ := box.got()
+	mails, _ := box.Got()
 	if len(mails) != 1 {
 		t.Fatalf("%d mails", len(mails))
 	}

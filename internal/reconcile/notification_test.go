@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/notify"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
+	"github.com/lockstep-dev/lockstep/internal/testenv/mailserver"
+	"github.com/lockstep-dev/lockstep/internal/testenv/pki"
 )
 
 // hmacReceiver is an HTTP endpoint started by the test that takes
@@ -248,4 +251,52 @@ func TestMisconfiguredNotificationsAndReceiversSayWhy(t *testing.T) {
 		}
 		return meta.IsStatusConditionTrue(rcv.Status.Conditions, "Ready"), fmt.Errorf("conditions %+v", rcv.Status.Conditions)
 	})
+}
+
+// A mail Notification, configured as a user would (an smtp:// address,
+// from and to, the account in a labelled Secret, the server's CA in
+// another), reaches a real SMTP server over STARTTLS with a login, naming
+// the Application, the commit and its author.
+func TestMailNotificationReachesARealSMTPServer(t *testing.T) {
+	f := newRepo(t)
+	ctx := testenv.Context(t)
+	ca, err := pki.NewCA("mail test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns, ips := pki.Loopback()
+	pair, err := ca.Issue(pki.Request{CommonName: "mail", DNSNames: dns, IPs: ips, Usage: pki.Server})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pair.TLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail := mailserver.Start(t, mailserver.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if err := f.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mail-ca", Namespace: f.ns}, Data: map[string][]byte{"ca.crt": ca.CertPEM}}); err != nil {
+		t.Fatal(err)
+	}
+	f.notification(t, "ops-mail", v1.NotificationSpec{Type: "smtp", Address: "smtp://" + mail.Addr,
+		From: "Lockstep <lockstep@example.org>", To: []string{"ops@example.org"},
+		CASecretRef: &v1.LocalObjectReference{Name: "mail-ca"}},
+		map[string][]byte{"username": []byte(mailserver.Username), "password": []byte(mailserver.Password)})
+
+	broken := f.commit(t, "break the config map", map[string]string{"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n   bad: indent\n"})
+	f.create(t, f.application("web", "web", nil))
+	var got []mailserver.Mail
+	eventually(t, 30*time.Second, "a mail", func(context.Context) (bool, error) {
+		got, _ = mail.Got()
+		return len(got) > 0, fmt.Errorf("%d mails", len(got))
+	})
+	m := got[0]
+	body := string(m.Data)
+	if !m.TLS || m.User != mailserver.Username || m.From != "lockstep@example.org" || len(m.To) != 1 || m.To[0] != "ops@example.org" {
+		t.Errorf("mail over TLS %v as %q from %q to %v", m.TLS, m.User, m.From, m.To)
+	}
+	for _, want := range []string{"Subject: [Lockstep] SyncFailed " + f.ns + "/web", broken[:7], "Ada"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the mail does not say %q:\n%s", want, body)
+		}
+	}
 }
