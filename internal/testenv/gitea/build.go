@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/internal/testenv/buildcache"
 )
 
 // Version of code.gitea.io/gitea built. v1.27 moved to the module path
@@ -63,17 +63,7 @@ func (b Build) complete() bool {
 
 // DefaultCacheDir is ${XDG_CACHE_HOME:-$HOME/.cache}/lockstep/gitea/<version>:
 // outside any checkout, so a fresh clone on the same machine reuses the build.
-func DefaultCacheDir() (string, error) {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("locating the build cache: %w", err)
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "lockstep", "gitea", Version), nil
-}
+func DefaultCacheDir() (string, error) { return buildcache.Dir("gitea", Version) }
 
 // BuildOptions control Ensure.
 type BuildOptions struct {
@@ -107,56 +97,16 @@ func Ensure(ctx context.Context, opts BuildOptions) (Build, error) {
 		opts.GoCommand = "go"
 	}
 	b := Build{Dir: opts.Dir}
-	if b.complete() {
-		return b, nil
-	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return Build{}, fmt.Errorf("creating the Gitea build cache %s: %w", opts.Dir, err)
-	}
-	unlock, err := lock(ctx, filepath.Join(opts.Dir, ".lock"), opts.Progress)
+	err := buildcache.Ensure(ctx, opts.Dir, "Gitea "+Version, opts.Progress, b.complete, func() error {
+		if err := build(ctx, opts); err != nil {
+			return fmt.Errorf("building Gitea %s: %w", Version, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return Build{}, err
 	}
-	defer unlock()
-	if b.complete() { // another process built it while this one waited
-		return b, nil
-	}
-	if err := build(ctx, opts); err != nil {
-		return Build{}, fmt.Errorf("building Gitea %s: %w", Version, err)
-	}
-	if !b.complete() {
-		return Build{}, fmt.Errorf("building Gitea %s: the build finished but %s is incomplete", Version, opts.Dir)
-	}
 	return b, nil
-}
-
-// lock takes an exclusive flock on path, polling so ctx can cancel the wait.
-func lock(ctx context.Context, path string, progress io.Writer) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening the build lock %s: %w", path, err)
-	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		if !told {
-			fmt.Fprintf(progress, "gitea: another process is building Gitea; waiting for it (%s)\n", path)
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			_ = f.Close()
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // build downloads the module, builds it into a staging folder beside the

@@ -11,15 +11,15 @@ package kubebin
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/internal/testenv/buildcache"
 )
 
 // Versions of what is built. The cache folder is named by the Kubernetes version
@@ -64,17 +64,7 @@ func (s Set) Path(name string) string { return filepath.Join(s.Dir, name) }
 
 // DefaultCacheDir is ${XDG_CACHE_HOME:-$HOME/.cache}/lockstep/kube/<version>: outside
 // any checkout, so a fresh clone on the same machine reuses the build.
-func DefaultCacheDir() (string, error) {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("locating the binary cache: %w", err)
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "lockstep", "kube", KubernetesVersion), nil
-}
+func DefaultCacheDir() (string, error) { return buildcache.Dir("kube", KubernetesVersion) }
 
 // Options control Ensure.
 type Options struct {
@@ -105,25 +95,17 @@ func Ensure(ctx context.Context, opts Options) (Set, error) {
 		opts.GoCommand = "go"
 	}
 	set := Set{Dir: opts.Dir}
-	if set.complete() {
-		return set, nil
-	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return Set{}, fmt.Errorf("creating binary cache %s: %w", opts.Dir, err)
-	}
-	unlock, err := lock(ctx, filepath.Join(opts.Dir, ".lock"), opts.Progress)
+	err := buildcache.Ensure(ctx, opts.Dir, "the Kubernetes binaries", opts.Progress, set.complete, func() error {
+		if err := build(ctx, opts); err != nil {
+			return err
+		}
+		if !set.complete() {
+			return fmt.Errorf("build finished but %s is incomplete (missing %v)", opts.Dir, set.missing())
+		}
+		return nil
+	})
 	if err != nil {
 		return Set{}, err
-	}
-	defer unlock()
-	if set.complete() { // another process built it while we waited
-		return set, nil
-	}
-	if err := build(ctx, opts); err != nil {
-		return Set{}, err
-	}
-	if !set.complete() {
-		return Set{}, fmt.Errorf("build finished but %s is incomplete (missing %v)", opts.Dir, set.missing())
 	}
 	return set, nil
 }
@@ -147,35 +129,6 @@ func (s Set) missing() []string {
 		}
 	}
 	return missing
-}
-
-// lock takes an exclusive flock on path, polling so ctx can cancel the wait.
-func lock(ctx context.Context, path string, progress io.Writer) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening build lock %s: %w", path, err)
-	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		if !told {
-			fmt.Fprintf(progress, "kubebin: another process is building the Kubernetes binaries; waiting for it (%s)\n", path)
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			_ = f.Close()
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // build writes the embedded module to a temporary folder and runs go build there.

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/lockstep-dev/lockstep/internal/testenv/buildcache"
 	"github.com/lockstep-dev/lockstep/internal/testenv/cluster"
 	"github.com/lockstep-dev/lockstep/internal/testenv/pki"
 	"github.com/lockstep-dev/lockstep/internal/testenv/proc"
@@ -148,15 +149,10 @@ func Ensure(ctx context.Context, progress io.Writer) (string, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		base = filepath.Join(home, ".cache")
+	dir, err := buildcache.Dir("registry", Version)
+	if err != nil {
+		return "", err
 	}
-	dir := filepath.Join(base, "lockstep", "registry", Version)
 	bin := filepath.Join(dir, "registry")
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
