@@ -8,9 +8,14 @@ import (
 )
 
 // builtIn covers what kstatus reads differently from what users of a GitOps tool
-// expect. ok is false when kstatus should decide.
+// expect, and the custom resources of the delivery tools (deliveryRules), whose
+// status kstatus reads wrongly or not at all. ok is false when kstatus should
+// decide.
 func builtIn(o *unstructured.Unstructured) (Result, bool) {
 	gk := o.GroupVersionKind().GroupKind()
+	if rule, ok := deliveryRules[gk]; ok {
+		return rule(o), true
+	}
 	switch gk.Group + "/" + gk.Kind {
 	case "apps/Deployment":
 		if paused, _, _ := unstructured.NestedBool(o.Object, "spec", "paused"); paused {
