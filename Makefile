@@ -99,6 +99,7 @@ fuzz:
 	$(FUZZ_TEST) ./internal/server -run '^$$' -fuzz '^FuzzFilterFromQuery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 	$(FUZZ_TEST) ./internal/audit -run '^$$' -fuzz '^FuzzParsePublicKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 	$(FUZZ_TEST) ./internal/webhook -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/health -run '^$$' -fuzz '^FuzzDelivery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
