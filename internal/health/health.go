@@ -2,7 +2,10 @@
 // kstatus (the Kubernetes status conventions every kubectl-wait user knows) for
 // most kinds, plus rules of its own where kstatus says too little (a paused
 // Deployment, a suspended CronJob or Job, a LoadBalancer Service or an Ingress
-// without an address, a lost volume claim). Pure: objects in, verdicts out.
+// without an address, a lost volume claim) and for the delivery tools GitOps
+// is paired with, read as Argo CD reads them (delivery.go, secrets.go: Argo
+// Rollouts, Flagger, Sealed Secrets, External Secrets, cert-manager). Pure:
+// objects in, verdicts out.
 package health
 
 import (
