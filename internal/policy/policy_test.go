@@ -232,7 +232,11 @@ func TestPlainSecretsRefused(t *testing.T) {
 	plain := rendered(t, "secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: ns}\nstringData: {password: hunter2}")
 	sealed := rendered(t, "secret.sops.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: ns}\nstringData: {password: hunter2}")
 	sealed.Encrypted = true
-	err := r.CheckObjects("in-cluster", []policy.Object{plain, sealed})
+	// What a secrets tool keeps in Git instead of a Secret passes: its
+	// controller makes the Secret in the cluster.
+	sealedSecret := rendered(t, "sealed.yaml", "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: u, namespace: ns}\nspec: {encryptedData: {password: AgBy3i4OJSWK}}")
+	external := rendered(t, "external.yaml", "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: v, namespace: ns}\nspec: {secretStoreRef: {name: vault, kind: ClusterSecretStore}, data: [{secretKey: password, remoteRef: {key: db}}]}")
+	err := r.CheckObjects("in-cluster", []policy.Object{plain, sealed, sealedSecret, external})
 	if diff := cmp.Diff([]string{"Secret/ns/s spec.secrets.refusePlain"}, violations(t, err)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
