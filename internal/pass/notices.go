@@ -11,8 +11,8 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/health"
 	"github.com/lockstep-dev/lockstep/internal/notify"
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/policy"
-	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // Notices are what the pass tells people (package notify), given the status
@@ -131,7 +131,7 @@ func message(p *Pass, next *v1.ApplicationStatus, written []audit.Record, t noti
 	m := notify.Message{
 		Trigger: t, Severity: sev, Time: p.Finished,
 		Application: app.Namespace + "/" + app.Name, Project: p.Project, Cluster: app.Spec.Destination.Cluster,
-		Namespace: app.Spec.Destination.Namespace, Repository: source.Redacted(app.Spec.Source.Git.URL),
+		Namespace: app.Spec.Destination.Namespace, Repository: object.RedactedURL(app.Spec.Source.Git.URL),
 		Sync: string(next.Sync.Status), Health: healthOf(next), Reason: reason, Summary: Truncate(summary, 1024),
 		Approvers: p.Approvers,
 	}

@@ -170,8 +170,4 @@ func (e *Error) Error() string {
 	return object.RedactURLIn(fmt.Sprintf("fetching %s of %s: %v", e.Ref, e.URL, e.Err), e.URL)
 }
 
-// Redacted is object.RedactedURL: a repository URL without credentials it
-// may (wrongly) hold.
-func Redacted(raw string) string { return object.RedactedURL(raw) }
-
 func (e *Error) Unwrap() error { return e.Err }

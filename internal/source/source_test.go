@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/source"
 	"github.com/lockstep-dev/lockstep/internal/source/verify"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
@@ -361,7 +362,7 @@ func TestFetchErrorsHideAPasswordInTheURL(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "glpat-s3cret") || !strings.Contains(err.Error(), "git.internal/team/app.git") {
 		t.Errorf("error %v", err)
 	}
-	if got := source.Redacted("ssh://git@git.internal/app.git"); got != "ssh://git@git.internal/app.git" {
+	if got := object.RedactedURL("ssh://git@git.internal/app.git"); got != "ssh://git@git.internal/app.git" {
 		t.Errorf("a user name alone is kept: %s", got)
 	}
 }
@@ -376,7 +377,7 @@ func TestRedactedHidesEveryCredential(t *testing.T) {
 		"https://ghp_s3cret@github.com/o/r.git",
 		"ssh://git:s3cret@git.internal/app.git",
 	} {
-		got := source.Redacted(raw)
+		got := object.RedactedURL(raw)
 		if strings.Contains(got, "s3c") || !strings.Contains(got, "REDACTED@") {
 			t.Errorf("Redacted(%q) = %q", raw, got)
 		}
