@@ -2,73 +2,25 @@ package gitwrite_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-billy/v5/memfs"
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockstep-dev/lockstep/internal/gitwrite"
-	"github.com/lockstep-dev/lockstep/internal/source"
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
-func server(t *testing.T) (*gitserver.Server, source.Auth) {
-	t.Helper()
-	s, err := gitserver.Start(context.Background(), gitserver.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	s.AddUser("writer", "secret", gitserver.ReadWrite)
-	s.AddUser("reader", "secret", gitserver.Read)
-	ca, err := os.ReadFile(s.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, source.Auth{Username: "writer", Password: "secret", CABundle: ca}
-}
-
-func change(s *gitserver.Server, auth source.Auth, files map[string][]byte) gitwrite.Change {
-	return gitwrite.Change{URL: s.HTTPSURL("repo"), Auth: auth, Branch: "main", Dir: "apps/web", Files: files,
+func change(url string, files map[string][]byte) gitwrite.Change {
+	return gitwrite.Change{URL: url, Auth: writer, Branch: "main", Dir: "apps/web", Files: files,
 		Name: "Ada Admin", Email: "ada@example.com", Message: "web\n"}
-}
-
-// tree is every file of the branch main, by path.
-func tree(t *testing.T, s *gitserver.Server, auth source.Auth) map[string]string {
-	t.Helper()
-	repo, err := git.Clone(memory.NewStorage(), memfs.New(), &git.CloneOptions{URL: s.HTTPSURL("repo"), CABundle: auth.CABundle,
-		Auth: &githttp.BasicAuth{Username: auth.Username, Password: auth.Password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, _ := repo.Head()
-	commit, _ := repo.CommitObject(head.Hash())
-	files, _ := commit.Files()
-	out := map[string]string{}
-	_ = files.ForEach(func(f *object.File) error {
-		out[f.Name], _ = f.Contents()
-		return nil
-	})
-	if commit.Author.Email != "ada@example.com" {
-		t.Errorf("author %v", commit.Author)
-	}
-	return out
 }
 
 // An empty repository gets its first commit; a folder is replaced whole and
 // the rest of the tree kept; the same files again commit nothing.
 func TestCommitReplacesAFolder(t *testing.T) {
-	s, auth := server(t)
-	repo, err := s.CreateRepo("repo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := gitwrite.Commit(context.Background(), change(s, auth, map[string][]byte{"a.yaml": []byte("a\n"), "sub/b.yaml": []byte("b\n")}))
+	repo, url := newRepo(t)
+	res, err := gitwrite.Commit(context.Background(), change(url, map[string][]byte{"a.yaml": []byte("a\n"), "sub/b.yaml": []byte("b\n")}))
 	if err != nil || !res.Changed {
 		t.Fatalf("first commit into an empty repository: %+v, %v", res, err)
 	}
@@ -78,15 +30,17 @@ func TestCommitReplacesAFolder(t *testing.T) {
 	if _, err := repo.Commit(gitserver.CommitOptions{Message: "other", Files: map[string][]byte{"README.md": []byte("hi\n")}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err = gitwrite.Commit(context.Background(), change(s, auth, map[string][]byte{"c.yaml": []byte("c\n")}))
+	res, err = gitwrite.Commit(context.Background(), change(url, map[string][]byte{"c.yaml": []byte("c\n")}))
 	if err != nil || !res.Changed {
 		t.Fatalf("second commit: %+v, %v", res, err)
 	}
-	got := tree(t, s, auth)
-	if len(got) != 2 || got["README.md"] != "hi\n" || got["apps/web/c.yaml"] != "c\n" {
-		t.Errorf("the tree: %v", got)
+	if diff := cmp.Diff(map[string]string{"README.md": "hi\n", "apps/web/c.yaml": "c\n"}, filesOf(t, url, "main")); diff != "" {
+		t.Errorf("the tree (-want +got):\n%s", diff)
 	}
-	again, err := gitwrite.Commit(context.Background(), change(s, auth, map[string][]byte{"c.yaml": []byte("c\n")}))
+	if author := commitOf(t, url, "main").Author; author.Email != "ada@example.com" {
+		t.Errorf("author %v", author)
+	}
+	again, err := gitwrite.Commit(context.Background(), change(url, map[string][]byte{"c.yaml": []byte("c\n")}))
 	if err != nil || again.Changed || again.Commit != res.Commit {
 		t.Errorf("the same files again: %+v, %v", again, err)
 	}
@@ -94,10 +48,7 @@ func TestCommitReplacesAFolder(t *testing.T) {
 
 // What cannot be written says why, and writes nothing.
 func TestCommitRefuses(t *testing.T) {
-	s, auth := server(t)
-	if _, err := s.CreateRepo("repo"); err != nil {
-		t.Fatal(err)
-	}
+	_, url := newRepo(t)
 	files := map[string][]byte{"a.yaml": []byte("a\n")}
 	cases := map[string]struct {
 		edit func(*gitwrite.Change)
@@ -116,7 +67,7 @@ func TestCommitRefuses(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			ch := change(s, auth, files)
+			ch := change(url, files)
 			c.edit(&ch)
 			if _, err := gitwrite.Commit(context.Background(), ch); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%v, want an error with %q", err, c.want)
@@ -125,10 +76,10 @@ func TestCommitRefuses(t *testing.T) {
 	}
 	// Only: a folder holding files not named, or a file where the folder
 	// should be, is refused and nothing is removed.
-	if _, err := gitwrite.Commit(context.Background(), change(s, auth, files)); err != nil {
+	if _, err := gitwrite.Commit(context.Background(), change(url, files)); err != nil {
 		t.Fatal(err)
 	}
-	only := change(s, auth, files)
+	only := change(url, files)
 	only.Only = []string{"b.yaml"}
 	if _, err := gitwrite.Commit(context.Background(), only); err == nil || !strings.Contains(err.Error(), "already holds files this did not write (a.yaml)") {
 		t.Errorf("a folder of other files: %v", err)
@@ -138,10 +89,7 @@ func TestCommitRefuses(t *testing.T) {
 		t.Errorf("a file as the folder: %v", err)
 	}
 	// A branch the repository lacks is named.
-	if _, err := gitwrite.Commit(context.Background(), change(s, auth, files)); err != nil {
-		t.Fatal(err)
-	}
-	ch := change(s, auth, files)
+	ch := change(url, files)
 	ch.Branch = "release"
 	if _, err := gitwrite.Commit(context.Background(), ch); err == nil || !strings.Contains(err.Error(), "has no branch release") {
 		t.Errorf("a missing branch: %v", err)
