@@ -222,7 +222,7 @@ func useTheAPI(t *testing.T, c client.Client, url string, caPEM []byte, ns strin
 	if list, err := api.AllApplications(ctx, server.ListOptions{Namespace: ns}); err != nil || len(list) != 2 {
 		t.Fatalf("list: %v, %v", list, err)
 	}
-	pv, err := api.Preview(ctx, ns, "ok")
+	pv, err := api.Preview(ctx, ns, "ok", "")
 	if err != nil || !pv.InSync {
 		t.Fatalf("preview: %+v, %v", pv, err)
 	}

@@ -15,12 +15,15 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
+	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 func newDiffCommand() *cobra.Command {
 	var (
 		m               modeFlags
 		output          string
+		revision        string
 		controllerNS    string
 		serviceAccount  string
 		requireProjects bool
@@ -28,70 +31,63 @@ func newDiffCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "diff APP",
-		Short: "Show what a sync of APP would change now, as a diff (Secret values masked)",
+		Short: "Show what a sync of APP (or of a branch about to be merged) would change, as a diff (Secret values masked)",
 		Long: `Fetches APP's source, renders it and compares it with the cluster exactly as the
 controller does (server-side dry runs), then prints a unified diff per object that
 would be created, updated or pruned. Secret values are never printed. The Project's
-rules and signature checks apply as in the controller; a denial is the error. Needs read
-access to the Application, its Project, its credential and key Secrets, and to act as
-(impersonate) its service account when it has one.`,
+rules and signature checks apply as in the controller; a denial is the error.
+
+With --revision BRANCH|COMMIT it previews that revision instead of the one APP
+follows: what merging a pull request would do to the live cluster. The checks it
+still fails that do not stop a plan (signature, approvals, the rollback rule, refused
+prunes) are listed as not yet met, and the diff is shown all the same. A CI job posts
+the result to the pull request with -o markdown.
+
+Exit codes: 0 the preview was made (changes or not, checks met or not); 7 the
+revision would be refused outright (render failed, policy denies an object); others
+as in docs/cli.md.
+
+Through the API, previewing a revision needs "applications preview" on APP. With a
+kubeconfig it needs read access to the Application, its Project, its credential and
+key Secrets, and to act as (impersonate) its service account when it has one.`,
+		Example: `  lockstep diff shop/web
+  lockstep diff shop/web --revision feature/bigger-cache
+  lockstep diff shop/web --revision "$CI_COMMIT_SHA" -o markdown > preview.md`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkPreviewOutput(output); err != nil {
+				return err
+			}
+			var ref *source.Ref
+			if cmd.Flags().Changed("revision") {
+				r, err := source.ParseRevision(revision)
+				if err != nil {
+					return &UsageError{Err: fmt.Errorf("--revision: %w", err)}
+				}
+				ref = &r
+			}
 			viaAPI, err := m.useAPI()
 			if err != nil {
 				return err
 			}
 			if viaAPI {
-				return diffThroughAPI(cmd, &m, args[0], output)
+				return diffThroughAPI(cmd, &m, args[0], revision, output)
 			}
-			kf := &m.kube
-			c, cfg, ns, err := kf.client()
-			if err != nil {
-				return err
-			}
-			app := &v1.Application{}
-			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: args[0]}, app); err != nil {
-				return err
-			}
-			clients, err := kube.NewClients(cfg)
-			if err != nil {
-				return err
-			}
-			cache, err := os.MkdirTemp("", "lockstep-diff-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(cache)
-			renderFn, closeRenders, err := controller.Renderer(renders)
-			if err != nil {
-				return err
-			}
-			defer closeRenders()
-			pipeline, _, err := controller.NewPipeline(clients, c, controller.PipelineConfig{
-				Render:        renderFn,
-				RepositoryDir: cache, Namespace: controllerNS, DefaultServiceAccount: serviceAccount, RequireProjects: requireProjects,
+			pv, err := previewWithKubeconfig(cmd, &m.kube, args[0], ref, controller.PipelineConfig{
+				Namespace: controllerNS, DefaultServiceAccount: serviceAccount, RequireProjects: requireProjects,
 				// What the Application names is read with your kubeconfig: you
 				// see nothing you could not read yourself.
 				TenantReadsAsController: true,
-			})
+			}, renders)
 			if err != nil {
 				return err
 			}
-			pv, err := pipeline.Preview(cmd.Context(), app, reconcile.PreviewOptions{Fresh: true})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "# %s/%s at %s %q\n", ns, app.Name, pv.Commit.Short(), pv.Commit.Subject)
-			if pv.Plan.InSync() {
-				fmt.Fprintln(out, "# in sync: a sync would change nothing")
-				return nil
-			}
-			return WritePlanDiff(out, pv)
+			return writePreviewAs(cmd.OutOrStdout(), output, pv)
 		},
 	}
 	m.add(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the preview as data (API only; default: a diff)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "markdown (for a pull request comment), json or yaml; default: a diff")
+	cmd.Flags().StringVar(&revision, "revision", "", "preview this branch or full commit hash instead of the ref APP follows")
 	cmd.Flags().StringVar(&controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
 	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
 	cmd.Flags().BoolVar(&requireProjects, "require-projects", false, "the controller's --require-projects: a missing Project is a denial")
@@ -99,9 +95,46 @@ access to the Application, its Project, its credential and key Secrets, and to a
 	return cmd
 }
 
+// previewWithKubeconfig runs the controller's pipeline here, reading with
+// the kubeconfig, and describes the pass with every diff whole.
+func previewWithKubeconfig(cmd *cobra.Command, kf *kubeFlags, arg string, revision *source.Ref, cfg controller.PipelineConfig, renders *sandbox.Options) (pass.Preview, error) {
+	c, restCfg, ns, err := kf.client()
+	if err != nil {
+		return pass.Preview{}, err
+	}
+	app := &v1.Application{}
+	if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: arg}, app); err != nil {
+		return pass.Preview{}, err
+	}
+	clients, err := kube.NewClients(restCfg)
+	if err != nil {
+		return pass.Preview{}, err
+	}
+	cache, err := os.MkdirTemp("", "lockstep-diff-")
+	if err != nil {
+		return pass.Preview{}, err
+	}
+	defer os.RemoveAll(cache)
+	renderFn, closeRenders, err := controller.Renderer(renders)
+	if err != nil {
+		return pass.Preview{}, err
+	}
+	defer closeRenders()
+	cfg.Render, cfg.RepositoryDir = renderFn, cache
+	pipeline, _, err := controller.NewPipeline(clients, c, cfg)
+	if err != nil {
+		return pass.Preview{}, err
+	}
+	p, err := pipeline.Preview(cmd.Context(), app, reconcile.PreviewOptions{Fresh: true, Revision: revision})
+	if p == nil {
+		return pass.Preview{}, err
+	}
+	return pass.NewWholePreview(p)
+}
+
 // diffThroughAPI prints the controller's preview of APP: the commit, the
 // verdicts and a diff per object.
-func diffThroughAPI(cmd *cobra.Command, m *modeFlags, arg, output string) error {
+func diffThroughAPI(cmd *cobra.Command, m *modeFlags, arg, revision, output string) error {
 	c, r, err := m.api.client()
 	if err != nil {
 		return err
@@ -110,14 +143,39 @@ func diffThroughAPI(cmd *cobra.Command, m *modeFlags, arg, output string) error 
 	if err != nil {
 		return err
 	}
-	pv, err := c.Preview(cmd.Context(), ns, name)
+	pv, err := c.Preview(cmd.Context(), ns, name, revision)
 	if err != nil {
 		return err
 	}
-	if output != "" {
-		return printObject(cmd.OutOrStdout(), output, pv)
+	return writePreviewAs(cmd.OutOrStdout(), output, pv)
+}
+
+// checkPreviewOutput refuses an unknown -o before anything is fetched.
+func checkPreviewOutput(output string) error {
+	switch output {
+	case "", "markdown", "md", "json", "yaml":
+		return nil
 	}
-	return WritePreview(cmd.OutOrStdout(), pv)
+	return &UsageError{Err: fmt.Errorf("-o %q: want markdown, json or yaml (or nothing, for a diff)", output)}
+}
+
+// writePreviewAs prints pv in the format -o names. A preview whose revision
+// would be refused outright is written whole first, then is the error
+// (ErrSyncFailed, exit code 7), so a CI job can post it and still fail.
+func writePreviewAs(out io.Writer, output string, pv pass.Preview) error {
+	var err error
+	switch output {
+	case "json", "yaml":
+		err = printObject(out, output, pv)
+	case "markdown", "md":
+		err = WritePreviewMarkdown(out, pv)
+	default:
+		return WritePreview(out, pv)
+	}
+	if err == nil && pv.Refused != nil {
+		err = fmt.Errorf("%w: %s: %s", ErrSyncFailed, pv.Refused.Reason, pv.Refused.Message)
+	}
+	return err
 }
 
 // WritePreview prints a preview as lockstep diff does.
@@ -132,8 +190,14 @@ func WritePreview(out io.Writer, pv pass.Preview) error {
 	if pv.Rollback {
 		fmt.Fprintln(out, "# a rollback: this commit does not descend from the one applied")
 	}
+	if pv.Requested != "" {
+		fmt.Fprintf(out, "# previewing %s, not the ref it follows\n", pv.Requested)
+	}
+	for _, u := range pv.Unmet {
+		fmt.Fprintf(out, "# not yet met (%s): %s\n", u.Reason, oneLine(u.Message))
+	}
 	if pv.Refused != nil {
-		return fmt.Errorf("%s: %s", pv.Refused.Reason, pv.Refused.Message)
+		return fmt.Errorf("%w: %s: %s", ErrSyncFailed, pv.Refused.Reason, pv.Refused.Message)
 	}
 	if pv.InSync {
 		fmt.Fprintln(out, "# in sync: a sync would change nothing")
@@ -156,7 +220,9 @@ func WritePreview(out io.Writer, pv pass.Preview) error {
 			}
 		}
 	}
-	fmt.Fprintf(out, "# to apply exactly this: lockstep sync %s --revision %s --generation %d\n", pv.Application, short(pv.Revision), pv.Generation)
+	if pv.Requested == "" {
+		fmt.Fprintf(out, "# to apply exactly this: lockstep sync %s --revision %s --generation %d\n", pv.Application, short(pv.Revision), pv.Generation)
+	}
 	return nil
 }
 
@@ -178,4 +244,9 @@ func WritePlanDiff(out io.Writer, pv *pass.Pass) error {
 		}
 	}
 	return nil
+}
+
+// oneLine joins a message's lines, for a line of its own.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+	"github.com/lockstep-dev/lockstep/internal/source"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
@@ -143,8 +144,8 @@ func publicOrigin(publicURL, redirectURL string) (string, error) {
 // resolved anew, so the preview shows what a sync would apply now.
 type previewer struct{ pipeline *reconcile.Pipeline }
 
-func (p previewer) Preview(ctx context.Context, app *v1.Application) (*pass.Pass, error) {
-	return p.pipeline.Preview(ctx, app, reconcile.PreviewOptions{Fresh: true})
+func (p previewer) Preview(ctx context.Context, app *v1.Application, revision *source.Ref) (*pass.Pass, error) {
+	return p.pipeline.Preview(ctx, app, reconcile.PreviewOptions{Fresh: true, Revision: revision})
 }
 
 // publishChanges feeds every change the manager's watch sees of an

@@ -7,6 +7,7 @@
 package pass
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -48,7 +49,11 @@ type Pass struct {
 	// Identity is the user the pass reads and applies as
 	// (system:serviceaccount:NAMESPACE:NAME); "" is the controller itself.
 	Identity string
-	// Commit is the newest commit of the followed ref; nil when the source failed.
+	// Revision is what a preview was asked to show instead of the followed
+	// ref ("branch feature", "commit 3f2a…"); "" for the followed ref.
+	Revision string
+	// Commit is the newest commit of the followed ref (or Revision); nil when
+	// the source failed.
 	Commit *source.Commit
 	// Resolved is when the ref was resolved to Commit (maybe by an earlier pass).
 	Resolved time.Time
@@ -94,6 +99,23 @@ type Pass struct {
 
 	// Err is the stage that failed, nil when none did.
 	Err *StageError
+	// Unmet are the checks a previewed Revision fails that do not stop its
+	// plan (signature, approvals, the rollback rule, prunes and adoptions the
+	// Project refuses): a sync of it would be refused until they are met.
+	// Always empty for the followed ref, whose failures are Err.
+	Unmet []*StageError
+}
+
+// NoteUnmet notes err as a check the previewed Revision fails and returns nil, so
+// the preview goes on to its plan; for the followed ref, or an error that is
+// no check's verdict (a transient one), it returns err.
+func (p *Pass) NoteUnmet(err error) error {
+	var se *StageError
+	if p.Revision == "" || !errors.As(err, &se) || se.Transient || se.Reason == v1.ReasonInvalidSpec {
+		return err
+	}
+	p.Unmet = append(p.Unmet, se)
+	return nil
 }
 
 // Decision is what a pass does with its plan.

@@ -26,6 +26,13 @@ type Preview struct {
 	Approvers  []string `json:"approvers,omitempty"`
 	// Rollback says the commit does not descend from the one applied.
 	Rollback bool `json:"rollback,omitempty"`
+	// Requested is the revision previewed instead of the followed ref
+	// ("branch feature", "commit 3f2a…"); empty for the followed ref.
+	Requested string `json:"requested,omitempty"`
+	// Unmet are the checks the requested revision fails that do not stop its
+	// plan (signature, approvals, rollback rule, refused prunes or
+	// adoptions): a sync of it would be refused until they are met.
+	Unmet []Refusal `json:"unmet,omitempty"`
 	// Refused is the stage that refused the commit (PolicyDenied,
 	// VerificationFailed, RenderFailed, ...), with why; a sync would apply
 	// nothing.
@@ -96,11 +103,21 @@ func CapDiff(diff string) string {
 }
 
 // NewPreview describes a previewed pass (Pipeline.Preview's result, failed or
-// not). Unchanged steps are counted, not listed.
-func NewPreview(p *Pass) (Preview, error) {
+// not), for the API: each diff cut at 256 KiB, all of them at 8 MiB.
+// Unchanged steps are counted, not listed.
+func NewPreview(p *Pass) (Preview, error) { return newPreview(p, true) }
+
+// NewWholePreview is NewPreview with every diff whole, for lockstep diff
+// run here (nothing is sent anywhere).
+func NewWholePreview(p *Pass) (Preview, error) { return newPreview(p, false) }
+
+func newPreview(p *Pass, capped bool) (Preview, error) {
 	app := p.Application
 	pv := Preview{Application: app.Namespace + "/" + app.Name, Project: p.Project, Approvers: p.Approvers, Generation: app.Generation,
-		Rollback: p.Rollback, Automated: app.Spec.Sync.IsAutomated(), InSync: p.Err == nil && p.Plan.InSync()}
+		Rollback: p.Rollback, Automated: app.Spec.Sync.IsAutomated(), InSync: p.Err == nil && p.Plan.InSync(), Requested: p.Revision}
+	for _, u := range p.Unmet {
+		pv.Unmet = append(pv.Unmet, Refusal{Reason: u.Reason, Message: Truncate(p.Scrubber().Scrub(u.Error()), 4096)})
+	}
 	if c := p.Commit; c != nil {
 		pv.Revision, pv.Ref, pv.Author, pv.Subject, pv.CommitTime = c.Hash, c.Ref, c.Author, c.Subject, c.CommitTime
 	}
@@ -122,8 +139,10 @@ func NewPreview(p *Pass) (Preview, error) {
 		if err != nil {
 			return Preview{}, err
 		}
-		diff = CapDiff(diff)
-		if total += len(diff); total > maxPreviewDiffs {
+		if capped {
+			diff = CapDiff(diff)
+		}
+		if total += len(diff); capped && total > maxPreviewDiffs {
 			diff = "... (not shown: this preview's diffs are longer than 8 MiB together; lockstep diff --kubeconfig prints them all)\n"
 		}
 		s := PreviewStep{Action: step.Action, Group: step.Key.Group, Version: step.Version, Kind: step.Key.Kind, Namespace: step.Key.Namespace,

@@ -2,6 +2,7 @@ package pass_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -107,5 +108,36 @@ func TestHealthMessagesInTheStatusAreScrubbed(t *testing.T) {
 	raw, _ := json.Marshal(next)
 	if strings.Contains(string(raw), secret) || !strings.Contains(string(raw), audit.Redacted) {
 		t.Errorf("the status: %s", raw)
+	}
+}
+
+// A preview of a revision lists the checks it fails that do not stop its
+// plan, scrubbed of Secret values, and still shows the plan; NoteUnmet keeps
+// the followed ref's failures (and transient ones) as errors.
+func TestAPreviewOfARevisionListsWhatItLacks(t *testing.T) {
+	p := syncPass(t)
+	denied := &pass.StageError{Reason: "PolicyDenied", Err: errors.New("[spec.approvals] needs 2 approvers, has 0")}
+	if err := p.NoteUnmet(denied); err != denied {
+		t.Fatalf("the followed ref's denial became unmet: %v", err)
+	}
+	p.Revision = "branch feature"
+	for _, err := range []error{
+		&pass.StageError{Reason: "SourceFailed", Transient: true, Err: errors.New("connection reset")},
+		&pass.StageError{Reason: "InvalidSpec", Err: errors.New("bad key source")},
+		errors.New("no stage"),
+	} {
+		if got := p.NoteUnmet(err); got != err {
+			t.Errorf("NoteUnmet(%v) = %v: want it kept as the error", err, got)
+		}
+	}
+	if err := p.NoteUnmet(denied); err != nil {
+		t.Fatalf("a revision's denial stopped its preview: %v", err)
+	}
+	pv, err := pass.NewWholePreview(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.Requested != "branch feature" || len(pv.Unmet) != 1 || pv.Unmet[0].Reason != "PolicyDenied" || pv.Refused != nil || len(pv.Waves) == 0 {
+		t.Errorf("preview: %+v", pv)
 	}
 }

@@ -305,12 +305,18 @@ func TestTheResourceTreeAndARestartThroughTheAPI(t *testing.T) {
 // RBAC ConfigMap, keeping the lines other tests added.
 func grantReadOnly(t *testing.T, c client.Client, account string) {
 	t.Helper()
+	grantPolicy(t, c, "g, "+account+", role:readonly")
+}
+
+// grantPolicy adds lines to the RBAC policy.
+func grantPolicy(t *testing.T, c client.Client, lines ...string) {
+	t.Helper()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: shared.opts.Namespace, Name: "lockstep-rbac"}}
 	_, err := controllerutil.CreateOrUpdate(testenv.Context(t), c, cm, func() error {
 		if cm.Data == nil {
 			cm.Data = map[string]string{}
 		}
-		cm.Data["policy.csv"] += "g, " + account + ", role:readonly\n"
+		cm.Data["policy.csv"] += strings.Join(lines, "\n") + "\n"
 		return nil
 	})
 	if err != nil {

@@ -123,13 +123,27 @@ type PreviewOptions struct {
 	// reused unless the Application asks for a fresh one (first pass, changed
 	// spec, refresh or sync requested).
 	Fresh bool
+	// Revision, when set, is previewed instead of the followed ref (lockstep
+	// diff --revision): a branch about to be merged, or a commit. It is
+	// resolved anew and goes through every check a sync makes; those it
+	// fails that do not stop a plan (signature, approvals, rollback rule,
+	// prunes and adoptions) are the pass's Unmet, and the plan is still
+	// computed, so a pull request shows both what it changes and what it
+	// still lacks.
+	Revision *source.Ref
 }
 
 // Preview runs source → verify → render → policy → plan for app and changes
 // nothing. The pass is returned also when a stage fails; the error is then
 // the pass's Err.
 func (pl *Pipeline) Preview(ctx context.Context, app *v1.Application, opts PreviewOptions) (*pass.Pass, error) {
-	p := &pass.Pass{Application: app, Started: pl.now(), Project: projectName(app)}
+	revision := ""
+	if r := opts.Revision; r != nil {
+		app = app.DeepCopy()
+		app.Spec.Source.Git.Ref = v1.GitRef{Branch: r.Branch, Tag: r.Tag, Commit: r.Commit}
+		revision, opts.Fresh = r.String(), true
+	}
+	p := &pass.Pass{Application: app, Started: pl.now(), Project: projectName(app), Revision: revision}
 	err := pl.preview(ctx, p, opts)
 	p.Finished = pl.now()
 	p.TakeSyncRequest()
@@ -210,10 +224,10 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 
 	// policy: what the plan deletes and takes over, against the Project as it is now
 	if err := rules.CheckPrunes(clusterOf(app), pruned(p.Plan)); err != nil {
-		return stageError(v1.ReasonPolicyDenied, false, err)
+		return p.NoteUnmet(stageError(v1.ReasonPolicyDenied, false, err))
 	}
 	if err := rules.CheckAdoptions(adoptions(p.Plan, p.Observed.Current)); err != nil {
-		return stageError(v1.ReasonPolicyDenied, false, err)
+		return p.NoteUnmet(stageError(v1.ReasonPolicyDenied, false, err))
 	}
 	return nil
 }
@@ -293,13 +307,19 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 
 	// verify: signatures, then the approvals they vouch for
 	if p.Verified, err = pl.verifyRevision(ctx, app, p.Identity, rules, snap); err != nil {
-		return nil, err
+		if err := p.NoteUnmet(err); err != nil {
+			return nil, err
+		}
 	}
 	if p.Approvers, err = pl.checkApprovals(ctx, rules, snap.Commit); err != nil {
-		return nil, err
+		if err := p.NoteUnmet(err); err != nil {
+			return nil, err
+		}
 	}
 	if err := pl.checkDescent(p, rules, snap); err != nil {
-		return nil, err
+		if err := p.NoteUnmet(err); err != nil {
+			return nil, err
+		}
 	}
 
 	// render

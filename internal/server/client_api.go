@@ -170,9 +170,13 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 }
 
 // Preview says what a sync of an Application would do now.
-func (c *Client) Preview(ctx context.Context, namespace, name string) (pass.Preview, error) {
+func (c *Client) Preview(ctx context.Context, namespace, name, revision string) (pass.Preview, error) {
 	var p pass.Preview
-	err := c.do(ctx, http.MethodGet, appPathOf(namespace, name)+"/preview", nil, nil, &p)
+	var q url.Values
+	if revision != "" {
+		q = url.Values{"revision": {revision}}
+	}
+	err := c.do(ctx, http.MethodGet, appPathOf(namespace, name)+"/preview", q, nil, &p)
 	return p, err
 }
 

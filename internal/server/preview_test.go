@@ -9,13 +9,14 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/server"
+	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // blockingPreviewer holds every preview until its request ends, and says
 // on started when one begins.
 type blockingPreviewer struct{ started chan struct{} }
 
-func (p blockingPreviewer) Preview(ctx context.Context, _ *v1.Application) (*pass.Pass, error) {
+func (p blockingPreviewer) Preview(ctx context.Context, _ *v1.Application, _ *source.Ref) (*pass.Pass, error) {
 	select {
 	case p.started <- struct{}{}:
 	case <-ctx.Done():

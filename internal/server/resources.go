@@ -166,7 +166,7 @@ func (s *Server) desired(ctx context.Context, c *call, key object.Key, live *uns
 		return err
 	}
 	defer release()
-	p, err := s.d.Previewer.Preview(ctx, c.app.DeepCopy())
+	p, err := s.d.Previewer.Preview(ctx, c.app.DeepCopy(), nil)
 	if p == nil {
 		return err
 	}

@@ -34,7 +34,8 @@
 //
 // # Actions
 //
-// get, create, update, delete, sync, refresh, suspend, resume, export, and
+// get, create, update, delete, sync, refresh, suspend, resume, export, preview
+// (of a revision other than the followed one), and
 // resource actions spelled action/<group>/<kind>/<name>, such as
 // action/apps/Deployment/restart. The core API group, empty in Kubernetes, is
 // written core (action/core/Pod/delete) so no spelling has an empty segment;

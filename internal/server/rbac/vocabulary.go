@@ -29,6 +29,10 @@ const (
 	Suspend Action = "suspend"
 	Resume  Action = "resume"
 	Export  Action = "export"
+	// Preview previews a revision other than the one an Application follows
+	// (a branch about to be merged): it renders content nobody has reviewed
+	// yet, so it is not part of get.
+	Preview Action = "preview"
 )
 
 // resourceActionPrefix starts every resource action.
@@ -76,7 +80,7 @@ var resources = map[Resource]projectScope{
 // actions are the known actions other than resource actions.
 var actions = map[Action]bool{
 	Get: true, Create: true, Update: true, Delete: true, Sync: true,
-	Refresh: true, Suspend: true, Resume: true, Export: true,
+	Refresh: true, Suspend: true, Resume: true, Export: true, Preview: true,
 }
 
 // projectOf returns the project the object names for the resource, and false
