@@ -72,6 +72,10 @@ type ApplicationStatus struct {
 	// LastAppliedRevision is the last revision applied successfully.
 	// +optional
 	LastAppliedRevision *Revision `json:"lastAppliedRevision,omitempty"`
+	// Hold is the hold on the Application as the ledger recorded it (see
+	// AnnotationHold); nil when there is none.
+	// +optional
+	Hold *Hold `json:"hold,omitempty"`
 	// LastDeployedRevision is the last commit applied that the cluster then
 	// ran in sync and healthy: deployed. Notifications of Deployed are sent
 	// when it changes, so once per commit.
@@ -294,4 +298,29 @@ const (
 	// AnnotationPrune set to "disabled" on a managed object keeps it when it is
 	// removed from Git.
 	AnnotationPrune = "lockstep.dev/prune"
+	// AnnotationHold on an Application holds Lockstep's own automation out of
+	// it (promotions into it) until it is removed: a Hold as JSON, set by
+	// `lockstep rollback` and `lockstep hold`. The controller records each
+	// hold and its release in the ledger, and shows it in status.hold.
+	AnnotationHold = "lockstep.dev/hold"
 )
+
+// Hold keeps Lockstep's automation (promotions) from writing into an
+// Application, typically after a rollback, until someone clears it: the
+// automation must not undo the rollback with the version it rolled back.
+type Hold struct {
+	// Reason says why, as whoever set it wrote it.
+	Reason string `json:"reason"`
+	// By is the user who set it.
+	By string `json:"by"`
+	// At is when.
+	At metav1.Time `json:"at"`
+	// RollbackTo is the revision a rollback returned to, and RollbackCommit
+	// the commit it wrote (on Branch, when it went for review).
+	// +optional
+	RollbackTo string `json:"rollbackTo,omitempty"`
+	// +optional
+	RollbackCommit string `json:"rollbackCommit,omitempty"`
+	// +optional
+	Branch string `json:"branch,omitempty"`
+}

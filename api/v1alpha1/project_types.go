@@ -139,6 +139,11 @@ type ProjectSpec struct {
 	// Secrets restricts Secret manifests.
 	// +optional
 	Secrets *SecretPolicy `json:"secrets,omitempty"`
+	// GitWrite lets Lockstep write the rollbacks (and promotions) of the
+	// Project's Applications as commits: without it, a rollback is a revert
+	// you push yourself.
+	// +optional
+	GitWrite *GitWrite `json:"gitWrite,omitempty"`
 }
 
 // ProjectDestination is a cluster and a namespace, as globs.
@@ -264,3 +269,44 @@ type SecretPolicy struct {
 	// +optional
 	RefusePlain bool `json:"refusePlain,omitempty"`
 }
+
+// GitWrite is how Lockstep writes commits for a Project's Applications.
+type GitWrite struct {
+	// SecretRef names a Secret in the controller's namespace with credentials
+	// that may push to the Project's repositories: username and password
+	// (HTTPS) or identity and known_hosts (SSH), and ca.crt when the server's
+	// CA is private. The Secret must be labelled
+	// lockstep.dev/secret-use=git-write.
+	SecretRef LocalObjectReference `json:"secretRef"`
+	// SigningKeySecretRef names a Secret (same namespace, same label) whose
+	// signing.key holds the SSH or OpenPGP private key commits are signed
+	// with. Needed when the Project or its Applications require signatures:
+	// trust its public key there.
+	// +optional
+	SigningKeySecretRef *LocalObjectReference `json:"signingKeySecretRef,omitempty"`
+	// Push says where commits go: Branch (the default) pushes a new branch
+	// to merge through review, so the change gets the approvals any change
+	// needs; Direct commits on the branch the Application follows.
+	// +optional
+	Push GitPush `json:"push,omitempty"`
+	// AuthorName and AuthorEmail sign commits as their author; "Lockstep"
+	// <lockstep@localhost> by default. Who asked is named in a trailer.
+	// +optional
+	AuthorName string `json:"authorName,omitempty"`
+	// +optional
+	AuthorEmail string `json:"authorEmail,omitempty"`
+}
+
+// GitPush is where Lockstep's commits go.
+// +kubebuilder:validation:Enum=Branch;Direct
+type GitPush string
+
+const (
+	// GitPushBranch pushes a new branch, to merge through review.
+	GitPushBranch GitPush = "Branch"
+	// GitPushDirect commits on the followed branch.
+	GitPushDirect GitPush = "Direct"
+)
+
+// SecretUseGitWrite labels the Secrets a Project's gitWrite may name.
+const SecretUseGitWrite = "git-write"

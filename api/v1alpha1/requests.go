@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -84,4 +85,48 @@ func ManualActionPatch(action, who string, now time.Time) (patch map[string]any,
 		patch["spec"] = map[string]any{"suspend": false}
 	}
 	return patch, request
+}
+
+// MaxHoldReason bounds a hold's reason, in bytes.
+const MaxHoldReason = 1024
+
+// HoldValue is the AnnotationHold value that sets h.
+func HoldValue(h Hold) string {
+	if len(h.Reason) > MaxHoldReason {
+		h.Reason = strings.ToValidUTF8(h.Reason[:MaxHoldReason], "")
+	}
+	data, _ := json.Marshal(h) // a struct of strings and a time: never fails
+	return string(data)
+}
+
+// ParseHold reads an AnnotationHold value; nil for none. A value that is not
+// a hold is a hold all the same (automation stays out: failing closed), whose
+// reason says it could not be read.
+func ParseHold(v string) *Hold {
+	if v == "" {
+		return nil
+	}
+	h := &Hold{}
+	if err := json.Unmarshal([]byte(v), h); err != nil || h.Reason == "" && h.By == "" {
+		return &Hold{Reason: "an unreadable " + AnnotationHold + " annotation (set it with lockstep hold)"}
+	}
+	if len(h.Reason) > MaxHoldReason {
+		h.Reason = strings.ToValidUTF8(h.Reason[:MaxHoldReason], "")
+	}
+	return h
+}
+
+// HoldPatch is the merge patch that puts hold on an Application, or clears
+// its hold when hold is nil, naming who in the action-requested-by
+// annotation (the ledger's actor for the release).
+func HoldPatch(hold *Hold, who string, now time.Time) map[string]any {
+	ann := map[string]any{}
+	if hold != nil {
+		ann[AnnotationHold] = HoldValue(*hold)
+		ann[AnnotationActionRequestedBy] = ActionRequestValue("hold", who, now)
+	} else {
+		ann[AnnotationHold] = nil
+		ann[AnnotationActionRequestedBy] = ActionRequestValue("release", who, now)
+	}
+	return map[string]any{"metadata": map[string]any{"annotations": ann}}
 }

@@ -33,10 +33,14 @@ const (
 	EventAction Event = "Action"
 	// EventKeyChanged marks where the ledger's signing key changed (CheckKey).
 	EventKeyChanged Event = "KeyChanged"
+	// EventHold is a hold put on an Application (lockstep rollback, lockstep
+	// hold): Lockstep's automation stays out of it. EventRelease is its end.
+	EventHold    Event = "Hold"
+	EventRelease Event = "Release"
 )
 
 // Events lists every event, for help text and validation.
-var Events = []Event{EventSync, EventDrift, EventPrune, EventDenied, EventRefresh, EventSuspend, EventResume, EventAction, EventKeyChanged}
+var Events = []Event{EventSync, EventDrift, EventPrune, EventDenied, EventRefresh, EventSuspend, EventResume, EventAction, EventKeyChanged, EventHold, EventRelease}
 
 // ParseEvent accepts an event name in any case.
 func ParseEvent(s string) (Event, error) {

@@ -3,31 +3,25 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/controller"
-	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
-	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 func newDiffCommand() *cobra.Command {
 	var (
-		m               modeFlags
-		output          string
-		revision        string
-		controllerNS    string
-		serviceAccount  string
-		requireProjects bool
-		renders         = defaultRenderOptions()
+		m        modeFlags
+		output   string
+		revision string
+		pf       = newPipelineFlags()
 	)
 	cmd := &cobra.Command{
 		Use:   "diff APP",
@@ -73,12 +67,15 @@ key Secrets, and to act as (impersonate) its service account when it has one.`,
 			if viaAPI {
 				return diffThroughAPI(cmd, &m, args[0], revision, output)
 			}
-			pv, err := previewWithKubeconfig(cmd, &m.kube, args[0], ref, controller.PipelineConfig{
-				Namespace: controllerNS, DefaultServiceAccount: serviceAccount, RequireProjects: requireProjects,
-				// What the Application names is read with your kubeconfig: you
-				// see nothing you could not read yourself.
-				TenantReadsAsController: true,
-			}, renders)
+			var pv pass.Preview
+			err = pf.run(cmd, &m.kube, args[0], func(pl *reconcile.Pipeline, app *v1.Application, _ client.Client, _ *rest.Config) error {
+				p, err := pl.Preview(cmd.Context(), app, reconcile.PreviewOptions{Fresh: true, Revision: ref})
+				if p == nil {
+					return err
+				}
+				pv, err = pass.NewWholePreview(p)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -88,48 +85,8 @@ key Secrets, and to act as (impersonate) its service account when it has one.`,
 	m.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "markdown (for a pull request comment), json or yaml; default: a diff")
 	cmd.Flags().StringVar(&revision, "revision", "", "preview this branch or full commit hash instead of the ref APP follows")
-	cmd.Flags().StringVar(&controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys live unless they name another")
-	cmd.Flags().StringVar(&serviceAccount, "default-service-account", "", "the controller's --default-service-account, to compare as the same identity")
-	cmd.Flags().BoolVar(&requireProjects, "require-projects", false, "the controller's --require-projects: a missing Project is a denial")
-	addRenderFlags(cmd.Flags(), &renders)
+	pf.add(cmd)
 	return cmd
-}
-
-// previewWithKubeconfig runs the controller's pipeline here, reading with
-// the kubeconfig, and describes the pass with every diff whole.
-func previewWithKubeconfig(cmd *cobra.Command, kf *kubeFlags, arg string, revision *source.Ref, cfg controller.PipelineConfig, renders *sandbox.Options) (pass.Preview, error) {
-	c, restCfg, ns, err := kf.client()
-	if err != nil {
-		return pass.Preview{}, err
-	}
-	app := &v1.Application{}
-	if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: ns, Name: arg}, app); err != nil {
-		return pass.Preview{}, err
-	}
-	clients, err := kube.NewClients(restCfg)
-	if err != nil {
-		return pass.Preview{}, err
-	}
-	cache, err := os.MkdirTemp("", "lockstep-diff-")
-	if err != nil {
-		return pass.Preview{}, err
-	}
-	defer os.RemoveAll(cache)
-	renderFn, closeRenders, err := controller.Renderer(renders)
-	if err != nil {
-		return pass.Preview{}, err
-	}
-	defer closeRenders()
-	cfg.Render, cfg.RepositoryDir = renderFn, cache
-	pipeline, _, err := controller.NewPipeline(clients, c, cfg)
-	if err != nil {
-		return pass.Preview{}, err
-	}
-	p, err := pipeline.Preview(cmd.Context(), app, reconcile.PreviewOptions{Fresh: true, Revision: revision})
-	if p == nil {
-		return pass.Preview{}, err
-	}
-	return pass.NewWholePreview(p)
 }
 
 // diffThroughAPI prints the controller's preview of APP: the commit, the

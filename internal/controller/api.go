@@ -14,6 +14,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/receiver"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
+	"github.com/lockstep-dev/lockstep/internal/release"
 	"github.com/lockstep-dev/lockstep/internal/server"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
@@ -68,7 +69,7 @@ func addAPIServer(ctx context.Context, mgr manager.Manager, clients *kube.Client
 		return err
 	}
 	deps := server.Deps{
-		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline}, Recorder: ledger,
+		Apps: mgr.GetClient(), Writer: mgr.GetClient(), Previewer: previewer{pipeline}, Releaser: releaser{pipeline}, Recorder: ledger,
 		Cluster: newCluster(clients, children, pipeline), Hub: hub,
 		Ledger:    &server.Service{Store: store, Live: server.NewKubeLive(clients), FieldManager: apply.FieldManager},
 		PublicKey: ledger.PublicKey(), Auth: authn, Policy: policy, SecureCookies: opts.APITLSCert != "", Log: log,
@@ -146,6 +147,13 @@ type previewer struct{ pipeline *reconcile.Pipeline }
 
 func (p previewer) Preview(ctx context.Context, app *v1.Application, revision *source.Ref) (*pass.Pass, error) {
 	return p.pipeline.Preview(ctx, app, reconcile.PreviewOptions{Fresh: true, Revision: revision})
+}
+
+// releaser is server.Releaser over the controller's Pipeline.
+type releaser struct{ pipeline *reconcile.Pipeline }
+
+func (r releaser) Rollback(ctx context.Context, app *v1.Application, to, by, reason string) (release.RollbackResult, error) {
+	return r.pipeline.Rollback(ctx, app, reconcile.RollbackOptions{To: to, By: by, Reason: reason})
 }
 
 // publishChanges feeds every change the manager's watch sees of an

@@ -36,6 +36,10 @@ type Request struct {
 	Name, Email string
 	// Message is the whole commit message (see Message for trailers).
 	Message string
+	// Describe, when set, writes the message instead, from the tree the edit
+	// changed: for a message that names what it changes relative to the
+	// head (the commits a rollback reverts), which a retry may move.
+	Describe func(t *Tree) (string, error)
 	// Signer, when set, signs the commit (see ParseSigningKey).
 	Signer Signer
 }
@@ -177,7 +181,13 @@ func (req Request) attempt(ctx context.Context, r *remote, opts Options) (Result
 	if req.Signer != nil {
 		signer = signing{req.Signer}
 	}
-	commit, err := wt.Commit(req.Message, &git.CommitOptions{Author: who, Committer: who, Signer: signer})
+	message := req.Message
+	if req.Describe != nil {
+		if message, err = req.Describe(tree); err != nil {
+			return Result{}, err
+		}
+	}
+	commit, err := wt.Commit(message, &git.CommitOptions{Author: who, Committer: who, Signer: signer})
 	switch {
 	case errors.Is(err, git.ErrEmptyCommit):
 		// The tree decides: status may report a change that the commit's
@@ -210,7 +220,7 @@ func (req Request) check() error {
 		return errors.New("a write needs an edit: say what to change")
 	case req.Name == "" || req.Email == "":
 		return errors.New("a commit needs an author's name and email")
-	case strings.TrimSpace(req.Message) == "":
+	case strings.TrimSpace(req.Message) == "" && req.Describe == nil:
 		return errors.New("a commit needs a message")
 	}
 	return nil

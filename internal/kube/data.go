@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,3 +59,19 @@ type notFound struct {
 
 func (e *notFound) Error() string { return e.msg }
 func (e *notFound) Unwrap() error { return e.err }
+
+// ReadMarkedSecret reads a Secret's data like ReadData, and only when the
+// Secret is labelled v1.LabelSecretUse=use: whoever may write an object
+// that names a Secret the controller reads for it must not be able to point
+// it at any Secret of the namespace.
+func ReadMarkedSecret(ctx context.Context, r client.Reader, namespace, name, use string) (map[string][]byte, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	s := &corev1.Secret{}
+	if err := r.Get(ctx, key, s); err != nil {
+		return nil, readError("Secret", key, err)
+	}
+	if s.Labels[v1.LabelSecretUse] != use {
+		return nil, fmt.Errorf("the Secret %s is not labelled %s=%s, so it may not be used here: kubectl label secret -n %s %s %s=%s", key, v1.LabelSecretUse, use, namespace, name, v1.LabelSecretUse, use)
+	}
+	return s.Data, nil
+}

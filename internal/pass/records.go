@@ -1,9 +1,11 @@
 package pass
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -247,5 +249,31 @@ func actionRecords(app *v1.Application) []audit.Record {
 	case !app.Spec.Suspend && wasSuspended:
 		add(audit.EventResume, actor("resume"))
 	}
-	return recs
+	return append(recs, holdRecords(app, base, actor)...)
+}
+
+// holdRecords records a hold put on the Application, or its release, when the
+// annotation differs from the hold the status shows (the one last recorded).
+// A hold names who set it; a release is by whoever `lockstep hold --clear`
+// named, or the field manager that removed it.
+func holdRecords(app *v1.Application, base audit.Record, actor func(string) string) []audit.Record {
+	now, was := v1.ParseHold(app.Annotations[v1.AnnotationHold]), app.Status.Hold
+	if equality.Semantic.DeepEqual(now, was) {
+		return nil
+	}
+	r := base
+	if now == nil {
+		r.Event, r.Actor, r.Revision = audit.EventRelease, actor("release"), was.RollbackTo
+		r.Message = "released the hold: " + was.Reason
+		return []audit.Record{r}
+	}
+	r.Event, r.Actor, r.Revision, r.Message = audit.EventHold, cmp.Or(now.By, actor("hold")), now.RollbackTo, now.Reason
+	if now.RollbackCommit != "" {
+		r.Message += " (rollback commit " + now.RollbackCommit
+		if now.Branch != "" {
+			r.Message += " on branch " + now.Branch
+		}
+		r.Message += ")"
+	}
+	return []audit.Record{r}
 }

@@ -26,6 +26,7 @@ const maxHistory = 10
 func Status(p *Pass) v1.ApplicationStatus {
 	b := &statusBuilder{p: p, app: p.Application, st: *p.Application.Status.DeepCopy(), now: metav1.NewTime(p.Finished)}
 	b.st.LastHandledActionRequest = b.app.Annotations[v1.AnnotationActionRequestedBy]
+	b.st.Hold = v1.ParseHold(b.app.Annotations[v1.AnnotationHold])
 	switch {
 	case p.Suspended:
 		b.suspended()

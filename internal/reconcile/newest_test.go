@@ -78,6 +78,20 @@ func TestSyncStatusComparesWithTheNewestCommit(t *testing.T) {
 // runCLI runs lockstep with a kubeconfig for the test cluster.
 func runCLI(t *testing.T, args ...string) string {
 	t.Helper()
+	var out bytes.Buffer
+	cmd := cli.NewRootCommand()
+	cmd.SetArgs(append(args, "--kubeconfig", kubeconfigFile(t)))
+	cmd.SetOut(&out)
+	cmd.SetErr(os.Stderr)
+	if err := cmd.ExecuteContext(testenv.Context(t)); err != nil {
+		t.Fatalf("lockstep %v: %v\n%s", args, err, out.String())
+	}
+	return out.String()
+}
+
+// kubeconfigFile writes a kubeconfig for the test cluster.
+func kubeconfigFile(t *testing.T) string {
+	t.Helper()
 	cfg := testenv.Config(t)
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
@@ -88,15 +102,7 @@ func runCLI(t *testing.T, args ...string) string {
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	cmd := cli.NewRootCommand()
-	cmd.SetArgs(append(args, "--kubeconfig", path))
-	cmd.SetOut(&out)
-	cmd.SetErr(os.Stderr)
-	if err := cmd.ExecuteContext(testenv.Context(t)); err != nil {
-		t.Fatalf("lockstep %v: %v\n%s", args, err, out.String())
-	}
-	return out.String()
+	return path
 }
 
 // A new Application sees what was pushed before it was created, even when

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/release"
 	"github.com/lockstep-dev/lockstep/internal/server/auth"
 )
 
@@ -257,4 +258,25 @@ func (c *Client) Logs(ctx context.Context, namespace, name string, o LogOptions,
 	defer resp.Body.Close()
 	_, err = io.Copy(w, resp.Body)
 	return err
+}
+
+// Rollback writes a rollback of an Application as a commit and holds it.
+func (c *Client) Rollback(ctx context.Context, namespace, name string, req RollbackRequest) (release.RollbackResult, error) {
+	var res release.RollbackResult
+	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/rollback", nil, req, &res)
+	return res, err
+}
+
+// Hold puts a hold on an Application's automation; Release clears it.
+func (c *Client) Hold(ctx context.Context, namespace, name, reason string) (ActionResult, error) {
+	var r ActionResult
+	err := c.do(ctx, http.MethodPut, appPathOf(namespace, name)+"/hold", nil, HoldRequest{Reason: reason}, &r)
+	return r, err
+}
+
+// Release clears an Application's hold.
+func (c *Client) Release(ctx context.Context, namespace, name string) (ActionResult, error) {
+	var r ActionResult
+	err := c.do(ctx, http.MethodDelete, appPathOf(namespace, name)+"/hold", nil, nil, &r)
+	return r, err
 }

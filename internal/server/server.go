@@ -45,6 +45,8 @@ type Deps struct {
 	Recorder Recorder
 	// Previewer runs an Application's pipeline up to the plan.
 	Previewer Previewer
+	// Releaser writes rollbacks as commits; nil refuses them.
+	Releaser Releaser
 	// Ledger answers ledger reads and blame.
 	Ledger API
 	// PublicKey is the ledger's checkpoint key.

@@ -33,6 +33,11 @@ const (
 	// (a branch about to be merged): it renders content nobody has reviewed
 	// yet, so it is not part of get.
 	Preview Action = "preview"
+	// Rollback writes a revert commit for an Application (with the Project's
+	// Git write access) and holds its automation.
+	Rollback Action = "rollback"
+	// Hold puts or clears a hold on an Application's automation.
+	Hold Action = "hold"
 )
 
 // resourceActionPrefix starts every resource action.
@@ -80,7 +85,7 @@ var resources = map[Resource]projectScope{
 // actions are the known actions other than resource actions.
 var actions = map[Action]bool{
 	Get: true, Create: true, Update: true, Delete: true, Sync: true,
-	Refresh: true, Suspend: true, Resume: true, Export: true, Preview: true,
+	Refresh: true, Suspend: true, Resume: true, Export: true, Preview: true, Rollback: true, Hold: true,
 }
 
 // projectOf returns the project the object names for the resource, and false

@@ -1,0 +1,63 @@
+package pass_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/pass"
+)
+
+// A hold is recorded once when it is set (by whom, why, which rollback), shown
+// in the status, and its release is recorded once with who cleared it. An
+// annotation that is not a hold still holds: automation fails closed.
+func TestAHoldIsRecordedWhenSetAndWhenReleased(t *testing.T) {
+	p := syncPass(t)
+	hold := v1.Hold{Reason: "rolled back: checkout 500s", By: "alice", At: metav1.NewTime(t0), RollbackTo: applied.Hash, RollbackCommit: strings.Repeat("c", 40), Branch: "lockstep/rollback/web"}
+	p.Application.Annotations = map[string]string{v1.AnnotationHold: v1.HoldValue(hold)}
+	next := pass.Status(p)
+	if !equality.Semantic.DeepEqual(next.Hold, &hold) {
+		t.Fatalf("status.hold = %+v, want %+v", next.Hold, hold)
+	}
+	recs := holdRecords(pass.Records(p, &next))
+	if len(recs) != 1 || recs[0].Event != audit.EventHold || recs[0].Actor != "alice" || recs[0].Revision != applied.Hash ||
+		!strings.Contains(recs[0].Message, "checkout 500s (rollback commit cccc") || !strings.Contains(recs[0].Message, "on branch lockstep/rollback/web") {
+		t.Fatalf("hold records %+v", recs)
+	}
+
+	// The next pass sees the recorded hold: nothing new.
+	p.Application.Status = next
+	if recs := holdRecords(pass.Records(p, &next)); len(recs) != 0 {
+		t.Errorf("the hold was recorded again: %+v", recs)
+	}
+
+	// Cleared by bob.
+	p.Application.Annotations = map[string]string{v1.AnnotationActionRequestedBy: v1.ActionRequestValue("release", "bob", t0.Add(time.Hour))}
+	next = pass.Status(p)
+	recs = holdRecords(pass.Records(p, &next))
+	if next.Hold != nil || len(recs) != 1 || recs[0].Event != audit.EventRelease || recs[0].Actor != "bob" || !strings.Contains(recs[0].Message, "checkout 500s") {
+		t.Errorf("release: status.hold %+v, records %+v", next.Hold, recs)
+	}
+
+	if h := v1.ParseHold("{not json"); h == nil || !strings.Contains(h.Reason, "unreadable") {
+		t.Errorf("an unreadable hold: %+v", h)
+	}
+	if h := v1.ParseHold(v1.HoldValue(v1.Hold{Reason: strings.Repeat("é", 1000), By: "x"})); len(h.Reason) > v1.MaxHoldReason || !strings.HasPrefix(h.Reason, "éé") {
+		t.Errorf("a long reason: %d bytes", len(h.Reason))
+	}
+}
+
+func holdRecords(recs []audit.Record) []audit.Record {
+	var out []audit.Record
+	for _, r := range recs {
+		if r.Event == audit.EventHold || r.Event == audit.EventRelease {
+			out = append(out, r)
+		}
+	}
+	return out
+}

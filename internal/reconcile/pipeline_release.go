@@ -1,0 +1,170 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/gitwrite"
+	"github.com/lockstep-dev/lockstep/internal/kube"
+	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/release"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// RollbackOptions say what a rollback returns to, who asks and why.
+type RollbackOptions struct {
+	// To is release.Previous, a full hash, or a prefix of a revision the
+	// Application applied recently (release.Target).
+	To string
+	// By is who asks; Reason why.
+	By, Reason string
+}
+
+// keySigningKey is the entry of a gitWrite signing Secret with the key.
+const keySigningKey = "signing.key"
+
+// Rollback writes a commit that returns app's folders to a revision it ran
+// before (release.WriteRollback), with the Project's write access. It
+// restores every folder the render reads at that revision and now, so a
+// Kustomize base comes back with its overlay. It changes nothing in the
+// cluster: the commit is applied like any other, once it reaches the
+// followed branch (at once with push: Direct, after review otherwise).
+// The caller puts the returned Hold on the Application.
+func (pl *Pipeline) Rollback(ctx context.Context, app *v1.Application, opts RollbackOptions) (release.RollbackResult, error) {
+	to, err := release.Target(app, opts.To)
+	if err != nil {
+		return release.RollbackResult{}, err
+	}
+	branch, err := followedBranch(app)
+	if err != nil {
+		return release.RollbackResult{}, err
+	}
+	access, err := pl.writeAccess(ctx, app)
+	if err != nil {
+		return release.RollbackResult{}, err
+	}
+	folders, err := pl.renderedFolders(ctx, app, branch, to)
+	if err != nil {
+		return release.RollbackResult{}, err
+	}
+	applied := ""
+	if r := app.Status.LastAppliedRevision; r != nil {
+		applied = r.Commit
+	}
+	return release.WriteRollback(ctx, access, release.Rollback{
+		Application: app.Namespace + "/" + app.Name, Branch: branch, To: to, Applied: applied,
+		Folders: folders, By: opts.By, Reason: opts.Reason, Now: pl.now(),
+	}, gitwrite.Options{Now: pl.now})
+}
+
+// followedBranch is the branch app follows: a rollback or a promotion is a
+// commit on it. An Application that follows a tag, a version range or a
+// commit moves by pointing it elsewhere, not by a commit.
+func followedBranch(app *v1.Application) (string, error) {
+	ref := app.Spec.Source.Git.Ref
+	switch {
+	case ref.Branch != "":
+		return ref.Branch, nil
+	case ref.Tag != "" || ref.Semver != "" || ref.Commit != "":
+		return "", fmt.Errorf("%s/%s follows %s, not a branch: return it to an older version by pointing spec.source.git.ref at it", app.Namespace, app.Name, source.Ref{Tag: ref.Tag, Semver: ref.Semver, Commit: ref.Commit})
+	}
+	if r := app.Status.LastAppliedRevision; r != nil && strings.HasPrefix(r.Ref, "refs/heads/") {
+		return strings.TrimPrefix(r.Ref, "refs/heads/"), nil
+	}
+	return "", fmt.Errorf("%s/%s follows the repository's default branch and has applied nothing yet: name the branch in spec.source.git.ref.branch", app.Namespace, app.Name)
+}
+
+// writeAccess is the Project's gitWrite for app, its Secrets read as the
+// controller from the controller's namespace (they must be labelled for
+// it). A Project that requires signatures needs a signing key.
+func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (release.Access, error) {
+	name := projectName(app)
+	project := &v1.Project{}
+	if err := pl.reader.Get(ctx, types.NamespacedName{Name: name}, project); err != nil {
+		return release.Access{}, fmt.Errorf("reading project %s: %w", name, err)
+	}
+	w := project.Spec.GitWrite
+	if w == nil {
+		return release.Access{}, fmt.Errorf("project %s has no spec.gitWrite, so Lockstep may not write to Git for it: set it (docs/environments.md), or revert the commits yourself", name)
+	}
+	clients, err := pl.clients.As("")
+	if err != nil {
+		return release.Access{}, err
+	}
+	reader, err := clients.Reader()
+	if err != nil {
+		return release.Access{}, err
+	}
+	data, err := kube.ReadMarkedSecret(ctx, reader, pl.namespace, w.SecretRef.Name, v1.SecretUseGitWrite)
+	if err != nil {
+		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.secretRef: %w", name, err)
+	}
+	a := release.Access{URL: app.Spec.Source.Git.URL, Push: w.Push, AuthorName: w.AuthorName, AuthorEmail: w.AuthorEmail,
+		Auth: source.Auth{Username: string(data[keyUsername]), Password: string(data[keyPassword]), SSHPrivateKey: data[keyIdentity],
+			KnownHosts: data[keyKnownHosts], CABundle: data[keyCA]}}
+	if a.Auth.Password == "" && len(a.Auth.SSHPrivateKey) == 0 {
+		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.secretRef: the Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", name, pl.namespace, w.SecretRef.Name, keyPassword, keyIdentity)
+	}
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return release.Access{}, err
+	}
+	verification, _, _, err := rules.Verification(app, pl.namespace)
+	if err != nil {
+		return release.Access{}, err
+	}
+	if w.SigningKeySecretRef == nil {
+		if verification != nil {
+			return release.Access{}, fmt.Errorf("%s/%s requires signed commits, and project %s has no spec.gitWrite.signingKeySecretRef: set one, and trust its public key", app.Namespace, app.Name, name)
+		}
+		return a, nil
+	}
+	keyData, err := kube.ReadMarkedSecret(ctx, reader, pl.namespace, w.SigningKeySecretRef.Name, v1.SecretUseGitWrite)
+	if err != nil {
+		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.signingKeySecretRef: %w", name, err)
+	}
+	key, err := gitwrite.ParseSigningKey(keyData[keySigningKey])
+	if err != nil {
+		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.signingKeySecretRef: the Secret's %q: %w", name, keySigningKey, err)
+	}
+	a.Signer = key
+	return a, nil
+}
+
+// renderedFolders are the folders a render of app reads at the head of
+// branch and at rev, with its path: what a rollback to rev restores. A
+// render that fails (rev may not render with today's chart) counts its path
+// alone. The repository's root is never among them: restoring it would
+// revert every Application of the repository.
+func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, branch, rev string) ([]string, error) {
+	folders := map[string]bool{path.Clean(app.Spec.Source.Path): true}
+	for _, r := range []source.Ref{{Branch: branch}, {Commit: rev}} {
+		p, err := pl.Preview(ctx, app, PreviewOptions{Revision: &r})
+		if p != nil && p.Rendered != nil {
+			for _, in := range p.Rendered.Inputs {
+				folders[path.Clean(in)] = true
+			}
+			continue
+		}
+		var se *pass.StageError
+		if errors.As(err, &se) && se.Transient {
+			return nil, err
+		}
+	}
+	delete(folders, ".")
+	delete(folders, "")
+	if len(folders) == 0 {
+		return nil, fmt.Errorf("%s/%s renders the repository's root: a rollback would revert every Application of the repository; revert the commits yourself", app.Namespace, app.Name)
+	}
+	out := make([]string, 0, len(folders))
+	for f := range folders {
+		out = append(out, f)
+	}
+	return out, nil
+}

@@ -1,0 +1,176 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/gitwrite"
+	"github.com/lockstep-dev/lockstep/internal/source"
+)
+
+// Rollback asks for one Application's folders back as they were at a revision.
+type Rollback struct {
+	// Application is "namespace/name".
+	Application string
+	// Branch is the branch the Application follows: the rollback is a commit
+	// on top of it (or on a new branch from it, for review).
+	Branch string
+	// To is the full hash of the revision to return to (see Target).
+	To string
+	// Applied is the commit applied now, named in a trailer; "" if unknown.
+	Applied string
+	// Folders are the folders to restore: the Application's path and every
+	// folder its renders read, at To and now (a Kustomize base, a chart).
+	Folders []string
+	// By is who asked, Reason why; both are written into the commit.
+	By, Reason string
+	// Now is when.
+	Now time.Time
+}
+
+// RollbackResult is what a rollback wrote.
+type RollbackResult struct {
+	// To is the revision returned to.
+	To string `json:"to"`
+	// Commit is the rollback commit; Branch where it was pushed: the
+	// followed branch (Direct) or a new branch to merge through review.
+	Commit string `json:"commit,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Direct bool   `json:"direct"`
+	// Changed is false when the folders already were as they were at To:
+	// nothing was written.
+	Changed bool `json:"changed"`
+	// Folders restored, and the commits since To that changed them (newest
+	// first; More were left out of the list).
+	Folders  []string            `json:"folders"`
+	Reverted []gitwrite.LogEntry `json:"reverted,omitempty"`
+	More     int                 `json:"more,omitempty"`
+	// Hold is what to put on the Application (see v1.AnnotationHold).
+	Hold v1.Hold `json:"hold"`
+}
+
+// maxReason bounds the reason written into the commit and the hold.
+const maxReason = v1.MaxHoldReason
+
+// WriteRollback writes the rollback as one commit that makes every folder
+// hold what it held at To, on the followed branch or a new one. A push that
+// races another is made again on the new head; nothing is force-pushed.
+func WriteRollback(ctx context.Context, a Access, rb Rollback, opts gitwrite.Options) (RollbackResult, error) {
+	if err := rb.check(); err != nil {
+		return RollbackResult{}, err
+	}
+	folders := cleanFolders(rb.Folders)
+	res := RollbackResult{To: rb.To, Folders: folders, Direct: a.Push == v1.GitPushDirect}
+	name, email := a.author()
+	req := gitwrite.Request{URL: a.URL, Auth: a.Auth, Branch: rb.Branch, Name: name, Email: email, Signer: a.Signer,
+		Edit: func(t *gitwrite.Tree) error {
+			var err error
+			if res.Reverted, res.More, err = t.Log(rb.To, folders...); err != nil {
+				return fmt.Errorf("%s is not a commit of %s's history, so it cannot be returned to by a commit there: %w", short(rb.To), rb.Branch, err)
+			}
+			return gitwrite.RestoreFolders(rb.To, folders...)(t)
+		},
+		Describe: func(*gitwrite.Tree) (string, error) { return rb.message(folders, res.Reverted, res.More) },
+	}
+	if !res.Direct {
+		req.PushBranch = rollbackBranch(rb)
+	}
+	w, err := gitwrite.Write(ctx, req, opts)
+	if err != nil {
+		if errors.Is(err, gitwrite.ErrBranchExists) {
+			err = fmt.Errorf("%w (a rollback of %s to %s was pushed for review a moment ago: merge or delete it)", err, rb.Application, short(rb.To))
+		}
+		return res, err
+	}
+	res.Commit, res.Branch, res.Changed = w.Commit, w.Branch, w.Changed
+	res.Hold = v1.Hold{Reason: rb.Reason, By: rb.By, At: metav1.NewTime(rb.Now), RollbackTo: rb.To, RollbackCommit: w.Commit}
+	if !res.Direct && w.Changed {
+		res.Hold.Branch = w.Branch
+	}
+	return res, nil
+}
+
+func (rb Rollback) check() error {
+	switch {
+	case rb.Application == "" || rb.Branch == "":
+		return errors.New("a rollback needs the Application and the branch it follows")
+	case len(rb.To) != 40 || !isHex(rb.To):
+		return fmt.Errorf("rollback target %q: want a full commit hash (see release.Target)", rb.To)
+	case strings.TrimSpace(rb.Reason) == "":
+		return errors.New("say why (--reason): the commit, the hold and the ledger keep it")
+	case len(rb.Reason) > maxReason:
+		return fmt.Errorf("the reason is %d bytes; keep it under %d (link a ticket for the rest)", len(rb.Reason), maxReason)
+	case rb.By == "":
+		return errors.New("a rollback needs who asked for it")
+	case len(rb.Folders) == 0:
+		return errors.New("a rollback needs the folders to restore")
+	}
+	return nil
+}
+
+// cleanFolders sorts folders and drops those inside another: restoring a
+// folder restores what is in it.
+func cleanFolders(folders []string) []string {
+	var clean []string
+	for _, f := range folders {
+		if f = path.Clean(strings.Trim(f, "/")); f != "." && f != "" {
+			clean = append(clean, f)
+		}
+	}
+	sort.Strings(clean)
+	var out []string
+	for _, f := range clean {
+		if n := len(out); n > 0 && (out[n-1] == f || strings.HasPrefix(f, out[n-1]+"/")) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// unsafeBranch are the characters not kept in a branch name made from an
+// Application's name.
+var unsafeBranch = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// rollbackBranch names the branch a rollback goes to for review: the
+// Application, the target and the time, so two rollbacks never collide.
+func rollbackBranch(rb Rollback) string {
+	app := unsafeBranch.ReplaceAllString(strings.ToLower(strings.ReplaceAll(rb.Application, "/", "-")), "-")
+	return fmt.Sprintf("lockstep/rollback/%s-%s-%s", app, rb.To[:7], rb.Now.UTC().Format("20060102-150405"))
+}
+
+// message is the rollback commit's message: what, why, which commits it
+// reverts, and trailers that link it to the Application and the revisions.
+func (rb Rollback) message(folders []string, reverted []gitwrite.LogEntry, more int) (string, error) {
+	var body strings.Builder
+	body.WriteString(strings.TrimSpace(rb.Reason))
+	fmt.Fprintf(&body, "\n\nRestores %s as they were at %s", strings.Join(folders, ", "), short(rb.To))
+	if len(reverted) == 0 {
+		body.WriteString(".")
+	} else {
+		body.WriteString(", reverting:\n")
+		for _, e := range reverted {
+			fmt.Fprintf(&body, "  %s %s (%s)\n", short(e.Hash), oneLine(e.Subject), oneLine(e.Author))
+		}
+		if more > 0 {
+			fmt.Fprintf(&body, "  and %d more\n", more)
+		}
+	}
+	trailers := []source.Trailer{{Key: TrailerRollbackTo, Value: rb.To}}
+	if rb.Applied != "" {
+		trailers = append(trailers, source.Trailer{Key: TrailerRollbackOf, Value: rb.Applied})
+	}
+	trailers = append(trailers, source.Trailer{Key: TrailerApplication, Value: rb.Application}, source.Trailer{Key: TrailerRequestedBy, Value: oneLine(rb.By)})
+	return gitwrite.Message(fmt.Sprintf("Roll back %s to %s", rb.Application, short(rb.To)), body.String(), trailers...)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/release"
+)
+
+// Releaser writes an Application's rollback as a commit (the controller's
+// reconcile.Pipeline.Rollback): to is release.Target's input.
+type Releaser interface {
+	Rollback(ctx context.Context, app *v1.Application, to, by, reason string) (release.RollbackResult, error)
+}
+
+// RollbackRequest is the body of POST .../rollback.
+type RollbackRequest struct {
+	// To is "previous", a full commit hash, or a prefix of a revision the
+	// Application applied recently.
+	To string `json:"to"`
+	// Reason says why; the commit, the hold and the ledger keep it.
+	Reason string `json:"reason"`
+}
+
+// HoldRequest is the body of PUT .../hold.
+type HoldRequest struct {
+	Reason string `json:"reason"`
+}
+
+// rollbackApplication writes the rollback commit and holds the
+// Application's automation. It changes nothing in the cluster: the commit
+// is applied like any other once it reaches the followed branch.
+func (s *Server) rollbackApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.d.Releaser == nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server writes no rollbacks")}
+	}
+	var req RollbackRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	if req.To == "" || len(req.To) > 64 {
+		return badRequest(errors.New(`to: name the revision to return to ("previous", or a commit hash)`))
+	}
+	// A rollback renders twice and clones the repository: it takes a
+	// preview's slot.
+	done, err := s.previewSlot(r.Context(), c.principal.Account())
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.d.Releaser.Rollback(r.Context(), c.app.DeepCopy(), req.To, actorName(c), req.Reason)
+	if err != nil {
+		return &apiError{status: http.StatusUnprocessableEntity, err: err}
+	}
+	if res.Changed {
+		if err := s.patch(r, c.app, v1.HoldPatch(&res.Hold, actorName(c), s.d.Clock())); err != nil {
+			return fmt.Errorf("the rollback commit %s is pushed, but holding %s/%s failed (hold it: lockstep hold): %w", shortHash(res.Commit), c.app.Namespace, c.app.Name, err)
+		}
+	}
+	s.d.Log.Info("API rollback", "application", c.app.Namespace+"/"+c.app.Name, "actor", c.principal.Actor(), "to", res.To, "commit", res.Commit, "branch", res.Branch)
+	return writeJSON(w, res)
+}
+
+// holdApplication holds the Application's automation, with a reason.
+func (s *Server) holdApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req HoldRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	hold := &v1.Hold{Reason: req.Reason, By: actorName(c)}
+	hold.At.Time = s.d.Clock()
+	return s.act(w, r, c, "hold", "", v1.HoldPatch(hold, actorName(c), s.d.Clock()))
+}
+
+// releaseApplication clears the hold.
+func (s *Server) releaseApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	if c.app.Annotations[v1.AnnotationHold] == "" {
+		return conflict("%s/%s is not held", c.app.Namespace, c.app.Name)
+	}
+	return s.act(w, r, c, "release", "", v1.HoldPatch(nil, actorName(c), s.d.Clock()))
+}
+
+func checkReason(reason string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return badRequest(errors.New("reason: say why; the ledger keeps it"))
+	case len(reason) > v1.MaxHoldReason:
+		return badRequest(fmt.Errorf("reason: %d bytes; keep it under %d (link a ticket for the rest)", len(reason), v1.MaxHoldReason))
+	}
+	return nil
+}
