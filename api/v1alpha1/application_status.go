@@ -76,6 +76,10 @@ type ApplicationStatus struct {
 	// AnnotationHold); nil when there is none.
 	// +optional
 	Hold *Hold `json:"hold,omitempty"`
+	// HealthySince is when the Application became Synced and Healthy at the
+	// revision it runs; nil while it is not. Promotion gates' soak reads it.
+	// +optional
+	HealthySince *metav1.Time `json:"healthySince,omitempty"`
 	// LastDeployedRevision is the last commit applied that the cluster then
 	// ran in sync and healthy: deployed. Notifications of Deployed are sent
 	// when it changes, so once per commit.

@@ -61,6 +61,11 @@ type ApplicationSpec struct {
 	// Suspend stops all reconciliation, including drift correction, until unset.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+	// Promotion says where this environment's versions come from (another
+	// Application, say stage for prod), what a promotion copies, and the
+	// gates it must pass: lockstep promote writes the copy as a commit.
+	// +optional
+	Promotion *Promotion `json:"promotion,omitempty"`
 }
 
 // Source is a path in a Git repository and how to render it.

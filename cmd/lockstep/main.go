@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Promotion windows name IANA time zones, and the image has no zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/lockstep-dev/lockstep/internal/cli"
 )

@@ -23,7 +23,7 @@ applies exactly that, and records every change in a tamper-evident ledger.`,
 		return &UsageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
 	})
 	root.AddCommand(newVersionCommand(), newDevCommand(), newControllerCommand(),
-		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(), newRollbackCommand(), newHoldCommand(),
+		newGetCommand(), newBuildCommand(), newDiffCommand(), newSyncCommand(), newRollbackCommand(), newHoldCommand(), newPromoteCommand(),
 		newHistoryCommand(), newAuditCommand(), newBlameCommand(),
 		newLoginCommand(), newLogoutCommand(), newContextCommand(), newWhoamiCommand(), newAccountCommand(), newTokenCommand(),
 		newTreeCommand(), newLogsCommand(), newRestartCommand(), newInstallCommand(), newImageCommand(), newBundleCommand(), newImportCommand(), newBootstrapCommand())

@@ -156,6 +156,10 @@ func (r releaser) Rollback(ctx context.Context, app *v1.Application, to, by, rea
 	return r.pipeline.Rollback(ctx, app, reconcile.RollbackOptions{To: to, By: by, Reason: reason})
 }
 
+func (r releaser) Promote(ctx context.Context, app *v1.Application, by, reason string, ledger func(context.Context, string, string) string) (release.PromotionResult, error) {
+	return r.pipeline.Promote(ctx, app, reconcile.PromoteOptions{By: by, Reason: reason, Ledger: ledger})
+}
+
 // publishChanges feeds every change the manager's watch sees of an
 // Application to a Hub, for the API's live streams.
 func publishChanges(ctx context.Context, mgr manager.Manager) (*server.Hub, error) {

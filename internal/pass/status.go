@@ -46,11 +46,23 @@ func Status(p *Pass) v1.ApplicationStatus {
 
 // deployed marks the applied commit deployed once the cluster runs it in
 // sync and healthy; a later wobble of health at the same commit leaves it.
+//
+// HealthySince starts then, and ends whenever the Application stops being
+// Synced and Healthy at its applied revision: a promotion's soak counts
+// from it.
 func (b *statusBuilder) deployed() {
 	st := &b.st
 	if st.Sync.Status == v1.Synced && st.Health != nil && st.Health.Status == string(health.Healthy) &&
 		st.LastAppliedRevision != nil && st.Sync.Revision == st.LastAppliedRevision.Commit {
+		if st.LastDeployedRevision != st.LastAppliedRevision.Commit || st.HealthySince == nil {
+			since := b.now
+			st.HealthySince = &since
+		}
 		st.LastDeployedRevision = st.LastAppliedRevision.Commit
+		return
+	}
+	if !b.p.Suspended && !b.p.Gated {
+		st.HealthySince = nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -45,7 +46,7 @@ func (pl *Pipeline) Rollback(ctx context.Context, app *v1.Application, opts Roll
 	if err != nil {
 		return release.RollbackResult{}, err
 	}
-	access, err := pl.writeAccess(ctx, app)
+	access, _, err := pl.writeAccess(ctx, app)
 	if err != nil {
 		return release.RollbackResult{}, err
 	}
@@ -82,59 +83,60 @@ func followedBranch(app *v1.Application) (string, error) {
 
 // writeAccess is the Project's gitWrite for app, its Secrets read as the
 // controller from the controller's namespace (they must be labelled for
-// it). A Project that requires signatures needs a signing key.
-func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (release.Access, error) {
+// it), and the Project. An Application that requires signatures needs a
+// signing key.
+func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (a release.Access, project *v1.Project, err error) {
 	name := projectName(app)
-	project := &v1.Project{}
+	project = &v1.Project{}
 	if err := pl.reader.Get(ctx, types.NamespacedName{Name: name}, project); err != nil {
-		return release.Access{}, fmt.Errorf("reading project %s: %w", name, err)
+		return release.Access{}, nil, fmt.Errorf("reading project %s: %w", name, err)
 	}
 	w := project.Spec.GitWrite
 	if w == nil {
-		return release.Access{}, fmt.Errorf("project %s has no spec.gitWrite, so Lockstep may not write to Git for it: set it (docs/environments.md), or revert the commits yourself", name)
+		return release.Access{}, nil, fmt.Errorf("project %s has no spec.gitWrite, so Lockstep may not write to Git for it: set it (docs/environments.md), or revert the commits yourself", name)
 	}
 	clients, err := pl.clients.As("")
 	if err != nil {
-		return release.Access{}, err
+		return release.Access{}, nil, err
 	}
 	reader, err := clients.Reader()
 	if err != nil {
-		return release.Access{}, err
+		return release.Access{}, nil, err
 	}
 	data, err := kube.ReadMarkedSecret(ctx, reader, pl.namespace, w.SecretRef.Name, v1.SecretUseGitWrite)
 	if err != nil {
-		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.secretRef: %w", name, err)
+		return release.Access{}, nil, fmt.Errorf("project %s spec.gitWrite.secretRef: %w", name, err)
 	}
-	a := release.Access{URL: app.Spec.Source.Git.URL, Push: w.Push, AuthorName: w.AuthorName, AuthorEmail: w.AuthorEmail,
+	a = release.Access{URL: app.Spec.Source.Git.URL, Push: w.Push, AuthorName: w.AuthorName, AuthorEmail: w.AuthorEmail,
 		Auth: source.Auth{Username: string(data[keyUsername]), Password: string(data[keyPassword]), SSHPrivateKey: data[keyIdentity],
 			KnownHosts: data[keyKnownHosts], CABundle: data[keyCA]}}
 	if a.Auth.Password == "" && len(a.Auth.SSHPrivateKey) == 0 {
-		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.secretRef: the Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", name, pl.namespace, w.SecretRef.Name, keyPassword, keyIdentity)
+		return release.Access{}, nil, fmt.Errorf("project %s spec.gitWrite.secretRef: the Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", name, pl.namespace, w.SecretRef.Name, keyPassword, keyIdentity)
 	}
 	rules, err := pl.projectRules(ctx, app)
 	if err != nil {
-		return release.Access{}, err
+		return release.Access{}, nil, err
 	}
 	verification, _, _, err := rules.Verification(app, pl.namespace)
 	if err != nil {
-		return release.Access{}, err
+		return release.Access{}, nil, err
 	}
 	if w.SigningKeySecretRef == nil {
 		if verification != nil {
-			return release.Access{}, fmt.Errorf("%s/%s requires signed commits, and project %s has no spec.gitWrite.signingKeySecretRef: set one, and trust its public key", app.Namespace, app.Name, name)
+			return release.Access{}, nil, fmt.Errorf("%s/%s requires signed commits, and project %s has no spec.gitWrite.signingKeySecretRef: set one, and trust its public key", app.Namespace, app.Name, name)
 		}
-		return a, nil
+		return a, project, nil
 	}
 	keyData, err := kube.ReadMarkedSecret(ctx, reader, pl.namespace, w.SigningKeySecretRef.Name, v1.SecretUseGitWrite)
 	if err != nil {
-		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.signingKeySecretRef: %w", name, err)
+		return release.Access{}, nil, fmt.Errorf("project %s spec.gitWrite.signingKeySecretRef: %w", name, err)
 	}
 	key, err := gitwrite.ParseSigningKey(keyData[keySigningKey])
 	if err != nil {
-		return release.Access{}, fmt.Errorf("project %s spec.gitWrite.signingKeySecretRef: the Secret's %q: %w", name, keySigningKey, err)
+		return release.Access{}, nil, fmt.Errorf("project %s spec.gitWrite.signingKeySecretRef: the Secret's %q: %w", name, keySigningKey, err)
 	}
 	a.Signer = key
-	return a, nil
+	return a, project, nil
 }
 
 // renderedFolders are the folders a render of app reads at the head of
@@ -167,4 +169,78 @@ func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, br
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// PromoteOptions say who promotes and why, and the source's ledger record
+// of the promoted revision when the caller can read the ledger.
+type PromoteOptions struct {
+	By, Reason string
+	// Ledger names the source's ledger record of its sync of revision
+	// ("#41 <hash>"), "" when unknown: the trailer is then left out. Nil:
+	// never known (no ledger here).
+	Ledger func(ctx context.Context, source, revision string) string
+}
+
+// Promote writes, as a commit on target's branch (or a new branch for
+// review), the copy its spec.promotion names of what the source
+// Application runs, once every gate passes (release.CheckGates). Nothing in
+// the cluster changes except by that commit.
+func (pl *Pipeline) Promote(ctx context.Context, target *v1.Application, opts PromoteOptions) (release.PromotionResult, error) {
+	pr := target.Spec.Promotion
+	if pr == nil {
+		return release.PromotionResult{}, fmt.Errorf("%s/%s has no spec.promotion: name the Application it is promoted from and what to copy (docs/environments.md)", target.Namespace, target.Name)
+	}
+	source := &v1.Application{}
+	if err := pl.reader.Get(ctx, types.NamespacedName{Namespace: target.Namespace, Name: pr.From}, source); err != nil {
+		return release.PromotionResult{}, fmt.Errorf("spec.promotion.from: %w", err)
+	}
+	branch, err := followedBranch(target)
+	if err != nil {
+		return release.PromotionResult{}, err
+	}
+	access, project, err := pl.writeAccess(ctx, target)
+	if err != nil {
+		return release.PromotionResult{}, err
+	}
+	approvals := int32(0)
+	if a := project.Spec.Approvals; a != nil {
+		approvals = a.Required
+	}
+	if err := release.CheckGates(pr.Gates, release.Gate{Source: source, Target: target, TargetApprovals: approvals, Now: pl.now()}); err != nil {
+		return release.PromotionResult{}, fmt.Errorf("promoting %s/%s into %s/%s: %w", source.Namespace, source.Name, target.Namespace, target.Name, err)
+	}
+	revision := source.Status.LastAppliedRevision.Commit
+	files, err := pl.folderAt(ctx, source, revision)
+	if err != nil {
+		return release.PromotionResult{}, err
+	}
+	ledger := ""
+	if opts.Ledger != nil {
+		ledger = opts.Ledger(ctx, source.Namespace+"/"+source.Name, revision)
+	}
+	return release.WritePromotion(ctx, access, release.Promotion{
+		Source: source.Namespace + "/" + source.Name, Target: target.Namespace + "/" + target.Name,
+		Revision: revision, SourceFiles: files, TargetPath: target.Spec.Source.Path, Branch: branch,
+		Copy: pr.Copy, Ledger: ledger, Review: pr.Gates.Approvals > 0, By: opts.By, Reason: opts.Reason, Now: pl.now(),
+	}, gitwrite.Options{Now: pl.now})
+}
+
+// folderAt is app's folder at rev, fetched with app's own credentials as
+// its identity: what it runs.
+func (pl *Pipeline) folderAt(ctx context.Context, app *v1.Application, rev string) (fs.FS, error) {
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	at := app.DeepCopy()
+	at.Spec.Source.Git.Ref = v1.GitRef{Commit: rev}
+	snap, err := pl.fetch(ctx, at, pl.identity(app, rules), 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading what %s/%s runs: %w", app.Namespace, app.Name, err)
+	}
+	dir := path.Clean(app.Spec.Source.Path)
+	if dir == "" || dir == "/" {
+		dir = "."
+	}
+	return fs.Sub(snap.Files, dir)
 }

@@ -144,8 +144,7 @@ var unsafeBranch = regexp.MustCompile(`[^a-z0-9._-]+`)
 // rollbackBranch names the branch a rollback goes to for review: the
 // Application, the target and the time, so two rollbacks never collide.
 func rollbackBranch(rb Rollback) string {
-	app := unsafeBranch.ReplaceAllString(strings.ToLower(strings.ReplaceAll(rb.Application, "/", "-")), "-")
-	return fmt.Sprintf("lockstep/rollback/%s-%s-%s", app, rb.To[:7], rb.Now.UTC().Format("20060102-150405"))
+	return fmt.Sprintf("lockstep/rollback/%s-%s-%s", branchSafe(rb.Application), rb.To[:7], rb.Now.UTC().Format("20060102-150405"))
 }
 
 // message is the rollback commit's message: what, why, which commits it

@@ -267,6 +267,13 @@ func (c *Client) Rollback(ctx context.Context, namespace, name string, req Rollb
 	return res, err
 }
 
+// Promote writes a promotion into an Application as a commit.
+func (c *Client) Promote(ctx context.Context, namespace, name, reason string) (release.PromotionResult, error) {
+	var res release.PromotionResult
+	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/promote", nil, PromoteRequest{Reason: reason}, &res)
+	return res, err
+}
+
 // Hold puts a hold on an Application's automation; Release clears it.
 func (c *Client) Hold(ctx context.Context, namespace, name, reason string) (ActionResult, error) {
 	var r ActionResult

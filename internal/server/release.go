@@ -8,13 +8,25 @@ import (
 	"strings"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/release"
+	"github.com/lockstep-dev/lockstep/internal/server/rbac"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Releaser writes an Application's rollback as a commit (the controller's
 // reconcile.Pipeline.Rollback): to is release.Target's input.
 type Releaser interface {
 	Rollback(ctx context.Context, app *v1.Application, to, by, reason string) (release.RollbackResult, error)
+	// Promote writes app's promotion (spec.promotion); ledger names the
+	// source's record of its sync of a revision, "" when unknown.
+	Promote(ctx context.Context, app *v1.Application, by, reason string, ledger func(ctx context.Context, source, revision string) string) (release.PromotionResult, error)
+}
+
+// PromoteRequest is the body of POST .../promote.
+type PromoteRequest struct {
+	// Reason, optional, goes into the commit.
+	Reason string `json:"reason,omitempty"`
 }
 
 // RollbackRequest is the body of POST .../rollback.
@@ -98,4 +110,57 @@ func checkReason(reason string) error {
 		return badRequest(fmt.Errorf("reason: %d bytes; keep it under %d (link a ticket for the rest)", len(reason), v1.MaxHoldReason))
 	}
 	return nil
+}
+
+// promoteApplication writes the promotion into the Application the path
+// names (spec.promotion says from where and what) as a commit. The caller
+// must also be allowed to see the source: its values are copied.
+func (s *Server) promoteApplication(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.d.Releaser == nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server writes no promotions")}
+	}
+	var req PromoteRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if len(req.Reason) > v1.MaxHoldReason {
+		return badRequest(fmt.Errorf("reason: %d bytes; keep it under %d", len(req.Reason), v1.MaxHoldReason))
+	}
+	p := c.app.Spec.Promotion
+	if p == nil {
+		return &apiError{status: http.StatusUnprocessableEntity, err: fmt.Errorf("%s/%s has no spec.promotion: name the Application it is promoted from and what to copy", c.app.Namespace, c.app.Name)}
+	}
+	source := &v1.Application{}
+	if err := s.d.Apps.Get(r.Context(), types.NamespacedName{Namespace: c.app.Namespace, Name: p.From}, source); err != nil || !c.may(rbac.Applications, rbac.Get, AppObject(source)) {
+		return notFound("spec.promotion.from: no Application %s/%s (or you may not see it)", c.app.Namespace, p.From)
+	}
+	done, err := s.previewSlot(r.Context(), c.principal.Account())
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.d.Releaser.Promote(r.Context(), c.app.DeepCopy(), actorName(c), req.Reason, s.syncRecordOf)
+	if err != nil {
+		return &apiError{status: http.StatusUnprocessableEntity, err: err}
+	}
+	s.d.Log.Info("API promotion", "application", c.app.Namespace+"/"+c.app.Name, "actor", c.principal.Actor(), "from", p.From, "revision", res.Revision, "commit", res.Commit, "branch", res.Branch)
+	return writeJSON(w, res)
+}
+
+// syncRecordOf names the newest successful Sync record of application at
+// revision ("#41 <hash>"), "" when the ledger has none.
+func (s *Server) syncRecordOf(ctx context.Context, application, revision string) string {
+	if s.d.Ledger == nil {
+		return ""
+	}
+	recs, err := s.d.Ledger.Records(ctx, audit.Filter{Application: application, Events: []audit.Event{audit.EventSync}, Limit: 500})
+	if err != nil {
+		return ""
+	}
+	for _, r := range recs {
+		if r.Revision == revision && r.Result == audit.Succeeded {
+			return fmt.Sprintf("#%d %s", r.Seq, r.Hash)
+		}
+	}
+	return ""
 }

@@ -35,7 +35,7 @@
 // # Actions
 //
 // get, create, update, delete, sync, refresh, suspend, resume, export, preview
-// (of a revision other than the followed one), rollback, hold, and
+// (of a revision other than the followed one), rollback, hold, promote, and
 // resource actions spelled action/<group>/<kind>/<name>, such as
 // action/apps/Deployment/restart. The core API group, empty in Kubernetes, is
 // written core (action/core/Pod/delete) so no spelling has an empty segment;

@@ -38,6 +38,8 @@ const (
 	Rollback Action = "rollback"
 	// Hold puts or clears a hold on an Application's automation.
 	Hold Action = "hold"
+	// Promote writes a promotion into an Application as a commit.
+	Promote Action = "promote"
 )
 
 // resourceActionPrefix starts every resource action.
@@ -85,7 +87,7 @@ var resources = map[Resource]projectScope{
 // actions are the known actions other than resource actions.
 var actions = map[Action]bool{
 	Get: true, Create: true, Update: true, Delete: true, Sync: true,
-	Refresh: true, Suspend: true, Resume: true, Export: true, Preview: true, Rollback: true, Hold: true,
+	Refresh: true, Suspend: true, Resume: true, Export: true, Preview: true, Rollback: true, Hold: true, Promote: true,
 }
 
 // projectOf returns the project the object names for the resource, and false
