@@ -126,6 +126,7 @@ func (s *Server) table() []route {
 		{post, appPath + "/resume", apps, rbac.Resume, scopeApplication, s.resumeApplication},
 		{post, appPath + "/rollback", apps, rbac.Rollback, scopeApplication, s.rollbackApplication},
 		{put, appPath + "/hold", apps, rbac.Hold, scopeApplication, s.holdApplication},
+		{post, appPath + "/promote", apps, rbac.Promote, scopeApplication, s.promoteApplication},
 		{del, appPath + "/hold", apps, rbac.Hold, scopeApplication, s.releaseApplication},
 		{get, PathStream + "/applications", apps, rbac.Get, scopeList, s.streamApplications},
 		{get, PathStream + "/applications/{namespace}/{name}", apps, rbac.Get, scopeApplication, s.streamApplication},
