@@ -102,6 +102,11 @@ type Record struct {
 	DurationMS int64  `json:"durationMs,omitempty"`
 	// Changes is the plan that was carried out (or attempted), per object.
 	Changes []Change `json:"changes,omitempty"`
+	// Images are the image references the Application's objects run once a
+	// Sync applied them (containers, init and ephemeral containers, image
+	// volumes), sorted, each once: what a release runs (Releases). Empty on
+	// other records, and on records written before the field existed.
+	Images []string `json:"images,omitempty"`
 
 	// Hash is the hex SHA-256 of the canonical form; not part of it.
 	Hash string `json:"-"`

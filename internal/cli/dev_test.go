@@ -255,6 +255,10 @@ func TestDevEnvironmentEndToEnd(t *testing.T) {
 	}
 }
 
+// devDigest is the image digest exerciseCLI gives webapp-dev, which
+// exerciseAPI promotes to webapp-stage.
+const devDigest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
 func git(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "git", args...)
@@ -367,6 +371,15 @@ func exerciseCLI(t *testing.T, vars map[string]string, kubectlEnv []string, repo
 	if err := os.WriteFile(filepath.Join(repo, "base", "configmap.yaml"), []byte(cm), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// dev gets a new image too: exerciseAPI promotes it to stage.
+	devOverlay := filepath.Join(repo, "overlays", "dev", "kustomization.yaml")
+	raw, err := os.ReadFile(devOverlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(devOverlay, regexp.MustCompile(`digest: sha256:[0-9a-f]+`).ReplaceAll(raw, []byte("digest: "+devDigest)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	git(t, repo, gitEnv, "commit", "-qam", "Greet again")
 	git(t, repo, gitEnv, "push", "-q", "origin", "HEAD:main")
 	head := strings.TrimSpace(git(t, repo, nil, "rev-parse", "HEAD"))
@@ -471,6 +484,25 @@ func exerciseAPI(t *testing.T, vars map[string]string) {
 	}
 	if out, err = run(t, "sync", "webapp-dev", "-n", "lockstep", "--context", devenv.AdminAccount, "--timeout=30s"); err != nil {
 		t.Errorf("sync in the admin context after the viewer's login: %v\n%s", err, out)
+	}
+	// The README's promotion: what dev runs goes to stage as a commit, and
+	// stage applies it.
+	out, err = run(t, "promote", "webapp-stage", "-n", "lockstep", "--dry-run", "--context", devenv.AdminAccount)
+	if err != nil || !strings.Contains(out, "would write") || !strings.Contains(out, devDigest) {
+		t.Errorf("promote --dry-run: %v\n%s", err, out)
+	}
+	out, err = run(t, "promote", "webapp-stage", "-n", "lockstep", "--reason", "the tour", "--context", devenv.AdminAccount)
+	if err != nil || !strings.Contains(out, "pushed to main") {
+		t.Fatalf("promote: %v\n%s", err, out)
+	}
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		out, _ = run(t, "get", "app", "webapp-stage", "-n", "lockstep", "-o", "json", "--context", devenv.AdminAccount)
+		if strings.Contains(out, "Promote ") && strings.Contains(out, `"status": "Synced"`) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("webapp-stage did not apply the promotion within 30 s:\n%s", out)
+		}
 	}
 }
 

@@ -8,12 +8,17 @@ import (
 
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/release"
 )
 
 // maxMarkdown keeps a preview under the comment limits of the forges a CI
 // job posts it to (GitHub's is 65,536 characters; GitLab's and Gitea's are
 // larger): diffs that do not fit are listed, not shown.
 const maxMarkdown = 60000
+
+// maxMarkdownRows bounds the table of objects (and a tenth of it the list of
+// unmet checks), so that the table alone cannot pass maxMarkdown.
+const maxMarkdownRows = 200
 
 // WritePreviewMarkdown writes a preview as a pull request comment: the
 // commit and its checks, a table of what changes, and each diff folded
@@ -44,8 +49,12 @@ func WritePreviewMarkdown(out io.Writer, pv pass.Preview) error {
 	}
 	if len(pv.Unmet) > 0 {
 		b.WriteString("**Not yet met** — a sync of this revision would be refused until they are:\n\n")
-		for _, u := range pv.Unmet {
-			fmt.Fprintf(&b, "- %s: %s\n", mdCode(u.Reason), mdText(u.Message))
+		for i, u := range pv.Unmet {
+			if i == maxMarkdownRows/10 {
+				fmt.Fprintf(&b, "- and %d more\n", len(pv.Unmet)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %s: %s\n", mdCode(u.Reason), mdText(pass.Truncate(u.Message, 1000)))
 		}
 		b.WriteString("\n")
 	}
@@ -62,7 +71,11 @@ func WritePreviewMarkdown(out io.Writer, pv pass.Preview) error {
 	writeCounts(&b, pv.Counts)
 	steps := changedSteps(pv)
 	b.WriteString("| | object | changed fields |\n|---|---|---|\n")
-	for _, s := range steps {
+	for i, s := range steps {
+		if i == maxMarkdownRows {
+			fmt.Fprintf(&b, "| | and %d more objects | |\n", len(steps)-i)
+			break
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", verb(s.Action), mdCode(stepName(s)), mdFields(s.ChangedFields))
 	}
 	b.WriteString("\n")
@@ -114,22 +127,13 @@ func stepName(s pass.PreviewStep) string {
 }
 
 func mdFields(fields []string) string {
-	const shown = 8
-	parts := make([]string, 0, min(len(fields), shown)+1)
-	for i, f := range fields {
-		if i == shown {
-			parts = append(parts, fmt.Sprintf("and %d more", len(fields)-shown))
-			break
-		}
-		parts = append(parts, mdCode(f))
-	}
-	return strings.Join(parts, ", ")
+	return joinAtMost(fields, 8, mdCode, "and %d more")
 }
 
 // mdText is s as plain text in Markdown, on one line: what Markdown or HTML
 // would read as markup is escaped, and a mention cannot notify anyone.
 func mdText(s string) string {
-	s = oneLine(s)
+	s = release.Printable(oneLine(s))
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -155,7 +159,7 @@ func mdText(s string) string {
 // backtick than the longest run inside it, so nothing in s ends it early;
 // a pipe is escaped, as a table cell needs.
 func mdCode(s string) string {
-	s = strings.ReplaceAll(oneLine(s), "|", "\\|")
+	s = strings.ReplaceAll(release.Printable(oneLine(s)), "|", "\\|")
 	if s == "" {
 		return ""
 	}

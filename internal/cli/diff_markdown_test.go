@@ -57,6 +57,25 @@ func TestAMarkdownPreviewEscapesWhatCameFromGit(t *testing.T) {
 	if md := out.String(); len(md) > 65536 || !strings.Contains(md, "more diffs do not fit in a comment: `lockstep diff shop/web` shows them") || !strings.Contains(md, "| create | `ConfigMap/c199` |") {
 		t.Errorf("a big preview: %d characters, ends %q", len(md), md[max(0, len(md)-200):])
 	}
+
+	// Thousands of objects and checks, and text that hides itself.
+	steps = nil
+	for i := range 3000 {
+		steps = append(steps, pass.PreviewStep{Action: plan.Create, Kind: "ConfigMap", Name: fmt.Sprint("config-map-with-a-long-name-", i)})
+	}
+	pv.Waves = []pass.PreviewWave{{Steps: steps}}
+	pv.Unmet = nil
+	for range 30 {
+		pv.Unmet = append(pv.Unmet, pass.Refusal{Reason: "PolicyDenied", Message: strings.Repeat("long ", 2000)})
+	}
+	pv.Subject = "fine\x1b[31m red \u202egnp.exe"
+	out.Reset()
+	if err := cli.WritePreviewMarkdown(&out, pv); err != nil {
+		t.Fatal(err)
+	}
+	if md := out.String(); len(md) > 65536 || !strings.Contains(md, "and 2800 more objects") || !strings.Contains(md, "- and 10 more") || strings.ContainsAny(md, "\x1b\u202e") {
+		t.Errorf("a huge preview: %d characters", len(md))
+	}
 }
 
 // A refused revision is written whole, then is the error a CI job fails on.

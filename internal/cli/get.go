@@ -23,10 +23,10 @@ import (
 func newGetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get",
-		Short: "Show Applications, Projects, webhook Receivers and Notifications",
+		Short: "Show Applications, Projects, webhook Receivers, Notifications and releases",
 	}
 	cmd.AddCommand(newGetAppsCommand(), newGetAppCommand(), newGetProjectsCommand(), newGetProjectCommand(),
-		newGetReceiversCommand(), newGetNotificationsCommand())
+		newGetReceiversCommand(), newGetNotificationsCommand(), newGetReleasesCommand())
 	return cmd
 }
 
@@ -305,6 +305,20 @@ func short(hash string) string {
 	return hash
 }
 
+// joinAtMost joins the first shown items, each as each writes it, with ", ",
+// and says how many more there are with more (a format taking the count).
+func joinAtMost(items []string, shown int, each func(string) string, more string) string {
+	parts := make([]string, 0, min(len(items), shown)+1)
+	for i, it := range items {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf(more, len(items)-shown))
+			break
+		}
+		parts = append(parts, each(it))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -312,8 +326,11 @@ func orDash(s string) string {
 	return s
 }
 
-func age(t time.Time) string {
-	d := time.Since(t)
+func age(t time.Time) string { return ageAt(time.Now(), t) }
+
+// ageAt is how long before now t was: 42s, 5m, 3h, 12d.
+func ageAt(now, t time.Time) string {
+	d := now.Sub(t)
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()))

@@ -11,12 +11,13 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/reconcile"
 	"github.com/lockstep-dev/lockstep/internal/release"
+	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
 func newPromoteCommand() *cobra.Command {
 	var (
 		m      modeFlags
-		reason string
+		req    server.PromoteRequest
 		output string
 		pf     = newPipelineFlags()
 	)
@@ -32,11 +33,18 @@ Nothing in the cluster changes except by that commit.
 
 The gates must pass first: the source Synced, Healthy and Ready at the revision it runs,
 for gates.soak if set; the time inside gates.window; APP's Project enforcing at least
-gates.approvals; APP not held (a rollback holds it: lockstep hold APP --clear).`,
+gates.approvals; APP not held (a rollback holds it: lockstep hold APP --clear).
+--dry-run checks them and shows the copy without writing it.
+
+Through the API this needs "applications promote" on APP and "applications get" on its
+source; with --kubeconfig it runs here and needs the Project's write Secrets.`,
 		Example: `  lockstep promote shop/web-prod
   lockstep promote shop/web-prod --reason "release 1.4 (CHG-12)"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := release.CheckReason(req.Reason, false); err != nil {
+				return &UsageError{Err: err}
+			}
 			viaAPI, err := m.useAPI()
 			if err != nil {
 				return err
@@ -51,7 +59,7 @@ gates.approvals; APP not held (a rollback holds it: lockstep hold APP --clear).`
 				if err != nil {
 					return err
 				}
-				if res, err = c.Promote(cmd.Context(), ns, name, reason); err != nil {
+				if res, err = c.Promote(cmd.Context(), ns, name, req); err != nil {
 					return err
 				}
 			} else {
@@ -60,7 +68,7 @@ gates.approvals; APP not held (a rollback holds it: lockstep hold APP --clear).`
 					if err != nil {
 						return err
 					}
-					res, err = pl.Promote(cmd.Context(), app, reconcile.PromoteOptions{By: who, Reason: reason})
+					res, err = pl.Promote(cmd.Context(), app, reconcile.PromoteOptions{By: who, Reason: req.Reason, DryRun: req.DryRun})
 					return err
 				})
 				if err != nil {
@@ -76,7 +84,8 @@ gates.approvals; APP not held (a rollback holds it: lockstep hold APP --clear).`
 	}
 	m.add(cmd)
 	pf.add(cmd)
-	cmd.Flags().StringVar(&reason, "reason", "", "why: written into the commit")
+	cmd.Flags().StringVar(&req.Reason, "reason", "", "why: written into the commit")
+	cmd.Flags().BoolVar(&req.DryRun, "dry-run", false, "check the gates and show what would be written, and write nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the result as data")
 	return cmd
 }
@@ -86,7 +95,11 @@ func writePromotion(out io.Writer, app string, res release.PromotionResult) {
 		fmt.Fprintf(out, "%s already runs what its source runs at %s: nothing to promote\n", app, short(res.Revision))
 		return
 	}
-	fmt.Fprintf(out, "wrote %s, promoting %s into %s:\n", short(res.Commit), short(res.Revision), app)
+	verb := "wrote"
+	if res.DryRun {
+		verb = "would write"
+	}
+	fmt.Fprintf(out, "%s %s, promoting %s into %s:\n", verb, short(res.Commit), short(res.Revision), app)
 	for _, c := range res.Copied {
 		from, to := c.From, c.To
 		if from == "" {
@@ -95,7 +108,11 @@ func writePromotion(out io.Writer, app string, res release.PromotionResult) {
 		if to == "" {
 			to = "(removed)"
 		}
-		fmt.Fprintf(out, "  %s %s: %s → %s\n", c.File, c.Path, from, to)
+		fmt.Fprintf(out, "  %s %s: %s → %s\n", c.File, c.Path, release.Printable(from), release.Printable(to))
+	}
+	if res.DryRun {
+		fmt.Fprintf(out, "nothing pushed (--dry-run); it would go to %s\n", res.Branch)
+		return
 	}
 	if res.Direct {
 		fmt.Fprintf(out, "pushed to %s: %s applies it like any commit\n", res.Branch, app)

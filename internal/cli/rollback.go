@@ -29,27 +29,42 @@ func newRollbackCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback APP --to REVISION --reason TEXT",
 		Short: "Roll APP back by a commit that returns its folders to an earlier revision, and hold its automation",
-		Long: `Writes a commit that puts APP's folders (its path and every folder its render reads,
-such as a Kustomize base) back as they were at REVISION, with the Project's Git write
-access (spec.gitWrite), signed with its key when signatures are required. Nothing in the
+		Long: `Writes a commit that puts APP's folders back as they were at REVISION: its path, and
+the folders its render reads (a Kustomize base) when they changed since. Nothing in the
 cluster is touched: the commit is applied like any other change, once it reaches the
-branch APP follows. With spec.gitWrite.push: Branch (the default) the commit goes to a new
-branch to merge through review, so it gets the approvals any change needs; with Direct it
-is pushed onto the followed branch. A push that races another is made again on the new
-head; nothing is ever force-pushed.
+branch APP follows.
 
-REVISION is "previous" (the revision applied before the current one), a prefix of a
-revision APP applied recently (lockstep history APP), or a full commit hash.
+REVISION is "previous" (the revision applied before the newest one tried), a prefix of a
+revision APP applied recently (lockstep history APP), or a full commit hash. It must pass
+APP's signature and approval checks as they are today: a rollback never brings back
+content that would be refused.
 
-APP is then held: Lockstep's own automation (promotions into it) stays out until the hold
-is cleared with lockstep hold APP --clear. The hold and its release are recorded in the
-ledger.`,
-		Example: `  lockstep rollback shop/web --to previous --reason "checkout returns 500s (INC-42)"
-  lockstep rollback shop/web --to 3f2a9c1 --reason "revert the cache change"`,
+A folder outside APP's path that changed since REVISION (a base other Applications may
+read) is restored only when you name it with --include: the rollback would roll them back
+too. --dry-run shows the folders, the commits reverted and the commit, and writes nothing.
+
+The commit is written with APP's Project's Git write access (spec.gitWrite) and signed with
+its key when one is set. With push: Branch (the default, and always when the Project
+requires approvals) it goes to a new branch to merge through review, so it gets the
+approvals any change needs; with Direct it is pushed onto the followed branch. A push that
+races another is made again on the new head, unless the race changed the same folders;
+nothing is ever force-pushed.
+
+APP is then held: Lockstep's automation (promotions into it) stays out until someone runs
+lockstep hold APP --clear. The hold and its release are recorded in the ledger.
+
+Through the API this needs "applications rollback" on APP; with --kubeconfig it runs here
+and needs to read the Project's write Secrets in the controller's namespace.`,
+		Example: `  lockstep rollback shop/web --to previous --reason "checkout returns 500s (INC-42)" --dry-run
+  lockstep rollback shop/web --to previous --reason "checkout returns 500s (INC-42)"
+  lockstep rollback shop/web --to 3f2a9c1 --reason "revert the cache change" --include base`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(req.Reason) == "" || req.To == "" {
-				return &UsageError{Err: fmt.Errorf("give --to (the revision to return to) and --reason (why: the commit and the ledger keep it)")}
+			if req.To == "" {
+				return &UsageError{Err: fmt.Errorf("give --to (the revision to return to: previous, or a commit) and --reason (why)")}
+			}
+			if err := release.CheckReason(req.Reason, true); err != nil {
+				return &UsageError{Err: err}
 			}
 			viaAPI, err := m.useAPI()
 			if err != nil {
@@ -74,11 +89,9 @@ ledger.`,
 					if err != nil {
 						return err
 					}
-					if res, err = pl.Rollback(cmd.Context(), app, reconcile.RollbackOptions{To: req.To, By: who, Reason: req.Reason}); err != nil {
+					opts := reconcile.RollbackOptions{To: req.To, By: who, Reason: req.Reason, Include: req.Include, DryRun: req.DryRun}
+					if res, err = pl.Rollback(cmd.Context(), app, opts); err != nil || res.DryRun {
 						return err
-					}
-					if !res.Changed {
-						return nil
 					}
 					return holdAsUser(cmd, c, app, &res.Hold, who)
 				})
@@ -97,6 +110,8 @@ ledger.`,
 	pf.add(cmd)
 	cmd.Flags().StringVar(&req.To, "to", "", `the revision to return to: "previous", a commit hash, or a prefix of one APP applied`)
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (required): written into the commit, the hold and the ledger")
+	cmd.Flags().StringSliceVar(&req.Include, "include", nil, "folders outside APP's path to restore too, knowing other Applications may read them")
+	cmd.Flags().BoolVar(&req.DryRun, "dry-run", false, "show what would be written, and write nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the result as data")
 	return cmd
 }
@@ -105,14 +120,25 @@ ledger.`,
 func writeRollback(out io.Writer, app string, res release.RollbackResult) {
 	if !res.Changed {
 		fmt.Fprintf(out, "%s's folders (%s) already are as they were at %s: nothing to write\n", app, strings.Join(res.Folders, ", "), short(res.To))
+		if !res.DryRun {
+			fmt.Fprintf(out, "%s is held (promotions stay out) until: lockstep hold %s --clear\n", app, app)
+		}
 		return
 	}
-	fmt.Fprintf(out, "wrote %s, returning %s to %s\n", short(res.Commit), strings.Join(res.Folders, ", "), short(res.To))
+	verb := "wrote"
+	if res.DryRun {
+		verb = "would write"
+	}
+	fmt.Fprintf(out, "%s %s, returning %s to %s\n", verb, short(res.Commit), strings.Join(res.Folders, ", "), short(res.To))
 	for _, e := range res.Reverted {
-		fmt.Fprintf(out, "  reverts %s %s (%s)\n", short(e.Hash), e.Subject, e.Author)
+		fmt.Fprintf(out, "  reverts %s %s (%s)\n", short(e.Hash), release.Printable(e.Subject), release.Printable(e.Author))
 	}
 	if res.More > 0 {
 		fmt.Fprintf(out, "  and %d more\n", res.More)
+	}
+	if res.DryRun {
+		fmt.Fprintf(out, "nothing pushed (--dry-run); it would go to %s\n", res.Branch)
+		return
 	}
 	if res.Direct {
 		fmt.Fprintf(out, "pushed to %s: %s applies it like any commit (lockstep get app %s)\n", res.Branch, app, app)
@@ -139,6 +165,9 @@ the ledger with your name.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if clearHold == (strings.TrimSpace(reason) != "") {
 				return &UsageError{Err: fmt.Errorf("give either --reason (to hold) or --clear")}
+			}
+			if err := release.CheckReason(reason, !clearHold); err != nil {
+				return &UsageError{Err: err}
 			}
 			viaAPI, err := m.useAPI()
 			if err != nil {

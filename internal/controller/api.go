@@ -152,12 +152,12 @@ func (p previewer) Preview(ctx context.Context, app *v1.Application, revision *s
 // releaser is server.Releaser over the controller's Pipeline.
 type releaser struct{ pipeline *reconcile.Pipeline }
 
-func (r releaser) Rollback(ctx context.Context, app *v1.Application, to, by, reason string) (release.RollbackResult, error) {
-	return r.pipeline.Rollback(ctx, app, reconcile.RollbackOptions{To: to, By: by, Reason: reason})
+func (r releaser) Rollback(ctx context.Context, app *v1.Application, by string, req server.RollbackRequest) (release.RollbackResult, error) {
+	return r.pipeline.Rollback(ctx, app, reconcile.RollbackOptions{To: req.To, By: by, Reason: req.Reason, Include: req.Include, DryRun: req.DryRun})
 }
 
-func (r releaser) Promote(ctx context.Context, app *v1.Application, by, reason string, ledger func(context.Context, string, string) string) (release.PromotionResult, error) {
-	return r.pipeline.Promote(ctx, app, reconcile.PromoteOptions{By: by, Reason: reason, Ledger: ledger})
+func (r releaser) Promote(ctx context.Context, app *v1.Application, by string, req server.PromoteRequest, ledger func(context.Context, string, string) string) (release.PromotionResult, error) {
+	return r.pipeline.Promote(ctx, app, reconcile.PromoteOptions{By: by, Reason: req.Reason, Ledger: ledger, DryRun: req.DryRun})
 }
 
 // publishChanges feeds every change the manager's watch sees of an

@@ -32,13 +32,17 @@ const AppNamespace = "lockstep"
 // so a push shows up quickly without a webhook.
 const PollInterval = 10 * time.Second
 
-// exampleApps are the Applications `lockstep dev` creates: one per overlay, and
-// the Helm chart.
-var exampleApps = []struct{ name, path, namespace string }{
-	{"webapp-dev", "overlays/dev", "webapp-dev"},
-	{"webapp-stage", "overlays/stage", "webapp-stage"},
-	{"webapp-prod", "overlays/prod", "webapp-prod"},
-	{"webapp-helm", "chart", "webapp-helm"},
+// exampleApps are the Applications `lockstep dev` creates: one per overlay,
+// each promoted from the one before (dev → stage → prod), and the Helm chart.
+var exampleApps = []struct {
+	name, path, namespace string
+	promotion             *v1.Promotion
+}{
+	{"webapp-dev", "overlays/dev", "webapp-dev", nil},
+	{"webapp-stage", "overlays/stage", "webapp-stage", &v1.Promotion{From: "webapp-dev", Copy: v1.PromotionCopy{KustomizeImages: true}}},
+	{"webapp-prod", "overlays/prod", "webapp-prod", &v1.Promotion{From: "webapp-stage", Copy: v1.PromotionCopy{KustomizeImages: true},
+		Gates: v1.PromotionGates{Soak: &metav1.Duration{Duration: time.Minute}}}},
+	{"webapp-helm", "chart", "webapp-helm", nil},
 }
 
 // startController runs the controller in this process, logging to
@@ -92,7 +96,7 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 	if err := wait(time.Minute)("the Application CRD", func() bool { return c.List(ctx, &v1.ApplicationList{}) == nil }); err != nil {
 		return err
 	}
-	if err := e.createExampleApps(ctx, c); err != nil {
+	if err := e.createExampleApps(ctx, c, opts.Namespace); err != nil {
 		return err
 	}
 	if err := e.connectWebhook(ctx, c, wait(time.Minute)); err != nil {
@@ -117,8 +121,10 @@ func (e *Env) startController(ctx context.Context, progress io.Writer) error {
 }
 
 // createExampleApps creates the namespace, a read-only Git user's credentials
-// and CA as Secrets, and one Application per overlay.
-func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
+// and CA as Secrets, the Project with a writing Git user's credentials and a
+// signing key in the controller's namespace (controllerNS), and one
+// Application per overlay.
+func (e *Env) createExampleApps(ctx context.Context, c client.Client, controllerNS string) error {
 	password, err := randomToken()
 	if err != nil {
 		return err
@@ -128,13 +134,30 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return err
 	}
+	// Rollbacks and promotions are commits, pushed by a user that may write
+	// and signed with a key of Lockstep's own.
+	writePassword, err := randomToken()
+	if err != nil {
+		return err
+	}
+	e.Git.AddUser(GitWriter, writePassword, gitserver.ReadWrite)
+	signingKey, err := gitserver.NewSSHKey()
+	if err != nil {
+		return err
+	}
+	writeLabel := map[string]string{v1.LabelSecretUse: v1.SecretUseGitWrite}
 	automated := true
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: AppNamespace}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: controllerNS}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: AppNamespace},
 			Data: map[string][]byte{"username": []byte("lockstep"), "password": []byte(password)}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-ca", Namespace: AppNamespace},
 			Data: map[string][]byte{"ca.crt": ca}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "webapp-git-write", Namespace: controllerNS, Labels: writeLabel},
+			Data: map[string][]byte{"username": []byte(GitWriter), "password": []byte(writePassword), "ca.crt": ca}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "webapp-git-sign", Namespace: controllerNS, Labels: writeLabel},
+			Data: map[string][]byte{"signing.key": signingKey.PrivateKeyPEM}},
 		exampleProject(e.Git.HTTPSURL(ExampleRepo)),
 	}
 	for _, a := range exampleApps {
@@ -150,6 +173,7 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 				Destination: v1.Destination{Namespace: a.namespace},
 				Sync: v1.SyncPolicy{Automated: &automated, Prune: true, CreateNamespace: true, SelfHeal: true,
 					Interval: &metav1.Duration{Duration: PollInterval}},
+				Promotion: a.promotion,
 			},
 		})
 	}
@@ -163,6 +187,9 @@ func (e *Env) createExampleApps(ctx context.Context, c client.Client) error {
 
 // ExampleProject holds the example Applications' guardrails.
 const ExampleProject = "webapp"
+
+// GitWriter is the Git user Lockstep writes rollbacks and promotions as.
+const GitWriter = "lockstep-writer"
 
 // exampleProject lets the example Applications use their repository and the
 // webapp-* namespaces only, no RBAC objects and no cluster-scoped kinds, and
@@ -178,6 +205,10 @@ func exampleProject(repoURL string) *v1.Project {
 			Destinations:        []v1.ProjectDestination{{Namespace: "webapp-*"}},
 			NamespacedResources: v1.ResourceRules{Deny: []v1.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "*"}}},
 			Images:              &v1.ImagePolicy{Registries: []string{"registry.internal.example"}, RequireDigest: true},
+			// Straight onto main, for the tour; a real Project leaves push at
+			// Branch and merges through review.
+			GitWrite: &v1.GitWrite{SecretRef: v1.LocalObjectReference{Name: "webapp-git-write"},
+				SigningKeySecretRef: &v1.LocalObjectReference{Name: "webapp-git-sign"}, Push: v1.GitPushDirect},
 		},
 	}
 }

@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/lockstep-dev/lockstep/internal/source"
@@ -34,26 +39,44 @@ func dial(url string, a source.Auth) (*remote, error) {
 	return &remote{url: url, auth: auth, caBundle: caBundle, release: release}, nil
 }
 
-// checkout is a fresh clone of one branch, in memory: nothing of a write
-// ever touches the local disk, and nothing of one attempt survives into the
-// next.
+// checkout is a fresh clone of one branch: its history in a temporary
+// folder (a big repository must not fill the controller's memory), its
+// worktree in memory. Nothing of one attempt survives into the next; close
+// removes the folder.
 type checkout struct {
 	repo *git.Repository
 	fs   billy.Filesystem
 	// base is the branch's head; zero for an empty repository.
-	base plumbing.Hash
+	base  plumbing.Hash
+	close func()
 }
 
-// checkout clones branch with its whole history (FilesAt reads it).
+// checkout clones branch with its whole history (FilesAt and Log read it).
 func (r *remote) checkout(ctx context.Context, branch string) (checkout, error) {
+	dir, err := os.MkdirTemp("", "lockstep-gitwrite-")
+	if err != nil {
+		return checkout{}, fmt.Errorf("a folder for the clone: %w", err)
+	}
+	storage := func(name string) *filesystem.Storage {
+		return filesystem.NewStorage(osfs.New(filepath.Join(dir, name)), cache.NewObjectLRUDefault())
+	}
+	co, err := r.clone(ctx, branch, storage)
+	co.close = func() { _ = os.RemoveAll(dir) }
+	if err != nil {
+		co.close()
+	}
+	return co, err
+}
+
+func (r *remote) clone(ctx context.Context, branch string, storage func(name string) *filesystem.Storage) (checkout, error) {
 	fs := memfs.New()
-	repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
+	repo, err := git.CloneContext(ctx, storage("clone"), fs, &git.CloneOptions{
 		URL: r.url, Auth: r.auth, CABundle: r.caBundle, ReferenceName: plumbing.NewBranchReferenceName(branch), SingleBranch: true,
 	})
 	switch {
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		repo, err := emptyRepository(fs, r.url, branch)
-		return checkout{repo: repo, fs: fs}, err
+		repo, err := emptyRepository(storage("init"), fs, r.url, branch)
+		return checkout{repo: repo, fs: fs}, unlinkGitDir(fs, err)
 	case errors.As(err, new(git.NoMatchingRefSpecError)) || err != nil && strings.Contains(err.Error(), "couldn't find remote ref"):
 		return checkout{}, fmt.Errorf("the repository has no branch %s: create it first, or name another branch", branch)
 	case err != nil:
@@ -63,12 +86,25 @@ func (r *remote) checkout(ctx context.Context, branch string) (checkout, error) 
 	if err != nil {
 		return checkout{}, fmt.Errorf("reading the head of %s: %w", branch, err)
 	}
-	return checkout{repo: repo, fs: fs, base: head.Hash()}, nil
+	return checkout{repo: repo, fs: fs, base: head.Hash()}, unlinkGitDir(fs, nil)
+}
+
+// unlinkGitDir removes the .git file go-git leaves in a worktree whose
+// history is stored elsewhere: the worktree then holds only the branch's
+// files, and anything an edit puts at .git is the edit's (and refused).
+func unlinkGitDir(fs billy.Filesystem, err error) error {
+	if err != nil {
+		return err
+	}
+	if info, statErr := fs.Lstat(".git"); statErr == nil && !info.IsDir() {
+		return fs.Remove(".git")
+	}
+	return nil
 }
 
 // emptyRepository starts the history of a repository that has none.
-func emptyRepository(fs billy.Filesystem, url, branch string) (*git.Repository, error) {
-	repo, err := git.Init(memory.NewStorage(), fs)
+func emptyRepository(storage *filesystem.Storage, fs billy.Filesystem, url, branch string) (*git.Repository, error) {
+	repo, err := git.Init(storage, fs)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,9 @@ type Request struct {
 	Describe func(t *Tree) (string, error)
 	// Signer, when set, signs the commit (see ParseSigningKey).
 	Signer Signer
+	// DryRun makes the commit and pushes nothing: Result says what a write
+	// would do (its Commit exists nowhere else).
+	DryRun bool
 }
 
 // Options control Write; a zero field takes its value from DefaultOptions.
@@ -151,6 +154,7 @@ func (req Request) attempt(ctx context.Context, r *remote, opts Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
+	defer co.close()
 	if co.base.IsZero() && req.PushBranch != "" {
 		return Result{}, fmt.Errorf("the repository is empty, and a change for review needs %s to start from: push to %s first (no separate push branch)", req.Branch, req.Branch)
 	}
@@ -199,6 +203,9 @@ func (req Request) attempt(ctx context.Context, r *remote, opts Options) (Result
 	target := req.Branch
 	if req.PushBranch != "" {
 		target = req.PushBranch
+	}
+	if req.DryRun {
+		return Result{Commit: commit.String(), Changed: true, Branch: target}, nil
 	}
 	if err := r.push(ctx, co.repo, req.Branch, target, req.PushBranch == "", co.base); err != nil {
 		return Result{}, err

@@ -14,12 +14,19 @@ import (
 )
 
 // A hold is recorded once when it is set (by whom, why, which rollback), shown
-// in the status, and its release is recorded once with who cleared it. An
+// in the status, and its release is recorded once with who cleared it; the
+// actor is who the action annotation names, not the hold's own field. An
 // annotation that is not a hold still holds: automation fails closed.
 func TestAHoldIsRecordedWhenSetAndWhenReleased(t *testing.T) {
 	p := syncPass(t)
-	hold := v1.Hold{Reason: "rolled back: checkout 500s", By: "alice", At: metav1.NewTime(t0), RollbackTo: applied.Hash, RollbackCommit: strings.Repeat("c", 40), Branch: "lockstep/rollback/web"}
-	p.Application.Annotations = map[string]string{v1.AnnotationHold: v1.HoldValue(hold)}
+	hold := v1.Hold{Reason: "rolled back: checkout 500s", By: "forged-in-the-json", At: metav1.NewTime(t0), RollbackTo: applied.Hash, RollbackCommit: strings.Repeat("c", 40), Branch: "lockstep/rollback/web"}
+	// As lockstep rollback writes it: the hold, and who asked.
+	for k, v := range v1.HoldPatch(&hold, "alice", t0)["metadata"].(map[string]any)["annotations"].(map[string]any) {
+		if p.Application.Annotations == nil {
+			p.Application.Annotations = map[string]string{}
+		}
+		p.Application.Annotations[k] = v.(string)
+	}
 	next := pass.Status(p)
 	if !equality.Semantic.DeepEqual(next.Hold, &hold) {
 		t.Fatalf("status.hold = %+v, want %+v", next.Hold, hold)
@@ -32,6 +39,7 @@ func TestAHoldIsRecordedWhenSetAndWhenReleased(t *testing.T) {
 
 	// The next pass sees the recorded hold: nothing new.
 	p.Application.Status = next
+	p.Application.Status.LastHandledActionRequest = p.Application.Annotations[v1.AnnotationActionRequestedBy]
 	if recs := holdRecords(pass.Records(p, &next)); len(recs) != 0 {
 		t.Errorf("the hold was recorded again: %+v", recs)
 	}
@@ -60,4 +68,34 @@ func holdRecords(recs []audit.Record) []audit.Record {
 		}
 	}
 	return out
+}
+
+// HealthySince starts when the Application is Synced and Healthy, stays while
+// passes change nothing (a commit elsewhere in the repository), restarts when
+// a pass changes what runs, and ends when health does.
+func TestHealthySinceCountsTheSoak(t *testing.T) {
+	p := syncPass(t)
+	first := pass.Status(p)
+	if first.HealthySince == nil || !first.HealthySince.Time.Equal(p.Finished) {
+		t.Fatalf("after a healthy sync: healthySince %v, want %v", first.HealthySince, p.Finished)
+	}
+	steady := syncPass(t)
+	steady.Application.Status = first
+	steady.Plan.Steps[0].Action = "Unchanged"
+	steady.Finished = p.Finished.Add(time.Hour)
+	if got := pass.Status(steady); got.HealthySince == nil || !got.HealthySince.Time.Equal(p.Finished) {
+		t.Errorf("a pass that changed nothing moved healthySince to %v", got.HealthySince)
+	}
+	changed := syncPass(t)
+	changed.Application.Status = first
+	changed.Finished = p.Finished.Add(2 * time.Hour)
+	if got := pass.Status(changed); got.HealthySince == nil || !got.HealthySince.Time.Equal(changed.Finished) {
+		t.Errorf("a pass that changed what runs kept healthySince at %v", got.HealthySince)
+	}
+	sick := syncPass(t)
+	sick.Application.Status = first
+	sick.HealthSummary.Status = "Degraded"
+	if got := pass.Status(sick); got.HealthySince != nil {
+		t.Errorf("a Degraded Application keeps healthySince %v", got.HealthySince)
+	}
 }

@@ -1,18 +1,19 @@
 package pass
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -79,6 +80,9 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 		}
 	}
 	s.Changes = planChanges(p)
+	if s.Event == audit.EventSync && p.Applied {
+		s.Images = images(p.Plan)
+	}
 	recs = append(recs, s)
 	if len(p.Changes.Pruned) > 0 {
 		pr := base
@@ -193,6 +197,18 @@ func planChanges(p *Pass) []audit.Change {
 	return out
 }
 
+// images are the images the plan's objects run once applied: those it
+// creates, updates and leaves unchanged, not the hooks (they run once).
+func images(pl plan.Plan) []string {
+	var objs []*unstructured.Unstructured
+	for _, s := range pl.Steps {
+		if s.Action != plan.Prune && s.Desired != nil {
+			objs = append(objs, s.Desired)
+		}
+	}
+	return policy.Images(objs)
+}
+
 // scrubFields hides Secret values a chart or a manifest copied into another
 // object's fields (a ConfigMap's data from a value read from a Secret): the
 // ledger keeps what it records for good.
@@ -254,8 +270,8 @@ func actionRecords(app *v1.Application) []audit.Record {
 
 // holdRecords records a hold put on the Application, or its release, when the
 // annotation differs from the hold the status shows (the one last recorded).
-// A hold names who set it; a release is by whoever `lockstep hold --clear`
-// named, or the field manager that removed it.
+// Either is by whoever `lockstep hold` or `lockstep rollback` named in the
+// action-requested-by annotation, or else the field manager that changed it.
 func holdRecords(app *v1.Application, base audit.Record, actor func(string) string) []audit.Record {
 	now, was := v1.ParseHold(app.Annotations[v1.AnnotationHold]), app.Status.Hold
 	if equality.Semantic.DeepEqual(now, was) {
@@ -267,7 +283,11 @@ func holdRecords(app *v1.Application, base audit.Record, actor func(string) stri
 		r.Message = "released the hold: " + was.Reason
 		return []audit.Record{r}
 	}
-	r.Event, r.Actor, r.Revision, r.Message = audit.EventHold, cmp.Or(now.By, actor("hold")), now.RollbackTo, now.Reason
+	// The actor is who the action-requested-by annotation names, as for
+	// every manual action, not the hold's own "by": whoever may patch the
+	// Application could write either, but the field manager fallback is
+	// the API server's record of who did.
+	r.Event, r.Actor, r.Revision, r.Message = audit.EventHold, actor("hold"), now.RollbackTo, now.Reason
 	if now.RollbackCommit != "" {
 		r.Message += " (rollback commit " + now.RollbackCommit
 		if now.Branch != "" {

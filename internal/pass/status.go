@@ -47,14 +47,15 @@ func Status(p *Pass) v1.ApplicationStatus {
 // deployed marks the applied commit deployed once the cluster runs it in
 // sync and healthy; a later wobble of health at the same commit leaves it.
 //
-// HealthySince starts then, and ends whenever the Application stops being
-// Synced and Healthy at its applied revision: a promotion's soak counts
-// from it.
+// HealthySince starts when the Application is Synced and Healthy, and ends
+// whenever it stops being so or a pass changes what runs: a promotion's
+// soak counts from it. A commit elsewhere in the repository that renders
+// the same objects does not restart it.
 func (b *statusBuilder) deployed() {
 	st := &b.st
 	if st.Sync.Status == v1.Synced && st.Health != nil && st.Health.Status == string(health.Healthy) &&
 		st.LastAppliedRevision != nil && st.Sync.Revision == st.LastAppliedRevision.Commit {
-		if st.LastDeployedRevision != st.LastAppliedRevision.Commit || st.HealthySince == nil {
+		if st.HealthySince == nil || b.p.Applied && !b.p.Plan.InSync() {
 			since := b.now
 			st.HealthySince = &since
 		}

@@ -19,7 +19,15 @@ type Approval struct {
 	TrustedSignature bool
 	// Signer names the key that signed it, for messages.
 	Signer string
+	// Requesters are who asked Lockstep to write the commit (its
+	// RequesterTrailer values): Lockstep is the commit's author, so they
+	// count as its authors, and their own approvals do not count either.
+	Requesters []string
 }
+
+// RequesterTrailer names, on a commit Lockstep writes (a rollback, a
+// promotion), the user who asked for it.
+const RequesterTrailer = "Lockstep-Requested-By"
 
 // CheckApprovals applies spec.approvals: the commit needs Required distinct
 // approvers, none of them its author, on a commit signed by a trusted key.
@@ -46,7 +54,7 @@ func (r *Rules) CheckApprovals(a Approval) ([]string, error) {
 			if strings.TrimSpace(v) != "" {
 				nameless = append(nameless, v)
 			}
-		case k == author:
+		case k == author || isRequester(v, a.Requesters):
 			self = append(self, v)
 		case seen[k] == "":
 			seen[k] = strings.TrimSpace(v)
@@ -87,4 +95,24 @@ func personKey(v string) string {
 		}
 	}
 	return ""
+}
+
+// isRequester says whether the approver "Name <email>" is one of the users
+// who asked for the commit. A user is an account name or an email, so it is
+// compared with the email, the email's local part and the name, ignoring
+// case: wrongly excluding an approval is safe, wrongly counting one is not.
+func isRequester(approver string, requesters []string) bool {
+	email := personKey(approver)
+	local, _, _ := strings.Cut(email, "@")
+	name := strings.ToLower(strings.TrimSpace(approver))
+	if i := strings.LastIndex(name, "<"); i >= 0 {
+		name = strings.TrimSpace(name[:i])
+	}
+	for _, r := range requesters {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if r != "" && (r == email || r == local || r == name) {
+			return true
+		}
+	}
+	return false
 }

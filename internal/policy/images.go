@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -64,6 +65,26 @@ func containers(o *unstructured.Unstructured) []container {
 		}
 	}
 	return out
+}
+
+// Images are the image references objs run: every container's (init and
+// ephemeral ones too) and every image volume's, of every pod spec the image
+// rules check (containers), sorted, each once. The ledger keeps them with a
+// sync, so that a release says which images it runs.
+func Images(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		if o == nil {
+			continue
+		}
+		for _, c := range containers(o) {
+			if c.image != "" {
+				out = append(out, c.image)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // checkImage returns the rule an image breaks and why, or "" when it is allowed.

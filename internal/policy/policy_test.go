@@ -285,6 +285,16 @@ func TestApprovals(t *testing.T) {
 	if got, err := compile(t, v1.ProjectSpec{}).CheckApprovals(policy.Approval{}); got != nil || err != nil {
 		t.Errorf("no approval rule: %v %v", got, err)
 	}
+
+	// A commit Lockstep wrote for dave (a rollback): dave's own approval
+	// does not count, by account name, email or email's local part.
+	for _, requester := range []string{"dave", "Dave@X.io", "Dave"} {
+		got, err := r.CheckApprovals(policy.Approval{Author: "Lockstep <lockstep@localhost>", Requesters: []string{requester},
+			Approvers: []string{"Dave <dave@x.io>", "Bob <bob@x.io>"}, TrustedSignature: true})
+		if err == nil || !strings.Contains(err.Error(), "has 1 (Bob <bob@x.io>)") {
+			t.Errorf("the requester %q approves their own rollback: %v, %v", requester, got, err)
+		}
+	}
 }
 
 func TestBadPatternsAreErrors(t *testing.T) {

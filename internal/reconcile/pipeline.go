@@ -329,10 +329,20 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 		return nil, stageError(v1.ReasonRenderFailed, isTransientAPIError(err), err)
 	}
 	opts.Tenant = app.Namespace + "/" + app.Name
+	// A previewed revision nobody has signed is rendered without the
+	// decryption keys: whoever pushed it could copy a short decrypted value
+	// (too short to scrub) into an object the diff shows.
+	keysWithheld := p.Revision != "" && p.Verified == nil && opts.AgeIdentities != ""
+	if keysWithheld {
+		opts.AgeIdentities = ""
+	}
 	rendered, err := pl.renders.Render(ctx, snap.Files, snap.Commit.Hash, app.Spec.Source.Path, opts)
 	if err != nil {
 		if len(secrets) > 0 {
 			err = withheld(err, app.Spec.Source.Path)
+		}
+		if keysWithheld && errors.Is(err, render.ErrNoDecryptionKey) {
+			err = fmt.Errorf("%w (a preview decrypts SOPS files only for a revision whose signature verified: this one's did not, or the Application verifies none)", err)
 		}
 		return nil, stageError(v1.ReasonRenderFailed, false, err)
 	}

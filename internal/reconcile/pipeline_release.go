@@ -25,6 +25,12 @@ type RollbackOptions struct {
 	To string
 	// By is who asks; Reason why.
 	By, Reason string
+	// Include are folders outside the Application's path, which its render
+	// reads and which changed since To, to restore knowingly (other
+	// Applications may read them).
+	Include []string
+	// DryRun computes the commit and pushes nothing.
+	DryRun bool
 }
 
 // keySigningKey is the entry of a gitWrite signing Secret with the key.
@@ -46,8 +52,11 @@ func (pl *Pipeline) Rollback(ctx context.Context, app *v1.Application, opts Roll
 	if err != nil {
 		return release.RollbackResult{}, err
 	}
-	access, _, err := pl.writeAccess(ctx, app)
+	access, project, err := pl.writeAccess(ctx, app)
 	if err != nil {
+		return release.RollbackResult{}, err
+	}
+	if err := pl.checkTarget(ctx, app, to); err != nil {
 		return release.RollbackResult{}, err
 	}
 	folders, err := pl.renderedFolders(ctx, app, branch, to)
@@ -58,10 +67,56 @@ func (pl *Pipeline) Rollback(ctx context.Context, app *v1.Application, opts Roll
 	if r := app.Status.LastAppliedRevision; r != nil {
 		applied = r.Commit
 	}
-	return release.WriteRollback(ctx, access, release.Rollback{
+	return release.WriteRollback(ctx, reviewedIfApproved(access, project), release.Rollback{
 		Application: app.Namespace + "/" + app.Name, Branch: branch, To: to, Applied: applied,
-		Folders: folders, By: opts.By, Reason: opts.Reason, Now: pl.now(),
+		Folders: folders, Own: app.Spec.Source.Path, Include: opts.Include, DryRun: opts.DryRun,
+		By: opts.By, Reason: opts.Reason, Now: pl.now(),
 	}, gitwrite.Options{Now: pl.now})
+}
+
+// reviewedIfApproved sends commits for review when the Project requires
+// approvals, whatever its push setting: a commit Lockstep pushes directly
+// carries none, and would be refused.
+func reviewedIfApproved(a release.Access, project *v1.Project) release.Access {
+	if p := project.Spec.Approvals; p != nil && p.Required > 0 {
+		a.Push = v1.GitPushBranch
+	}
+	return a
+}
+
+// checkTarget refuses a rollback to a revision that would not be applied
+// today: its signature and approvals are checked under the Project's
+// rules as they are now. Lockstep signs the rollback commit with a trusted
+// key, so without this it would launder content that was never verified.
+func (pl *Pipeline) checkTarget(ctx context.Context, app *v1.Application, rev string) error {
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return err
+	}
+	at := app.DeepCopy()
+	at.Spec.Source.Git.Ref = v1.GitRef{Commit: rev}
+	user := pl.identity(app, rules)
+	snap, err := pl.fetch(ctx, at, user, 0)
+	if err != nil {
+		return err
+	}
+	why := func(err error) error {
+		return fmt.Errorf("%s would not be applied today, so a rollback may not return to it: %w", short(rev), err)
+	}
+	if _, err := pl.verifyRevision(ctx, app, user, rules, snap); err != nil {
+		return why(err)
+	}
+	if _, err := pl.checkApprovals(ctx, rules, snap.Commit); err != nil {
+		return why(err)
+	}
+	return nil
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
 }
 
 // followedBranch is the branch app follows: a rollback or a promotion is a
@@ -91,6 +146,16 @@ func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (a rel
 	if err := pl.reader.Get(ctx, types.NamespacedName{Name: name}, project); err != nil {
 		return release.Access{}, nil, fmt.Errorf("reading project %s: %w", name, err)
 	}
+	// The repository and destination the Project allows, before any Secret
+	// is read: the write credentials go only to a repository the Project
+	// names.
+	rules, err := pl.projectRules(ctx, app)
+	if err != nil {
+		return release.Access{}, nil, err
+	}
+	if err := rules.CheckApplication(app); err != nil {
+		return release.Access{}, nil, err
+	}
 	w := project.Spec.GitWrite
 	if w == nil {
 		return release.Access{}, nil, fmt.Errorf("project %s has no spec.gitWrite, so Lockstep may not write to Git for it: set it (docs/environments.md), or revert the commits yourself", name)
@@ -112,10 +177,6 @@ func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (a rel
 			KnownHosts: data[keyKnownHosts], CABundle: data[keyCA]}}
 	if a.Auth.Password == "" && len(a.Auth.SSHPrivateKey) == 0 {
 		return release.Access{}, nil, fmt.Errorf("project %s spec.gitWrite.secretRef: the Secret %s/%s has neither %q (HTTPS) nor %q (SSH)", name, pl.namespace, w.SecretRef.Name, keyPassword, keyIdentity)
-	}
-	rules, err := pl.projectRules(ctx, app)
-	if err != nil {
-		return release.Access{}, nil, err
 	}
 	verification, _, _, err := rules.Verification(app, pl.namespace)
 	if err != nil {
@@ -142,8 +203,8 @@ func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (a rel
 // renderedFolders are the folders a render of app reads at the head of
 // branch and at rev, with its path: what a rollback to rev restores. A
 // render that fails (rev may not render with today's chart) counts its path
-// alone. The repository's root is never among them: restoring it would
-// revert every Application of the repository.
+// alone. A render that reads the repository's root is refused: restoring it
+// would revert every Application of the repository.
 func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, branch, rev string) ([]string, error) {
 	folders := map[string]bool{path.Clean(app.Spec.Source.Path): true}
 	for _, r := range []source.Ref{{Branch: branch}, {Commit: rev}} {
@@ -159,10 +220,9 @@ func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, br
 			return nil, err
 		}
 	}
-	delete(folders, ".")
 	delete(folders, "")
-	if len(folders) == 0 {
-		return nil, fmt.Errorf("%s/%s renders the repository's root: a rollback would revert every Application of the repository; revert the commits yourself", app.Namespace, app.Name)
+	if folders["."] {
+		return nil, fmt.Errorf("%s/%s's render reads files at the repository's root: a rollback by folders cannot restore them without reverting every Application of the repository; revert the commits yourself", app.Namespace, app.Name)
 	}
 	out := make([]string, 0, len(folders))
 	for f := range folders {
@@ -179,6 +239,8 @@ type PromoteOptions struct {
 	// ("#41 <hash>"), "" when unknown: the trailer is then left out. Nil:
 	// never known (no ledger here).
 	Ledger func(ctx context.Context, source, revision string) string
+	// DryRun computes the commit and pushes nothing.
+	DryRun bool
 }
 
 // Promote writes, as a commit on target's branch (or a new branch for
@@ -218,10 +280,10 @@ func (pl *Pipeline) Promote(ctx context.Context, target *v1.Application, opts Pr
 	if opts.Ledger != nil {
 		ledger = opts.Ledger(ctx, source.Namespace+"/"+source.Name, revision)
 	}
-	return release.WritePromotion(ctx, access, release.Promotion{
+	return release.WritePromotion(ctx, reviewedIfApproved(access, project), release.Promotion{
 		Source: source.Namespace + "/" + source.Name, Target: target.Namespace + "/" + target.Name,
 		Revision: revision, SourceFiles: files, TargetPath: target.Spec.Source.Path, Branch: branch,
-		Copy: pr.Copy, Ledger: ledger, Review: pr.Gates.Approvals > 0, By: opts.By, Reason: opts.Reason, Now: pl.now(),
+		Copy: pr.Copy, Ledger: ledger, Review: pr.Gates.Approvals > 0, By: opts.By, Reason: opts.Reason, Now: pl.now(), DryRun: opts.DryRun,
 	}, gitwrite.Options{Now: pl.now})
 }
 

@@ -61,6 +61,7 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 	signer, verr := keys.Verify(commit.SignedPayload, commit.Signature)
 	approvers, err := rules.CheckApprovals(policy.Approval{
 		Author: commit.Author, Approvers: commit.TrailerValues(trailer), TrustedSignature: verr == nil, Signer: signer.String(),
+		Requesters: commit.TrailerValues(policy.RequesterTrailer),
 	})
 	if err != nil {
 		if verr != nil {

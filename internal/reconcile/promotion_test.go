@@ -52,7 +52,7 @@ func TestPromoteStageToProdByCommit(t *testing.T) {
 
 	admin := adminClient(t, f.c)
 	ctx := testenv.Context(t)
-	if _, err := admin.Promote(ctx, f.ns, "web-prod", ""); err == nil || !strings.Contains(err.Error(), "gates.soak: "+f.ns+"/web-stage has been Synced and Healthy at "+first[:12]) {
+	if _, err := admin.Promote(ctx, f.ns, "web-prod", server.PromoteRequest{}); err == nil || !strings.Contains(err.Error(), "gates.soak: "+f.ns+"/web-stage has been Synced and Healthy at "+first[:12]) {
 		t.Fatalf("a promotion before the soak: %v", err)
 	}
 	app := f.get(t, "web-prod")
@@ -63,7 +63,7 @@ func TestPromoteStageToProdByCommit(t *testing.T) {
 	var res release.PromotionResult
 	eventually(t, 10*time.Second, "the promotion once stage has soaked", func(ctx context.Context) (bool, error) {
 		var err error
-		res, err = admin.Promote(ctx, f.ns, "web-prod", "release 1.1 (CHG-12)")
+		res, err = admin.Promote(ctx, f.ns, "web-prod", server.PromoteRequest{Reason: "release 1.1 (CHG-12)"})
 		return err == nil, err
 	})
 	if !res.Changed || !res.Direct || res.Revision != first || len(res.Copied) != 1 || res.Copied[0].Path != "images[registry.internal/web].newTag" || res.Copied[0].To != "1.1" {
@@ -89,7 +89,7 @@ func TestPromoteStageToProdByCommit(t *testing.T) {
 		!strings.Contains(app.Status.LastAppliedRevision.VerifiedBy+app.Status.LastAppliedRevision.Subject, "Promote "+first[:12]) {
 		t.Errorf("the promotion commit as applied: %+v", app.Status.LastAppliedRevision)
 	}
-	if again, err := admin.Promote(ctx, f.ns, "web-prod", ""); err != nil || again.Changed {
+	if again, err := admin.Promote(ctx, f.ns, "web-prod", server.PromoteRequest{}); err != nil || again.Changed {
 		t.Errorf("promoting again: %+v, %v", again, err)
 	}
 
@@ -100,7 +100,7 @@ func TestPromoteStageToProdByCommit(t *testing.T) {
 	eventually(t, 10*time.Second, "the hold to be seen", func(context.Context) (bool, error) {
 		return f.get(t, "web-prod").Annotations[v1.AnnotationHold] != "", nil
 	})
-	_, err := admin.Promote(ctx, f.ns, "web-prod", "")
+	_, err := admin.Promote(ctx, f.ns, "web-prod", server.PromoteRequest{})
 	var se *server.StatusError
 	if !errors.As(err, &se) || se.Code != 422 || !strings.Contains(err.Error(), "is held by admin") || !strings.Contains(err.Error(), "lockstep hold "+f.ns+"/web-prod --clear") {
 		t.Errorf("a promotion into a held Application: %v", err)

@@ -200,6 +200,21 @@ func TestADirectRollbackIsSignedAndAppliedAtOnce(t *testing.T) {
 	if out, err := rollback("--to", "deadbeef", "--reason", "too chatty"); err == nil || !strings.Contains(err.Error(), "is not a revision "+f.ns+"/web applied recently") {
 		t.Fatalf("a revision never applied: %v\n%s", err, out)
 	}
+	// Never to content that would be refused today (Lockstep would sign it),
+	// and never with a repository the Project does not allow.
+	evil, err := f.repo.Commit(gitserver.CommitOptions{Message: "unsigned\n", Files: map[string][]byte{"app/settings.yaml": []byte(settings("evil")["app/settings.yaml"])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := rollback("--to", evil, "--reason", "launder"); err == nil || !strings.Contains(err.Error(), evil[:12]+" would not be applied today") {
+		t.Fatalf("a rollback to an unsigned commit: %v\n%s", err, out)
+	}
+	f.updateProject(t, func(p *v1.ProjectSpec) { p.SourceRepos = []string{"https://nowhere.invalid/**"} })
+	if out, err := rollback("--to", first[:8], "--reason", "too chatty"); err == nil || !strings.Contains(err.Error(), "sourceRepos") {
+		t.Fatalf("a rollback of a repository the Project does not allow: %v\n%s", err, out)
+	}
+	f.updateProject(t, func(p *v1.ProjectSpec) { p.SourceRepos = []string{"**"} })
+
 	out, err := rollback("--to", first[:8], "--reason", "too chatty")
 	if err != nil || !strings.Contains(out, "pushed to main:") {
 		t.Fatalf("lockstep rollback --kubeconfig: %v\n%s", err, out)

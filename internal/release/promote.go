@@ -43,6 +43,8 @@ type Promotion struct {
 	// By is who asked, Reason why (optional for a promotion).
 	By, Reason string
 	Now        time.Time
+	// DryRun computes the commit and pushes nothing.
+	DryRun bool
 }
 
 // PromotionResult is what a promotion wrote.
@@ -53,6 +55,7 @@ type PromotionResult struct {
 	Direct   bool     `json:"direct"`
 	Changed  bool     `json:"changed"`
 	Copied   []Copied `json:"copied,omitempty"`
+	DryRun   bool     `json:"dryRun,omitempty"`
 }
 
 // WritePromotion writes the copy as one commit on the target's branch, or on
@@ -64,9 +67,9 @@ func WritePromotion(ctx context.Context, a Access, pr Promotion, opts gitwrite.O
 		return PromotionResult{}, err
 	}
 	dir := path.Clean(strings.Trim(pr.TargetPath, "/"))
-	res := PromotionResult{Revision: pr.Revision, Direct: a.Push == v1.GitPushDirect && !pr.Review}
+	res := PromotionResult{Revision: pr.Revision, Direct: a.Push == v1.GitPushDirect && !pr.Review, DryRun: pr.DryRun}
 	name, email := a.author()
-	req := gitwrite.Request{URL: a.URL, Auth: a.Auth, Branch: pr.Branch, Name: name, Email: email, Signer: a.Signer,
+	req := gitwrite.Request{URL: a.URL, Auth: a.Auth, Branch: pr.Branch, Name: name, Email: email, Signer: a.Signer, DryRun: pr.DryRun,
 		Edit: func(t *gitwrite.Tree) error {
 			read := func(file string) ([]byte, error) { return t.ReadFile(path.Join(dir, file)) }
 			changed, copied, err := CopyValues(pr.SourceFiles, read, pr.Copy)
@@ -107,8 +110,9 @@ func (pr Promotion) check() error {
 		return errors.New("a promotion needs the source's files")
 	case pr.By == "":
 		return errors.New("a promotion needs who asked for it")
-	case len(pr.Reason) > maxReason:
-		return fmt.Errorf("the reason is %d bytes; keep it under %d", len(pr.Reason), maxReason)
+	}
+	if err := CheckReason(pr.Reason, false); err != nil {
+		return err
 	}
 	if _, err := cleanFile(strings.Trim(pr.TargetPath, "/")); err != nil {
 		return fmt.Errorf("the target's folder %q: a promotion writes inside an Application's folder, not the repository's root", pr.TargetPath)

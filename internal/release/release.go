@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/gitwrite"
+	"github.com/lockstep-dev/lockstep/internal/policy"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -48,5 +49,5 @@ const (
 	TrailerRollbackTo  = "Lockstep-Rollback-To"
 	TrailerRollbackOf  = "Lockstep-Rollback-Of"
 	TrailerApplication = "Lockstep-Application"
-	TrailerRequestedBy = "Lockstep-Requested-By"
+	TrailerRequestedBy = policy.RequesterTrailer
 )

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -28,9 +29,17 @@ type Rollback struct {
 	To string
 	// Applied is the commit applied now, named in a trailer; "" if unknown.
 	Applied string
-	// Folders are the folders to restore: the Application's path and every
-	// folder its renders read, at To and now (a Kustomize base, a chart).
+	// Folders are the folders to restore: the Application's path (Own) and
+	// every folder its renders read, at To and now (a Kustomize base).
 	Folders []string
+	Own     string
+	// Include are the folders outside Own that may be restored when they
+	// changed since To: other Applications may read them, and restoring
+	// them rolls those back too. One that changed and is not included is
+	// an error naming it (SharedError).
+	Include []string
+	// DryRun computes the commit and pushes nothing.
+	DryRun bool
 	// By is who asked, Reason why; both are written into the commit.
 	By, Reason string
 	// Now is when.
@@ -56,6 +65,54 @@ type RollbackResult struct {
 	More     int                 `json:"more,omitempty"`
 	// Hold is what to put on the Application (see v1.AnnotationHold).
 	Hold v1.Hold `json:"hold"`
+	// DryRun: nothing was pushed; Commit exists nowhere.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// SharedError is a rollback that would restore folders outside the
+// Application's own that changed since its target: other Applications may
+// read them.
+type SharedError struct {
+	Folders []string
+}
+
+func (e *SharedError) Error() string {
+	list := strings.Join(e.Folders, ", ")
+	return fmt.Sprintf("the render also reads %s, changed since the target, which other Applications may read too: restoring it rolls them back as well. Restore it knowingly with --include %s, or revert those commits by hand",
+		list, strings.Join(e.Folders, ","))
+}
+
+// checkShared refuses folders outside Own that changed since To and are
+// not included.
+func (rb Rollback) checkShared(t *gitwrite.Tree, folders []string) error {
+	own := path.Clean(strings.Trim(rb.Own, "/"))
+	var shared []string
+	for _, f := range folders {
+		if f == own || strings.HasPrefix(f, own+"/") || included(f, rb.Include) {
+			continue
+		}
+		changed, _, err := t.Log(rb.To, f)
+		if err != nil {
+			return fmt.Errorf("%s is not a commit of %s's history, so it cannot be returned to by a commit there: %w", short(rb.To), rb.Branch, err)
+		}
+		if len(changed) > 0 {
+			shared = append(shared, f)
+		}
+	}
+	if len(shared) > 0 {
+		return &SharedError{Folders: shared}
+	}
+	return nil
+}
+
+func included(folder string, include []string) bool {
+	for _, in := range include {
+		in = path.Clean(strings.Trim(in, "/"))
+		if folder == in || strings.HasPrefix(folder, in+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // maxReason bounds the reason written into the commit and the hold.
@@ -69,10 +126,20 @@ func WriteRollback(ctx context.Context, a Access, rb Rollback, opts gitwrite.Opt
 		return RollbackResult{}, err
 	}
 	folders := cleanFolders(rb.Folders)
-	res := RollbackResult{To: rb.To, Folders: folders, Direct: a.Push == v1.GitPushDirect}
+	res := RollbackResult{To: rb.To, Folders: folders, Direct: a.Push == v1.GitPushDirect, DryRun: rb.DryRun}
 	name, email := a.author()
-	req := gitwrite.Request{URL: a.URL, Auth: a.Auth, Branch: rb.Branch, Name: name, Email: email, Signer: a.Signer,
+	first := "" // the head the first attempt saw
+	req := gitwrite.Request{URL: a.URL, Auth: a.Auth, Branch: rb.Branch, Name: name, Email: email, Signer: a.Signer, DryRun: rb.DryRun,
 		Edit: func(t *gitwrite.Tree) error {
+			if err := rb.checkShared(t, folders); err != nil {
+				return err
+			}
+			if first == "" {
+				first = t.Head()
+			} else if changed, _, err := t.Log(first, folders...); err != nil || len(changed) > 0 {
+				// A retry must not quietly undo what was pushed meanwhile.
+				return fmt.Errorf("%s changed %s while the rollback was written (%d commits): look at them, then roll back again", rb.Branch, strings.Join(folders, ", "), len(changed))
+			}
 			var err error
 			if res.Reverted, res.More, err = t.Log(rb.To, folders...); err != nil {
 				return fmt.Errorf("%s is not a commit of %s's history, so it cannot be returned to by a commit there: %w", short(rb.To), rb.Branch, err)
@@ -100,15 +167,14 @@ func WriteRollback(ctx context.Context, a Access, rb Rollback, opts gitwrite.Opt
 }
 
 func (rb Rollback) check() error {
+	if err := CheckReason(rb.Reason, true); err != nil {
+		return err
+	}
 	switch {
 	case rb.Application == "" || rb.Branch == "":
 		return errors.New("a rollback needs the Application and the branch it follows")
 	case len(rb.To) != 40 || !isHex(rb.To):
 		return fmt.Errorf("rollback target %q: want a full commit hash (see release.Target)", rb.To)
-	case strings.TrimSpace(rb.Reason) == "":
-		return errors.New("say why (--reason): the commit, the hold and the ledger keep it")
-	case len(rb.Reason) > maxReason:
-		return fmt.Errorf("the reason is %d bytes; keep it under %d (link a ticket for the rest)", len(rb.Reason), maxReason)
 	case rb.By == "":
 		return errors.New("a rollback needs who asked for it")
 	case len(rb.Folders) == 0:
@@ -173,3 +239,44 @@ func (rb Rollback) message(folders []string, reverted []gitwrite.LogEntry, more 
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// CheckReason says what is wrong with the reason for a rollback, a hold
+// or (not required) a promotion: it goes into commits, the ledger and
+// terminals, so it is plain text of at most 1 KiB.
+func CheckReason(reason string, required bool) error {
+	switch {
+	case required && strings.TrimSpace(reason) == "":
+		return errors.New("say why (--reason): the commit, the hold and the ledger keep it")
+	case len(reason) > maxReason:
+		return fmt.Errorf("the reason is %d bytes; keep it under %d (link a ticket for the rest)", len(reason), maxReason)
+	case strings.ContainsFunc(reason, unsafeRune):
+		return errors.New("the reason holds a control character: write it as plain text")
+	}
+	return nil
+}
+
+// Printable is s with the characters unsafeRune refuses dropped: for text
+// from Git (subjects, authors) shown in a terminal.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unsafeRune(r) || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// unsafeRune is a control character other than a line break or tab, or one
+// that reorders text on screen (bidirectional controls): text that would
+// show differently in a terminal or a forge than in the ledger.
+func unsafeRune(r rune) bool {
+	switch {
+	case r == '\n' || r == '\t':
+		return false
+	case unicode.IsControl(r):
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f:
+		return true
+	}
+	return false
+}

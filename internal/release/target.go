@@ -16,11 +16,17 @@ const Previous = "previous"
 // full commit hash (any commit of the followed branch's history), or the
 // first 7 or more hex digits of a revision app applied recently (its
 // status history). A revision never applied is given in full, knowingly.
+//
+// Previous is the newest revision applied successfully before the newest
+// one tried: when a bad revision failed halfway, the one before it, not the
+// one before the last success.
 func Target(app *v1.Application, to string) (string, error) {
 	to = strings.ToLower(strings.TrimSpace(to))
-	current := ""
-	if r := app.Status.LastAppliedRevision; r != nil {
-		current = r.Commit
+	newest := ""
+	if len(app.Status.History) > 0 {
+		newest = app.Status.History[0].Revision
+	} else if r := app.Status.LastAppliedRevision; r != nil {
+		newest = r.Commit
 	}
 	var applied []string // newest first, distinct
 	for _, h := range app.Status.History {
@@ -28,22 +34,25 @@ func Target(app *v1.Application, to string) (string, error) {
 			applied = append(applied, h.Revision)
 		}
 	}
+	if r := app.Status.LastAppliedRevision; r != nil && r.Commit != "" && !slices.Contains(applied, r.Commit) {
+		applied = append(applied, r.Commit)
+	}
 	switch {
 	case to == Previous:
 		for _, rev := range applied {
-			if rev != current {
+			if rev != newest {
 				return rev, nil
 			}
 		}
-		return "", fmt.Errorf("%s/%s has applied no revision before %s that its history remembers: name one (lockstep history %s/%s)", app.Namespace, app.Name, short(current), app.Namespace, app.Name)
+		return "", fmt.Errorf("%s/%s has applied no revision before %s that its history remembers: name one (lockstep history %s/%s)", app.Namespace, app.Name, short(newest), app.Namespace, app.Name)
 	case len(to) == 40 && isHex(to):
 		return to, nil
 	case len(to) < 7 || !isHex(to):
 		return "", fmt.Errorf("--to %q: name a commit (its first 7 or more hex digits, or all 40) or %q", to, Previous)
 	}
 	var found []string
-	for _, rev := range append(applied, current) {
-		if strings.HasPrefix(rev, to) && !slices.Contains(found, rev) {
+	for _, rev := range applied {
+		if strings.HasPrefix(rev, to) {
 			found = append(found, rev)
 		}
 	}

@@ -37,6 +37,14 @@ func TestTarget(t *testing.T) {
 			t.Errorf("Target(%q) = %q, %v; want %q", tt.to, got, err, tt.want)
 		}
 	}
+	// A bad revision that failed halfway: previous is the one still
+	// applied, not the one before it.
+	failed := app.DeepCopy()
+	bad := strings.Repeat("e", 40)
+	failed.Status.History = append([]v1.SyncRecord{{Revision: bad, Result: v1.SyncFailed}}, failed.Status.History...)
+	if got, err := Target(failed, Previous); err != nil || got != c {
+		t.Errorf("previous after a failed sync of %.7s = %.7s, %v; want the applied %.7s", bad, got, err, c)
+	}
 	app.Status.History = app.Status.History[:1]
 	if _, err := Target(app, Previous); err == nil || !strings.Contains(err.Error(), "has applied no revision before") {
 		t.Errorf("previous with no earlier revision: %v", err)

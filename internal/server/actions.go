@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,6 +90,11 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, c *call, action, re
 
 // patch merge-patches an Application as the controller.
 func (s *Server) patch(r *http.Request, a *v1.Application, patch map[string]any) error {
+	return s.patchContext(r.Context(), a, patch)
+}
+
+// patchContext is patch with its own context.
+func (s *Server) patchContext(ctx context.Context, a *v1.Application, patch map[string]any) error {
 	if s.d.Writer == nil {
 		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("this server changes no Applications")}
 	}
@@ -98,7 +104,7 @@ func (s *Server) patch(r *http.Request, a *v1.Application, patch map[string]any)
 	}
 	app := &v1.Application{}
 	app.Namespace, app.Name = a.Namespace, a.Name
-	return s.d.Writer.Patch(r.Context(), app, client.RawPatch(types.MergePatchType, body))
+	return s.d.Writer.Patch(ctx, app, client.RawPatch(types.MergePatchType, body))
 }
 
 // actorName is the caller as annotations name them: no spaces, which the

@@ -191,6 +191,14 @@ func (c *Client) Records(ctx context.Context, f audit.Filter) ([]audit.Record, e
 	return out.Records, err
 }
 
+// Releases reads what each selected Application runs, since when, and what
+// it ran before, in promotion order.
+func (c *Client) Releases(ctx context.Context, q ReleaseQuery) (ReleaseList, error) {
+	var out ReleaseList
+	err := c.getJSON(ctx, PathReleases, q.values(), &out)
+	return out, err
+}
+
 // Verify implements API.
 func (c *Client) Verify(ctx context.Context, trusted ed25519.PublicKey) (audit.Report, error) {
 	q := url.Values{}

@@ -268,9 +268,9 @@ func (c *Client) Rollback(ctx context.Context, namespace, name string, req Rollb
 }
 
 // Promote writes a promotion into an Application as a commit.
-func (c *Client) Promote(ctx context.Context, namespace, name, reason string) (release.PromotionResult, error) {
+func (c *Client) Promote(ctx context.Context, namespace, name string, req PromoteRequest) (release.PromotionResult, error) {
 	var res release.PromotionResult
-	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/promote", nil, PromoteRequest{Reason: reason}, &res)
+	err := c.do(ctx, http.MethodPost, appPathOf(namespace, name)+"/promote", nil, req, &res)
 	return res, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,18 +33,8 @@ const maxParam = 512
 // does not understand rather than silently matching more.
 func FilterFromQuery(q url.Values, now time.Time) (audit.Filter, error) {
 	var f audit.Filter
-	for k, vs := range q {
-		if len(vs) > 1 && k != paramKind {
-			return f, fmt.Errorf("parameter %q given %d times", k, len(vs))
-		}
-		for _, v := range vs {
-			if len(v) > maxParam {
-				return f, fmt.Errorf("parameter %q is longer than %d characters", k, maxParam)
-			}
-			if strings.IndexFunc(v, unicode.IsControl) >= 0 {
-				return f, fmt.Errorf("parameter %q holds control characters", k)
-			}
-		}
+	if err := checkParams(q, paramKind); err != nil {
+		return f, err
 	}
 	var err error
 	for k := range q {
@@ -95,6 +86,25 @@ func FilterFromQuery(q url.Values, now time.Time) (audit.Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+// checkParams refuses a parameter given more than once (but those that may
+// repeat), a value longer than maxParam and control characters.
+func checkParams(q url.Values, repeatable ...string) error {
+	for k, vs := range q {
+		if len(vs) > 1 && !slices.Contains(repeatable, k) {
+			return fmt.Errorf("parameter %q given %d times", k, len(vs))
+		}
+		for _, v := range vs {
+			if len(v) > maxParam {
+				return fmt.Errorf("parameter %q is longer than %d characters", k, maxParam)
+			}
+			if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+				return fmt.Errorf("parameter %q holds control characters", k)
+			}
+		}
+	}
+	return nil
 }
 
 // FilterQuery is the query that FilterFromQuery reads back as f.

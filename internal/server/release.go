@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"time"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
@@ -17,16 +17,18 @@ import (
 // Releaser writes an Application's rollback as a commit (the controller's
 // reconcile.Pipeline.Rollback): to is release.Target's input.
 type Releaser interface {
-	Rollback(ctx context.Context, app *v1.Application, to, by, reason string) (release.RollbackResult, error)
+	Rollback(ctx context.Context, app *v1.Application, by string, req RollbackRequest) (release.RollbackResult, error)
 	// Promote writes app's promotion (spec.promotion); ledger names the
 	// source's record of its sync of a revision, "" when unknown.
-	Promote(ctx context.Context, app *v1.Application, by, reason string, ledger func(ctx context.Context, source, revision string) string) (release.PromotionResult, error)
+	Promote(ctx context.Context, app *v1.Application, by string, req PromoteRequest, ledger func(ctx context.Context, source, revision string) string) (release.PromotionResult, error)
 }
 
 // PromoteRequest is the body of POST .../promote.
 type PromoteRequest struct {
 	// Reason, optional, goes into the commit.
 	Reason string `json:"reason,omitempty"`
+	// DryRun answers what would be written, and writes nothing.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // RollbackRequest is the body of POST .../rollback.
@@ -36,6 +38,11 @@ type RollbackRequest struct {
 	To string `json:"to"`
 	// Reason says why; the commit, the hold and the ledger keep it.
 	Reason string `json:"reason"`
+	// Include are folders outside the Application's path that its render
+	// reads and that changed since To, to restore knowingly.
+	Include []string `json:"include,omitempty"`
+	// DryRun answers what would be written, and writes nothing.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // HoldRequest is the body of PUT .../hold.
@@ -54,11 +61,14 @@ func (s *Server) rollbackApplication(w http.ResponseWriter, r *http.Request, c *
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if err := checkReason(req.Reason); err != nil {
-		return err
+	if err := release.CheckReason(req.Reason, true); err != nil {
+		return badRequest(err)
 	}
 	if req.To == "" || len(req.To) > 64 {
 		return badRequest(errors.New(`to: name the revision to return to ("previous", or a commit hash)`))
+	}
+	if len(req.Include) > 32 {
+		return badRequest(errors.New("include: at most 32 folders"))
 	}
 	// A rollback renders twice and clones the repository: it takes a
 	// preview's slot.
@@ -67,13 +77,17 @@ func (s *Server) rollbackApplication(w http.ResponseWriter, r *http.Request, c *
 		return err
 	}
 	defer done()
-	res, err := s.d.Releaser.Rollback(r.Context(), c.app.DeepCopy(), req.To, actorName(c), req.Reason)
+	res, err := s.d.Releaser.Rollback(r.Context(), c.app.DeepCopy(), actorName(c), req)
 	if err != nil {
 		return &apiError{status: http.StatusUnprocessableEntity, err: err}
 	}
-	if res.Changed {
-		if err := s.patch(r, c.app, v1.HoldPatch(&res.Hold, actorName(c), s.d.Clock())); err != nil {
-			return fmt.Errorf("the rollback commit %s is pushed, but holding %s/%s failed (hold it: lockstep hold): %w", shortHash(res.Commit), c.app.Namespace, c.app.Name, err)
+	if !res.DryRun {
+		// The commit is out: hold the Application even if the caller is gone
+		// (or the folders already were as asked: the intent is the same).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+		defer cancel()
+		if err := s.patchContext(ctx, c.app, v1.HoldPatch(&res.Hold, actorName(c), s.d.Clock())); err != nil {
+			return fmt.Errorf("the rollback commit %s is pushed to %s, but holding %s/%s failed (hold it: lockstep hold): %w", shortHash(res.Commit), res.Branch, c.app.Namespace, c.app.Name, err)
 		}
 	}
 	s.d.Log.Info("API rollback", "application", c.app.Namespace+"/"+c.app.Name, "actor", c.principal.Actor(), "to", res.To, "commit", res.Commit, "branch", res.Branch)
@@ -86,8 +100,8 @@ func (s *Server) holdApplication(w http.ResponseWriter, r *http.Request, c *call
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if err := checkReason(req.Reason); err != nil {
-		return err
+	if err := release.CheckReason(req.Reason, true); err != nil {
+		return badRequest(err)
 	}
 	hold := &v1.Hold{Reason: req.Reason, By: actorName(c)}
 	hold.At.Time = s.d.Clock()
@@ -102,16 +116,6 @@ func (s *Server) releaseApplication(w http.ResponseWriter, r *http.Request, c *c
 	return s.act(w, r, c, "release", "", v1.HoldPatch(nil, actorName(c), s.d.Clock()))
 }
 
-func checkReason(reason string) error {
-	switch {
-	case strings.TrimSpace(reason) == "":
-		return badRequest(errors.New("reason: say why; the ledger keeps it"))
-	case len(reason) > v1.MaxHoldReason:
-		return badRequest(fmt.Errorf("reason: %d bytes; keep it under %d (link a ticket for the rest)", len(reason), v1.MaxHoldReason))
-	}
-	return nil
-}
-
 // promoteApplication writes the promotion into the Application the path
 // names (spec.promotion says from where and what) as a commit. The caller
 // must also be allowed to see the source: its values are copied.
@@ -123,8 +127,8 @@ func (s *Server) promoteApplication(w http.ResponseWriter, r *http.Request, c *c
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if len(req.Reason) > v1.MaxHoldReason {
-		return badRequest(fmt.Errorf("reason: %d bytes; keep it under %d", len(req.Reason), v1.MaxHoldReason))
+	if err := release.CheckReason(req.Reason, false); err != nil {
+		return badRequest(err)
 	}
 	p := c.app.Spec.Promotion
 	if p == nil {
@@ -139,7 +143,7 @@ func (s *Server) promoteApplication(w http.ResponseWriter, r *http.Request, c *c
 		return err
 	}
 	defer done()
-	res, err := s.d.Releaser.Promote(r.Context(), c.app.DeepCopy(), actorName(c), req.Reason, s.syncRecordOf)
+	res, err := s.d.Releaser.Promote(r.Context(), c.app.DeepCopy(), actorName(c), req, s.syncRecordOf)
 	if err != nil {
 		return &apiError{status: http.StatusUnprocessableEntity, err: err}
 	}

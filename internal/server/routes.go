@@ -15,6 +15,7 @@ const (
 	PathApplications = "/api/v1/applications"
 	PathProjects     = "/api/v1/projects"
 	PathRecords      = "/api/v1/records"
+	PathReleases     = "/api/v1/releases"
 	PathVerify       = "/api/v1/verify"
 	PathExport       = "/api/v1/export"
 	PathBlame        = "/api/v1/blame"
@@ -125,8 +126,8 @@ func (s *Server) table() []route {
 		{post, appPath + "/suspend", apps, rbac.Suspend, scopeApplication, s.suspendApplication},
 		{post, appPath + "/resume", apps, rbac.Resume, scopeApplication, s.resumeApplication},
 		{post, appPath + "/rollback", apps, rbac.Rollback, scopeApplication, s.rollbackApplication},
-		{put, appPath + "/hold", apps, rbac.Hold, scopeApplication, s.holdApplication},
 		{post, appPath + "/promote", apps, rbac.Promote, scopeApplication, s.promoteApplication},
+		{put, appPath + "/hold", apps, rbac.Hold, scopeApplication, s.holdApplication},
 		{del, appPath + "/hold", apps, rbac.Hold, scopeApplication, s.releaseApplication},
 		{get, PathStream + "/applications", apps, rbac.Get, scopeList, s.streamApplications},
 		{get, PathStream + "/applications/{namespace}/{name}", apps, rbac.Get, scopeApplication, s.streamApplication},
@@ -135,6 +136,7 @@ func (s *Server) table() []route {
 
 		// the ledger
 		{get, PathRecords, ledger, rbac.Get, scopeList, s.records},
+		{get, PathReleases, ledger, rbac.Get, scopeList, s.releases},
 		{get, PathVerify, ledger, rbac.Get, scopeGlobal, s.verify},
 		{get, PathExport, ledger, rbac.Export, scopeGlobal, s.export},
 		{get, PathBlame, ledger, rbac.Get, scopeList, s.blame},

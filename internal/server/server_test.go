@@ -49,16 +49,22 @@ func (n noLive) Get(_ context.Context, kind, namespace, name string) (*unstructu
 	return n.obj, nil
 }
 
-func newFixture(t *testing.T, records int) *fixture {
+// newLedger is an empty ledger in a database of the test's own.
+func newLedger(t *testing.T) (*sqlite.Store, *audit.Ledger) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	key, _ := audit.GenerateKey()
-	l := audit.New(store, key)
+	return store, audit.New(store, key)
+}
+
+func newFixture(t *testing.T, records int) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	store, l := newLedger(t)
 	for i := 1; i <= records; i++ {
 		rec := audit.Record{Event: audit.EventSync, Application: "team/web", Actor: audit.ActorController, Result: audit.Succeeded,
 			Revision: fmt.Sprintf("%040d", i), Commit: &audit.Commit{Author: fmt.Sprintf("Dev %d <d@example.com>", i%2), Subject: "Change"}}
