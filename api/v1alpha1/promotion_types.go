@@ -46,8 +46,10 @@ type PromotedValue struct {
 	Path string `json:"path"`
 	// TargetFile and TargetPath, when set, name where the value goes in this
 	// Application's folder, when it differs from where it comes from.
+	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	TargetFile string `json:"targetFile,omitempty"`
+	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	TargetPath string `json:"targetPath,omitempty"`
 }

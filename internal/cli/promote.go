@@ -114,6 +114,9 @@ func writePromotion(out io.Writer, app string, res release.PromotionResult) {
 		fmt.Fprintf(out, "nothing pushed (--dry-run); it would go to %s\n", res.Branch)
 		return
 	}
+	if res.ReviewBecause != "" {
+		fmt.Fprintf(out, "for review, although the Project pushes directly: %s\n", release.Printable(res.ReviewBecause))
+	}
 	if res.Direct {
 		fmt.Fprintf(out, "pushed to %s: %s applies it like any commit\n", res.Branch, app)
 	} else {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/release"
 	"github.com/lockstep-dev/lockstep/internal/server"
 )
 
@@ -103,7 +104,7 @@ func printReleases(out io.Writer, items []server.AppReleases, now time.Time) err
 func releaseColumns(r audit.Release, now time.Time) string {
 	subject := ""
 	if r.Commit != nil {
-		subject = trim(r.Commit.Subject, 60)
+		subject = trim(release.Printable(r.Commit.Subject), 60)
 	}
 	if r.Rollback {
 		subject += " (rollback)"

@@ -89,7 +89,7 @@ and needs to read the Project's write Secrets in the controller's namespace.`,
 					if err != nil {
 						return err
 					}
-					opts := reconcile.RollbackOptions{To: req.To, By: who, Reason: req.Reason, Include: req.Include, DryRun: req.DryRun}
+					opts := reconcile.RollbackOptions{To: req.To, By: who, Reason: req.Reason, Include: req.Include, PathOnly: req.PathOnly, DryRun: req.DryRun}
 					if res, err = pl.Rollback(cmd.Context(), app, opts); err != nil || res.DryRun {
 						return err
 					}
@@ -111,6 +111,7 @@ and needs to read the Project's write Secrets in the controller's namespace.`,
 	cmd.Flags().StringVar(&req.To, "to", "", `the revision to return to: "previous", a commit hash, or a prefix of one APP applied`)
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (required): written into the commit, the hold and the ledger")
 	cmd.Flags().StringSliceVar(&req.Include, "include", nil, "folders outside APP's path to restore too, knowing other Applications may read them")
+	cmd.Flags().BoolVar(&req.PathOnly, "path-only", false, "restore APP's path alone, whatever its render reads")
 	cmd.Flags().BoolVar(&req.DryRun, "dry-run", false, "show what would be written, and write nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the result as data")
 	return cmd

@@ -153,7 +153,7 @@ func (p previewer) Preview(ctx context.Context, app *v1.Application, revision *s
 type releaser struct{ pipeline *reconcile.Pipeline }
 
 func (r releaser) Rollback(ctx context.Context, app *v1.Application, by string, req server.RollbackRequest) (release.RollbackResult, error) {
-	return r.pipeline.Rollback(ctx, app, reconcile.RollbackOptions{To: req.To, By: by, Reason: req.Reason, Include: req.Include, DryRun: req.DryRun})
+	return r.pipeline.Rollback(ctx, app, reconcile.RollbackOptions{To: req.To, By: by, Reason: req.Reason, Include: req.Include, PathOnly: req.PathOnly, DryRun: req.DryRun})
 }
 
 func (r releaser) Promote(ctx context.Context, app *v1.Application, by string, req server.PromoteRequest, ledger func(context.Context, string, string) string) (release.PromotionResult, error) {

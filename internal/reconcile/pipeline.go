@@ -311,7 +311,7 @@ func (pl *Pipeline) renderNewest(ctx context.Context, p *pass.Pass, rules *polic
 			return nil, err
 		}
 	}
-	if p.Approvers, err = pl.checkApprovals(ctx, rules, snap.Commit); err != nil {
+	if p.Approvers, err = pl.checkApprovals(ctx, rules, snap); err != nil {
 		if err := p.NoteUnmet(err); err != nil {
 			return nil, err
 		}

@@ -29,6 +29,9 @@ type RollbackOptions struct {
 	// reads and which changed since To, to restore knowingly (other
 	// Applications may read them).
 	Include []string
+	// PathOnly restores the Application's path alone, whatever its render
+	// reads.
+	PathOnly bool
 	// DryRun computes the commit and pushes nothing.
 	DryRun bool
 }
@@ -59,7 +62,7 @@ func (pl *Pipeline) Rollback(ctx context.Context, app *v1.Application, opts Roll
 	if err := pl.checkTarget(ctx, app, to); err != nil {
 		return release.RollbackResult{}, err
 	}
-	folders, err := pl.renderedFolders(ctx, app, branch, to)
+	folders, err := pl.renderedFolders(ctx, app, branch, to, opts)
 	if err != nil {
 		return release.RollbackResult{}, err
 	}
@@ -106,7 +109,7 @@ func (pl *Pipeline) checkTarget(ctx context.Context, app *v1.Application, rev st
 	if _, err := pl.verifyRevision(ctx, app, user, rules, snap); err != nil {
 		return why(err)
 	}
-	if _, err := pl.checkApprovals(ctx, rules, snap.Commit); err != nil {
+	if _, err := pl.checkApprovals(ctx, rules, snap); err != nil {
 		return why(err)
 	}
 	return nil
@@ -201,15 +204,20 @@ func (pl *Pipeline) writeAccess(ctx context.Context, app *v1.Application) (a rel
 }
 
 // renderedFolders are the folders a render of app reads at the head of
-// branch and at rev, with its path: what a rollback to rev restores. A
-// render that fails (rev may not render with today's chart) counts its path
-// alone. A render that reads the repository's root is refused: restoring it
-// would revert every Application of the repository.
-func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, branch, rev string) ([]string, error) {
+// branch and at rev, with its path: what a rollback to rev restores. When
+// neither render succeeds (rev may not render with today's chart; an
+// unsigned revision's SOPS files are not decrypted), which folders it reads
+// is not known: that is an error unless the caller named them (include) or
+// asked for the path alone. A render that reads the repository's root is
+// refused: restoring it would revert every Application of the repository.
+func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, branch, rev string, opts RollbackOptions) ([]string, error) {
 	folders := map[string]bool{path.Clean(app.Spec.Source.Path): true}
+	known := false
+	var last error
 	for _, r := range []source.Ref{{Branch: branch}, {Commit: rev}} {
 		p, err := pl.Preview(ctx, app, PreviewOptions{Revision: &r})
 		if p != nil && p.Rendered != nil {
+			known = true
 			for _, in := range p.Rendered.Inputs {
 				folders[path.Clean(in)] = true
 			}
@@ -219,6 +227,16 @@ func (pl *Pipeline) renderedFolders(ctx context.Context, app *v1.Application, br
 		if errors.As(err, &se) && se.Transient {
 			return nil, err
 		}
+		last = err
+	}
+	if !known && !opts.PathOnly && len(opts.Include) == 0 {
+		return nil, fmt.Errorf("%s/%s does not render at %s nor at the head of %s, so which folders it reads is not known (%v): name those to restore with --include, or restore its path alone with --path-only", app.Namespace, app.Name, short(rev), branch, last)
+	}
+	if opts.PathOnly {
+		folders = map[string]bool{path.Clean(app.Spec.Source.Path): true}
+	}
+	for _, in := range opts.Include {
+		folders[path.Clean(strings.Trim(in, "/"))] = true
 	}
 	delete(folders, "")
 	if folders["."] {
@@ -271,10 +289,29 @@ func (pl *Pipeline) Promote(ctx context.Context, target *v1.Application, opts Pr
 	if err := release.CheckGates(pr.Gates, release.Gate{Source: source, Target: target, TargetApprovals: approvals, Now: pl.now()}); err != nil {
 		return release.PromotionResult{}, fmt.Errorf("promoting %s/%s into %s/%s: %w", source.Namespace, source.Name, target.Namespace, target.Name, err)
 	}
-	revision := source.Status.LastAppliedRevision.Commit
-	files, err := pl.folderAt(ctx, source, revision)
+	// The source's repository must be one the target's Project allows: its
+	// values go into the target with the target's write access.
+	targetRules, err := pl.projectRules(ctx, target)
 	if err != nil {
 		return release.PromotionResult{}, err
+	}
+	probe := target.DeepCopy()
+	probe.Spec.Source.Git.URL = source.Spec.Source.Git.URL
+	if err := targetRules.CheckApplication(probe); err != nil {
+		return release.PromotionResult{}, fmt.Errorf("%s/%s's Project does not allow the repository %s/%s comes from, so nothing of it is promoted into it: %w", target.Namespace, target.Name, source.Namespace, source.Name, err)
+	}
+	revision := source.Status.LastAppliedRevision.Commit
+	snap, files, err := pl.folderAt(ctx, source, revision)
+	if err != nil {
+		return release.PromotionResult{}, err
+	}
+	// What the source runs passed the source's checks; the target may ask
+	// more (signatures dev does not require). Lockstep signs the promotion
+	// with a key the target trusts, so a revision that fails the target's
+	// checks goes to review whatever the Project's push setting.
+	review, reviewWhy := pr.Gates.Approvals > 0, ""
+	if _, err := pl.verifyRevision(ctx, target, pl.identity(target, targetRules), targetRules, snap); err != nil {
+		review, reviewWhy = true, err.Error()
 	}
 	ledger := ""
 	if opts.Ledger != nil {
@@ -283,26 +320,27 @@ func (pl *Pipeline) Promote(ctx context.Context, target *v1.Application, opts Pr
 	return release.WritePromotion(ctx, reviewedIfApproved(access, project), release.Promotion{
 		Source: source.Namespace + "/" + source.Name, Target: target.Namespace + "/" + target.Name,
 		Revision: revision, SourceFiles: files, TargetPath: target.Spec.Source.Path, Branch: branch,
-		Copy: pr.Copy, Ledger: ledger, Review: pr.Gates.Approvals > 0, By: opts.By, Reason: opts.Reason, Now: pl.now(), DryRun: opts.DryRun,
+		Copy: pr.Copy, Ledger: ledger, Review: review, ReviewBecause: reviewWhy, By: opts.By, Reason: opts.Reason, Now: pl.now(), DryRun: opts.DryRun,
 	}, gitwrite.Options{Now: pl.now})
 }
 
 // folderAt is app's folder at rev, fetched with app's own credentials as
-// its identity: what it runs.
-func (pl *Pipeline) folderAt(ctx context.Context, app *v1.Application, rev string) (fs.FS, error) {
+// its identity (what it runs), and the snapshot it comes from.
+func (pl *Pipeline) folderAt(ctx context.Context, app *v1.Application, rev string) (*source.Snapshot, fs.FS, error) {
 	rules, err := pl.projectRules(ctx, app)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	at := app.DeepCopy()
 	at.Spec.Source.Git.Ref = v1.GitRef{Commit: rev}
 	snap, err := pl.fetch(ctx, at, pl.identity(app, rules), 0)
 	if err != nil {
-		return nil, fmt.Errorf("reading what %s/%s runs: %w", app.Namespace, app.Name, err)
+		return nil, nil, fmt.Errorf("reading what %s/%s runs: %w", app.Namespace, app.Name, err)
 	}
 	dir := path.Clean(app.Spec.Source.Path)
 	if dir == "" || dir == "/" {
 		dir = "."
 	}
-	return fs.Sub(snap.Files, dir)
+	sub, err := fs.Sub(snap.Files, dir)
+	return snap, sub, err
 }

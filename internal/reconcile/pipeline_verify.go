@@ -44,9 +44,11 @@ func (pl *Pipeline) verifyRevision(ctx context.Context, app *v1.Application, use
 	return &res, nil
 }
 
-// checkApprovals applies the Project's two-person rule to the commit: its
-// trailers count only when it is signed by one of the approval keys.
-func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, commit source.Commit) ([]string, error) {
+// checkApprovals applies the Project's two-person rule to the snapshot's
+// commit: its trailers count only when it is signed by one of the approval
+// keys.
+func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, snap *source.Snapshot) ([]string, error) {
+	commit := snap.Commit
 	required, sources, trailer, err := rules.Approvals()
 	if !required || err != nil {
 		if err != nil {
@@ -61,7 +63,7 @@ func (pl *Pipeline) checkApprovals(ctx context.Context, rules *policy.Rules, com
 	signer, verr := keys.Verify(commit.SignedPayload, commit.Signature)
 	approvers, err := rules.CheckApprovals(policy.Approval{
 		Author: commit.Author, Approvers: commit.TrailerValues(trailer), TrustedSignature: verr == nil, Signer: signer.String(),
-		Requesters: commit.TrailerValues(policy.RequesterTrailer),
+		Requesters: requesters(snap),
 	})
 	if err != nil {
 		if verr != nil {
@@ -113,4 +115,28 @@ func keySourcesID(namespace string, sources []v1.KeySource) string {
 		parts[i] = cmp.Or(s.Kind, "Secret") + "/" + cmp.Or(s.Namespace, namespace) + "/" + s.Name
 	}
 	return strings.Join(parts, ";")
+}
+
+// requesters are the users who asked Lockstep for the commits the revision
+// brings: named in a Lockstep-Requested-By line of its message (a squash
+// merge keeps the squashed messages) or of a commit a merge brings in. They
+// count as authors: their own approvals do not count.
+func requesters(snap *source.Snapshot) []string {
+	messages := []string{snap.Commit.Message}
+	if merged, err := snap.MergedMessages(); err == nil {
+		messages = append(messages, merged...)
+	}
+	prefix := strings.ToLower(policy.RequesterTrailer) + ":"
+	var out []string
+	for _, m := range messages {
+		for _, line := range strings.Split(m, "\n") {
+			line = strings.TrimSpace(line)
+			if strings.HasPrefix(strings.ToLower(line), prefix) {
+				if who := strings.TrimSpace(line[len(prefix):]); who != "" {
+					out = append(out, who)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -244,3 +244,42 @@ func runCLIResult(t *testing.T, args ...string) (string, error) {
 	err := cmd.ExecuteContext(testenv.Context(t))
 	return out.String(), err
 }
+
+// Whoever asked for a rollback cannot approve it: the forge's merge commit
+// carries their approval, and the commit it merges names them as the
+// requester, so the two-person rule counts them as an author.
+func TestARequesterCannotApproveTheirOwnRollback(t *testing.T) {
+	f := newRepo(t)
+	merge, lockstepKey := sshKey(t), sshKey(t)
+	f.keys(t, "Secret", "merge-key", map[string]string{"allowed_signers": "merge@git.internal " + merge.AuthorizedKey()})
+	f.project(t, v1.ProjectSpec{
+		SourceRepos:  []string{"**"},
+		Destinations: []v1.ProjectDestination{{Namespace: f.ns}},
+		Approvals:    &v1.ApprovalPolicy{Required: 1, KeysFrom: []v1.KeySource{{Name: "merge-key", Namespace: f.ns}}},
+		GitWrite:     f.gitWrite(t, lockstepKey, v1.GitPushDirect), // Branch all the same: approvals are required
+	})
+	first := f.signedCommit(t, merge, ada, "info\n\nApproved-by: Bob <bob@example.com>\n", settings("info"))
+	f.create(t, f.application("web", "app", func(a *v1.Application) { f.inProject(a); a.Spec.Source.Git.Ref.Branch = "main" }))
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
+	second := f.signedCommit(t, merge, ada, "debug\n\nApproved-by: Bob <bob@example.com>\n", settings("debug"))
+	f.refresh(t, "web")
+	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, second)
+
+	res, err := adminClient(t, f.c).Rollback(testenv.Context(t), f.ns, "web", server.RollbackRequest{To: "previous", Reason: "too chatty"})
+	if err != nil || res.Direct || res.Branch == "" {
+		t.Fatalf("rollback with approvals required: %+v, %v; want a branch for review", res, err)
+	}
+	merged, err := f.repo.Merge(gitserver.MergeOptions{From: res.Branch, Signer: merge,
+		Message: "Merge pull request #3\n\nApproved-by: Admin <admin@example.com>\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.refresh(t, "web")
+	app := f.waitFor(t, "web", metav1.ConditionFalse, v1.ReasonPolicyDenied, merged)
+	if msg := readyMessage(app); !strings.Contains(msg, "has 0") {
+		t.Errorf("the requester's own approval counted: %s", msg)
+	}
+	if got := f.level(t); got != "debug" {
+		t.Errorf("LEVEL = %q: a self-approved rollback was applied", got)
+	}
+}

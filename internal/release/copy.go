@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -97,11 +99,45 @@ func parseFile(what string, data []byte) (*kyaml.RNode, error) {
 	if len(data) > maxCopiedFile {
 		return nil, fmt.Errorf("%s is %d bytes; a promotion reads files of at most 1 MiB", what, len(data))
 	}
-	doc, err := kyaml.Parse(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s is not YAML: %w", what, err)
+	// Decoded as nodes, aliases stay aliases: nothing is expanded, so an
+	// alias bomb costs its size.
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s is not YAML: %w", what, err)
+		}
+		docs = append(docs, &n)
+	}
+	// Written back, a file keeps only what was parsed: a promotion edits
+	// files of one document, or it would drop the others.
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("%s holds %d YAML documents; a promotion edits files that hold one", what, len(docs))
+	}
+	doc := kyaml.NewRNode(docs[0])
+	if doc.Field("sops") != nil {
+		return nil, fmt.Errorf("%s is SOPS-encrypted; a promotion copies plain values only", what)
 	}
 	return doc, nil
+}
+
+// plainValue refuses a value that holds a YAML alias or anchor: copied
+// alone, it would point at an anchor the target does not define.
+func plainValue(n *kyaml.Node) error {
+	if n.Kind == kyaml.AliasNode || n.Anchor != "" {
+		return errors.New("holds a YAML alias or anchor; copy a plain value")
+	}
+	for _, c := range n.Content {
+		if err := plainValue(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readSource reads a file of the source's folder.
@@ -237,6 +273,9 @@ func copyValue(source fs.FS, open func(string) (*kyaml.RNode, error), v v1.Promo
 	value, err := lookup(src.YNode(), srcPath, false)
 	if err != nil || value == nil {
 		return nil, fmt.Errorf("the source's %s has no %s", srcFile, v.Path)
+	}
+	if err := plainValue(value); err != nil {
+		return nil, fmt.Errorf("the source's %s: %s %w", srcFile, v.Path, err)
 	}
 	dst, err := open(dstFile)
 	if err != nil {

@@ -2,10 +2,12 @@ package release
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -78,8 +80,10 @@ func TestCopyValues(t *testing.T) {
 }
 
 func TestCopyValuesRefuses(t *testing.T) {
-	source := fstest.MapFS{"values.yaml": {Data: []byte("image: {tag: 1}\nlist: [a]\n")}, "big.yaml": {Data: []byte("x: " + strings.Repeat("a", 2<<20))}}
-	target := files(map[string]string{"values.yaml": "image: {tag: 0}\nscalar: 3\n", "kustomization.yaml": "resources: []\n"})
+	source := fstest.MapFS{"values.yaml": {Data: []byte("image: {tag: 1}\nlist: [a]\nbase: &b {x: 1}\nref: *b\n")}, "big.yaml": {Data: []byte("x: " + strings.Repeat("a", 2<<20))},
+		"secret.yaml": {Data: []byte("password: ENC[AES256_GCM,data:abc]\nsops: {version: 3.8.1}\n")}}
+	target := files(map[string]string{"values.yaml": "image: {tag: 0}\nscalar: 3\n", "kustomization.yaml": "resources: []\n",
+		"multi.yaml": "image: {tag: 0}\n---\nkind: ConfigMap\n"})
 	for _, tt := range []struct {
 		name string
 		copy v1.PromotionCopy
@@ -95,6 +99,10 @@ func TestCopyValuesRefuses(t *testing.T) {
 		{"bad path", v1.PromotionCopy{Values: []v1.PromotedValue{{File: "values.yaml", Path: "a..b"}}}, "want keys joined by dots"},
 		{"huge", v1.PromotionCopy{Values: []v1.PromotedValue{{File: "big.yaml", Path: "x"}}}, "at most 1 MiB"},
 		{"no images", v1.PromotionCopy{KustomizeImages: true}, "the source's folder: no kustomization.yaml"},
+		{"an alias", v1.PromotionCopy{Values: []v1.PromotedValue{{File: "values.yaml", Path: "ref"}}}, "holds a YAML alias or anchor"},
+		{"an anchor", v1.PromotionCopy{Values: []v1.PromotedValue{{File: "values.yaml", Path: "base"}}}, "holds a YAML alias or anchor"},
+		{"encrypted", v1.PromotionCopy{Values: []v1.PromotedValue{{File: "secret.yaml", Path: "password"}}}, "SOPS-encrypted"},
+		{"several documents", v1.PromotionCopy{Values: []v1.PromotedValue{{File: "values.yaml", Path: "image.tag", TargetFile: "multi.yaml"}}}, "holds 2 YAML documents"},
 	} {
 		_, _, err := CopyValues(source, target, tt.copy)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -103,5 +111,21 @@ func TestCopyValuesRefuses(t *testing.T) {
 	}
 	if _, _, err := CopyValues(source, func(string) ([]byte, error) { return nil, errors.New("boom") }, v1.PromotionCopy{Values: []v1.PromotedValue{{File: "values.yaml", Path: "image.tag"}}}); err == nil || !strings.Contains(err.Error(), "the target's values.yaml: boom") {
 		t.Errorf("a failing target read: %v", err)
+	}
+}
+
+// An alias bomb costs its size: aliases are never expanded.
+func TestCopyValuesDoesNotExpandAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("image: {tag: 2}\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d]\n", i, i, i-1)
+	}
+	bomb := b.String()
+	start := time.Now()
+	out, _, err := CopyValues(fstest.MapFS{"values.yaml": {Data: []byte(bomb)}}, files(map[string]string{"values.yaml": bomb}),
+		v1.PromotionCopy{Values: []v1.PromotedValue{{File: "values.yaml", Path: "image.tag", TargetPath: "image.other"}}})
+	if err != nil || time.Since(start) > 5*time.Second || len(out["values.yaml"]) > 4*len(bomb) {
+		t.Errorf("an alias bomb: %v, %s, %d bytes written", err, time.Since(start), len(out["values.yaml"]))
 	}
 }

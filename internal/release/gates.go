@@ -34,12 +34,14 @@ func CheckGates(gates v1.PromotionGates, g Gate) error {
 		if h == nil {
 			h = v1.ParseHold(dst.Annotations[v1.AnnotationHold])
 		}
-		errs = append(errs, fmt.Errorf("%s is held by %s since %s (%s): clear it first: lockstep hold %s --clear", name(dst), orUnknown(h.By), h.At.UTC().Format(time.RFC3339), h.Reason, name(dst)))
+		errs = append(errs, fmt.Errorf("%s is held by %s since %s (%s): clear it first: lockstep hold %s --clear", name(dst), Printable(orUnknown(h.By)), h.At.UTC().Format(time.RFC3339), Printable(h.Reason), name(dst)))
 	}
 	applied := src.Status.LastAppliedRevision
 	switch {
 	case applied == nil || applied.Commit == "":
 		errs = append(errs, fmt.Errorf("%s has applied nothing yet: there is nothing to promote", name(src)))
+	case src.Generation != src.Status.ObservedGeneration:
+		errs = append(errs, fmt.Errorf("%s's spec changed since it was last reconciled: promote once it has run it", name(src)))
 	case src.Status.Sync.Status != v1.Synced || src.Status.Sync.Revision != applied.Commit:
 		errs = append(errs, fmt.Errorf("%s is not Synced at the revision it runs (%s): promote once it is", name(src), short(applied.Commit)))
 	case src.Status.Health == nil || src.Status.Health.Status != "Healthy":

@@ -38,8 +38,10 @@ type Promotion struct {
 	// ("#41 <hash>"); "" when it is not known here.
 	Ledger string
 	// Review sends the commit to a new branch whatever the Project's push
-	// setting (gates.approvals).
-	Review bool
+	// setting (gates.approvals, or a revision the target would not verify);
+	// ReviewBecause says why, for the result.
+	Review        bool
+	ReviewBecause string
 	// By is who asked, Reason why (optional for a promotion).
 	By, Reason string
 	Now        time.Time
@@ -56,6 +58,9 @@ type PromotionResult struct {
 	Changed  bool     `json:"changed"`
 	Copied   []Copied `json:"copied,omitempty"`
 	DryRun   bool     `json:"dryRun,omitempty"`
+	// ReviewBecause says why the commit went to review although the
+	// Project pushes directly.
+	ReviewBecause string `json:"reviewBecause,omitempty"`
 }
 
 // WritePromotion writes the copy as one commit on the target's branch, or on
@@ -68,9 +73,19 @@ func WritePromotion(ctx context.Context, a Access, pr Promotion, opts gitwrite.O
 	}
 	dir := path.Clean(strings.Trim(pr.TargetPath, "/"))
 	res := PromotionResult{Revision: pr.Revision, Direct: a.Push == v1.GitPushDirect && !pr.Review, DryRun: pr.DryRun}
+	if a.Push == v1.GitPushDirect && pr.Review {
+		res.ReviewBecause = pr.ReviewBecause
+	}
+	first := "" // the head the first attempt saw
 	name, email := a.author()
 	req := gitwrite.Request{URL: a.URL, Auth: a.Auth, Branch: pr.Branch, Name: name, Email: email, Signer: a.Signer, DryRun: pr.DryRun,
 		Edit: func(t *gitwrite.Tree) error {
+			if first == "" {
+				first = t.Head()
+			} else if changed, _, err := t.Log(first, dir); err != nil || len(changed) > 0 {
+				// A retry must not quietly overwrite what was pushed meanwhile.
+				return fmt.Errorf("%s changed %s while the promotion was written: look at it, then promote again", pr.Branch, dir)
+			}
 			read := func(file string) ([]byte, error) { return t.ReadFile(path.Join(dir, file)) }
 			changed, copied, err := CopyValues(pr.SourceFiles, read, pr.Copy)
 			if err != nil {

@@ -275,7 +275,7 @@ func unsafeRune(r rune) bool {
 		return false
 	case unicode.IsControl(r):
 		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f:
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
 		return true
 	}
 	return false

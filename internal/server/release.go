@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/release"
 	"github.com/lockstep-dev/lockstep/internal/server/rbac"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,6 +42,8 @@ type RollbackRequest struct {
 	// Include are folders outside the Application's path that its render
 	// reads and that changed since To, to restore knowingly.
 	Include []string `json:"include,omitempty"`
+	// PathOnly restores the Application's path alone.
+	PathOnly bool `json:"pathOnly,omitempty"`
 	// DryRun answers what would be written, and writes nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 }
@@ -79,7 +82,7 @@ func (s *Server) rollbackApplication(w http.ResponseWriter, r *http.Request, c *
 	defer done()
 	res, err := s.d.Releaser.Rollback(r.Context(), c.app.DeepCopy(), actorName(c), req)
 	if err != nil {
-		return &apiError{status: http.StatusUnprocessableEntity, err: err}
+		return releaseError(err)
 	}
 	if !res.DryRun {
 		// The commit is out: hold the Application even if the caller is gone
@@ -145,7 +148,7 @@ func (s *Server) promoteApplication(w http.ResponseWriter, r *http.Request, c *c
 	defer done()
 	res, err := s.d.Releaser.Promote(r.Context(), c.app.DeepCopy(), actorName(c), req, s.syncRecordOf)
 	if err != nil {
-		return &apiError{status: http.StatusUnprocessableEntity, err: err}
+		return releaseError(err)
 	}
 	s.d.Log.Info("API promotion", "application", c.app.Namespace+"/"+c.app.Name, "actor", c.principal.Actor(), "from", p.From, "revision", res.Revision, "commit", res.Commit, "branch", res.Branch)
 	return writeJSON(w, res)
@@ -167,4 +170,15 @@ func (s *Server) syncRecordOf(ctx context.Context, application, revision string)
 		}
 	}
 	return ""
+}
+
+// releaseError answers a rollback or promotion that wrote nothing: 503 when
+// a stage failed for now (the Git server or the API server did not answer:
+// try again), else 422 (the request cannot be done as it is).
+func releaseError(err error) error {
+	var se *pass.StageError
+	if errors.As(err, &se) && se.Transient {
+		return &apiError{status: http.StatusServiceUnavailable, err: err}
+	}
+	return &apiError{status: http.StatusUnprocessableEntity, err: err}
 }

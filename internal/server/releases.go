@@ -165,18 +165,26 @@ func (s *Server) releases(w http.ResponseWriter, r *http.Request, c *call) error
 	return writeJSON(w, out)
 }
 
+// maxReleaseScan bounds the Sync records ReleasesOf reads for one
+// Application: one that reverts drift all day piles up records of one
+// release, and a read must not walk them all. Past it, the oldest release
+// shown begins no later than the last record read.
+const maxReleaseScan = 20000
+
 // ReleasesOf reads an Application's ("namespace/name") current release and
 // at most history before it from the ledger: its Sync records, newest
 // first, page after page until the oldest release asked for is known to
-// have begun (audit.Releases), or the ledger holds no older record.
+// have begun (audit.Releases), the ledger holds no older record, or
+// maxReleaseScan records were read.
 func ReleasesOf(ctx context.Context, ledger API, app string, history int) ([]audit.Release, error) {
 	f := audit.Filter{Application: app, Events: []audit.Event{audit.EventSync}, Limit: 64}
 	var kept []audit.Record
-	for {
+	for scanned := 0; ; {
 		page, err := ledger.Records(ctx, f)
 		if err != nil {
 			return nil, err
 		}
+		scanned += len(page)
 		for _, rec := range page {
 			// Only successful syncs make releases; their changes are not needed.
 			if rec.Result == audit.Succeeded {
@@ -185,7 +193,7 @@ func ReleasesOf(ctx context.Context, ledger API, app string, history int) ([]aud
 			}
 		}
 		rels, complete := audit.Releases(kept, history)
-		if complete || len(page) < f.EffectiveLimit() {
+		if complete || len(page) < f.EffectiveLimit() || scanned >= maxReleaseScan {
 			return rels, nil
 		}
 		f.Before = page[len(page)-1].Seq
