@@ -61,8 +61,11 @@ func TestPromoteStageToProdByCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res release.PromotionResult
+	var took time.Duration
 	eventually(t, 10*time.Second, "the promotion once stage has soaked", func(ctx context.Context) (bool, error) {
 		var err error
+		started := time.Now()
+		defer func() { took = time.Since(started) }()
 		res, err = admin.Promote(ctx, f.ns, "web-prod", server.PromoteRequest{Reason: "release 1.1 (CHG-12)"})
 		return err == nil, err
 	})
@@ -70,9 +73,13 @@ func TestPromoteStageToProdByCommit(t *testing.T) {
 		t.Fatalf("promotion: %+v", res)
 	}
 
+	t.Logf("lockstep promote (gates, a fetch, a clone, a signed commit, a push) took %s", took.Round(time.Millisecond))
+
 	// prod applies the commit: stage's image, and the trailers say whence.
+	pushed := time.Now()
 	f.refresh(t, "web-prod")
 	app = f.waitFor(t, "web-prod", metav1.ConditionTrue, v1.ReasonSucceeded, res.Commit)
+	t.Logf("web-prod applied the promotion %s after it was pushed", time.Since(pushed).Round(time.Millisecond))
 	deploy := &appsv1.Deployment{}
 	if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "web-prod"}, deploy); err != nil {
 		t.Fatal(err)

@@ -95,6 +95,7 @@ func TestRollbackDrill(t *testing.T) {
 
 	// One command: the revert, on a branch for review, signed by Lockstep.
 	token := adminToken(t)
+	started := time.Now()
 	out := lockstep(t, "rollback", f.ns+"/web", "--to", "previous", "--reason", "web 2.0 cannot schedule (INC-7)", "--server", shared.apiURL, "--token", token)
 	branch := regexp.MustCompile(`pushed to the new branch (\S+):`).FindStringSubmatch(out)
 	if branch == nil || !strings.Contains(out, "reverts "+badRev[:12]+" web 2.0 (Dan Dev)") || !strings.Contains(out, "is held") {
@@ -103,6 +104,7 @@ func TestRollbackDrill(t *testing.T) {
 	if head, _ := f.repo.Head("main"); head != badRev {
 		t.Fatalf("main moved to %s: a rollback for review was pushed onto the followed branch", head)
 	}
+	t.Logf("lockstep rollback (two previews, a clone, a signed commit, a push, the hold) took %s", time.Since(started).Round(time.Millisecond))
 	app := f.get(t, "web")
 	if h := app.Status.Hold; h == nil {
 		eventually(t, 10*time.Second, "the hold to be recorded", func(context.Context) (bool, error) {
@@ -124,8 +126,10 @@ func TestRollbackDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	merged := time.Now()
 	f.refresh(t, "web")
 	app = f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, rollback)
+	t.Logf("the merged rollback applied and Healthy %s after the merge", time.Since(merged).Round(time.Millisecond))
 	if app.Status.Health == nil || app.Status.Health.Status != "Healthy" {
 		t.Errorf("after the rollback: health %+v", app.Status.Health)
 	}
