@@ -3,7 +3,11 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
+
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,6 +67,14 @@ func inventoryFrom(refs []v1.ObjectReference) []plan.InventoryEntry {
 }
 
 func isTransientAPIError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var netErr net.Error
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || errors.Is(err, context.DeadlineExceeded)
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || errors.Is(err, context.DeadlineExceeded) ||
+		// The API server restarting or out of reach: the connection refused,
+		// reset or cut mid-answer. Retried, it works once the server is back.
+		utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr)
 }

@@ -50,6 +50,7 @@ type ControlPlane struct {
 	Started time.Duration
 
 	procs   []*proc.Process // in start order
+	comps   []component     // what started them, to start one again
 	ownsDir bool
 }
 
@@ -124,6 +125,7 @@ func start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 		fmt.Fprintf(opts.Progress, "cluster: [+%.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
 	}
 	comps := components(opts.Binaries, cp.Dir, cp.Ports, files)
+	cp.comps = comps
 	for _, c := range comps {
 		p, err := proc.Start(c.spec)
 		if err != nil {
