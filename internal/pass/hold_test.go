@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/apply"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 )
@@ -97,5 +98,29 @@ func TestHealthySinceCountsTheSoak(t *testing.T) {
 	sick.HealthSummary.Status = "Degraded"
 	if got := pass.Status(sick); got.HealthySince != nil {
 		t.Errorf("a Degraded Application keeps healthySince %v", got.HealthySince)
+	}
+}
+
+// A pass that finds applied what its status does not say was applied (the
+// controller was killed between an apply and its records) records that sync,
+// changes unknown; a steady pass records nothing.
+func TestASyncAppliedByAKilledPassIsRecordedOnce(t *testing.T) {
+	p := syncPass(t)
+	p.Plan.Steps[0].Action = "Unchanged"
+	p.Changes = apply.ChangeSet{}
+	p.Application.Status.LastAppliedDigest = "sha256:old"
+	next := pass.Status(p)
+	var syncs []audit.Record
+	for _, r := range pass.Records(p, &next) {
+		if r.Event == audit.EventSync {
+			syncs = append(syncs, r)
+		}
+	}
+	if len(syncs) != 1 || syncs[0].Result != audit.Succeeded || syncs[0].Message != pass.CaughtUpMessage || len(syncs[0].Changes) != 0 {
+		t.Fatalf("records %+v", syncs)
+	}
+	p.Application.Status = next
+	if recs := pass.Records(p, &next); len(recs) != 0 {
+		t.Errorf("a steady pass after it recorded %+v", recs)
 	}
 }

@@ -235,6 +235,19 @@ func (p *Pass) Changed() bool {
 	return p.Synced() && len(p.Changes.Applied)+len(p.Changes.Pruned) > 0
 }
 
+// CaughtUp reports whether the pass found applied, unchanged, what its
+// status does not say was applied: an earlier pass applied it and stopped
+// before recording it (the controller was killed between the apply and the
+// ledger). The pass records that sync then, changes unknown.
+func (p *Pass) CaughtUp() bool {
+	return p.Synced() && !p.Changed() && p.Digest != "" && p.Digest != p.Application.Status.LastAppliedDigest
+}
+
+// CaughtUpMessage is the message of the Sync record a CaughtUp pass writes;
+// the ledger writer drops it when the ledger already holds that sync (the
+// controller stopped after the records, before the status).
+const CaughtUpMessage = "the cluster already held this: an earlier pass applied it and stopped before its status was written (the controller restarted), or nothing rendered differs; what changed is not known here"
+
 // Reverted reports whether the pass reverted drift (self-heal).
 func (p *Pass) Reverted() bool { return p.Synced() && p.Trigger == v1.TriggerDrift }
 

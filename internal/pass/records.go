@@ -62,7 +62,8 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 	}
 	failed := p.Err != nil && readyChanged(before, next)
 	manual := p.Request != nil && next.LastHandledSyncRequest != before.LastHandledSyncRequest
-	if !failed && !p.Changed() && !manual {
+	caughtUp := p.CaughtUp()
+	if !failed && !p.Changed() && !manual && !caughtUp {
 		return recs
 	}
 	s := base
@@ -80,6 +81,9 @@ func Records(p *Pass, next *v1.ApplicationStatus) []audit.Record {
 		}
 	}
 	s.Changes = planChanges(p)
+	if caughtUp && !manual {
+		s.Message = CaughtUpMessage
+	}
 	if s.Event == audit.EventSync && p.Applied {
 		s.Images = images(p.Plan)
 	}

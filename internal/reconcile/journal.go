@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/pass"
 )
 
 // journal writes the pass's records to the ledger, then logs each one and
@@ -42,6 +43,7 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 		return nil, nil // no ledger: nothing is recorded
 	}
 	pending := j.take(app, recs)
+	pending = j.withoutRecorded(ctx, pending)
 	if len(pending) == 0 {
 		return nil, nil
 	}
@@ -103,4 +105,23 @@ func fingerprint(rec audit.Record) string {
 	rec.Time, rec.DurationMS, rec.Health = time.Time{}, 0, ""
 	b, _ := rec.Canonical()
 	return string(b)
+}
+
+// withoutRecorded drops the catch-up Sync records (pass.CaughtUpMessage) of
+// syncs the ledger already holds: the controller stopped after writing the
+// records of a sync and before its status, and the pass after the restart
+// found the sync done. The ledger's newest Sync record of the Application
+// says whether it was recorded.
+func (j *journal) withoutRecorded(ctx context.Context, recs []audit.Record) []audit.Record {
+	out := recs[:0:0]
+	for _, r := range recs {
+		if r.Event == audit.EventSync && r.Message == pass.CaughtUpMessage {
+			last, err := j.ledger.Store().Query(ctx, audit.Filter{Application: r.Application, Events: []audit.Event{audit.EventSync}, Limit: 1})
+			if err == nil && len(last) == 1 && last[0].Result == audit.Succeeded && last[0].Revision == r.Revision {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
+	"github.com/lockstep-dev/lockstep/internal/cli"
 	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
@@ -34,7 +36,29 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/testenv/gitserver"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	// Started as a lockstep process by a fault test (killableController): the
+	// test binary is then the lockstep binary, with the arguments given.
+	if raw := os.Getenv(cliArgsEnv); raw != "" {
+		var args []string
+		if err := json.Unmarshal([]byte(raw), &args); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		cmd := cli.NewRootCommand()
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			fmt.Fprintln(os.Stderr, "lockstep:", err)
+			os.Exit(cli.ExitCode(err))
+		}
+		os.Exit(0)
+	}
+	testenv.Main(m)
+}
+
+// cliArgsEnv holds, as JSON, the arguments of a test binary started as
+// lockstep.
+const cliArgsEnv = "LOCKSTEP_TEST_CLI_ARGS"
 
 var (
 	controllerOnce sync.Once
