@@ -7,13 +7,18 @@ BIN := bin/lockstep
 # Test packages run two at a time (one per core); each starts its own control plane.
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all dev test build lint deps kube gitea bench fuzz generate clean image bundle static
+.PHONY: all dev test build lint deps postgres kube gitea bench fuzz generate clean image bundle static
 
 all: build
 
 ## deps: install missing Debian packages (git, openssh-client, gnupg, chromium, fonts-dejavu-core)
 deps:
 	@hack/deps.sh
+
+## postgres: install Debian's PostgreSQL server binaries when missing, for the tests of the
+## ledger's PostgreSQL store (they start a server of their own; none is left running)
+postgres:
+	@hack/postgres.sh
 
 ## build: build bin/lockstep
 build:
@@ -51,7 +56,7 @@ dev: deps kube
 
 ## test: run every test against the real local control plane and Git server, then the
 ## race detector over the repository storage that renders and fetches share
-test: deps kube gitea
+test: deps postgres kube gitea
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
 	$(GO) test -race $(TEST_FLAGS) -run 'WhileAFetch' ./internal/source/
@@ -65,11 +70,12 @@ lint:
 clean:
 	rm -rf bin .lockstep dist
 
-## bench: control-plane start and memory; N Applications converging, steady-state cost, drift latency; ledger append rate and size; 10,000 Applications listed through the API; the web UI's pages loaded in Chromium; the installed controller's start-up and idle memory (numbers for BENCHMARKS.md)
-bench: deps kube
+## bench: control-plane start and memory; N Applications converging, steady-state cost, drift latency; ledger append rate and size (SQLite and PostgreSQL); 10,000 Applications listed through the API; the web UI's pages loaded in Chromium; the installed controller's start-up and idle memory (numbers for BENCHMARKS.md)
+bench: deps postgres kube
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./internal/testenv/cluster/
 	$(GO) test -run '^$$' -bench Converge -benchtime 1x -timeout 40m ./internal/reconcile/
 	$(GO) test -run '^$$' -bench Ledger -benchtime 2s ./internal/audit/sqlite/
+	$(GO) test -run '^$$' -bench Ledger -benchtime 2s ./internal/audit/postgres/
 	$(GO) test -run '^$$' -bench ListApplications -benchtime 200x -timeout 30m ./internal/server/scale/
 	$(GO) test -run '^$$' -bench UI -benchtime 5x -timeout 30m ./internal/server/scale/
 	$(GO) test -run '^$$' -bench InstalledControllerStart -benchtime 3x -timeout 10m ./config/rbac/

@@ -42,6 +42,10 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 				return errors.New("--oidc-issuer needs the API: give --api-address")
 			}
 			opts.APIToken = os.Getenv("LOCKSTEP_API_TOKEN")
+			if opts.LedgerDSN == "" {
+				// Read here, not as the flag's default: --help would show it.
+				opts.LedgerDSN = os.Getenv("LOCKSTEP_LEDGER_DSN")
+			}
 			opts.Logger = logr.FromSlogHandler(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			return controller.Run(cmd.Context(), cfg, opts)
 		},
@@ -60,7 +64,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.DurationVar(&opts.FetchTimeout, "fetch-timeout", reconcile.DefaultFetchTimeout, "time limit of one look at a repository (listing refs, fetching what is new): a Git server that stops answering holds a worker this long")
 	f.Var(newBytesValue(&opts.RepositoryCacheSize), "repository-cache-size", "most the repository cache keeps on the data volume, e.g. 20Gi; least recently used repositories go first (default: half the data volume)")
 	f.BoolVar(&opts.RequireProjects, "require-projects", false, "fail closed: an Application whose Project does not exist is denied, \"default\" included (without it, a missing \"default\" Project allows everything)")
-	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db): a PersistentVolume in a cluster")
+	f.StringVar(&opts.DataDir, "data-dir", opts.DataDir, "folder for the repository cache and the audit ledger (ledger.db, unless --ledger-dsn): a PersistentVolume in a cluster")
 	f.StringVar(&opts.APIAddress, "api-address", opts.APIAddress, "address of the operator API (/api/v1: lockstep login, the CLI and the UI), e.g. 0.0.0.0:8443; TLS with --api-tls-cert/--api-tls-key, plain HTTP only on loopback (empty disables). Accounts, tokens and the RBAC ConfigMap lockstep-rbac live in --namespace; the old ledger-only token is $LOCKSTEP_API_TOKEN or the Secret lockstep-api-token")
 	f.StringVar(&opts.APIService, "api-service", "", "a Service without a selector that the leader points at itself (an EndpointSlice of the same name), as the install's Service lockstep: only the leader serves the API")
 	f.StringVar(&opts.PodIP, "pod-ip", os.Getenv("POD_IP"), "this replica's Pod IP, for --api-service (default $POD_IP)")
@@ -74,6 +78,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.BoolVar(&opts.LedgerAcceptNewKey, "ledger-accept-new-key", false, "continue an existing ledger whose signing key Secret was lost or replaced: the change is recorded in the ledger (without it the controller refuses to start)")
 	f.DurationVar(&opts.LedgerRetention.MaxAge, "ledger-retention-age", 0, "drop ledger records older than this, e.g. 8760h (0 keeps all); the cut is signed")
 	f.Uint64Var(&opts.LedgerRetention.MaxRecords, "ledger-retention-records", 0, "keep at most this many ledger records (0 keeps all)")
+	f.StringVar(&opts.LedgerDSN, "ledger-dsn", "", "keep the audit ledger in this PostgreSQL database instead of ledger.db in --data-dir, so that replicas on different nodes share it: postgres://USER@HOST:5432/DATABASE?sslmode=verify-full (default $LOCKSTEP_LEDGER_DSN; a password here shows in the process list: give it in $LOCKSTEP_LEDGER_DSN or $PGPASSWORD from a Secret)")
 	f.StringVar(&opts.MetricsAddress, "metrics-address", opts.MetricsAddress, "address for Prometheus metrics, e.g. :8080 (0 disables)")
 	f.BoolVar(&opts.Profiling, "profiling", false, "serve Go's /debug/pprof/ on the metrics address, for diagnosing CPU and memory")
 	return cmd

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/lockstep-dev/lockstep/internal/apply"
+	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/audit/postgres"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
 	"github.com/lockstep-dev/lockstep/internal/kube"
 	"github.com/lockstep-dev/lockstep/internal/server"
@@ -28,7 +30,7 @@ type ledgerFlags struct {
 func (l *ledgerFlags) add(cmd *cobra.Command, withNamespace bool) {
 	f := cmd.Flags()
 	l.api.add(cmd)
-	f.StringVar(&l.db, "db", "", "read this ledger database file instead of the API (offline investigation)")
+	f.StringVar(&l.db, "db", "", "read this ledger database file, or the PostgreSQL ledger of a postgres:// URL, instead of the API (offline investigation)")
 	f.StringVar(&l.kube.kubeconfig, "kubeconfig", "", "kubeconfig, for blame with --db (default $KUBECONFIG)")
 	if withNamespace {
 		f.StringVarP(&l.kube.namespace, "namespace", "n", "", "namespace (default: the kubeconfig context's, else default)")
@@ -38,10 +40,7 @@ func (l *ledgerFlags) add(cmd *cobra.Command, withNamespace bool) {
 // open returns the ledger to read and a function that closes it.
 func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
 	if l.db != "" {
-		if _, err := os.Stat(l.db); err != nil {
-			return nil, nil, fmt.Errorf("ledger database: %w", err)
-		}
-		store, err := sqlite.Open(ctx, l.db, sqlite.Options{MustExist: true})
+		store, err := openDB(ctx, l.db)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -69,6 +68,18 @@ func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
 		return nil, nil, err
 	}
 	return c, func() {}, nil
+}
+
+// openDB opens a ledger to read, never creating one: the PostgreSQL
+// database of a postgres:// URL, else a SQLite file.
+func openDB(ctx context.Context, db string) (audit.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return postgres.Open(ctx, db, postgres.Options{MustExist: true})
+	}
+	if _, err := os.Stat(db); err != nil {
+		return nil, fmt.Errorf("ledger database: %w", err)
+	}
+	return sqlite.Open(ctx, db, sqlite.Options{MustExist: true})
 }
 
 // namespace is -n, else the kubeconfig context's, else "default": the ledger

@@ -65,7 +65,8 @@ type Options struct {
 	// RequireProjects makes a missing Project a denial, "default" included
 	// (without it, a missing "default" allows everything).
 	RequireProjects bool
-	// DataDir holds the repository cache and the audit ledger (ledger.db).
+	// DataDir holds the repository cache and the audit ledger (ledger.db,
+	// unless LedgerDSN).
 	DataDir string
 	// RepositoryCacheSize bounds the repository cache, in bytes; 0: half the
 	// data directory's file system, so fetches leave the ledger its room.
@@ -76,6 +77,10 @@ type Options struct {
 	LedgerAcceptNewKey bool
 	// LedgerRetention drops old records (with a signed cut); zero keeps all.
 	LedgerRetention audit.Retention
+	// LedgerDSN, when set, keeps the ledger in this PostgreSQL database
+	// instead of ledger.db in DataDir, so that replicas on different nodes
+	// share it (internal/audit/postgres).
+	LedgerDSN string
 	// APIAddress serves the HTTP API (ledger, blame); "" or "0" disables it.
 	APIAddress string
 	// APIToken is the API's bearer token; when empty, the token in the Secret

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
+	"github.com/lockstep-dev/lockstep/internal/audit/postgres"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
 )
 
@@ -30,11 +31,11 @@ const (
 // LedgerFile is the ledger database's name in the data directory.
 const LedgerFile = "ledger.db"
 
-// openLedger opens the ledger in the data directory with the signing key from
-// its Secret, generating both on first start. An existing ledger signed with
-// another key is refused unless opts.LedgerAcceptNewKey, which records the
-// change.
-func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*audit.Ledger, *sqlite.Store, error) {
+// openLedger opens the ledger (in the data directory, or the PostgreSQL
+// database opts.LedgerDSN names) with the signing key from its Secret,
+// generating both on first start. An existing ledger signed with another key
+// is refused unless opts.LedgerAcceptNewKey, which records the change.
+func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*audit.Ledger, audit.Store, error) {
 	data, err := secretData(ctx, cs, opts.Namespace, LedgerKeySecret, func() (map[string][]byte, error) {
 		key, err := audit.GenerateKey()
 		if err != nil {
@@ -50,8 +51,7 @@ func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*au
 	if err != nil {
 		return nil, nil, fmt.Errorf("the ledger key in Secret %s/%s: %w", opts.Namespace, LedgerKeySecret, err)
 	}
-	file := filepath.Join(opts.DataDir, LedgerFile)
-	store, err := sqlite.Open(ctx, file, sqlite.Options{})
+	store, where, err := openStore(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -61,9 +61,28 @@ func openLedger(ctx context.Context, cs kubernetes.Interface, opts Options) (*au
 	if err := l.CheckKey(ctx, opts.LedgerAcceptNewKey); err != nil {
 		_ = store.Close()
 		return nil, nil, fmt.Errorf("%s and Secret %s/%s: %w; restore the Secret, or start once with --ledger-accept-new-key to continue the chain under the new key (the change is recorded)",
-			file, opts.Namespace, LedgerKeySecret, err)
+			where, opts.Namespace, LedgerKeySecret, err)
 	}
 	return l, store, nil
+}
+
+// openStore opens the ledger's store: the PostgreSQL database opts.LedgerDSN
+// names, which replicas on different nodes share, else the SQLite file in
+// the data directory. where names it for messages, without credentials.
+func openStore(ctx context.Context, opts Options) (store audit.Store, where string, err error) {
+	if opts.LedgerDSN != "" {
+		s, err := postgres.Open(ctx, opts.LedgerDSN, postgres.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, s.Name(), nil
+	}
+	file := filepath.Join(opts.DataDir, LedgerFile)
+	s, err := sqlite.Open(ctx, file, sqlite.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	return s, file, nil
 }
 
 // apiToken is the configured token, or the one in its Secret (generated on
