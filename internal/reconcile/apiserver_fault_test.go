@@ -50,6 +50,9 @@ func TestAPIServerKilledDuringASyncOf50(t *testing.T) {
 		return done >= 3, err
 	})
 	before, _ := synced(testenv.Context(t))
+	if before == n {
+		t.Fatal("every Application synced before the kill: the fault hit no sync")
+	}
 	killed := time.Now()
 	if err := testenv.ControlPlane(t).Restart(testenv.Context(t), kubebin.APIServer); err != nil {
 		t.Fatal(err)

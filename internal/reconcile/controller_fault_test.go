@@ -22,11 +22,11 @@ import (
 // killableController runs the shared controller's configuration as a separate
 // lockstep process (the test binary, see TestMain), so that a test can kill
 // it; its output goes to the shared controller's log.
-func killableController(t *testing.T) *exec.Cmd {
+func killableController(t *testing.T, extra ...string) *exec.Cmd {
 	t.Helper()
-	args, err := json.Marshal([]string{"controller", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig,
+	args, err := json.Marshal(append([]string{"controller", "--kubeconfig", testenv.ControlPlane(t).Kubeconfig,
 		"--data-dir", shared.opts.DataDir, "--namespace", shared.opts.Namespace, "--tenant-reads-as-controller",
-		"--api-address", "", "--metrics-address", "0"})
+		"--api-address", "", "--metrics-address", "0"}, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +99,9 @@ func TestControllerKilledMidSync(t *testing.T) {
 		}
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
+		}
+		if synced() == n {
+			t.Fatal("every Application synced before the kill: the fault hit no sync")
 		}
 		t.Logf("controller killed with %d of %d synced", synced(), n)
 		time.Sleep(200 * time.Millisecond)

@@ -24,7 +24,9 @@ import (
 func TestEtcdPausedFor30Seconds(t *testing.T) {
 	f := newRepo(t)
 	first := f.commit(t, "first", map[string]string{"app/cm.yaml": configMapYAML})
-	f.create(t, f.application("web", "app", nil))
+	// A short interval: the controller keeps making passes while etcd is
+	// stopped, and each must wait or fail without harm.
+	f.create(t, f.application("web", "app", func(a *v1.Application) { a.Spec.Sync.Interval = &metav1.Duration{Duration: 10 * time.Second} }))
 	f.waitFor(t, "web", metav1.ConditionTrue, v1.ReasonSucceeded, first)
 
 	second := f.commit(t, "second", map[string]string{"app/cm.yaml": strings.Replace(configMapYAML, "hello", "hello again", 1)})

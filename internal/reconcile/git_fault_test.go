@@ -74,9 +74,14 @@ func TestGitServerDownThenFlapping(t *testing.T) {
 	if !f.configMapExists(t, f.ns, "extra") {
 		t.Fatal("an object was pruned while the Git server was down")
 	}
-	cm := &corev1.ConfigMap{}
-	if err := f.c.Get(testenv.Context(t), types.NamespacedName{Namespace: f.ns, Name: "settings-web-1"}, cm); err != nil || cm.Data["GREETING"] != "hello" {
-		t.Fatalf("settings-web-1 during the outage: %v, %v; want it as it was", cm.Data, err)
+	for _, name := range apps {
+		cm := &corev1.ConfigMap{}
+		if err := f.c.Get(testenv.Context(t), types.NamespacedName{Namespace: f.ns, Name: "settings-" + name}, cm); err != nil || cm.Data["GREETING"] != "hello" {
+			t.Fatalf("settings-%s during the outage: %v, %v; want it as it was", name, cm.Data, err)
+		}
+		if app := f.get(t, name); app.Status.LastAppliedRevision == nil || app.Status.LastAppliedRevision.Commit != first {
+			t.Fatalf("%s applied %+v during the outage", name, app.Status.LastAppliedRevision)
+		}
 	}
 
 	// Flapping for a few seconds: a look may get through, or fail half-way.

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,8 +43,14 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 	if j.ledger == nil {
 		return nil, nil // no ledger: nothing is recorded
 	}
-	pending := j.take(app, recs)
-	pending = j.withoutRecorded(ctx, pending)
+	taken := j.take(app, recs)
+	pending, err := j.withoutRecorded(ctx, taken)
+	if err != nil {
+		j.mu.Lock()
+		j.backlog = append(taken, j.backlog...)
+		j.mu.Unlock()
+		return nil, fmt.Errorf("reading the audit ledger: %w", err)
+	}
 	if len(pending) == 0 {
 		return nil, nil
 	}
@@ -108,20 +115,32 @@ func fingerprint(rec audit.Record) string {
 }
 
 // withoutRecorded drops the catch-up Sync records (pass.CaughtUpMessage) of
-// syncs the ledger already holds: the controller stopped after writing the
-// records of a sync and before its status, and the pass after the restart
-// found the sync done. The ledger's newest Sync record of the Application
-// says whether it was recorded.
-func (j *journal) withoutRecorded(ctx context.Context, recs []audit.Record) []audit.Record {
+// syncs already recorded: in the ledger (the controller stopped after writing
+// a sync's records and before its status) or among the records about to be
+// written (a backlog kept while the ledger could not take them). The
+// ledger's newest Sync record of the Application says whether it holds it;
+// when it cannot be asked, nothing is written now (the records wait in the
+// backlog), rather than perhaps twice.
+func (j *journal) withoutRecorded(ctx context.Context, recs []audit.Record) ([]audit.Record, error) {
 	out := recs[:0:0]
 	for _, r := range recs {
-		if r.Event == audit.EventSync && r.Message == pass.CaughtUpMessage {
-			last, err := j.ledger.Store().Query(ctx, audit.Filter{Application: r.Application, Events: []audit.Event{audit.EventSync}, Limit: 1})
-			if err == nil && len(last) == 1 && last[0].Result == audit.Succeeded && last[0].Revision == r.Revision {
-				continue
-			}
+		if r.Event != audit.EventSync || r.Message != pass.CaughtUpMessage {
+			out = append(out, r)
+			continue
+		}
+		if slices.ContainsFunc(recs, func(o audit.Record) bool {
+			return o.Event == audit.EventSync && o.Result == audit.Succeeded && o.Application == r.Application && o.Revision == r.Revision && o.Message != pass.CaughtUpMessage
+		}) {
+			continue
+		}
+		last, err := j.ledger.Store().Query(ctx, audit.Filter{Application: r.Application, Events: []audit.Event{audit.EventSync}, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(last) == 1 && last[0].Result == audit.Succeeded && last[0].Revision == r.Revision {
+			continue
 		}
 		out = append(out, r)
 	}
-	return out
+	return out, nil
 }

@@ -76,5 +76,5 @@ func isTransientAPIError(err error) bool {
 		// The API server restarting or out of reach: the connection refused,
 		// reset or cut mid-answer. Retried, it works once the server is back.
 		utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr)
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) && netErr.Timeout()
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ func TestTransientAPIErrors(t *testing.T) {
 		{apierrors.NewForbidden(gr, "x", errors.New("no")), false},
 		{apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "x", nil), false},
 		{errors.New("field is immutable"), false},
+		{&url.Error{Op: "Get", URL: "u", Err: x509.UnknownAuthorityError{}}, false},
+		{&url.Error{Op: "Get", URL: "u", Err: &net.DNSError{Err: "no such host", Name: "remote", IsNotFound: true}}, false},
 		{nil, false},
 	} {
 		if got := isTransientAPIError(tt.err); got != tt.want {

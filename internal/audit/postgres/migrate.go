@@ -105,6 +105,11 @@ func migrate(ctx context.Context, db *sql.DB, mustExist bool) (err error) {
 	if latest := len(all); current > latest {
 		return fmt.Errorf("its schema is version %d, newer than this Lockstep knows (%d): run the Lockstep that wrote it, or a newer one", current, latest)
 	}
+	// A reader (lockstep audit --db) migrates nothing: a newer CLI must not
+	// move the schema out from under the controllers that write it.
+	if mustExist && current > 0 && current < len(all) {
+		return fmt.Errorf("its schema is version %d, older than this Lockstep's (%d): read it with the Lockstep the controllers run, or upgrade them first (they migrate it)", current, len(all))
+	}
 	for _, m := range all[current:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)

@@ -54,6 +54,14 @@ const (
 	lockAppend = "LOCK TABLE records IN SHARE ROW EXCLUSIVE MODE"
 )
 
+// sessionLimits are the server settings every connection starts with, unless
+// the DSN names them.
+var sessionLimits = map[string]string{
+	"statement_timeout":                   "60s",
+	"lock_timeout":                        "30s",
+	"idle_in_transaction_session_timeout": "60s",
+}
+
 // Open connects to the database dsn names (postgres://USER@HOST:PORT/DB?sslmode=verify-full,
 // or key=value settings; the PG* environment variables and ~/.pgpass fill in
 // what it leaves out, as for psql) and brings its schema up to date. The
@@ -69,6 +77,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	creds.add(cfg.Password)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = connectTimeout
+	}
+	// A database that stops answering, or a replica frozen mid-append with
+	// the append lock held (a paused VM keeps its connection open), must not
+	// stall every other writer for good: statements, lock waits and idle
+	// transactions end. The DSN may set others.
+	for k, v := range sessionLimits {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxConns)
