@@ -34,6 +34,10 @@ const (
 	ReasonPolicyDenied       = "PolicyDenied"
 	ReasonVerificationFailed = "VerificationFailed"
 	ReasonDependencyWait     = "DependencyNotReady"
+	// ReasonLedgerUnavailable: the audit ledger cannot be written (its disk
+	// is full, its database down); nothing is applied until it can be, so
+	// that nothing applied goes unrecorded.
+	ReasonLedgerUnavailable = "LedgerUnavailable"
 	// ReasonRevisionChanged refuses a manual sync pinned to a commit that is
 	// no longer the newest of the followed ref.
 	ReasonRevisionChanged = "RevisionChanged"

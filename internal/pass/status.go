@@ -419,3 +419,15 @@ func Syncing(p *Pass, now time.Time) v1.ApplicationStatus {
 	b.set(v1.ConditionReconciling, metav1.ConditionTrue, v1.ReasonProgressing, msg)
 	return b.st
 }
+
+// LedgerUnavailable is app's status when the ledger cannot take a pass's
+// records: as it was (what the pass did is not stated before it is
+// recorded), but not Ready, saying why. The records wait in the controller
+// and are written first when the ledger takes them again.
+func LedgerUnavailable(app *v1.Application, err error, now time.Time) v1.ApplicationStatus {
+	st := *app.Status.DeepCopy()
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: v1.ReasonLedgerUnavailable, ObservedGeneration: app.Generation, LastTransitionTime: metav1.NewTime(now),
+		Message: Truncate("the audit ledger cannot be written, so nothing more is applied until it can: "+err.Error(), 1024)})
+	return st
+}

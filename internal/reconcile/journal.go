@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -27,6 +28,8 @@ type journal struct {
 	ledger  *audit.Ledger
 	mu      sync.Mutex
 	backlog []audit.Record
+	// failing is true from a write the ledger refused until one it takes.
+	failing bool
 	// written remembers, per Application, the version the last records came
 	// from and their fingerprints.
 	written map[string]writtenFrom
@@ -46,10 +49,8 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 	taken := j.take(app, recs)
 	pending, err := j.withoutRecorded(ctx, taken)
 	if err != nil {
-		j.mu.Lock()
-		j.backlog = append(taken, j.backlog...)
-		j.mu.Unlock()
-		return nil, fmt.Errorf("reading the audit ledger: %w", err)
+		j.refused(taken)
+		return nil, fmt.Errorf("%w: reading it: %w", errLedgerUnavailable, err)
 	}
 	if len(pending) == 0 {
 		return nil, nil
@@ -60,11 +61,62 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 	written, err := j.ledger.Append(ctx, pending...)
 	ledgerAppendSeconds.Observe(time.Since(started).Seconds())
 	if err != nil {
-		j.mu.Lock()
-		j.backlog = append(pending, j.backlog...)
-		j.mu.Unlock()
-		return nil, fmt.Errorf("writing %d record(s) to the audit ledger: %w", len(pending), err)
+		j.refused(pending)
+		return nil, fmt.Errorf("%w: %d record(s) wait: %w", errLedgerUnavailable, len(pending), err)
 	}
+	j.took()
+	countRecords(written)
+	return written, nil
+}
+
+// errLedgerUnavailable wraps every failure to write the ledger.
+var errLedgerUnavailable = errors.New("the audit ledger refused the records")
+
+// refused keeps records the ledger did not take, to be written first next.
+func (j *journal) refused(pending []audit.Record) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.backlog = append(pending, j.backlog...)
+	j.failing = true
+	ledgerWriteFailures.Inc()
+	ledgerBacklog.Set(float64(len(j.backlog)))
+}
+
+func (j *journal) took() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.failing = false
+	ledgerBacklog.Set(float64(len(j.backlog)))
+}
+
+// ready says whether the ledger takes records, so that a sync may apply:
+// nil when nothing waits; otherwise the waiting records are written first
+// (and returned), or the error says why they could not be.
+func (j *journal) ready(ctx context.Context) ([]audit.Record, error) {
+	if j.ledger == nil {
+		return nil, nil
+	}
+	j.mu.Lock()
+	pending, failing := j.backlog, j.failing
+	j.backlog = nil
+	j.mu.Unlock()
+	if len(pending) == 0 && !failing {
+		return nil, nil
+	}
+	if len(pending) == 0 {
+		// It refused before; its head answers if it is back.
+		if _, _, err := j.ledger.Store().Head(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", errLedgerUnavailable, err)
+		}
+		j.took()
+		return nil, nil
+	}
+	written, err := j.ledger.Append(ctx, pending...)
+	if err != nil {
+		j.refused(pending)
+		return nil, fmt.Errorf("%w: %d record(s) wait: %w", errLedgerUnavailable, len(pending), err)
+	}
+	j.took()
 	countRecords(written)
 	return written, nil
 }

@@ -23,6 +23,14 @@ import (
 // series per Application at most, and a deleted Application's are dropped
 // (forgetApplication).
 var (
+	ledgerWriteFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "lockstep_ledger_write_failures_total",
+		Help: "Writes the audit ledger refused (a full disk, its database down); nothing is applied while it refuses.",
+	})
+	ledgerBacklog = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lockstep_ledger_backlog_records",
+		Help: "Ledger records the controller holds because the ledger refused them; written first when it takes records again.",
+	})
 	ledgerAppendSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "lockstep_ledger_append_seconds",
 		Help:    "Time a reconcile pass waits for its audit records to be written (including the group-commit queue).",
@@ -65,7 +73,7 @@ var (
 // Metrics returns the collectors of the metrics reconciles observe, for the
 // controller to register.
 func Metrics() []prometheus.Collector {
-	return []prometheus.Collector{ledgerAppendSeconds, ledgerRecords, appSyncs, appDrifts, appReconcileSeconds,
+	return []prometheus.Collector{ledgerWriteFailures, ledgerBacklog, ledgerAppendSeconds, ledgerRecords, appSyncs, appDrifts, appReconcileSeconds,
 		gitFetches, gitFetchSeconds, renderSeconds}
 }
 

@@ -15,6 +15,8 @@ import (
 	"maps"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -168,6 +170,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// the record.
 	next := pass.Status(p)
 	written, err := r.report(ctx, p, &next)
+	if errors.Is(err, errLedgerUnavailable) {
+		return r.ledgerUnavailable(ctx, app, err), nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -206,6 +211,10 @@ func (r *Reconciler) pass(ctx context.Context, app *v1.Application) (p *pass.Pas
 	if err != nil || p == nil || p.Err != nil || p.Decision != pass.Sync || p.Applied {
 		return p, false, err
 	}
+	if err := r.ledgerReady(ctx); err != nil {
+		p.Err = &pass.StageError{Reason: v1.ReasonLedgerUnavailable, Transient: true, Err: err}
+		return p, false, nil
+	}
 	// Previewed, to be synced: a sync that waits on the cluster runs in the
 	// background; when too many already do, it waits for a later pass (the
 	// worker is not held).
@@ -221,6 +230,38 @@ func (r *Reconciler) pass(ctx context.Context, app *v1.Application) (p *pass.Pas
 	}
 	_ = r.pipeline.Sync(ctx, p) // the failure is the pass's
 	return p, false, nil
+}
+
+// ledgerReady refuses to apply while the ledger refuses records: nothing is
+// applied that goes unrecorded. Records that waited and are written now are
+// logged like any.
+func (r *Reconciler) ledgerReady(ctx context.Context) error {
+	written, err := r.journal.ready(ctx)
+	for _, rec := range written {
+		log.FromContext(ctx).Info("audit record", "seq", rec.Seq, "hash", rec.Hash, "record", rec)
+	}
+	return err
+}
+
+// ledgerRetry is how soon an Application whose records the ledger refused
+// is looked at again.
+const ledgerRetry = 10 * time.Second
+
+// ledgerUnavailable says on the Application, and in a Warning Event, that
+// the ledger refused its pass's records and nothing more is applied: its
+// status is kept as it was otherwise (what the pass did is stated once it is
+// recorded; the records wait in the controller).
+func (r *Reconciler) ledgerUnavailable(ctx context.Context, app *v1.Application, err error) ctrl.Result {
+	down := pass.LedgerUnavailable(app, err, r.now())
+	if !equality.Semantic.DeepEqual(&app.Status, &down) {
+		app.Status = down
+		if werr := r.client.Status().Update(ctx, app); werr != nil && !apierrors.IsConflict(werr) {
+			log.FromContext(ctx).Error(werr, "could not say the ledger is unavailable", "application", app.Namespace+"/"+app.Name)
+		}
+		r.events.Eventf(app, nil, corev1.EventTypeWarning, v1.ReasonLedgerUnavailable, "Record", "%s", pass.Truncate(err.Error(), 1024))
+	}
+	log.FromContext(ctx).Error(err, "the audit ledger refused records: nothing is applied until it takes them", "application", app.Namespace+"/"+app.Name)
+	return ctrl.Result{RequeueAfter: ledgerRetry}
 }
 
 // reportOrphan records a background sync no pass will report (its
