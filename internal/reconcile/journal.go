@@ -170,7 +170,8 @@ func fingerprint(rec audit.Record) string {
 // syncs already recorded: in the ledger (the controller stopped after writing
 // a sync's records and before its status) or among the records about to be
 // written (a backlog kept while the ledger could not take them). The
-// ledger's newest Sync record of the Application says whether it holds it;
+// ledger's newest successful Sync record of the Application says whether it
+// holds it;
 // when it cannot be asked, nothing is written now (the records wait in the
 // backlog), rather than perhaps twice.
 func (j *journal) withoutRecorded(ctx context.Context, recs []audit.Record) ([]audit.Record, error) {
@@ -185,14 +186,30 @@ func (j *journal) withoutRecorded(ctx context.Context, recs []audit.Record) ([]a
 		}) {
 			continue
 		}
-		last, err := j.ledger.Store().Query(ctx, audit.Filter{Application: r.Application, Events: []audit.Event{audit.EventSync}, Limit: 1})
+		recorded, err := j.lastSucceeded(ctx, r.Application)
 		if err != nil {
 			return nil, err
 		}
-		if len(last) == 1 && last[0].Result == audit.Succeeded && last[0].Revision == r.Revision {
+		if recorded == r.Revision {
 			continue
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// lastSucceeded is the revision of the Application's newest successful Sync
+// record, among its newest 100 ("" when none): failures recorded after it
+// (the API server down while the status was written) do not hide it.
+func (j *journal) lastSucceeded(ctx context.Context, app string) (string, error) {
+	recs, err := j.ledger.Store().Query(ctx, audit.Filter{Application: app, Events: []audit.Event{audit.EventSync}, Limit: 100})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range recs {
+		if r.Result == audit.Succeeded {
+			return r.Revision, nil
+		}
+	}
+	return "", nil
 }
