@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
-	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 	"github.com/lockstep-dev/lockstep/internal/testenv/kubebin"
 )
@@ -78,18 +77,7 @@ func TestAPIServerKilledDuringASyncOf50(t *testing.T) {
 	t.Logf("all %d synced %s after the kill", n, time.Since(killed).Round(time.Millisecond))
 
 	// Exactly one successful Sync record per Application, and the chain holds.
-	for i := range n {
-		name := fmt.Sprintf("app%02d", i)
-		ok := 0
-		for _, r := range f.records(t, name, audit.EventSync) {
-			if r.Revision == rev && r.Result == audit.Succeeded {
-				ok++
-			}
-		}
-		if ok != 1 {
-			t.Errorf("%s: %d successful Sync records of %.12s, want exactly 1: %s", name, ok, rev, describe(f.records(t, name, audit.EventSync)))
-		}
-	}
+	f.eachSyncedOnce(t, n, rev)
 	out := lockstep(t, "audit", "verify", "--server", shared.apiURL, "--token", apiToken)
 	if !strings.HasPrefix(out, "OK: ") {
 		t.Errorf("audit verify after the restart: %s", out)

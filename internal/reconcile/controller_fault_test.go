@@ -125,6 +125,17 @@ func TestControllerKilledMidSync(t *testing.T) {
 		_, err := apiClient(t).Records(ctx, audit.Filter{Limit: 1})
 		return err == nil, err
 	})
+	f.eachSyncedOnce(t, n, rev)
+	out := lockstep(t, "audit", "verify", "--server", shared.apiURL, "--token", apiToken)
+	if !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("audit verify after the kills: %s", out)
+	}
+}
+
+// eachSyncedOnce fails unless each of the n Applications app00, app01, …
+// has exactly one successful Sync record of rev: none lost, none twice.
+func (f *repoFixture) eachSyncedOnce(t *testing.T, n int, rev string) {
+	t.Helper()
 	for i := range n {
 		name := fmt.Sprintf("app%02d", i)
 		ok := 0
@@ -137,10 +148,6 @@ func TestControllerKilledMidSync(t *testing.T) {
 		if ok != 1 {
 			t.Errorf("%s: %d successful Sync records of %.12s, want exactly 1: %s", name, ok, rev, describe(recs))
 		}
-	}
-	out := lockstep(t, "audit", "verify", "--server", shared.apiURL, "--token", apiToken)
-	if !strings.HasPrefix(out, "OK: ") {
-		t.Errorf("audit verify after the kills: %s", out)
 	}
 }
 

@@ -109,17 +109,5 @@ func TestLeaderKilledTheOtherTakesOver(t *testing.T) {
 		_, err := apiClient(t).Records(ctx, audit.Filter{Limit: 1})
 		return err == nil, err
 	})
-	for i := range n {
-		name := fmt.Sprintf("app%02d", i)
-		ok := 0
-		recs := f.records(t, name, audit.EventSync)
-		for _, r := range recs {
-			if r.Revision == rev && r.Result == audit.Succeeded {
-				ok++
-			}
-		}
-		if ok != 1 {
-			t.Errorf("%s: %d successful Sync records of %.12s, want exactly 1: %s", name, ok, rev, describe(recs))
-		}
-	}
+	f.eachSyncedOnce(t, n, rev)
 }
