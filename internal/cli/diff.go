@@ -92,11 +92,7 @@ key Secrets, and to act as (impersonate) its service account when it has one.`,
 // diffThroughAPI prints the controller's preview of APP: the commit, the
 // verdicts and a diff per object.
 func diffThroughAPI(cmd *cobra.Command, m *modeFlags, arg, revision, output string) error {
-	c, r, err := m.api.client()
-	if err != nil {
-		return err
-	}
-	ns, name, err := m.appKey(arg, r.Namespace)
+	c, ns, name, err := m.apiApp(arg)
 	if err != nil {
 		return err
 	}

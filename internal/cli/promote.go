@@ -51,11 +51,7 @@ source; with --kubeconfig it runs here and needs the Project's write Secrets.`,
 			}
 			var res release.PromotionResult
 			if viaAPI {
-				c, r, err := m.api.client()
-				if err != nil {
-					return err
-				}
-				ns, name, err := m.appKey(args[0], r.Namespace)
+				c, ns, name, err := m.apiApp(args[0])
 				if err != nil {
 					return err
 				}

@@ -72,11 +72,7 @@ and needs to read the Project's write Secrets in the controller's namespace.`,
 			}
 			var res release.RollbackResult
 			if viaAPI {
-				c, r, err := m.api.client()
-				if err != nil {
-					return err
-				}
-				ns, name, err := m.appKey(args[0], r.Namespace)
+				c, ns, name, err := m.apiApp(args[0])
 				if err != nil {
 					return err
 				}
@@ -175,11 +171,7 @@ the ledger with your name.`,
 				return err
 			}
 			if viaAPI {
-				c, r, err := m.api.client()
-				if err != nil {
-					return err
-				}
-				ns, name, err := m.appKey(args[0], r.Namespace)
+				c, ns, name, err := m.apiApp(args[0])
 				if err != nil {
 					return err
 				}

@@ -44,8 +44,8 @@ func newTreeCommand() *cobra.Command {
 	return cmd
 }
 
-// apiApp is a client of the API and APP's namespace and name: the commands
-// that read the cluster through the controller have no kubeconfig mode.
+// apiApp is a client of the API and APP's namespace and name, for a command
+// that goes through the controller's API.
 func (m *modeFlags) apiApp(arg string) (*server.Client, string, string, error) {
 	c, r, err := m.api.client()
 	if err != nil {

@@ -75,19 +75,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 	for i := range n {
 		f.create(t, f.application(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), nil))
 	}
-	synced := func() int {
-		l := &v1.ApplicationList{}
-		if err := f.c.List(testenv.Context(t), l, client.InNamespace(f.ns)); err != nil {
-			return -1
-		}
-		done := 0
-		for _, a := range l.Items {
-			if meta.IsStatusConditionTrue(a.Status.Conditions, v1.ConditionReady) && a.Status.LastAppliedRevision != nil && a.Status.LastAppliedRevision.Commit == rev {
-				done++
-			}
-		}
-		return done
-	}
+	synced := func() int { return f.countSynced(t, rev) }
 	// Kill it at 5, 20 and 35 synced: each time in the middle of the work.
 	for _, at := range []int{5, 20, 35} {
 		deadline := time.Now().Add(90 * time.Second)
@@ -130,6 +118,23 @@ func TestControllerKilledMidSync(t *testing.T) {
 	if !strings.HasPrefix(out, "OK: ") {
 		t.Errorf("audit verify after the kills: %s", out)
 	}
+}
+
+// countSynced is how many of the test's Applications are Ready at rev; -1
+// when they cannot be listed.
+func (f *repoFixture) countSynced(t *testing.T, rev string) int {
+	t.Helper()
+	l := &v1.ApplicationList{}
+	if err := f.c.List(testenv.Context(t), l, client.InNamespace(f.ns)); err != nil {
+		return -1
+	}
+	done := 0
+	for _, a := range l.Items {
+		if meta.IsStatusConditionTrue(a.Status.Conditions, v1.ConditionReady) && a.Status.LastAppliedRevision != nil && a.Status.LastAppliedRevision.Commit == rev {
+			done++
+		}
+	}
+	return done
 }
 
 // eachSyncedOnce fails unless each of the n Applications app00, app01, …

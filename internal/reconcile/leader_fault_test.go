@@ -9,11 +9,8 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/testenv"
 )
@@ -60,19 +57,7 @@ func TestLeaderKilledTheOtherTakesOver(t *testing.T) {
 	for i := range n {
 		f.create(t, f.application(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), nil))
 	}
-	synced := func() int {
-		l := &v1.ApplicationList{}
-		if err := f.c.List(testenv.Context(t), l, client.InNamespace(f.ns)); err != nil {
-			return -1
-		}
-		done := 0
-		for _, a := range l.Items {
-			if meta.IsStatusConditionTrue(a.Status.Conditions, v1.ConditionReady) && a.Status.LastAppliedRevision != nil && a.Status.LastAppliedRevision.Commit == rev {
-				done++
-			}
-		}
-		return done
-	}
+	synced := func() int { return f.countSynced(t, rev) }
 	for deadline := time.Now().Add(90 * time.Second); synced() < 3; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the leader synced fewer than 3 Applications in 90 s")
