@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,11 +32,10 @@ func TestImageBuildSignAndVerify(t *testing.T) {
 		}
 		return strings.TrimSpace(got)
 	}
-	// A binary linked against the C library (this test binary) would not start in the image.
-	if cgo, err := os.Executable(); err == nil {
-		if out, err := run(t, "image", "build", "--binary", cgo, "--ca-certs", certs, "--out", filepath.Join(dir, "cgo")); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED") {
-			t.Errorf("image build of a cgo binary: %v\n%s", err, out)
-		}
+	// A binary linked against the C library would not start in the image.
+	cgo := cgoBinary(t)
+	if out, err := run(t, "image", "build", "--binary", cgo, "--ca-certs", certs, "--out", filepath.Join(dir, "cgo")); err == nil || !strings.Contains(err.Error(), "CGO_ENABLED") {
+		t.Errorf("image build of a cgo binary: %v\n%s", err, out)
 	}
 	first, second := build(filepath.Join(dir, "a")), build(filepath.Join(dir, "b"))
 	if first != second || !strings.HasPrefix(first, "registry.internal/lockstep@sha256:") {
@@ -58,4 +58,22 @@ func TestImageBuildSignAndVerify(t *testing.T) {
 	if out, err := run(t, "image", "verify", "--dir", filepath.Join(dir, "a"), "--public-key", pub); err == nil {
 		t.Errorf("a changed SBOM verified:\n%s", out)
 	}
+}
+
+// cgoBinary builds a Go program linked against the C library (make builds
+// everything else without cgo), and returns its path.
+func cgoBinary(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport \"C\"\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "cgo")
+	build := exec.Command("go", "build", "-o", bin, "main.go")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building a cgo program (needs gcc, as the race test does): %v\n%s", err, out)
+	}
+	return bin
 }
