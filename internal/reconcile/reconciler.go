@@ -35,6 +35,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/notify"
 	"github.com/lockstep-dev/lockstep/internal/pass"
+	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // Reconciler keeps Applications in sync by running the Pipeline for each.
@@ -116,13 +117,31 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 // with another write (often the previous pass's own, not yet in the cache) is
 // retried at once: status-only changes are not watched, so nothing else would
 // bring the Application back.
+//
+// What the clock asks for (the next look at Git, a retry's backoff) waits
+// behind what something asked for (a new or changed Application, a push, a
+// drift, the end of a sync): with thousands of Applications and a short
+// interval, the periodic passes of those already in sync would otherwise
+// take turns with the first syncs of new ones, and a converge would take as
+// long again. A periodic pass is not lost, only later while there is other
+// work.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	res, err := r.reconcile(ctx, req)
-	if errors.Is(err, errStatusConflict) {
-		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	switch {
+	case errors.Is(err, errStatusConflict):
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond, Priority: ptr.To(0)}, nil
+	case err != nil:
+		return res, err
+	case res.RequeueAfter >= clockedRequeue:
+		res.Priority = ptr.To(handler.LowPriority)
+	case res.RequeueAfter > 0:
+		res.Priority = ptr.To(0) // look again at once: the Application changed meanwhile
 	}
-	return res, err
+	return res, nil
 }
+
+// clockedRequeue is the shortest wait the clock, not a change, asks for.
+const clockedRequeue = time.Second
 
 var errStatusConflict = errors.New("the Application changed while its status was written")
 
@@ -155,6 +174,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if errors.Is(err, errSyncSlotsFull) {
 		return ctrl.Result{RequeueAfter: syncSlotRetry}, nil
+	}
+	if errors.Is(err, errHostBusy) {
+		return ctrl.Result{RequeueAfter: hostBusyRetry}, nil
 	}
 	if err != nil {
 		// The dependencies could not be read: the manual actions seen are
@@ -318,8 +340,19 @@ func (r *Reconciler) run(ctx context.Context, app *v1.Application) (*pass.Pass, 
 	ctx, cancel := context.WithTimeout(ctx, r.pipeline.SyncTimeout(app))
 	defer cancel()
 	p, _ := r.pipeline.Preview(ctx, app, PreviewOptions{}) // a failure is the pass's
+	if p != nil && p.Err != nil && errors.Is(p.Err, source.ErrHostBusy) {
+		return nil, errHostBusy
+	}
 	return p, nil
 }
+
+// errHostBusy: the Application's Git server did not answer its last fetch,
+// and a fetch from such a server waits already; the pass is made again in
+// hostBusyRetry, with nothing reported: it says nothing of this Application
+// (see source.ErrHostBusy).
+var errHostBusy = errors.New("the Git server waits on another fetch")
+
+const hostBusyRetry = 5 * time.Second
 
 // report writes the pass's ledger records, logs them, and emits and logs its
 // Events.

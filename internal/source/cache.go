@@ -32,6 +32,8 @@ type Cache struct {
 
 	mu    sync.Mutex             // guards repos
 	repos map[string]*cachedRepo // by URL
+
+	slow slowHosts // servers that did not answer share one fetch at a time
 }
 
 // cachedRepo is one repository of the cache.
@@ -144,12 +146,20 @@ func (c *Cache) Fetch(ctx context.Context, req Request, opts FetchOptions) (*Sna
 	// each, and a reusable resolution never waits for a fetch in progress.
 	res, ok := r.fresh(key, asked, opts.MaxAge)
 	if !ok {
+		done, ok := c.slow.enter(hostKey(req.URL))
+		if !ok {
+			return fail(true, ErrHostBusy)
+		}
+		end := notAsked
+		defer func() { done(end) }() // also when resolve panics
 		if err := r.lockFetch(ctx); err != nil {
 			return fail(true, err)
 		}
+		started := time.Now()
 		var transient bool
 		res, transient, err = c.resolve(ctx, r, req, key, asked, opts.MaxAge)
 		r.unlockFetch()
+		end = howItEnded(ctx, err, time.Since(started))
 		if err != nil {
 			return fail(transient, err)
 		}

@@ -1,0 +1,104 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+var hungErr = fmt.Errorf("fetching: %w", os.ErrDeadlineExceeded) // a net.Error whose Timeout() is true
+
+func TestSlowHostsShareOneFetch(t *testing.T) {
+	var s slowHosts
+	ctx := context.Background()
+	// Hosts not known to be slow are never held back.
+	a, okA := s.enter("git.internal:443")
+	b, okB := s.enter("git.internal:443")
+	if !okA || !okB {
+		t.Fatal("a host not known to be slow was held back")
+	}
+	a(howItEnded(ctx, hungErr, 10*time.Second))
+	b(howItEnded(ctx, hungErr, 10*time.Second))
+	other, ok := s.enter("other.internal:443")
+	if !ok {
+		t.Fatal("a host not known to be slow was held back")
+	}
+	other(howItEnded(ctx, hungErr, 10*time.Second))
+
+	// Two slow hosts: one fetch from either at a time; other hosts go on.
+	held, ok := s.enter("git.internal:443")
+	if !ok {
+		t.Fatal("a slow host got no fetch at all")
+	}
+	if _, ok := s.enter("git.internal:443"); ok {
+		t.Error("a second fetch from a slow host started while one waits")
+	}
+	if _, ok := s.enter("other.internal:443"); ok {
+		t.Error("a fetch from another slow host started while one waits: slow hosts share one")
+	}
+	if done, ok := s.enter("fine.internal:443"); !ok {
+		t.Error("a slow host held back a host that answers")
+	} else {
+		done(howItEnded(ctx, nil, time.Millisecond))
+	}
+	held(howItEnded(ctx, hungErr, 10*time.Second))
+
+	// A fetch that ends otherwise than by a long wait clears the host.
+	next, ok := s.enter("git.internal:443")
+	if !ok {
+		t.Fatal("no fetch from a slow host after the one waiting ended")
+	}
+	next(howItEnded(ctx, errors.New("authentication required"), 6*time.Second)) // it answered
+	x, okX := s.enter("git.internal:443")
+	y, okY := s.enter("git.internal:443")
+	if !okX || !okY {
+		t.Fatal("a host that answered is still held back")
+	}
+	x(answered)
+	y(answered)
+}
+
+func TestACancelledFetchSaysNothingOfItsHost(t *testing.T) {
+	var s slowHosts
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done, _ := s.enter("git.internal:443")
+	done(howItEnded(ctx, fmt.Errorf("fetching: %w", context.Canceled), time.Minute))
+	a, okA := s.enter("git.internal:443")
+	b, okB := s.enter("git.internal:443")
+	if !okA || !okB {
+		t.Fatal("a fetch its caller gave up on made the host slow")
+	}
+	a(answered)
+	b(answered)
+}
+
+func TestAQuickTimeoutIsNotASlowHost(t *testing.T) {
+	var s slowHosts
+	done, _ := s.enter("git.internal:443")
+	done(howItEnded(context.Background(), hungErr, time.Second))
+	a, okA := s.enter("git.internal:443")
+	b, okB := s.enter("git.internal:443")
+	if !okA || !okB {
+		t.Fatal("a timeout after 1 s made the host slow")
+	}
+	a(answered)
+	b(answered)
+}
+
+func TestHostKey(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://git.internal/team/app.git":           "git.internal:443",
+		"https://GIT.Internal.:443/team/app.git":      "git.internal:443",
+		"https://user@git.internal:8443/team/app.git": "git.internal:8443",
+		"ssh://git@git.internal/team/app.git":         "git.internal:22",
+		"https://[::1]:3000/team/app.git":             "[::1]:3000",
+	} {
+		if got := hostKey(raw); got != want {
+			t.Errorf("hostKey(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
