@@ -30,6 +30,8 @@ type journal struct {
 	backlog []audit.Record
 	// failing is true from a write the ledger refused until one it takes.
 	failing bool
+	// answered is when the ledger last took a write or answered a probe.
+	answered time.Time
 	// written remembers, per Application, the version the last records came
 	// from and their fingerprints.
 	written map[string]writtenFrom
@@ -85,9 +87,18 @@ func (j *journal) refused(pending []audit.Record) {
 func (j *journal) took() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.failing = false
+	j.failing, j.answered = false, time.Now()
 	ledgerBacklog.Set(float64(len(j.backlog)))
 }
+
+// ledgerProbeAge is how long an answer from the ledger vouches for it: a sync
+// starting later asks it first, so a ledger that went away (its database
+// down) stops syncs before one applies, not after.
+const ledgerProbeAge = time.Second
+
+// ledgerProbeTimeout bounds that question: a database behind a dropped
+// connection does not hold the worker.
+const ledgerProbeTimeout = 5 * time.Second
 
 // ready says whether the ledger takes records, so that a sync may apply:
 // nil when nothing waits; otherwise the waiting records are written first
@@ -97,15 +108,22 @@ func (j *journal) ready(ctx context.Context) ([]audit.Record, error) {
 		return nil, nil
 	}
 	j.mu.Lock()
-	pending, failing := j.backlog, j.failing
+	pending, failing, answered := j.backlog, j.failing, j.answered
 	j.backlog = nil
 	j.mu.Unlock()
-	if len(pending) == 0 && !failing {
+	if len(pending) == 0 && !failing && time.Since(answered) < ledgerProbeAge {
 		return nil, nil
 	}
 	if len(pending) == 0 {
-		// It refused before; its head answers if it is back.
-		if _, _, err := j.ledger.Store().Head(ctx); err != nil {
+		// It refused before, or has not answered for a while: its head
+		// answers if it is there.
+		probe, cancel := context.WithTimeout(ctx, ledgerProbeTimeout)
+		_, _, err := j.ledger.Store().Head(probe)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil { // not the pass's own end
+				j.refused(nil)
+			}
 			return nil, fmt.Errorf("%w: %w", errLedgerUnavailable, err)
 		}
 		j.took()
