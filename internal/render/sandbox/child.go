@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/render"
 )
@@ -83,7 +84,8 @@ func serveRenders() error {
 	// itself) stops at a stack of maxStack, not at the memory budget.
 	debug.SetMaxStack(maxStack)
 	server := rpc.NewServer()
-	svc := &renderService{fsys: remoteFS{c: rpc.NewClient(tree)}, maxOutput: output}
+	// An idle render process keeps none of its last render's garbage.
+	svc := &renderService{fsys: remoteFS{c: rpc.NewClient(tree)}, maxOutput: output, rendered: whenQuiet(renderQuiet)}
 	if err := server.RegisterName("Sandbox", svc); err != nil {
 		return err
 	}
@@ -107,6 +109,21 @@ func fileConn(fd int) (net.Conn, error) {
 type renderService struct {
 	fsys      remoteFS
 	maxOutput int64
+	rendered  func() // called after each render
+}
+
+// renderQuiet is how long a render process waits after a render before it
+// gives the memory the render used back: renders come in bursts.
+const renderQuiet = 2 * time.Second
+
+// whenQuiet returns a function to call after each render: once none has
+// come for quiet, the heap the renders freed goes back to the operating
+// system. Go returns it slowly, so an idle render process would otherwise
+// keep its last render's peak for minutes; this costs one collection.
+func whenQuiet(quiet time.Duration) (rendered func()) {
+	t := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	t.Stop()
+	return func() { t.Reset(quiet) }
 }
 
 // ErrOutputLimit is wrapped when a render's objects together are larger than
@@ -114,6 +131,7 @@ type renderService struct {
 var ErrOutputLimit = fmt.Errorf("rendered objects %w", render.ErrLimit)
 
 func (s *renderService) Render(a RenderArgs, reply *RenderReply) error {
+	defer s.rendered()
 	var opts render.Options
 	if err := json.Unmarshal(a.Options, &opts); err != nil {
 		reply.Err = toWire(fmt.Errorf("decoding render options: %w", err))
