@@ -120,7 +120,7 @@ spec:
 
 // hangingServer accepts connections and never answers: a Git server that
 // hangs. It returns its address.
-func hangingServer(t *testing.T) string {
+func hangingServer(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
