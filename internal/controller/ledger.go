@@ -75,6 +75,9 @@ func openStore(ctx context.Context, opts Options) (store audit.Store, where stri
 		if err != nil {
 			return nil, "", err
 		}
+		if w := s.Warning(); w != "" {
+			opts.Logger.Info("warning: "+w, "database", s.Name())
+		}
 		return s, s.Name(), nil
 	}
 	file := filepath.Join(opts.DataDir, LedgerFile)

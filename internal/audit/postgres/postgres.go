@@ -28,7 +28,8 @@ import (
 // Store is a ledger store in a PostgreSQL database.
 type Store struct {
 	*sqlstore.Store
-	name string
+	name    string
+	warning string
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -102,8 +103,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 		return creds.wrap(err)
 	}}
-	return &Store{Store: sqlstore.New(db, d), name: creds.shown}, nil
+	return &Store{Store: sqlstore.New(db, d), name: creds.shown, warning: transportWarning(cfg)}, nil
 }
+
+// Warning says how the connection could be read or impersonated on its way
+// (no TLS, or the server not verified), or is "".
+func (s *Store) Warning() string { return s.warning }
 
 // Name is the database as messages name it: its DSN without credentials.
 func (s *Store) Name() string { return s.name }
