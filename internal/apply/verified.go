@@ -25,15 +25,19 @@ type verified struct {
 }
 
 type verifiedEntry struct {
-	desired       *unstructured.Unstructured
+	// shape is shapeOf the manifest as JSON: one entry per managed object is
+	// kept, and a decoded manifest takes several times its JSON's memory.
+	shape         []byte
 	desiredDigest [sha256.Size]byte
 	liveDigest    [sha256.Size]byte
 }
 
 func (v *verified) remember(k object.Key, desired, live *unstructured.Unstructured) {
+	shape := shapeOf(desired)
 	d, ok1 := digest(desired.Object)
-	l, ok2 := digest(project(live.Object, shapeOf(desired)))
-	if !ok1 || !ok2 {
+	l, ok2 := digest(project(live.Object, shape))
+	data, err := json.Marshal(shape)
+	if !ok1 || !ok2 || err != nil {
 		return
 	}
 	v.mu.Lock()
@@ -41,7 +45,7 @@ func (v *verified) remember(k object.Key, desired, live *unstructured.Unstructur
 	if v.m == nil {
 		v.m = map[object.Key]verifiedEntry{}
 	}
-	v.m[k] = verifiedEntry{desired: desired, desiredDigest: d, liveDigest: l}
+	v.m[k] = verifiedEntry{shape: data, desiredDigest: d, liveDigest: l}
 }
 
 func (v *verified) forget(k object.Key) {
@@ -76,7 +80,11 @@ func (v *verified) knownLive(k object.Key, live *unstructured.Unstructured) bool
 	if !ok {
 		return false
 	}
-	l, ok := digest(project(live.Object, shapeOf(e.desired)))
+	var shape any // only its keys and lengths count: numbers decoding as float64 do not matter
+	if err := json.Unmarshal(e.shape, &shape); err != nil {
+		return false
+	}
+	l, ok := digest(project(live.Object, shape))
 	return ok && e.liveDigest == l
 }
 
