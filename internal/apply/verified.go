@@ -33,11 +33,19 @@ type verifiedEntry struct {
 }
 
 func (v *verified) remember(k object.Key, desired, live *unstructured.Unstructured) {
-	shape := shapeOf(desired)
+	// The live digest is taken against the shape as knownLive will read it
+	// back, so that the two always agree.
+	data, err := json.Marshal(shapeOf(desired))
+	if err != nil {
+		return
+	}
+	var shape any
+	if err := json.Unmarshal(data, &shape); err != nil {
+		return
+	}
 	d, ok1 := digest(desired.Object)
 	l, ok2 := digest(project(live.Object, shape))
-	data, err := json.Marshal(shape)
-	if !ok1 || !ok2 || err != nil {
+	if !ok1 || !ok2 {
 		return
 	}
 	v.mu.Lock()

@@ -89,11 +89,13 @@ func (pl *Pipeline) fetch(ctx context.Context, app *v1.Application, user string,
 		Credentials:   func(ctx context.Context) (source.Auth, error) { return pl.credentials(ctx, app, user) },
 		CredentialsID: credentialsID(app, user),
 	}
-	ctx, cancel := context.WithTimeout(ctx, pl.fetchTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, pl.fetchTimeout, source.ErrFetchTimedOut)
 	defer cancel()
 	started := time.Now()
 	snap, err := pl.sources.Fetch(ctx, req, source.FetchOptions{MaxAge: maxAge})
-	observeFetch(git.URL, started, snap, err)
+	if !errors.Is(err, source.ErrHostBusy) { // passed over, not a fetch
+		observeFetch(git.URL, started, snap, err)
+	}
 	if err != nil {
 		var se *source.Error
 		return nil, stageError(v1.ReasonSourceFailed, errors.As(err, &se) && se.Transient, err)

@@ -51,6 +51,7 @@ type Reconciler struct {
 	refreshes  *refreshes
 	notifier   Notifier
 	ops        *operations // nil until SetupWithManager: syncs then run inline
+	aging      *aging
 }
 
 // ReconcilerDeps are a Reconciler's collaborators.
@@ -81,7 +82,7 @@ func NewReconciler(d ReconcilerDeps) (*Reconciler, error) {
 	if d.Client == nil || d.Pipeline == nil || d.Events == nil || d.Clock == nil {
 		return nil, errors.New("reconcile.NewReconciler: Client, Pipeline, Events and Clock are required")
 	}
-	return &Reconciler{client: d.Client, pipeline: d.Pipeline, events: d.Events, now: d.Clock, journal: journal{ledger: d.Ledger}, refreshes: newRefreshes(), notifier: d.Notifier}, nil
+	return &Reconciler{client: d.Client, pipeline: d.Pipeline, events: d.Events, now: d.Clock, journal: journal{ledger: d.Ledger}, refreshes: newRefreshes(), notifier: d.Notifier, aging: newAging()}, nil
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes
@@ -97,7 +98,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		return err
 	}
 	r.ops = newOperations(ctx, r.reportOrphan)
-	sources = append(sources, r.ops.source(), r.refreshes.source())
+	sources = append(sources, r.ops.source(), r.refreshes.source(), r.aging.source())
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Application{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -124,8 +125,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 // interval, the periodic passes of those already in sync would otherwise
 // take turns with the first syncs of new ones, and a converge would take as
 // long again. A periodic pass is not lost, only later while there is other
-// work.
+// work, and never more than agingGrace beyond its time (see aging).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.aging.began(req.NamespacedName)
 	res, err := r.reconcile(ctx, req)
 	switch {
 	case errors.Is(err, errStatusConflict):
@@ -134,6 +136,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return res, err
 	case res.RequeueAfter >= clockedRequeue:
 		res.Priority = ptr.To(handler.LowPriority)
+		r.aging.deadline(req.NamespacedName, res.RequeueAfter)
 	case res.RequeueAfter > 0:
 		res.Priority = ptr.To(0) // look again at once: the Application changed meanwhile
 	}
@@ -157,6 +160,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			r.superseded.forget(req.NamespacedName)
 			r.refreshes.forget(req.NamespacedName)
+			r.aging.forget(req.NamespacedName)
 			forgetApplication(req.NamespacedName)
 			if r.ops != nil {
 				r.ops.forget(req.NamespacedName)

@@ -22,15 +22,25 @@ var ErrHostBusy = errors.New("its Git server did not answer the last fetch from 
 // Applications on such servers would otherwise hold every worker, so that
 // Applications whose servers answer wait their turn as long.
 //
-// A host whose last fetch timed out after slowFetch or longer is slow. Fetches
-// from slow hosts, all of them together, run one at a time; the others are
-// refused at once with ErrHostBusy. The host's next fetch that ends otherwise
-// (it answered, if only with an error) makes it an ordinary host again.
+// A host a fetch timed out on, after slowFetch or longer, is slow for slowFor
+// after that. Fetches from slow hosts, all of them together, run one at a
+// time; the others are refused at once with ErrHostBusy. An answer does not
+// end it sooner: a server that answers one fetch in several and hangs on the
+// rest would otherwise take every worker again each time it answered.
 type slowHosts struct {
 	mu   sync.Mutex
-	slow map[string]bool
-	busy bool // a fetch from a slow host runs
+	hung map[string]time.Time // when a fetch from the host last timed out slowly
+	busy bool                 // a fetch from a slow host runs
 }
+
+// slowFor is how long a host stays slow after a fetch from it timed out.
+const slowFor = time.Minute
+
+// ErrFetchTimedOut is the cause a caller gives the deadline it sets on a
+// fetch (context.WithTimeoutCause): the cache then tells a server that did
+// not answer in that time from a caller that set itself a shorter time (a
+// sync timeout, a preview's request), which says nothing of the server.
+var ErrFetchTimedOut = errors.New("the fetch took longer than its time limit")
 
 // slowFetch is how long a fetch must have waited before timing out for its
 // host to count as slow: far longer than a server that answers takes.
@@ -48,10 +58,11 @@ const (
 // howItEnded says what a fetch that took took and ended with err, for a
 // caller whose context is ctx, learned of its server.
 func howItEnded(ctx context.Context, err error, took time.Duration) fetchEnd {
+	ownLimit := errors.Is(context.Cause(ctx), ErrFetchTimedOut)
 	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		return notAsked // a preview someone left says nothing of the server
-	case err != nil && took >= slowFetch && isTimeout(err):
+	case ctx.Err() != nil && !ownLimit:
+		return notAsked // the caller gave up, or its own deadline came: nothing of the server
+	case err != nil && took >= slowFetch && (ownLimit || isTimeout(err)):
 		return hung
 	}
 	return answered
@@ -62,7 +73,10 @@ func howItEnded(ctx context.Context, err error, took time.Duration) fetchEnd {
 func (s *slowHosts) enter(host string) (done func(fetchEnd), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	slow := s.slow[host]
+	slow := time.Since(s.hung[host]) < slowFor
+	if !slow {
+		delete(s.hung, host)
+	}
 	if slow && s.busy {
 		return nil, false
 	}
@@ -75,14 +89,11 @@ func (s *slowHosts) enter(host string) (done func(fetchEnd), ok bool) {
 		if slow {
 			s.busy = false
 		}
-		switch end {
-		case hung:
-			if s.slow == nil {
-				s.slow = map[string]bool{}
+		if end == hung {
+			if s.hung == nil {
+				s.hung = map[string]time.Time{}
 			}
-			s.slow[host] = true
-		case answered:
-			delete(s.slow, host)
+			s.hung[host] = time.Now()
 		}
 	}, true
 }

@@ -46,19 +46,47 @@ func TestSlowHostsShareOneFetch(t *testing.T) {
 	}
 	held(howItEnded(ctx, hungErr, 10*time.Second))
 
-	// A fetch that ends otherwise than by a long wait clears the host.
+	// An answer does not end it: a server that answers one fetch in several
+	// would otherwise have every worker again each time.
 	next, ok := s.enter("git.internal:443")
 	if !ok {
 		t.Fatal("no fetch from a slow host after the one waiting ended")
 	}
 	next(howItEnded(ctx, errors.New("authentication required"), 6*time.Second)) // it answered
+	if _, ok := s.enter("git.internal:443"); !ok {
+		t.Fatal("no fetch from a slow host that answered")
+	} else if _, again := s.enter("git.internal:443"); again {
+		t.Error("a host that answered once stopped being slow at once")
+	}
+	// slowFor after its last timeout, it is an ordinary host again.
+	s.mu.Lock()
+	s.hung["git.internal:443"] = time.Now().Add(-slowFor)
+	s.busy = false
+	s.mu.Unlock()
 	x, okX := s.enter("git.internal:443")
 	y, okY := s.enter("git.internal:443")
 	if !okX || !okY {
-		t.Fatal("a host that answered is still held back")
+		t.Fatal("a host is still held back slowFor after its last timeout")
 	}
 	x(answered)
 	y(answered)
+}
+
+// A deadline the caller set for itself (a sync timeout, a preview's request)
+// says nothing of the server; the fetch's own limit does.
+func TestOnlyTheFetchsOwnLimitMakesAHostSlow(t *testing.T) {
+	callers, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-callers.Done()
+	if end := howItEnded(callers, fmt.Errorf("listing refs: %w", context.DeadlineExceeded), 10*time.Second); end != notAsked {
+		t.Errorf("a caller's own deadline: %v, want notAsked", end)
+	}
+	own, cancel2 := context.WithTimeoutCause(context.Background(), time.Nanosecond, ErrFetchTimedOut)
+	defer cancel2()
+	<-own.Done()
+	if end := howItEnded(own, fmt.Errorf("listing refs: %w", context.DeadlineExceeded), 10*time.Second); end != hung {
+		t.Errorf("the fetch's own limit: %v, want hung", end)
+	}
 }
 
 func TestACancelledFetchSaysNothingOfItsHost(t *testing.T) {
