@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-var hungErr = fmt.Errorf("fetching: %w", os.ErrDeadlineExceeded) // a net.Error whose Timeout() is true
+var errHung = fmt.Errorf("fetching: %w", os.ErrDeadlineExceeded) // a net.Error whose Timeout() is true
 
 func TestSlowHostsShareOneFetch(t *testing.T) {
 	var s slowHosts
@@ -20,13 +20,13 @@ func TestSlowHostsShareOneFetch(t *testing.T) {
 	if !okA || !okB {
 		t.Fatal("a host not known to be slow was held back")
 	}
-	a(howItEnded(ctx, hungErr, 10*time.Second))
-	b(howItEnded(ctx, hungErr, 10*time.Second))
+	a(howItEnded(ctx, errHung, 10*time.Second))
+	b(howItEnded(ctx, errHung, 10*time.Second))
 	other, ok := s.enter("other.internal:443")
 	if !ok {
 		t.Fatal("a host not known to be slow was held back")
 	}
-	other(howItEnded(ctx, hungErr, 10*time.Second))
+	other(howItEnded(ctx, errHung, 10*time.Second))
 
 	// Two slow hosts: one fetch from either at a time; other hosts go on.
 	held, ok := s.enter("git.internal:443")
@@ -44,7 +44,7 @@ func TestSlowHostsShareOneFetch(t *testing.T) {
 	} else {
 		done(howItEnded(ctx, nil, time.Millisecond))
 	}
-	held(howItEnded(ctx, hungErr, 10*time.Second))
+	held(howItEnded(ctx, errHung, 10*time.Second))
 
 	// An answer does not end it: a server that answers one fetch in several
 	// would otherwise have every worker again each time.
@@ -107,7 +107,7 @@ func TestACancelledFetchSaysNothingOfItsHost(t *testing.T) {
 func TestAQuickTimeoutIsNotASlowHost(t *testing.T) {
 	var s slowHosts
 	done, _ := s.enter("git.internal:443")
-	done(howItEnded(context.Background(), hungErr, time.Second))
+	done(howItEnded(context.Background(), errHung, time.Second))
 	a, okA := s.enter("git.internal:443")
 	b, okB := s.enter("git.internal:443")
 	if !okA || !okB {
