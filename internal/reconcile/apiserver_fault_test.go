@@ -2,7 +2,6 @@ package reconcile_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +20,7 @@ import (
 func TestAPIServerKilledDuringASyncOf50(t *testing.T) {
 	const n = 50
 	f := newRepo(t)
-	files := map[string]string{}
-	for i := range n {
-		files[fmt.Sprintf("app%02d/cm.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings-%02d}\ndata: {N: %q}\n", i, fmt.Sprint(i))
-	}
-	rev := f.commit(t, "fifty", files)
-	for i := range n {
-		f.create(t, f.application(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), nil))
-	}
+	rev := f.configMapApps(t, n)
 
 	// Kill it once some have synced and others have not.
 	synced := func(ctx context.Context) (int, error) {

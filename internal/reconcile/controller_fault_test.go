@@ -66,25 +66,12 @@ func TestControllerKilledMidSync(t *testing.T) {
 		}
 	}()
 
-	files := map[string]string{}
-	for i := range n {
-		files[fmt.Sprintf("app%02d/cm.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings-%02d}\ndata: {N: %q}\n", i, fmt.Sprint(i))
-	}
-	rev := f.commit(t, "fifty", files)
 	proc = killableController(t)
-	for i := range n {
-		f.create(t, f.application(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), nil))
-	}
+	rev := f.configMapApps(t, n)
 	synced := func() int { return f.countSynced(t, rev) }
 	// Kill it at 5, 20 and 35 synced: each time in the middle of the work.
 	for _, at := range []int{5, 20, 35} {
-		deadline := time.Now().Add(90 * time.Second)
-		for synced() < at {
-			if time.Now().After(deadline) {
-				t.Fatalf("fewer than %d of %d synced after 90 s", at, n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		f.waitSynced(t, rev, at, 90*time.Second)
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -96,11 +83,7 @@ func TestControllerKilledMidSync(t *testing.T) {
 		proc = killableController(t)
 	}
 	started := time.Now()
-	for deadline := time.Now().Add(3 * time.Minute); synced() != n; time.Sleep(250 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d synced 3 minutes after the last restart", synced(), n)
-		}
-	}
+	f.waitSynced(t, rev, n, 3*time.Minute)
 	t.Logf("all %d synced %s after the last restart", n, time.Since(started).Round(time.Millisecond))
 	_ = proc.Process.Signal(syscall.SIGTERM)
 	waitGone(t, proc)
@@ -117,6 +100,33 @@ func TestControllerKilledMidSync(t *testing.T) {
 	out := lockstep(t, "audit", "verify", "--server", shared.apiURL, "--token", apiToken)
 	if !strings.HasPrefix(out, "OK: ") {
 		t.Errorf("audit verify after the kills: %s", out)
+	}
+}
+
+// configMapApps commits n folders app00…, each a ConfigMap, in one commit,
+// creates an Application for each, and returns the commit: the load the
+// fault tests put on the controller.
+func (f *repoFixture) configMapApps(t *testing.T, n int) string {
+	t.Helper()
+	files := map[string]string{}
+	for i := range n {
+		files[fmt.Sprintf("app%02d/cm.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings-%02d}\ndata: {INDEX: %q}\n", i, fmt.Sprint(i))
+	}
+	rev := f.commit(t, fmt.Sprintf("%d Applications", n), files)
+	for i := range n {
+		f.create(t, f.application(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), nil))
+	}
+	return rev
+}
+
+// waitSynced waits until at least want Applications have synced rev, and
+// fails after within.
+func (f *repoFixture) waitSynced(t *testing.T, rev string, want int, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); f.countSynced(t, rev) < want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d Applications synced %.12s after %s", f.countSynced(t, rev), want, rev, within)
+		}
 	}
 }
 

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -55,52 +52,11 @@ func TestReplicasShareALedgerInPostgreSQL(t *testing.T) {
 	dsn.Host = proxy.Addr
 	t.Setenv("LOCKSTEP_LEDGER_DSN", dsn.String()) // not in the arguments: they show in the process list
 
-	shared.stop()
-	<-shared.done
-	var replicas []*exec.Cmd
-	defer func() {
-		for _, r := range replicas {
-			_ = r.Process.Signal(syscall.SIGKILL)
-		}
-		shared.start(t)
-	}()
-	leaseNS := "lease-" + f.ns
-	elect := []string{"--leader-elect", "--leader-election-namespace", leaseNS}
-	holder := func() string {
-		l := &coordinationv1.Lease{}
-		if err := f.c.Get(testenv.Context(t), types.NamespacedName{Namespace: leaseNS, Name: "lockstep-controller"}, l); err != nil || l.Spec.HolderIdentity == nil {
-			return ""
-		}
-		return *l.Spec.HolderIdentity
-	}
-	replicas = append(replicas, killableController(t, elect...))
-	eventually(t, 60*time.Second, "the first replica leads", func(context.Context) (bool, error) { return holder() != "", nil })
-	first := holder()
-	replicas = append(replicas, killableController(t, elect...))
-
-	files := map[string]string{}
-	for i := range n {
-		files[fmt.Sprintf("app%02d/cm.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings-%02d}\ndata: {INDEX: %q}\n", i, fmt.Sprint(i))
-	}
-	rev := f.commit(t, "ten", files)
-	for i := range n {
-		f.create(t, f.application(fmt.Sprintf("app%02d", i), fmt.Sprintf("app%02d", i), nil))
-	}
-	synced := func() int { return f.countSynced(t, rev) }
-	for deadline := time.Now().Add(90 * time.Second); synced() < 2; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the leader synced fewer than 2 Applications in 90 s")
-		}
-	}
-	if err := replicas[0].Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("leader %s killed with %d of %d synced", first, synced(), n)
-	for deadline := time.Now().Add(2 * time.Minute); synced() != n; time.Sleep(250 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d synced 2 minutes after the leader was killed", synced(), n)
-		}
-	}
+	pair := electTwo(t, f)
+	rev := f.configMapApps(t, n)
+	f.waitSynced(t, rev, 2, 90*time.Second)
+	t.Logf("leader %s killed with %d of %d synced", pair.killLeader(t), f.countSynced(t, rev), n)
+	f.waitSynced(t, rev, n, 2*time.Minute)
 
 	// The database goes away; a commit waits. (Its last answer vouches for it
 	// for ledgerProbeAge: a sync within that second applies, its records
@@ -123,9 +79,7 @@ func TestReplicasShareALedgerInPostgreSQL(t *testing.T) {
 	back := time.Now()
 	f.waitFor(t, "app00", metav1.ConditionTrue, v1.ReasonSucceeded, second)
 	t.Logf("applied %s after the database came back", time.Since(back).Round(time.Millisecond))
-	_ = replicas[1].Process.Signal(syscall.SIGTERM)
-	waitGone(t, replicas[1])
-	replicas = nil
+	pair.stop(t)
 
 	if out := runLocal(t, "audit", "verify", "--db", direct); !strings.HasPrefix(out, "OK: ") {
 		t.Errorf("audit verify of the PostgreSQL ledger: %s", out)
