@@ -63,13 +63,7 @@ func TestSlowHostsShareOneFetch(t *testing.T) {
 	s.hung["git.internal:443"] = time.Now().Add(-slowFor)
 	s.busy = false
 	s.mu.Unlock()
-	x, okX := s.enter("git.internal:443")
-	y, okY := s.enter("git.internal:443")
-	if !okX || !okY {
-		t.Fatal("a host is still held back slowFor after its last timeout")
-	}
-	x(answered)
-	y(answered)
+	mustBeOrdinary(t, &s, "git.internal:443", "a host is still held back slowFor after its last timeout")
 }
 
 // A deadline the caller set for itself (a sync timeout, a preview's request)
@@ -95,26 +89,14 @@ func TestACancelledFetchSaysNothingOfItsHost(t *testing.T) {
 	cancel()
 	done, _ := s.enter("git.internal:443")
 	done(howItEnded(ctx, fmt.Errorf("fetching: %w", context.Canceled), time.Minute))
-	a, okA := s.enter("git.internal:443")
-	b, okB := s.enter("git.internal:443")
-	if !okA || !okB {
-		t.Fatal("a fetch its caller gave up on made the host slow")
-	}
-	a(answered)
-	b(answered)
+	mustBeOrdinary(t, &s, "git.internal:443", "a fetch its caller gave up on made the host slow")
 }
 
 func TestAQuickTimeoutIsNotASlowHost(t *testing.T) {
 	var s slowHosts
 	done, _ := s.enter("git.internal:443")
 	done(howItEnded(context.Background(), errHung, time.Second))
-	a, okA := s.enter("git.internal:443")
-	b, okB := s.enter("git.internal:443")
-	if !okA || !okB {
-		t.Fatal("a timeout after 1 s made the host slow")
-	}
-	a(answered)
-	b(answered)
+	mustBeOrdinary(t, &s, "git.internal:443", "a timeout after 1 s made the host slow")
 }
 
 func TestHostKey(t *testing.T) {
@@ -129,4 +111,17 @@ func TestHostKey(t *testing.T) {
 			t.Errorf("hostKey(%q) = %q, want %q", raw, got, want)
 		}
 	}
+}
+
+// mustBeOrdinary fails, saying why, unless two fetches from host may run at
+// once (a slow host lets one).
+func mustBeOrdinary(t *testing.T, s *slowHosts, host, why string) {
+	t.Helper()
+	a, okA := s.enter(host)
+	b, okB := s.enter(host)
+	if !okA || !okB {
+		t.Fatal(why)
+	}
+	a(answered)
+	b(answered)
 }
