@@ -80,6 +80,7 @@ func (c *Cache) Render(ctx context.Context, fsys fs.FS, commit, dir string, opts
 			c.bytes += size
 		}
 		c.mu.Unlock()
+		return res, nil // the cache keeps its own bytes: res is the caller's
 	}
 	return entry.decode()
 }
