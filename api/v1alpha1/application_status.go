@@ -97,13 +97,30 @@ type ApplicationStatus struct {
 	// cluster is drift, not a change from Git or from the spec.
 	// +optional
 	LastAppliedDigest string `json:"lastAppliedDigest,omitempty"`
-	// Inventory lists every object the last successful sync applied; pruning
-	// works from it.
+	// Managed lists every object the last successful sync applied or kept,
+	// by kind and namespace: pruning works from it, and other Applications
+	// read it to know whose an object is. Names share one entry per kind and
+	// namespace, so that an Application of 10,000 objects fits in its status
+	// with room to spare (etcd refuses an object over 1.5 MiB).
+	// +optional
+	Managed []ManagedObjects `json:"managed,omitempty"`
+	// Inventory is what Lockstep kept before Managed, one entry per object.
+	// It is read only when Managed is empty (a status an older version
+	// wrote), and cleared by the next sync.
+	//
+	// Deprecated: read ManagedRefs.
 	// +optional
 	Inventory []ObjectReference `json:"inventory,omitempty"`
-	// Resources is the state of each desired object after the last sync or plan.
+	// Resources is the state of each desired object after the last sync or
+	// plan. Beyond MaxResources objects, objects Unchanged and Healthy are
+	// left out first, and ResourcesOmitted counts what is left out: the
+	// status of a large Application stays small, and what needs a look
+	// stays in it.
 	// +optional
 	Resources []ResourceStatus `json:"resources,omitempty"`
+	// ResourcesOmitted is how many desired objects resources does not list.
+	// +optional
+	ResourcesOmitted int32 `json:"resourcesOmitted,omitempty"`
 	// LastHandledReconcileAt is the value of the reconcile-requested-at
 	// annotation last acted on.
 	// +optional
@@ -179,6 +196,19 @@ type ObjectReference struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
+}
+
+// ManagedObjects are the objects of one kind in one namespace (none for
+// cluster-scoped kinds) that an Application manages.
+type ManagedObjects struct {
+	// +optional
+	Group   string `json:"group,omitempty"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Names, sorted.
+	Names []string `json:"names"`
 }
 
 // Action is what a sync does, or would do, to an object.

@@ -252,6 +252,9 @@ func describeApp(out io.Writer, a *v1.Application) error {
 			return err
 		}
 	}
+	if n := a.Status.ResourcesOmitted; n > 0 {
+		fmt.Fprintf(out, "  (%d more not listed: the status lists at most %d objects, those that need a look first)\n", n, v1.MaxResources)
+	}
 	if len(a.Status.History) > 0 {
 		fmt.Fprintln(out, "\nHistory:")
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)

@@ -127,8 +127,8 @@ func TestASyncedPass(t *testing.T) {
 	if len(next.History) != 1 || next.History[0].Updated != 1 || next.History[0].Result != v1.SyncSucceeded || !next.History[0].StartedAt.Time.Equal(t0.Add(time.Second)) {
 		t.Errorf("history %+v", next.History)
 	}
-	if len(next.Inventory) != 1 || next.Inventory[0].Name != "cfg" || next.Health.Status != "Healthy" {
-		t.Errorf("inventory %+v, health %+v", next.Inventory, next.Health)
+	if refs := next.ManagedRefs(); len(refs) != 1 || refs[0].Name != "cfg" || next.Inventory != nil || next.Health.Status != "Healthy" {
+		t.Errorf("managed %+v, inventory %+v, health %+v", next.Managed, next.Inventory, next.Health)
 	}
 
 	recs := pass.Records(p, &next)

@@ -41,6 +41,7 @@ func Status(p *Pass) v1.ApplicationStatus {
 		b.refused()
 	}
 	b.deployed()
+	b.st.Resources, b.st.ResourcesOmitted = boundResources(b.st.Resources, b.st.ResourcesOmitted)
 	return b.st
 }
 
@@ -200,7 +201,7 @@ func (b *statusBuilder) outOfSync() {
 		strings.Join([]string{strconv.Itoa(n[plan.Create]) + " to create", strconv.Itoa(n[plan.Update]) + " to update", strconv.Itoa(n[plan.Prune]) + " to prune"}, ", ")+
 			"; automated sync is off: run `lockstep sync "+b.app.Name+"` to apply")
 	b.st.Sync = v1.SyncStatus{Status: v1.OutOfSync, Revision: b.p.Commit.Hash}
-	b.st.Resources = resources(b.p.Plan)
+	b.setResources(resources(b.p.Plan))
 }
 
 // drifted records objects changed or deleted in the cluster while Git stayed the
@@ -209,7 +210,7 @@ func (b *statusBuilder) drifted() {
 	fix := "set sync.selfHeal: true to revert drift automatically, or run `lockstep sync " + b.app.Name + "`"
 	b.ready(metav1.ConditionFalse, v1.ReasonDriftDetected, Truncate(DescribeDrift(b.p), 1536)+"; "+fix)
 	b.st.Sync = v1.SyncStatus{Status: v1.OutOfSync, Revision: b.p.Commit.Hash, Reason: v1.ReasonDriftDetected}
-	b.st.Resources = resources(b.p.Plan)
+	b.setResources(resources(b.p.Plan))
 	for i := range b.st.Resources {
 		rs := &b.st.Resources[i]
 		if rs.Action != v1.Action(plan.Update) {
@@ -240,7 +241,7 @@ func (b *statusBuilder) synced() {
 	if changed || !sameResources(b.st.Resources, p.Plan) {
 		// A pass that changed nothing keeps the entries of the sync that did, so
 		// the status is not rewritten just to turn Create into Unchanged.
-		b.st.Resources = resources(p.Plan)
+		b.setResources(resources(p.Plan))
 	}
 	b.st.LastAppliedDigest = p.Digest
 	if changed || previous == nil || previous.Commit != c.Hash || b.p.Request != nil {
@@ -256,7 +257,7 @@ func (b *statusBuilder) recordInventory() {
 	for _, e := range b.p.Plan.Inventory() {
 		inv = append(inv, v1.ObjectReference{Group: e.Group, Version: e.Version, Kind: e.Kind, Namespace: e.Namespace, Name: e.Name})
 	}
-	b.st.Inventory = inv
+	b.st.SetManaged(inv)
 }
 
 // recordSync prepends a history entry. A failure identical to the newest entry

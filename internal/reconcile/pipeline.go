@@ -209,7 +209,7 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 	if err := plan.ValidateIgnoreRules(ignore); err != nil {
 		return stageError(v1.ReasonInvalidSpec, false, err)
 	}
-	inventory := inventoryFrom(app.Status.Inventory)
+	inventory := inventoryFrom(app.Status.ManagedRefs())
 	if p.Observed, err = applier.Observe(ctx, objs, inventory, ignore); err != nil {
 		return stageError(v1.ReasonPlanFailed, isTransientAPIError(err), err)
 	}

@@ -38,12 +38,7 @@ func (pl *Pipeline) ownershipClaims(ctx context.Context, me string, desired []*u
 		c := policy.Claim{Key: k, Owner: owner}
 		other := &v1.Application{}
 		if err := pl.reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, other); err == nil {
-			for _, e := range other.Status.Inventory {
-				if e.Group == k.Group && e.Kind == k.Kind && e.Namespace == k.Namespace && e.Name == k.Name {
-					c.Listed = true
-					break
-				}
-			}
+			c.Listed = other.Status.Manages(k.Group, k.Kind, k.Namespace, k.Name)
 		} // gone (or unreadable): nobody else manages it
 		claims = append(claims, c)
 	}

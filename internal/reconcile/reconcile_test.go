@@ -310,8 +310,8 @@ func TestSyncFollowsGitAndPrunes(t *testing.T) {
 		len(app.Status.LastAppliedRevision.Trailers) != 1 || app.Status.LastAppliedRevision.Author != "Ada <ada@example.com>" {
 		t.Errorf("status after the first sync: %+v", app.Status)
 	}
-	if len(app.Status.Inventory) != 2 || len(app.Status.History) != 1 || app.Status.History[0].Created != 2 || app.Status.History[0].Initiator != "controller" {
-		t.Errorf("inventory %v, history %+v", app.Status.Inventory, app.Status.History)
+	if len(app.Status.ManagedRefs()) != 2 || len(app.Status.History) != 1 || app.Status.History[0].Created != 2 || app.Status.History[0].Initiator != "controller" {
+		t.Errorf("managed %v, history %+v", app.Status.Managed, app.Status.History)
 	}
 
 	// A commit changing the image and an env var, and removing the ConfigMap.
@@ -552,8 +552,8 @@ func TestFiveHundredObjects(t *testing.T) {
 	if n != 500 {
 		t.Errorf("%d ConfigMaps in the cluster, want 500", n)
 	}
-	if app := f.get(t, "many"); len(app.Status.Inventory) != 500 {
-		t.Errorf("inventory holds %d objects, want 500", len(app.Status.Inventory))
+	if app := f.get(t, "many"); len(app.Status.ManagedRefs()) != 500 {
+		t.Errorf("the status names %d objects managed, want 500", len(app.Status.ManagedRefs()))
 	}
 }
 

@@ -98,6 +98,9 @@ func newClusterAPI(t *testing.T) (*apiFixture, *fakeCluster) {
 		{ObjectReference: v1.ObjectReference{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "team", Name: "web"}, Health: "Healthy"},
 		{ObjectReference: v1.ObjectReference{Version: "v1", Kind: "Secret", Namespace: "team", Name: "db"}, Health: "Healthy"},
 	}
+	web.Status.ResourcesOmitted = 1
+	web.Status.SetManaged([]v1.ObjectReference{{Version: "v1", Kind: "Secret", Namespace: "team", Name: "db"},
+		{Version: "v1", Kind: "Secret", Namespace: "team", Name: "unlisted"}, {Version: "v1", Kind: "ConfigMap", Namespace: "team", Name: "cfg"}})
 	fc := &fakeCluster{}
 	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder, d.Hub = fc, fc, server.NewHub() }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
 	return f, fc
@@ -324,10 +327,11 @@ func TestClusterFailuresNameNoInternalAddresses(t *testing.T) {
 }
 
 // An object's view hides the values of the Secrets its Application manages
-// and of those its Helm values come from, wherever they were copied: the
-// live manifest, its YAML, the tree's health messages.
+// (listed in status.resources or only in status.managed, as a large
+// Application's are) and of those its Helm values come from, wherever they
+// were copied: the live manifest, its YAML, the tree's health messages.
 func TestObjectViewsHideSecretValuesCopiedElsewhere(t *testing.T) {
-	const managed, fromValues = "managed-secret-value", "helm-values-secret"
+	const managed, fromValues, unlisted = "managed-secret-value", "helm-values-secret", "unlisted-secret-value"
 	obj := func(y string) *unstructured.Unstructured {
 		u := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
@@ -343,17 +347,21 @@ func TestObjectViewsHideSecretValuesCopiedElsewhere(t *testing.T) {
 			HealthMessage: "cannot reach postgres://app:" + fromValues + "@db"},
 		{ObjectReference: v1.ObjectReference{Version: "v1", Kind: "Secret", Namespace: "team", Name: "db"}, Health: "Healthy"},
 	}
+	web.Status.ResourcesOmitted = 1
+	web.Status.SetManaged([]v1.ObjectReference{{Version: "v1", Kind: "Secret", Namespace: "team", Name: "db"},
+		{Version: "v1", Kind: "Secret", Namespace: "team", Name: "unlisted"}, {Version: "v1", Kind: "ConfigMap", Namespace: "team", Name: "cfg"}})
 	fc := &fakeCluster{objects: map[string]*unstructured.Unstructured{
-		"secret/team/db":     obj("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team}\ndata: {password: " + base64.StdEncoding.EncodeToString([]byte(managed)) + "}\n"),
-		"secret/team/vals":   obj("apiVersion: v1\nkind: Secret\nmetadata: {name: vals, namespace: team}\nstringData: {values.yaml: 'db: {password: " + fromValues + "}'}\n"),
-		"configmap/team/cfg": obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: team}\ndata: {a: " + managed + ", b: 'x-" + fromValues + "'}\n"),
+		"secret/team/db":       obj("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team}\ndata: {password: " + base64.StdEncoding.EncodeToString([]byte(managed)) + "}\n"),
+		"secret/team/vals":     obj("apiVersion: v1\nkind: Secret\nmetadata: {name: vals, namespace: team}\nstringData: {values.yaml: 'db: {password: " + fromValues + "}'}\n"),
+		"secret/team/unlisted": obj("apiVersion: v1\nkind: Secret\nmetadata: {name: unlisted, namespace: team}\nstringData: {token: " + unlisted + "}\n"),
+		"configmap/team/cfg":   obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: team}\ndata: {a: " + managed + ", b: 'x-" + fromValues + "', c: " + unlisted + "}\n"),
 	}}
 	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder = fc, fc }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
 	admin := f.as(t, "admin")
 	base := server.PathApplications + "/team/web"
 	for _, path := range []string{base + "/resource?kind=ConfigMap&namespace=team&name=cfg", base + "/tree"} {
 		code, body := f.do(t, http.MethodGet, path, admin, nil)
-		if code != 200 || strings.Contains(body, managed) || strings.Contains(body, fromValues) || !strings.Contains(body, audit.Redacted) {
+		if code != 200 || strings.Contains(body, managed) || strings.Contains(body, fromValues) || strings.Contains(body, unlisted) || !strings.Contains(body, audit.Redacted) {
 			t.Errorf("%s: %d %s", path, code, body)
 		}
 	}

@@ -89,10 +89,7 @@ func (s *Server) readSecrets(ctx context.Context, app *v1.Application) (secretSe
 		}
 		return o, err
 	}
-	for _, r := range app.Status.Resources {
-		if r.Group != "" || r.Kind != "Secret" {
-			continue
-		}
+	for _, r := range secretsOf(app) {
 		o, err := get(r.Namespace, r.Name)
 		if err != nil {
 			return ss, err
@@ -167,4 +164,26 @@ func hideBlameValues(b *audit.Blame) {
 		}
 		f.Flags = flags
 	}
+}
+
+// secretsOf lists the Secrets an Application manages or plans: its managed
+// objects, which status.resources may leave out when it has many, and the
+// planned ones, which an Application not yet synced has not applied.
+func secretsOf(app *v1.Application) []v1.ObjectReference {
+	var refs []v1.ObjectReference
+	seen := map[v1.ObjectReference]bool{}
+	add := func(r v1.ObjectReference) {
+		r.Version = ""
+		if r.Group == "" && r.Kind == "Secret" && !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
+		}
+	}
+	for _, r := range app.Status.Resources {
+		add(r.ObjectReference)
+	}
+	for _, r := range app.Status.ManagedRefs() {
+		add(r)
+	}
+	return refs
 }

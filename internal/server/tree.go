@@ -49,6 +49,9 @@ type Tree struct {
 	Nodes []TreeNode `json:"nodes"`
 	// Truncated says the tree had more than MaxTreeNodes nodes.
 	Truncated bool `json:"truncated,omitempty"`
+	// Omitted is how many of the Application's objects its status does not
+	// list, and so the tree does not show (v1.MaxResources).
+	Omitted int32 `json:"omitted,omitempty"`
 }
 
 // MaxTreeNodes bounds a tree: an Application with more objects is shown in
@@ -66,7 +69,7 @@ func nodeID(group, kind, namespace, name string) string {
 // tree builds an Application's resource tree: its objects as the status
 // lists them, with their health, and below each, from watches, what it owns.
 func (s *Server) tree(ctx context.Context, app *v1.Application) (Tree, error) {
-	t := Tree{Nodes: []TreeNode{}}
+	t := Tree{Nodes: []TreeNode{}, Omitted: app.Status.ResourcesOmitted}
 	for _, r := range app.Status.Resources {
 		if r.Action == v1.ActionPrune {
 			continue

@@ -156,7 +156,7 @@ func (f fleet) status(i int, now time.Time) v1.ApplicationStatus {
 			FinishedAt: metav1.NewTime(at.Add(2 * time.Second)), Result: v1.SyncSucceeded, Initiator: "controller", Trigger: v1.TriggerGit, Updated: 1})
 	}
 	commitTime := metav1.NewTime(now.Add(-2 * time.Hour))
-	return v1.ApplicationStatus{
+	st := v1.ApplicationStatus{
 		ObservedGeneration: 1,
 		Conditions:         []metav1.Condition{ready},
 		Sync:               v1.SyncStatus{Status: sync, Revision: head, Reason: syncReason},
@@ -165,10 +165,11 @@ func (f fleet) status(i int, now time.Time) v1.ApplicationStatus {
 			Committer: "Dev Eloper <dev@example.com>", CommitTime: &commitTime, Subject: "Bump " + name + " to 1.4." + fmt.Sprint(i%50),
 			Trailers: []v1.Trailer{{Key: "Approved-by", Value: "Rev Iewer <rev@example.com>"}}},
 		LastAppliedDigest: "sha256:" + strings.Repeat(applied[:32], 2),
-		Inventory:         objects,
 		Resources:         resources,
 		History:           history,
 	}
+	st.SetManaged(objects)
+	return st
 }
 
 // create makes the fleet's namespaces, Projects and Applications (each

@@ -153,7 +153,7 @@ func (s storefront) status(b *testing.B, scheme *k8sruntime.Scheme, now time.Tim
 	}
 	applied := commitOf("storefront")
 	commitTime := metav1.NewTime(now.Add(-time.Hour))
-	return v1.ApplicationStatus{
+	st := v1.ApplicationStatus{
 		ObservedGeneration: 1,
 		Conditions: []metav1.Condition{{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonSucceeded, ObservedGeneration: 1,
 			LastTransitionTime: metav1.NewTime(now.Add(-time.Hour)), Message: "applied revision main@sha1:" + applied}},
@@ -161,9 +161,10 @@ func (s storefront) status(b *testing.B, scheme *k8sruntime.Scheme, now time.Tim
 		Health: &v1.HealthStatus{Status: "Progressing", Object: worst},
 		LastAppliedRevision: &v1.Revision{Commit: applied, Ref: "refs/heads/main", Author: "Dev Eloper <dev@example.com>",
 			Committer: "Dev Eloper <dev@example.com>", CommitTime: &commitTime, Subject: "Scale the storefront to 250 services"},
-		Inventory: inventory,
 		Resources: resources,
 	}
+	st.SetManaged(inventory)
+	return st
 }
 
 // openLedger opens a ledger in a temporary folder, with a key of its own.

@@ -34,7 +34,8 @@ export async function treeSection(ns, name, section, unhealthyOnly) {
       h("label", { for: "tree-filter" }, "Filter", filter),
       h("label", { class: "check", for: "tree-unhealthy" }, onlyBad, `Only what is not healthy (${model.unhealthy})`)),
     groups,
-    t.truncated ? h("p", { class: "muted" }, "The tree is cut short: the Application has more objects than the server lists.") : null);
+    t.truncated ? h("p", { class: "muted" }, "The tree is cut short: the Application has more objects than the server lists.") : null,
+    t.omitted ? h("p", { class: "muted" }, `${t.omitted} more objects are not shown: the Application's status lists at most 1,000, those that need a look first (failed, drifted, not healthy, changed).`) : null);
 }
 
 // treeModel indexes the nodes: each node's children, and the top-level
