@@ -3,6 +3,12 @@
 // run of each desired object), applies steps in order, waits for new CRDs to be
 // established before their custom resources, and prunes. It returns what it did
 // as a ChangeSet and never logs: the caller reports.
+//
+// Requests about different objects run concurrently, a bounded number at a
+// time: every object is observed on its own, and the steps of one wave and
+// kind rank, which do not need each other, are applied (or pruned) together,
+// rank after rank. Results are merged in plan order, so what Observe and Apply
+// return does not depend on which request finished first.
 package apply
 
 import (

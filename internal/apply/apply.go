@@ -39,11 +39,18 @@ type ChangeSet struct {
 	Live map[object.Key]*unstructured.Unstructured
 }
 
-// Apply carries out the plan's Create and Update steps wave by wave, in order
-// within a wave, then its Prune steps. Before a wave is applied, every object of
-// the waves before it must be healthy (when a later wave has something to
-// apply). Unchanged and Keep steps write nothing. An apply failure stops at the
-// end of its wave and cancels every prune: never make things worse.
+// Apply carries out the plan's Create and Update steps wave by wave, then its
+// Prune steps. Before a wave is applied, every object of the waves before it
+// must be healthy (when a later wave has something to apply). Unchanged and Keep
+// steps write nothing. An apply failure stops at the end of its wave and cancels
+// every prune: never make things worse.
+//
+// Within a wave, steps go in runs of one kind rank (plan.Rank), one run after
+// the other: a Namespace before what lives in it, a CRD before its custom
+// resources. The steps of a run do not need each other, so they are applied at
+// the same time (at most parallel at a time); prunes likewise, in runs of one
+// wave and rank, in the plan's reverse order. Whatever order requests finish
+// in, the change set lists steps in plan order.
 func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeSet, error) {
 	if opts == (Options{}) {
 		opts = DefaultOptions()
@@ -58,32 +65,8 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 				break
 			}
 		}
-		for _, step := range wave {
-			if step.Action != plan.Create && step.Action != plan.Update {
-				continue
-			}
-			if _, err := a.resource(step.Desired.GroupVersionKind()); errors.Is(err, ErrUnknownKind) && len(pendingCRDs) > 0 {
-				if err := a.waitEstablished(ctx, pendingCRDs, opts.CRDTimeout); err != nil {
-					cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
-					continue
-				}
-				pendingCRDs = nil
-			}
-			applied, err := a.serverSideApply(ctx, step.Desired, false)
-			if err != nil {
-				a.verified.forget(step.Key)
-				cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: err})
-				continue
-			}
-			a.verified.remember(step.Key, step.Desired, applied)
-			if cs.Live == nil {
-				cs.Live = map[object.Key]*unstructured.Unstructured{}
-			}
-			cs.Live[step.Key] = applied
-			cs.Applied = append(cs.Applied, step)
-			if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
-				pendingCRDs = append(pendingCRDs, step.Key.Name)
-			}
+		for _, run := range runs(wave, plan.Create, plan.Update) {
+			pendingCRDs = a.applyRun(ctx, run, pendingCRDs, opts, &cs)
 		}
 		if len(cs.Failed) > 0 {
 			break // later waves wait for this one, which failed
@@ -95,18 +78,85 @@ func (a *Applier) Apply(ctx context.Context, p plan.Plan, opts Options) (ChangeS
 		}
 		return cs, cs.err()
 	}
-	for _, step := range p.Steps {
-		if step.Action != plan.Prune {
-			continue
+	for _, run := range runs(p.Steps, plan.Prune) {
+		errs := make([]error, len(run))
+		forEach(len(run), func(i int) { errs[i] = a.delete(ctx, run[i]) })
+		for i, step := range run {
+			if errs[i] != nil {
+				cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: fmt.Errorf("pruning: %w", errs[i])})
+				continue
+			}
+			a.verified.forget(step.Key)
+			cs.Pruned = append(cs.Pruned, step)
 		}
-		if err := a.delete(ctx, step); err != nil {
-			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: fmt.Errorf("pruning: %w", err)})
-			continue
-		}
-		a.verified.forget(step.Key)
-		cs.Pruned = append(cs.Pruned, step)
 	}
 	return cs, cs.err()
+}
+
+// applyRun applies a run of steps at the same time and adds the results to cs
+// in the run's order. pendingCRDs are CRDs applied earlier in the sync and not
+// yet known established; it returns those still pending after the run.
+func (a *Applier) applyRun(ctx context.Context, run []plan.Step, pendingCRDs []string, opts Options, cs *ChangeSet) []string {
+	pendingCRDs, unknown, waitErr := a.establish(ctx, run, pendingCRDs, opts.CRDTimeout)
+	live := make([]*unstructured.Unstructured, len(run))
+	errs := make([]error, len(run))
+	forEach(len(run), func(i int) {
+		step := run[i]
+		if unknown[step.Desired.GroupVersionKind()] {
+			errs[i] = waitErr
+			return
+		}
+		applied, err := a.serverSideApply(ctx, step.Desired, false)
+		if err != nil {
+			a.verified.forget(step.Key)
+			errs[i] = err
+			return
+		}
+		a.verified.remember(step.Key, step.Desired, applied)
+		live[i] = applied
+	})
+	for i, step := range run {
+		if errs[i] != nil {
+			cs.Failed = append(cs.Failed, &ObjectError{Key: step.Key, Err: errs[i]})
+			continue
+		}
+		if cs.Live == nil {
+			cs.Live = map[object.Key]*unstructured.Unstructured{}
+		}
+		cs.Live[step.Key] = live[i]
+		cs.Applied = append(cs.Applied, step)
+		if step.Key.Group == crdGroupKind.Group && step.Key.Kind == crdGroupKind.Kind {
+			pendingCRDs = append(pendingCRDs, step.Key.Name)
+		}
+	}
+	return pendingCRDs
+}
+
+// establish waits, once, for the pending CRDs when a kind of the run is not
+// served yet, and returns the CRDs still pending. When the wait fails, it
+// returns why, and the kinds of the run that are still unknown: their steps
+// fail with that error.
+func (a *Applier) establish(ctx context.Context, run []plan.Step, pendingCRDs []string, timeout time.Duration) ([]string, map[schema.GroupVersionKind]bool, error) {
+	if len(pendingCRDs) == 0 {
+		return nil, nil, nil
+	}
+	unknown := map[schema.GroupVersionKind]bool{}
+	waiting := false
+	for _, s := range run {
+		gvk := s.Desired.GroupVersionKind()
+		if _, checked := unknown[gvk]; !checked { // once a kind: an unknown one costs a discovery
+			_, err := a.resource(gvk)
+			unknown[gvk] = errors.Is(err, ErrUnknownKind)
+			waiting = waiting || unknown[gvk]
+		}
+	}
+	if !waiting {
+		return pendingCRDs, nil, nil
+	}
+	if err := a.waitEstablished(ctx, pendingCRDs, timeout); err != nil {
+		return pendingCRDs, unknown, err
+	}
+	return nil, nil, nil
 }
 
 func changes(steps []plan.Step) bool {

@@ -69,80 +69,137 @@ type Observation struct {
 // A desired object with fields the ignore rules name is replaced in the slice by
 // a copy holding the live values of those fields (plan.RespectIgnored), so that
 // what is dry-run is what a sync would apply.
+//
+// Objects are observed concurrently (at most parallel at a time): each one's
+// reads and dry run concern it alone, and its results are merged in the order
+// of desired, then of inventory, so the observation and the errors are what
+// observing one object after the other would give.
 func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructured, inventory []plan.InventoryEntry, ignore []plan.IgnoreRule) (Observation, error) {
 	obs := Observation{Current: map[object.Key]*unstructured.Unstructured{}, DryRun: map[object.Key]*unstructured.Unstructured{}}
 	var errs []error
-	for i, o := range desired {
-		if o.GetName() == "" {
-			continue // a hook with metadata.generateName: a new object on each run
+	results := make([]observed, len(desired))
+	forEach(len(desired), func(i int) {
+		if desired[i].GetName() != "" { // else a hook with metadata.generateName: a new object on each run
+			results[i] = a.observe(ctx, desired[i], ignore)
 		}
-		k := object.KeyOf(o)
-		live, err := a.get(ctx, o.GroupVersionKind(), k)
-		if err == nil && live == nil && a.live != nil {
-			// The watch cache holds only what Lockstep tracks: an object made
-			// by hand or by another tool is visible to the server only, and
-			// applying over it is an adoption, not a create.
-			live, err = a.lookUp(ctx, o.GroupVersionKind(), k)
-		}
-		if errors.Is(err, ErrUnknownKind) {
-			obs.Current[k] = nil // its CRD is part of this sync: it will be created
+	})
+	for i, r := range results {
+		if r.desired == nil {
 			continue
 		}
-		if err != nil {
-			errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)})
-			continue
+		k := object.KeyOf(r.desired)
+		desired[i] = r.desired
+		if r.seen {
+			obs.Current[k] = r.current
 		}
-		obs.Current[k] = live
-		if live == nil {
-			a.verified.forget(k)
-			continue
+		if r.dryRun != nil {
+			obs.DryRun[k] = r.dryRun
 		}
-		o = plan.RespectIgnored(o, live, ignore)
-		desired[i] = o
-		if a.verified.matches(k, o, live) {
-			obs.DryRun[k] = live // applying again would change nothing
-			continue
-		}
-		dry, err := a.serverSideApply(ctx, o, true)
-		if err != nil {
-			errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("dry run: %w", err)})
-			continue
-		}
-		if dry.GetResourceVersion() != live.GetResourceVersion() {
-			// The cache has not caught up with the server (a dry run answers from
-			// the object as stored now): compare with the stored object instead.
-			if live, err = a.getFromServer(ctx, o.GroupVersionKind(), k); err != nil {
-				errs = append(errs, &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)})
-				continue
-			}
-			obs.Current[k] = live
-			if live == nil { // deleted meanwhile: it will be created
-				a.verified.forget(k)
-				continue
-			}
-		}
-		obs.DryRun[k] = dry
-		if len(plan.ChangedFields(live, dry)) == 0 {
-			a.verified.remember(k, o, live)
+		if r.err != nil {
+			errs = append(errs, r.err)
 		}
 	}
+	var rest []plan.InventoryEntry
 	for _, e := range inventory {
-		if _, seen := obs.Current[e.Key]; seen {
-			continue
+		if _, seen := obs.Current[e.Key]; !seen {
+			rest = append(rest, e)
 		}
+	}
+	found := make([]observed, len(rest))
+	forEach(len(rest), func(i int) {
+		e := rest[i]
 		gvk := schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}
 		live, err := a.get(ctx, gvk, e.Key)
-		if errors.Is(err, ErrUnknownKind) || apierrors.IsNotFound(err) {
-			obs.Current[e.Key] = nil // its kind is gone, and it with it
+		switch {
+		case errors.Is(err, ErrUnknownKind) || apierrors.IsNotFound(err):
+			found[i] = observed{seen: true} // its kind is gone, and it with it
+		case err != nil:
+			found[i] = observed{err: &ObjectError{Key: e.Key, Err: fmt.Errorf("reading: %w", err)}}
+		default:
+			found[i] = observed{current: live, seen: true}
+		}
+	})
+	for i, r := range found {
+		if _, seen := obs.Current[rest[i].Key]; seen {
+			continue // listed twice
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
 			continue
 		}
-		if err != nil {
-			errs = append(errs, &ObjectError{Key: e.Key, Err: fmt.Errorf("reading: %w", err)})
-			continue
-		}
-		obs.Current[e.Key] = live
+		obs.Current[rest[i].Key] = r.current
 	}
 	return obs, errors.Join(errs...)
+}
+
+// observed is what Observe learned about one object.
+type observed struct {
+	// desired is the object as dry-run (with its ignored fields from live).
+	desired *unstructured.Unstructured
+	// current is the live object when seen: nil when it does not exist, or
+	// when its CRD is part of this sync (it will be created).
+	current *unstructured.Unstructured
+	seen    bool
+	// dryRun is what applying desired would make of the live object; nil
+	// when not dry-run.
+	dryRun *unstructured.Unstructured
+	err    error
+}
+
+// observe reads one desired object and dry-runs its apply when it exists. It
+// touches nothing shared but the verified memory, which has its own lock.
+func (a *Applier) observe(ctx context.Context, o *unstructured.Unstructured, ignore []plan.IgnoreRule) observed {
+	r := observed{desired: o}
+	k := object.KeyOf(o)
+	live, err := a.get(ctx, o.GroupVersionKind(), k)
+	if err == nil && live == nil && a.live != nil {
+		// The watch cache holds only what Lockstep tracks: an object made
+		// by hand or by another tool is visible to the server only, and
+		// applying over it is an adoption, not a create.
+		live, err = a.lookUp(ctx, o.GroupVersionKind(), k)
+	}
+	if errors.Is(err, ErrUnknownKind) {
+		r.seen = true // its CRD is part of this sync: it will be created
+		return r
+	}
+	if err != nil {
+		r.err = &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)}
+		return r
+	}
+	r.current, r.seen = live, true
+	if live == nil {
+		a.verified.forget(k)
+		return r
+	}
+	o = plan.RespectIgnored(o, live, ignore)
+	r.desired = o
+	if a.verified.matches(k, o, live) {
+		r.dryRun = live // applying again would change nothing
+		return r
+	}
+	dry, err := a.serverSideApply(ctx, o, true)
+	if err != nil {
+		r.err = &ObjectError{Key: k, Err: fmt.Errorf("dry run: %w", err)}
+		return r
+	}
+	if dry.GetResourceVersion() != live.GetResourceVersion() {
+		// The cache has not caught up with the server (a dry run answers from
+		// the object as stored now): compare with the stored object instead.
+		if live, err = a.getFromServer(ctx, o.GroupVersionKind(), k); err != nil {
+			r.err = &ObjectError{Key: k, Err: fmt.Errorf("reading: %w", err)}
+			return r
+		}
+		r.current = live
+		if live == nil { // deleted meanwhile: it will be created
+			a.verified.forget(k)
+			return r
+		}
+	}
+	r.dryRun = dry
+	if len(plan.ChangedFields(live, dry)) == 0 {
+		a.verified.remember(k, o, live)
+	}
+	return r
 }
 
 func (a *Applier) serverSideApply(ctx context.Context, o *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {

@@ -31,7 +31,11 @@ var kindOrder = func() map[string]int {
 	return m
 }()
 
-func rank(k object.Key) int {
+// Rank is the place of an object's kind in the apply order (lower first). An
+// object may need one of a lower rank (a ConfigMap its Namespace, a custom
+// resource its CRD); objects of one rank do not need each other, so they may be
+// applied, or pruned, at the same time.
+func Rank(k object.Key) int {
 	if r, ok := kindOrder[k.Kind]; ok {
 		return r
 	}
@@ -42,7 +46,7 @@ func rank(k object.Key) int {
 // first, custom resources last), keeping the order of objects of one rank:
 // for installers that apply a fixed set of objects without a plan.
 func SortByKind(objs []*unstructured.Unstructured) {
-	sort.SliceStable(objs, func(i, j int) bool { return rank(object.KeyOf(objs[i])) < rank(object.KeyOf(objs[j])) })
+	sort.SliceStable(objs, func(i, j int) bool { return Rank(object.KeyOf(objs[i])) < Rank(object.KeyOf(objs[j])) })
 }
 
 // sortForApply orders steps by sync wave, then kind rank, then key, so plans are
@@ -53,7 +57,7 @@ func sortForApply(steps []Step) {
 			return steps[i].Wave < steps[j].Wave
 		}
 		a, b := steps[i].Key, steps[j].Key
-		if ra, rb := rank(a), rank(b); ra != rb {
+		if ra, rb := Rank(a), Rank(b); ra != rb {
 			return ra < rb
 		}
 		return a.String() < b.String()
