@@ -78,9 +78,10 @@ func (a *Applier) Observe(ctx context.Context, desired []*unstructured.Unstructu
 	obs := Observation{Current: map[object.Key]*unstructured.Unstructured{}, DryRun: map[object.Key]*unstructured.Unstructured{}}
 	var errs []error
 	results := make([]observed, len(desired))
+	existing := a.existingNames(ctx, desired)
 	forEach(len(desired), func(i int) {
 		if desired[i].GetName() != "" { // else a hook with metadata.generateName: a new object on each run
-			results[i] = a.observe(ctx, desired[i], ignore)
+			results[i] = a.observe(ctx, desired[i], ignore, existing)
 		}
 	})
 	for i, r := range results {
@@ -148,11 +149,13 @@ type observed struct {
 
 // observe reads one desired object and dry-runs its apply when it exists. It
 // touches nothing shared but the verified memory, which has its own lock.
-func (a *Applier) observe(ctx context.Context, o *unstructured.Unstructured, ignore []plan.IgnoreRule) observed {
+// existing are the names listed where many objects were missing from the
+// watch cache (existingNames).
+func (a *Applier) observe(ctx context.Context, o *unstructured.Unstructured, ignore []plan.IgnoreRule, existing map[lookupScope]map[string]bool) observed {
 	r := observed{desired: o}
 	k := object.KeyOf(o)
 	live, err := a.get(ctx, o.GroupVersionKind(), k)
-	if err == nil && live == nil && a.live != nil {
+	if err == nil && live == nil && a.live != nil && !a.listedAbsent(o, existing) {
 		// The watch cache holds only what Lockstep tracks: an object made
 		// by hand or by another tool is visible to the server only, and
 		// applying over it is an adoption, not a create.

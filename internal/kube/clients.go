@@ -10,9 +10,11 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/flowcontrol"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
@@ -30,6 +32,9 @@ type Clients struct {
 	// not track), with a rate limit of its own: a sync that must know whether
 	// what it creates already exists does not wait behind the applies.
 	Lookups dynamic.Interface
+	// LookupsMetadata lists what exists where many objects must be looked
+	// up at once (names only), sharing Lookups' rate limit.
+	LookupsMetadata metadata.Interface
 	// Typed is client-go's clientset, for the API server's own resources.
 	Typed kubernetes.Interface
 	// Mapper maps kinds to resources from cached discovery; Reset forgets it
@@ -61,7 +66,16 @@ func (c *Clients) connect(cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	lookups, err := dynamic.NewForConfig(rest.CopyConfig(cfg)) // its own rate limiter
+	lookupsCfg := rest.CopyConfig(cfg)
+	lookupsCfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst) // its own, shared by both lookup clients
+	if cfg.QPS <= 0 {
+		lookupsCfg.RateLimiter = nil // client-go's default, or none when QPS < 0
+	}
+	lookups, err := dynamic.NewForConfig(lookupsCfg)
+	if err != nil {
+		return err
+	}
+	lookupsMeta, err := metadata.NewForConfig(lookupsCfg)
 	if err != nil {
 		return err
 	}
@@ -69,7 +83,7 @@ func (c *Clients) connect(cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	c.Config, c.Dynamic, c.Lookups, c.Typed, c.identities = cfg, dyn, lookups, typed, map[string]*Clients{}
+	c.Config, c.Dynamic, c.Lookups, c.LookupsMetadata, c.Typed, c.identities = cfg, dyn, lookups, lookupsMeta, typed, map[string]*Clients{}
 	return nil
 }
 
