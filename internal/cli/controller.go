@@ -18,6 +18,8 @@ import (
 func newControllerCommand() *cobra.Command {
 	opts := controller.DefaultOptions()
 	var kubeconfig string
+	var qps float32
+	var burst int
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the controller that keeps Applications in sync with Git",
@@ -31,7 +33,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 			if err != nil {
 				return err
 			}
-			cfg.QPS, cfg.Burst = 100, 200 // one sync of a large Application is hundreds of requests
+			cfg.QPS, cfg.Burst = qps, burst
 			if os.Getenv("GOGC") == "" {
 				// The live heap is small (~30 MiB at 500 Applications); Go's default
 				// lets the heap double before collecting. Collect sooner: less memory
@@ -52,6 +54,8 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	f.Float32Var(&qps, "kube-api-qps", defaultQPS, "requests per second each of the controller's clients may send the API server (one sync of a large Application is thousands); negative: no limit in the controller, the API server's priority and fairness alone")
+	f.IntVar(&burst, "kube-api-burst", defaultBurst, "requests each client may send at once beyond --kube-api-qps")
 	f.BoolVar(&opts.InstallCRDs, "install-crds", false, "install or upgrade the CustomResourceDefinitions at start")
 	f.IntVar(&opts.Concurrency, "concurrency", opts.Concurrency, "Applications reconciled at once")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader among replicas with a Lease")
@@ -83,6 +87,14 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	f.BoolVar(&opts.Profiling, "profiling", false, "serve Go's /debug/pprof/ on the metrics address, for diagnosing CPU and memory")
 	return cmd
 }
+
+// The controller's client-side rate limit, per client: what one sync of a
+// large Application may ask at once, within what the API server's priority
+// and fairness admits anyway.
+const (
+	defaultQPS   = 100
+	defaultBurst = 200
+)
 
 // controllerGCPercent is the controller's GOGC unless the environment sets one.
 const controllerGCPercent = 50

@@ -567,6 +567,9 @@ func buildLockstep(b *testing.B) string {
 	return bin
 }
 
+// startController starts the controller built as bin, with args and the
+// flags in $LOCKSTEP_BENCH_CONTROLLER_ARGS (to compare settings, such as
+// --kube-api-qps, without editing the benchmark).
 func startController(b *testing.B, bin string, args ...string) *controllerProcess {
 	b.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -579,7 +582,7 @@ func startController(b *testing.B, bin string, args ...string) *controllerProces
 	cp, err := proc.Start(proc.Spec{Name: "lockstep-controller", Path: bin,
 		Args: append([]string{"controller", "--kubeconfig", testenv.ControlPlane(b).Kubeconfig, "--install-crds",
 			"--concurrency", strconv.Itoa(benchConcurrency), "--metrics-address", addr, "--data-dir", b.TempDir(),
-			"--tenant-reads-as-controller"}, append(profiling(), args...)...),
+			"--tenant-reads-as-controller"}, append(append(profiling(), strings.Fields(os.Getenv("LOCKSTEP_BENCH_CONTROLLER_ARGS"))...), args...)...),
 		LogPath: filepath.Join(cmp.Or(os.Getenv("LOCKSTEP_BENCH_LOGS"), b.TempDir()), "controller.log")})
 	if err != nil {
 		b.Fatal(err)
