@@ -1,9 +1,10 @@
 // Package kube keeps the live state of the objects Lockstep manages in memory,
 // from watches: one informer per kind, started the first time the kind is asked
 // for, listing only objects that carry Lockstep's tracking label (object.Track),
-// with the bulky parts of each object trimmed. A converged Application is then
-// checked against memory instead of the API server, and a change someone makes
-// to a managed object reaches the controller as an event within moments.
+// with the bulky parts of each object trimmed and the rest kept as JSON until
+// read (stored). A converged Application is then checked against memory
+// instead of the API server, and a change someone makes to a managed object
+// reaches the controller as an event within moments.
 package kube
 
 import (
@@ -93,7 +94,7 @@ var ErrNotWatchable = errors.New("cannot watch")
 
 // Get returns the live object, or nil when no tracked object has that name. The
 // first Get of a kind starts watching it and waits for the first list. The
-// returned object is a copy.
+// returned object is a copy, the caller's to change.
 func (c *Cache) Get(ctx context.Context, m *meta.RESTMapping, namespace, name string) (*unstructured.Unstructured, error) {
 	wk := watchKey{gvr: m.Resource}
 	key := name
@@ -111,7 +112,11 @@ func (c *Cache) Get(ctx context.Context, m *meta.RESTMapping, namespace, name st
 	if err != nil || !exists {
 		return nil, err
 	}
-	return item.(*unstructured.Unstructured).DeepCopy(), nil
+	s, ok := item.(*stored)
+	if !ok {
+		return nil, fmt.Errorf("%s %s: the watch cache holds a %T", wk.gvr.GroupResource(), key, item)
+	}
+	return s.decode()
 }
 
 // Stop ends every watch.
@@ -174,25 +179,27 @@ func (c *Cache) start(wk watchKey) *watch {
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 		func(o *metav1.ListOptions) { o.LabelSelector = object.TrackingSelector },
 	).Informer()
-	_ = w.informer.SetTransform(trim)
+	_ = w.informer.SetTransform(compact(trim))
 	_ = w.informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { w.setErr(err) })
 	if c.onEvent != nil {
+		// An object that does not decode is skipped: it cannot happen for the
+		// JSON compact wrote, and one lost event is better than a stopped watch.
 		_, _ = w.informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc: func(o any, initialList bool) {
-				if u, ok := o.(*unstructured.Unstructured); ok && !initialList {
+				if initialList {
+					return
+				}
+				if u, ok := decoded(o); ok {
 					c.onEvent(Event{Object: u})
 				}
 			},
 			UpdateFunc: func(_, o any) {
-				if u, ok := o.(*unstructured.Unstructured); ok {
+				if u, ok := decoded(o); ok {
 					c.onEvent(Event{Object: u})
 				}
 			},
 			DeleteFunc: func(o any) {
-				if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-					o = d.Obj
-				}
-				if u, ok := o.(*unstructured.Unstructured); ok {
+				if u, ok := decoded(o); ok {
 					c.onEvent(Event{Object: u, Deleted: true})
 				}
 			},

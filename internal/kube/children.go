@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -29,7 +30,7 @@ const ownerIndex = "owner"
 // to what it applied (ChildKinds), one namespace at a time: a namespace is
 // watched from the first time its children are asked for, so memory grows
 // with the namespaces Applications deploy to, not with the cluster. Objects
-// are trimmed to what the tree and health read.
+// are trimmed to what the tree and health read, and kept as JSON (stored).
 type Children struct {
 	dynamic     dynamic.Interface
 	syncTimeout time.Duration
@@ -68,8 +69,8 @@ func OwnerKey(group, kind, namespace, name string) string {
 
 // Of returns the objects that the owner (group, kind, name in namespace)
 // owns directly, from memory; the first call for a namespace starts its
-// watches and waits for their first list. The objects are the cache's: read
-// them, do not change them.
+// watches and waits for their first list. The objects are fresh copies,
+// decoded from memory.
 func (c *Children) Of(ctx context.Context, group, kind, namespace, name string) ([]*unstructured.Unstructured, error) {
 	w, err := c.watch(ctx, namespace)
 	if err != nil {
@@ -82,9 +83,15 @@ func (c *Children) Of(ctx context.Context, group, kind, namespace, name string) 
 			return nil, err
 		}
 		for _, it := range items {
-			if u, ok := it.(*unstructured.Unstructured); ok {
-				out = append(out, u)
+			s, ok := it.(*stored)
+			if !ok {
+				continue
 			}
+			u, err := s.decode()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, u)
 		}
 	}
 	return out, nil
@@ -120,7 +127,7 @@ func (c *Children) start(namespace string) *childWatch {
 	for _, gvr := range ChildKinds {
 		inf := dynamicinformer.NewFilteredDynamicInformer(c.dynamic, gvr, namespace, 0,
 			cache.Indexers{ownerIndex: byOwner}, nil).Informer()
-		_ = inf.SetTransform(trimChild)
+		_ = inf.SetTransform(compact(trimChild))
 		w.informers = append(w.informers, inf)
 		go inf.Run(stop)
 	}
@@ -149,9 +156,10 @@ func (c *Children) start(namespace string) *childWatch {
 	return w
 }
 
-// byOwner indexes an object under each of its owners.
+// byOwner indexes an object under each of its owners. It reads only
+// metadata a stored keeps.
 func byOwner(o any) ([]string, error) {
-	u, ok := o.(*unstructured.Unstructured)
+	u, ok := o.(metav1.Object)
 	if !ok {
 		return nil, nil
 	}
