@@ -472,17 +472,19 @@ func waitAllReady(b *testing.B, c client.Client, ns string, n int) {
 func waitAll(b *testing.B, c client.Client, ns string, n int, what string, ok func(*v1.Application) bool) {
 	b.Helper()
 	limit := 10*time.Minute + time.Duration(n)*300*time.Millisecond // 2,000 rollouts take the control plane minutes
-	ctx, cancel := context.WithTimeout(testenv.Context(b), limit)
+	ctx, cancel := context.WithTimeout(b.Context(), limit)
 	defer cancel()
 	wc, err := client.NewWithWatch(benchConfig(b), client.Options{Scheme: benchScheme()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	done := map[string]bool{}
+	var lastErr error
 	for ctx.Err() == nil {
 		list := &v1.ApplicationList{}
-		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-			break
+		if lastErr = c.List(ctx, list, client.InNamespace(ns)); lastErr != nil {
+			time.Sleep(time.Second)
+			continue
 		}
 		for i := range list.Items {
 			done[list.Items[i].Name] = ok(&list.Items[i])
@@ -491,8 +493,9 @@ func waitAll(b *testing.B, c client.Client, ns string, n int, what string, ok fu
 			return
 		}
 		w, err := wc.Watch(ctx, &v1.ApplicationList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
-		if err != nil {
-			break
+		if lastErr = err; err != nil {
+			time.Sleep(time.Second)
+			continue
 		}
 		for ev := range w.ResultChan() {
 			if app, isApp := ev.Object.(*v1.Application); isApp {
@@ -505,7 +508,7 @@ func waitAll(b *testing.B, c client.Client, ns string, n int, what string, ok fu
 		}
 		w.Stop() // the watch ended (expired, or the deadline): list again
 	}
-	b.Fatalf("%d of %d Applications %s after %s", countDone(done), n, what, limit)
+	b.Fatalf("%d of %d Applications %s after %s (last error: %v)", countDone(done), n, what, limit, lastErr)
 }
 
 func countDone(done map[string]bool) int {
