@@ -2,34 +2,44 @@ package pass
 
 import (
 	"fmt"
+	"slices"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/health"
 )
 
 // maxChangedFields is how many changed field paths one entry of
-// status.resources lists; a CRD's update can change hundreds.
-const maxChangedFields = 16
+// status.resources lists (a CRD's update can change hundreds), and
+// maxFieldPath how long one may be (an annotation's key, a custom
+// resource's free-form map).
+const (
+	maxChangedFields = 16
+	maxFieldPath     = 256
+)
+
+// maxResourcesBytes bounds status.resources as JSON, whatever its entries
+// hold: beside status.managed (plan.MaxInventoryBytes) and the rest of the
+// status, it keeps the Application under etcd's 1.5 MiB.
+const maxResourcesBytes = 256 << 10
 
 // setResources replaces the entries of status.resources, all listed.
 func (b *statusBuilder) setResources(entries []v1.ResourceStatus) {
 	b.st.Resources, b.st.ResourcesOmitted = entries, 0
 }
 
-// boundResources keeps status.resources within v1.MaxResources entries, so
-// that the Application's status stays far below what the API server takes
-// in one object: 10,000 entries are about 1.2 MB. What is left out, and
+// boundResources keeps status.resources within v1.MaxResources entries and
+// maxResourcesBytes, so that the Application's status stays far below what
+// the API server takes in one object: 10,000 entries are about 1.2 MB. What is left out, and
 // counted in omitted, is first what needs no look (Unchanged and Healthy),
 // then what changed, and last what failed, drifted or is not healthy; the
 // entries kept stay in plan order.
 func boundResources(entries []v1.ResourceStatus, omitted int32) ([]v1.ResourceStatus, int32) {
+	size := 0
 	for i := range entries {
-		if f := entries[i].ChangedFields; len(f) > maxChangedFields {
-			trimmed := append(f[:maxChangedFields-1:maxChangedFields-1], fmt.Sprintf("(and %d more)", len(f)-maxChangedFields+1))
-			entries[i].ChangedFields = trimmed
-		}
+		entries[i].ChangedFields = boundFields(entries[i].ChangedFields)
+		size += entryBytes(entries[i])
 	}
-	if len(entries) <= v1.MaxResources {
+	if len(entries) <= v1.MaxResources && size <= maxResourcesBytes {
 		return entries, omitted
 	}
 	var byClass [3]int
@@ -55,7 +65,69 @@ func boundResources(entries []v1.ResourceStatus, omitted int32) ([]v1.ResourceSt
 			fit--
 		}
 	}
+	kept = withinBytes(kept)
 	return kept, omitted + int32(len(entries)-len(kept))
+}
+
+// withinBytes drops entries, the least interesting last in plan order first,
+// until the rest fit in maxResourcesBytes.
+func withinBytes(entries []v1.ResourceStatus) []v1.ResourceStatus {
+	size := 0
+	for _, e := range entries {
+		size += entryBytes(e)
+	}
+	drop := map[int]bool{}
+	for c := 2; c >= 0 && size > maxResourcesBytes; c-- {
+		for i := len(entries) - 1; i >= 0 && size > maxResourcesBytes; i-- {
+			if interest(entries[i]) == c {
+				drop[i] = true
+				size -= entryBytes(entries[i])
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return entries
+	}
+	kept := make([]v1.ResourceStatus, 0, len(entries)-len(drop))
+	for i, e := range entries {
+		if !drop[i] {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// entryBytes is about what an entry takes in the status as JSON.
+func entryBytes(e v1.ResourceStatus) int {
+	n := 128 + len(e.Group) + len(e.Version) + len(e.Kind) + len(e.Namespace) + len(e.Name) + len(e.Message) + len(e.HealthMessage)
+	for _, f := range e.ChangedFields {
+		n += len(f) + 3
+	}
+	if e.DriftedBy != nil {
+		n += 64 + len(e.DriftedBy.Manager) + len(e.DriftedBy.Subresource)
+	}
+	return n
+}
+
+// boundFields keeps at most maxChangedFields paths of at most maxFieldPath
+// bytes, saying how many more there were. The slice given is not changed:
+// it may be the plan's.
+func boundFields(f []string) []string {
+	long := slices.ContainsFunc(f, func(p string) bool { return len(p) > maxFieldPath })
+	if len(f) <= maxChangedFields && !long {
+		return f
+	}
+	out := make([]string, 0, maxChangedFields)
+	for _, p := range f[:min(len(f), maxChangedFields-1)] {
+		out = append(out, TruncateBytes(p, maxFieldPath))
+	}
+	if len(f) > maxChangedFields {
+		return append(out, fmt.Sprintf("(and %d more)", len(f)-maxChangedFields+1))
+	}
+	if len(f) == maxChangedFields {
+		out = append(out, TruncateBytes(f[maxChangedFields-1], maxFieldPath))
+	}
+	return out
 }
 
 // interest ranks an entry: 0 needs a look (it failed, drifted, was kept

@@ -3,6 +3,7 @@ package pass_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -121,4 +122,37 @@ func equalJSON(t *testing.T, a, b any) bool {
 		t.Fatal(err)
 	}
 	return string(x) == string(y)
+}
+
+// Entries of long field paths (annotation keys of 300 characters on 1,000
+// objects) are cut, and entries dropped, until the list fits its budget in
+// bytes; what needs a look stays.
+func TestLongChangedFieldsKeepTheStatusSmall(t *testing.T) {
+	p := largePass(t, v1.MaxResources, 3)
+	for i := range p.Plan.Steps {
+		p.Plan.Steps[i].Action = plan.Update
+		for j := range 20 {
+			p.Plan.Steps[i].ChangedFields = append(p.Plan.Steps[i].ChangedFields,
+				fmt.Sprintf("metadata.annotations.%02d-%s", j, strings.Repeat("k", 300)))
+		}
+	}
+	next := pass.Status(p)
+	data, err := json.Marshal(next.Resources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 300<<10 {
+		t.Errorf("status.resources is %d KiB", len(data)>>10)
+	}
+	if int(next.ResourcesOmitted)+len(next.Resources) != v1.MaxResources || next.ResourcesOmitted == 0 {
+		t.Errorf("listed %d, omitted %d", len(next.Resources), next.ResourcesOmitted)
+	}
+	if !hasEntry(next.Resources, "config-00003", "Degraded") {
+		t.Error("the degraded object was dropped")
+	}
+	for _, f := range next.Resources[0].ChangedFields {
+		if len(f) > 256 {
+			t.Errorf("a path of %d bytes", len(f))
+		}
+	}
 }

@@ -218,6 +218,9 @@ func (pl *Pipeline) preview(ctx context.Context, p *pass.Pass, opts PreviewOptio
 	}
 	p.Plan, err = plan.Compute(plan.Input{Desired: objs, DryRun: p.Observed.DryRun, Current: p.Observed.Current,
 		Inventory: inventory, Prune: app.Spec.Sync.Prune, Ignore: ignore, Owner: owner})
+	if err == nil {
+		err = p.Plan.CheckRecordable()
+	}
 	if err != nil {
 		return stageError(v1.ReasonPlanFailed, false, err)
 	}
