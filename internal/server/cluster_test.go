@@ -366,3 +366,60 @@ func TestObjectViewsHideSecretValuesCopiedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// An Application whose status leaves objects out (more than
+// v1.MaxResources) still shows them: those it manages, and what they own.
+// What it neither manages nor owns stays out of reach.
+func TestObjectsTheStatusLeavesOutCanStillBeOpened(t *testing.T) {
+	obj := func(y string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	web := app("team", "web", "team-a", v1.Synced, "Healthy")
+	web.Status.ResourcesOmitted = 1
+	web.Status.SetManaged([]v1.ObjectReference{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "team", Name: "web"}})
+	owned := func(kind, name, ownerAPI, ownerKind, owner string) string {
+		return "kind: " + kind + "\nmetadata: {name: " + name + ", namespace: team, ownerReferences: [{apiVersion: " + ownerAPI + ", kind: " + ownerKind +
+			", name: " + owner + ", uid: u1, controller: true}]}\n"
+	}
+	fc := &fakeCluster{objects: map[string]*unstructured.Unstructured{
+		"deployment.apps/team/web":   obj("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: team}\n"),
+		"replicaset.apps/team/web-1": obj("apiVersion: apps/v1\n" + owned("ReplicaSet", "web-1", "apps/v1", "Deployment", "web")),
+		"pod/team/web-1-x":           obj("apiVersion: v1\n" + owned("Pod", "web-1-x", "apps/v1", "ReplicaSet", "web-1")),
+		"pod/team/stray":             obj("apiVersion: v1\n" + owned("Pod", "stray", "apps/v1", "ReplicaSet", "other")),
+		"configmap/team/other":       obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: team}\n"),
+	}}
+	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder = fc, fc }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
+	admin := f.as(t, "admin")
+	base := server.PathApplications + "/team/web/resource?namespace=team&"
+	for _, tc := range []struct {
+		query      string
+		code       int
+		managed    bool
+		parentPart string
+	}{
+		{"group=apps&kind=Deployment&name=web", 200, true, ""},
+		{"kind=Pod&name=web-1-x", 200, false, "ReplicaSet/team/web-1"},
+		{"kind=Pod&name=stray", 404, false, ""},
+		{"kind=ConfigMap&name=other", 404, false, ""},
+	} {
+		code, body := f.do(t, http.MethodGet, base+tc.query, admin, nil)
+		if code != tc.code {
+			t.Errorf("%s: %d %s", tc.query, code, body)
+			continue
+		}
+		if code != 200 {
+			continue
+		}
+		var res server.Resource
+		if err := json.Unmarshal([]byte(body), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Node.Managed != tc.managed || !strings.Contains(res.Node.Parent, tc.parentPart) {
+			t.Errorf("%s: node %+v", tc.query, res.Node)
+		}
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"sort"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"strconv"
 
@@ -188,5 +190,52 @@ func (s *Server) inTree(ctx context.Context, app *v1.Application, key object.Key
 			return &t.Nodes[i], nil
 		}
 	}
+	if app.Status.ResourcesOmitted > 0 && s.d.Cluster != nil {
+		if n, err := s.unlisted(ctx, app, key); n != nil || err != nil {
+			return n, err
+		}
+	}
 	return nil, notFound("%s is not in %s/%s's resource tree", key, app.Namespace, app.Name)
+}
+
+// unlisted finds an object of a large Application's tree that its status
+// does not list (v1.MaxResources): one it manages (status.managed), or one
+// owned by such an object, following controller owner references up as
+// far as the tree goes down. nil when it is neither.
+func (s *Server) unlisted(ctx context.Context, app *v1.Application, key object.Key) (*TreeNode, error) {
+	node := func(o *unstructured.Unstructured, parent string, managed bool) *TreeNode {
+		gvk, h := o.GroupVersionKind(), health.Of(o)
+		n := &TreeNode{ID: nodeID(gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName()), Parent: parent, Group: gvk.Group, Version: gvk.Version,
+			Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName(), Managed: managed, Health: string(h.Status), Info: info(o)}
+		if h.Status != health.Healthy {
+			n.HealthMessage = h.Message
+		}
+		return n
+	}
+	var first *TreeNode
+	for depth := 0; depth <= maxTreeDepth; depth++ {
+		o, err := s.d.Cluster.Get(ctx, kubectlKind(key.Group, key.Kind), key.Namespace, key.Name)
+		if errors.As(err, new(*NotFoundError)) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if app.Status.Manages(key.Group, key.Kind, key.Namespace, key.Name) {
+			if first == nil {
+				return node(o, "", true), nil
+			}
+			return first, nil
+		}
+		owner := metav1.GetControllerOf(o)
+		if owner == nil || depth == maxTreeDepth {
+			return nil, nil
+		}
+		gv, _ := schema.ParseGroupVersion(owner.APIVersion)
+		key = object.Key{Group: gv.Group, Kind: owner.Kind, Namespace: o.GetNamespace(), Name: owner.Name}
+		if first == nil {
+			first = node(o, nodeID(key.Group, key.Kind, key.Namespace, key.Name), false)
+		}
+	}
+	return nil, nil
 }
