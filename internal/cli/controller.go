@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -27,6 +28,9 @@ func newControllerCommand() *cobra.Command {
 outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if qps == 0 || qps > 0 && burst < 1 {
+				return fmt.Errorf("--kube-api-qps %g --kube-api-burst %d: give a positive rate and a burst of at least 1, or a negative rate for no limit in the controller", qps, burst)
+			}
 			rules := clientcmd.NewDefaultClientConfigLoadingRules()
 			rules.ExplicitPath = kubeconfig
 			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
@@ -54,7 +58,7 @@ outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
-	f.Float32Var(&qps, "kube-api-qps", defaultQPS, "requests per second each of the controller's clients may send the API server (one sync of a large Application is thousands); negative: no limit in the controller, the API server's priority and fairness alone")
+	f.Float32Var(&qps, "kube-api-qps", defaultQPS, "requests per second each of the controller's clients (applies, lookups, status writes; per identity it applies as) may send the API server (one sync of a large Application is thousands); negative: no limit in the controller, the API server's priority and fairness alone")
 	f.IntVar(&burst, "kube-api-burst", defaultBurst, "requests each client may send at once beyond --kube-api-qps")
 	f.BoolVar(&opts.InstallCRDs, "install-crds", false, "install or upgrade the CustomResourceDefinitions at start")
 	f.IntVar(&opts.Concurrency, "concurrency", opts.Concurrency, "Applications reconciled at once")

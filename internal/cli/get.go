@@ -253,7 +253,7 @@ func describeApp(out io.Writer, a *v1.Application) error {
 		}
 	}
 	if n := a.Status.ResourcesOmitted; n > 0 {
-		fmt.Fprintf(out, "  (%d more not listed: the status lists at most %d objects, those that need a look first)\n", n, v1.MaxResources)
+		fmt.Fprintf(out, "  (%d more not listed: the status lists at most %d objects, those that need a look first; status.managed names every one: lockstep get %s -o yaml)\n", n, v1.MaxResources, a.Name)
 	}
 	if len(a.Status.History) > 0 {
 		fmt.Fprintln(out, "\nHistory:")

@@ -78,7 +78,7 @@ func TestPreSyncAndPostSyncHooksRunAroundTheSync(t *testing.T) {
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the PostSync hook with HookSucceeded is still there (err %v)", err)
 	}
-	for _, e := range app.Status.Inventory {
+	for _, e := range app.Status.ManagedRefs() {
 		if e.Kind == "Job" {
 			t.Errorf("hook %s is in the inventory", e.Name)
 		}
