@@ -6,6 +6,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -130,6 +131,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	clients, err := kube.NewClients(cfg)
 	if err != nil {
 		return err
+	}
+	if !opts.InstallCRDs { // installed, they are this release's; the OpenAPI documents follow a moment later
+		if err := crd.CheckServed(clients.Typed.Discovery()); errors.Is(err, crd.ErrOlder) {
+			return err
+		} else if err != nil {
+			opts.Logger.Info("could not check the CustomResourceDefinitions the cluster serves against this release's", "error", err.Error())
+		}
 	}
 	if opts.LeaderElection {
 		if err := ensureNamespace(ctx, clients.Typed, opts.LeaderElectionNamespace); err != nil {
