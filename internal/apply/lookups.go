@@ -40,7 +40,7 @@ func (a *Applier) existingNames(ctx context.Context, desired []*unstructured.Uns
 		if err != nil {
 			continue
 		}
-		if live, err := a.live.Get(ctx, m, o.GetNamespace(), o.GetName()); err == nil && live == nil {
+		if has, err := a.live.Has(ctx, m, o.GetNamespace(), o.GetName()); err == nil && !has {
 			misses[scopeOf(m, o.GetNamespace())]++
 		}
 	}

@@ -96,15 +96,7 @@ var ErrNotWatchable = errors.New("cannot watch")
 // first Get of a kind starts watching it and waits for the first list. The
 // returned object is a copy, the caller's to change.
 func (c *Cache) Get(ctx context.Context, m *meta.RESTMapping, namespace, name string) (*unstructured.Unstructured, error) {
-	wk := watchKey{gvr: m.Resource}
-	key := name
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		key = namespace + "/" + name
-		if c.perNamespace {
-			wk.namespace = namespace
-		}
-	}
-	w, err := c.watch(ctx, wk)
+	w, key, err := c.lookup(ctx, m, namespace, name)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +106,35 @@ func (c *Cache) Get(ctx context.Context, m *meta.RESTMapping, namespace, name st
 	}
 	s, ok := item.(*stored)
 	if !ok {
-		return nil, fmt.Errorf("%s %s: the watch cache holds a %T", wk.gvr.GroupResource(), key, item)
+		return nil, fmt.Errorf("%s %s: the watch cache holds a %T", m.Resource.GroupResource(), key, item)
 	}
 	return s.decode()
+}
+
+// Has reports whether a tracked object has that name, as Get would, without
+// decoding it.
+func (c *Cache) Has(ctx context.Context, m *meta.RESTMapping, namespace, name string) (bool, error) {
+	w, key, err := c.lookup(ctx, m, namespace, name)
+	if err != nil {
+		return false, err
+	}
+	_, exists, err := w.informer.GetIndexer().GetByKey(key)
+	return exists, err
+}
+
+// lookup returns the informer that holds an object, once it has listed, and
+// the object's key in it.
+func (c *Cache) lookup(ctx context.Context, m *meta.RESTMapping, namespace, name string) (*watch, string, error) {
+	wk := watchKey{gvr: m.Resource}
+	key := name
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		key = namespace + "/" + name
+		if c.perNamespace {
+			wk.namespace = namespace
+		}
+	}
+	w, err := c.watch(ctx, wk)
+	return w, key, err
 }
 
 // Stop ends every watch.

@@ -49,6 +49,12 @@ func TestCacheThroughInformer(t *testing.T) {
 	if again, _ := c.Get(ctx, mapping, "prod", "payments"); again.GetLabels()[object.TrackingLabel] != "true" {
 		t.Errorf("changing what Get returned changed the cache: labels %v", again.GetLabels())
 	}
+	if has, err := c.Has(ctx, mapping, "prod", "payments"); !has || err != nil {
+		t.Errorf("Has(payments) = %v, %v", has, err)
+	}
+	if has, err := c.Has(ctx, mapping, "prod", "nothing"); has || err != nil {
+		t.Errorf("Has(nothing) = %v, %v", has, err)
+	}
 	if missing, err := c.Get(ctx, mapping, "prod", "nothing"); missing != nil || err != nil {
 		t.Errorf("Get of a missing object = %v, %v; want nil, nil", missing, err)
 	}
