@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,8 @@ import (
 // instead of asking for each: an Application of 10,000 ConfigMaps, new, is
 // 20 pages of names instead of 10,000 GETs. Fewer are cheaper one by one.
 const listLookupsFrom = 64
+
+var errTooManyToList = errors.New("more objects than worth listing")
 
 // lookupScope is a resource in a namespace ("" for cluster-scoped ones).
 type lookupScope struct {
@@ -49,9 +52,9 @@ func (a *Applier) existingNames(ctx context.Context, desired []*unstructured.Uns
 		if n < listLookupsFrom {
 			continue
 		}
-		names, err := a.listNames(ctx, s)
+		names, err := a.listNames(ctx, s, max(4, n/100))
 		if err != nil {
-			continue // not allowed to list, say: each is looked up alone
+			continue // not allowed to list, or too much to list: each is looked up alone
 		}
 		if found == nil {
 			found = map[lookupScope]map[string]bool{}
@@ -68,11 +71,16 @@ func scopeOf(m *meta.RESTMapping, namespace string) lookupScope {
 	return lookupScope{resource: m.Resource, namespace: namespace}
 }
 
-// listNames lists the names of a scope's objects, in pages.
-func (a *Applier) listNames(ctx context.Context, s lookupScope) (map[string]bool, error) {
+// listNames lists the names of a scope's objects, in pages of 500, at most
+// maxPages of them: a namespace of far more objects than are looked for is
+// cheaper asked about one by one.
+func (a *Applier) listNames(ctx context.Context, s lookupScope, maxPages int) (map[string]bool, error) {
 	names := map[string]bool{}
 	opts := metav1.ListOptions{Limit: 500}
-	for {
+	for page := 1; ; page++ {
+		if page > maxPages {
+			return nil, errTooManyToList
+		}
 		list, err := a.clients.LookupsMetadata.Resource(s.resource).Namespace(s.namespace).List(ctx, opts)
 		if err != nil {
 			return nil, err
