@@ -107,9 +107,9 @@ type ApplicationStatus struct {
 	// Inventory is what Lockstep kept before Managed, one entry per object.
 	// It is read only when Managed is empty (a status an older version
 	// wrote), and cleared by the next sync.
+	// +optional
 	//
 	// Deprecated: read ManagedRefs.
-	// +optional
 	Inventory []ObjectReference `json:"inventory,omitempty"`
 	// Resources is the state of each desired object after the last sync or
 	// plan. Beyond MaxResources objects, objects Unchanged and Healthy are
