@@ -332,13 +332,7 @@ func TestClusterFailuresNameNoInternalAddresses(t *testing.T) {
 // were copied: the live manifest, its YAML, the tree's health messages.
 func TestObjectViewsHideSecretValuesCopiedElsewhere(t *testing.T) {
 	const managed, fromValues, unlisted = "managed-secret-value", "helm-values-secret", "unlisted-secret-value"
-	obj := func(y string) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
+	obj := func(y string) *unstructured.Unstructured { return parseObject(t, y) }
 	web := app("team", "web", "team-a", v1.Synced, "Healthy")
 	web.Spec.Destination.Namespace = "team"
 	web.Spec.Source.Helm = &v1.HelmOptions{ValuesFrom: []v1.ValuesReference{{Kind: "Secret", Name: "vals"}}}
@@ -371,13 +365,7 @@ func TestObjectViewsHideSecretValuesCopiedElsewhere(t *testing.T) {
 // v1.MaxResources) still shows them: those it manages, and what they own.
 // What it neither manages nor owns stays out of reach.
 func TestObjectsTheStatusLeavesOutCanStillBeOpened(t *testing.T) {
-	obj := func(y string) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
+	obj := func(y string) *unstructured.Unstructured { return parseObject(t, y) }
 	web := app("team", "web", "team-a", v1.Synced, "Healthy")
 	web.Status.ResourcesOmitted = 1
 	web.Status.SetManaged([]v1.ObjectReference{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "team", Name: "web"}})
@@ -422,4 +410,13 @@ func TestObjectsTheStatusLeavesOutCanStillBeOpened(t *testing.T) {
 			t.Errorf("%s: node %+v", tc.query, res.Node)
 		}
 	}
+}
+
+func parseObject(t *testing.T, y string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
