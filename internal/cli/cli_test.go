@@ -86,7 +86,7 @@ func TestExitCodesScriptsCanRelyOn(t *testing.T) {
 // A rate limit that would stop the controller's requests, or silently
 // mean client-go's own default, is refused at start.
 func TestControllerRefusesAUselessRateLimit(t *testing.T) {
-	for _, args := range [][]string{{"--kube-api-qps", "0"}, {"--kube-api-qps", "50", "--kube-api-burst", "0"}} {
+	for _, args := range [][]string{{"--kube-api-qps", "0"}, {"--kube-api-qps", "NaN"}, {"--kube-api-qps", "50", "--kube-api-burst", "0"}} {
 		_, err := run(t, append([]string{"controller", "--kubeconfig", "/nonexistent"}, args...)...)
 		if err == nil || !strings.Contains(err.Error(), "a burst of at least 1") {
 			t.Errorf("%v: %v", args, err)

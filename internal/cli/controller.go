@@ -28,7 +28,7 @@ func newControllerCommand() *cobra.Command {
 outside, --kubeconfig (or $KUBECONFIG). Logs are JSON lines on standard error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if qps == 0 || qps > 0 && burst < 1 {
+			if !(qps > 0 || qps < 0) || qps > 0 && burst < 1 { // 0 and NaN included
 				return fmt.Errorf("--kube-api-qps %g --kube-api-burst %d: give a positive rate and a burst of at least 1, or a negative rate for no limit in the controller", qps, burst)
 			}
 			rules := clientcmd.NewDefaultClientConfigLoadingRules()

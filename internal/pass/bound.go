@@ -3,6 +3,7 @@ package pass
 import (
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/health"
@@ -97,14 +98,34 @@ func withinBytes(entries []v1.ResourceStatus) []v1.ResourceStatus {
 	return kept
 }
 
-// entryBytes is about what an entry takes in the status as JSON.
+// entryBytes is at least what an entry takes in the status as JSON: its
+// field names, and each string as encoding/json escapes it.
 func entryBytes(e v1.ResourceStatus) int {
-	n := 128 + len(e.Group) + len(e.Version) + len(e.Kind) + len(e.Namespace) + len(e.Name) + len(e.Message) + len(e.HealthMessage)
+	n := 160 + jsonLen(e.Group) + jsonLen(e.Version) + jsonLen(e.Kind) + jsonLen(e.Namespace) + jsonLen(e.Name) +
+		jsonLen(string(e.Action)) + jsonLen(e.Message) + jsonLen(e.Health) + jsonLen(e.HealthMessage)
 	for _, f := range e.ChangedFields {
-		n += len(f) + 3
+		n += jsonLen(f) + 1
 	}
-	if e.DriftedBy != nil {
-		n += 64 + len(e.DriftedBy.Manager) + len(e.DriftedBy.Subresource)
+	if w := e.DriftedBy; w != nil {
+		n += 96 + jsonLen(w.Manager) + jsonLen(w.Operation) + jsonLen(w.Subresource) + jsonLen(w.Time)
+	}
+	return n
+}
+
+// jsonLen is the length of s as a JSON string: encoding/json writes <, >,
+// &, control characters, U+2028 and U+2029 as six bytes (\u003c), quotes
+// and backslashes as two.
+func jsonLen(s string) int {
+	n := 2
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' || r == utf8.RuneError:
+			n += 6
+		default:
+			n += utf8.RuneLen(r)
+		}
 	}
 	return n
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/object"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/plan"
+	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
 // largePass is the first sync of an Application of n ConfigMaps: all
@@ -154,5 +155,49 @@ func TestLongChangedFieldsKeepTheStatusSmall(t *testing.T) {
 		if len(f) > 256 {
 			t.Errorf("a path of %d bytes", len(f))
 		}
+	}
+}
+
+// Field paths that JSON escapes (a free-form map's keys full of <) are
+// counted as stored, six bytes a character, so the bound still holds.
+func TestEscapedFieldsAreCountedAsStored(t *testing.T) {
+	p := largePass(t, 200)
+	for i := range p.Plan.Steps {
+		p.Plan.Steps[i].Action = plan.Update
+		for j := range 16 {
+			p.Plan.Steps[i].ChangedFields = append(p.Plan.Steps[i].ChangedFields, fmt.Sprintf("spec.m.%02d%s", j, strings.Repeat("<", 300)))
+		}
+	}
+	next := pass.Status(p)
+	data, err := json.Marshal(next.Resources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 260<<10 || next.ResourcesOmitted == 0 {
+		t.Errorf("status.resources is %d KiB as JSON, %d omitted", len(data)>>10, next.ResourcesOmitted)
+	}
+}
+
+// A commit's subject, authors and trailers are the author's to write, at any
+// length: the status keeps a bounded part, so that it can still be written.
+func TestAHugeCommitMessageKeepsTheStatusSmall(t *testing.T) {
+	p := syncPass(t)
+	huge := *p.Commit
+	huge.Subject, huge.Author = strings.Repeat("s", 1<<20), strings.Repeat("a", 1<<16)
+	huge.Trailers = nil
+	for i := range 1000 {
+		huge.Trailers = append(huge.Trailers, source.Trailer{Key: fmt.Sprintf("Approved-by-%d", i), Value: strings.Repeat("v", 1000)})
+	}
+	p.Commit = &huge
+	next := pass.Status(p)
+	data, err := json.Marshal(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 64<<10 {
+		t.Errorf("the status of one commit with a long message is %d KiB", len(data)>>10)
+	}
+	if next.LastAppliedRevision.Commit != huge.Hash || len(next.LastAppliedRevision.Trailers) != 32 {
+		t.Errorf("applied %s with %d trailers", next.LastAppliedRevision.Commit, len(next.LastAppliedRevision.Trailers))
 	}
 }

@@ -366,14 +366,20 @@ func resources(p plan.Plan) []v1.ResourceStatus {
 	return out
 }
 
+// revision is what the status says of a commit. What the commit's author
+// wrote is cut to a size the status can hold, whatever the commit says: a
+// subject of a megabyte would make every status write fail. The ledger keeps
+// the commit as it is.
 func revision(c source.Commit) *v1.Revision {
-	r := &v1.Revision{Commit: c.Hash, Ref: c.Ref, Author: c.Author, Committer: c.Committer, Subject: c.Subject}
+	const maxText, maxTrailers = 256, 32
+	r := &v1.Revision{Commit: TruncateBytes(c.Hash, 64), Ref: TruncateBytes(c.Ref, maxText), Author: TruncateBytes(c.Author, maxText),
+		Committer: TruncateBytes(c.Committer, maxText), Subject: TruncateBytes(c.Subject, maxText)}
 	if !c.CommitTime.IsZero() {
 		t := metav1.NewTime(c.CommitTime)
 		r.CommitTime = &t
 	}
-	for _, tr := range c.Trailers {
-		r.Trailers = append(r.Trailers, v1.Trailer{Key: tr.Key, Value: tr.Value})
+	for _, tr := range c.Trailers[:min(len(c.Trailers), maxTrailers)] {
+		r.Trailers = append(r.Trailers, v1.Trailer{Key: TruncateBytes(tr.Key, 64), Value: TruncateBytes(tr.Value, maxText)})
 	}
 	return r
 }

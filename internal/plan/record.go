@@ -30,7 +30,7 @@ func (p Plan) CheckRecordable() error {
 	}
 	if size > MaxInventoryBytes {
 		return fmt.Errorf("the Application would manage %d objects whose names take %d KiB of its status, over the %d KiB it can record "+
-			"(etcd refuses larger objects): split the folder into several Applications", n, size>>10, MaxInventoryBytes>>10)
+			"(etcd refuses larger objects): split the folder into several Applications (objects kept with prune off count too: turn prune on to drop them)", n, size>>10, MaxInventoryBytes>>10)
 	}
 	return nil
 }

@@ -379,6 +379,7 @@ func TestObjectsTheStatusLeavesOutCanStillBeOpened(t *testing.T) {
 		"pod/team/web-1-x":           obj("apiVersion: v1\n" + owned("Pod", "web-1-x", "apps/v1", "ReplicaSet", "web-1")),
 		"pod/team/stray":             obj("apiVersion: v1\n" + owned("Pod", "stray", "apps/v1", "ReplicaSet", "other")),
 		"configmap/team/other":       obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: team}\n"),
+		"configmap/team/made":        obj("apiVersion: v1\n" + owned("ConfigMap", "made", "apps/v1", "Deployment", "web")),
 	}}
 	f := newAPIWith(t, func(d *server.Deps) { d.Cluster, d.Recorder = fc, fc }, web, &v1.Project{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
 	admin := f.as(t, "admin")
@@ -393,6 +394,8 @@ func TestObjectsTheStatusLeavesOutCanStillBeOpened(t *testing.T) {
 		{"kind=Pod&name=web-1-x", 200, false, "ReplicaSet/team/web-1"},
 		{"kind=Pod&name=stray", 404, false, ""},
 		{"kind=ConfigMap&name=other", 404, false, ""},
+		{"kind=ConfigMap&name=made", 404, false, ""}, // the tree shows no ConfigMaps under owners
+		{"group=example.com&kind=Widget&name=w", 404, false, ""},
 	} {
 		code, body := f.do(t, http.MethodGet, base+tc.query, admin, nil)
 		if code != tc.code {

@@ -113,6 +113,16 @@ func (s *Server) tree(ctx context.Context, app *v1.Application) (Tree, error) {
 	return t, nil
 }
 
+// isChildKind reports whether the tree shows objects of key's kind under
+// their owners (kube.ChildKinds).
+func isChildKind(key object.Key) bool {
+	switch key.Group + "/" + key.Kind {
+	case "apps/ReplicaSet", "/Pod", "batch/Job":
+		return true
+	}
+	return false
+}
+
 // owns reports whether objects of a kind own the children Lockstep watches.
 func owns(group, kind string) bool {
 	switch group + "/" + kind {
@@ -214,9 +224,12 @@ func (s *Server) unlisted(ctx context.Context, app *v1.Application, key object.K
 	}
 	var first *TreeNode
 	for depth := 0; depth <= maxTreeDepth; depth++ {
+		if depth > 0 && !owns(key.Group, key.Kind) || first == nil && !app.Status.Manages(key.Group, key.Kind, key.Namespace, key.Name) && !isChildKind(key) {
+			return nil, nil // what tree would not show under an owner either
+		}
 		o, err := s.d.Cluster.Get(ctx, kubectlKind(key.Group, key.Kind), key.Namespace, key.Name)
-		if errors.As(err, new(*NotFoundError)) {
-			return nil, nil
+		if errors.As(err, new(*NotFoundError)) || err != nil && depth > 0 {
+			return nil, nil // an owner not there, or not readable: not in the tree, whatever the reason
 		}
 		if err != nil {
 			return nil, err
