@@ -24,26 +24,29 @@ deps:
 postgres:
 	@hack/postgres.sh
 
-## build: build bin/lockstep
+## build: build bin/lockstep and bin/lockstep-render (the sandboxed render process lockstep
+## starts; it must stay beside lockstep)
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lockstep
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/lockstep ./cmd/lockstep-render
 
-## image: the container image without Docker: a static binary (CGO off, -trimpath), then an OCI
-## layout, a tarball and the SBOM in dist/ (sign with: bin/lockstep image build ... --key KEY)
+## image: the container image without Docker: the static binaries lockstep and lockstep-render
+## (CGO off, -trimpath), then an OCI layout, a tarball and the SBOM in dist/ (sign with:
+## bin/lockstep image build ... --key KEY)
 image: build static
-	$(BIN) image build --binary bin/lockstep-static --tag lockstep:$(VERSION) --out dist
+	$(BIN) image build --binary bin/lockstep-static --render-binary bin/lockstep-render-static --tag lockstep:$(VERSION) --out dist
 
 ## bundle: the offline bundle, signed with KEY (make bundle KEY=keys/image.key): the image built
 ## and signed, then dist/lockstep-VERSION.tar.gz (see docs/airgap.md)
 bundle: build static
 	@test -n "$(KEY)" || { echo "make bundle: say which key signs it: make bundle KEY=keys/image.key (lockstep image keygen makes one)"; exit 2; }
 	rm -f dist/lockstep-$(VERSION).tar.gz
-	$(BIN) image build --binary bin/lockstep-static --tag lockstep:$(VERSION) --key $(KEY) --out dist
-	$(BIN) bundle create --build dist --binary bin/lockstep-static --key $(KEY) --out dist/lockstep-$(VERSION).tar.gz
+	$(BIN) image build --binary bin/lockstep-static --render-binary bin/lockstep-render-static --tag lockstep:$(VERSION) --key $(KEY) --out dist
+	$(BIN) bundle create --build dist --binary bin/lockstep-static --render-binary bin/lockstep-render-static --key $(KEY) --out dist/lockstep-$(VERSION).tar.gz
 
-# static: the binary the image holds, the same bytes from the same sources
+# static: the two binaries the image holds, the same bytes from the same sources
 static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -buildid=" -o bin/lockstep-static ./cmd/lockstep
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -buildid=" -o bin/lockstep-render-static ./cmd/lockstep-render
 
 ## kube: build the Kubernetes binaries once per machine (cached under ~/.cache/lockstep)
 kube: build
@@ -97,10 +100,10 @@ FUZZ_TEST = ulimit -v $(FUZZMEM) && $(GO) test
 ## fuzz: run each fuzz target of a parser of outside input for FUZZTIME (default 30s), one
 ## after another; a crasher is written to the package's testdata/fuzz/ (see docs/fuzzing.md)
 fuzz:
-	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
-	$(FUZZ_TEST) ./internal/render -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render/engine -run '^$$' -fuzz '^FuzzPlain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render/engine -run '^$$' -fuzz '^FuzzKustomize$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render/engine -run '^$$' -fuzz '^FuzzHelm$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
+	$(FUZZ_TEST) ./internal/render/engine -run '^$$' -fuzz '^FuzzJsonnet$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 	$(FUZZ_TEST) ./internal/render/sops -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 	$(FUZZ_TEST) ./internal/source/verify -run '^$$' -fuzz '^FuzzKeyRingAdd$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2
 	$(FUZZ_TEST) ./internal/source/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 2

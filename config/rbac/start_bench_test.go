@@ -28,8 +28,9 @@ func BenchmarkInstalledControllerStart(b *testing.B) {
 	ctx := testenv.Context(b)
 	objs := installAsAdmin(b, adminClient(b), config.InstallOptions{})
 	cfg := testenv.ServiceAccountConfig(b, rbac.Namespace, rbac.ServiceAccount)
-	bin := filepath.Join(b.TempDir(), "lockstep")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "github.com/lockstep-dev/lockstep/cmd/lockstep")
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "lockstep")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dir+"/", "github.com/lockstep-dev/lockstep/cmd/lockstep", "github.com/lockstep-dev/lockstep/cmd/lockstep-render")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the image's binary is built (make static)
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -15,8 +14,7 @@ func defaultRenderOptions() *sandbox.Options {
 	return &o
 }
 
-// addRenderFlags adds the flags that size render sandboxes to f; opts is set
-// to nil (render in this process) when --unsafe-render-in-process is given.
+// addRenderFlags adds the flags that size render sandboxes to f.
 func addRenderFlags(f *pflag.FlagSet, opts **sandbox.Options) {
 	o := *opts
 	if o == nil {
@@ -26,38 +24,13 @@ func addRenderFlags(f *pflag.FlagSet, opts **sandbox.Options) {
 	f.IntVar(&o.Processes, "render-processes", o.Processes, "renders run at once, each in its own sandbox process (no network, no files but the commit's)")
 	f.Var(newBytesValue(&o.Memory), "render-memory", "memory budget of each render process, e.g. 512Mi or 1Gi: a render over it fails naming the limit")
 	f.DurationVar(&o.Timeout, "render-timeout", o.Timeout, "time limit of one render: a render over it fails naming the limit")
-	f.Var(&inProcessFlag{opts: opts, sandboxed: o}, "unsafe-render-in-process", "render in this process, unconfined: a repository could make the controller fetch URLs, read its files and exhaust its memory; for debugging only")
-	f.Lookup("unsafe-render-in-process").NoOptDefVal = "true"
+	f.StringVar(&o.Executable, "render-binary", "", "the lockstep-render program renders run in (default: the one beside this program, else on the PATH)")
+	f.BoolVar(&o.Unconfined, "unsafe-unconfined-renders", false, "render without the sandbox's seccomp filter and memory limit (on a machine without seccomp, such as macOS): a repository could make renders fetch URLs, read this machine's files and exhaust its memory; never for a controller")
+	// The flag's old name: renders no longer run in this process, but
+	// unconfined is what it was for.
+	f.BoolVar(&o.Unconfined, "unsafe-render-in-process", false, "")
+	_ = f.MarkDeprecated("unsafe-render-in-process", "use --unsafe-unconfined-renders: renders run in lockstep-render processes, unconfined with that flag")
 }
-
-// inProcessFlag is a bool flag that sets *opts to nil when true.
-type inProcessFlag struct {
-	opts      **sandbox.Options
-	sandboxed *sandbox.Options
-}
-
-func (f *inProcessFlag) String() string {
-	if f.opts != nil && *f.opts == nil {
-		return "true"
-	}
-	return "false"
-}
-
-func (f *inProcessFlag) Set(v string) error {
-	switch v {
-	case "true":
-		*f.opts = nil
-	case "false":
-		*f.opts = f.sandboxed
-	default:
-		return errInvalidBool
-	}
-	return nil
-}
-
-func (f *inProcessFlag) Type() string { return "bool" }
-
-var errInvalidBool = errors.New("want true or false")
 
 // bytesValue is a flag of a number of bytes written as a Kubernetes
 // quantity: 512Mi, 1Gi, 1073741824.

@@ -61,8 +61,8 @@ type Options struct {
 	MaxSyncTimeout time.Duration
 	// FetchTimeout bounds one look at a repository (0: 3 minutes).
 	FetchTimeout time.Duration
-	// Render confines renders in sandbox processes (the default); its zero
-	// value renders in this process, which only --unsafe-render-in-process asks for.
+	// Render sizes the sandbox processes renders run in (nil:
+	// sandbox.DefaultOptions).
 	Render *sandbox.Options
 	// RequireProjects makes a missing Project a denial, "default" included
 	// (without it, a missing "default" allows everything).

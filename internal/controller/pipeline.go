@@ -87,12 +87,13 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 	return pipeline, applier, err
 }
 
-// Renderer returns how renders run: in sandbox processes with opts, or, when
-// opts is nil, in this process (every URL and file a repository names within
-// the controller's reach). close stops the processes.
+// Renderer returns how renders run: in sandbox processes of lockstep-render
+// with opts (sandbox.DefaultOptions when nil). This binary links no renderer
+// to run them itself (see package render). close stops the processes.
 func Renderer(opts *sandbox.Options) (fn render.Func, close func(), err error) {
 	if opts == nil {
-		return render.Render, func() {}, nil
+		d := sandbox.DefaultOptions()
+		opts = &d
 	}
 	pool, err := sandbox.New(*opts)
 	if err != nil {

@@ -581,7 +581,8 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	// plugin package (which Kustomize imports) makes the linker export every
 	// symbol and keep every exported method, and the loader touches all of
 	// it: 98 against 61 MiB resident at idle.
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/lockstep")
+	// lockstep-render beside it, where the controller looks for it.
+	cmd := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "./cmd/lockstep", "./cmd/lockstep-render")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = filepath.Join(filepath.Dir(here), "..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/lockstep-dev/lockstep/api/v1alpha1"
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/engine"
 	"github.com/lockstep-dev/lockstep/internal/source"
 )
 
@@ -138,7 +139,7 @@ func TestMeasuredRender(t *testing.T) {
 		return sampleCount(t, renderSeconds, map[string]string{"renderer": renderer, "result": result})
 	}
 	plain, unknown := count("Plain", "succeeded"), count("Unknown", "failed")
-	if res, err := MeasuredRender(render.Render)(context.Background(), fsys, "app", render.Options{}); err != nil || len(res.Objects) != 1 {
+	if res, err := MeasuredRender(engine.Render)(context.Background(), fsys, "app", render.Options{}); err != nil || len(res.Objects) != 1 {
 		t.Fatalf("render through MeasuredRender: %v, %+v", err, res)
 	}
 	if _, err := MeasuredRender(failing)(context.Background(), fsys, "app", render.Options{}); err == nil {

@@ -38,12 +38,9 @@ type cached struct {
 const maxCacheBytes = 256 << 20
 
 // NewCache returns a cache of at most max results (one per Application is
-// typical) and maxCacheBytes of objects, of renders by fn (Render when nil);
-// when full it starts over.
+// typical) and maxCacheBytes of objects, of renders by fn; when full it
+// starts over.
 func NewCache(max int, fn Func) *Cache {
-	if fn == nil {
-		fn = Render
-	}
 	return &Cache{render: fn, max: max, maxBytes: maxCacheBytes, entries: map[string]*cached{}}
 }
 

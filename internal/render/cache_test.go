@@ -7,11 +7,12 @@ import (
 	"testing/fstest"
 
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 func TestCacheRendersOnceAndHandsOutCopies(t *testing.T) {
 	fsys := fstest.MapFS{"app/cm.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n")}}
-	c := render.NewCache(2, nil)
+	c := render.NewCache(2, engine.Render)
 	first, err := c.Render(t.Context(), fsys, "abc", "app", render.Options{Namespace: "prod"})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/render"
@@ -17,10 +18,13 @@ import (
 
 // Environment of a render process, set by the controller.
 const (
-	envRole    = "LOCKSTEP_SANDBOX"        // "render" makes this process a render process
-	envMemory  = "LOCKSTEP_SANDBOX_MEMORY" // the memory budget, in bytes
-	envOutput  = "LOCKSTEP_SANDBOX_OUTPUT" // the most bytes of rendered objects
-	roleRender = "render"
+	envRole   = "LOCKSTEP_SANDBOX"        // "render" makes this process a render process
+	envMemory = "LOCKSTEP_SANDBOX_MEMORY" // the memory budget, in bytes
+	envOutput = "LOCKSTEP_SANDBOX_OUTPUT" // the most bytes of rendered objects
+	// envUnconfined "true" skips the seccomp filter and the memory limit
+	// (--unsafe-unconfined-renders, for machines without seccomp).
+	envUnconfined = "LOCKSTEP_SANDBOX_UNCONFINED"
+	roleRender    = "render"
 )
 
 // maxErrorMessage bounds the message of a render error sent to the
@@ -39,24 +43,31 @@ const (
 	fdTree  = 4 // the process calls Tree.* on it
 )
 
-// A render process is this same binary started with envRole set: init takes
-// it over before main runs, so every binary that links this package (the
-// controller, the CLI, test binaries) can render in a sandbox without a
-// second executable to ship or a hook anyone could forget to call.
-func init() {
+// ServeIfChild makes this process a render process when a Pool started it
+// as one (envRole set): it then renders with fn what the controller asks
+// until the controller closes the connection, and exits. Otherwise it
+// returns at once, and Pools of this process start this binary as their
+// render processes rather than lockstep-render: a test binary that links
+// the renderers (package renderer calls this from init) renders in
+// sandboxes of itself.
+func ServeIfChild(fn render.Func) {
+	selfRenders.Store(true)
 	if os.Getenv(envRole) != roleRender {
 		return
 	}
-	if err := serveRenders(); err != nil {
+	if err := serveRenders(fn); err != nil {
 		fmt.Fprintln(os.Stderr, startupFailurePrefix+err.Error())
 		os.Exit(3)
 	}
 	os.Exit(0)
 }
 
+// selfRenders is set when this binary links the renderers (ServeIfChild).
+var selfRenders atomic.Bool
+
 // serveRenders confines this process (see restrict), then renders what the
 // controller asks until it closes the connection.
-func serveRenders() error {
+func serveRenders(fn render.Func) error {
 	memory, err := strconv.ParseInt(os.Getenv(envMemory), 10, 64)
 	if err != nil || memory <= 0 {
 		return fmt.Errorf("%s must be a positive number of bytes", envMemory)
@@ -73,9 +84,12 @@ func serveRenders() error {
 	if err != nil {
 		return err
 	}
+	unconfined := os.Getenv(envUnconfined) == "true"
 	os.Clearenv()
-	if err := restrict(memory); err != nil {
-		return err
+	if !unconfined {
+		if err := restrict(memory); err != nil {
+			return err
+		}
 	}
 	// The garbage collector works harder as the heap nears the budget, so a
 	// render that fits is not killed by garbage it has not collected.
@@ -85,7 +99,7 @@ func serveRenders() error {
 	debug.SetMaxStack(maxStack)
 	server := rpc.NewServer()
 	// An idle render process keeps none of its last render's garbage.
-	svc := &renderService{fsys: remoteFS{c: rpc.NewClient(tree)}, maxOutput: output, rendered: whenQuiet(renderQuiet)}
+	svc := &renderService{render: fn, fsys: remoteFS{c: rpc.NewClient(tree)}, maxOutput: output, rendered: whenQuiet(renderQuiet)}
 	if err := server.RegisterName("Sandbox", svc); err != nil {
 		return err
 	}
@@ -107,6 +121,7 @@ func fileConn(fd int) (net.Conn, error) {
 }
 
 type renderService struct {
+	render    render.Func
 	fsys      remoteFS
 	maxOutput int64
 	rendered  func() // called after each render
@@ -137,7 +152,7 @@ func (s *renderService) Render(a RenderArgs, reply *RenderReply) error {
 		reply.Err = toWire(fmt.Errorf("decoding render options: %w", err))
 		return nil
 	}
-	res, err := render.Render(context.Background(), s.fsys, a.Dir, opts)
+	res, err := s.render(context.Background(), s.fsys, a.Dir, opts)
 	if err != nil {
 		reply.Err = toWire(err)
 		if len(reply.Err.Message) > maxErrorMessage {

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/engine"
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 )
 
@@ -206,7 +207,7 @@ func TestNoRenderReachesTheNetworkOrHostFiles(t *testing.T) {
 			t.Logf("sandboxed: %v", err)
 
 			before = l.reached()
-			res, err = render.Render(t.Context(), fsys, c.dir, hostileOptions)
+			res, err = engine.Render(t.Context(), fsys, c.dir, hostileOptions)
 			read := err == nil && strings.Contains(fmt.Sprint(res.Objects), hostSecret[:8]) ||
 				err != nil && strings.Contains(err.Error(), "invalid character 'h'") // parsed the host file
 			if l.reached() > before || read {

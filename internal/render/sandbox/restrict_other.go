@@ -5,5 +5,5 @@ package sandbox
 import "errors"
 
 func restrict(int64) error {
-	return errors.New("renders can be confined only on Linux (seccomp); --unsafe-render-in-process renders in the controller's process, unconfined")
+	return errors.New("renders can be confined only on Linux (seccomp); --unsafe-unconfined-renders renders without confinement")
 }

@@ -23,6 +23,8 @@ import (
 	"io/fs"
 	"net/rpc"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -44,8 +46,14 @@ type Options struct {
 	Timeout time.Duration
 	// MaxOutput bounds the JSON size of one render's objects together, in bytes.
 	MaxOutput int64
-	// Executable is the binary to start as a render process; this one when empty.
+	// Executable is the binary to start as a render process. Empty: this
+	// one when it links the renderers (a test binary, see ServeIfChild),
+	// else RenderBinary beside this one, else RenderBinary on the PATH.
 	Executable string
+	// Unconfined starts render processes without their seccomp filter and
+	// memory limit: for machines without seccomp (macOS), never for a
+	// controller.
+	Unconfined bool
 }
 
 // DefaultOptions render as many at once as there are cores (at least two),
@@ -105,9 +113,9 @@ func New(opts Options) (*Pool, error) {
 		opts.MaxOutput = d.MaxOutput
 	}
 	if opts.Executable == "" {
-		exe, err := os.Executable()
+		exe, err := renderExecutable()
 		if err != nil {
-			return nil, fmt.Errorf("finding this program to start render processes: %w", err)
+			return nil, err
 		}
 		opts.Executable = exe
 	}
@@ -117,6 +125,30 @@ func New(opts Options) (*Pool, error) {
 		p.idle <- nil
 	}
 	return p, nil
+}
+
+// RenderBinary is the program render processes run: the renderers (Helm,
+// Kustomize, Jsonnet), which the controller's own binary does not link.
+const RenderBinary = "lockstep-render"
+
+// renderExecutable finds the program to start as render processes when
+// Options name none.
+func renderExecutable() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding this program to start render processes: %w", err)
+	}
+	if selfRenders.Load() {
+		return self, nil
+	}
+	beside := filepath.Join(filepath.Dir(self), RenderBinary)
+	if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() {
+		return beside, nil
+	}
+	if onPath, err := exec.LookPath(RenderBinary); err == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("renders run in %s, which is neither beside %s nor on the PATH: install it there (make build builds both) or name it with --render-binary", RenderBinary, self)
 }
 
 // Close stops every idle render process; renders still running finish first.
@@ -199,7 +231,7 @@ func (p *Pool) renderIn(ctx context.Context, w *worker, fsys fs.FS, args RenderA
 	reused := w != nil
 	if w == nil {
 		var err error
-		if w, err = startWorker(p.opts.Executable, p.opts.Memory, p.opts.MaxOutput); err != nil {
+		if w, err = startWorker(p.opts.Executable, p.opts.Memory, p.opts.MaxOutput, p.opts.Unconfined); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -263,7 +295,7 @@ func (p *Pool) died(w *worker, dir string, callErr error) error {
 		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB (the controller's --render-memory)", ErrMemoryLimit, p.opts.Memory>>20)}
 	}
 	if msg, ok := w.stderr.startupFailure(); ok {
-		return fmt.Errorf("the render sandbox cannot start: %s (--unsafe-render-in-process renders without it)", msg)
+		return fmt.Errorf("the render sandbox cannot start: %s (--unsafe-unconfined-renders renders without it)", msg)
 	}
 	if w.stderr.contains("stack overflow") || w.stderr.contains("stack exceeds") {
 		return &render.Error{File: dir, Err: fmt.Errorf("recursed deeper than %w of %d MiB (a function or template that calls itself without end?)", ErrStackLimit, maxStack>>20)}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/engine"
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 )
 
@@ -27,7 +28,7 @@ func TestSandboxedRenderMatchesInProcess(t *testing.T) {
 		"app/deploy.yaml": {Data: []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - name: web\n        image: reg.local/web@sha256:" + sha + "\n")},
 		"app/cm.yaml":     {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  ratio: \"0.5\"\n")},
 	}
-	want, err := render.Render(t.Context(), fsys, "app", render.Options{})
+	want, err := engine.Render(t.Context(), fsys, "app", render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,9 @@ type worker struct {
 	err    error         // how it exited; set before exited is closed
 }
 
-// startWorker starts a render process of executable with a memory budget.
-func startWorker(executable string, memory, output int64) (*worker, error) {
+// startWorker starts a render process of executable with a memory budget,
+// confined unless unconfined.
+func startWorker(executable string, memory, output int64, unconfined bool) (*worker, error) {
 	calls, childCalls, err := socketPair()
 	if err != nil {
 		return nil, err
@@ -49,6 +50,9 @@ func startWorker(executable string, memory, output int64) (*worker, error) {
 		envMemory + "=" + strconv.FormatInt(memory, 10),
 		envOutput + "=" + strconv.FormatInt(output, 10),
 		"GOTRACEBACK=none", // a crash prints why, not the stacks (whose arguments could hold values)
+	}
+	if unconfined {
+		w.cmd.Env = append(w.cmd.Env, envUnconfined+"=true")
 	}
 	w.cmd.Dir = "/"
 	w.cmd.ExtraFiles = []*os.File{childCalls, childTree} // fds 3 and 4
@@ -80,12 +84,7 @@ func startWorker(executable string, memory, output int64) (*worker, error) {
 	w.reply = &cappedConn{Conn: callsConn, max: 2*output + 1<<20} // JSON objects, gob's framing, an error
 	w.conns = []net.Conn{callsConn, treeConn}
 	w.calls = rpc.NewClient(w.reply)
-	server := rpc.NewServer()
-	if err := server.RegisterName("Tree", w.tree); err != nil {
-		w.kill()
-		return nil, err
-	}
-	go server.ServeConn(treeConn)
+	go serveTree(treeConn, w.tree)
 	return w, nil
 }
 

@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 // fuzzLimits are small, so that inputs the fuzzer can reach also reach the

@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"os"
@@ -43,7 +43,7 @@ func helmTemplate(t *testing.T, args ...string) []*unstructured.Unstructured {
 
 func TestHelmRendersLikeHelmTemplate(t *testing.T) {
 	_, here, _, _ := runtime.Caller(0)
-	chartDir := filepath.Join(filepath.Dir(here), "..", "..", "examples", "webapp", "chart")
+	chartDir := filepath.Join(filepath.Dir(here), "..", "..", "..", "examples", "webapp", "chart")
 	valuesFile := filepath.Join(t.TempDir(), "extra.yaml")
 	if err := os.WriteFile(valuesFile, []byte("greeting: Hi from a values file\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"net/http"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 // trapFetches makes any attempt to fetch from outside visible: `git` on PATH

@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lockstep-dev/lockstep/examples"
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 	"github.com/lockstep-dev/lockstep/internal/testenv/kubebin"
 )
 
@@ -72,7 +72,7 @@ func byIdentity(t *testing.T, objs []*unstructured.Unstructured) map[string]any 
 
 func TestKustomizeOverlaysRenderLikeKustomizeBuild(t *testing.T) {
 	_, here, _, _ := runtime.Caller(0)
-	exampleDir := filepath.Join(filepath.Dir(here), "..", "..", "examples", "webapp")
+	exampleDir := filepath.Join(filepath.Dir(here), "..", "..", "..", "examples", "webapp")
 	for _, env := range []string{"dev", "stage", "prod"} {
 		t.Run(env, func(t *testing.T) {
 			res := renderOK(t, webapp(t), "overlays/"+env, render.Options{})

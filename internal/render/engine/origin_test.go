@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"testing"
@@ -6,7 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	stage "github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 // Each object says which file it came from, so a policy denial can name it.
@@ -87,7 +88,7 @@ func TestInputsAreTheFoldersRead(t *testing.T) {
 		}
 	}
 	// A cached result says the same.
-	c := render.NewCache(4, nil)
+	c := stage.NewCache(4, render.Render)
 	for range 2 {
 		res, err := c.Render(t.Context(), repo, "abc", "k", render.Options{})
 		if err != nil {

@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"io/fs"
@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 func TestJsonnetWithImportsTLAsAndExtVars(t *testing.T) {

@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }

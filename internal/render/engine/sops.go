@@ -1,4 +1,4 @@
-package render
+package engine
 
 import (
 	"errors"
@@ -8,15 +8,6 @@ import (
 
 	"github.com/lockstep-dev/lockstep/internal/render/sops"
 )
-
-// ErrNoDecryptionKey is wrapped when a file is SOPS-encrypted and no age key
-// was given.
-var ErrNoDecryptionKey = errors.New("the file is SOPS-encrypted and no age key is configured (spec.decryption.secretRef)")
-
-// ErrDecryptionNotHere is wrapped when a Helm chart or Jsonnet program holds a
-// SOPS-encrypted file: templates and programs can transform a value past any
-// check, so decrypted values are only handed to manifests.
-var ErrDecryptionNotHere = errors.New("SOPS-encrypted files are decrypted in plain YAML and Kustomize folders only, not in Helm charts or Jsonnet (give a chart its secrets through helm.valuesFrom Secrets)")
 
 // sopsFormat reports whether SOPS decryption applies to a file: YAML and JSON.
 func sopsFormat(name string) bool {

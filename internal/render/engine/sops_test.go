@@ -1,4 +1,4 @@
-package render_test
+package engine_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 	"github.com/lockstep-dev/lockstep/internal/testenv/sopsfile"
 )
 

@@ -1,10 +1,10 @@
-package render_test
+package engine_test
 
 import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/lockstep-dev/lockstep/internal/render"
+	render "github.com/lockstep-dev/lockstep/internal/render/engine"
 )
 
 // FuzzJsonnet feeds a Jsonnet program, next to a library it may import, to a
