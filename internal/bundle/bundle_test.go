@@ -18,8 +18,8 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/signkey"
 )
 
-// fixture is a bundle's inputs: a stand-in binary made into an image,
-// its SBOM, the image's signature and an install.yaml, signed with key.
+// fixture is a bundle's inputs: stand-in binaries made into an image, its
+// SBOM, the image's signature and an install.yaml, signed with key.
 type fixture struct {
 	key    ed25519.PrivateKey
 	files  []bundle.File
@@ -30,14 +30,17 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
-	bin, certs := filepath.Join(dir, "lockstep"), filepath.Join(dir, "ca.crt")
+	bin, render, certs := filepath.Join(dir, "lockstep"), filepath.Join(dir, "lockstep-render"), filepath.Join(dir, "ca.crt")
 	if err := os.WriteFile(bin, []byte("\x7fELF a static lockstep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(render, []byte("\x7fELF a static lockstep-render"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	img, err := image.Build(image.Options{Binary: bin, CACerts: certs})
+	img, err := image.Build(image.Options{Binary: bin, RenderBinary: render, CACerts: certs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +68,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	files = append(files,
 		bundle.File{Name: bundle.Binary, Path: bin, Mode: 0o755},
+		bundle.File{Name: bundle.RenderBinary, Path: render, Mode: 0o755},
 		bundle.File{Name: bundle.SBOM, Data: sbom},
 		bundle.File{Name: bundle.ImageSignature, Data: sig},
 		bundle.File{Name: bundle.Install, Data: []byte("image: lockstep@" + digest.String() + "\n")})
@@ -111,9 +115,14 @@ func TestABundleVerifiesAndIsReproducible(t *testing.T) {
 	if c.Image != f.digest || c.Name != "lockstep:1.0" || c.Key != signkey.Fingerprint(public(f.key)) || c.Files != len(f.files) {
 		t.Errorf("contents %+v, want image %s", c, f.digest)
 	}
-	info, err := os.Stat(filepath.Join(unpack(t, a, public(f.key)), bundle.Binary))
-	if err != nil || info.Mode().Perm() != 0o755 {
-		t.Errorf("the binary unpacked as %v, %v", info, err)
+	// Both binaries unpack executable, beside each other: lockstep finds
+	// lockstep-render beside its own executable.
+	dir := unpack(t, a, public(f.key))
+	for _, name := range []string{bundle.Binary, bundle.RenderBinary} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || info.Mode().Perm() != 0o755 {
+			t.Errorf("%s unpacked as %v, %v", name, info, err)
+		}
 	}
 }
 

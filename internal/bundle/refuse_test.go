@@ -92,10 +92,26 @@ func TestAChangedBundleIsRefused(t *testing.T) {
 			write(t, dir, bundle.Checksums, []byte(line))
 			write(t, dir, bundle.ChecksumsSig, ed25519.Sign(f.key, []byte(line)))
 		}, nil, "line 1 is not"},
+		{"a changed render binary", func(dir string) { appendTo(t, dir, bundle.RenderBinary, "x") }, nil, "lockstep-render does not match its checksum"},
 		{"a binary that is not the image's, signed", func(dir string) {
 			write(t, dir, bundle.Binary, []byte("\x7fELF another lockstep"))
 			resign(t, dir, f.key)
 		}, nil, "lockstep is not the image's /lockstep"},
+		{"a render binary that is not the image's, signed", func(dir string) {
+			write(t, dir, bundle.RenderBinary, []byte("\x7fELF another lockstep-render"))
+			resign(t, dir, f.key)
+		}, nil, "the bundle's lockstep-render is not the image's /lockstep-render"},
+		{"the binaries swapped, signed", func(dir string) {
+			bin, _ := os.ReadFile(filepath.Join(dir, bundle.Binary))
+			render, _ := os.ReadFile(filepath.Join(dir, bundle.RenderBinary))
+			write(t, dir, bundle.Binary, render)
+			write(t, dir, bundle.RenderBinary, bin)
+			resign(t, dir, f.key)
+		}, nil, "is not the image's /lockstep"},
+		{"no render binary, signed", func(dir string) {
+			os.Remove(filepath.Join(dir, bundle.RenderBinary))
+			resign(t, dir, f.key)
+		}, nil, "the bundle has no lockstep-render"},
 		{"install.yaml for another image, signed", func(dir string) {
 			write(t, dir, bundle.Install, []byte("image: lockstep@sha256:"+strings.Repeat("1", 64)+"\n"))
 			resign(t, dir, f.key)

@@ -11,14 +11,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/lockstep-dev/lockstep/internal/image"
 	"github.com/lockstep-dev/lockstep/internal/signkey"
@@ -39,8 +40,8 @@ type Contents struct {
 // Verify checks an unpacked bundle against the signer's public key:
 // SHA256SUMS is signed by pub, lists every file and each file matches it;
 // the image's blobs match their digests; the image and the SBOM are signed
-// by the same key; the binary is the image's; and install.yaml installs that
-// image. It reads every byte once or twice, and trusts none before.
+// by the same key; both binaries are the image's; and install.yaml installs
+// that image. It reads every byte once or twice, and trusts none before.
 func Verify(dir string, pub ed25519.PublicKey) (Contents, error) {
 	sums, err := readSmall(filepath.Join(dir, Checksums), 1<<20)
 	if err != nil {
@@ -61,16 +62,16 @@ func Verify(dir string, pub ed25519.PublicKey) (Contents, error) {
 	if err := checkFiles(dir, listed); err != nil {
 		return Contents{}, err
 	}
-	for _, name := range []string{Binary, SBOM, ImageSignature, Install, ImageDir + "/index.json"} {
+	for _, name := range []string{Binary, RenderBinary, SBOM, ImageSignature, Install, ImageDir + "/index.json"} {
 		if _, ok := listed[name]; !ok {
 			return Contents{}, fmt.Errorf("the bundle has no %s", name)
 		}
 	}
-	img, ref, err := layoutImage(filepath.Join(dir, ImageDir))
+	img, desc, err := layoutImage(filepath.Join(dir, ImageDir))
 	if err != nil {
 		return Contents{}, err
 	}
-	if err := validate.Image(img); err != nil {
+	if err := checkImage(img, desc); err != nil {
 		return Contents{}, fmt.Errorf("the image in %s is not whole: %w", ImageDir, err)
 	}
 	digest, err := img.Digest()
@@ -84,7 +85,7 @@ func Verify(dir string, pub ed25519.PublicKey) (Contents, error) {
 	if err := image.Verify(pub, imageSig, digest, mustHash(listed[SBOM])); err != nil {
 		return Contents{}, fmt.Errorf("%s: %w", ImageSignature, err)
 	}
-	if err := sameBinary(img, listed[Binary]); err != nil {
+	if err := sameBinaries(img, map[string]string{Binary: listed[Binary], RenderBinary: listed[RenderBinary]}); err != nil {
 		return Contents{}, err
 	}
 	install, err := readSmall(filepath.Join(dir, Install), 16<<20)
@@ -94,7 +95,7 @@ func Verify(dir string, pub ed25519.PublicKey) (Contents, error) {
 	if !bytes.Contains(install, []byte("@"+digest.String())) {
 		return Contents{}, fmt.Errorf("%s does not install the bundle's image %s", Install, digest)
 	}
-	return Contents{Image: digest, Name: ref, Key: key, Files: len(listed)}, nil
+	return Contents{Image: digest, Name: desc.Annotations[image.RefName], Key: key, Files: len(listed)}, nil
 }
 
 // parseChecksums reads sha256sum's format: a hex digest, two spaces, a name.
@@ -169,72 +170,90 @@ func checkFiles(dir string, listed map[string]string) error {
 	return nil
 }
 
-// layoutImage is the one image of an OCI layout and the name it was
-// written with.
-func layoutImage(dir string) (v1.Image, string, error) {
+// layoutImage is the one image of an OCI layout and the index's descriptor
+// of it, which holds the name it was written with.
+func layoutImage(dir string) (v1.Image, v1.Descriptor, error) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
-		return nil, "", fmt.Errorf("the bundle's image: %w", err)
+		return nil, v1.Descriptor{}, fmt.Errorf("the bundle's image: %w", err)
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
-		return nil, "", fmt.Errorf("the bundle's image: %w", err)
+		return nil, v1.Descriptor{}, fmt.Errorf("the bundle's image: %w", err)
 	}
 	if len(m.Manifests) != 1 {
-		return nil, "", fmt.Errorf("the bundle's image layout holds %d images, want 1", len(m.Manifests))
+		return nil, v1.Descriptor{}, fmt.Errorf("the bundle's image layout holds %d images, want 1", len(m.Manifests))
 	}
 	img, err := idx.Image(m.Manifests[0].Digest)
 	if err != nil {
-		return nil, "", fmt.Errorf("the bundle's image: %w", err)
+		return nil, v1.Descriptor{}, fmt.Errorf("the bundle's image: %w", err)
 	}
-	return img, m.Manifests[0].Annotations[image.RefName], nil
+	return img, m.Manifests[0], nil
 }
 
-// sameBinary checks that the image's entrypoint file has the checksum sum:
-// the binary that verifies and installs is the one the cluster will run.
-func sameBinary(img v1.Image, sum string) error {
+// imagePaths are where the image holds the bundle's binaries.
+var imagePaths = map[string]string{Binary: image.Entrypoint, RenderBinary: image.RenderBinary}
+
+// sameBinaries checks that each of the bundle's binaries (named as in the
+// bundle, with their checksums) is the image's file of the same name: the
+// binary that verifies and installs is the one the cluster will run, and
+// the render binary beside it the one the cluster will render with.
+func sameBinaries(img v1.Image, sums map[string]string) error {
 	layers, err := img.Layers()
 	if err != nil {
 		return err
 	}
-	want := strings.TrimPrefix(image.Entrypoint, "/")
+	wanted := map[string]bool{}
+	for name := range sums {
+		wanted[strings.TrimPrefix(imagePaths[name], "/")] = true
+	}
+	// Later layers hide earlier ones' files of the same name.
+	found := map[string]string{}
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
 			return err
 		}
-		got, found, err := tarFileSum(rc, want)
+		err = tarFileSums(rc, wanted, found)
 		rc.Close()
 		if err != nil {
 			return err
 		}
-		if found && got == sum {
-			return nil
-		}
-		if found {
-			return fmt.Errorf("the bundle's %s is not the image's %s", Binary, image.Entrypoint)
+	}
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
+		inImage := imagePaths[name]
+		got, ok := found[strings.TrimPrefix(inImage, "/")]
+		switch {
+		case !ok:
+			return fmt.Errorf("the bundle's image has no %s", inImage)
+		case got != sums[name]:
+			return fmt.Errorf("the bundle's %s is not the image's %s", name, inImage)
 		}
 	}
-	return fmt.Errorf("the bundle's image has no %s", image.Entrypoint)
+	return nil
 }
 
-func tarFileSum(r io.Reader, name string) (string, bool, error) {
+// tarFileSums records in found the sha256 of each file of the tar r whose
+// name is wanted.
+func tarFileSums(r io.Reader, wanted map[string]bool, found map[string]string) error {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return "", false, nil
+			return nil
 		}
 		if err != nil {
-			return "", false, err
+			return err
 		}
-		if strings.TrimPrefix(hdr.Name, "./") == name {
-			h := sha256.New()
-			if _, err := io.Copy(h, tr); err != nil {
-				return "", false, err
-			}
-			return hex.EncodeToString(h.Sum(nil)), true, nil
+		name := strings.TrimPrefix(hdr.Name, "./")
+		if !wanted[name] {
+			continue
 		}
+		h := sha256.New()
+		if _, err := io.Copy(h, tr); err != nil {
+			return err
+		}
+		found[name] = hex.EncodeToString(h.Sum(nil))
 	}
 }
 

@@ -27,26 +27,28 @@ import (
 func newBundleCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle",
-		Short: "Carry Lockstep across an air gap: one signed archive of the image, binary, install manifests and SBOM",
+		Short: "Carry Lockstep across an air gap: one signed archive of the image, binaries, install manifests and SBOM",
 		Long: `A bundle is one .tar.gz with everything a closed network needs to install Lockstep: the image
-(an OCI layout), the static binary (the image's own), install.yaml, the SBOM, the image's
-signature, and SHA256SUMS signed with your key. Make it outside (bundle create), check it
-inside (bundle verify, or sha256sum and openssl alone: see docs/airgap.md), then put the
-image into the internal registry (bundle push) and install.`,
+(an OCI layout), the static binaries lockstep and lockstep-render (the image's own),
+install.yaml, the SBOM, the image's signature, and SHA256SUMS signed with your key. Make it
+outside (bundle create), check it inside (bundle verify, or sha256sum and openssl alone: see
+docs/airgap.md), then put the image into the internal registry (bundle push) and install.`,
 	}
 	cmd.AddCommand(newBundleCreateCommand(), newBundleVerifyCommand(), newBundlePushCommand())
 	return cmd
 }
 
 func newBundleCreateCommand() *cobra.Command {
-	var buildDir, binary, keyFile, out string
+	var buildDir, binary, renderBinary, keyFile, out string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Write a signed bundle from an image build (lockstep image build, or make image)",
 		Long: `Create bundles what lockstep image build wrote under --build (the OCI layout, the SBOM and
-the image's signature) with the binary the image was built from and install.yaml for the
-image's digest, lists every file in SHA256SUMS and signs it with --key, the key that
-signed the image. It then unpacks and verifies what it wrote.`,
+the image's signature) with the two binaries the image was built from (--binary and
+--render-binary, lockstep-render beside --binary with its suffix when not given:
+bin/lockstep-static gives bin/lockstep-render-static) and install.yaml for the image's
+digest, lists every file in SHA256SUMS and signs it with --key, the key that signed the
+image. It then unpacks and verifies what it wrote.`,
 		Example: `  make image && bin/lockstep image build --binary bin/lockstep-static --tag lockstep:1.0 --key keys/image.key --out dist
   bin/lockstep bundle create --build dist --binary bin/lockstep-static --key keys/image.key --out lockstep-1.0.tar.gz`,
 		Args: cobra.NoArgs,
@@ -54,6 +56,12 @@ signed the image. It then unpacks and verifies what it wrote.`,
 			key, err := readPrivateKey(keyFile)
 			if err != nil {
 				return err
+			}
+			if renderBinary == "" {
+				renderBinary = defaultRenderBinary(binary)
+			}
+			if _, err := os.Stat(renderBinary); err != nil {
+				return fmt.Errorf("the render binary (--render-binary): %w", err)
 			}
 			digest, sbomDigest, err := buildDigests(buildDir)
 			if err != nil {
@@ -84,6 +92,7 @@ signed the image. It then unpacks and verifies what it wrote.`,
 			}
 			files = append(files,
 				bundle.File{Name: bundle.Binary, Path: binary, Mode: 0o755},
+				bundle.File{Name: bundle.RenderBinary, Path: renderBinary, Mode: 0o755},
 				bundle.File{Name: bundle.SBOM, Path: filepath.Join(buildDir, sbomFile)},
 				bundle.File{Name: bundle.ImageSignature, Data: sig},
 				bundle.File{Name: bundle.Install, Data: install.Bytes()})
@@ -111,6 +120,7 @@ signed the image. It then unpacks and verifies what it wrote.`,
 	f := cmd.Flags()
 	f.StringVar(&buildDir, "build", "dist", "the folder lockstep image build wrote (with --key)")
 	f.StringVar(&binary, "binary", "bin/lockstep-static", "the static binary the image was built from")
+	f.StringVar(&renderBinary, "render-binary", "", "the static lockstep-render binary the image was built from (default: lockstep-render beside --binary, with its suffix)")
 	f.StringVar(&keyFile, "key", "", "ed25519 signing key (PEM), the one that signed the image (required)")
 	f.StringVar(&out, "out", "", "the bundle to write, a .tar.gz (required; never overwritten)")
 	_ = cmd.MarkFlagRequired("key")
@@ -125,8 +135,9 @@ func newBundleVerifyCommand() *cobra.Command {
 		Short: "Check a bundle offline with the signer's public key, and optionally unpack it",
 		Long: `Verify unpacks the bundle into a temporary folder (or --extract DIR, kept) and checks it:
 SHA256SUMS is signed by the public key and lists every file, each file matches it, the
-image's blobs match their digests, the image and SBOM signature is by the same key, the
-binary is the image's, and install.yaml installs that image.`,
+image's blobs match their digests, the image and SBOM signature is by the same key, both
+binaries (lockstep and lockstep-render) are the image's, and install.yaml installs that
+image.`,
 		Example: `  lockstep bundle verify lockstep-1.0.tar.gz --public-key image.pub --extract lockstep-1.0`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -26,12 +27,12 @@ import (
 // The whole air-gap path: a signed image build, a bundle made from it,
 // verified with the public key (and refused with another), unpacked, and
 // its image pushed into a real registry (go-containerregistry's, over HTTP)
-// and pulled back by the digest push printed. A small Go program stands in
-// for a static lockstep (the test binary is 240 MB: gzip'd four times, too
-// slow).
+// and pulled back by the digest push printed. Small Go programs stand in
+// for the static lockstep and lockstep-render (the test binary is 240 MB:
+// gzip'd four times, too slow).
 func TestBundleCreateVerifyPush(t *testing.T) {
 	dir := t.TempDir()
-	self := smallGoBinary(t)
+	self, render := smallGoBinaries(t)
 	certs := standInCerts(t, dir)
 	keys, others := filepath.Join(dir, "keys"), filepath.Join(dir, "others")
 	for _, k := range []string{keys, others} {
@@ -56,8 +57,21 @@ func TestBundleCreateVerifyPush(t *testing.T) {
 		t.Error("a refused bundle was left behind")
 	}
 	// Another binary than the image's is refused too: the verification after writing.
-	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", certs, "--key", key, "--out", archive); err == nil || !strings.Contains(err.Error(), "not the image's /lockstep") {
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", certs, "--render-binary", render, "--key", key, "--out", archive); err == nil || !strings.Contains(err.Error(), "lockstep is not the image's /lockstep") {
 		t.Errorf("bundle create with another binary: %v\n%s", err, out)
+	}
+	// And another render binary than the image's, or the two swapped.
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--render-binary", certs, "--key", key, "--out", archive); err == nil || !strings.Contains(err.Error(), "lockstep-render is not the image's /lockstep-render") {
+		t.Errorf("bundle create with another render binary: %v\n%s", err, out)
+	}
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", render, "--render-binary", self, "--key", key, "--out", archive); err == nil || !strings.Contains(err.Error(), "is not the image's /lockstep") {
+		t.Errorf("bundle create with the binaries swapped: %v\n%s", err, out)
+	}
+	if out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--render-binary", filepath.Join(dir, "none"), "--key", key, "--out", archive); err == nil || !strings.Contains(err.Error(), "the render binary (--render-binary)") {
+		t.Errorf("bundle create without a render binary: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(archive); err == nil {
+		t.Error("a refused bundle was left behind")
 	}
 	out, err := run(t, "bundle", "create", "--build", dist, "--binary", self, "--key", key, "--out", archive)
 	if err != nil || !strings.Contains(out, "image "+digest) {
@@ -71,6 +85,13 @@ func TestBundleCreateVerifyPush(t *testing.T) {
 	out, err = run(t, "bundle", "verify", archive, "--public-key", pub, "--extract", unpacked)
 	if err != nil || !strings.HasPrefix(out, "OK: ") || !strings.Contains(out, digest+" (lockstep:1.0)") {
 		t.Fatalf("bundle verify: %v\n%s", err, out)
+	}
+	for file, want := range map[string]string{"lockstep": self, "lockstep-render": render} {
+		got, err := os.ReadFile(filepath.Join(unpacked, file))
+		built, _ := os.ReadFile(want)
+		if err != nil || !bytes.Equal(got, built) {
+			t.Errorf("the bundle's %s is not %s: %v", file, want, err)
+		}
 	}
 	install, err := os.ReadFile(filepath.Join(unpacked, "install.yaml"))
 	if err != nil || !strings.Contains(string(install), "image: index.docker.io/library/lockstep@"+digest) && !strings.Contains(string(install), "lockstep@"+digest) {
@@ -130,25 +151,29 @@ func TestBundleCreateVerifyPush(t *testing.T) {
 	}
 }
 
-// smallGoBinary builds a Go program with build information, as the SBOM
-// needs, but 2 MB.
-func smallGoBinary(t *testing.T) string {
+// smallGoBinaries builds two Go programs with build information, as the
+// SBOM needs, but 2 MB each: stand-ins for bin/lockstep-static and, beside
+// it as make static puts it, bin/lockstep-render-static.
+func smallGoBinaries(t *testing.T) (binary, render string) {
 	t.Helper()
-	src := t.TempDir()
-	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/standin\n\ngo 1.22\n"), 0o644); err != nil {
-		t.Fatal(err)
+	bin := t.TempDir()
+	binary, render = filepath.Join(bin, "lockstep-static"), filepath.Join(bin, "lockstep-render-static")
+	for out, body := range map[string]string{binary: "func main() {}", render: "func main() { println(\"render\") }"} {
+		src := t.TempDir()
+		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/standin\n\ngo 1.22\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\n"+body+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		build := exec.Command("go", "build", "-trimpath", "-o", out, ".")
+		build.Dir = src
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "lockstep")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	build.Dir = src
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return binary, render
 }
 
 // Pushed into a real internal registry (CNCF Distribution over TLS, with a
@@ -222,7 +247,7 @@ func TestBundlePushToARealRegistry(t *testing.T) {
 func signedBundle(t *testing.T) (archive, pub, digest string) {
 	t.Helper()
 	dir := t.TempDir()
-	self := smallGoBinary(t)
+	self, _ := smallGoBinaries(t)
 	certs := standInCerts(t, dir)
 	keys := filepath.Join(dir, "keys")
 	if out, err := run(t, "image", "keygen", "--out", keys); err != nil {

@@ -42,23 +42,34 @@ func newImageBuildCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build the image of a static lockstep binary: an OCI layout, a tarball, its SBOM and signature",
-		Long: `Build makes the image from a static binary (make image builds one with CGO_ENABLED=0
--trimpath): the binary, the CA certificates and a non-root user (65532), nothing else, the
-same digest from the same inputs. It writes, under --out: oci/ (an OCI image layout),
-lockstep.tar (a tarball), sbom.cdx.json (CycloneDX, from the binary's Go build information)
-and, with --key, signature.json (the image's and the SBOM's digests, signed). It prints the
-image's digest.`,
+		Short: "Build the image of the static lockstep and lockstep-render binaries: an OCI layout, a tarball, its SBOM and signature",
+		Long: `Build makes the image from two static binaries built from the same sources (make image builds
+them with CGO_ENABLED=0 -trimpath): lockstep (--binary, the entrypoint /lockstep) and
+lockstep-render (--render-binary, /lockstep-render: the sandboxed process lockstep starts for
+every render, as lockstep itself does not link the template engines), the CA certificates
+and a non-root user (65532), nothing else, the same digest from the same inputs. Without
+--render-binary it is lockstep-render beside --binary, with the suffix --binary's name has
+after "lockstep": bin/lockstep-static gives bin/lockstep-render-static. It writes, under
+--out: oci/ (an OCI image layout), lockstep.tar (a tarball), sbom.cdx.json (CycloneDX, from
+both binaries' Go build information) and, with --key, signature.json (the image's and the
+SBOM's digests, signed). It prints the image's digest.`,
 		Example: `  lockstep image keygen --out keys
-  lockstep image build --binary bin/lockstep-static --tag registry.internal/lockstep:1.0 --key keys/image.key --out dist`,
+  lockstep image build --binary bin/lockstep-static --tag registry.internal/lockstep:1.0 --key keys/image.key --out dist
+  lockstep image build --binary dist/lockstep --render-binary dist/render/lockstep-render --out dist/image`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ref, err := name.NewTag(tag)
 			if err != nil {
 				return &UsageError{fmt.Errorf("--tag: %w", err)}
 			}
+			if opts.RenderBinary == "" {
+				opts.RenderBinary = defaultRenderBinary(opts.Binary)
+			}
 			if err := image.CheckStatic(opts.Binary, runtime.GOARCH); err != nil {
 				return err
+			}
+			if err := image.CheckStatic(opts.RenderBinary, runtime.GOARCH); err != nil {
+				return fmt.Errorf("the render binary (--render-binary): %w", err)
 			}
 			img, err := image.Build(opts)
 			if err != nil {
@@ -67,7 +78,7 @@ image's digest.`,
 			if err := image.WriteTo(out, img, ref); err != nil {
 				return err
 			}
-			sbom, err := image.SBOM(opts.Binary)
+			sbom, err := image.SBOM(opts)
 			if err != nil {
 				return err
 			}
@@ -106,12 +117,26 @@ image's digest.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Binary, "binary", "", "a static lockstep binary for linux (required)")
+	f.StringVar(&opts.RenderBinary, "render-binary", "", "the static lockstep-render binary built with it (default: lockstep-render beside --binary, with its suffix)")
 	f.StringVar(&opts.CACerts, "ca-certs", image.DefaultCACerts, "the CA certificates the image trusts (PEM bundle)")
 	f.StringVar(&tag, "tag", "lockstep:dev", "the name the layout and the tarball give the image")
 	f.StringVar(&out, "out", "dist", "folder to write into")
 	f.StringVar(&kf, "key", "", "ed25519 signing key (PEM, from lockstep image keygen); none: unsigned")
 	_ = cmd.MarkFlagRequired("binary")
 	return cmd
+}
+
+// defaultRenderBinary is where the render binary built with binary is, as
+// make static and a release name them: lockstep-render beside it, with the
+// suffix binary's name has after "lockstep" (bin/lockstep-static:
+// bin/lockstep-render-static); plain lockstep-render beside a binary named
+// otherwise.
+func defaultRenderBinary(binary string) string {
+	suffix, ok := strings.CutPrefix(filepath.Base(binary), "lockstep")
+	if !ok {
+		suffix = ""
+	}
+	return filepath.Join(filepath.Dir(binary), "lockstep-render"+suffix)
 }
 
 func newImageVerifyCommand() *cobra.Command {

@@ -1,17 +1,21 @@
 // Package image builds Lockstep's container image without Docker: one layer
-// holding the static binary, the CA certificates and a non-root user, and
-// nothing else; the same inputs give the same digest (no timestamps, fixed
-// owners and modes, a fixed file order).
+// holding the two static binaries (lockstep, the entrypoint, and
+// lockstep-render, the sandboxed render process it starts from beside its
+// own executable), the CA certificates and a non-root user, and nothing
+// else; the same inputs give the same digest (no timestamps, fixed owners
+// and modes, a fixed file order).
 package image
 
 import (
 	"archive/tar"
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,7 +29,10 @@ import (
 // too.
 const (
 	Entrypoint = "/lockstep"
-	User       = "65532:65532"
+	// RenderBinary is where lockstep finds lockstep-render: beside its own
+	// executable.
+	RenderBinary = "/lockstep-render"
+	User         = "65532:65532"
 	// DefaultCACerts is Debian's bundle of CA certificates.
 	DefaultCACerts = "/etc/ssl/certs/ca-certificates.crt"
 )
@@ -34,6 +41,9 @@ const (
 type Options struct {
 	// Binary is a static lockstep binary for Platform (CGO_ENABLED=0).
 	Binary string
+	// RenderBinary is a static lockstep-render binary for Platform, built
+	// from the same sources as Binary.
+	RenderBinary string
 	// CACerts is the PEM bundle the image trusts; DefaultCACerts when empty.
 	CACerts string
 	// Platform is the binary's; this machine's when empty.
@@ -50,6 +60,13 @@ func Build(o Options) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the binary: %w", err)
 	}
+	if o.RenderBinary == "" {
+		return nil, errors.New("the render binary: none given (the image holds lockstep-render beside lockstep)")
+	}
+	render, err := os.ReadFile(o.RenderBinary)
+	if err != nil {
+		return nil, fmt.Errorf("the render binary: %w", err)
+	}
 	certs, err := os.ReadFile(cmp.Or(o.CACerts, DefaultCACerts))
 	if err != nil {
 		return nil, fmt.Errorf("the CA certificates: %w", err)
@@ -58,7 +75,7 @@ func Build(o Options) (v1.Image, error) {
 	if platform == nil {
 		platform = &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	}
-	layerTar, err := rootFS(binary, certs)
+	layerTar, err := rootFS(binary, render, certs)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +85,7 @@ func Build(o Options) (v1.Image, error) {
 		return nil, err
 	}
 	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
-		Layer: layer, History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "lockstep image build", Comment: "the lockstep binary, CA certificates, a non-root user"},
+		Layer: layer, History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "lockstep image build", Comment: "the lockstep and lockstep-render binaries, CA certificates, a non-root user"},
 	})
 	if err != nil {
 		return nil, err
@@ -93,7 +110,7 @@ func Build(o Options) (v1.Image, error) {
 
 // rootFS is the layer's tar: directories first, then files, in a fixed
 // order, owned by root except the non-root user's home.
-func rootFS(binary, certs []byte) ([]byte, error) {
+func rootFS(binary, render, certs []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dir := func(name string, mode int64, uid int) error {
@@ -118,7 +135,8 @@ func rootFS(binary, certs []byte) ([]byte, error) {
 		},
 		func() error { return file("etc/group", 0o644, []byte("root:x:0:\nnonroot:x:65532:\n")) },
 		func() error { return file("etc/ssl/certs/ca-certificates.crt", 0o644, certs) },
-		func() error { return file("lockstep", 0o755, binary) },
+		func() error { return file(strings.TrimPrefix(Entrypoint, "/"), 0o755, binary) },
+		func() error { return file(strings.TrimPrefix(RenderBinary, "/"), 0o755, render) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

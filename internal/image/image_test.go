@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,19 +25,22 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/signkey"
 )
 
-// inputs writes a stand-in binary and CA bundle (the image does not run
+// inputs writes stand-in binaries and a CA bundle (the image does not run
 // them here: KWOK runs no containers).
 func inputs(t *testing.T) image.Options {
 	t.Helper()
 	dir := t.TempDir()
-	bin, certs := filepath.Join(dir, "lockstep"), filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(bin, []byte("\x7fELF a static lockstep"), 0o755); err != nil {
-		t.Fatal(err)
+	o := image.Options{Binary: filepath.Join(dir, "lockstep"), RenderBinary: filepath.Join(dir, "lockstep-render"), CACerts: filepath.Join(dir, "ca.crt")}
+	for file, data := range map[string]string{
+		o.Binary:       "\x7fELF a static lockstep",
+		o.RenderBinary: "\x7fELF a static lockstep-render",
+		o.CACerts:      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+	} {
+		if err := os.WriteFile(file, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return image.Options{Binary: bin, CACerts: certs}
+	return o
 }
 
 // The same inputs give the same digest, built twice.
@@ -55,12 +59,44 @@ func TestTheImageIsReproducible(t *testing.T) {
 	if da != db {
 		t.Errorf("two builds: %s and %s", da, db)
 	}
+	// Another render binary, another image.
+	if err := os.WriteFile(o.RenderBinary, []byte("\x7fELF another lockstep-render"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := image.Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc, _ := c.Digest(); dc == da {
+		t.Errorf("another render binary made the same image %s", dc)
+	}
+}
+
+// Without the render binary there is no image, and the error says which
+// input is missing.
+func TestTheImageNeedsTheRenderBinary(t *testing.T) {
+	for name, change := range map[string]func(*image.Options){
+		"none given": func(o *image.Options) { o.RenderBinary = "" },
+		"absent":     func(o *image.Options) { o.RenderBinary = filepath.Join(t.TempDir(), "lockstep-render") },
+		"a folder":   func(o *image.Options) { o.RenderBinary = t.TempDir() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := inputs(t)
+			change(&o)
+			if _, err := image.Build(o); err == nil || !strings.HasPrefix(err.Error(), "the render binary: ") {
+				t.Errorf("build: %v, want an error about the render binary", err)
+			}
+			if _, err := image.SBOM(o); err == nil {
+				t.Error("an SBOM without the render binary")
+			}
+		})
+	}
 }
 
 // Pushed into a real registry (go-containerregistry's, served over HTTP by
 // the test) and pulled back, the image is what was built: its digest, a
-// non-root user, the entrypoint, and a root filesystem of the binary, the
-// CA certificates and the user's files only.
+// non-root user, the entrypoint, and a root filesystem of the two binaries,
+// the CA certificates and the user's files only.
 func TestTheImageRoundTripsThroughARegistry(t *testing.T) {
 	img, err := image.Build(inputs(t))
 	if err != nil {
@@ -110,59 +146,91 @@ func TestTheImageRoundTripsThroughARegistry(t *testing.T) {
 			t.Fatal(err)
 		}
 		files = append(files, h.Name)
-		if h.Name == "lockstep" {
+		if want, ok := map[string]string{"lockstep": "\x7fELF a static lockstep", "lockstep-render": "\x7fELF a static lockstep-render"}[h.Name]; ok {
 			data, _ := io.ReadAll(tr)
-			if !bytes.Equal(data, []byte("\x7fELF a static lockstep")) || h.Mode != 0o755 {
-				t.Errorf("the binary: mode %o, %q", h.Mode, data)
+			if string(data) != want || h.Mode != 0o755 || h.Uid != 0 {
+				t.Errorf("%s: mode %o, owner %d, %q", h.Name, h.Mode, h.Uid, data)
 			}
 		}
 		if h.ModTime.Unix() != 0 {
 			t.Errorf("%s has a time: %v", h.Name, h.ModTime)
 		}
 	}
-	if got := strings.Join(files, " "); got != "etc/ etc/ssl/ etc/ssl/certs/ home/ home/nonroot/ tmp/ etc/passwd etc/group etc/ssl/certs/ca-certificates.crt lockstep" {
+	if got := strings.Join(files, " "); got != "etc/ etc/ssl/ etc/ssl/certs/ home/ home/nonroot/ tmp/ etc/passwd etc/group etc/ssl/certs/ca-certificates.crt lockstep lockstep-render" {
 		t.Errorf("the root filesystem: %s", got)
 	}
 }
 
-// The SBOM names the binary's modules from its build information, the same
-// each time: of the lockstep binary, built here (a test binary carries no
-// modules in its build information).
+// The SBOM names both binaries' modules from their build information, the
+// same each time: of the lockstep and lockstep-render binaries, built here
+// (a test binary carries no modules in its build information).
 func TestTheSBOMComesFromTheBuildInformation(t *testing.T) {
-	self := filepath.Join(t.TempDir(), "lockstep")
-	if out, err := exec.Command("go", "build", "-o", self, "github.com/lockstep-dev/lockstep/cmd/lockstep").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	o := image.Options{Binary: filepath.Join(dir, "lockstep"), RenderBinary: filepath.Join(dir, "lockstep-render")}
+	for bin, pkg := range map[string]string{o.Binary: "cmd/lockstep", o.RenderBinary: "cmd/lockstep-render"} {
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/lockstep-dev/lockstep/"+pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
-	a, err := image.SBOM(self)
+	a, err := image.SBOM(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := image.SBOM(self)
+	b, err := image.SBOM(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a, b) {
-		t.Error("two SBOMs of one binary differ")
+		t.Error("two SBOMs of the same binaries differ")
 	}
 	var bom struct {
 		BOMFormat  string `json:"bomFormat"`
 		Metadata   struct{ Component struct{ Name string } }
-		Components []struct{ Name, Version, Purl string }
+		Components []struct {
+			Type, Name, Version, Purl string
+			BOMRef                    string `json:"bom-ref"`
+		}
+		Dependencies []struct {
+			Ref       string
+			DependsOn []string
+		}
 	}
 	if err := json.Unmarshal(a, &bom); err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	refs := map[string]int{}
+	var render, clientGo string
 	for _, c := range bom.Components {
-		if c.Name == "k8s.io/client-go" && strings.HasPrefix(c.Version, "v0.") && c.Purl == "pkg:golang/k8s.io/client-go@"+c.Version {
-			found = true
+		refs[c.BOMRef]++
+		switch {
+		case c.Name == "lockstep-render" && c.Type == "application":
+			render = c.BOMRef
+		case c.Name == "k8s.io/client-go" && strings.HasPrefix(c.Version, "v0.") && c.Purl == "pkg:golang/k8s.io/client-go@"+c.Version:
+			clientGo = c.BOMRef
 		}
 	}
-	if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Name != "lockstep" || !found {
+	if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Name != "lockstep" || render == "" || clientGo == "" {
 		t.Errorf("the SBOM: %.600s", a)
 	}
+	for ref, n := range refs {
+		if n > 1 {
+			t.Errorf("%s is listed %d times", ref, n)
+		}
+	}
+	// Each binary lists its own modules; the render binary links Helm.
+	deps := map[string][]string{}
+	for _, d := range bom.Dependencies {
+		deps[d.Ref] = d.DependsOn
+	}
+	if !slices.Contains(deps["lockstep"], clientGo) || !slices.Contains(deps["lockstep"], "lockstep-render") {
+		t.Errorf("lockstep depends on %v", deps["lockstep"])
+	}
+	if !slices.ContainsFunc(deps["lockstep-render"], func(ref string) bool { return strings.HasPrefix(ref, "pkg:golang/helm.sh/helm/") }) {
+		t.Errorf("lockstep-render depends on %v", deps["lockstep-render"])
+	}
 	// A file that is no Go binary has no SBOM, and says so.
-	if _, err := image.SBOM(inputs(t).CACerts); err == nil || !strings.Contains(err.Error(), "no Go build information") {
+	o.RenderBinary = inputs(t).CACerts
+	if _, err := image.SBOM(o); err == nil || !strings.Contains(err.Error(), "no Go build information") {
 		t.Errorf("SBOM of a text file: %v", err)
 	}
 }
