@@ -12,9 +12,11 @@ import (
 	_ "time/tzdata"
 
 	"github.com/lockstep-dev/lockstep/internal/cli"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 )
 
 func main() {
+	sandbox.RefuseToRender()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cli.NewRootCommand().ExecuteContext(ctx); err != nil {

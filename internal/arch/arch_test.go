@@ -47,10 +47,12 @@ func TestPureStagesDoNotImportClients(t *testing.T) {
 	check(t, "policy", goList(t, "-deps", prefix+"policy"))
 	// audit: records, chain and blame are values; storage is behind its Store.
 	check(t, "audit", goList(t, "-deps", prefix+"audit"))
-	// render is checked on its own imports: the Helm SDK it uses for charts links
-	// client-go for features render never calls (it renders with a client-only dry
-	// run and no cluster configuration), so its transitive closure includes clients.
-	check(t, "render", goList(t, "-f", `{{join .Imports "\n"}}`, prefix+"render"))
+	// render, the stage's types, all the way down; its renderers (engine) on
+	// their own imports: the Helm SDK they use for charts links client-go for
+	// features they never call (a client-only dry run, no cluster
+	// configuration), so their transitive closure includes clients.
+	check(t, "render", goList(t, "-deps", prefix+"render"))
+	check(t, "render/engine", goList(t, "-f", `{{join .Imports "\n"}}`, prefix+"render/engine"))
 }
 
 const module = "github.com/lockstep-dev/lockstep/"
@@ -140,12 +142,18 @@ func TestReportingAndVocabularyImportNoClient(t *testing.T) {
 	check(t, "pass", own)
 }
 
-// The binary reads SOPS files with its own age-only reader (render/sops); the
-// SOPS library, with the cloud SDKs its key service brings, is for tests only.
-func TestTheBinaryDoesNotLinkTheSOPSLibrary(t *testing.T) {
-	for _, dep := range goList(t, "-deps", module+"cmd/lockstep") {
-		if strings.HasPrefix(dep, "github.com/getsops/sops") {
-			t.Fatalf("cmd/lockstep depends on %s", dep)
+// The binaries read SOPS files with their own age-only reader (render/sops);
+// the SOPS library, with the cloud SDKs its key service brings, is for tests
+// only. Neither binary links a renderer it does not run: the controller's none.
+func TestTheBinariesLinkOnlyWhatTheyRun(t *testing.T) {
+	for _, cmd := range []string{"cmd/lockstep", "cmd/lockstep-render"} {
+		for _, dep := range goList(t, "-deps", module+cmd) {
+			if strings.HasPrefix(dep, "github.com/getsops/sops") {
+				t.Errorf("%s depends on %s", cmd, dep)
+			}
+			if cmd == "cmd/lockstep" && (dep == module+"internal/render/engine" || dep == module+"internal/render/renderer") {
+				t.Errorf("cmd/lockstep depends on %s: renders run in lockstep-render", dep)
+			}
 		}
 	}
 }

@@ -24,7 +24,7 @@ func addRenderFlags(f *pflag.FlagSet, opts **sandbox.Options) {
 	f.IntVar(&o.Processes, "render-processes", o.Processes, "renders run at once, each in its own sandbox process (no network, no files but the commit's)")
 	f.Var(newBytesValue(&o.Memory), "render-memory", "memory budget of each render process, e.g. 512Mi or 1Gi: a render over it fails naming the limit")
 	f.DurationVar(&o.Timeout, "render-timeout", o.Timeout, "time limit of one render: a render over it fails naming the limit")
-	f.StringVar(&o.Executable, "render-binary", "", "the lockstep-render program renders run in (default: the one beside this program, else on the PATH)")
+	f.StringVar(&o.Executable, "render-binary", "", "the lockstep-render program renders run in (default: the one beside this program; never one found on the PATH)")
 	f.BoolVar(&o.Unconfined, "unsafe-unconfined-renders", false, "render without the sandbox's seccomp filter and memory limit (on a machine without seccomp, such as macOS): a repository could make renders fetch URLs, read this machine's files and exhaust its memory; never for a controller")
 	// The flag's old name: renders no longer run in this process, but
 	// unconfined is what it was for.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -19,9 +20,59 @@ import (
 type treeFS struct {
 	root  *object.Tree
 	mtime time.Time // the commit time, reported for every entry
+
+	// mu serializes lookups: go-git's trees fill caches of their own as
+	// they are read.
+	mu sync.Mutex
+	// dirs holds the folders' trees decoded so far, by path. go-git decodes
+	// every folder on a path at each lookup below the root, and a render
+	// looks up the same folder once per file and again per file's size.
+	dirs map[string]*object.Tree
 }
 
-func newTreeFS(root *object.Tree, mtime time.Time) fs.FS { return &treeFS{root: root, mtime: mtime} }
+// maxTreeDirs bounds the folders a treeFS keeps decoded; a render reads a
+// few, a walk of a whole monorepo starts over now and then.
+const maxTreeDirs = 256
+
+func newTreeFS(root *object.Tree, mtime time.Time) fs.FS {
+	return &treeFS{root: root, mtime: mtime, dirs: map[string]*object.Tree{}}
+}
+
+// dir returns the tree of the folder name ("." is the root); t.mu is held.
+func (t *treeFS) dir(name string) (*object.Tree, error) {
+	if name == "." {
+		return t.root, nil
+	}
+	if tree, ok := t.dirs[name]; ok {
+		return tree, nil
+	}
+	parent, err := t.dir(path.Dir(name))
+	if err != nil {
+		return nil, err
+	}
+	tree, err := parent.Tree(path.Base(name))
+	if err != nil {
+		return nil, err
+	}
+	if len(t.dirs) >= maxTreeDirs {
+		clear(t.dirs)
+	}
+	t.dirs[name] = tree
+	return tree, nil
+}
+
+// lookup finds name (not ".") in its folder's tree; t.mu is held.
+func (t *treeFS) lookup(name string) (*object.Tree, *object.TreeEntry, error) {
+	parent, err := t.dir(path.Dir(name))
+	if err != nil {
+		return nil, nil, err
+	}
+	entry, err := parent.FindEntry(path.Base(name))
+	if err != nil {
+		return nil, nil, err
+	}
+	return parent, entry, nil
+}
 
 func (t *treeFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {
@@ -30,14 +81,16 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	if name == "." {
 		return &treeDir{info: t.dirInfo("."), tree: t.root, fsys: t}, nil
 	}
-	entry, err := t.root.FindEntry(name)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	parent, entry, err := t.lookup(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	info := t.entryInfo(t.root, name, entry)
+	info := t.entryInfo(parent, entry.Name, entry)
 	switch {
 	case entry.Mode == filemode.Dir:
-		sub, err := t.root.Tree(name)
+		sub, err := t.dir(name)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
@@ -45,7 +98,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	case entry.Mode == filemode.Submodule:
 		return &treeDir{info: info, fsys: t}, nil
 	default: // regular, executable or symlink: the blob (a link's blob is its target)
-		f, err := t.root.TreeEntryFile(entry)
+		f, err := parent.TreeEntryFile(entry)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
@@ -73,11 +126,13 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) {
 	if name == "." {
 		return t.dirInfo("."), nil
 	}
-	entry, err := t.root.FindEntry(name)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	parent, entry, err := t.lookup(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
 	}
-	return t.entryInfo(t.root, name, entry), nil
+	return t.entryInfo(parent, entry.Name, entry), nil
 }
 
 func (t *treeFS) dirInfo(name string) entryInfo {
@@ -146,6 +201,8 @@ func (d *treeDir) Close() error { return nil }
 func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	var all []fs.DirEntry
 	if d.tree != nil {
+		d.fsys.mu.Lock()
+		defer d.fsys.mu.Unlock()
 		for i := range d.tree.Entries {
 			e := &d.tree.Entries[i]
 			all = append(all, d.fsys.entryInfo(d.tree, e.Name, e))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/version"
 )
 
 // Environment of a render process, set by the controller.
@@ -21,6 +22,10 @@ const (
 	envRole   = "LOCKSTEP_SANDBOX"        // "render" makes this process a render process
 	envMemory = "LOCKSTEP_SANDBOX_MEMORY" // the memory budget, in bytes
 	envOutput = "LOCKSTEP_SANDBOX_OUTPUT" // the most bytes of rendered objects
+	// envVersion is the starting lockstep's version: a render process of
+	// another release refuses to start (options it does not know would be
+	// dropped without a word).
+	envVersion = "LOCKSTEP_SANDBOX_VERSION"
 	// envUnconfined "true" skips the seccomp filter and the memory limit
 	// (--unsafe-unconfined-renders, for machines without seccomp).
 	envUnconfined = "LOCKSTEP_SANDBOX_UNCONFINED"
@@ -55,6 +60,10 @@ func ServeIfChild(fn render.Func) {
 	if os.Getenv(envRole) != roleRender {
 		return
 	}
+	if v := os.Getenv(envVersion); v != version.Version {
+		fmt.Fprintf(os.Stderr, "%sthis lockstep-render is version %s, started by lockstep %s: install the lockstep-render of the same release beside lockstep\n", startupFailurePrefix, version.Version, v)
+		os.Exit(3)
+	}
 	if err := serveRenders(fn); err != nil {
 		fmt.Fprintln(os.Stderr, startupFailurePrefix+err.Error())
 		os.Exit(3)
@@ -64,6 +73,16 @@ func ServeIfChild(fn render.Func) {
 
 // selfRenders is set when this binary links the renderers (ServeIfChild).
 var selfRenders atomic.Bool
+
+// RefuseToRender ends this process, saying why, when a Pool started it as a
+// render process: lockstep calls it first, since it links no renderer
+// (--render-binary naming lockstep instead of lockstep-render).
+func RefuseToRender() {
+	if os.Getenv(envRole) == roleRender {
+		fmt.Fprintln(os.Stderr, startupFailurePrefix+"this is lockstep, not lockstep-render: --render-binary names the wrong program")
+		os.Exit(3)
+	}
+}
 
 // serveRenders confines this process (see restrict), then renders what the
 // controller asks until it closes the connection.

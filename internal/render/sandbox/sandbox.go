@@ -23,7 +23,6 @@ import (
 	"io/fs"
 	"net/rpc"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -48,7 +47,7 @@ type Options struct {
 	MaxOutput int64
 	// Executable is the binary to start as a render process. Empty: this
 	// one when it links the renderers (a test binary, see ServeIfChild),
-	// else RenderBinary beside this one, else RenderBinary on the PATH.
+	// else RenderBinary beside this one.
 	Executable string
 	// Unconfined starts render processes without their seccomp filter and
 	// memory limit: for machines without seccomp (macOS), never for a
@@ -118,6 +117,10 @@ func New(opts Options) (*Pool, error) {
 			return nil, err
 		}
 		opts.Executable = exe
+	} else if fi, err := os.Stat(opts.Executable); err != nil {
+		return nil, fmt.Errorf("the render binary (--render-binary): %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("the render binary %s (--render-binary) is not a file", opts.Executable)
 	}
 	p := &Pool{opts: opts, idle: make(chan *worker, opts.Processes),
 		suspect: make(chan struct{}, opts.Processes-1), suspects: map[string]time.Time{}}
@@ -132,7 +135,10 @@ func New(opts Options) (*Pool, error) {
 const RenderBinary = "lockstep-render"
 
 // renderExecutable finds the program to start as render processes when
-// Options name none.
+// Options name none: this one when it links the renderers, else
+// RenderBinary beside it. Never one found on the PATH: a render process is
+// handed the commit's files and the decryption keys, and a controller must
+// not run whichever program a PATH entry offers.
 func renderExecutable() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -142,13 +148,10 @@ func renderExecutable() (string, error) {
 		return self, nil
 	}
 	beside := filepath.Join(filepath.Dir(self), RenderBinary)
-	if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() {
-		return beside, nil
+	if fi, err := os.Stat(beside); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("renders run in %s, which is not beside %s: install it there (make build builds both) or name it with --render-binary", RenderBinary, self)
 	}
-	if onPath, err := exec.LookPath(RenderBinary); err == nil {
-		return onPath, nil
-	}
-	return "", fmt.Errorf("renders run in %s, which is neither beside %s nor on the PATH: install it there (make build builds both) or name it with --render-binary", RenderBinary, self)
+	return beside, nil
 }
 
 // Close stops every idle render process; renders still running finish first.

@@ -18,7 +18,8 @@ import (
 func serveTree(conn io.ReadWriteCloser, t *treeService) {
 	defer conn.Close()
 	out := bufio.NewWriter(conn)
-	dec, enc := gob.NewDecoder(conn), gob.NewEncoder(out)
+	in := &frameLimit{r: bufio.NewReader(conn), max: maxTreeRequest}
+	dec, enc := gob.NewDecoder(in), gob.NewEncoder(out)
 	for {
 		var (
 			req  rpc.Request
@@ -36,6 +37,63 @@ func serveTree(conn io.ReadWriteCloser, t *treeService) {
 			return
 		}
 	}
+}
+
+// maxTreeRequest bounds one message a render process sends on the tree
+// connection: a call's header or its arguments (a path). The process is not
+// trusted; a name of gigabytes would otherwise be read, decoded and echoed.
+const maxTreeRequest = 64 << 10
+
+// frameLimit passes gob's messages through, and fails at a message that
+// says it is longer than max, before a decoder makes a buffer of that size.
+type frameLimit struct {
+	r    *bufio.Reader
+	max  uint64
+	head []byte // the current message's length, not yet passed on
+	left uint64 // the current message's bytes not yet passed on
+}
+
+func (f *frameLimit) Read(p []byte) (int, error) {
+	if len(f.head) == 0 && f.left == 0 {
+		// A message starts with its length: a byte below 0x80, or the
+		// negated count of the big-endian bytes that follow.
+		b, err := f.r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		f.head = append(f.head[:0], b)
+		n := uint64(b)
+		if b >= 0x80 {
+			k := -int(int8(b))
+			if k < 1 || k > 8 {
+				return 0, fmt.Errorf("a message length of %d bytes", k)
+			}
+			n = 0
+			for range k {
+				c, err := f.r.ReadByte()
+				if err != nil {
+					return 0, err
+				}
+				f.head = append(f.head, c)
+				n = n<<8 | uint64(c)
+			}
+		}
+		if n > f.max {
+			return 0, fmt.Errorf("a message of %d bytes, over %d", n, f.max)
+		}
+		f.left = n
+	}
+	if len(f.head) > 0 {
+		n := copy(p, f.head)
+		f.head = f.head[n:]
+		return n, nil
+	}
+	if uint64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	n, err := f.r.Read(p)
+	f.left -= uint64(n)
+	return n, err
 }
 
 // call runs the Tree method named method ("Tree.ReadFile").

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/lockstep-dev/lockstep/internal/version"
 )
 
 // worker is one render process and the controller's ends of its sockets.
@@ -49,6 +51,7 @@ func startWorker(executable string, memory, output int64, unconfined bool) (*wor
 		envRole + "=" + roleRender,
 		envMemory + "=" + strconv.FormatInt(memory, 10),
 		envOutput + "=" + strconv.FormatInt(output, 10),
+		envVersion + "=" + version.Version,
 		"GOTRACEBACK=none", // a crash prints why, not the stacks (whose arguments could hold values)
 	}
 	if unconfined {
@@ -84,7 +87,12 @@ func startWorker(executable string, memory, output int64, unconfined bool) (*wor
 	w.reply = &cappedConn{Conn: callsConn, max: 2*output + 1<<20} // JSON objects, gob's framing, an error
 	w.conns = []net.Conn{callsConn, treeConn}
 	w.calls = rpc.NewClient(w.reply)
-	go serveTree(treeConn, w.tree)
+	go func() {
+		serveTree(treeConn, w.tree)
+		// A process that broke the protocol renders nothing more; one
+		// already killed is not hurt.
+		_ = w.cmd.Process.Kill()
+	}()
 	return w, nil
 }
 

@@ -13,8 +13,8 @@ import (
 // VmRSS in all, RssAnon (the Go heap, stacks), RssFile (the binary's pages
 // in memory) and VmHWM (the most VmRSS has been); and Pss from
 // /proc/PID/smaps_rollup: VmRSS with each page shared with other processes
-// (a render process runs the same binary) divided among them, so the Pss of
-// a process and its children add up to what they use together.
+// (render processes run one binary between them) divided among them, so the
+// Pss of a process and its children add up to what they use together.
 func Memory(pid int) (map[string]int64, error) {
 	out := map[string]int64{}
 	if err := readKB(fmt.Sprintf("/proc/%d/status", pid), out, "VmRSS", "RssAnon", "RssFile", "VmHWM"); err != nil {

@@ -1,0 +1,4 @@
+package devenv
+
+// This test binary is its own render process: it links the renderers.
+import _ "github.com/lockstep-dev/lockstep/internal/render/renderer"

@@ -1,0 +1,81 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/gob"
+	"net"
+	"net/rpc"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+// The tree is served as rpc.Server would serve it: an rpc.Client reads files
+// and is told of a method that is not there.
+func TestServeTreeAnswersAnRPCClient(t *testing.T) {
+	ours, theirs := net.Pipe()
+	tree := &treeService{}
+	tree.set(fstest.MapFS{"app/cm.yaml": {Data: []byte("kind: ConfigMap\n")}})
+	go serveTree(ours, tree)
+	c := rpc.NewClient(theirs)
+	defer c.Close()
+	var file FileReply
+	if err := c.Call("Tree.ReadFile", PathArgs{Name: "app/cm.yaml"}, &file); err != nil || file.Err != nil || string(file.Data) != "kind: ConfigMap\n" {
+		t.Fatalf("ReadFile: %q, %v, %v", file.Data, file.Err, err)
+	}
+	var dir DirReply
+	if err := c.Call("Tree.ReadDir", PathArgs{Name: "app"}, &dir); err != nil || len(dir.Entries) != 1 {
+		t.Fatalf("ReadDir: %+v, %v", dir, err)
+	}
+	var info InfoReply
+	if err := c.Call("Tree.Stat", PathArgs{Name: "../etc/passwd"}, &info); err != nil || info.Err == nil {
+		t.Fatalf("Stat outside the tree: %+v, %v", info, err)
+	}
+	if err := c.Call("Tree.Remove", PathArgs{Name: "app"}, &info); err == nil || !strings.Contains(err.Error(), "can't find method") {
+		t.Fatalf("an unknown method: %v", err)
+	}
+	var again InfoReply
+	if err := c.Call("Tree.Stat", PathArgs{Name: "app"}, &again); err != nil || again.Err != nil || !again.Info.IsDir() {
+		t.Fatalf("a call after an unknown method: %+v, %v", again, err)
+	}
+}
+
+// A render process that sends a message longer than maxTreeRequest, or
+// claims to, loses its connection before the controller reads or sizes a
+// buffer for it.
+func TestServeTreeRefusesAnOversizedMessage(t *testing.T) {
+	var longPath bytes.Buffer
+	enc := gob.NewEncoder(&longPath)
+	_ = enc.Encode(&rpc.Request{ServiceMethod: "Tree.Stat", Seq: 1})
+	_ = enc.Encode(PathArgs{Name: strings.Repeat("a", 1<<20)})
+	for name, message := range map[string][]byte{
+		"a path of 1 MiB":                 longPath.Bytes(),
+		"a length of 8 GiB, then nothing": {0xfb, 0x02, 0x00, 0x00, 0x00, 0x00}, // -5: five bytes follow
+		"a length of nine bytes":          {0xf7, 1, 2, 3, 4, 5, 6, 7, 8, 9},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ours, theirs := net.Pipe()
+			tree := &treeService{}
+			tree.set(fstest.MapFS{})
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			done := make(chan struct{})
+			go func() { serveTree(ours, tree); close(done) }()
+			go func() { _, _ = theirs.Write(message) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server still reads")
+			}
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 512<<10 {
+				t.Errorf("the server allocated %d KiB for a refused message", grew>>10)
+			}
+			if _, err := theirs.Write([]byte{0}); err == nil {
+				t.Error("the connection is still open")
+			}
+		})
+	}
+}
