@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/internal/render"
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
+	"github.com/lockstep-dev/lockstep/internal/version"
 )
 
 // buildRenderBinary builds cmd/lockstep-render as make does, with ldflags.
@@ -27,7 +28,7 @@ func buildRenderBinary(t *testing.T, ldflags string) string {
 // lockstep-render, as the controller starts it, renders a chart, and
 // confined: a values schema that names a host file fails without reading it.
 func TestTheRenderBinaryRendersConfined(t *testing.T) {
-	pool := newPool(t, sandbox.Options{Executable: buildRenderBinary(t, ""), Processes: 2, Timeout: 20 * time.Second})
+	pool := newPool(t, sandbox.Options{Executable: buildRenderBinary(t, "-X github.com/lockstep-dev/lockstep/internal/version.Version="+version.Version), Processes: 2, Timeout: 20 * time.Second})
 	chart := map[string]string{
 		"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
 		"chart/values.yaml":       "greeting: hello\n",
@@ -61,10 +62,17 @@ func TestARenderBinaryOfAnotherReleaseRefusesToStart(t *testing.T) {
 	}
 }
 
-// A render binary that is not there is named with its flag.
-func TestAMissingRenderBinaryIsNamed(t *testing.T) {
+// A render binary that is not there is named with its flag; one named by a
+// relative path is that file, wherever the process starts.
+func TestTheRenderBinaryNamedIsTheOneStarted(t *testing.T) {
 	_, err := sandbox.New(sandbox.Options{Executable: filepath.Join(t.TempDir(), "nowhere")})
 	if err == nil || !strings.Contains(err.Error(), "--render-binary") {
 		t.Fatalf("New: %v", err)
+	}
+	bin := buildRenderBinary(t, "-X github.com/lockstep-dev/lockstep/internal/version.Version="+version.Version)
+	t.Chdir(filepath.Dir(bin))
+	pool := newPool(t, sandbox.Options{Executable: sandbox.RenderBinary})
+	if err := pool.Check(t.Context()); err != nil {
+		t.Fatalf("a relative --render-binary: %v", err)
 	}
 }

@@ -60,8 +60,8 @@ func ServeIfChild(fn render.Func) {
 	if os.Getenv(envRole) != roleRender {
 		return
 	}
-	if v := os.Getenv(envVersion); v != version.Version {
-		fmt.Fprintf(os.Stderr, "%sthis lockstep-render is version %s, started by lockstep %s: install the lockstep-render of the same release beside lockstep\n", startupFailurePrefix, version.Version, v)
+	if v := os.Getenv(envVersion); v != releaseAndProtocol() {
+		fmt.Fprintf(os.Stderr, "%sthis lockstep-render is %s, started by lockstep %s: install the lockstep-render of the same release beside lockstep\n", startupFailurePrefix, releaseAndProtocol(), v)
 		os.Exit(3)
 	}
 	if err := serveRenders(fn); err != nil {
@@ -70,6 +70,13 @@ func ServeIfChild(fn render.Func) {
 	}
 	os.Exit(0)
 }
+
+// protocol numbers the calls between lockstep and a render process: two
+// development builds ("dev") of different commits match by release only.
+const protocol = 2
+
+// releaseAndProtocol is what lockstep and a render process must agree on.
+func releaseAndProtocol() string { return fmt.Sprintf("%s (protocol %d)", version.Version, protocol) }
 
 // selfRenders is set when this binary links the renderers (ServeIfChild).
 var selfRenders atomic.Bool

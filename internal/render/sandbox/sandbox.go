@@ -117,10 +117,14 @@ func New(opts Options) (*Pool, error) {
 			return nil, err
 		}
 		opts.Executable = exe
-	} else if fi, err := os.Stat(opts.Executable); err != nil {
+	} else if abs, err := filepath.Abs(opts.Executable); err != nil {
+		return nil, fmt.Errorf("the render binary (--render-binary): %w", err)
+	} else if fi, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("the render binary (--render-binary): %w", err)
 	} else if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("the render binary %s (--render-binary) is not a file", opts.Executable)
+	} else {
+		opts.Executable = abs // the process starts in /
 	}
 	p := &Pool{opts: opts, idle: make(chan *worker, opts.Processes),
 		suspect: make(chan struct{}, opts.Processes-1), suspects: map[string]time.Time{}}
@@ -298,6 +302,9 @@ func (p *Pool) died(w *worker, dir string, callErr error) error {
 		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB (the controller's --render-memory)", ErrMemoryLimit, p.opts.Memory>>20)}
 	}
 	if msg, ok := w.stderr.startupFailure(); ok {
+		if strings.Contains(msg, "lockstep-render") { // the wrong program or release: confinement is not the matter
+			return fmt.Errorf("the render process cannot start: %s", msg)
+		}
 		return fmt.Errorf("the render sandbox cannot start: %s (--unsafe-unconfined-renders renders without it)", msg)
 	}
 	if w.stderr.contains("stack overflow") || w.stderr.contains("stack exceeds") {

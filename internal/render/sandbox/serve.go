@@ -47,11 +47,16 @@ const maxTreeRequest = 64 << 10
 // frameLimit passes gob's messages through, and fails at a message that
 // says it is longer than max, before a decoder makes a buffer of that size.
 type frameLimit struct {
-	r    *bufio.Reader
-	max  uint64
-	head []byte // the current message's length, not yet passed on
-	left uint64 // the current message's bytes not yet passed on
+	r     *bufio.Reader
+	max   uint64
+	head  []byte // the current message's length, not yet passed on
+	left  uint64 // the current message's bytes not yet passed on
+	types int    // type definitions read
 }
+
+// maxTreeTypes bounds the type definitions of one tree connection: an
+// rpc.Client sends two (rpc.Request, PathArgs).
+const maxTreeTypes = 8
 
 func (f *frameLimit) Read(p []byte) (int, error) {
 	if len(f.head) == 0 && f.left == 0 {
@@ -80,6 +85,36 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 		}
 		if n > f.max {
 			return 0, fmt.Errorf("a message of %d bytes, over %d", n, f.max)
+		}
+		// A message that defines a type starts with a negative type id (an
+		// odd uint: gob writes an int i as i<<1, or ^i<<1|1 when negative).
+		// A client defines two types in a connection's life; a decoder
+		// keeps every definition, so a stream of them would grow the
+		// controller's memory without a message over the bound.
+		if n > 0 {
+			first, err := f.r.Peek(1)
+			if err != nil {
+				return 0, err
+			}
+			// Only the lowest bit matters: it is the last byte's of a
+			// multi-byte uint.
+			last := first[0]
+			if first[0] >= 0x80 {
+				k := -int(int8(first[0]))
+				if k < 1 || k > 8 || uint64(k) >= n {
+					return 0, fmt.Errorf("a type id of %d bytes", k)
+				}
+				id, err := f.r.Peek(1 + k)
+				if err != nil {
+					return 0, err
+				}
+				last = id[k]
+			}
+			if last&1 == 1 {
+				if f.types++; f.types > maxTreeTypes {
+					return 0, fmt.Errorf("more than %d type definitions", maxTreeTypes)
+				}
+			}
 		}
 		f.left = n
 	}

@@ -3,8 +3,10 @@ package sandbox
 import (
 	"bytes"
 	"encoding/gob"
+	"fmt"
 	"net"
 	"net/rpc"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -50,8 +52,27 @@ func TestServeTreeRefusesAnOversizedMessage(t *testing.T) {
 	enc := gob.NewEncoder(&longPath)
 	_ = enc.Encode(&rpc.Request{ServiceMethod: "Tree.Stat", Seq: 1})
 	_ = enc.Encode(PathArgs{Name: strings.Repeat("a", 1<<20)})
+	// Arguments of a type made of 40 other types, and a Name, which
+	// PathArgs would take: 41 definitions first, each one small.
+	var types bytes.Buffer
+	fields := []reflect.StructField{{Name: "Name", Type: reflect.TypeFor[string]()}}
+	for i := range 40 {
+		inner := reflect.StructOf([]reflect.StructField{{Name: fmt.Sprintf("X%d", i), Type: reflect.TypeFor[string]()}})
+		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: inner})
+	}
+	enc = gob.NewEncoder(&types)
+	_ = enc.Encode(&rpc.Request{ServiceMethod: "Tree.Stat", Seq: 1})
+	args := reflect.New(reflect.StructOf(fields)).Elem()
+	args.Field(0).SetString("app")
+	for i := 1; i < args.NumField(); i++ {
+		args.Field(i).Field(0).SetString("x") // gob sends no empty struct's type
+	}
+	if err := enc.EncodeValue(args); err != nil {
+		t.Fatal(err)
+	}
 	for name, message := range map[string][]byte{
 		"a path of 1 MiB":                 longPath.Bytes(),
+		"41 type definitions":             types.Bytes(),
 		"a length of 8 GiB, then nothing": {0xfb, 0x02, 0x00, 0x00, 0x00, 0x00}, // -5: five bytes follow
 		"a length of nine bytes":          {0xf7, 1, 2, 3, 4, 5, 6, 7, 8, 9},
 	} {

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/lockstep-dev/lockstep/internal/version"
 )
 
 // worker is one render process and the controller's ends of its sockets.
@@ -51,7 +49,7 @@ func startWorker(executable string, memory, output int64, unconfined bool) (*wor
 		envRole + "=" + roleRender,
 		envMemory + "=" + strconv.FormatInt(memory, 10),
 		envOutput + "=" + strconv.FormatInt(output, 10),
-		envVersion + "=" + version.Version,
+		envVersion + "=" + releaseAndProtocol(),
 		"GOTRACEBACK=none", // a crash prints why, not the stacks (whose arguments could hold values)
 	}
 	if unconfined {
