@@ -49,8 +49,7 @@ const maxTreeRequest = 64 << 10
 type frameLimit struct {
 	r     *bufio.Reader
 	max   uint64
-	head  []byte // the current message's length, not yet passed on
-	left  uint64 // the current message's bytes not yet passed on
+	left  uint64 // the current message's bytes not yet passed on, its length's included
 	types int    // type definitions read
 }
 
@@ -59,29 +58,10 @@ type frameLimit struct {
 const maxTreeTypes = 8
 
 func (f *frameLimit) Read(p []byte) (int, error) {
-	if len(f.head) == 0 && f.left == 0 {
-		// A message starts with its length: a byte below 0x80, or the
-		// negated count of the big-endian bytes that follow.
-		b, err := f.r.ReadByte()
+	if f.left == 0 {
+		n, size, err := peekUint(f.r, 0, 9)
 		if err != nil {
 			return 0, err
-		}
-		f.head = append(f.head[:0], b)
-		n := uint64(b)
-		if b >= 0x80 {
-			k := -int(int8(b))
-			if k < 1 || k > 8 {
-				return 0, fmt.Errorf("a message length of %d bytes", k)
-			}
-			n = 0
-			for range k {
-				c, err := f.r.ReadByte()
-				if err != nil {
-					return 0, err
-				}
-				f.head = append(f.head, c)
-				n = n<<8 | uint64(c)
-			}
 		}
 		if n > f.max {
 			return 0, fmt.Errorf("a message of %d bytes, over %d", n, f.max)
@@ -92,36 +72,17 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 		// keeps every definition, so a stream of them would grow the
 		// controller's memory without a message over the bound.
 		if n > 0 {
-			first, err := f.r.Peek(1)
+			id, _, err := peekUint(f.r, size, int(n))
 			if err != nil {
 				return 0, err
 			}
-			// Only the lowest bit matters: it is the last byte's of a
-			// multi-byte uint.
-			last := first[0]
-			if first[0] >= 0x80 {
-				k := -int(int8(first[0]))
-				if k < 1 || k > 8 || uint64(k) >= n {
-					return 0, fmt.Errorf("a type id of %d bytes", k)
-				}
-				id, err := f.r.Peek(1 + k)
-				if err != nil {
-					return 0, err
-				}
-				last = id[k]
-			}
-			if last&1 == 1 {
+			if id&1 == 1 {
 				if f.types++; f.types > maxTreeTypes {
 					return 0, fmt.Errorf("more than %d type definitions", maxTreeTypes)
 				}
 			}
 		}
-		f.left = n
-	}
-	if len(f.head) > 0 {
-		n := copy(p, f.head)
-		f.head = f.head[n:]
-		return n, nil
+		f.left = uint64(size) + n
 	}
 	if uint64(len(p)) > f.left {
 		p = p[:f.left]
@@ -129,6 +90,32 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
 	f.left -= uint64(n)
 	return n, err
+}
+
+// peekUint reads, without consuming them, the at most within bytes at off
+// of what r holds next that encode a uint as gob does: a byte below 0x80, or
+// the negated count of the big-endian bytes that follow. It peeks no
+// further than the number's own bytes, so it never waits for a message the
+// other side has not sent.
+func peekUint(r *bufio.Reader, off, within int) (v uint64, size int, err error) {
+	b, err := r.Peek(off + 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if b[off] < 0x80 {
+		return uint64(b[off]), 1, nil
+	}
+	k := -int(int8(b[off]))
+	if k < 1 || k > 8 || 1+k > within {
+		return 0, 0, fmt.Errorf("a number of %d bytes where %d are left", k, within-1)
+	}
+	if b, err = r.Peek(off + 1 + k); err != nil {
+		return 0, 0, err
+	}
+	for _, c := range b[off+1:] {
+		v = v<<8 | uint64(c)
+	}
+	return v, 1 + k, nil
 }
 
 // call runs the Tree method named method ("Tree.ReadFile").
