@@ -24,14 +24,25 @@ type lockedStorage struct {
 	mu sync.RWMutex
 
 	budget atomic.Pointer[fetchBudget] // the fetch in progress's; nil: unbounded
+
+	// sizes remembers objects' sizes by hash (a name is its content, so a
+	// size never changes): go-git opens the pack file again for every size
+	// asked, and a render asks for each file's, once per listing and once
+	// per look. Its own lock: reads hold mu only shared.
+	sizesMu sync.Mutex
+	sizes   map[plumbing.Hash]int64
 }
+
+// maxSizes bounds the sizes a repository's storage remembers (about 40
+// bytes each); past it, it starts over.
+const maxSizes = 8192
 
 // setBudget bounds the packs of the next fetch (nil: unbounded). Called
 // holding the repository's fetch slot.
 func (l *lockedStorage) setBudget(b *fetchBudget) { l.budget.Store(b) }
 
 func newLockedStorage(s *filesystem.Storage) *lockedStorage {
-	l := &lockedStorage{Storage: s}
+	l := &lockedStorage{Storage: s, sizes: map[plumbing.Hash]int64{}}
 	// The first read loads the pack indexes into the map: do it now, alone.
 	l.mu.Lock()
 	_ = s.HasEncodedObject(plumbing.ZeroHash)
@@ -100,9 +111,25 @@ func (l *lockedStorage) HasEncodedObject(h plumbing.Hash) error {
 }
 
 func (l *lockedStorage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	l.sizesMu.Lock()
+	size, known := l.sizes[h]
+	l.sizesMu.Unlock()
+	if known {
+		return size, nil
+	}
 	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.Storage.EncodedObjectSize(h)
+	size, err := l.Storage.EncodedObjectSize(h)
+	l.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	l.sizesMu.Lock()
+	if len(l.sizes) >= maxSizes {
+		clear(l.sizes)
+	}
+	l.sizes[h] = size
+	l.sizesMu.Unlock()
+	return size, nil
 }
 
 func (l *lockedStorage) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObjectIter, error) {
