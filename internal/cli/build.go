@@ -13,6 +13,7 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/controller"
 	"github.com/lockstep-dev/lockstep/internal/pass"
 	"github.com/lockstep-dev/lockstep/internal/render"
+	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 )
 
 func newBuildCommand() *cobra.Command {
@@ -21,7 +22,7 @@ func newBuildCommand() *cobra.Command {
 		substitute  []string
 		ageKeyFile  string
 		showSecrets bool
-		renders     = defaultRenderOptions()
+		renders     = sandbox.DefaultOptions()
 	)
 	cmd := &cobra.Command{
 		Use:   "build PATH",

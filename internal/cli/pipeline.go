@@ -21,10 +21,10 @@ type pipelineFlags struct {
 	controllerNS    string
 	serviceAccount  string
 	requireProjects bool
-	renders         *sandbox.Options
+	renders         sandbox.Options
 }
 
-func newPipelineFlags() *pipelineFlags { return &pipelineFlags{renders: defaultRenderOptions()} }
+func newPipelineFlags() *pipelineFlags { return &pipelineFlags{renders: sandbox.DefaultOptions()} }
 
 func (f *pipelineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.controllerNS, "controller-namespace", controller.DefaultOptions().Namespace, "the controller's namespace, where Projects' trusted keys and Git write Secrets live unless they name another")

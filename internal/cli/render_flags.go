@@ -9,18 +9,9 @@ import (
 	"github.com/lockstep-dev/lockstep/internal/render/sandbox"
 )
 
-func defaultRenderOptions() *sandbox.Options {
-	o := sandbox.DefaultOptions()
-	return &o
-}
-
-// addRenderFlags adds the flags that size render sandboxes to f.
-func addRenderFlags(f *pflag.FlagSet, opts **sandbox.Options) {
-	o := *opts
-	if o == nil {
-		o = defaultRenderOptions()
-		*opts = o
-	}
+// addRenderFlags adds the flags that size render sandboxes, o's values
+// their defaults, to f.
+func addRenderFlags(f *pflag.FlagSet, o *sandbox.Options) {
 	f.IntVar(&o.Processes, "render-processes", o.Processes, "renders run at once, each in its own sandbox process (no network, no files but the commit's)")
 	f.Var(newBytesValue(&o.Memory), "render-memory", "memory budget of each render process, e.g. 512Mi or 1Gi: a render over it fails naming the limit")
 	f.DurationVar(&o.Timeout, "render-timeout", o.Timeout, "time limit of one render: a render over it fails naming the limit")

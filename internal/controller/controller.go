@@ -61,9 +61,8 @@ type Options struct {
 	MaxSyncTimeout time.Duration
 	// FetchTimeout bounds one look at a repository (0: 3 minutes).
 	FetchTimeout time.Duration
-	// Render sizes the sandbox processes renders run in (nil:
-	// sandbox.DefaultOptions).
-	Render *sandbox.Options
+	// Render sizes the sandbox processes renders run in.
+	Render sandbox.Options
 	// RequireProjects makes a missing Project a denial, "default" included
 	// (without it, a missing "default" allows everything).
 	RequireProjects bool
@@ -116,13 +115,22 @@ type Options struct {
 
 // DefaultOptions are sensible for a single replica.
 func DefaultOptions() Options {
-	render := sandbox.DefaultOptions()
-	return Options{Render: &render, MaxSyncTimeout: 30 * time.Minute, Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
+	return Options{Render: sandbox.DefaultOptions(), MaxSyncTimeout: 30 * time.Minute, Concurrency: 4, Namespace: "lockstep-system", LeaderElectionNamespace: "lockstep-system", DataDir: filepath.Join(os.TempDir(), "lockstep"), MetricsAddress: "0"}
+}
+
+// warnUnconfined logs, as an error, that renders run without their sandbox:
+// a controller's renders run what anyone who can push to a watched
+// repository wrote, next to the controller's credentials.
+func warnUnconfined(log logr.Logger, render sandbox.Options) {
+	if render.Unconfined {
+		log.Error(nil, "renders run unconfined (--unsafe-unconfined-renders): a repository can make them read this machine's files, reach the network and exhaust its memory; a controller should never run so")
+	}
 }
 
 // Run runs the controller until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	ctrl.SetLogger(opts.Logger)
+	warnUnconfined(opts.Logger, opts.Render)
 	if opts.InstallCRDs {
 		if err := crd.Install(ctx, cfg); err != nil {
 			return err

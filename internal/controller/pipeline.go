@@ -88,14 +88,10 @@ func NewPipeline(clients *kube.Clients, reader client.Reader, cfg PipelineConfig
 }
 
 // Renderer returns how renders run: in sandbox processes of lockstep-render
-// with opts (sandbox.DefaultOptions when nil). This binary links no renderer
-// to run them itself (see package render). close stops the processes.
-func Renderer(opts *sandbox.Options) (fn render.Func, close func(), err error) {
-	if opts == nil {
-		d := sandbox.DefaultOptions()
-		opts = &d
-	}
-	pool, err := sandbox.New(*opts)
+// with opts. This binary links no renderer to run them itself (see package
+// render). close stops the processes.
+func Renderer(opts sandbox.Options) (fn render.Func, close func(), err error) {
+	pool, err := sandbox.New(opts)
 	if err != nil {
 		return nil, nil, err
 	}

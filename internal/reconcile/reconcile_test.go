@@ -604,7 +604,7 @@ func TestTagsSemverAndEvents(t *testing.T) {
 func sandboxedRender(t *testing.T) render.Func {
 	t.Helper()
 	opts := sandbox.DefaultOptions()
-	fn, stop, err := controller.Renderer(&opts)
+	fn, stop, err := controller.Renderer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
