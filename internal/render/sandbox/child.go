@@ -39,8 +39,13 @@ const maxErrorMessage = 8 << 10
 // maxStack bounds a render goroutine's stack.
 const maxStack = 64 << 20
 
-// startupFailurePrefix starts what a render process that cannot start writes.
-const startupFailurePrefix = "lockstep render process: "
+// What a render process that cannot start writes starts with one of these:
+// it cannot confine itself (which --unsafe-unconfined-renders would skip), or
+// it is the wrong program or release (which nothing but the right one mends).
+const (
+	startupFailurePrefix = "lockstep render process: "
+	mismatchPrefix       = "lockstep render process, the wrong one: "
+)
 
 // File descriptors a render process is given, after stdin, stdout and stderr.
 const (
@@ -61,7 +66,7 @@ func ServeIfChild(fn render.Func) {
 		return
 	}
 	if v := os.Getenv(envVersion); v != releaseAndProtocol() {
-		fmt.Fprintf(os.Stderr, "%sthis lockstep-render is %s, started by lockstep %s: install the lockstep-render of the same release beside lockstep\n", startupFailurePrefix, releaseAndProtocol(), v)
+		fmt.Fprintf(os.Stderr, "%sthis lockstep-render is %s, started by lockstep %s: install the lockstep-render of the same release beside lockstep\n", mismatchPrefix, releaseAndProtocol(), v)
 		os.Exit(3)
 	}
 	if err := serveRenders(fn); err != nil {
@@ -86,7 +91,7 @@ var selfRenders atomic.Bool
 // (--render-binary naming lockstep instead of lockstep-render).
 func RefuseToRender() {
 	if os.Getenv(envRole) == roleRender {
-		fmt.Fprintln(os.Stderr, startupFailurePrefix+"this is lockstep, not lockstep-render: --render-binary names the wrong program")
+		fmt.Fprintln(os.Stderr, mismatchPrefix+"this is lockstep, not lockstep-render: --render-binary names the wrong program")
 		os.Exit(3)
 	}
 }

@@ -301,11 +301,14 @@ func (p *Pool) died(w *worker, dir string, callErr error) error {
 	if w.stderr.contains("out of memory") || w.stderr.contains("cannot allocate memory") {
 		return &render.Error{File: dir, Err: fmt.Errorf("needed more than %w of %d MiB (the controller's --render-memory)", ErrMemoryLimit, p.opts.Memory>>20)}
 	}
-	if msg, ok := w.stderr.startupFailure(); ok {
-		if strings.Contains(msg, "lockstep-render") { // the wrong program or release: confinement is not the matter
+	if msg, mismatch, ok := w.stderr.startupFailure(); ok {
+		if mismatch { // confinement is not the matter
 			return fmt.Errorf("the render process cannot start: %s", msg)
 		}
 		return fmt.Errorf("the render sandbox cannot start: %s (--unsafe-unconfined-renders renders without it)", msg)
+	}
+	if broke := w.broke.Load(); broke != nil {
+		return &render.Error{File: dir, Err: fmt.Errorf("the render process was stopped: it sent %w", *broke)}
 	}
 	if w.stderr.contains("stack overflow") || w.stderr.contains("stack exceeds") {
 		return &render.Error{File: dir, Err: fmt.Errorf("recursed deeper than %w of %d MiB (a function or template that calls itself without end?)", ErrStackLimit, maxStack>>20)}

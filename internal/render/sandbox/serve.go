@@ -3,8 +3,10 @@ package sandbox
 import (
 	"bufio"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/rpc"
 )
 
@@ -15,7 +17,11 @@ import (
 // lookup anywhere in a binary makes Go's linker keep every exported method of
 // every type, a third of the controller's binary. Calls are answered in turn:
 // a render reads one file at a time.
-func serveTree(conn io.ReadWriteCloser, t *treeService) {
+//
+// It returns why it stopped serving: nil when the connection closed, the
+// bound a message broke (errProtocol), or errProtocol alone for anything else
+// a decoder refused, whose words could quote what the process sent.
+func serveTree(conn io.ReadWriteCloser, t *treeService) error {
 	defer conn.Close()
 	out := bufio.NewWriter(conn)
 	in := &frameLimit{r: bufio.NewReader(conn), max: maxTreeRequest}
@@ -25,8 +31,17 @@ func serveTree(conn io.ReadWriteCloser, t *treeService) {
 			req  rpc.Request
 			args PathArgs
 		)
-		if dec.Decode(&req) != nil || dec.Decode(&args) != nil {
-			return // closed, or not the protocol: the render fails on its side
+		err := dec.Decode(&req)
+		if err == nil {
+			err = dec.Decode(&args)
+		}
+		switch {
+		case errors.Is(err, errProtocol):
+			return err
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+			return nil // closed: the render fails on its side, if it was not done
+		case err != nil:
+			return errProtocol
 		}
 		resp := rpc.Response{ServiceMethod: req.ServiceMethod, Seq: req.Seq}
 		reply, err := t.call(req.ServiceMethod, args)
@@ -34,10 +49,14 @@ func serveTree(conn io.ReadWriteCloser, t *treeService) {
 			resp.Error, reply = err.Error(), struct{}{}
 		}
 		if enc.Encode(&resp) != nil || enc.Encode(reply) != nil || out.Flush() != nil {
-			return
+			return nil
 		}
 	}
 }
+
+// errProtocol is what a render process that broke the tree connection's
+// protocol did.
+var errProtocol = errors.New("a message that is not the protocol of file reads")
 
 // maxTreeRequest bounds one message a render process sends on the tree
 // connection: a call's header or its arguments (a path). The process is not
@@ -64,7 +83,7 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		if n > f.max {
-			return 0, fmt.Errorf("a message of %d bytes, over %d", n, f.max)
+			return 0, fmt.Errorf("%w: %d bytes, over %d", errProtocol, n, f.max)
 		}
 		// A message that defines a type starts with a negative type id (an
 		// odd uint: gob writes an int i as i<<1, or ^i<<1|1 when negative).
@@ -78,7 +97,7 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 			}
 			if id&1 == 1 {
 				if f.types++; f.types > maxTreeTypes {
-					return 0, fmt.Errorf("more than %d type definitions", maxTreeTypes)
+					return 0, fmt.Errorf("%w: more than %d type definitions", errProtocol, maxTreeTypes)
 				}
 			}
 		}
@@ -107,7 +126,7 @@ func peekUint(r *bufio.Reader, off, within int) (v uint64, size int, err error) 
 	}
 	k := -int(int8(b[off]))
 	if k < 1 || k > 8 || 1+k > within {
-		return 0, 0, fmt.Errorf("a number of %d bytes where %d are left", k, within-1)
+		return 0, 0, fmt.Errorf("%w: a number of %d bytes where %d are left", errProtocol, k, within-1)
 	}
 	if b, err = r.Peek(off + 1 + k); err != nil {
 		return 0, 0, err

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"net"
 	"net/rpc"
@@ -20,9 +21,9 @@ func TestServeTreeAnswersAnRPCClient(t *testing.T) {
 	ours, theirs := net.Pipe()
 	tree := &treeService{}
 	tree.set(fstest.MapFS{"app/cm.yaml": {Data: []byte("kind: ConfigMap\n")}})
-	go serveTree(ours, tree)
+	served := make(chan error, 1)
+	go func() { served <- serveTree(ours, tree) }()
 	c := rpc.NewClient(theirs)
-	defer c.Close()
 	var file FileReply
 	if err := c.Call("Tree.ReadFile", PathArgs{Name: "app/cm.yaml"}, &file); err != nil || file.Err != nil || string(file.Data) != "kind: ConfigMap\n" {
 		t.Fatalf("ReadFile: %q, %v, %v", file.Data, file.Err, err)
@@ -41,6 +42,10 @@ func TestServeTreeAnswersAnRPCClient(t *testing.T) {
 	var again InfoReply
 	if err := c.Call("Tree.Stat", PathArgs{Name: "app"}, &again); err != nil || again.Err != nil || !again.Info.IsDir() {
 		t.Fatalf("a call after an unknown method: %+v, %v", again, err)
+	}
+	c.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("a connection the client closed ended the server with %v; want nil (nothing broken)", err)
 	}
 }
 
@@ -82,11 +87,14 @@ func TestServeTreeRefusesAnOversizedMessage(t *testing.T) {
 			tree.set(fstest.MapFS{})
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			done := make(chan struct{})
-			go func() { serveTree(ours, tree); close(done) }()
+			served := make(chan error, 1)
+			go func() { served <- serveTree(ours, tree) }()
 			go func() { _, _ = theirs.Write(message) }()
 			select {
-			case <-done:
+			case err := <-served:
+				if !errors.Is(err, errProtocol) {
+					t.Errorf("the server ended with %v; want %v, for the process to be told why it was stopped", err, errProtocol)
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the server still reads")
 			}
@@ -98,5 +106,27 @@ func TestServeTreeRefusesAnOversizedMessage(t *testing.T) {
 				t.Error("the connection is still open")
 			}
 		})
+	}
+}
+
+// A render asking about a name too long for the protocol is told so, and
+// its process goes on: the name never reaches the controller.
+func TestARenderProcessRefusesANameTooLongToAsk(t *testing.T) {
+	ours, theirs := net.Pipe()
+	tree := &treeService{}
+	tree.set(fstest.MapFS{"app/cm.yaml": {Data: []byte("kind: ConfigMap\n")}})
+	served := make(chan error, 1)
+	go func() { served <- serveTree(ours, tree) }()
+	fsys := remoteFS{c: rpc.NewClient(theirs)}
+	long := strings.Repeat("a/", 20<<10)
+	if _, err := fsys.ReadFile(long); err == nil || !strings.Contains(err.Error(), "over the 32 KiB") {
+		t.Fatalf("a name of %d bytes: %v", len(long), err)
+	}
+	if data, err := fsys.ReadFile("app/cm.yaml"); err != nil || string(data) != "kind: ConfigMap\n" {
+		t.Fatalf("a read after the refused name: %q, %v", data, err)
+	}
+	fsys.c.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("the server ended with %v", err)
 	}
 }

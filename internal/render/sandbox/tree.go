@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/rpc"
@@ -121,10 +122,27 @@ var (
 	_ fs.ReadLinkFS = remoteFS{}
 )
 
+// maxTreeName bounds a name a render asks the controller about, well under
+// the 64 KiB the controller reads of one message (maxTreeRequest): a longer
+// one fails here, as a file that cannot be read, instead of ending the
+// process for breaking the protocol.
+const maxTreeName = 32 << 10
+
+// call calls method about name, refusing a name over maxTreeName.
+func (r remoteFS) call(method, op, name string, reply any) error {
+	if len(name) > maxTreeName {
+		return &fs.PathError{Op: op, Path: name[:64] + "...", Err: fmt.Errorf("a name of %d bytes, over the %d KiB a render may ask about", len(name), maxTreeName>>10)}
+	}
+	if err := r.c.Call(method, PathArgs{name}, reply); err != nil {
+		return &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return nil
+}
+
 func (r remoteFS) Stat(name string) (fs.FileInfo, error) {
 	var reply InfoReply
-	if err := r.c.Call("Tree.Stat", PathArgs{name}, &reply); err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	if err := r.call("Tree.Stat", "stat", name, &reply); err != nil {
+		return nil, err
 	}
 	if reply.Err != nil {
 		return nil, reply.Err.err()
@@ -134,8 +152,8 @@ func (r remoteFS) Stat(name string) (fs.FileInfo, error) {
 
 func (r remoteFS) Lstat(name string) (fs.FileInfo, error) {
 	var reply InfoReply
-	if err := r.c.Call("Tree.Lstat", PathArgs{name}, &reply); err != nil {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: err}
+	if err := r.call("Tree.Lstat", "lstat", name, &reply); err != nil {
+		return nil, err
 	}
 	if reply.Err != nil {
 		return nil, reply.Err.err()
@@ -145,16 +163,16 @@ func (r remoteFS) Lstat(name string) (fs.FileInfo, error) {
 
 func (r remoteFS) ReadLink(name string) (string, error) {
 	var reply LinkReply
-	if err := r.c.Call("Tree.ReadLink", PathArgs{name}, &reply); err != nil {
-		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	if err := r.call("Tree.ReadLink", "readlink", name, &reply); err != nil {
+		return "", err
 	}
 	return reply.Target, reply.Err.err()
 }
 
 func (r remoteFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	var reply DirReply
-	if err := r.c.Call("Tree.ReadDir", PathArgs{name}, &reply); err != nil {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+	if err := r.call("Tree.ReadDir", "readdir", name, &reply); err != nil {
+		return nil, err
 	}
 	if reply.Err != nil {
 		return nil, reply.Err.err()
@@ -168,8 +186,8 @@ func (r remoteFS) ReadDir(name string) ([]fs.DirEntry, error) {
 
 func (r remoteFS) ReadFile(name string) ([]byte, error) {
 	var reply FileReply
-	if err := r.c.Call("Tree.ReadFile", PathArgs{name}, &reply); err != nil {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	if err := r.call("Tree.ReadFile", "read", name, &reply); err != nil {
+		return nil, err
 	}
 	if reply.Err != nil {
 		return nil, reply.Err.err()

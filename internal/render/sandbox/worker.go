@@ -24,6 +24,9 @@ type worker struct {
 	stderr *headBuffer
 	exited chan struct{} // closed when the process has exited
 	err    error         // how it exited; set before exited is closed
+	// broke is why the tree connection was cut, before the process was
+	// killed for it: how it broke the protocol.
+	broke atomic.Pointer[error]
 }
 
 // startWorker starts a render process of executable with a memory budget,
@@ -86,7 +89,9 @@ func startWorker(executable string, memory, output int64, unconfined bool) (*wor
 	w.conns = []net.Conn{callsConn, treeConn}
 	w.calls = rpc.NewClient(w.reply)
 	go func() {
-		serveTree(treeConn, w.tree)
+		if err := serveTree(treeConn, w.tree); err != nil {
+			w.broke.Store(&err)
+		}
 		// A process that broke the protocol renders nothing more; one
 		// already killed is not hurt.
 		_ = w.cmd.Process.Kill()
@@ -184,13 +189,15 @@ func (c *cappedConn) reset()     { c.read.Store(0) }
 
 // startupFailure returns the reason a render process gave for not starting
 // (it writes it before it reads anything, so it quotes nothing of a tenant's).
-func (t *headBuffer) startupFailure() (string, bool) {
+func (t *headBuffer) startupFailure() (msg string, mismatch, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	line, ok := bytes.CutPrefix(t.buf, []byte(startupFailurePrefix))
-	if !ok {
-		return "", false
+	line, mismatch := bytes.CutPrefix(t.buf, []byte(mismatchPrefix))
+	if !mismatch {
+		if line, ok = bytes.CutPrefix(t.buf, []byte(startupFailurePrefix)); !ok {
+			return "", false, false
+		}
 	}
 	line, _, _ = bytes.Cut(line, []byte("\n"))
-	return string(line), true
+	return string(line), mismatch, true
 }
