@@ -60,7 +60,12 @@ func (l *lockedStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (p
 	if err != nil {
 		return nil, err
 	}
-	return verified(obj, h)
+	checked, err := verified(obj, h)
+	if err != nil {
+		return nil, err
+	}
+	l.rememberSize(h, checked.Size()) // a checked size over one the pack's header claimed
+	return checked, nil
 }
 
 // ErrAlteredCache is returned for an object of the repository cache whose
@@ -123,13 +128,17 @@ func (l *lockedStorage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	l.rememberSize(h, size)
+	return size, nil
+}
+
+func (l *lockedStorage) rememberSize(h plumbing.Hash, size int64) {
 	l.sizesMu.Lock()
+	defer l.sizesMu.Unlock()
 	if len(l.sizes) >= maxSizes {
 		clear(l.sizes)
 	}
 	l.sizes[h] = size
-	l.sizesMu.Unlock()
-	return size, nil
 }
 
 func (l *lockedStorage) IterEncodedObjects(t plumbing.ObjectType) (storer.EncodedObjectIter, error) {

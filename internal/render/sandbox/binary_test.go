@@ -57,8 +57,12 @@ func TestTheRenderBinaryRendersConfined(t *testing.T) {
 func TestARenderBinaryOfAnotherReleaseRefusesToStart(t *testing.T) {
 	bin := buildRenderBinary(t, "-X github.com/lockstep-dev/lockstep/internal/version.Version=v0.0.1-other")
 	pool := newPool(t, sandbox.Options{Executable: bin})
-	if err := pool.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "install the lockstep-render of the same release") {
+	err := pool.Check(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "install the lockstep-render of the same release") {
 		t.Fatalf("Check: %v", err)
+	}
+	if strings.Contains(err.Error(), "unconfined") {
+		t.Fatalf("Check: %v; running unconfined would not mend the wrong release", err)
 	}
 }
 

@@ -41,10 +41,17 @@ const maxStack = 64 << 20
 
 // What a render process that cannot start writes starts with one of these:
 // it cannot confine itself (which --unsafe-unconfined-renders would skip), or
-// it is the wrong program or release (which nothing but the right one mends).
+// it is the wrong program or release (which nothing but the right one mends;
+// the longer prefix, so a controller that knows only the first still reads
+// it as a failure to start).
+//
+// A process that did start writes readyLine first instead, before it reads
+// anything: what a render that took the process over writes later cannot
+// pass for a failure to start (and advise running unconfined).
 const (
 	startupFailurePrefix = "lockstep render process: "
-	mismatchPrefix       = "lockstep render process, the wrong one: "
+	mismatchPrefix       = startupFailurePrefix + "the wrong program or release: "
+	readyLine            = "lockstep-render: ready\n"
 )
 
 // File descriptors a render process is given, after stdin, stdout and stderr.
@@ -121,6 +128,9 @@ func serveRenders(fn render.Func) error {
 		if err := restrict(memory); err != nil {
 			return err
 		}
+	}
+	if _, err := os.Stderr.WriteString(readyLine); err != nil {
+		return err
 	}
 	// The garbage collector works harder as the heap nears the budget, so a
 	// render that fits is not killed by garbage it has not collected.

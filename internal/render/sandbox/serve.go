@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/rpc"
 )
 
@@ -18,13 +17,15 @@ import (
 // every type, a third of the controller's binary. Calls are answered in turn:
 // a render reads one file at a time.
 //
-// It returns why it stopped serving: nil when the connection closed, the
-// bound a message broke (errProtocol), or errProtocol alone for anything else
-// a decoder refused, whose words could quote what the process sent.
+// It returns why it stopped serving: nil when the connection closed or
+// failed (the process ended, or was killed), the bound a message broke
+// (errProtocol), or errProtocol alone for anything else a decoder refused,
+// whose words could quote what the process sent.
 func serveTree(conn io.ReadWriteCloser, t *treeService) error {
 	defer conn.Close()
 	out := bufio.NewWriter(conn)
-	in := &frameLimit{r: bufio.NewReader(conn), max: maxTreeRequest}
+	wire := &readErr{r: conn}
+	in := &frameLimit{r: bufio.NewReader(wire), max: maxTreeRequest}
 	dec, enc := gob.NewDecoder(in), gob.NewEncoder(out)
 	for {
 		var (
@@ -38,10 +39,10 @@ func serveTree(conn io.ReadWriteCloser, t *treeService) error {
 		switch {
 		case errors.Is(err, errProtocol):
 			return err
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
-			return nil // closed: the render fails on its side, if it was not done
+		case err != nil && wire.err != nil:
+			return nil // the connection ended: the render fails on its side, if it was not done
 		case err != nil:
-			return errProtocol
+			return errProtocol // the bytes came, and were not the protocol
 		}
 		resp := rpc.Response{ServiceMethod: req.ServiceMethod, Seq: req.Seq}
 		reply, err := t.call(req.ServiceMethod, args)
@@ -52,6 +53,22 @@ func serveTree(conn io.ReadWriteCloser, t *treeService) error {
 			return nil
 		}
 	}
+}
+
+// readErr remembers the error of the connection itself, which tells a
+// connection that ended from bytes that came and were not the protocol
+// (gob says io.EOF for both, at times).
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // errProtocol is what a render process that broke the tree connection's
@@ -83,7 +100,7 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		if n > f.max {
-			return 0, fmt.Errorf("%w: %d bytes, over %d", errProtocol, n, f.max)
+			return 0, fmt.Errorf("%w: a message over %d KiB", errProtocol, f.max>>10)
 		}
 		// A message that defines a type starts with a negative type id (an
 		// odd uint: gob writes an int i as i<<1, or ^i<<1|1 when negative).

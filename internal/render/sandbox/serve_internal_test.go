@@ -5,8 +5,10 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/rpc"
+	"os/exec"
 	"reflect"
 	"runtime"
 	"strings"
@@ -128,5 +130,52 @@ func TestARenderProcessRefusesANameTooLongToAsk(t *testing.T) {
 	fsys.c.Close()
 	if err := <-served; err != nil {
 		t.Fatalf("the server ended with %v", err)
+	}
+}
+
+// Only a process that never started says why it did not: what a render
+// writes to a started process's standard error cannot pass for it (and
+// have the controller advise running renders unconfined).
+func TestOnlyAProcessThatDidNotStartGivesAStartupFailure(t *testing.T) {
+	for _, c := range []struct {
+		name, stderr      string
+		reset             bool
+		failure, mismatch bool
+	}{
+		{"cannot confine itself", startupFailurePrefix + "seccomp: not supported\n", false, true, false},
+		{"the wrong release", mismatchPrefix + "this lockstep-render is v2\n", false, true, true},
+		{"started, then a render wrote the prefix", readyLine + startupFailurePrefix + "forged\n", false, false, false},
+		{"a later render wrote the prefix", startupFailurePrefix + "forged\n", true, false, false},
+		{"a crash", "fatal error: out of memory\n", false, false, false},
+	} {
+		h := &headBuffer{max: 4096}
+		if c.reset {
+			h.reset()
+		}
+		_, _ = h.Write([]byte(c.stderr))
+		msg, mismatch, failure := h.startupFailure()
+		if failure != c.failure || mismatch != c.mismatch || failure && (strings.Contains(msg, "lockstep render process") || strings.Contains(msg, "\n")) {
+			t.Errorf("%s: %q, mismatch %v, failure %v; want mismatch %v, failure %v, and the reason alone", c.name, msg, mismatch, failure, c.mismatch, c.failure)
+		}
+	}
+}
+
+// A render process killed for breaking the tree's protocol is not put back,
+// and the render that was running is told why it failed.
+func TestARenderProcessThatBrokeTheProtocolIsToldWhy(t *testing.T) {
+	w := &worker{cmd: &exec.Cmd{}, stderr: &headBuffer{max: 4096}, reply: &cappedConn{max: 1 << 20}, exited: make(chan struct{})}
+	if !w.alive() {
+		t.Fatal("a running process is not alive")
+	}
+	broke := fmt.Errorf("%w: a message over 64 KiB", errProtocol)
+	w.broke.Store(&broke)
+	if w.alive() {
+		t.Fatal("a process killed for breaking the protocol would render again")
+	}
+	close(w.exited) // killed: died waits for that
+	p := &Pool{opts: DefaultOptions()}
+	err := p.died(w, "app", io.ErrUnexpectedEOF)
+	if !strings.Contains(err.Error(), "breaking the protocol of its file reads") || !strings.Contains(err.Error(), "over 64 KiB") {
+		t.Fatalf("died: %v", err)
 	}
 }

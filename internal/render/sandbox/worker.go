@@ -126,6 +126,9 @@ func (w *worker) kill() {
 }
 
 func (w *worker) alive() bool {
+	if w.broke.Load() != nil {
+		return false // killed for it: the next render must not be told why
+	}
 	select {
 	case <-w.exited:
 		return false
@@ -141,6 +144,9 @@ type headBuffer struct {
 	mu  sync.Mutex
 	max int
 	buf []byte
+	// later is set once the buffer was reset for a later render: the
+	// process started long ago, and nothing it writes is a startup failure.
+	later bool
 }
 
 func (t *headBuffer) Write(p []byte) (int, error) {
@@ -154,7 +160,7 @@ func (t *headBuffer) Write(p []byte) (int, error) {
 
 func (t *headBuffer) reset() {
 	t.mu.Lock()
-	t.buf = t.buf[:0]
+	t.buf, t.later = t.buf[:0], true
 	t.mu.Unlock()
 }
 
@@ -188,11 +194,16 @@ func (c *cappedConn) over() bool { return c.read.Load() > c.max }
 func (c *cappedConn) reset()     { c.read.Store(0) }
 
 // startupFailure returns the reason a render process gave for not starting
-// (it writes it before it reads anything, so it quotes nothing of a tenant's).
+// (it writes it before it reads anything, so it quotes nothing of a tenant's;
+// one that started wrote readyLine first, so nothing it writes later is
+// taken for such a reason).
 func (t *headBuffer) startupFailure() (msg string, mismatch, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	line, mismatch := bytes.CutPrefix(t.buf, []byte(mismatchPrefix))
+	if t.later {
+		return "", false, false
+	}
+	line, mismatch := bytes.CutPrefix(t.buf, []byte(mismatchPrefix)) // the longer first
 	if !mismatch {
 		if line, ok = bytes.CutPrefix(t.buf, []byte(startupFailurePrefix)); !ok {
 			return "", false, false
