@@ -170,12 +170,12 @@ func build(ctx context.Context, opts Options) error {
 		args []string
 	}{
 		{"kube-apiserver, kube-controller-manager, kube-scheduler, kubectl", work, nil,
-			[]string{"build", "-ldflags", versionLDFlags(time.Now()), "-o", stage + "/",
+			[]string{"build", "-ldflags", stripped + " " + versionLDFlags(time.Now()), "-o", stage + "/",
 				"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler", "k8s.io/kubernetes/cmd/kubectl"}},
-		{"etcd", work, nil, []string{"build", "-o", filepath.Join(stage, Etcd), "go.etcd.io/etcd/server/v3"}},
+		{"etcd", work, nil, []string{"build", "-ldflags", stripped, "-o", filepath.Join(stage, Etcd), "go.etcd.io/etcd/server/v3"}},
 		// KWOK is built from its own module (go install pkg@version, run outside any
 		// module) so its dependencies are the ones it was released with.
-		{"kwok", os.TempDir(), []string{"GOBIN=" + stage}, []string{"install", "sigs.k8s.io/kwok/cmd/kwok@" + KWOKVersion}},
+		{"kwok", os.TempDir(), []string{"GOBIN=" + stage}, []string{"install", "-ldflags", stripped, "sigs.k8s.io/kwok/cmd/kwok@" + KWOKVersion}},
 	}
 	for i, step := range steps {
 		t0 := time.Now()
@@ -204,6 +204,11 @@ func build(ctx context.Context, opts Options) error {
 	fmt.Fprintf(opts.Progress, "kubebin: done in %s\n", time.Since(start).Round(time.Second))
 	return nil
 }
+
+// stripped links without the symbol table and DWARF debugging data: less
+// link time and disk for binaries nobody runs a debugger on here (stack
+// traces and profiles read the runtime's own tables, which stay).
+const stripped = "-s -w"
 
 // versionLDFlags stamps the version into client-go and component-base. Without it
 // the API server reports v0.0.0-master+$Format:%H$ and clients cannot parse it.

@@ -169,7 +169,7 @@ func Ensure(ctx context.Context, progress io.Writer) (string, error) {
 	}
 	defer os.RemoveAll(stage)
 	fmt.Fprintf(progress, "registry: building CNCF Distribution %s into %s (once per machine)\n", Version, dir)
-	cmd := exec.CommandContext(ctx, "go", "install", "github.com/distribution/distribution/v3/cmd/registry@"+Version)
+	cmd := exec.CommandContext(ctx, "go", "install", "-ldflags", "-s -w", "github.com/distribution/distribution/v3/cmd/registry@"+Version) // no debugging data: less link time
 	cmd.Dir = os.TempDir()
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=", "GOBIN="+stage, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
