@@ -64,7 +64,9 @@ func (l *lockedStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (p
 	if err != nil {
 		return nil, err
 	}
-	l.rememberSize(h, checked.Size()) // a checked size over one the pack's header claimed
+	if checked.Type() == plumbing.BlobObject { // sizes are asked of files only; history walks read thousands of commits
+		l.rememberSize(h, checked.Size()) // a checked size over one the pack's header claimed
+	}
 	return checked, nil
 }
 

@@ -85,7 +85,7 @@ func ServeIfChild(fn render.Func) {
 
 // protocol numbers the calls between lockstep and a render process: two
 // development builds ("dev") of different commits match by release only.
-const protocol = 2
+const protocol = 3
 
 // releaseAndProtocol is what lockstep and a render process must agree on.
 func releaseAndProtocol() string { return fmt.Sprintf("%s (protocol %d)", version.Version, protocol) }

@@ -16,7 +16,8 @@ import (
 // loaded; after it, nothing a template, a Kustomize loader, a JSON-schema
 // resolver or a Jsonnet import does can open a file, make a connection, start
 // a program or touch another process: such calls fail with EPERM, which the
-// render reports as its error.
+// render reports as its error; nor can it start another process, which
+// could outlive it.
 var denied = map[string][]string{
 	"network": {"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4"},
 	"files": {
@@ -31,6 +32,7 @@ var denied = map[string][]string{
 		"io_uring_setup", "io_uring_enter", "io_uring_register", // io_uring opens files past seccomp
 	},
 	"processes": {
+		"fork", "vfork", // and clone without CLONE_THREAD, and clone3 (see restrict)
 		"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
 		"kill", "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "unshare", "setns",
 		"bpf", "perf_event_open", "keyctl", "add_key", "request_key", "userfaultfd",
@@ -75,7 +77,18 @@ func restrict(memory int64) error {
 		Flag:       seccomp.FilterFlagTSync,
 		Policy: seccomp.Policy{
 			DefaultAction: seccomp.ActionAllow,
-			Syscalls:      []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionErrno}},
+			Syscalls: []seccomp.SyscallGroup{
+				{Names: names, Action: seccomp.ActionErrno},
+				// A new process would outlive the render process's kill
+				// (and hold its standard error open): clone may make
+				// threads only. clone3 passes its flags in memory, where a
+				// filter cannot look: it says it does not exist (ENOSYS, not
+				// EPERM), so that the C library falls back to clone.
+				{NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone", Conditions: seccomp.ArgumentConditions{
+					{Argument: 0, Operation: seccomp.BitsNotSet, Value: unix.CLONE_THREAD},
+				}}}, Action: seccomp.ActionErrno},
+				{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
+			},
 		},
 	})
 }

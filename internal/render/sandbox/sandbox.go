@@ -311,9 +311,9 @@ func (p *Pool) died(w *worker, dir string, callErr error) error {
 		return &render.Error{File: dir, Err: fmt.Errorf("recursed deeper than %w of %d MiB (a function or template that calls itself without end?)", ErrStackLimit, maxStack>>20)}
 	}
 	if broke := w.broke.Load(); broke != nil {
-		// lockstep-render never sends such a message: what it rendered took
-		// it over, or it is not lockstep-render.
-		return &render.Error{File: dir, Err: fmt.Errorf("the render process was stopped for breaking the protocol of its file reads (%w); something it rendered may have taken it over", *broke)}
+		// lockstep-render never sends such a message: something rendered in
+		// it (this render, or an earlier one) took it over.
+		return &render.Error{File: dir, Err: fmt.Errorf("the render process was stopped for breaking the protocol of its file reads (%w); something rendered in it, this render or an earlier one, may have taken it over", *broke)}
 	}
 	return &render.Error{File: dir, Err: fmt.Errorf("the render process stopped (%v): %v", w.err, callErr)}
 }

@@ -17,14 +17,21 @@ import (
 	"time"
 )
 
-// The tree is served as rpc.Server would serve it: an rpc.Client reads files
-// and is told of a method that is not there.
-func TestServeTreeAnswersAnRPCClient(t *testing.T) {
+// serveTestTree serves a tree of one file on one end of a pipe, and returns
+// the other end and what serveTree returns when it stops.
+func serveTestTree() (net.Conn, <-chan error) {
 	ours, theirs := net.Pipe()
 	tree := &treeService{}
 	tree.set(fstest.MapFS{"app/cm.yaml": {Data: []byte("kind: ConfigMap\n")}})
 	served := make(chan error, 1)
 	go func() { served <- serveTree(ours, tree) }()
+	return theirs, served
+}
+
+// The tree is served as rpc.Server would serve it: an rpc.Client reads files
+// and is told of a method that is not there.
+func TestServeTreeAnswersAnRPCClient(t *testing.T) {
+	theirs, served := serveTestTree()
 	c := rpc.NewClient(theirs)
 	var file FileReply
 	if err := c.Call("Tree.ReadFile", PathArgs{Name: "app/cm.yaml"}, &file); err != nil || file.Err != nil || string(file.Data) != "kind: ConfigMap\n" {
@@ -97,6 +104,9 @@ func TestServeTreeRefusesAnOversizedMessage(t *testing.T) {
 				if !errors.Is(err, errProtocol) {
 					t.Errorf("the server ended with %v; want %v, for the process to be told why it was stopped", err, errProtocol)
 				}
+				if err != nil && strings.Contains(err.Error(), "8589934592") {
+					t.Errorf("the error quotes the length the process claimed: %v", err)
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the server still reads")
 			}
@@ -114,11 +124,7 @@ func TestServeTreeRefusesAnOversizedMessage(t *testing.T) {
 // A render asking about a name too long for the protocol is told so, and
 // its process goes on: the name never reaches the controller.
 func TestARenderProcessRefusesANameTooLongToAsk(t *testing.T) {
-	ours, theirs := net.Pipe()
-	tree := &treeService{}
-	tree.set(fstest.MapFS{"app/cm.yaml": {Data: []byte("kind: ConfigMap\n")}})
-	served := make(chan error, 1)
-	go func() { served <- serveTree(ours, tree) }()
+	theirs, served := serveTestTree()
 	fsys := remoteFS{c: rpc.NewClient(theirs)}
 	long := strings.Repeat("a/", 20<<10)
 	if _, err := fsys.ReadFile(long); err == nil || !strings.Contains(err.Error(), "over the 32 KiB") {
@@ -143,7 +149,8 @@ func TestOnlyAProcessThatDidNotStartGivesAStartupFailure(t *testing.T) {
 		failure, mismatch bool
 	}{
 		{"cannot confine itself", startupFailurePrefix + "seccomp: not supported\n", false, true, false},
-		{"the wrong release", mismatchPrefix + "this lockstep-render is v2\n", false, true, true},
+		{"the wrong release", "lockstep render process: the wrong program or release: this lockstep-render is v2\n", false, true, true},
+		{"the wrong release, as said before its own prefix", startupFailurePrefix + "this lockstep-render is dev, started by lockstep dev (protocol 3)\n", false, true, true},
 		{"started, then a render wrote the prefix", readyLine + startupFailurePrefix + "forged\n", false, false, false},
 		{"a later render wrote the prefix", startupFailurePrefix + "forged\n", true, false, false},
 		{"a crash", "fatal error: out of memory\n", false, false, false},
@@ -178,4 +185,77 @@ func TestARenderProcessThatBrokeTheProtocolIsToldWhy(t *testing.T) {
 	if !strings.Contains(err.Error(), "breaking the protocol of its file reads") || !strings.Contains(err.Error(), "over 64 KiB") {
 		t.Fatalf("died: %v", err)
 	}
+}
+
+// A message framed right but not the protocol inside is a break of it,
+// whether or not the connection ends after it; a message cut short by the
+// connection's end is an end (the process died, or was killed).
+func TestServeTreeTellsABrokenProtocolFromAnEnd(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		message []byte
+		close   bool
+		broke   bool
+	}{
+		{"a value of a type never defined", []byte{0x02, 0x40, 0x00}, false, true},
+		{"a value of a type never defined, then the end", []byte{0x02, 0x40, 0x00}, true, true},
+		{"half a message, then the end", []byte{0x05, 0x01}, true, false},
+		{"nothing, then the end", nil, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ours, theirs := net.Pipe()
+			tree := &treeService{}
+			tree.set(fstest.MapFS{})
+			served := make(chan error, 1)
+			go func() { served <- serveTree(ours, tree) }()
+			go func() {
+				if len(c.message) > 0 {
+					_, _ = theirs.Write(c.message)
+				}
+				if c.close {
+					theirs.Close()
+				}
+			}()
+			select {
+			case err := <-served:
+				if broke := errors.Is(err, errProtocol); broke != c.broke {
+					t.Errorf("the server ended with %v; want a break of the protocol: %v", err, c.broke)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server still reads")
+			}
+			theirs.Close()
+		})
+	}
+}
+
+// A render process that started says so before anything else it writes.
+func TestARenderProcessSaysItStarted(t *testing.T) {
+	p, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Check(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := <-p.idle
+		started := w != nil && bytes.HasPrefix(headOf(w.stderr), []byte(readyLine))
+		p.idle <- w
+		if started {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no render process's standard error starts with the line that says it started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func headOf(t *headBuffer) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return bytes.Clone(t.buf)
 }

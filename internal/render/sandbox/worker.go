@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // worker is one render process and the controller's ends of its sockets.
@@ -62,6 +63,10 @@ func startWorker(executable string, memory, output int64, unconfined bool) (*wor
 	w.cmd.ExtraFiles = []*os.File{childCalls, childTree} // fds 3 and 4
 	w.cmd.Stderr = w.stderr
 	w.cmd.SysProcAttr = childAttributes()
+	// Once the process is gone, its standard error is read no longer than
+	// this: whatever holds it open (nothing should: it cannot fork) does
+	// not hold the worker's slot.
+	w.cmd.WaitDelay = time.Second
 	if err := w.cmd.Start(); err != nil {
 		calls.Close()
 		tree.Close()
@@ -208,6 +213,9 @@ func (t *headBuffer) startupFailure() (msg string, mismatch, ok bool) {
 		if line, ok = bytes.CutPrefix(t.buf, []byte(startupFailurePrefix)); !ok {
 			return "", false, false
 		}
+		// Render processes of the weeks before mismatchPrefix named
+		// themselves in the message instead.
+		mismatch = bytes.Contains(line, []byte("lockstep-render"))
 	}
 	line, _, _ = bytes.Cut(line, []byte("\n"))
 	return string(line), mismatch, true
