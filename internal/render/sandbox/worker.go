@@ -132,7 +132,7 @@ func (w *worker) kill() {
 
 func (w *worker) alive() bool {
 	if w.broke.Load() != nil {
-		return false // killed for it: the next render must not be told why
+		return false // killed for breaking the protocol: never put back for another render
 	}
 	select {
 	case <-w.exited:
