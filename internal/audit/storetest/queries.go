@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +134,41 @@ func authorThatIsNotUTF8(t *testing.T, f *fixture) {
 	if err != nil || len(recs) != 1 || recs[0].Commit.Author != "Jos\uFFFD Lat\uFFFDn <jose@example.com>" {
 		t.Fatalf("query by author: %+v, %v", recs, err)
 	}
+}
+
+// A Git writer may put a NUL byte in a commit's author or an object's name
+// (PostgreSQL refuses one in text), or a name of many kilobytes (more than a
+// PostgreSQL index entry takes). The store takes the record, its body keeps
+// them whole, and it verifies, is found by its author and by its object: one
+// record a store refused would hold every record behind it.
+func hostileTextIsStored(t *testing.T, f *fixture) {
+	r := record(1)
+	r.Commit.Author = "Eve\x00 <eve@example.com>"
+	long := "n\x00é" + unlikeBytes(12000) // what PostgreSQL cannot compress into an index entry
+	r.Changes = append(r.Changes, audit.Change{Version: "v1", Kind: "ConfigMap\x00", Namespace: "prod", Name: long, Action: audit.Create})
+	if _, err := f.ledger.Append(t.Context(), r, record(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rep := f.verify(t); !rep.OK() {
+		t.Fatalf("report = %+v", rep)
+	}
+	recs, err := f.store.Query(t.Context(), audit.Filter{Author: "eve@"})
+	if err != nil || len(recs) != 1 || recs[0].Commit.Author != r.Commit.Author || recs[0].Changes[1].Name != long {
+		t.Fatalf("query by author: %d records, %v; want the record with its author and name whole", len(recs), err)
+	}
+	recs, err = f.store.Query(t.Context(), audit.Filter{Object: &audit.ObjectRef{Kind: "ConfigMap", Namespace: "prod", Name: "web"}})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("query by object: %d records, %v; want 2", len(recs), err)
+	}
+}
+
+// unlikeBytes is n bytes of hexadecimal digits with no repeats a compressor
+// could shorten.
+func unlikeBytes(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		b.WriteString(hex.EncodeToString(sum[:]))
+	}
+	return b.String()[:n]
 }

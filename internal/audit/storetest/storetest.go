@@ -49,6 +49,7 @@ func Run(t *testing.T, newDatabase func(t testing.TB) Database) {
 		{"QueryFilters", queryFilters},
 		{"ScanIsInOrderAcrossPages", scanIsInOrderAcrossPages},
 		{"AuthorThatIsNotUTF8", authorThatIsNotUTF8},
+		{"HostileTextIsStored", hostileTextIsStored},
 		{"RecordsSurviveReopening", recordsSurviveReopening},
 		{"VerifyWhileRecordsAreAppended", verifyWhileRecordsAreAppended},
 	} {
