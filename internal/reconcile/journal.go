@@ -32,6 +32,12 @@ type journal struct {
 	failing bool
 	// answered is when the ledger last took a write or answered a probe.
 	answered time.Time
+	// flights counts writes and probes under way; settled is closed when
+	// the count drops to 0. While the ledger is failing, ready waits for
+	// them: a backlog taken out to be written is not there to see, and a
+	// probe's answer must not let a sync apply while that write may fail.
+	flights int
+	settled chan struct{}
 	// written remembers, per Application, the version the last records came
 	// from and their fingerprints.
 	written map[string]writtenFrom
@@ -48,6 +54,8 @@ func (j *journal) write(ctx context.Context, app *v1.Application, recs []audit.R
 	if j.ledger == nil {
 		return nil, nil // no ledger: nothing is recorded
 	}
+	j.depart() // from here until it is written or refused, the backlog is out of sight
+	defer j.land()
 	taken := j.take(app, recs)
 	pending, err := j.withoutRecorded(ctx, taken)
 	if err != nil {
@@ -108,10 +116,23 @@ func (j *journal) ready(ctx context.Context) ([]audit.Record, error) {
 		return nil, nil
 	}
 	j.mu.Lock()
+	for j.failing && j.flights > 0 {
+		settled := j.settled
+		j.mu.Unlock()
+		if err := waitFor(ctx, settled); err != nil {
+			return nil, fmt.Errorf("%w: waiting for records being written: %w", errLedgerUnavailable, err)
+		}
+		j.mu.Lock()
+	}
 	pending, failing, answered := j.backlog, j.failing, j.answered
-	j.backlog = nil
+	fresh := len(pending) == 0 && !failing && time.Since(answered) < ledgerProbeAge
+	if !fresh {
+		j.backlog = nil
+		j.departLocked()
+		defer j.land()
+	}
 	j.mu.Unlock()
-	if len(pending) == 0 && !failing && time.Since(answered) < ledgerProbeAge {
+	if fresh {
 		return nil, nil
 	}
 	if len(pending) == 0 {
@@ -137,6 +158,43 @@ func (j *journal) ready(ctx context.Context) ([]audit.Record, error) {
 	j.took()
 	countRecords(written)
 	return written, nil
+}
+
+// depart and land count a write or probe of the ledger under way (flights).
+func (j *journal) depart() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.departLocked()
+}
+
+func (j *journal) departLocked() {
+	if j.flights == 0 {
+		j.settled = make(chan struct{})
+	}
+	j.flights++
+}
+
+func (j *journal) land() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.flights--; j.flights == 0 {
+		close(j.settled)
+	}
+}
+
+// waitFor waits until done is closed, the context ends, or as long as a
+// probe may take: a write that takes longer is as good as refused.
+func waitFor(ctx context.Context, done <-chan struct{}) error {
+	timer := time.NewTimer(ledgerProbeTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return fmt.Errorf("still under way after %s", ledgerProbeTimeout)
+	}
 }
 
 // take returns the backlog and the records of recs not already written from

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lockstep-dev/lockstep/internal/audit"
 	"github.com/lockstep-dev/lockstep/internal/audit/sqlite"
@@ -35,4 +38,55 @@ func TestACatchUpRecordOfARecordedSyncIsDropped(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Revision != "bbb" {
 		t.Errorf("kept %+v, %v; want only the catch-up of bbb", got, err)
 	}
+}
+
+// While one pass writes the waiting records to a ledger that can be read but
+// not written (a full disk), another asking whether it may sync waits for
+// that write and is refused with it: its probe of the ledger's head, which
+// answers, must not let it apply while the records may still be refused.
+func TestASyncWaitsForTheBacklogBeingWritten(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	full := &fullDisk{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	j := journal{ledger: audit.New(full, key)}
+	j.refused([]audit.Record{{Event: audit.EventSync, Application: "shop/web", Revision: "aaa", Result: audit.Succeeded, Actor: "controller"}})
+
+	first := make(chan error, 1)
+	go func() { _, err := j.ready(ctx); first <- err }()
+	<-full.entered // the first pass is writing the backlog
+	second := make(chan error, 1)
+	go func() { _, err := j.ready(ctx); second <- err }()
+	select {
+	case err := <-second:
+		t.Fatalf("the second pass was answered while the backlog was being written: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(full.release)
+	if err := <-first; err == nil {
+		t.Fatal("the first pass's write was refused, yet it may sync")
+	}
+	if err := <-second; err == nil {
+		t.Fatal("the second pass may sync though the ledger refused the records")
+	}
+	if len(j.backlog) != 1 || !j.failing {
+		t.Errorf("backlog %d record(s), failing %v; want the record kept, failing", len(j.backlog), j.failing)
+	}
+}
+
+// fullDisk is a store that can be read but refuses every append, the first
+// after release is closed.
+type fullDisk struct {
+	audit.Store
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (f *fullDisk) Append(context.Context, []audit.Stored, audit.Checkpoint) error {
+	f.once.Do(func() { close(f.entered); <-f.release })
+	return errors.New("no space left on device")
 }
