@@ -37,6 +37,7 @@ type fakeCluster struct {
 	restarted []string
 	records   []audit.Record
 	logErr    error                                 // when set, what reading a log fails with
+	ledgerErr error                                 // when set, what asking whether the ledger answers fails with
 	objects   map[string]*unstructured.Unstructured // what Get finds, by "kind/namespace/name"
 }
 
@@ -86,6 +87,8 @@ func (f *fakeCluster) Restart(_ context.Context, _ *v1.Application, group, kind,
 	f.restarted = append(f.restarted, group+"/"+kind+"/"+namespace+"/"+name)
 	return nil
 }
+
+func (f *fakeCluster) Ready(context.Context) error { return f.ledgerErr }
 
 func (f *fakeCluster) Append(_ context.Context, recs ...audit.Record) ([]audit.Record, error) {
 	f.records = append(f.records, recs...)
@@ -158,6 +161,11 @@ func TestTreeLogsAndRestartKeepToTheApplication(t *testing.T) {
 	if code, _ := f.do(t, http.MethodPost, base+"/resource/actions/delete?kind=Secret&namespace=team&name=db", admin, nil); code != 400 {
 		t.Errorf("an unknown resource action: %d", code)
 	}
+	fc.ledgerErr = errors.New("connection refused")
+	if code, body := f.do(t, http.MethodPost, restart, admin, nil); code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing was restarted") || len(fc.restarted) != 0 {
+		t.Errorf("admin restarts while the ledger does not answer: %d %s, restarted %v", code, body, fc.restarted)
+	}
+	fc.ledgerErr = nil
 	if code, body := f.do(t, http.MethodPost, restart, admin, nil); code != http.StatusAccepted {
 		t.Fatalf("admin restarts: %d %s", code, body)
 	}

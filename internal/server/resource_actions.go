@@ -66,6 +66,9 @@ func (s *Server) resourceAction(w http.ResponseWriter, r *http.Request, c *call)
 	if !node.Managed {
 		return badRequest(fmt.Errorf("%s is not one of the Application's own objects", key))
 	}
+	if err := s.d.Recorder.Ready(r.Context()); err != nil {
+		return &apiError{status: http.StatusServiceUnavailable, err: fmt.Errorf("the audit ledger does not answer, so nothing was restarted: %w", err)}
+	}
 	now := s.d.Clock()
 	if err := s.d.Cluster.Restart(r.Context(), c.app, key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
 		return fmt.Errorf("restarting %s: %w", key, err)
