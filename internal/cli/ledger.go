@@ -71,12 +71,16 @@ func (l *ledgerFlags) open(ctx context.Context) (server.API, func(), error) {
 }
 
 // openDB opens a ledger to read, never creating one: the PostgreSQL
-// database of a postgres:// URL, else a SQLite file.
+// database of a postgres:// URL or of key=value settings (what
+// --ledger-dsn takes), else a SQLite file.
 func openDB(ctx context.Context, db string) (audit.Store, error) {
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		return postgres.Open(ctx, db, postgres.Options{MustExist: true})
 	}
 	if _, err := os.Stat(db); err != nil {
+		if strings.Contains(db, "=") { // key=value settings, perhaps with a password: never quoted here
+			return postgres.Open(ctx, db, postgres.Options{MustExist: true})
+		}
 		return nil, fmt.Errorf("ledger database: %w", err)
 	}
 	return sqlite.Open(ctx, db, sqlite.Options{MustExist: true})
