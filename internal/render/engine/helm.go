@@ -115,10 +115,14 @@ var helmSource = regexp.MustCompile(`(?m)^# Source: (\S+)\s*$`)
 // chartFiles reads the chart folder, honouring .helmignore.
 func chartFiles(ctx context.Context, r *reader, dir string) ([]*archive.BufferedFile, error) {
 	rules := ignore.Empty()
-	if data, err := fs.ReadFile(r.fsys, path.Join(dir, ".helmignore")); err == nil {
+	// Read within the per-file limit like every file: it comes from Git.
+	switch data, err := r.readFile(path.Join(dir, ".helmignore")); {
+	case err == nil:
 		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
 			return nil, &Error{File: path.Join(dir, ".helmignore"), Err: err}
 		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 	rules.AddDefaults()
 	var files []*archive.BufferedFile
