@@ -123,7 +123,7 @@ func DefaultOptions() Options {
 // repository wrote, next to the controller's credentials.
 func warnUnconfined(log logr.Logger, render sandbox.Options) {
 	if render.Unconfined {
-		log.Error(nil, "renders run unconfined (--unsafe-unconfined-renders): a repository can make them read this machine's files (the controller's service account token among them), reach the network and exhaust its memory; a controller should never run so")
+		log.Error(nil, "renders run unconfined (--unsafe-unconfined-renders): a repository can make them read this machine's files and the controller's environment (its service account token and $LOCKSTEP_LEDGER_DSN among them), reach the network and exhaust its memory; a controller should never run so")
 	}
 }
 
