@@ -54,12 +54,6 @@ func New(store Store, key ed25519.PrivateKey, opts ...Option) *Ledger {
 // Store returns the ledger's store, for reading.
 func (l *Ledger) Store() Store { return l.store }
 
-// Ready says whether the store answers: its head is read.
-func (l *Ledger) Ready(ctx context.Context) error {
-	_, _, err := l.store.Head(ctx)
-	return err
-}
-
 // PublicKey is the key checkpoints are signed with.
 func (l *Ledger) PublicKey() ed25519.PublicKey { return l.key.Public().(ed25519.PublicKey) }
 

@@ -95,6 +95,10 @@ func (j *journal) refused(pending []audit.Record) {
 func (j *journal) took() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.failing && j.flights > 0 { // wake those waiting for the writes under way: no need now
+		close(j.settled)
+		j.settled = make(chan struct{})
+	}
 	j.failing, j.answered = false, time.Now()
 	ledgerBacklog.Set(float64(len(j.backlog)))
 }
@@ -116,10 +120,11 @@ func (j *journal) ready(ctx context.Context) ([]audit.Record, error) {
 		return nil, nil
 	}
 	j.mu.Lock()
+	deadline := time.Now().Add(ledgerProbeTimeout)
 	for j.failing && j.flights > 0 {
 		settled := j.settled
 		j.mu.Unlock()
-		if err := waitFor(ctx, settled); err != nil {
+		if err := waitFor(ctx, settled, deadline); err != nil {
 			return nil, fmt.Errorf("%w: waiting for records being written: %w", errLedgerUnavailable, err)
 		}
 		j.mu.Lock()
@@ -182,10 +187,10 @@ func (j *journal) land() {
 	}
 }
 
-// waitFor waits until done is closed, the context ends, or as long as a
-// probe may take: a write that takes longer is as good as refused.
-func waitFor(ctx context.Context, done <-chan struct{}) error {
-	timer := time.NewTimer(ledgerProbeTimeout)
+// waitFor waits until done is closed, the context ends, or the deadline (as
+// long as a probe may take: writes that take longer are as good as refused).
+func waitFor(ctx context.Context, done <-chan struct{}, deadline time.Time) error {
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case <-done:

@@ -37,7 +37,7 @@ type fakeCluster struct {
 	restarted []string
 	records   []audit.Record
 	logErr    error                                 // when set, what reading a log fails with
-	ledgerErr error                                 // when set, what asking whether the ledger answers fails with
+	ledgerErr error                                 // when set, what appending to the ledger fails with
 	objects   map[string]*unstructured.Unstructured // what Get finds, by "kind/namespace/name"
 }
 
@@ -88,9 +88,10 @@ func (f *fakeCluster) Restart(_ context.Context, _ *v1.Application, group, kind,
 	return nil
 }
 
-func (f *fakeCluster) Ready(context.Context) error { return f.ledgerErr }
-
 func (f *fakeCluster) Append(_ context.Context, recs ...audit.Record) ([]audit.Record, error) {
+	if f.ledgerErr != nil {
+		return nil, f.ledgerErr
+	}
 	f.records = append(f.records, recs...)
 	return recs, nil
 }
@@ -161,8 +162,9 @@ func TestTreeLogsAndRestartKeepToTheApplication(t *testing.T) {
 	if code, _ := f.do(t, http.MethodPost, base+"/resource/actions/delete?kind=Secret&namespace=team&name=db", admin, nil); code != 400 {
 		t.Errorf("an unknown resource action: %d", code)
 	}
-	fc.ledgerErr = errors.New("connection refused")
-	if code, body := f.do(t, http.MethodPost, restart, admin, nil); code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing was restarted") || len(fc.restarted) != 0 {
+	fc.ledgerErr = errors.New("no space left on device, db.internal:5432 user audit")
+	if code, body := f.do(t, http.MethodPost, restart, admin, nil); code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing was restarted") ||
+		strings.Contains(body, "db.internal") || len(fc.restarted) != 0 {
 		t.Errorf("admin restarts while the ledger does not answer: %d %s, restarted %v", code, body, fc.restarted)
 	}
 	fc.ledgerErr = nil

@@ -66,19 +66,26 @@ func (s *Server) resourceAction(w http.ResponseWriter, r *http.Request, c *call)
 	if !node.Managed {
 		return badRequest(fmt.Errorf("%s is not one of the Application's own objects", key))
 	}
-	if err := s.d.Recorder.Ready(r.Context()); err != nil {
-		return &apiError{status: http.StatusServiceUnavailable, err: fmt.Errorf("the audit ledger does not answer, so nothing was restarted: %w", err)}
-	}
 	now := s.d.Clock()
-	if err := s.d.Cluster.Restart(r.Context(), c.app, key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
-		return fmt.Errorf("restarting %s: %w", key, err)
-	}
 	rec := audit.Record{Event: audit.EventAction, Application: c.app.Namespace + "/" + c.app.Name, Project: ProjectOf(c.app),
 		Namespace: c.app.Spec.Destination.Namespace, Actor: c.principal.Actor(), Result: audit.Succeeded, Message: "restart " + key.String(),
 		Changes: []audit.Change{{Group: key.Group, Version: node.Version, Kind: key.Kind, Namespace: key.Namespace, Name: key.Name, Action: audit.Update,
 			Fields: []audit.FieldChange{{Path: "spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt", To: strconv.Quote(now.UTC().Format(time.RFC3339))}}}}}
+	// Recorded before it is done: a ledger that cannot take the record
+	// (a full disk, a read-only database) restarts nothing. The cause is
+	// logged, not answered: it may name the database's host and user.
 	if _, err := s.d.Recorder.Append(r.Context(), rec); err != nil {
-		return fmt.Errorf("%s was restarted, but recording it in the ledger failed: %w", key, err)
+		s.d.Log.Error("API resource action not recorded", "action", "restart", "object", key.String(), "application", rec.Application, "error", err)
+		return &apiError{status: http.StatusServiceUnavailable, err: errors.New("the audit ledger did not take the record, so nothing was restarted; the controller's log says why")}
+	}
+	if err := s.d.Cluster.Restart(r.Context(), c.app, key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
+		failed := rec
+		failed.Time, failed.Result, failed.Message = time.Time{}, audit.Failed, "restart "+key.String()+" failed after it was recorded: "+err.Error()
+		failed.Changes = nil
+		if _, rerr := s.d.Recorder.Append(r.Context(), failed); rerr != nil {
+			s.d.Log.Error("API resource action's failure not recorded", "object", key.String(), "error", rerr)
+		}
+		return fmt.Errorf("restarting %s: %w", key, err)
 	}
 	s.d.Log.Info("API resource action", "action", "restart", "object", key.String(), "application", rec.Application, "actor", rec.Actor)
 	return writeJSONStatus(w, http.StatusAccepted, ActionResult{Action: "restart " + key.String(), Application: rec.Application, Actor: rec.Actor})

@@ -143,8 +143,5 @@ func (s *Server) Handler() http.Handler {
 
 // Recorder appends a record to the ledger: audit.Ledger.
 type Recorder interface {
-	// Ready says whether the ledger answers, asked before a change it
-	// would record: a server that cannot record changes nothing.
-	Ready(ctx context.Context) error
 	Append(ctx context.Context, records ...audit.Record) ([]audit.Record, error)
 }

@@ -91,7 +91,7 @@ func TestHelmValuesFilesCapabilitiesAndHooks(t *testing.T) {
 func TestHelmRefusesWhatWouldBeFetchedAndNamesFiles(t *testing.T) {
 	small := helmOpts() // a .helmignore over the per-file limit is refused like any file, not read whole
 	small.Limits = render.Limits{MaxFileSize: 2 << 10, MaxTotalSize: 1 << 20, MaxObjects: 100}
-	renderErr(t, chart(fstest.MapFS{"c/.helmignore": file(strings.Repeat("ignored/\n", 1000))}), "c", small, "c/.helmignore: file of 9000 bytes is over the limit")
+	renderErr(t, chart(fstest.MapFS{"c/.helmignore": file(".helmignore\n" + strings.Repeat("ignored/\n", 1000))}), "c", small, "c/.helmignore: file of 9012 bytes is over the limit")
 	renderErr(t, chart(fstest.MapFS{"c/Chart.yaml": file("apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- {name: redis, version: 1.0.0, repository: 'https://charts.example.com'}\n")}),
 		"c", helmOpts(), "c/Chart.yaml: found in Chart.yaml, but missing in charts/ directory: redis")
 	renderErr(t, chart(fstest.MapFS{"c/values.schema.json": file(`{"$ref": "https://schemas.example.com/values.json"}`)}),
