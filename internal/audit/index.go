@@ -35,9 +35,7 @@ func IndexOf(r Record) Index {
 	}
 	seen := map[ObjectRef]bool{}
 	for _, c := range r.Changes {
-		ref := c.Ref()
-		ref = ObjectRef{Group: indexText(ref.Group), Kind: indexText(ref.Kind), Namespace: indexText(ref.Namespace), Name: indexText(ref.Name)}
-		if !seen[ref] {
+		if ref := c.Ref().indexed(); !seen[ref] {
 			seen[ref] = true
 			ix.Objects = append(ix.Objects, ref)
 		}
@@ -50,6 +48,11 @@ func IndexOf(r Record) Index {
 // of a PostgreSQL b-tree entry (the object index holds kind, namespace, name
 // and group).
 const maxIndexText = 512
+
+// indexed is the object as an index names it (indexText).
+func (o ObjectRef) indexed() ObjectRef {
+	return ObjectRef{Group: indexText(o.Group), Kind: indexText(o.Kind), Namespace: indexText(o.Namespace), Name: indexText(o.Name)}
+}
 
 // indexText is s as an index keeps it: NUL bytes replaced by U+FFFD, cut to
 // maxIndexText bytes on a rune boundary.
@@ -77,9 +80,7 @@ func (ix Index) Matches(want Index) bool {
 		return false
 	}
 	for _, o := range want.Objects {
-		if !slices.ContainsFunc(ix.Objects, func(s ObjectRef) bool {
-			return indexText(s.Group) == o.Group && indexText(s.Kind) == o.Kind && indexText(s.Namespace) == o.Namespace && indexText(s.Name) == o.Name
-		}) {
+		if !slices.ContainsFunc(ix.Objects, func(s ObjectRef) bool { return s.indexed() == o }) {
 			return false
 		}
 	}

@@ -21,13 +21,7 @@ import (
 // one of a sync it does not hold is kept.
 func TestACatchUpRecordOfARecordedSyncIsDropped(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	j := journal{ledger: audit.New(store, key)}
+	j := journal{ledger: testLedger(t, nil)}
 	rec := func(rev string, result audit.Result, msg string) audit.Record {
 		return audit.Record{Event: audit.EventSync, Application: "shop/web", Revision: rev, Result: result, Actor: "controller", Message: msg}
 	}
@@ -46,14 +40,8 @@ func TestACatchUpRecordOfARecordedSyncIsDropped(t *testing.T) {
 // answers, must not let it apply while the records may still be refused.
 func TestASyncWaitsForTheBacklogBeingWritten(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	full := &fullDisk{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	j := journal{ledger: audit.New(full, key)}
+	full := &fullDisk{entered: make(chan struct{}), release: make(chan struct{})}
+	j := journal{ledger: testLedger(t, func(s audit.Store) audit.Store { full.Store = s; return full })}
 	j.refused([]audit.Record{{Event: audit.EventSync, Application: "shop/web", Revision: "aaa", Result: audit.Succeeded, Actor: "controller"}})
 
 	first := make(chan error, 1)
@@ -89,4 +77,21 @@ type fullDisk struct {
 func (f *fullDisk) Append(context.Context, []audit.Stored, audit.Checkpoint) error {
 	f.once.Do(func() { close(f.entered); <-f.release })
 	return errors.New("no space left on device")
+}
+
+// testLedger is a ledger on a new SQLite file, its store wrapped when wrap
+// is given.
+func testLedger(t *testing.T, wrap func(audit.Store) audit.Store) *audit.Ledger {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	var s audit.Store = store
+	if wrap != nil {
+		s = wrap(store)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	return audit.New(s, key)
 }

@@ -34,11 +34,12 @@ import (
 // cluster in these tests of the API's own rules; the real watches are tested
 // on the real control plane (reconcile's TestTheResourceTreeAndARestartThroughTheAPI).
 type fakeCluster struct {
-	restarted []string
-	records   []audit.Record
-	logErr    error                                 // when set, what reading a log fails with
-	ledgerErr error                                 // when set, what appending to the ledger fails with
-	objects   map[string]*unstructured.Unstructured // what Get finds, by "kind/namespace/name"
+	restarted  []string
+	restartErr error // when set, what restarting fails with
+	records    []audit.Record
+	logErr     error                                 // when set, what reading a log fails with
+	ledgerErr  error                                 // when set, what appending to the ledger fails with
+	objects    map[string]*unstructured.Unstructured // what Get finds, by "kind/namespace/name"
 }
 
 func (f *fakeCluster) Of(_ context.Context, group, kind, namespace, name string) ([]*unstructured.Unstructured, error) {
@@ -84,6 +85,9 @@ func (u untilDone) Read([]byte) (int, error) {
 }
 
 func (f *fakeCluster) Restart(_ context.Context, _ *v1.Application, group, kind, namespace, name string, _ time.Time) error {
+	if f.restartErr != nil {
+		return f.restartErr
+	}
 	f.restarted = append(f.restarted, group+"/"+kind+"/"+namespace+"/"+name)
 	return nil
 }
@@ -167,7 +171,12 @@ func TestTreeLogsAndRestartKeepToTheApplication(t *testing.T) {
 		strings.Contains(body, "db.internal") || len(fc.restarted) != 0 {
 		t.Errorf("admin restarts while the ledger does not answer: %d %s, restarted %v", code, body, fc.restarted)
 	}
-	fc.ledgerErr = nil
+	fc.ledgerErr, fc.restartErr = nil, errors.New("deployments.apps \"web\" is forbidden")
+	if code, _ := f.do(t, http.MethodPost, restart, admin, nil); code/100 != 5 || len(fc.records) != 2 ||
+		fc.records[0].Result != audit.Succeeded || fc.records[1].Result != audit.Failed || !strings.Contains(fc.records[1].Message, "forbidden") {
+		t.Errorf("a restart that fails after it was recorded: %d, records %+v", code, fc.records)
+	}
+	fc.restartErr, fc.records = nil, nil
 	if code, body := f.do(t, http.MethodPost, restart, admin, nil); code != http.StatusAccepted {
 		t.Fatalf("admin restarts: %d %s", code, body)
 	}

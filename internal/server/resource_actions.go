@@ -80,8 +80,7 @@ func (s *Server) resourceAction(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	if err := s.d.Cluster.Restart(r.Context(), c.app, key.Group, key.Kind, key.Namespace, key.Name, now); err != nil {
 		failed := rec
-		failed.Time, failed.Result, failed.Message = time.Time{}, audit.Failed, "restart "+key.String()+" failed after it was recorded: "+err.Error()
-		failed.Changes = nil
+		failed.Result, failed.Message, failed.Changes = audit.Failed, "restart "+key.String()+" failed after it was recorded: "+err.Error(), nil
 		if _, rerr := s.d.Recorder.Append(r.Context(), failed); rerr != nil {
 			s.d.Log.Error("API resource action's failure not recorded", "object", key.String(), "error", rerr)
 		}
